@@ -1,0 +1,137 @@
+"""Data contracts: one YAML file per dataset in contracts/, the single source for columns, types,
+code lists and rules. The team template, the expectation suite and the warehouse table are all
+derived from a Contract; nothing else lists a dataset's columns."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from thb_reporting import reference
+
+CONTRACTS_DIR = Path(__file__).parent / "contracts"
+COLUMN_TYPES = {"text", "integer", "date", "code", "codes", "country"}
+# How a column is stored once accepted (snapshot and warehouse): a logical type per stored column.
+STORED_TYPE = {"text": "text", "code": "text", "codes": "text", "country": "text", "integer": "integer", "date": "date"}
+CODES_SEPARATOR = ";"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    label: dict[str, str]
+    hint: dict[str, str] = field(default_factory=dict)
+    required: bool = False
+    required_when: dict | None = None  # {"column": other, "in": [codes]}
+    code_list: str | None = None
+    min: int | None = None
+    max: int | None = None
+    max_length: int | None = None
+    within_quarter: bool = False
+    privacy: str | None = None  # "pseudonymise" | "band"
+    band_list: str | None = None
+
+    @property
+    def allowed_codes(self) -> tuple[str, ...]:
+        if self.type == "country":
+            return reference.codes("country")
+        return reference.codes(self.code_list) if self.code_list else ()
+
+    @property
+    def stored_name(self) -> str:
+        """The column's name once accepted: references become tokens, ages become bands."""
+        if self.privacy == "pseudonymise":
+            return f"{self.name}_token"
+        if self.privacy == "band":
+            return self.band_list
+        return self.name
+
+    @property
+    def stored_type(self) -> str:
+        return "text" if self.privacy else STORED_TYPE[self.type]
+
+    @property
+    def echo_values(self) -> bool:
+        """Whether a validation message may quote this column's value back to the team.
+        Only codes, numbers and dates: free text could describe a person."""
+        return self.type != "text" and self.privacy != "pseudonymise"
+
+
+@dataclass(frozen=True)
+class SoftRule:
+    rule: str
+    column: str
+    message: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Contract:
+    dataset: str
+    title: dict[str, str]
+    grain: dict[str, str]
+    columns: tuple[Column, ...]
+    soft_rules: tuple[SoftRule, ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.dataset} has no column {name!r}")
+
+    def stored_columns(self) -> tuple[tuple[str, str], ...]:
+        """(name, logical type) of each column as accepted data keeps it."""
+        return tuple((c.stored_name, c.stored_type) for c in self.columns)
+
+
+def band_bounds(band_list: str) -> list[tuple[str, int, int | None]]:
+    """Numeric bounds from band codes such as 0_13, 14_17, 50_plus; 'unknown' has none."""
+    bounds = []
+    for code in reference.codes(band_list):
+        m = re.fullmatch(r"(\d+)_(\d+|plus)", code)
+        if m:
+            bounds.append((code, int(m.group(1)), None if m.group(2) == "plus" else int(m.group(2))))
+    return bounds
+
+
+def _check(contract: Contract) -> None:
+    names = contract.column_names
+    if len(set(names)) != len(names):
+        raise ValueError(f"{contract.dataset}: duplicated column names")
+    for c in contract.columns:
+        if c.type not in COLUMN_TYPES:
+            raise ValueError(f"{contract.dataset}.{c.name}: unknown type {c.type!r}")
+        if c.type in ("code", "codes"):
+            c.allowed_codes  # raises on an unknown code list
+        if c.required_when and c.required_when["column"] not in names:
+            raise ValueError(f"{contract.dataset}.{c.name}: required_when names an unknown column")
+        if c.privacy == "band" and not band_bounds(c.band_list):
+            raise ValueError(f"{contract.dataset}.{c.name}: band list {c.band_list!r} has no bands")
+
+
+@cache
+def load(dataset: str) -> Contract:
+    path = CONTRACTS_DIR / f"{dataset}.yaml"
+    if not path.exists():
+        raise KeyError(f"no data contract for dataset {dataset!r} (known: {', '.join(datasets())})")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    contract = Contract(
+        dataset=doc["dataset"],
+        title=doc["title"],
+        grain=doc["grain"],
+        columns=tuple(Column(**c) for c in doc["columns"]),
+        soft_rules=tuple(SoftRule(**r) for r in doc.get("soft_rules", ())),
+    )
+    _check(contract)
+    return contract
+
+
+def datasets() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in CONTRACTS_DIR.glob("*.yaml")))

@@ -1,0 +1,260 @@
+"""Ingestion: inbox → archive → validation → Parquet snapshot or quarantine, recorded in the ledger.
+
+Two steps, each safe to re-run:
+  collect_new_submissions   archives every file not seen before (by team and content hash), byte for
+                            byte, and records it in the ledger as `received`;
+  process_submissions       validates every `received` file; accepted rows are pseudonymised and
+                            written as an immutable snapshot, rejected files are quarantined with their
+                            findings. A file that fails unexpectedly stays `received` for the next run;
+                            the others go on.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+
+from thb_reporting import contracts, reference
+from thb_reporting.config import PipelineConfig
+from thb_reporting.contracts import Contract, band_bounds
+from thb_reporting.privacy import pseudonymiser
+from thb_reporting.storage import (
+    archive_path, inbox_files, quarantine_dir, snapshot_path, storage_path, write_atomically,
+)
+from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
+from thb_reporting.suites import ROW_KEY
+from thb_reporting.validation import ERROR, Finding, describe, validate
+from thb_reporting.warehouse import ensure_schema, reporting_engine, table
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _modified_at(info) -> dt.datetime | None:
+    stamp = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or info.get("created")
+    if isinstance(stamp, dt.datetime):
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    if isinstance(stamp, (int, float)):
+        return dt.datetime.fromtimestamp(stamp, dt.timezone.utc)
+    return None
+
+
+def collect_new_submissions(config: PipelineConfig) -> list[int]:
+    """Archive and register every new file in the inbox; return the ids of all submissions waiting
+    to be processed (new ones and any left `received` by an earlier, interrupted run)."""
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    subs = table("submissions", "ledger")
+    with engine.connect() as conn:
+        known = {(r.team_code, r.content_sha256) for r in conn.execute(select(subs.c.team_code, subs.c.content_sha256))}
+        # A file whose path, size and time we have already recorded is not read again.
+        seen = {(r.inbox_path, r.size_bytes, r.received_at.replace(tzinfo=dt.timezone.utc) if r.received_at.tzinfo is None else r.received_at)
+                for r in conn.execute(select(subs.c.inbox_path, subs.c.size_bytes, subs.c.received_at))}
+    for team, path in inbox_files(config.inbox):
+        info = path.stat()
+        received_at = _modified_at(info) or _now()
+        if (str(path), info.get("size"), received_at) in seen:
+            continue
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if (team, sha) in known:
+            continue
+        archived = archive_path(config.data_root, team, sha, path.name)
+        if not archived.exists():
+            write_atomically(archived, data)
+        try:
+            name = parse_file_name(path.name)
+            dataset, quarter = name.dataset, str(name.quarter)
+        except SubmissionError:
+            dataset = quarter = None
+        with engine.begin() as conn:
+            conn.execute(subs.insert().values(
+                team_code=team, dataset=dataset, quarter=quarter, file_name=path.name, inbox_path=str(path),
+                content_sha256=sha, size_bytes=len(data), received_at=received_at, status="received",
+                error_count=0, warning_count=0, archive_path=str(archived),
+            ))
+        known.add((team, sha))
+        log.info("received %s from team %s (%d bytes, sha256 %s)", path.name, team or "-", len(data), sha[:12])
+    with engine.connect() as conn:
+        return list(conn.execute(
+            select(subs.c.submission_id).where(subs.c.status == "received")
+            .order_by(subs.c.received_at, subs.c.submission_id)
+        ).scalars())
+
+
+@dataclass
+class _Submission:
+    submission_id: int
+    team_code: str
+    file_name: str
+    content_sha256: str
+    size_bytes: int
+    received_at: dt.datetime
+    archive_path: str
+
+
+def stored_rows(typed, contract: Contract, token):
+    """The accepted rows as kept from now on: references as tokens, ages as bands; nothing else."""
+    import pandas as pd
+    import pyarrow as pa
+
+    arrow_type = {"text": pa.string(), "integer": pa.int64(), "date": pa.date32()}
+    arrays, fields = [pa.array(typed[ROW_KEY].to_numpy(), pa.int32())], [pa.field(ROW_KEY, pa.int32())]
+    for col in contract.columns:
+        values = typed[col.name]
+        if col.privacy == "pseudonymise":
+            values = values.map(lambda v, name=col.name: token(name, v), na_action="ignore")
+        elif col.privacy == "band":
+            band = pd.Series("unknown", index=values.index, dtype="str")
+            for code, low, high in band_bounds(col.band_list):
+                band[(values >= low) & ((values <= high) if high is not None else True) & values.notna()] = code
+            values = band
+        kind = col.stored_type
+        if kind == "date":
+            data = pa.array(values.dt.date.where(values.notna(), None), pa.date32())
+        elif kind == "integer":
+            data = pa.array(values.astype("Int64"), pa.int64())
+        else:
+            data = pa.array(values.astype(object).where(values.notna(), None), pa.string())
+        arrays.append(data)
+        fields.append(pa.field(col.stored_name, arrow_type[kind]))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _summary(findings: list[Finding], contract: Contract | None, quarter) -> str:
+    errors = [f for f in findings if f.severity == ERROR]
+    shown = errors[:3] or findings[:3]
+    text = " | ".join(describe(f, "en", contract, quarter) for f in shown)
+    more = len(errors or findings) - len(shown)
+    return text + (f" (and {more} more)" if more > 0 else "")
+
+
+def _findings_csv(findings: list[Finding], contract, quarter) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "column", "rule", "severity", "value", "message_sr", "message_en"])
+    for f in findings:
+        writer.writerow([f.row or "", f.column or "", f.rule, f.severity, f.value or "",
+                         describe(f, "sr", contract, quarter), describe(f, "en", contract, quarter)])
+    return out.getvalue().encode("utf-8-sig")  # with BOM, so Excel opens the Serbian letters right
+
+
+class _Processor:
+    def __init__(self, config: PipelineConfig):
+        self.config = config
+        self.engine = reporting_engine(config.reporting_db_url)
+        self.token = pseudonymiser(config.pseudonymisation_key)  # refuses to start without a key
+        self._runner = None
+
+    @property
+    def runner(self):
+        if self._runner is None:
+            from thb_reporting.validation import SuiteRunner
+
+            self._runner = SuiteRunner(contracts.datasets())
+        return self._runner
+
+    def check(self, sub: _Submission, data: bytes):
+        """(contract, quarter, outcome-or-findings) for one file."""
+        if sub.team_code not in reference.teams():
+            raise SubmissionError("unknown_team", f"'{sub.team_code or '(inbox root)'}'")
+        if sub.size_bytes > self.config.max_file_bytes:
+            raise SubmissionError("unreadable_file", f"the file is larger than {self.config.max_file_bytes // 2**20} MB")
+        name = parse_file_name(sub.file_name)
+        if name.quarter.start > _now().date():
+            raise SubmissionError("quarter_in_future", str(name.quarter))
+        contract = contracts.load(name.dataset)
+        return name, contract, validate(read_submission(data, name), contract, name.quarter, self.runner)
+
+    def process(self, sub: _Submission) -> str:
+        data = storage_path(sub.archive_path).read_bytes()
+        name = contract = outcome = None
+        try:
+            name, contract, outcome = self.check(sub, data)
+            findings = outcome.findings
+        except SubmissionError as e:
+            findings = [Finding(e.rule, row=e.row, detail=e.message)]
+        quarter = name.quarter if name else None
+        errors = [f for f in findings if f.severity == ERROR]
+        values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors),
+                      summary=_summary(findings, contract, quarter) if findings else "accepted",
+                      rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed))
+        if errors:
+            where = quarantine_dir(self.config.data_root, sub.team_code, sub.content_sha256)
+            write_atomically(where / sub.archive_path.rsplit("/", 1)[-1], data)
+            write_atomically(where / "findings.csv", _findings_csv(findings, contract, quarter))
+            values.update(status="rejected", rows_accepted=0, quarantine_path=str(where))
+        else:
+            rows = stored_rows(outcome.typed, contract, self.token)
+            target = snapshot_path(self.config.data_root, name.dataset, sub.team_code, str(name.quarter),
+                                   sub.submission_id, sub.content_sha256)
+            _write_parquet(target, rows)
+            values.update(status="accepted", rows_accepted=rows.num_rows, snapshot_path=str(target))
+        subs, found = table("submissions", "ledger"), table("findings", "ledger")
+        with self.engine.begin() as conn:
+            conn.execute(update(subs).where(subs.c.submission_id == sub.submission_id).values(**values))
+            conn.execute(delete(found).where(found.c.submission_id == sub.submission_id))
+            if findings:
+                conn.execute(found.insert(), [
+                    {"submission_id": sub.submission_id, "severity": f.severity, "rule": f.rule,
+                     "column_name": f.column, "source_row": f.row, "value": f.value, "detail": f.detail}
+                    for f in findings
+                ])
+            if values["status"] == "accepted":
+                refresh_supersession(conn, sub.team_code, name.dataset, str(name.quarter))
+        log.info("%s %s from team %s: %s", values["status"], sub.file_name, sub.team_code, values["summary"][:300])
+        return values["status"]
+
+
+def _write_parquet(target, rows) -> None:
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(rows, buf, compression="zstd")
+    write_atomically(target, buf.getvalue())
+
+
+def refresh_supersession(conn, team: str, dataset: str, quarter: str) -> None:
+    """The latest accepted submission (by time received) for a team, dataset and quarter is current;
+    every earlier accepted one points at it. A rejected re-submission replaces nothing."""
+    subs = table("submissions", "ledger")
+    ids = list(conn.execute(
+        select(subs.c.submission_id).where(
+            subs.c.team_code == team, subs.c.dataset == dataset, subs.c.quarter == quarter,
+            subs.c.status == "accepted",
+        ).order_by(subs.c.received_at, subs.c.submission_id)
+    ).scalars())
+    if not ids:
+        return
+    current = ids[-1]
+    conn.execute(update(subs).where(subs.c.submission_id == current).values(superseded_by=None))
+    if len(ids) > 1:
+        conn.execute(update(subs).where(subs.c.submission_id.in_(ids[:-1])).values(superseded_by=current))
+
+
+def process_submissions(config: PipelineConfig, submission_ids: list[int] | None = None) -> dict:
+    """Validate and snapshot or quarantine each waiting submission; returns the ids by outcome."""
+    processor = _Processor(config)
+    subs = table("submissions", "ledger")
+    query = select(subs).where(subs.c.status == "received").order_by(subs.c.received_at, subs.c.submission_id)
+    if submission_ids is not None:
+        query = query.where(subs.c.submission_id.in_(submission_ids))
+    with processor.engine.connect() as conn:
+        waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__}) for r in conn.execute(query)]
+    outcome: dict[str, list[int]] = {"accepted": [], "rejected": [], "failed": []}
+    for sub in waiting:
+        try:
+            outcome[processor.process(sub)].append(sub.submission_id)
+        except Exception:  # one file's failure must not stop the others; it stays `received`
+            log.exception("submission %s (%s from %s) could not be processed; it stays received for the next run",
+                          sub.submission_id, sub.file_name, sub.team_code)
+            outcome["failed"].append(sub.submission_id)
+    return outcome

@@ -1,0 +1,68 @@
+"""Reference data shipped with the package as CSV files: teams, districts, code lists, countries."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+REFERENCE_DIR = Path(__file__).parent / "reference"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    label_sr: str
+    label_en: str
+
+
+@dataclass(frozen=True)
+class Team:
+    municipality_code: str  # also the team's inbox folder name
+    name_lat: str
+    name_cyr: str
+    district_code: str
+    district_lat: str
+    district_cyr: str
+    contact_emails: tuple[str, ...]
+    active_since: str  # first quarter the team owes submissions, e.g. 2024Q1
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with open(REFERENCE_DIR / name, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@cache
+def code_lists() -> dict[str, tuple[Code, ...]]:
+    lists: dict[str, list[Code]] = {}
+    for row in _rows("code_lists.csv"):
+        lists.setdefault(row["code_list"], []).append(Code(row["code"], row["label_sr"], row["label_en"]))
+    lists["country"] = [Code(r["code"], r["label_sr"], r["label_en"]) for r in _rows("countries.csv")]
+    return {name: tuple(codes) for name, codes in lists.items()}
+
+
+def codes(code_list: str) -> tuple[str, ...]:
+    try:
+        return tuple(c.code for c in code_lists()[code_list])
+    except KeyError:
+        raise KeyError(f"unknown code list {code_list!r}; see {REFERENCE_DIR / 'code_lists.csv'}") from None
+
+
+@cache
+def eu_members() -> frozenset[str]:
+    return frozenset(r["code"] for r in _rows("countries.csv") if r["eu_member"] == "yes")
+
+
+@cache
+def teams() -> dict[str, Team]:
+    out = {}
+    for r in _rows("teams.csv"):
+        emails = tuple(e.strip() for e in r.pop("contact_emails").split(";") if e.strip())
+        out[r["municipality_code"]] = Team(contact_emails=emails, **r)
+    return out
+
+
+@cache
+def districts() -> dict[str, dict[str, str]]:
+    return {r["district_code"]: r for r in _rows("districts.csv")}

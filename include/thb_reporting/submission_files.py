@@ -1,0 +1,150 @@
+"""What a team sends: the file-name convention and reading CSV or XLSX into rows of text.
+
+File names: <dataset>_<year>Q<n>[_<anything>].<csv|xlsx>, e.g. victims_2026Q1.csv or
+victims_2026-Q1_ispravka.xlsx. The team is the inbox folder the file arrived in, never the name.
+Reading yields every cell as text (or missing), plus `source_row`: the row number the team sees in
+its spreadsheet (the header is row 1), so that every message can point at the right row.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from dataclasses import dataclass
+
+from thb_reporting.contracts import datasets
+from thb_reporting.quarters import Quarter
+from thb_reporting.suites import ROW_KEY
+
+SUFFIXES = (".csv", ".xlsx")
+
+
+class SubmissionError(Exception):
+    """A problem with a whole file, in words for the team. rule names the broken rule."""
+
+    def __init__(self, rule: str, message: str, row: int | None = None):
+        super().__init__(message)
+        self.rule, self.message, self.row = rule, message, row
+
+
+@dataclass(frozen=True)
+class SubmissionName:
+    dataset: str
+    quarter: Quarter
+    file_format: str  # "csv" | "xlsx"
+
+
+def parse_file_name(name: str) -> SubmissionName:
+    lower = name.lower()
+    suffix = next((s for s in SUFFIXES if lower.endswith(s)), None)
+    if suffix is None:
+        raise SubmissionError("file_name", f"'{name}' is not a .csv or .xlsx file")
+    stem = lower[: -len(suffix)]
+    # Longest dataset name first, so that a dataset whose name prefixes another cannot shadow it.
+    for dataset in sorted(datasets(), key=len, reverse=True):
+        m = re.fullmatch(rf"{dataset}[_\- ](\d{{4}})[_\- ]?q([1-4])(?:[_\- ].*)?", stem)
+        if m:
+            return SubmissionName(dataset, Quarter(int(m.group(1)), int(m.group(2))), suffix[1:])
+    raise SubmissionError(
+        "file_name",
+        f"'{name}' does not follow <dataset>_<year>Q<quarter>.csv|xlsx (e.g. victims_2026Q1.csv); "
+        f"datasets: {', '.join(datasets())}",
+    )
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1250 (Serbian Latin in Excel)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1250")
+
+
+def _sniff_delimiter(text: str) -> str:
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (";", ",", "\t")}
+    return max(counts, key=counts.get) if max(counts.values()) else ","
+
+
+def read_csv(data: bytes):
+    import pandas as pd
+
+    text = decode_text(data)
+    if not text.strip():
+        raise SubmissionError("empty_file", "the file is empty")
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=_sniff_delimiter(text), dtype=str, keep_default_na=False,
+            na_values=[""], skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL,
+        )
+    except pd.errors.ParserError as e:
+        raise SubmissionError("unreadable_file", f"the CSV cannot be read: {e}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _cell_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+def read_xlsx(data: bytes, dataset: str | None = None):
+    import openpyxl
+    import pandas as pd
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types for a damaged or encrypted workbook
+        raise SubmissionError("unreadable_file", f"the XLSX workbook cannot be opened ({type(e).__name__})") from None
+    try:
+        # The template's data sheet is named after the dataset; otherwise the first sheet.
+        sheet = book[dataset] if dataset and dataset in book.sheetnames else book.worksheets[0]
+        header, rows, numbers = None, [], []
+        for row in sheet.iter_rows():
+            cells = [_cell_text(c.value) for c in row]
+            if not any(cells):
+                continue
+            if header is None:
+                header = [c or "" for c in cells]
+                continue
+            rows.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
+            numbers.append(row[0].row)
+    finally:
+        book.close()
+    if header is None:
+        raise SubmissionError("empty_file", "the workbook has no rows")
+    frame = pd.DataFrame(rows, columns=header, dtype="str")
+    frame.insert(0, ROW_KEY, numbers)
+    return frame
+
+
+def read_submission(data: bytes, name: SubmissionName):
+    """Rows of text with `source_row`; header names stripped and lower-cased; an optional label before
+    the code in parentheses, as in 'Status (status)', is accepted."""
+    if name.file_format == "xlsx":
+        frame = read_xlsx(data, name.dataset)
+    else:
+        frame = read_csv(data)
+        frame.insert(0, ROW_KEY, range(2, len(frame) + 2))
+        # Numbered before blank lines are dropped, so row numbers match the spreadsheet.
+        frame = frame[frame.drop(columns=ROW_KEY).notna().any(axis=1)].reset_index(drop=True)
+    columns = []
+    for col in frame.columns:
+        col = str(col).strip()
+        m = re.search(r"\(([^()]+)\)\s*$", col)
+        columns.append(ROW_KEY if col == ROW_KEY else (m.group(1) if m else col).strip().lower())
+    frame.columns = columns
+    return frame

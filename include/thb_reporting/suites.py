@@ -1,0 +1,100 @@
+"""Expectation suites, generated from the data contracts.
+
+The suite is plain JSON in expectations/<dataset>.json, written by `thb suites` and checked by a test
+to equal what the contract generates; building it needs no Great Expectations import. Each
+expectation's meta names the rule and column so that results map back to messages for the team.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from thb_reporting.contracts import CODES_SEPARATOR, Contract, datasets, load
+
+ROW_KEY = "source_row"  # the row number as the team sees it in its spreadsheet; added by the reader
+
+
+def expectations_dir() -> Path:
+    return Path(os.environ.get("THB_EXPECTATIONS_DIR") or Path(__file__).resolve().parents[2] / "expectations")
+
+
+def _expectation(type_: str, rule: str, column: str | None, severity: str = "critical", **kwargs) -> dict:
+    meta = {"rule": rule}
+    if column:
+        meta["column"] = column
+        kwargs = {"column": column, **kwargs}
+    return {"type": type_, "kwargs": kwargs, "meta": meta, "severity": severity}
+
+
+def suite_for(contract: Contract) -> dict:
+    exps = [
+        _expectation(
+            "expect_table_columns_to_match_set", "template_columns", None,
+            column_set=sorted([*contract.column_names, ROW_KEY]), exact_match=True,
+        )
+    ]
+    for c in contract.columns:
+        if c.required:
+            exps.append(_expectation("expect_column_values_to_not_be_null", "required", c.name))
+        if c.required_when:
+            other, codes = c.required_when["column"], list(c.required_when["in"])
+            exps.append(_expectation(
+                "expect_column_values_to_not_be_null", "required_when", c.name,
+                row_condition=f"{other} in {codes!r}", condition_parser="pandas",
+            ))
+        if c.type in ("code", "country"):
+            exps.append(_expectation(
+                "expect_column_values_to_be_in_set", "country_code" if c.type == "country" else "code_list",
+                c.name, value_set=list(c.allowed_codes),
+            ))
+        if c.type == "codes":
+            one = "(?:" + "|".join(c.allowed_codes) + ")"
+            exps.append(_expectation(
+                "expect_column_values_to_match_regex", "code_list", c.name,
+                regex=f"^{one}(?:{CODES_SEPARATOR}{one})*$",
+            ))
+        if c.type == "integer" and (c.min is not None or c.max is not None):
+            exps.append(_expectation(
+                "expect_column_values_to_be_between", "range", c.name, min_value=c.min, max_value=c.max,
+            ))
+        if c.within_quarter:
+            exps.append(_expectation(
+                "expect_column_values_to_be_between", "within_quarter", c.name,
+                min_value={"$PARAMETER": "quarter_start"}, max_value={"$PARAMETER": "quarter_end"},
+            ))
+        if c.max_length:
+            exps.append(_expectation(
+                "expect_column_value_lengths_to_be_between", "max_length", c.name, max_value=c.max_length,
+            ))
+    for soft in contract.soft_rules:
+        if soft.rule == "unique_within_team":
+            exps.append(_expectation(
+                "expect_column_values_to_be_unique", soft.rule, soft.column, severity="warning",
+            ))
+        else:
+            raise ValueError(f"{contract.dataset}: soft rule {soft.rule!r} has no expectation")
+    return {
+        "name": contract.dataset,
+        "expectations": exps,
+        "meta": {"generated_from": f"include/thb_reporting/contracts/{contract.dataset}.yaml"},
+    }
+
+
+def suite_json(dataset: str) -> str:
+    return json.dumps(suite_for(load(dataset)), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_suites(target: Path | None = None) -> list[Path]:
+    target = target or expectations_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for dataset in datasets():
+        path = target / f"{dataset}.json"
+        path.write_text(suite_json(dataset), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def load_suite(dataset: str) -> dict:
+    return json.loads((expectations_dir() / f"{dataset}.json").read_text(encoding="utf-8"))

@@ -1,0 +1,166 @@
+"""The national reporting database: the submissions ledger (schema `ledger`) and the national tables
+(schema `national`). PostgreSQL, or a SQLite file where schemas fold into one file (table names are
+unique across schemas for that reason). Fact tables are derived from the data contracts."""
+from __future__ import annotations
+
+import io
+from functools import cache
+
+from sqlalchemy import (
+    BigInteger, Column, Date, DateTime, ForeignKey, Integer, MetaData, Table, Text, UniqueConstraint,
+    create_engine, event, text,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from thb_reporting import contracts
+
+SCHEMAS = ("ledger", "national")
+LOGICAL_TYPES = {"text": Text, "integer": BigInteger, "date": Date}
+# Columns every fact row carries so that it can be traced to the file it came from.
+LINEAGE = (
+    ("submission_id", Integer), ("team_code", Text), ("quarter", Text),
+    ("source_row", Integer), ("file_sha256", Text), ("received_at", DateTime(timezone=True)),
+)
+
+
+def fact_table_name(dataset: str) -> str:
+    return dataset
+
+
+def _metadata() -> MetaData:
+    md = MetaData()
+    Table(
+        "submissions", md,
+        Column("submission_id", Integer, primary_key=True, autoincrement=True),
+        Column("team_code", Text, nullable=False, comment="inbox folder the file arrived in"),
+        Column("dataset", Text, comment="from the file name; empty when the name is not understood"),
+        Column("quarter", Text),
+        Column("file_name", Text, nullable=False),
+        Column("inbox_path", Text, nullable=False),
+        Column("content_sha256", Text, nullable=False),
+        Column("size_bytes", BigInteger, nullable=False),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", DateTime(timezone=True)),
+        Column("status", Text, nullable=False, comment="received | accepted | rejected"),
+        Column("rows_total", Integer),
+        Column("rows_accepted", Integer),
+        Column("error_count", Integer, nullable=False, default=0),
+        Column("warning_count", Integer, nullable=False, default=0),
+        Column("summary", Text, comment="why, in words (English)"),
+        Column("archive_path", Text, nullable=False),
+        Column("snapshot_path", Text),
+        Column("quarantine_path", Text),
+        Column("superseded_by", Integer),
+        UniqueConstraint("team_code", "content_sha256", name="submissions_team_content_key"),
+        schema="ledger", comment="One row per file received from a team",
+    )
+    Table(
+        "findings", md,
+        Column("submission_id", Integer, ForeignKey("ledger.submissions.submission_id"), nullable=False, index=True),
+        Column("severity", Text, nullable=False),
+        Column("rule", Text, nullable=False),
+        Column("column_name", Text),
+        Column("source_row", Integer, comment="row number as the team sees it in its spreadsheet"),
+        Column("value", Text, comment="codes, numbers or dates only; never a person's details"),
+        Column("detail", Text),
+        schema="ledger", comment="Each validation problem of each submission",
+    )
+    Table(
+        "teams", md,
+        Column("municipality_code", Text, primary_key=True),
+        Column("name_lat", Text), Column("name_cyr", Text),
+        Column("district_code", Text), Column("district_lat", Text), Column("district_cyr", Text),
+        schema="national", comment="Local anti-trafficking teams (from the team registry)",
+    )
+    Table(
+        "publications", md,
+        Column("dataset", Text, primary_key=True),
+        Column("team_code", Text, primary_key=True),
+        Column("quarter", Text, primary_key=True),
+        Column("submission_id", Integer, nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=False),
+        schema="national", comment="Which submission each published team, dataset and quarter comes from",
+    )
+    for dataset in contracts.datasets():
+        contract = contracts.load(dataset)
+        Table(
+            fact_table_name(dataset), md,
+            *(Column(name, type_, nullable=name not in ("received_at",)) for name, type_ in LINEAGE),
+            *(Column(name, LOGICAL_TYPES[kind]) for name, kind in contract.stored_columns()),
+            schema="national", comment=contract.title["en"],
+        )
+    Table(
+        "victims_by_team_quarter", md,
+        Column("team_code", Text, nullable=False),
+        Column("quarter", Text, nullable=False),
+        Column("status", Text, nullable=False),
+        Column("sex", Text, nullable=False),
+        Column("age_group", Text, nullable=False, comment="child (under 18) | adult | unknown"),
+        Column("exploitation", Text, nullable=False,
+               comment="one form per row; a person with several forms counts under each"),
+        Column("victims", Integer, nullable=False, comment="persons"),
+        schema="national", comment="Persons reported by team, quarter, status, sex, child/adult and form of exploitation",
+    )
+    return md
+
+
+METADATA = _metadata()
+
+
+def table(name: str, schema: str = "national") -> Table:
+    return METADATA.tables[f"{schema}.{name}"]
+
+
+def is_postgres(engine_or_conn) -> bool:
+    return engine_or_conn.dialect.name == "postgresql"
+
+
+@cache
+def reporting_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # let SQLAlchemy issue BEGIN, so DDL is transactional too
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=60000")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue up instead of failing mid-way
+
+        return engine.execution_options(schema_translate_map={s: None for s in SCHEMAS})
+    return create_engine(url, pool_pre_ping=True)
+
+
+def ensure_schema(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if is_postgres(conn):
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))  # one creator at a time
+            for schema in SCHEMAS:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        METADATA.create_all(conn)
+
+
+def insert_rows(conn: Connection, target: Table, rows) -> int:
+    """Append a pyarrow Table's rows: COPY on PostgreSQL, batched INSERT elsewhere."""
+    if rows.num_rows == 0:
+        return 0
+    if is_postgres(conn):
+        import pyarrow.csv as pacsv
+
+        buf = io.BytesIO()
+        pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False))
+        columns = ", ".join(f'"{c}"' for c in rows.column_names)
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f'COPY "{target.schema}"."{target.name}" ({columns}) FROM STDIN (FORMAT csv)') as copy:
+                view = buf.getbuffer()
+                for start in range(0, len(view), 1 << 20):
+                    copy.write(view[start:start + (1 << 20)])
+    else:
+        conn.execute(target.insert(), rows.to_pylist())
+    return rows.num_rows
