@@ -100,3 +100,19 @@ def publish(config: PipelineConfig, dataset: str = "victims") -> dict:
              0 if rows is None else rows.num_rows, len(withdrawn))
     return {"dataset": dataset, "changed": [list(k) for k in changed], "withdrawn": [list(k) for k in withdrawn],
             "rows": 0 if rows is None else rows.num_rows}
+
+
+def unpublished(config: PipelineConfig) -> list[tuple[str, str, str]]:
+    """(dataset, team, quarter) whose current accepted submission is not the published one."""
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    subs, pubs = table("submissions", "ledger"), table("publications")
+    with engine.connect() as conn:
+        current = {(r.dataset, r.team_code, r.quarter): r.submission_id for r in conn.execute(
+            select(subs).where(subs.c.status == "accepted", subs.c.superseded_by.is_(None)))}
+        published = {(r.dataset, r.team_code, r.quarter): r.submission_id for r in conn.execute(select(pubs))}
+    return sorted(k for k in current.keys() | published.keys() if current.get(k) != published.get(k))
+
+
+def publish_all(config: PipelineConfig) -> list[dict]:
+    return [publish(config, dataset) for dataset in contracts.datasets()]

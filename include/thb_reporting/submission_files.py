@@ -78,13 +78,21 @@ def read_csv(data: bytes):
     if not text.strip():
         raise SubmissionError("empty_file", "the file is empty")
     try:
+        # header=None: pandas then measures every row against the first (the header) and names the line
+        # of a row with too many cells, instead of silently turning extra cells into an index.
         frame = pd.read_csv(
-            io.StringIO(text), sep=_sniff_delimiter(text), dtype=str, keep_default_na=False,
+            io.StringIO(text), sep=_sniff_delimiter(text), header=None, dtype=str, keep_default_na=False,
             na_values=[""], skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL,
         )
     except pd.errors.ParserError as e:
-        raise SubmissionError("unreadable_file", f"the CSV cannot be read: {e}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if m:
+            raise SubmissionError("unreadable_file", f"row {m.group(2)} has {m.group(3)} cells but the header has "
+                                  f"{m.group(1)}", row=int(m.group(2))) from None
+        raise SubmissionError("unreadable_file", f"the CSV cannot be read: {str(e).splitlines()[0]}") from None
+    header = ["" if pd.isna(c) else str(c).strip() for c in frame.iloc[0]]
+    frame = frame.iloc[1:].reset_index(drop=True)
+    frame.columns = header
     return frame
 
 

@@ -61,9 +61,8 @@ def check_columns(frame, contract: Contract) -> list[Finding]:
     for col in frame.columns:
         if col == ROW_KEY:
             continue
-        base = col.split(".")[0] if col not in contract.column_names else col  # pandas renames duplicates a.1
-        if col in seen or (base != col and base in contract.column_names and base in frame.columns):
-            findings.append(Finding("duplicate_column", column=base))
+        if col in seen:
+            findings.append(Finding("duplicate_column", column=col))
         elif col not in contract.column_names:
             findings.append(Finding("unknown_column", column=col or "(empty header)"))
         seen.add(col)
@@ -75,10 +74,10 @@ def find_personal_identifiers(frame) -> list[Finding]:
     """Every cell holding a JMBG with a valid check digit, an e-mail address or a phone number.
     The value is never kept in the finding."""
     findings = []
-    for col in frame.columns:
+    for position, col in enumerate(frame.columns):
         if col == ROW_KEY:
             continue
-        values = frame[col].dropna()
+        values = frame.iloc[:, position].dropna()
         # Cheap pre-filter: identifiers contain '@' or at least 8 digits.
         suspects = values[values.str.contains("@", regex=False) | (values.str.count(r"\d") >= 8)]
         for idx, text in suspects.items():

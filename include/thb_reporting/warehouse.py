@@ -4,7 +4,6 @@ unique across schemas for that reason). Fact tables are derived from the data co
 from __future__ import annotations
 
 import io
-from functools import cache
 
 from sqlalchemy import (
     BigInteger, Column, Date, DateTime, ForeignKey, Integer, MetaData, Table, Text, UniqueConstraint,
@@ -115,8 +114,23 @@ def is_postgres(engine_or_conn) -> bool:
     return engine_or_conn.dialect.name == "postgresql"
 
 
-@cache
+_ENGINES: dict[str, Engine] = {}
+
+
 def reporting_engine(url: str) -> Engine:
+    """One engine (and connection pool) per database URL for the life of the process."""
+    if url not in _ENGINES:
+        _ENGINES[url] = _create_engine(url)
+    return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         from pathlib import Path
 

@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` and `make test`. Both create the venv when needed.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test venv suites templates bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Generate synthetic submissions, run both DAGs with dag.test() on the embedded defaults, show the result.
+demo: venv
+	$(VENV)/bin/thb demo
+
+## The whole test suite (set CI=true to make PostgreSQL tests fail rather than skip when it is down).
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Regenerate expectations/*.json from the data contracts (a test checks they are current).
+suites: venv
+	$(VENV)/bin/thb suites
+
+## Blank team templates (CSV and XLSX) into build/templates.
+templates: venv
+	$(VENV)/bin/thb templates
+
+## Benchmark: each stage on a 1,000,000-row victims file against a bare baseline (ROWS=... to change).
+bench: venv
+	$(PY) bench/ingest_publish.py --rows $${ROWS:-1000000}
+
+clean:
+	rm -rf $(VENV) .airflow data build .pytest_cache

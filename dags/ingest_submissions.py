@@ -1,0 +1,73 @@
+"""
+### Ingest submissions
+
+Every 15 minutes: picks up the files local anti-trafficking teams dropped in their inbox folder
+(`<inbox>/<team>/<dataset>_<year>Q<n>.csv|xlsx`), and for each file not seen before:
+
+1. **collect_new_submissions**: archives it byte for byte and records it in the ledger
+   (`ledger.submissions`) as *received*;
+2. **validate_and_snapshot**: reads it (CSV in UTF-8/Windows-1250 with `,` or `;`, or XLSX), validates it
+   against its data contract and Great Expectations suite (`expectations/`), then either pseudonymises the
+   case and CPTV references and writes an immutable Parquet snapshot (*accepted*), or quarantines the file
+   with every finding by row, column and rule (*rejected*). One bad file never stops the others; a file that
+   fails unexpectedly stays *received* and is retried by the next run;
+3. **announce_new_snapshots**: updates the Asset `thb_accepted_snapshots` when accepted submissions wait to
+   be published, which starts `publish_national_tables`.
+
+Configuration: variables `thb_data_root`, `thb_inbox`, `thb_pseudonymisation_key` (required),
+`thb_max_file_bytes`; connection `reporting_db`. See README.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from thb_reporting.assets import ACCEPTED_SNAPSHOTS, DEFAULT_ARGS
+
+
+@dag(
+    schedule="*/15 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["thb", "ingest"],
+    doc_md=__doc__,
+)
+def ingest_submissions():
+    @task
+    def collect_new_submissions() -> list[int]:
+        from thb_reporting.config import PipelineConfig
+        from thb_reporting.ingest import collect_new_submissions
+
+        return collect_new_submissions(PipelineConfig.from_airflow())
+
+    @task
+    def validate_and_snapshot(submission_ids: list[int]) -> dict:
+        from airflow.sdk.exceptions import AirflowException
+
+        from thb_reporting.config import PipelineConfig
+        from thb_reporting.ingest import process_submissions
+
+        outcome = process_submissions(PipelineConfig.from_airflow(), submission_ids) if submission_ids else {}
+        if outcome.get("failed"):
+            raise AirflowException(f"submissions {outcome['failed']} could not be processed (see the log); "
+                                   f"they stay received and the retry takes them again")
+        return {k: len(v) for k, v in outcome.items()}
+
+    @task(outlets=[ACCEPTED_SNAPSHOTS])
+    def announce_new_snapshots(counts: dict) -> int:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from thb_reporting.config import PipelineConfig
+        from thb_reporting.publish import unpublished
+
+        waiting = unpublished(PipelineConfig.from_airflow())
+        if not waiting:
+            raise AirflowSkipException("no accepted submission waits to be published")
+        return len(waiting)
+
+    announce_new_snapshots(validate_and_snapshot(collect_new_submissions()))
+
+
+ingest_submissions()

@@ -1,0 +1,41 @@
+"""
+### Publish national tables
+
+Runs when `ingest_submissions` announces accepted snapshots (Asset `thb_accepted_snapshots`), or by hand.
+For each dataset it takes the latest accepted submission per team and quarter (a re-submission replaces the
+earlier one; both stay archived) and replaces that team-quarter's rows in the national tables of the
+`reporting_db` connection (SQLite by default, PostgreSQL with COPY), together with the indicator tables,
+in one transaction: readers see the old figures or the new, never a mix. Re-running changes nothing.
+
+Tables: `national.victims` (pseudonymised, one row per person, traceable to its submission),
+`national.victims_by_team_quarter`, `national.publications`, `national.teams`.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from thb_reporting.assets import ACCEPTED_SNAPSHOTS, DEFAULT_ARGS
+
+
+@dag(
+    schedule=[ACCEPTED_SNAPSHOTS],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["thb", "publish"],
+    doc_md=__doc__,
+)
+def publish_national_tables():
+    @task
+    def publish_datasets() -> list[dict]:
+        from thb_reporting.config import PipelineConfig
+        from thb_reporting.publish import publish_all
+
+        return publish_all(PipelineConfig.from_airflow())
+
+    publish_datasets()
+
+
+publish_national_tables()

@@ -1,0 +1,90 @@
+"""Shared fixtures. Airflow reads its configuration when first imported, so the environment for the
+tests' own Airflow home is set here, before any test module imports it."""
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="thb-test-airflow-"))
+from thb_reporting.airflow_runs import airflow_environment  # noqa: E402  (light: no Airflow import)
+
+os.environ.update(airflow_environment(_AIRFLOW_HOME))
+for name in [k for k in os.environ if k.startswith(("AIRFLOW_VAR_THB", "AIRFLOW_CONN_REPORTING"))]:
+    del os.environ[name]  # a developer's own settings must not leak into the tests
+
+TEST_KEY = b"test-pseudonymisation-key"
+PG_DSN = os.environ.get("THB_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_admin():
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_DSN, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards. Fails under CI=true when the
+    server is missing, skips elsewhere."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    admin = _postgres_admin()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as e:
+        message = f"PostgreSQL is not reachable at {PG_DSN}: {str(e).splitlines()[0]}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(message + "; start it with pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
+    name = f"thb_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_DSN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        from thb_reporting.warehouse import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def reporting_db_url(request, tmp_path):
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        from thb_reporting.config import sqlite_url
+
+        return sqlite_url(tmp_path / "warehouse" / "reporting.sqlite")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def config(tmp_path, reporting_db_url):
+    from thb_reporting.config import PipelineConfig
+
+    return PipelineConfig.local(tmp_path / "data", TEST_KEY, reporting_db_url=reporting_db_url)
+
+
+@pytest.fixture
+def generator(config):
+    from thb_reporting.generator import SubmissionGenerator
+
+    return SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=7)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's own metadata database (SQLite in the tests' Airflow home), migrated once."""
+    from thb_reporting.airflow_runs import migrate_metadata_db
+
+    migrate_metadata_db()
+    return _AIRFLOW_HOME

@@ -1,0 +1,37 @@
+"""Reading back what the pipeline published, for comparison with the generator's truth."""
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from thb_reporting.warehouse import reporting_engine, table
+
+
+def published_indicator(db_url: str) -> Counter:
+    t = table("victims_by_team_quarter")
+    with reporting_engine(db_url).connect() as conn:
+        rows = conn.execute(select(t.c.team_code, t.c.quarter, t.c.status, t.c.sex, t.c.age_group,
+                                   t.c.exploitation, t.c.victims)).all()
+    return Counter({tuple(r[:-1]): r[-1] for r in rows})
+
+
+def dump(db_url: str, name: str, schema: str = "national") -> list[tuple]:
+    """Every row of a table, sorted, with the time of publication left out (it is the only column
+    allowed to differ between two runs)."""
+    t = table(name, schema)
+    columns = [c for c in t.columns if c.name not in ("published_at", "processed_at")]
+    with reporting_engine(db_url).connect() as conn:
+        return sorted(tuple(map(repr, r)) for r in conn.execute(select(*columns)))
+
+
+def ledger(db_url: str) -> list:
+    t = table("submissions", "ledger")
+    with reporting_engine(db_url).connect() as conn:
+        return conn.execute(select(t).order_by(t.c.submission_id)).all()
+
+
+def findings(db_url: str) -> list:
+    t = table("findings", "ledger")
+    with reporting_engine(db_url).connect() as conn:
+        return conn.execute(select(t)).all()

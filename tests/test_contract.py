@@ -1,0 +1,98 @@
+"""The data contract is the single source: suite, template and warehouse table follow from it."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from thb_reporting import contracts, reference
+from thb_reporting.suites import ROW_KEY, expectations_dir, suite_for, suite_json
+from thb_reporting.templates import csv_template, workbook, xlsx_template
+from thb_reporting.warehouse import LINEAGE, table
+
+
+@pytest.mark.parametrize("dataset", contracts.datasets())
+def test_committed_suite_is_what_the_contract_generates(dataset):
+    committed = (expectations_dir() / f"{dataset}.json").read_text(encoding="utf-8")
+    assert committed == suite_json(dataset), "expectations are stale: run `make suites` and commit"
+
+
+def test_suite_loads_in_great_expectations():
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    suite = ExpectationSuite(**json.loads(suite_json("victims")))
+    generated = suite_for(contracts.load("victims"))["expectations"]
+    assert [e.expectation_type for e in suite.expectations] == [e["type"] for e in generated]
+    assert [e.meta for e in suite.expectations] == [e["meta"] for e in generated]
+    assert [str(e.severity.value) for e in suite.expectations] == [e["severity"] for e in generated]
+
+
+def test_suite_covers_every_rule_of_the_contract():
+    contract = contracts.load("victims")
+    suite = suite_for(contract)
+    by_rule = {}
+    for e in suite["expectations"]:
+        by_rule.setdefault(e["meta"]["rule"], set()).add(e["kwargs"].get("column"))
+    assert by_rule["required"] == {c.name for c in contract.columns if c.required}
+    assert by_rule["required_when"] == {"identified_by", "exploitation", "country_of_exploitation"}
+    assert by_rule["code_list"] == {c.name for c in contract.columns if c.type in ("code", "codes")}
+    assert by_rule["country_code"] == {"citizenship", "country_of_exploitation"}
+    assert by_rule["within_quarter"] == {"referral_date"}
+    assert by_rule["range"] == {"age_years"}
+    status = next(e for e in suite["expectations"] if e["meta"]["rule"] == "code_list" and e["kwargs"]["column"] == "status")
+    assert status["kwargs"]["value_set"] == list(reference.codes("victim_status"))
+    table_columns = suite["expectations"][0]["kwargs"]["column_set"]
+    assert sorted(table_columns) == sorted([*contract.column_names, ROW_KEY])
+    soft = [e for e in suite["expectations"] if e["severity"] == "warning"]
+    assert [(e["meta"]["rule"], e["kwargs"]["column"]) for e in soft] == [("unique_within_team", "cptv_ref")]
+
+
+def test_warehouse_table_follows_the_contract():
+    contract = contracts.load("victims")
+    columns = [c.name for c in table("victims").columns]
+    assert columns == [n for n, _ in LINEAGE] + [name for name, _ in contract.stored_columns()]
+    # no clear references and no exact ages in the warehouse
+    assert "case_ref" not in columns and "cptv_ref" not in columns and "age_years" not in columns
+    assert {"case_ref_token", "cptv_ref_token", "age_band"} <= set(columns)
+
+
+def test_csv_template_header_is_the_contract():
+    text = csv_template(contracts.load("victims")).decode("utf-8-sig")
+    assert text.strip().split(",") == list(contracts.load("victims").column_names)
+
+
+def test_xlsx_template_dropdowns_list_exactly_the_contract_codes():
+    from openpyxl import load_workbook
+
+    contract = contracts.load("victims")
+    book = load_workbook(io.BytesIO(xlsx_template(contract)))
+    data, lists = book[contract.dataset], book["sifarnici"]
+    assert [c.value for c in data[1]] == list(contract.column_names)
+    seen = {}
+    for validation in data.data_validations.dataValidation:
+        ref = validation.formula1.split("!")[1].replace("$", "")
+        start, end = ref.split(":")
+        codes = [c[0].value for c in lists[f"{start}:{end}"]]
+        column_letter = str(validation.sqref).split(":")[0].rstrip("0123456789")
+        name = data[f"{column_letter}1"].value
+        seen[name] = codes
+    coded = {c.name: list(c.allowed_codes) for c in contract.columns if c.type == "code"}
+    assert seen == coded
+    assert all(data.cell(1, i + 1).comment is not None for i in range(len(contract.column_names)))
+
+
+def test_template_filled_with_generated_values_passes_validation(tmp_path):
+    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.quarters import Quarter
+    from thb_reporting.submission_files import parse_file_name, read_submission
+    from thb_reporting.validation import SuiteRunner, validate
+
+    generated = SubmissionGenerator(tmp_path, seed=3).victims_file("nis", "2026Q1", file_format="xlsx", people=30)
+    data = generated.path.read_bytes()
+    name = parse_file_name(generated.file_name)
+    frame = read_submission(data, name)
+    assert list(frame[ROW_KEY]) == list(range(2, 32))
+    outcome = validate(frame, contracts.load("victims"), Quarter.parse("2026Q1"), SuiteRunner(("victims",)))
+    assert outcome.errors == []
+    assert workbook(contracts.load("victims")).sheetnames == ["victims", "procitaj_me", "sifarnici"]

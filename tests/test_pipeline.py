@@ -1,0 +1,144 @@
+"""The ingest and publish steps called directly (no scheduler), on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from helpers import dump, findings, ledger, published_indicator
+from thb_reporting import contracts, ingest, publish, reference
+from thb_reporting.privacy import PseudonymisationKeyMissing
+from thb_reporting.storage import storage_path
+
+TEAMS = ["subotica", "novi_sad", "nis", "vranje"]
+PLANTS = {("subotica", "2026Q1"): "unknown_code", ("novi_sad", "2026Q2"): "jmbg", ("nis", "2026Q1"): "missing_column"}
+
+
+def run_cycle(config):
+    ids = ingest.collect_new_submissions(config)
+    outcome = ingest.process_submissions(config, ids)
+    return outcome, publish.publish_all(config)
+
+
+def test_cycle_publishes_the_truth_and_keeps_every_file(config, generator):
+    truth = generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS)
+    outcome, _ = run_cycle(config)
+    assert (len(outcome["accepted"]), len(outcome["rejected"]), outcome["failed"]) == (5, 3, [])
+    assert published_indicator(config.reporting_db_url) == truth.victims_by_team_quarter()
+    assert len(dump(config.reporting_db_url, "victims")) == truth.published_rows()
+
+    rows = ledger(config.reporting_db_url)
+    by_file = {(r.team_code, r.file_name): r for r in rows}
+    for f in truth.files:
+        r = by_file[(f.team, f.file_name)]
+        # archived byte for byte, whatever became of it
+        assert storage_path(r.archive_path).read_bytes() == f.path.read_bytes()
+        assert r.status == f.expected_status
+        if f.plant:
+            assert r.error_count >= 1 and r.snapshot_path is None
+            quarantined = storage_path(r.quarantine_path)
+            assert (quarantined / f.file_name).read_bytes() == f.path.read_bytes()
+            report = (quarantined / "findings.csv").read_text(encoding="utf-8-sig")
+            assert f.expected_rule in report
+        else:
+            assert r.rows_accepted == len(f.people) and r.snapshot_path
+    planted = {(r.submission_id, r.rule, r.column_name, r.source_row) for r in findings(config.reporting_db_url)}
+    for f in truth.files:
+        if f.plant:
+            sid = by_file[(f.team, f.file_name)].submission_id
+            assert (sid, f.expected_rule, {"unknown_code": "status", "jmbg": "case_ref", "missing_column": "sex"}[f.plant],
+                    f.planted_row) in planted
+
+
+def test_snapshots_hold_no_clear_reference_and_no_exact_age(config, generator):
+    import pyarrow.parquet as pq
+
+    truth = generator.scenario(TEAMS, ["2026Q1"])
+    run_cycle(config)
+    snapshots = [r.snapshot_path for r in ledger(config.reporting_db_url)]
+    assert len(snapshots) == len(TEAMS)
+    stored = ["source_row", *(n for n, _ in contracts.load("victims").stored_columns())]
+    for path in snapshots:
+        data = storage_path(path).read_bytes()
+        table = pq.read_table(io.BytesIO(data))
+        assert table.column_names == stored
+        for ref in truth.references():
+            assert ref.encode() not in data and ref.upper().encode() not in data
+        tokens = table.column("case_ref_token").to_pylist()
+        assert all(len(t) == 32 for t in tokens)
+
+
+def test_running_again_changes_nothing(config, generator):
+    generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS)
+    run_cycle(config)
+    before = {name: dump(config.reporting_db_url, name) for name in ("victims", "victims_by_team_quarter", "publications")}
+    before_ledger = dump(config.reporting_db_url, "submissions", "ledger")
+    outcome, published = run_cycle(config)
+    assert outcome == {"accepted": [], "rejected": [], "failed": []}
+    assert all(p["changed"] == [] for p in published)
+    assert {name: dump(config.reporting_db_url, name) for name in before} == before
+    assert dump(config.reporting_db_url, "submissions", "ledger") == before_ledger
+
+
+def test_resubmission_replaces_and_rejected_resubmission_does_not(config, generator):
+    generator.scenario(["nis", "vranje"], ["2026Q1"])
+    run_cycle(config)
+    v2 = generator.victims_file("nis", "2026Q1", version=2)
+    run_cycle(config)
+    assert published_indicator(config.reporting_db_url) == generator.truth.victims_by_team_quarter()
+    nis_rows = [r for r in dump(config.reporting_db_url, "victims") if r[1] == repr("nis")]
+    assert len(nis_rows) == len(v2.people)
+    generator.victims_file("nis", "2026Q1", version=3, plant="age_out_of_range")
+    run_cycle(config)
+    assert published_indicator(config.reporting_db_url) == generator.truth.victims_by_team_quarter()
+    rows = [r for r in ledger(config.reporting_db_url) if r.team_code == "nis"]
+    assert [(r.file_name, r.status) for r in rows] == [
+        ("victims_2026Q1.csv", "accepted"), ("victims_2026Q1_v2.csv", "accepted"), ("victims_2026Q1_v3.csv", "rejected")]
+    assert rows[0].superseded_by == rows[1].submission_id and rows[1].superseded_by is None
+    # the other team's figures were not touched
+    vranje = [r for r in dump(config.reporting_db_url, "publications") if r[1] == repr("vranje")]
+    assert len(vranje) == 1
+
+
+def test_a_file_that_cannot_be_processed_stays_received_and_the_others_go_on(config, generator):
+    generator.scenario(TEAMS, ["2026Q1"])
+    ids = ingest.collect_new_submissions(config)
+    first = next(r for r in ledger(config.reporting_db_url) if r.submission_id == ids[0])
+    archived = Path(first.archive_path.removeprefix("file://"))
+    archived.rename(archived.with_suffix(".away"))  # the archive is unreachable for this one file
+    outcome = ingest.process_submissions(config, ids)
+    assert outcome["failed"] == [ids[0]] and len(outcome["accepted"]) == len(TEAMS) - 1
+    assert {r.submission_id: r.status for r in ledger(config.reporting_db_url)}[ids[0]] == "received"
+    archived.with_suffix(".away").rename(archived)
+    assert ingest.collect_new_submissions(config) == [ids[0]]  # still waiting, picked up again
+    assert ingest.process_submissions(config)["accepted"] == [ids[0]]
+
+
+def test_files_outside_a_team_folder_or_misnamed_are_rejected_not_lost(config, generator):
+    inbox = Path(config.inbox.removeprefix("file://"))
+    generator.victims_file("nis", "2026Q1")
+    (inbox / "victims_2026Q1.csv").write_bytes((inbox / "nis" / "victims_2026Q1.csv").read_bytes() + b"\n")
+    (inbox / "nepoznat_tim").mkdir()
+    (inbox / "nepoznat_tim" / "victims_2026Q1.csv").write_bytes(b"case_ref\nX\n")
+    (inbox / "nis" / "izvestaj.docx").write_bytes(b"not a submission")
+    (inbox / "nis" / "victims_2099Q1.csv").write_bytes(b"case_ref\nX\n")
+    outcome, _ = run_cycle(config)
+    rules = {(r.team_code, r.file_name): r.summary for r in ledger(config.reporting_db_url) if r.status == "rejected"}
+    assert len(outcome["rejected"]) == 4 and len(outcome["accepted"]) == 1
+    assert "belongs to no registered team" in rules[("", "victims_2026Q1.csv")]
+    assert "belongs to no registered team" in rules[("nepoznat_tim", "victims_2026Q1.csv")]
+    assert "file name does not follow" in rules[("nis", "izvestaj.docx")]
+    assert "has not started yet" in rules[("nis", "victims_2099Q1.csv")]
+    assert set(reference.teams()) >= {"nis"}
+
+
+def test_pipeline_refuses_to_run_without_a_key(config, generator):
+    from dataclasses import replace
+
+    generator.scenario(["nis"], ["2026Q1"])
+    keyless = replace(config, pseudonymisation_key=b"")
+    ids = ingest.collect_new_submissions(keyless)  # archiving needs no key
+    with pytest.raises(PseudonymisationKeyMissing):
+        ingest.process_submissions(keyless, ids)
+    assert [r.status for r in ledger(config.reporting_db_url)] == ["received"]

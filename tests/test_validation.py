@@ -1,0 +1,98 @@
+"""Each planted error is found and named by row, column and rule; good files pass; no value that could
+describe a person is ever quoted back."""
+from __future__ import annotations
+
+import pytest
+
+from thb_reporting import contracts
+from thb_reporting.generator import PLANTS, SubmissionGenerator
+from thb_reporting.quarters import Quarter
+from thb_reporting.submission_files import parse_file_name, read_submission
+from thb_reporting.validation import SuiteRunner, describe, validate
+
+EXPECTED_COLUMN = {
+    "unknown_code": "status", "date_outside_quarter": "referral_date", "missing_column": "sex",
+    "jmbg": "case_ref", "email": "cptv_ref", "cross_border_without_country": "country_of_exploitation",
+    "age_out_of_range": "age_years", "age_not_a_number": "age_years", "extra_column": "ime",
+}
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return SuiteRunner(contracts.datasets())
+
+
+def _validate(generated, runner):
+    name = parse_file_name(generated.file_name)
+    frame = read_submission(generated.path.read_bytes(), name)
+    return validate(frame, contracts.load(name.dataset), name.quarter, runner)
+
+
+@pytest.mark.parametrize("file_format", ["csv_utf8", "csv_utf8_bom", "csv_cp1250", "xlsx"])
+def test_generated_files_pass_in_every_format(tmp_path, runner, file_format):
+    generated = SubmissionGenerator(tmp_path, seed=11).victims_file("sabac", "2026Q2", file_format=file_format, people=40)
+    outcome = _validate(generated, runner)
+    assert outcome.errors == []
+    assert len(outcome.typed) == 40
+
+
+@pytest.mark.parametrize("plant", sorted(PLANTS))
+@pytest.mark.parametrize("file_format", ["csv_cp1250", "xlsx"])
+def test_planted_error_is_named_by_row_column_and_rule(tmp_path, runner, plant, file_format):
+    generated = SubmissionGenerator(tmp_path, seed=5).victims_file("kraljevo", "2026Q1", plant=plant, file_format=file_format)
+    outcome = _validate(generated, runner)
+    errors = outcome.errors
+    assert errors, f"{plant} was not detected"
+    assert {(f.rule, f.column, f.row) for f in errors} == {(PLANTS[plant], EXPECTED_COLUMN[plant], generated.planted_row)}
+    finding = errors[0]
+    if plant in ("jmbg", "email", "extra_column"):
+        assert finding.value is None  # never echoed
+    if plant == "unknown_code":
+        assert finding.value == "victim"
+    for lang in ("sr", "en"):
+        text = describe(finding, lang, contracts.load("victims"), Quarter.parse("2026Q1"))
+        assert "0101100710006" not in text and "@" not in text and "Marko" not in text
+        if generated.planted_row:
+            assert str(generated.planted_row) in text
+
+
+def test_soft_rule_warns_without_rejecting(tmp_path, runner):
+    gen = SubmissionGenerator(tmp_path, seed=9)
+    gen.victims_file("nis", "2026Q1", file_format="csv_utf8", people=6)
+    path = tmp_path / "nis" / "victims_2026Q1.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    i = header.index("cptv_ref")
+    rows = [line.split(",") for line in lines[1:]]
+    rows[0][i] = rows[1][i] = "CZŽTL-2026/00042"
+    path.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n", encoding="utf-8")
+    name = parse_file_name(path.name)
+    outcome = validate(read_submission(path.read_bytes(), name), contracts.load("victims"), name.quarter, runner)
+    assert outcome.errors == []
+    assert [(w.rule, w.column, w.row, w.value) for w in outcome.warnings] == [
+        ("unique_within_team", "cptv_ref", 2, None), ("unique_within_team", "cptv_ref", 3, None)]
+
+
+def test_codes_are_normalised_before_checking(tmp_path, runner):
+    gen = SubmissionGenerator(tmp_path, seed=1)
+    generated = gen.victims_file("vranje", "2026Q1", file_format="csv_utf8", people=5)
+    text = generated.path.read_text(encoding="utf-8")
+    text = text.replace("possible_victim", " Possible_Victim ").replace(",no,", ",NO,")
+    generated.path.write_text(text, encoding="utf-8")
+    outcome = _validate(generated, runner)
+    assert outcome.errors == []
+    assert set(outcome.typed["status"].dropna()) <= {"possible_victim", "identified_victim", "not_a_victim"}
+
+
+def test_several_errors_in_one_file_are_all_reported(tmp_path, runner):
+    generated = SubmissionGenerator(tmp_path, seed=2).victims_file("nis", "2026Q1", file_format="csv_utf8", people=10)
+    lines = generated.path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    rows = [line.split(",") for line in lines[1:]]
+    rows[2][header.index("sex")] = "zensko"
+    rows[4][header.index("age_years")] = "-3"
+    rows[6][header.index("referral_date")] = "31.02.2026"
+    generated.path.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n", encoding="utf-8")
+    found = {(f.rule, f.column, f.row, f.value) for f in _validate(generated, runner).errors}
+    assert found == {("code_list", "sex", 4, "zensko"), ("range", "age_years", 6, "-3"),
+                     ("date_format", "referral_date", 8, "31.02.2026")}
