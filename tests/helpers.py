@@ -35,3 +35,18 @@ def findings(db_url: str) -> list:
     t = table("findings", "ledger")
     with reporting_engine(db_url).connect() as conn:
         return conn.execute(select(t)).all()
+
+
+def publications(db_url: str, dataset: str = "victims") -> dict[tuple[str, str], int]:
+    t = table("publications")
+    with reporting_engine(db_url).connect() as conn:
+        return {(r.team_code, r.quarter): r.submission_id
+                for r in conn.execute(select(t).where(t.c.dataset == dataset))}
+
+
+def persons(db_url: str, team: str, quarter: str) -> int:
+    from sqlalchemy import func
+
+    t = table("victims")
+    with reporting_engine(db_url).connect() as conn:
+        return conn.execute(select(func.count()).where(t.c.team_code == team, t.c.quarter == quarter)).scalar_one()

@@ -1,0 +1,91 @@
+"""Real Airflow runs (dag.test()) of both DAGs: 13 teams × 2 quarters with planted errors, once on the
+embedded SQLite default and once on PostgreSQL through the reporting_db connection."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_KEY
+from helpers import dump, findings, ledger, publications, published_indicator
+from thb_reporting import reference
+from thb_reporting.config import sqlite_url
+from thb_reporting.generator import SubmissionGenerator
+
+pytestmark = pytest.mark.airflow
+QUARTERS = ["2026Q2", "2026Q3"]
+PLANTS = {
+    ("subotica", "2026Q2"): "unknown_code",
+    ("novi_sad", "2026Q3"): "jmbg",
+    ("nis", "2026Q2"): "date_outside_quarter",
+    ("kikinda", "2026Q3"): "missing_column",
+    ("pancevo", "2026Q2"): "cross_border_without_country",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def pipeline_env(request, tmp_path, monkeypatch, airflow_db):
+    """The pipeline's Airflow variables and connection for one backend; returns (data root, db url)."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
+    if request.param == "sqlite":  # the embedded default: no connection configured
+        monkeypatch.delenv("AIRFLOW_CONN_REPORTING_DB", raising=False)
+        return data, sqlite_url(data / "warehouse" / "reporting.sqlite")
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", url.replace("postgresql+psycopg://", "postgresql://"))
+    return data, url
+
+
+def run(dag_id: str) -> dict[str, str]:
+    from thb_reporting.airflow_runs import run_dag
+
+    dag_run = run_dag(dag_id)
+    assert dag_run.state == "success", f"{dag_id} ended {dag_run.state}"
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def cycle() -> dict[str, str]:
+    states = run("ingest_submissions")
+    states |= run("publish_national_tables")
+    return states
+
+
+def test_submissions_to_national_tables_through_airflow(pipeline_env):
+    data, db_url = pipeline_env
+    generator = SubmissionGenerator(data / "inbox", seed=20)
+    truth = generator.scenario(list(reference.teams()), QUARTERS, PLANTS)
+    assert len(truth.files) == 26
+
+    states = cycle()
+    assert states == {"collect_new_submissions": "success", "validate_and_snapshot": "success",
+                      "announce_new_snapshots": "success", "publish_datasets": "success"}
+    # the published figures equal the generator's truth exactly
+    assert published_indicator(db_url) == truth.victims_by_team_quarter()
+    assert len(dump(db_url, "victims")) == truth.published_rows()
+    # every bad file is quarantined with its reason, row and column in the ledger
+    rows = {(r.team_code, r.file_name): r for r in ledger(db_url)}
+    assert len(rows) == 26
+    reasons = {(f.submission_id, f.rule, f.source_row) for f in findings(db_url)}
+    for f in truth.files:
+        r = rows[(f.team, f.file_name)]
+        assert r.status == f.expected_status, (f.team, f.file_name, r.summary)
+        if f.plant:
+            assert r.quarantine_path and (r.submission_id, f.expected_rule, f.planted_row) in reasons
+            assert Path(r.quarantine_path.removeprefix("file://"), "findings.csv").exists()
+
+    # running both DAGs again changes nothing
+    tables = ("victims", "victims_by_team_quarter", "publications")
+    before = {t: dump(db_url, t) for t in tables} | {"ledger": dump(db_url, "submissions", "ledger")}
+    states = cycle()
+    assert states["announce_new_snapshots"] == "skipped"
+    assert {t: dump(db_url, t) for t in tables} | {"ledger": dump(db_url, "submissions", "ledger")} == before
+
+    # corrected re-submissions replace the earlier figures (one was rejected, one was accepted)
+    generator.victims_file("subotica", "2026Q2", version=2)
+    generator.victims_file("vranje", "2026Q3", version=2)
+    cycle()
+    assert published_indicator(db_url) == generator.truth.victims_by_team_quarter()
+    after = {(r.team_code, r.file_name): r for r in ledger(db_url)}
+    assert after[("vranje", "victims_2026Q3.csv")].superseded_by == after[("vranje", "victims_2026Q3_v2.csv")].submission_id
+    assert publications(db_url)[("subotica", "2026Q2")] == after[("subotica", "victims_2026Q2_v2.csv")].submission_id
