@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv suites templates bench clean
+.PHONY: demo test venv suites templates bench clean airflow-ui
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,3 +36,11 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .airflow data build .pytest_cache
+
+## The Airflow UI on http://localhost:8080 with this project's DAGs (login: admin, password printed and
+## kept in .airflow/simple_auth_manager_passwords.json.generated). Uses data/ and the SQLite defaults.
+airflow-ui: venv
+	AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False \
+	AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
+	$(VENV)/bin/airflow standalone

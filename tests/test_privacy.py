@@ -31,10 +31,19 @@ def test_identifiers_found(text, kind):
 
 
 @pytest.mark.parametrize("text", [
-    "SU-2026-0017", "CZŽTL-2026/00123", "2026-01-15", "15.01.2026", "0101100710007", "labour;sexual", "130",
+    "SU-2026-0017", "CZŽTL-2026/00123", "CZŽTL-2026/0123456789", "CZŽTL-2026/0012345678", "NI-2026-0123456", "2026-01-15", "15.01.2026", "0101100710007", "labour;sexual", "130",
 ])
 def test_ordinary_values_are_not_identifiers(text):
     assert identifier_kind(text) is None
+
+
+def test_column_screen_catches_every_identifier():
+    import re
+
+    from thb_reporting.privacy import SUSPECT
+
+    for text in ["0101100710006", "a@b.rs", "+381 64 123 4567", "064/123-4567", "011 2345678", "00381641234567"]:
+        assert re.search(SUSPECT, text), text
 
 
 def test_same_reference_and_key_give_the_same_token():

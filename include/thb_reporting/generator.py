@@ -116,7 +116,8 @@ class SubmissionGenerator:
         day = quarter.start + dt.timedelta(days=rng.randrange((quarter.end - quarter.start).days + 1))
         return {
             "case_ref": f"{prefix}-{quarter.year}-{self._serial[team]:04d}",
-            "cptv_ref": f"CZŽTL-{quarter.year}/{rng.randint(1, 99999):05d}" if rng.random() < 0.45 else None,
+            # wide enough that two people share a number only by design
+            "cptv_ref": f"CZŽTL-{quarter.year}/{rng.randrange(10**10):010d}" if rng.random() < 0.45 else None,
             "referral_date": day,
             "status": status,
             "identified_by": rng.choice(codes["identified_by"]) if status == "identified_victim" else None,

@@ -41,8 +41,14 @@ def pseudonymiser(key: bytes):
 _JMBG_CANDIDATE = re.compile(r"(?<!\d)\d{13}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # Serbian and international phone numbers: +381…, 00381…, or 0 followed by an area/mobile code,
-# with optional spaces, slashes or dashes; at least 8 digits in all.
-_PHONE = re.compile(r"(?<![\w])(?:\+|00)\d[\d /-]{7,}\d|(?<![\w-])0\d{1,2}[ /-]?\d{3}[ /-]?\d{3,4}(?![\w-])")
+# with optional spaces, slashes or dashes; at least 8 digits in all. A number that continues a reference
+# (after '/' or '-', as in CZŽTL-2026/0123456789) is not a phone number.
+_PHONE = re.compile(r"(?<![\w/-])(?:\+|00)\d[\d /-]{7,}\d|(?<![\w/-])0\d{1,2}[ /-]?\d{3}[ /-]?\d{3,4}(?![\w/-])")
+
+
+# A superset of the three, without look-arounds, so that a whole column can be screened at once by
+# pyarrow's regex engine; only the cells it matches are examined one by one.
+SUSPECT = r"@|\d{13}|(?:\+|00)\d|0\d{1,2}[ /-]?\d{3}[ /-]?\d{3}"
 
 
 def is_valid_jmbg(digits: str) -> bool:

@@ -33,11 +33,11 @@ def _with_lineage(rows, sub):
 
     n = rows.num_rows
     lineage = {
-        "submission_id": pa.array([sub.submission_id] * n, pa.int32()),
-        "team_code": pa.array([sub.team_code] * n, pa.string()),
-        "quarter": pa.array([sub.quarter] * n, pa.string()),
-        "file_sha256": pa.array([sub.content_sha256] * n, pa.string()),
-        "received_at": pa.array([sub.received_at] * n, pa.timestamp("us", tz="UTC")),
+        "submission_id": pa.repeat(pa.scalar(sub.submission_id, pa.int32()), n),
+        "team_code": pa.repeat(pa.scalar(sub.team_code, pa.string()), n),
+        "quarter": pa.repeat(pa.scalar(sub.quarter, pa.string()), n),
+        "file_sha256": pa.repeat(pa.scalar(sub.content_sha256, pa.string()), n),
+        "received_at": pa.repeat(pa.scalar(sub.received_at, pa.timestamp("us", tz="UTC")), n),
     }
     out = rows
     for name, _ in reversed(LINEAGE):

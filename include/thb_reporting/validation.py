@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from thb_reporting.contracts import CODES_SEPARATOR, Contract
-from thb_reporting.privacy import identifier_kind
+from thb_reporting.privacy import SUSPECT, identifier_kind
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import ROW_KEY, load_suite
 
@@ -78,8 +78,7 @@ def find_personal_identifiers(frame) -> list[Finding]:
         if col == ROW_KEY:
             continue
         values = frame.iloc[:, position].dropna()
-        # Cheap pre-filter: identifiers contain '@' or at least 8 digits.
-        suspects = values[values.str.contains("@", regex=False) | (values.str.count(r"\d") >= 8)]
+        suspects = values[values.str.contains(SUSPECT, regex=True)]
         for idx, text in suspects.items():
             kind = identifier_kind(text)
             if kind:
@@ -121,7 +120,9 @@ def parse_types(frame, contract: Contract):
             elif col.type == "country":
                 raw = raw.str.upper()
             elif col.type == "codes":
-                raw = raw.str.lower().map(_canonical_codes, na_action="ignore").replace("", None)
+                raw = raw.str.lower()
+                several = raw.str.contains(r"[;,|\s]", regex=True).fillna(False).astype(bool)
+                raw = raw.where(~several, raw[several].map(_canonical_codes)).replace("", None)
             typed[col.name] = raw.astype("str")
             continue
         for idx in raw.index[bad]:

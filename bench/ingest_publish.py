@@ -1,0 +1,208 @@
+"""Benchmark: one large victims file through each stage of the pipeline, next to a bare baseline doing
+the same work in the same run (pyarrow CSV read → the contract's rules as pandas masks → keyed BLAKE2b of
+the two references → Parquet zstd → COPY into PostgreSQL from pyarrow's CSV writer).
+
+Each side runs in its own process so that peak memory (max RSS) is its own. Prints every stage's time,
+the ratio project / baseline, and peak memory; writes bench/results/ingest_publish.json.
+
+    .venv/bin/python bench/ingest_publish.py --rows 1000000      # or: make bench
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PG_ADMIN = os.environ.get("THB_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+QUARTER = "2026Q1"
+KEY = b"benchmark-key"
+
+
+def make_file(rows: int) -> Path:
+    """A victims CSV of `rows` generated people (kept between runs of the same size)."""
+    from thb_reporting.generator import SubmissionGenerator
+
+    target = RESULTS / f"inbox-{rows}" / "nis" / f"victims_{QUARTER}.csv"
+    if not target.exists():
+        SubmissionGenerator(target.parents[1], seed=1).victims_file("nis", QUARTER, file_format="csv_utf8", people=rows)
+    return target
+
+
+def fresh_database(name: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+class Stages:
+    def __init__(self):
+        self.times: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = now - self._last
+        self._last = now
+
+
+def run_project(path: Path, workdir: Path) -> dict:
+    """The project's own code, stage by stage, as the ingest and publish tasks call it."""
+    from sqlalchemy import text
+
+    from thb_reporting import contracts
+    from thb_reporting.ingest import _write_parquet, stored_rows
+    from thb_reporting.privacy import pseudonymiser
+    from thb_reporting.storage import storage_path
+    from thb_reporting.submission_files import parse_file_name, read_submission
+    from thb_reporting.validation import SuiteRunner, validate
+    from thb_reporting.warehouse import ensure_schema, insert_rows, reporting_engine, table
+
+    import airflow.sdk  # noqa: F401  (loaded in every Airflow task before our code runs)
+
+    engine = reporting_engine(fresh_database("thb_bench_project"))
+    ensure_schema(engine)
+    stages = Stages()
+    runner = SuiteRunner(("victims",))  # once per batch of files: GX import and context
+    stages.done("gx_start")
+    name = parse_file_name(path.name)
+    frame = read_submission(path.read_bytes(), name)
+    stages.done("read")
+    outcome = validate(frame, contracts.load("victims"), name.quarter, runner)
+    assert not outcome.errors, outcome.errors[:3]
+    stages.done("validate")
+    rows = stored_rows(outcome.typed, contracts.load("victims"), pseudonymiser(KEY))
+    stages.done("pseudonymise")
+    target = storage_path((workdir / "project.parquet").as_uri())
+    _write_parquet(target, rows)
+    stages.done("parquet")
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from thb_reporting.publish import _read_snapshot, _with_lineage
+
+    submission = SimpleNamespace(submission_id=1, team_code="nis", quarter=QUARTER, content_sha256="0" * 64,
+                                 received_at=dt.datetime.now(dt.timezone.utc))
+    loaded = _with_lineage(_read_snapshot(str(target)), submission)
+    with engine.begin() as conn:
+        insert_rows(conn, table("victims"), loaded)
+        count = conn.execute(text("SELECT count(*) FROM national.victims")).scalar_one()
+    assert count == len(frame)
+    stages.done("publish")
+    return {"rows": len(frame), "stages": stages.times}
+
+
+def run_baseline(path: Path, workdir: Path) -> dict:
+    """The same work with nothing but pyarrow, pandas, hashlib and psycopg."""
+    import hashlib
+    import io
+
+    import pandas as pd
+    import psycopg
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from thb_reporting import contracts
+    from thb_reporting.quarters import Quarter
+
+    url = fresh_database("thb_bench_baseline").replace("postgresql+psycopg://", "postgresql://")
+    contract = contracts.load("victims")
+    stages = Stages()
+    stages.done("gx_start")  # the baseline has no such cost
+    names = list(contract.column_names)
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        column_types={c: pa.string() for c in names}, strings_can_be_null=True))
+    df = table.to_pandas()
+    stages.done("read")
+    quarter = Quarter.parse(QUARTER)
+    bad = pd.Series(False, index=df.index)
+    age = pd.to_numeric(df["age_years"], errors="coerce")
+    dates = pd.to_datetime(df["referral_date"], format="%Y-%m-%d", errors="coerce")
+    for col in contract.columns:
+        s = df[col.name]
+        if col.required:
+            bad |= s.isna()
+        if col.required_when:
+            bad |= df[col.required_when["column"]].isin(col.required_when["in"]) & s.isna()
+        if col.type in ("code", "country"):
+            bad |= s.notna() & ~s.isin(col.allowed_codes)
+        if col.type == "codes":
+            one = "(?:" + "|".join(col.allowed_codes) + ")"
+            bad |= s.notna() & ~s.str.fullmatch(f"{one}(?:;{one})*").fillna(False).astype(bool)
+    bad |= age.notna() & ((age < 0) | (age > 120))
+    bad |= (dates < pd.Timestamp(quarter.start)) | (dates > pd.Timestamp(quarter.end))
+    assert not bad.any()
+    stages.done("validate")
+    for ref in ("case_ref", "cptv_ref"):
+        df[ref] = [None if v is None or v != v else hashlib.blake2b(v.encode(), key=KEY, digest_size=16).hexdigest()
+                   for v in df[ref]]
+    df["age_years"] = pd.cut(age, [-1, 13, 17, 24, 34, 49, 200], labels=["0_13", "14_17", "18_24", "25_34", "35_49", "50_plus"]).astype("str")
+    df["referral_date"] = dates.dt.date
+    out = pa.Table.from_pandas(df, preserve_index=False)
+    stages.done("pseudonymise")
+    pq.write_table(out, workdir / "baseline.parquet", compression="zstd")
+    stages.done("parquet")
+    loaded = pq.read_table(workdir / "baseline.parquet")
+    buf = io.BytesIO()
+    pacsv.write_csv(loaded, buf, pacsv.WriteOptions(include_header=False))
+    columns = ", ".join(f'"{c}" text' if c != "referral_date" else '"referral_date" date' for c in loaded.column_names)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE victims ({columns})")
+        with cur.copy(f"COPY victims FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buf.getvalue())
+        cur.execute("SELECT count(*) FROM victims")
+        assert cur.fetchone()[0] == len(df)
+    stages.done("publish")
+    return {"rows": len(df), "stages": stages.times}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--side", choices=["project", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.side:  # one side, in its own process
+        workdir = RESULTS / f"work-{args.side}"
+        workdir.mkdir(exist_ok=True)
+        result = (run_project if args.side == "project" else run_baseline)(Path(args.file), workdir)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return 0
+    started = time.perf_counter()
+    path = make_file(args.rows)
+    print(f"input: {path} ({path.stat().st_size / 2**20:.0f} MB, {args.rows} rows; generated in "
+          f"{time.perf_counter() - started:.0f} s if new)")
+    results = {}
+    for side in ("baseline", "project"):
+        out = subprocess.run([sys.executable, __file__, "--side", side, "--file", str(path)],
+                             capture_output=True, text=True, check=True)
+        results[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    base, proj = results["baseline"], results["project"]
+    print(f"\n{'stage':<14}{'baseline s':>12}{'project s':>12}{'ratio':>8}")
+    for stage in base["stages"]:
+        b, p = base["stages"][stage], proj["stages"][stage]
+        print(f"{stage:<14}{b:>12.2f}{p:>12.2f}" + (f"{p / b:>8.2f}" if b > 0.001 else f"{'-':>8}"))
+    bt, pt = sum(base["stages"].values()), sum(proj["stages"].values())
+    print(f"{'total':<14}{bt:>12.2f}{pt:>12.2f}{pt / bt:>8.2f}")
+    print(f"{'peak RSS MB':<14}{base['peak_rss_mb']:>12.0f}{proj['peak_rss_mb']:>12.0f}"
+          f"{proj['peak_rss_mb'] / base['peak_rss_mb']:>8.2f}")
+    (RESULTS / "ingest_publish.json").write_text(json.dumps({"rows": args.rows, **results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
