@@ -19,21 +19,12 @@ Configuration: variables `thb_data_root`, `thb_inbox`, `thb_pseudonymisation_key
 """
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 
-from thb_reporting.assets import ACCEPTED_SNAPSHOTS, DEFAULT_ARGS
+from thb_reporting.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS
 
 
-@dag(
-    schedule="*/15 * * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["thb", "ingest"],
-    doc_md=__doc__,
-)
+@dag(schedule="*/15 * * * *", tags=["thb", "ingest"], doc_md=__doc__, **DAG_DEFAULTS)
 def ingest_submissions():
     @task
     def collect_new_submissions() -> list[int]:

@@ -12,21 +12,12 @@ Tables: `national.victims` (pseudonymised, one row per person, traceable to its 
 """
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 
-from thb_reporting.assets import ACCEPTED_SNAPSHOTS, DEFAULT_ARGS
+from thb_reporting.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS
 
 
-@dag(
-    schedule=[ACCEPTED_SNAPSHOTS],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    tags=["thb", "publish"],
-    doc_md=__doc__,
-)
+@dag(schedule=[ACCEPTED_SNAPSHOTS], tags=["thb", "publish"], doc_md=__doc__, **DAG_DEFAULTS)
 def publish_national_tables():
     @task
     def publish_datasets() -> list[dict]:
