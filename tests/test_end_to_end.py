@@ -2,6 +2,7 @@
 embedded SQLite default and once on PostgreSQL through the reporting_db connection."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,11 @@ def pipeline_env(request, tmp_path, monkeypatch, airflow_db):
     """The pipeline's Airflow variables and connection for one backend; returns (data root, db url)."""
     data = tmp_path / "data"
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
-    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-    if request.param == "sqlite":  # the embedded default: no connection configured
-        monkeypatch.delenv("AIRFLOW_CONN_REPORTING_DB", raising=False)
+    if request.param == "sqlite":  # the embedded default: no connection configured; the key as a variable
+        monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
         return data, sqlite_url(data / "warehouse" / "reporting.sqlite")
+    # the key as the password of a connection, the database through the reporting_db connection
+    monkeypatch.setenv("AIRFLOW_CONN_THB_PSEUDONYMISATION", json.dumps({"conn_type": "generic", "password": TEST_KEY.decode()}))
     url = request.getfixturevalue("pg_url")
     monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", url.replace("postgresql+psycopg://", "postgresql://"))
     return data, url

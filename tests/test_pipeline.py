@@ -142,3 +142,18 @@ def test_pipeline_refuses_to_run_without_a_key(config, generator):
     with pytest.raises(PseudonymisationKeyMissing):
         ingest.process_submissions(keyless, ids)
     assert [r.status for r in ledger(config.reporting_db_url)] == ["received"]
+
+
+def test_publish_is_all_or_nothing(config, generator):
+    """A snapshot that cannot be read half-way through a publish leaves the published tables as they were."""
+    generator.scenario(["nis", "vranje", "sabac"], ["2026Q1"])
+    run_cycle(config)
+    before = {name: dump(config.reporting_db_url, name) for name in ("victims", "victims_by_team_quarter", "publications")}
+    generator.victims_file("nis", "2026Q1", version=2)
+    generator.victims_file("vranje", "2026Q1", version=2)
+    ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    broken = next(r for r in ledger(config.reporting_db_url) if r.file_name == "victims_2026Q1_v2.csv" and r.team_code == "vranje")
+    Path(broken.snapshot_path.removeprefix("file://")).write_bytes(b"PAR1 truncated")
+    with pytest.raises(Exception):
+        publish.publish(config)
+    assert {name: dump(config.reporting_db_url, name) for name in before} == before
