@@ -62,10 +62,11 @@ def test_csv_template_header_is_the_contract():
     assert text.strip().split(",") == list(contracts.load("victims").column_names)
 
 
-def test_xlsx_template_dropdowns_list_exactly_the_contract_codes():
+@pytest.mark.parametrize("dataset", contracts.datasets())
+def test_xlsx_template_dropdowns_list_exactly_the_contract_codes(dataset):
     from openpyxl import load_workbook
 
-    contract = contracts.load("victims")
+    contract = contracts.load(dataset)
     book = load_workbook(io.BytesIO(xlsx_template(contract)))
     data, lists = book[contract.dataset], book["sifarnici"]
     assert [c.value for c in data[1]] == list(contract.column_names)
@@ -96,3 +97,11 @@ def test_template_filled_with_generated_values_passes_validation(tmp_path):
     outcome = validate(frame, contracts.load("victims"), Quarter.parse("2026Q1"), SuiteRunner(("victims",)))
     assert outcome.errors == []
     assert workbook(contracts.load("victims")).sheetnames == ["victims", "procitaj_me", "sifarnici"]
+
+
+@pytest.mark.parametrize("dataset", contracts.datasets())
+def test_every_contract_has_a_suite_a_template_and_a_table(dataset):
+    contract = contracts.load(dataset)
+    assert (expectations_dir() / f"{dataset}.json").exists()
+    assert csv_template(contract).decode("utf-8-sig").strip().split(",") == list(contract.column_names)
+    assert [c.name for c in table(dataset).columns][len(LINEAGE):] == [n for n, _ in contract.stored_columns()]

@@ -157,3 +157,32 @@ def test_publish_is_all_or_nothing(config, generator):
     with pytest.raises(Exception):
         publish.publish(config)
     assert {name: dump(config.reporting_db_url, name) for name in before} == before
+
+
+def test_all_five_datasets_flow_to_their_national_tables(config, generator):
+    from sqlalchemy import func, select
+
+    from thb_reporting.warehouse import reporting_engine, table
+
+    datasets = contracts.datasets()
+    plants = {("nis", "2026Q1", "criminal_justice"): "conviction_above_indictment",
+              ("vranje", "2026Q1", "programmes"): "end_before_start"}
+    truth = generator.scenario(TEAMS, ["2026Q1"], plants, datasets=datasets)
+    outcome, _ = run_cycle(config)
+    assert len(outcome["rejected"]) == 2 and len(outcome["accepted"]) == len(TEAMS) * len(datasets) - 2
+    sums = {"criminal_justice": "persons_female", "programmes": "amount_rsd", "activities": "participants",
+            "cross_border": "persons"}
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        for dataset in datasets:
+            facts = table(dataset)
+            count = conn.execute(select(func.count()).select_from(facts)).scalar_one()
+            assert count == truth.published_rows(dataset), dataset
+            if dataset in sums:
+                total = conn.execute(select(func.sum(facts.c[sums[dataset]]))).scalar_one()
+                assert total == sum(r[sums[dataset]] for _, _, r in truth.rows(dataset)), dataset
+    # a re-submission of one dataset leaves the team's other datasets of the quarter untouched
+    before = {d: dump(config.reporting_db_url, d) for d in datasets if d != "activities"}
+    generator.dataset_file("activities", "subotica", "2026Q1", version=2)
+    run_cycle(config)
+    assert {d: dump(config.reporting_db_url, d) for d in before} == before
+    assert publications(config.reporting_db_url, "activities")[("subotica", "2026Q1")] == ledger(config.reporting_db_url)[-1].submission_id

@@ -10,11 +10,14 @@ from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import parse_file_name, read_submission
 from thb_reporting.validation import SuiteRunner, describe, validate
 
-EXPECTED_COLUMN = {
-    "unknown_code": "status", "date_outside_quarter": "referral_date", "missing_column": "sex",
-    "jmbg": "case_ref", "email": "cptv_ref", "cross_border_without_country": "country_of_exploitation",
-    "age_out_of_range": "age_years", "age_not_a_number": "age_years", "extra_column": "ime",
-}
+VICTIMS_PLANTS = ["unknown_code", "date_outside_quarter", "missing_column", "jmbg", "email", "extra_column",
+                  "cross_border_without_country", "age_out_of_range", "age_not_a_number"]
+OTHER_PLANTS = [  # (dataset, plant) beyond victims
+    *((d, p) for d in ("criminal_justice", "programmes", "activities", "cross_border")
+      for p in ("unknown_code", "missing_column", "jmbg", "extra_column", "negative_count")),
+    ("programmes", "date_outside_quarter"), ("activities", "date_outside_quarter"), ("cross_border", "date_outside_quarter"),
+    ("programmes", "email"), ("criminal_justice", "conviction_above_indictment"), ("programmes", "end_before_start"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +39,39 @@ def test_generated_files_pass_in_every_format(tmp_path, runner, file_format):
     assert len(outcome.typed) == 40
 
 
-@pytest.mark.parametrize("plant", sorted(PLANTS))
+@pytest.mark.parametrize("plant", VICTIMS_PLANTS)
 @pytest.mark.parametrize("file_format", ["csv_cp1250", "xlsx"])
 def test_planted_error_is_named_by_row_column_and_rule(tmp_path, runner, plant, file_format):
     generated = SubmissionGenerator(tmp_path, seed=5).victims_file("kraljevo", "2026Q1", plant=plant, file_format=file_format)
     outcome = _validate(generated, runner)
     errors = outcome.errors
     assert errors, f"{plant} was not detected"
-    assert {(f.rule, f.column, f.row) for f in errors} == {(PLANTS[plant], EXPECTED_COLUMN[plant], generated.planted_row)}
+    assert {(f.rule, f.column, f.row) for f in errors} == {(PLANTS[plant], generated.planted_column, generated.planted_row)}
     finding = errors[0]
     if plant in ("jmbg", "email", "extra_column"):
         assert finding.value is None  # never echoed
     if plant == "unknown_code":
-        assert finding.value == "victim"
+        assert finding.value == "nepoznato"
     for lang in ("sr", "en"):
         text = describe(finding, lang, contracts.load("victims"), Quarter.parse("2026Q1"))
         assert "0101100710006" not in text and "@" not in text and "Marko" not in text
         if generated.planted_row:
             assert str(generated.planted_row) in text
+
+
+@pytest.mark.parametrize("dataset", sorted(set(contracts.datasets()) - {"victims"}))
+@pytest.mark.parametrize("file_format", ["csv_utf8_bom", "xlsx"])
+def test_other_datasets_generated_files_pass(tmp_path, runner, dataset, file_format):
+    generated = SubmissionGenerator(tmp_path, seed=4).dataset_file(dataset, "nis", "2026Q2", file_format=file_format)
+    outcome = _validate(generated, runner)
+    assert outcome.errors == [] and len(outcome.typed) == len(generated.rows)
+
+
+@pytest.mark.parametrize("dataset,plant", OTHER_PLANTS)
+def test_planted_errors_in_other_datasets(tmp_path, runner, dataset, plant):
+    generated = SubmissionGenerator(tmp_path, seed=6).dataset_file(dataset, "pancevo", "2026Q2", plant=plant)
+    found = {(f.rule, f.column, f.row) for f in _validate(generated, runner).errors}
+    assert found == {(generated.expected_rule, generated.planted_column, generated.planted_row)}
 
 
 def test_soft_rule_warns_without_rejecting(tmp_path, runner):

@@ -32,6 +32,8 @@ class Column:
     max: int | None = None
     max_length: int | None = None
     within_quarter: bool = False
+    not_after_quarter_end: bool = False  # may start before the quarter (programmes span quarters)
+    not_before_quarter_start: bool = False
     privacy: str | None = None  # "pseudonymise" | "band"
     band_list: str | None = None
 
@@ -75,6 +77,9 @@ class Contract:
     grain: dict[str, str]
     columns: tuple[Column, ...]
     soft_rules: tuple[SoftRule, ...] = ()
+    unique_key: tuple[str, ...] = ()  # no two rows may share these values
+    column_pairs: tuple[dict, ...] = ()  # {"rule": "date_order", "earlier": a, "later": b}
+    row_rules: tuple[dict, ...] = ()  # rules across rows, checked in code (see validation.check_row_rules)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -106,6 +111,9 @@ def _check(contract: Contract) -> None:
     if len(set(names)) != len(names):
         raise ValueError(f"{contract.dataset}: duplicated column names")
     for c in contract.columns:
+        for texts in (c.label, c.hint or {"sr": "", "en": ""}):
+            if set(texts) != {"sr", "en"} or not all(isinstance(t, str) for t in texts.values()):
+                raise ValueError(f"{contract.dataset}.{c.name}: label and hint need sr and en texts (quote texts with commas)")
         if c.type not in COLUMN_TYPES:
             raise ValueError(f"{contract.dataset}.{c.name}: unknown type {c.type!r}")
         if c.type in ("code", "codes"):
@@ -114,6 +122,11 @@ def _check(contract: Contract) -> None:
             raise ValueError(f"{contract.dataset}.{c.name}: required_when names an unknown column")
         if c.privacy == "band" and not band_bounds(c.band_list):
             raise ValueError(f"{contract.dataset}.{c.name}: band list {c.band_list!r} has no bands")
+    named = [*contract.unique_key, *(p[k] for p in contract.column_pairs for k in ("earlier", "later")),
+             *(r[k] for r in contract.row_rules for k in ("group_by", "stage_column")),
+             *(c for r in contract.row_rules for c in r["sum"])]
+    if unknown := sorted(set(named) - set(names)):
+        raise ValueError(f"{contract.dataset}: rules name unknown columns {unknown}")
 
 
 @cache
@@ -128,6 +141,9 @@ def load(dataset: str) -> Contract:
         grain=doc["grain"],
         columns=tuple(Column(**c) for c in doc["columns"]),
         soft_rules=tuple(SoftRule(**r) for r in doc.get("soft_rules", ())),
+        unique_key=tuple(doc.get("unique_key", ())),
+        column_pairs=tuple(doc.get("column_pairs", ())),
+        row_rules=tuple(doc.get("row_rules", ())),
     )
     _check(contract)
     return contract

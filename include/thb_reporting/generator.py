@@ -22,21 +22,29 @@ from thb_reporting.quarters import Quarter
 
 FORMATS = ("csv_utf8", "csv_utf8_bom", "csv_cp1250", "xlsx")
 
-# Planted errors: what is done to the file, and the rule the pipeline must name.
+# Planted errors: the rule the pipeline must name for each. Most apply to any dataset and pick their
+# column from the contract; the last ones belong to one dataset.
 PLANTS = {
-    "unknown_code": "code_list",            # status = 'victim' in one row
-    "date_outside_quarter": "within_quarter",  # a referral date a year earlier
-    "missing_column": "missing_column",     # the column sex is deleted
-    "jmbg": "personal_identifier",          # a valid JMBG typed into case_ref
-    "email": "personal_identifier",         # an e-mail address in cptv_ref
-    "cross_border_without_country": "required_when",
-    "age_out_of_range": "range",            # age 130
-    "age_not_a_number": "whole_number",     # age 'dvadeset'
-    "extra_column": "unknown_column",       # a column 'ime' (name) added
+    "unknown_code": "code_list",              # a code that is not in the code list
+    "date_outside_quarter": "within_quarter",  # a date after the quarter
+    "missing_column": "missing_column",       # a required column deleted
+    "jmbg": "personal_identifier",            # a valid JMBG typed into a cell
+    "email": "personal_identifier",           # an e-mail address in a cell
+    "extra_column": "unknown_column",         # a column 'ime' (first name) added
+    "negative_count": "range",                # -3 in a count
+    "cross_border_without_country": "required_when",  # victims
+    "age_out_of_range": "range",              # victims: age 130
+    "age_not_a_number": "whole_number",       # victims: age 'dvadeset'
+    "conviction_above_indictment": "stage_not_above",  # criminal_justice
+    "end_before_start": "date_order",         # programmes
 }
 CITIZENSHIPS = ["RS"] * 14 + ["AF", "SY", "MK", "BA", "AL", "PK", "UA", "CN", "BD", "RO"]
 DESTINATIONS = ["DE", "AT", "MK", "HU", "GR", "IT", "ME", "BA", "CH", "TR"]
 VALID_JMBG = "0101100710006"  # a syntactically valid JMBG from DOMAIN.md's examples (no real person)
+PROGRAMME_NAMES = ["Sigurna kuća – smeštaj žrtava", "Ekonomsko osnaživanje žrtava", "Radionice u srednjim školama",
+                   "Pravna pomoć i zastupanje", "Obuka stručnjaka centra za socijalni rad", "Psihosocijalna podrška"]
+TARGET_GROUPS = ["učenici srednjih škola", "socijalni radnici", "policijski službenici", "migranti u centrima",
+                 "zdravstveni radnici", "opšta javnost"]
 
 
 @dataclass
@@ -47,9 +55,15 @@ class GeneratedFile:
     file_name: str
     path: Path
     file_format: str
-    people: list[dict]
+    rows: list[dict]
     plant: str | None = None
     planted_row: int | None = None  # spreadsheet row of the planted error, where it is in one row
+    planted_column: str | None = None
+    planted_rule: str | None = None  # the rule the pipeline must name
+
+    @property
+    def people(self) -> list[dict]:  # victims rows are people
+        return self.rows
 
     @property
     def expected_status(self) -> str:
@@ -57,7 +71,7 @@ class GeneratedFile:
 
     @property
     def expected_rule(self) -> str | None:
-        return PLANTS.get(self.plant) if self.plant else None
+        return self.planted_rule
 
 
 @dataclass
@@ -65,30 +79,33 @@ class Truth:
     """What the pipeline must make of the generated files."""
     files: list[GeneratedFile] = field(default_factory=list)
 
-    def current(self) -> dict[tuple[str, str], GeneratedFile]:
+    def current(self, dataset: str = "victims") -> dict[tuple[str, str], GeneratedFile]:
         """Per team and quarter, the last accepted file written (a re-submission replaces)."""
         out = {}
         for f in self.files:
-            if f.expected_status == "accepted":
+            if f.dataset == dataset and f.expected_status == "accepted":
                 out[(f.team, f.quarter)] = f
         return out
 
+    def rows(self, dataset: str) -> list[tuple[str, str, dict]]:
+        """(team, quarter, row) of every row that must be published for a dataset."""
+        return [(t, q, r) for (t, q), f in sorted(self.current(dataset).items()) for r in f.rows]
+
     def victims_by_team_quarter(self) -> Counter:
         counts = Counter()
-        for (team, quarter), f in self.current().items():
-            for p in f.people:
-                age = p["age_years"]
-                group = "unknown" if age is None else ("child" if age < 18 else "adult")
-                for form in (p["exploitation"].split(";") if p["exploitation"] else ["not_stated"]):
-                    counts[(team, quarter, p["status"], p["sex"], group, form)] += 1
+        for team, quarter, p in self.rows("victims"):
+            age = p["age_years"]
+            group = "unknown" if age is None else ("child" if age < 18 else "adult")
+            for form in (p["exploitation"].split(";") if p["exploitation"] else ["not_stated"]):
+                counts[(team, quarter, p["status"], p["sex"], group, form)] += 1
         return counts
 
-    def published_rows(self) -> int:
-        return sum(len(f.people) for f in self.current().values())
+    def published_rows(self, dataset: str = "victims") -> int:
+        return len(self.rows(dataset))
 
     def references(self) -> set[str]:
         """Every case and CPTV reference written into any file (they must never appear in clear after ingestion)."""
-        return {p[k] for f in self.files for p in f.people for k in ("case_ref", "cptv_ref") if p[k]}
+        return {r[k] for f in self.files if f.dataset == "victims" for r in f.rows for k in ("case_ref", "cptv_ref") if r[k]}
 
 
 class SubmissionGenerator:
@@ -101,11 +118,20 @@ class SubmissionGenerator:
     def _rng(self, *parts) -> random.Random:
         return random.Random(f"{self.seed}:" + ":".join(map(str, parts)))
 
+    @staticmethod
+    def _day(rng: random.Random, quarter: Quarter) -> dt.date:
+        return quarter.start + dt.timedelta(days=rng.randrange((quarter.end - quarter.start).days + 1))
+
+    @staticmethod
+    def _prefix(team: str) -> str:
+        return "".join(ch for ch in reference.teams()[team].name_lat.upper() if ch.isalpha())[:2]
+
+    def victims_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
+        return [self.person(rng, team, quarter) for _ in range(n)]
+
     def person(self, rng: random.Random, team: str, quarter: Quarter) -> dict:
-        contract = contracts.load("victims")
-        codes = {c.name: c.allowed_codes for c in contract.columns}
+        codes = {c.name: c.allowed_codes for c in contracts.load("victims").columns}
         self._serial[team] += 1
-        prefix = "".join(ch for ch in reference.teams()[team].name_lat.upper() if ch.isalpha())[:2]
         status = rng.choices(["possible_victim", "identified_victim", "not_a_victim"], [50, 38, 12])[0]
         age = None if rng.random() < 0.06 else (rng.randint(6, 17) if rng.random() < 0.3 else rng.randint(18, 64))
         citizenship = rng.choice(CITIZENSHIPS)
@@ -113,12 +139,11 @@ class SubmissionGenerator:
         forms = [] if status == "not_a_victim" and rng.random() < 0.6 else sorted(set(
             rng.choices(["sexual", "labour", "begging", "criminality", "forced_marriage", "servitude", "pornography", "other"],
                         [40, 30, 10, 6, 6, 3, 3, 2], k=rng.choice([1, 1, 1, 2]))))
-        day = quarter.start + dt.timedelta(days=rng.randrange((quarter.end - quarter.start).days + 1))
         return {
-            "case_ref": f"{prefix}-{quarter.year}-{self._serial[team]:04d}",
+            "case_ref": f"{self._prefix(team)}-{quarter.year}-{self._serial[team]:04d}",
             # wide enough that two people share a number only by design
             "cptv_ref": f"CZŽTL-{quarter.year}/{rng.randrange(10**10):010d}" if rng.random() < 0.45 else None,
-            "referral_date": day,
+            "referral_date": self._day(rng, quarter),
             "status": status,
             "identified_by": rng.choice(codes["identified_by"]) if status == "identified_victim" else None,
             "sex": rng.choices(["female", "male", "other_unknown"], [70, 28, 2])[0],
@@ -133,59 +158,147 @@ class SubmissionGenerator:
             "reintegration_programme": "yes" if rng.random() < 0.3 else "no",
         }
 
-    def victims_file(self, team: str, quarter: Quarter | str, *, plant: str | None = None, version: int = 1,
-                     file_format: str | None = None, people: int | None = None) -> GeneratedFile:
-        """Write one team's victims file for a quarter into <inbox>/<team>/ and record its truth."""
+    def criminal_justice_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
+        """A funnel per article: each stage has no more persons than the one before."""
+        rows = []
+        stages = list(reference.codes("justice_stage"))
+        for article in ["388"] + (["390"] if rng.random() < 0.3 else []) + (["389"] if rng.random() < 0.1 else []):
+            male, female = rng.randint(0, 6), rng.randint(0, 4)
+            for stage in stages:
+                cases = min(max(male, female), rng.randint(1, 3)) if male + female else 0
+                rows.append({"article": article, "stage": stage, "persons_male": male, "persons_female": female, "cases": cases})
+                male, female = rng.randint(0, male), rng.randint(0, female)
+        return rows
+
+    def programmes_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
+        rows = []
+        for i in range(1, min(n, 5) + 1):
+            start = quarter.start - dt.timedelta(days=rng.randint(-60, 300))
+            start = min(start, quarter.end)
+            end = None if rng.random() < 0.4 else max(start, quarter.start) + dt.timedelta(days=rng.randint(0, 200))
+            rows.append({
+                "programme_ref": f"PRG-{self._prefix(team)}-{quarter.year}-{i:02d}",
+                "name": rng.choice(PROGRAMME_NAMES),
+                "type": rng.choice(reference.codes("programme_type")),
+                "funding_source": rng.choices(reference.codes("funding_source"), [35, 20, 15, 15, 10, 5])[0],
+                "amount_rsd": rng.randrange(50_000, 2_500_000, 1000),
+                "beneficiaries": rng.randint(0, 60),
+                "start_date": start,
+                "end_date": end,
+                "partner": rng.choice([None, "Udruženje Atina", "IOM", "Crveni krst", "Centar za socijalni rad"]),
+            })
+        return rows
+
+    def activities_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
+        return [{
+            "activity_date": self._day(rng, quarter),
+            "type": rng.choice(reference.codes("activity_type")),
+            "participants": rng.randint(3, 250),
+            "target_group": rng.choice(TARGET_GROUPS + [None]),
+            "with_migration_council": "yes" if rng.random() < 0.35 else "no",
+            "public_visibility": "yes" if rng.random() < 0.5 else "no",
+        } for _ in range(min(n, 12))]
+
+    def cross_border_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
+        return [{
+            "event_date": self._day(rng, quarter),
+            "counterpart_country": rng.choice(["MK", "MK", "MK", "HU", "BA", "ME", "RO", "BG", "HR", "AT", "DE"]),
+            "counterpart_type": rng.choice(reference.codes("counterpart_type")),
+            "direction": rng.choice(reference.codes("cooperation_direction")),
+            "kind": rng.choice(reference.codes("cooperation_kind")),
+            "persons": rng.randint(0, 15),
+            "mixed_migration": "yes" if rng.random() < 0.5 else "no",
+        } for _ in range(max(1, min(n, 6)))]
+
+    def _plant(self, plant: str, contract, cells: list[dict], columns: list[str], rng, quarter: Quarter):
+        """Damage the rows as the plant says; returns (row, column, rule) of the damage."""
+        i = rng.randrange(len(cells))
+        cols = contract.columns
+        first = lambda pred: next(c.name for c in cols if pred(c))  # noqa: E731
+        if plant == "unknown_code":
+            column = first(lambda c: c.type == "code")
+            cells[i][column] = "nepoznato"
+        elif plant == "date_outside_quarter":
+            column = first(lambda c: c.within_quarter or c.not_after_quarter_end)
+            cells[i][column] = quarter.end + dt.timedelta(days=40)
+            if contract.column(column).not_after_quarter_end:
+                cells[i]["end_date"] = None  # so that only the start date is wrong
+                return i + 2, column, "not_after_quarter_end"
+        elif plant == "missing_column":
+            column = "sex" if contract.dataset == "victims" else [c.name for c in cols if c.required][-1]
+            columns.remove(column)
+            return None, column, PLANTS[plant]
+        elif plant in ("jmbg", "email"):
+            texts = [c.name for c in cols if c.type == "text"] or [cols[-1].name]
+            column = texts[0] if plant == "jmbg" else texts[min(1, len(texts) - 1)]
+            cells[i][column] = VALID_JMBG if plant == "jmbg" else "osoba.primer@example.org"
+        elif plant == "extra_column":
+            columns.append("ime")  # a column for the person's first name: never in the template
+            for c in cells:
+                c["ime"] = "Marko"
+            return None, "ime", PLANTS[plant]
+        elif plant == "negative_count":
+            column = first(lambda c: c.type == "integer" and c.min == 0 and c.required)
+            cells[i][column] = -3
+        elif plant == "cross_border_without_country" and contract.dataset == "victims":
+            column = "country_of_exploitation"
+            cells[i]["cross_border"], cells[i][column] = "yes", None
+        elif plant == "age_out_of_range" and contract.dataset == "victims":
+            column, cells[i]["age_years"] = "age_years", 130
+        elif plant == "age_not_a_number" and contract.dataset == "victims":
+            column, cells[i]["age_years"] = "age_years", "dvadeset"
+        elif plant == "conviction_above_indictment" and contract.dataset == "criminal_justice":
+            column = "stage"
+            i = next(k for k, r in enumerate(cells) if r["stage"] == "final_conviction")
+            indicted = next(r for r in cells if r["article"] == cells[i]["article"] and r["stage"] == "indictment")
+            cells[i]["persons_male"] = indicted["persons_male"] + indicted["persons_female"] + 1
+        elif plant == "end_before_start" and contract.dataset == "programmes":
+            column = "end_date"
+            # both dates inside the quarter, the end before the start: only the order is wrong
+            cells[i]["start_date"] = quarter.start + dt.timedelta(days=20)
+            cells[i]["end_date"] = quarter.start + dt.timedelta(days=5)
+        else:
+            raise ValueError(f"plant {plant!r} does not apply to {contract.dataset}; known: {', '.join(PLANTS)}")
+        return i + 2, column, PLANTS[plant]
+
+    def dataset_file(self, dataset: str, team: str, quarter: Quarter | str, *, plant: str | None = None,
+                     version: int = 1, file_format: str | None = None, rows: int | None = None) -> GeneratedFile:
+        """Write one team's file of a dataset for a quarter into <inbox>/<team>/ and record its truth."""
         quarter = Quarter.parse(quarter) if isinstance(quarter, str) else quarter
-        rng = self._rng("victims", team, quarter, version)
+        rng = self._rng(dataset, team, quarter, version)
         teams = list(reference.teams())
-        file_format = file_format or FORMATS[teams.index(team) % len(FORMATS)]
-        rows = [self.person(rng, team, quarter) for _ in range(people or rng.randint(4, 24))]
-        columns = list(contracts.load("victims").column_names)
-        cells = [dict(r) for r in rows]
-        planted_row = None
+        file_format = file_format or FORMATS[(teams.index(team) + contracts.datasets().index(dataset)) % len(FORMATS)]
+        contract = contracts.load(dataset)
+        data_rows = getattr(self, f"{dataset}_rows")(rng, team, quarter, rows or rng.randint(4, 24))
+        columns = list(contract.column_names)
+        cells = [dict(r) for r in data_rows]
+        planted_row = planted_column = planted_rule = None
         if plant:
-            i = rng.randrange(len(cells))
-            planted_row = i + 2
-            if plant == "unknown_code":
-                cells[i]["status"] = "victim"
-            elif plant == "date_outside_quarter":
-                cells[i]["referral_date"] = quarter.start - dt.timedelta(days=400)
-            elif plant == "missing_column":
-                columns.remove("sex")
-                planted_row = None
-            elif plant == "jmbg":
-                cells[i]["case_ref"] = VALID_JMBG
-            elif plant == "email":
-                cells[i]["cptv_ref"] = "osoba.primer@example.org"
-            elif plant == "cross_border_without_country":
-                cells[i]["cross_border"], cells[i]["country_of_exploitation"] = "yes", None
-            elif plant == "age_out_of_range":
-                cells[i]["age_years"] = 130
-            elif plant == "age_not_a_number":
-                cells[i]["age_years"] = "dvadeset"
-            elif plant == "extra_column":
-                columns.append("ime")  # a column for the person's first name: never in the template
-                for c in cells:
-                    c["ime"] = "Marko"
-                planted_row = None
-            else:
-                raise ValueError(f"unknown plant {plant!r}; known: {', '.join(PLANTS)}")
+            planted_row, planted_column, planted_rule = self._plant(plant, contract, cells, columns, rng, quarter)
         suffix = "" if version == 1 else f"_v{version}"
-        ext = "xlsx" if file_format == "xlsx" else "csv"
-        name = f"victims_{quarter}{suffix}.{ext}"
+        name = f"{dataset}_{quarter}{suffix}.{'xlsx' if file_format == 'xlsx' else 'csv'}"
         path = self.inbox / team / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encode(cells, columns, file_format))
-        generated = GeneratedFile(team, str(quarter), "victims", name, path, file_format,
-                                  people=rows, plant=plant, planted_row=planted_row)
+        path.write_bytes(encode(dataset, cells, columns, file_format))
+        generated = GeneratedFile(team, str(quarter), dataset, name, path, file_format, rows=data_rows,
+                                  plant=plant, planted_row=planted_row, planted_column=planted_column,
+                                  planted_rule=planted_rule)
         self.truth.files.append(generated)
         return generated
 
-    def scenario(self, teams: list[str], quarters: list[str], plants: dict[tuple[str, str], str] | None = None) -> Truth:
+    def victims_file(self, team: str, quarter: Quarter | str, *, people: int | None = None, **kw) -> GeneratedFile:
+        return self.dataset_file("victims", team, quarter, rows=people, **kw)
+
+    def scenario(self, teams: list[str], quarters: list[str], plants: dict[tuple, str] | None = None,
+                 datasets: tuple[str, ...] = ("victims",)) -> Truth:
+        """Every team's file of every dataset for every quarter. plants maps (team, quarter) for victims, or
+        (team, quarter, dataset), to a plant."""
+        plants = plants or {}
         for quarter in quarters:
-            for team in teams:
-                self.victims_file(team, quarter, plant=(plants or {}).get((team, quarter)))
+            for dataset in datasets:
+                for team in teams:
+                    plant = plants.get((team, quarter, dataset)) or (plants.get((team, quarter)) if dataset == "victims" else None)
+                    self.dataset_file(dataset, team, quarter, plant=plant)
         return self.truth
 
 
@@ -198,11 +311,11 @@ def _cell(value, file_format: str):
     return value
 
 
-def encode(rows: list[dict], columns: list[str], file_format: str) -> bytes:
+def encode(dataset: str, rows: list[dict], columns: list[str], file_format: str) -> bytes:
     if file_format == "xlsx":
         from thb_reporting.templates import xlsx_template
 
-        contract = contracts.load("victims")
+        contract = contracts.load(dataset)
         if list(columns) == list(contract.column_names):
             return xlsx_template(contract, [{c: _cell(r.get(c), "xlsx") for c in columns} for r in rows])
         from openpyxl import Workbook  # a team's own workbook that does not follow the template

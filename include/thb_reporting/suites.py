@@ -63,10 +63,33 @@ def suite_for(contract: Contract) -> dict:
                 "expect_column_values_to_be_between", "within_quarter", c.name,
                 min_value={"$PARAMETER": "quarter_start"}, max_value={"$PARAMETER": "quarter_end"},
             ))
+        if c.not_after_quarter_end:
+            exps.append(_expectation(
+                "expect_column_values_to_be_between", "not_after_quarter_end", c.name,
+                max_value={"$PARAMETER": "quarter_end"},
+            ))
+        if c.not_before_quarter_start:
+            exps.append(_expectation(
+                "expect_column_values_to_be_between", "not_before_quarter_start", c.name,
+                min_value={"$PARAMETER": "quarter_start"},
+            ))
         if c.max_length:
             exps.append(_expectation(
                 "expect_column_value_lengths_to_be_between", "max_length", c.name, max_value=c.max_length,
             ))
+    if len(contract.unique_key) == 1:
+        exps.append(_expectation("expect_column_values_to_be_unique", "duplicate_key", contract.unique_key[0]))
+    elif contract.unique_key:
+        exp = _expectation("expect_compound_columns_to_be_unique", "duplicate_key", None,
+                           column_list=list(contract.unique_key))
+        exp["meta"].update(column=contract.unique_key[-1], columns=list(contract.unique_key))
+        exps.append(exp)
+    for pair in contract.column_pairs:
+        exp = _expectation("expect_column_pair_values_a_to_be_greater_than_b", pair["rule"], None,
+                           column_A=pair["later"], column_B=pair["earlier"], or_equal=True,
+                           ignore_row_if="either_value_is_missing")
+        exp["meta"].update(column=pair["later"], columns=[pair["earlier"], pair["later"]])
+        exps.append(exp)
     for soft in contract.soft_rules:
         if soft.rule == "unique_within_team":
             exps.append(_expectation(
@@ -74,11 +97,10 @@ def suite_for(contract: Contract) -> dict:
             ))
         else:
             raise ValueError(f"{contract.dataset}: soft rule {soft.rule!r} has no expectation")
-    return {
-        "name": contract.dataset,
-        "expectations": exps,
-        "meta": {"generated_from": f"include/thb_reporting/contracts/{contract.dataset}.yaml"},
-    }
+    meta = {"generated_from": f"include/thb_reporting/contracts/{contract.dataset}.yaml"}
+    if contract.row_rules:
+        meta["checked_in_code"] = [r["rule"] for r in contract.row_rules]  # rules across rows: validation.py
+    return {"name": contract.dataset, "expectations": exps, "meta": meta}
 
 
 def suite_json(dataset: str) -> str:

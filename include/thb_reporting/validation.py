@@ -184,7 +184,7 @@ def findings_from_gx(result, contract: Contract) -> list[Finding]:
             findings.append(Finding(rule, severity, column=column, detail=str(res.result.get("observed_value", ""))[:200]))
             continue
         echo = column is not None and contract.column(column).echo_values
-        detail = None
+        detail = ", ".join(meta["columns"]) if "columns" in meta else None
         if rule == "required_when":
             when = contract.column(column).required_when
             detail = f"{when['column']} = {'/'.join(when['in'])}"
@@ -194,6 +194,24 @@ def findings_from_gx(result, contract: Contract) -> list[Finding]:
             if value and rule == "within_quarter":
                 value = value[:10]
             findings.append(Finding(rule, severity, column=column, row=int(entry[ROW_KEY]), value=value, detail=detail))
+    return findings
+
+
+def check_row_rules(typed, contract: Contract) -> list[Finding]:
+    """Rules across rows that the suite cannot express (listed in the suite's meta as checked_in_code)."""
+    findings = []
+    for rule in contract.row_rules:
+        if rule["rule"] != "stage_not_above":
+            raise ValueError(f"{contract.dataset}: no check for row rule {rule['rule']!r}")
+        totals = typed[rule["sum"]].fillna(0).sum(axis=1)
+        stage = typed[rule["stage_column"]]
+        for group, rows in typed.groupby(rule["group_by"]).groups.items():
+            top = totals[rows][stage[rows] == rule["stage"]].sum()
+            limit = totals[rows][stage[rows] == rule["not_above"]].sum()
+            if top > limit:
+                for idx in rows[(stage[rows] == rule["stage"]).to_numpy()]:
+                    findings.append(Finding(rule["rule"], column=rule["stage_column"], row=int(typed.at[idx, ROW_KEY]),
+                                            value=f"{int(top)} > {int(limit)}", detail=f"{rule['group_by']} {group}"))
     return findings
 
 
@@ -222,7 +240,7 @@ def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -
     flagged = {(f.row, f.column) for f in type_findings}
     gx_findings = [f for f in findings_from_gx(runner.run(contract.dataset, typed, quarter), contract)
                    if (f.row, f.column) not in flagged]
-    findings = sorted(type_findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
+    findings = sorted(type_findings + gx_findings + check_row_rules(typed, contract), key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
     return Outcome(typed, findings)
 
 
