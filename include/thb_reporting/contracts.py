@@ -80,6 +80,13 @@ class Contract:
     unique_key: tuple[str, ...] = ()  # no two rows may share these values
     column_pairs: tuple[dict, ...] = ()  # {"rule": "date_order", "earlier": a, "later": b}
     row_rules: tuple[dict, ...] = ()  # rules across rows, checked in code (see validation.check_row_rules)
+    history_measure: dict | None = None  # {"count": "rows"} or {"sum": [columns]}, with a label
+
+    def measure(self, typed) -> int:
+        """The submission's headline figure, compared with the team's earlier quarters by the soft rules."""
+        if not self.history_measure or "count" in self.history_measure:
+            return len(typed)
+        return int(typed[self.history_measure["sum"]].fillna(0).sum().sum())
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -124,7 +131,8 @@ def _check(contract: Contract) -> None:
             raise ValueError(f"{contract.dataset}.{c.name}: band list {c.band_list!r} has no bands")
     named = [*contract.unique_key, *(p[k] for p in contract.column_pairs for k in ("earlier", "later")),
              *(r[k] for r in contract.row_rules for k in ("group_by", "stage_column")),
-             *(c for r in contract.row_rules for c in r["sum"])]
+             *(c for r in contract.row_rules for c in r["sum"]),
+             *((contract.history_measure or {}).get("sum") or ())]
     if unknown := sorted(set(named) - set(names)):
         raise ValueError(f"{contract.dataset}: rules name unknown columns {unknown}")
 
@@ -144,6 +152,7 @@ def load(dataset: str) -> Contract:
         unique_key=tuple(doc.get("unique_key", ())),
         column_pairs=tuple(doc.get("column_pairs", ())),
         row_rules=tuple(doc.get("row_rules", ())),
+        history_measure=doc.get("history_measure"),
     )
     _check(contract)
     return contract

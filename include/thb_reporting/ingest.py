@@ -1,7 +1,7 @@
 """Ingestion: inbox → archive → validation → Parquet snapshot or quarantine, recorded in the ledger.
 
 Two steps, each safe to re-run:
-  collect_new_submissions   archives every file not seen before (by team and content hash), byte for
+  collect_new_submissions   archives every file not seen before (by team, name and content hash), byte for
                             byte, and records it in the ledger as `received`;
   process_submissions       validates every `received` file; accepted rows are pseudonymised and
                             written as an immutable snapshot, rejected files are quarantined with their
@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from thb_reporting import contracts, reference
 from thb_reporting.config import PipelineConfig
 from thb_reporting.contracts import Contract, band_bounds
+from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.privacy import pseudonymiser
 from thb_reporting.storage import (
     archive_path, inbox_files, quarantine_dir, snapshot_path, storage_path, write_atomically,
@@ -54,7 +55,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
     ensure_schema(engine)
     subs = table("submissions", "ledger")
     with engine.connect() as conn:
-        known = {(r.team_code, r.content_sha256) for r in conn.execute(select(subs.c.team_code, subs.c.content_sha256))}
+        known = {tuple(r) for r in conn.execute(select(subs.c.team_code, subs.c.file_name, subs.c.content_sha256))}
         # A file whose path, size and time we have already recorded is not read again.
         seen = {(r.inbox_path, r.size_bytes, r.received_at.replace(tzinfo=dt.timezone.utc) if r.received_at.tzinfo is None else r.received_at)
                 for r in conn.execute(select(subs.c.inbox_path, subs.c.size_bytes, subs.c.received_at))}
@@ -65,7 +66,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
             continue
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
-        if (team, sha) in known:
+        if (team, path.name, sha) in known:
             continue
         archived = archive_path(config.data_root, team, sha, path.name)
         if not archived.exists():
@@ -81,7 +82,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
                 content_sha256=sha, size_bytes=len(data), received_at=received_at, status="received",
                 error_count=0, warning_count=0, archive_path=str(archived),
             ))
-        known.add((team, sha))
+        known.add((team, path.name, sha))
         log.info("received %s from team %s (%d bytes, sha256 %s)", path.name, team or "-", len(data), sha[:12])
     with engine.connect() as conn:
         return list(conn.execute(
@@ -184,7 +185,13 @@ class _Processor:
             findings = [Finding(e.rule, row=e.row, detail=e.message)]
         quarter = name.quarter if name else None
         errors = [f for f in findings if f.severity == ERROR]
-        values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors),
+        measure = None
+        if not errors:
+            measure = contract.measure(outcome.typed)
+            with self.engine.connect() as conn:
+                history = earlier_measures(conn, sub.team_code, name.dataset, name.quarter)
+            findings = findings + history_warnings(measure, history)
+        values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
                       summary=_summary(findings, contract, quarter) if findings else "accepted",
                       rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed))
         if errors:

@@ -46,7 +46,9 @@ def describe(finding: Finding, lang: str = "en", contract: Contract | None = Non
     """The finding in words for the team, with how to fix it."""
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
     fields = {"column": finding.column or "", "value": finding.value or "", "detail": finding.detail or "",
-              "quarter": str(quarter or ""), "allowed": "", "min": "", "max": ""}
+              "quarter": str(quarter or ""), "allowed": "", "min": "", "max": "", "measure": ""}
+    if contract and contract.history_measure:
+        fields["measure"] = contract.history_measure["label"][lang]
     if contract and finding.column in contract.column_names:
         col = contract.column(finding.column)
         fields.update(allowed=", ".join(col.allowed_codes[:12]) + (" …" if len(col.allowed_codes) > 12 else ""),

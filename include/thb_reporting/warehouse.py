@@ -45,12 +45,14 @@ def _metadata() -> MetaData:
         Column("rows_accepted", Integer),
         Column("error_count", Integer, nullable=False, default=0),
         Column("warning_count", Integer, nullable=False, default=0),
+        Column("measure", BigInteger, comment="the dataset's headline figure (contract history_measure), for the soft rules"),
         Column("summary", Text, comment="why, in words (English)"),
         Column("archive_path", Text, nullable=False),
         Column("snapshot_path", Text),
         Column("quarantine_path", Text),
         Column("superseded_by", Integer),
-        UniqueConstraint("team_code", "content_sha256", name="submissions_team_content_key"),
+        # The same bytes under another name are another submission (two quarters can have equal figures).
+        UniqueConstraint("team_code", "file_name", "content_sha256", name="submissions_team_file_content_key"),
         schema="ledger", comment="One row per file received from a team",
     )
     Table(
