@@ -22,9 +22,9 @@ def publish_national_tables():
     @task
     def publish_datasets() -> list[dict]:
         from thb_reporting.config import PipelineConfig
-        from thb_reporting.publish import publish_all
+        from thb_reporting.publish import publish
 
-        return publish_all(PipelineConfig.from_airflow())
+        return publish(PipelineConfig.from_airflow())
 
     publish_datasets()
 

@@ -18,7 +18,7 @@ PLANTS = {("subotica", "2026Q1"): "unknown_code", ("novi_sad", "2026Q2"): "jmbg"
 def run_cycle(config):
     ids = ingest.collect_new_submissions(config)
     outcome = ingest.process_submissions(config, ids)
-    return outcome, publish.publish_all(config)
+    return outcome, publish.publish(config)
 
 
 def test_cycle_publishes_the_truth_and_keeps_every_file(config, generator):
@@ -76,7 +76,7 @@ def test_running_again_changes_nothing(config, generator):
     before_ledger = dump(config.reporting_db_url, "submissions", "ledger")
     outcome, published = run_cycle(config)
     assert outcome == {"accepted": [], "rejected": [], "failed": []}
-    assert all(p["changed"] == [] for p in published)
+    assert all(p["changed"] == [] for p in published.values())
     assert {name: dump(config.reporting_db_url, name) for name in before} == before
     assert dump(config.reporting_db_url, "submissions", "ledger") == before_ledger
 

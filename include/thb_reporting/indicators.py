@@ -1,9 +1,29 @@
-"""National indicators computed from published fact rows."""
+"""National indicators computed from the published rows (catalogue: indicators.yaml).
+
+Counts per team, district and nation, per quarter and year, in one long table. A person reported with
+the same CPTV referral number (the same token) several times counts once per area and period: once in
+each team that reported them, once in the district, once nationally; of two reports, the one referred
+first is kept. A programme reported in several quarters counts once in the year (its latest report).
+"""
 from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
 
 from thb_reporting.contracts import band_bounds
 
 NOT_STATED = "not_stated"
+LEVELS = ("team", "district", "nation")
+NATION = "RS"
+VICTIM_STATUSES = ("possible_victim", "identified_victim")
+OUTPUT_COLUMNS = ["indicator", "level", "area_code", "period", "breakdown", "category", "value"]
+
+
+@cache
+def catalogue() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "indicators.yaml").read_text(encoding="utf-8"))
 
 
 def age_group_of_band() -> dict[str, str]:
@@ -26,3 +46,136 @@ def victims_by_team_quarter(victims):
     keys = ["team_code", "quarter", "status", "sex", "age_group", "exploitation"]
     counts = frame.groupby(keys, sort=True).size().rename("victims").reset_index()
     return pa.Table.from_pandas(counts.astype({k: "str" for k in keys} | {"victims": "int64"}), preserve_index=False)
+
+
+def _grouped(frame, category, value=1):
+    """Sum of value per area, period and category."""
+    import pandas as pd
+
+    part = pd.DataFrame({"area_code": frame["area_code"], "period": frame["period"], "category": category,
+                         "value": value}, index=frame.index)
+    return part.groupby(["area_code", "period", "category"], sort=False)["value"].sum().reset_index()
+
+
+def _exploded(frame, column: str, empty: str | None = NOT_STATED):
+    """One row per code of a multi-code column, the code in _category; `empty` stands for no code."""
+    codes = frame[column].str.split(";") if empty is None else frame[column].fillna(empty).str.split(";")
+    exploded = frame.assign(_category=codes).explode("_category")
+    return exploded[exploded["_category"].notna()]
+
+
+class _Emitter:
+    """Collects indicator rows for one level."""
+
+    def __init__(self, level: str):
+        self.level, self.parts = level, []
+
+    def add(self, frame, indicator: str, breakdown: str, category, value=1):
+        if not frame.empty:
+            self.parts.append(_grouped(frame, category, value).assign(indicator=indicator, breakdown=breakdown, level=self.level))
+
+    def share(self, frame, indicator: str, breakdown: str, category, codes, denominators, value=1):
+        """The sum of value per code over the denominator of its area and period, every code included."""
+        import pandas as pd
+
+        numerators = _grouped(frame, category, value) if not frame.empty else pd.DataFrame(
+            columns=["area_code", "period", "category", "value"])
+        grid = denominators.merge(pd.DataFrame({"category": list(codes)}), how="cross")
+        merged = grid.merge(numerators, on=["area_code", "period", "category"], how="left")
+        merged["value"] = merged["value"].astype("float64").fillna(0) / merged["denominator"]
+        self.parts.append(merged.drop(columns="denominator").assign(indicator=indicator, breakdown=breakdown, level=self.level))
+
+
+def _victim_indicators(out: _Emitter, persons) -> None:
+    from thb_reporting import reference
+
+    ordered = persons.sort_values(["referral_date", "team_code", "source_row"], kind="stable")
+    tokened = ordered["cptv_ref_token"].notna()
+    deduplicated = ordered[~tokened | ~ordered.duplicated(["area_code", "period", "cptv_ref_token"])]
+    out.add(deduplicated, "persons_by_status", "status", deduplicated["status"])
+    victims = deduplicated[deduplicated["status"].isin(VICTIM_STATUSES)]
+    out.add(victims, "victims", "total", "total")
+    out.add(victims, "victims", "sex", victims["sex"])
+    out.add(victims, "victims", "age_group", victims["age_band"].map(age_group_of_band()))
+    forms = _exploded(victims, "exploitation")
+    out.add(forms, "victims", "exploitation", forms["_category"])
+    out.add(victims, "victims", "citizenship", victims["citizenship"].map(lambda c: "serbian" if c == "RS" else "foreign"))
+    out.add(victims, "victims", "migration_status", victims["migration_status"])
+    served = _exploded(victims, "services", empty=None)
+    out.add(served, "victims_receiving_service", "service", served["_category"])
+    in_programme = victims[victims["reintegration_programme"] == "yes"]
+    out.add(in_programme, "victims_in_reintegration", "total", "total")
+    denominators = victims.groupby(["area_code", "period"]).size().rename("denominator").reset_index()
+    out.share(served, "share_receiving_service", "service", served["_category"], reference.codes("service"), denominators)
+    out.share(in_programme, "share_in_reintegration", "total", "total", ["total"], denominators)
+    if out.level == "team":
+        shared = victims[victims["cptv_ref_token"].notna()]
+        teams_per_person = shared.groupby(["period", "cptv_ref_token"])["team_code"].transform("nunique")
+        also = shared[teams_per_person > 1]
+        out.add(also, "victims_also_reported_by_another_team", "total", "total")
+
+
+def _criminal_justice_indicators(out: _Emitter, rows) -> None:
+    pair = rows["article"] + "/" + rows["stage"]
+    out.add(rows, "prosecution_persons", "article_stage", pair, rows["persons_male"] + rows["persons_female"])
+    out.add(rows, "prosecution_persons", "article_stage_sex", pair + "/male", rows["persons_male"])
+    out.add(rows, "prosecution_persons", "article_stage_sex", pair + "/female", rows["persons_female"])
+    out.add(rows, "prosecution_cases", "article_stage", pair, rows["cases"])
+
+
+def _programme_indicators(out: _Emitter, rows) -> None:
+    rows = rows.sort_values("quarter", kind="stable").drop_duplicates(["team_code", "programme_ref", "period"], keep="last")
+    out.add(rows, "programme_funding_rsd", "total", "total", rows["amount_rsd"])
+    out.add(rows, "programme_funding_rsd", "funding_source", rows["funding_source"], rows["amount_rsd"])
+    totals = rows.groupby(["area_code", "period"])["amount_rsd"].sum().rename("denominator").reset_index()
+    totals = totals[totals["denominator"] > 0]
+    local = rows[rows["funding_source"] == "local_migration_council"]
+    out.share(local, "share_funding_local_migration_councils", "total", "total", ["total"], totals, local["amount_rsd"])
+    out.add(rows, "programmes", "total", "total")
+    out.add(rows, "programmes", "type", rows["type"])
+    out.add(rows, "programme_beneficiaries", "total", "total", rows["beneficiaries"])
+    out.add(rows, "programme_beneficiaries", "type", rows["type"], rows["beneficiaries"])
+
+
+def _activity_indicators(out: _Emitter, rows) -> None:
+    out.add(rows, "activities", "total", "total")
+    for breakdown in ("type", "with_migration_council", "public_visibility"):
+        out.add(rows, "activities", breakdown, rows[breakdown])
+    out.add(rows, "people_reached", "total", "total", rows["participants"])
+    out.add(rows, "people_reached", "type", rows["type"], rows["participants"])
+
+
+def _cross_border_indicators(out: _Emitter, rows) -> None:
+    out.add(rows, "cross_border_events", "total", "total")
+    for breakdown in ("counterpart_country", "kind", "direction", "mixed_migration"):
+        out.add(rows, "cross_border_events", breakdown, rows[breakdown])
+    out.add(rows, "cross_border_persons", "total", "total", rows["persons"])
+    out.add(rows, "cross_border_persons", "counterpart_country", rows["counterpart_country"], rows["persons"])
+
+
+BY_DATASET = {"victims": _victim_indicators, "criminal_justice": _criminal_justice_indicators,
+              "programmes": _programme_indicators, "activities": _activity_indicators,
+              "cross_border": _cross_border_indicators}
+
+
+def national_indicators(facts: dict, district_of: dict[str, str]):
+    """Every indicator for every level and period found in `facts` (dataset → pandas DataFrame of
+    published rows with team_code and quarter). Returns a DataFrame of OUTPUT_COLUMNS."""
+    import pandas as pd
+
+    parts = []
+    for level in LEVELS:
+        out = _Emitter(level)
+        for dataset, rows in facts.items():
+            if rows is None or rows.empty:
+                continue
+            area = {"team": rows["team_code"], "district": rows["team_code"].map(district_of),
+                    "nation": pd.Series(NATION, index=rows.index)}[level]
+            for period in (rows["quarter"], rows["quarter"].str.slice(0, 4)):
+                BY_DATASET[dataset](out, rows.assign(area_code=area, period=period))
+        parts.extend(out.parts)
+    if not parts:
+        return pd.DataFrame(columns=OUTPUT_COLUMNS)
+    result = pd.concat(parts, ignore_index=True)[OUTPUT_COLUMNS]
+    result["value"] = result["value"].astype("float64")
+    return result.sort_values(OUTPUT_COLUMNS[:-1], kind="stable").reset_index(drop=True)

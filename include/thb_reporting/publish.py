@@ -1,8 +1,10 @@
 """Publishing: the latest accepted snapshot per team, dataset and quarter → national tables.
 
-Only the team-quarters whose current submission differs from the published one are touched, and all
-of it (facts, indicators, the publications record) changes in one database transaction: readers see
-the old figures or the new, never a mix, and a run that finds nothing new changes nothing.
+Only the team-quarters whose current submission differs from the published one are touched; then the
+indicators of the years those quarters belong to are recomputed from the current snapshots. All of it
+(facts, indicators, reference dimensions, the publications record) changes in one database
+transaction: readers see the old figures or the new, never a mix, and a run that finds nothing new
+changes nothing.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy import and_, delete, select, text
 
 from thb_reporting import contracts, indicators, reference
 from thb_reporting.config import PipelineConfig
+from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path
 from thb_reporting.warehouse import (
     LINEAGE, ensure_schema, fact_table_name, insert_rows, is_postgres, reporting_engine, table,
@@ -46,73 +49,115 @@ def _with_lineage(rows, sub):
     return out
 
 
-def _refresh_teams(conn) -> None:
-    teams = table("teams")
-    conn.execute(delete(teams))
-    conn.execute(teams.insert(), [
+def _replace(conn, name: str, rows: list[dict]) -> None:
+    target = table(name)
+    conn.execute(delete(target))
+    if rows:
+        conn.execute(target.insert(), rows)
+
+
+def _refresh_reference(conn, quarters: set[str]) -> None:
+    """The dimensions: teams, districts, every code list, the quarters with data, the indicator catalogue."""
+    _replace(conn, "teams", [
         {k: getattr(t, k) for k in ("municipality_code", "name_lat", "name_cyr", "district_code", "district_lat", "district_cyr")}
-        for t in reference.teams().values()
-    ])
+        for t in reference.teams().values()])
+    _replace(conn, "districts", list(reference.districts().values()))
+    _replace(conn, "code_lists", [
+        {"code_list": name, "code": c.code, "label_sr": c.label_sr, "label_en": c.label_en}
+        for name, codes in reference.code_lists().items() for c in codes])
+    _replace(conn, "quarters", [
+        {"quarter": str(q), "year": q.year, "quarter_number": q.number, "start_date": q.start, "end_date": q.end,
+         "deadline": q.deadline()} for q in sorted(Quarter.parse(x) for x in quarters)])
+    _replace(conn, "indicator_catalogue", [
+        {"indicator": name, "dataset": item["dataset"], "unit": item["unit"], "label_sr": item["sr"], "label_en": item["en"]}
+        for name, item in indicators.catalogue().items()])
 
 
-def publish(config: PipelineConfig, dataset: str = "victims") -> dict:
-    """Bring the national tables of `dataset` up to date with the ledger. Returns what changed."""
+def _current(conn, dataset: str | None = None, years: set[str] | None = None) -> dict:
+    """(dataset, team, quarter) → the current accepted submission."""
+    subs = table("submissions", "ledger")
+    query = select(subs).where(subs.c.status == "accepted", subs.c.superseded_by.is_(None))
+    if dataset:
+        query = query.where(subs.c.dataset == dataset)
+    current = {(r.dataset, r.team_code, r.quarter): r for r in conn.execute(query)}
+    if years is not None:
+        current = {k: r for k, r in current.items() if k[2][:4] in years}
+    return current
+
+
+def _recompute_indicators(conn, years: set[str]) -> int:
+    """Recompute every indicator of the given years from the current snapshots of those years."""
+    import pyarrow as pa
+
+    current = _current(conn, years=years)
+    facts = {}
+    for dataset in contracts.datasets():
+        parts = [_with_lineage(_read_snapshot(r.snapshot_path), r) for (d, _, _), r in sorted(current.items()) if d == dataset]
+        facts[dataset] = pa.concat_tables(parts).to_pandas() if parts else None
+    district_of = {code: t.district_code for code, t in reference.teams().items()}
+    result = indicators.national_indicators(facts, district_of)
+    target = table("indicators")
+    periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
+    conn.execute(delete(target).where(target.c.period.in_(sorted(periods))))
+    insert_rows(conn, target, pa.Table.from_pandas(result, preserve_index=False))
+    return len(result)
+
+
+def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
+    """Bring the national tables up to date with the ledger. Returns what changed per dataset."""
     import pyarrow as pa
 
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
-    subs, pubs = table("submissions", "ledger"), table("publications")
-    facts = table(fact_table_name(dataset))
+    pubs = table("publications")
+    summary = {}
     with engine.begin() as conn:
         if is_postgres(conn):
             conn.execute(text("SELECT pg_advisory_xact_lock(4242002)"))  # one publisher at a time
-        current = {(r.team_code, r.quarter): r for r in conn.execute(
-            select(subs).where(subs.c.dataset == dataset, subs.c.status == "accepted", subs.c.superseded_by.is_(None))
-        )}
-        published = {(r.team_code, r.quarter): r.submission_id
-                     for r in conn.execute(select(pubs).where(pubs.c.dataset == dataset))}
-        changed = sorted(k for k, r in current.items() if published.get(k) != r.submission_id)
-        withdrawn = sorted(k for k in published if k not in current)
-        if not changed and not withdrawn:
-            log.info("%s: nothing new to publish", dataset)
-            return {"dataset": dataset, "changed": [], "withdrawn": [], "rows": 0}
-        parts = [_with_lineage(_read_snapshot(current[k].snapshot_path), current[k]) for k in changed]
-        rows = pa.concat_tables(parts) if parts else None
-        for team, quarter in changed + withdrawn:
-            key = dict(team_code=team, quarter=quarter)
-            conn.execute(delete(facts).where(and_(*(facts.c[c] == v for c, v in key.items()))))
-            if dataset == "victims":
-                by_team = table("victims_by_team_quarter")
-                conn.execute(delete(by_team).where(and_(*(by_team.c[c] == v for c, v in key.items()))))
-            conn.execute(delete(pubs).where(pubs.c.dataset == dataset, pubs.c.team_code == team, pubs.c.quarter == quarter))
-        if rows is not None:
-            insert_rows(conn, facts, rows)
-            if dataset == "victims":
-                insert_rows(conn, table("victims_by_team_quarter"), indicators.victims_by_team_quarter(rows))
-        now = dt.datetime.now(dt.timezone.utc)
-        if changed:
-            conn.execute(pubs.insert(), [
-                {"dataset": dataset, "team_code": t, "quarter": q, "submission_id": current[(t, q)].submission_id,
-                 "published_at": now} for t, q in changed
-            ])
-        _refresh_teams(conn)
-    log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(changed),
-             0 if rows is None else rows.num_rows, len(withdrawn))
-    return {"dataset": dataset, "changed": [list(k) for k in changed], "withdrawn": [list(k) for k in withdrawn],
-            "rows": 0 if rows is None else rows.num_rows}
+        touched_years: set[str] = set()
+        for dataset in datasets or contracts.datasets():
+            facts = table(fact_table_name(dataset))
+            current = {(t, q): r for (_, t, q), r in _current(conn, dataset).items()}
+            published = {(r.team_code, r.quarter): r.submission_id
+                         for r in conn.execute(select(pubs).where(pubs.c.dataset == dataset))}
+            changed = sorted(k for k, r in current.items() if published.get(k) != r.submission_id)
+            withdrawn = sorted(k for k in published if k not in current)
+            for team, quarter in changed + withdrawn:
+                conn.execute(delete(facts).where(and_(facts.c.team_code == team, facts.c.quarter == quarter)))
+                if dataset == "victims":
+                    by_team = table("victims_by_team_quarter")
+                    conn.execute(delete(by_team).where(and_(by_team.c.team_code == team, by_team.c.quarter == quarter)))
+                conn.execute(delete(pubs).where(pubs.c.dataset == dataset, pubs.c.team_code == team, pubs.c.quarter == quarter))
+            rows = pa.concat_tables([_with_lineage(_read_snapshot(current[k].snapshot_path), current[k]) for k in changed]) if changed else None
+            if rows is not None:
+                insert_rows(conn, facts, rows)
+                if dataset == "victims":
+                    insert_rows(conn, table("victims_by_team_quarter"), indicators.victims_by_team_quarter(rows))
+                now = dt.datetime.now(dt.timezone.utc)
+                conn.execute(pubs.insert(), [
+                    {"dataset": dataset, "team_code": t, "quarter": q, "submission_id": current[(t, q)].submission_id,
+                     "published_at": now} for t, q in changed])
+            touched_years |= {q[:4] for _, q in changed + withdrawn}
+            summary[dataset] = {"changed": [list(k) for k in changed], "withdrawn": [list(k) for k in withdrawn],
+                                "rows": 0 if rows is None else rows.num_rows}
+        if not touched_years:
+            log.info("nothing new to publish")
+            return summary
+        indicator_rows = _recompute_indicators(conn, touched_years)
+        _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())})
+    for dataset, change in summary.items():
+        log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),
+                 change["rows"], len(change["withdrawn"]))
+    log.info("indicators of %s: %d rows", ", ".join(sorted(touched_years)), indicator_rows)
+    return summary
 
 
 def unpublished(config: PipelineConfig) -> list[tuple[str, str, str]]:
     """(dataset, team, quarter) whose current accepted submission is not the published one."""
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
-    subs, pubs = table("submissions", "ledger"), table("publications")
+    pubs = table("publications")
     with engine.connect() as conn:
-        current = {(r.dataset, r.team_code, r.quarter): r.submission_id for r in conn.execute(
-            select(subs).where(subs.c.status == "accepted", subs.c.superseded_by.is_(None)))}
+        current = {k: r.submission_id for k, r in _current(conn).items()}
         published = {(r.dataset, r.team_code, r.quarter): r.submission_id for r in conn.execute(select(pubs))}
     return sorted(k for k in current.keys() | published.keys() if current.get(k) != published.get(k))
-
-
-def publish_all(config: PipelineConfig) -> list[dict]:
-    return [publish(config, dataset) for dataset in contracts.datasets()]

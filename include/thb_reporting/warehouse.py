@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from sqlalchemy import (
-    BigInteger, Column, Date, DateTime, ForeignKey, Integer, MetaData, Table, Text, UniqueConstraint,
+    BigInteger, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, Table, Text, UniqueConstraint,
     create_engine, event, text,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -72,6 +72,44 @@ def _metadata() -> MetaData:
         Column("name_lat", Text), Column("name_cyr", Text),
         Column("district_code", Text), Column("district_lat", Text), Column("district_cyr", Text),
         schema="national", comment="Local anti-trafficking teams (from the team registry)",
+    )
+    Table(
+        "districts", md,
+        Column("district_code", Text, primary_key=True, comment="ISO 3166-2:RS"),
+        Column("name_lat", Text), Column("name_cyr", Text),
+        Column("region_code", Text, comment="RS-VO Vojvodina, RS-KM Kosovo and Metohija, empty elsewhere"),
+        schema="national", comment="Districts (okruzi) and the City of Belgrade",
+    )
+    Table(
+        "code_lists", md,
+        Column("code_list", Text, primary_key=True), Column("code", Text, primary_key=True),
+        Column("label_sr", Text, comment="Serbian, Latin script"), Column("label_en", Text),
+        schema="national", comment="Every code used in the national tables, with Serbian and English labels",
+    )
+    Table(
+        "quarters", md,
+        Column("quarter", Text, primary_key=True), Column("year", Integer), Column("quarter_number", Integer),
+        Column("start_date", Date), Column("end_date", Date),
+        Column("deadline", Date, comment="submissions are on time when accepted by this day"),
+        schema="national", comment="Reporting quarters with published data",
+    )
+    Table(
+        "indicator_catalogue", md,
+        Column("indicator", Text, primary_key=True), Column("dataset", Text), Column("unit", Text),
+        Column("label_sr", Text), Column("label_en", Text),
+        schema="national", comment="What each indicator in national.indicators measures",
+    )
+    Table(
+        "indicators", md,
+        Column("indicator", Text, nullable=False, comment="see national.indicator_catalogue"),
+        Column("level", Text, nullable=False, comment="team | district | nation"),
+        Column("area_code", Text, nullable=False, comment="team (municipality) code, district code, or RS"),
+        Column("period", Text, nullable=False, comment="a quarter (2026Q1) or a year (2026)"),
+        Column("breakdown", Text, nullable=False, comment="what category is: total, sex, age_group, ..."),
+        Column("category", Text, nullable=False, comment="a code of the breakdown's code list, or total"),
+        Column("value", Float, nullable=False, comment="count, sum or share (see the catalogue's unit)"),
+        Index("indicators_period", "period"),
+        schema="national", comment="National indicators per team, district and nation, per quarter and year (exact counts)",
     )
     Table(
         "publications", md,
