@@ -13,9 +13,15 @@ from thb_reporting.contracts import Contract
 MAX_TEMPLATE_ROWS = 5000  # rows the drop-downs cover
 
 
+def header(column) -> str:
+    """'Serbian / English (code)': the reader keeps only the code in parentheses."""
+    sr, en = column.label["sr"], column.label["en"]
+    return f"{sr} ({column.name})" if sr == en else f"{sr} / {en} ({column.name})"
+
+
 def csv_template(contract: Contract) -> bytes:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(contract.column_names)
+    csv.writer(out, lineterminator="\r\n").writerow([header(c) for c in contract.columns])
     return out.getvalue().encode("utf-8-sig")  # BOM: Excel then reads UTF-8 correctly
 
 
@@ -32,7 +38,7 @@ def workbook(contract: Contract, rows: list[dict] | None = None):
     data.title = contract.dataset
     readme = book.create_sheet("procitaj_me")
     lists = book.create_sheet("sifarnici")
-    data.append(list(contract.column_names))
+    data.append([header(c) for c in contract.columns])
     for cell in data[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
@@ -40,12 +46,12 @@ def workbook(contract: Contract, rows: list[dict] | None = None):
     list_column = 0
     for i, col in enumerate(contract.columns, start=1):
         letter = get_column_letter(i)
-        data.column_dimensions[letter].width = max(14, len(col.name) + 4)
+        data.column_dimensions[letter].width = min(40, max(14, len(header(col)) // 2 + 4))
         note = f"{col.label['sr']} / {col.label['en']}"
         if col.hint:
             note += f"\n\n{col.hint.get('sr', '')}\n{col.hint.get('en', '')}"
         data[f"{letter}1"].comment = Comment(note, "thb-national-reporting", width=320, height=160)
-        if col.type == "code":  # a drop-down of the contract's codes, kept on the code-list sheet
+        if col.type in ("code", "country"):  # a drop-down of the contract's codes, kept on the code-list sheet
             list_column += 1
             list_letter = get_column_letter(list_column)
             lists[f"{list_letter}1"] = col.name
