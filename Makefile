@@ -22,9 +22,10 @@ demo: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## Regenerate expectations/*.json from the data contracts (a test checks they are current).
+## Regenerate expectations/*.json and docs/data-dictionary.md from the data contracts (tests check both).
 suites: venv
 	$(VENV)/bin/thb suites
+	$(VENV)/bin/thb dictionary
 
 ## Blank team templates (CSV and XLSX) into build/templates.
 templates: venv

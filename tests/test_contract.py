@@ -9,7 +9,7 @@ import pytest
 from thb_reporting import contracts, reference
 from thb_reporting.suites import ROW_KEY, expectations_dir, suite_for, suite_json
 from thb_reporting.templates import csv_template, workbook, xlsx_template
-from thb_reporting.warehouse import LINEAGE, table
+from thb_reporting.warehouse import LINEAGE, METADATA, table
 
 
 @pytest.mark.parametrize("dataset", contracts.datasets())
@@ -51,7 +51,7 @@ def test_suite_covers_every_rule_of_the_contract():
 def test_warehouse_table_follows_the_contract():
     contract = contracts.load("victims")
     columns = [c.name for c in table("victims").columns]
-    assert columns == [n for n, _ in LINEAGE] + [name for name, _ in contract.stored_columns()]
+    assert columns == [n for n, *_ in LINEAGE] + [name for name, _ in contract.stored_columns()]
     # no clear references and no exact ages in the warehouse
     assert "case_ref" not in columns and "cptv_ref" not in columns and "age_years" not in columns
     assert {"case_ref_token", "cptv_ref_token", "age_band"} <= set(columns)
@@ -111,3 +111,38 @@ def test_every_contract_has_a_suite_a_template_and_a_table(dataset):
     assert (expectations_dir() / f"{dataset}.json").exists()
     assert len(csv_template(contract).decode("utf-8-sig").strip().split(",")) == len(contract.column_names)
     assert [c.name for c in table(dataset).columns][len(LINEAGE):] == [n for n, _ in contract.stored_columns()]
+
+
+def test_committed_data_dictionary_is_what_the_model_generates():
+    from thb_reporting.dictionary import DICTIONARY, render
+
+    assert DICTIONARY.read_text(encoding="utf-8") == render(), "docs/data-dictionary.md is stale: run `make suites`"
+
+
+def test_every_published_table_and_column_is_described():
+    for t in METADATA.tables.values():
+        assert t.comment, t.fullname
+        assert all(c.comment for c in t.columns), [c.name for c in t.columns if not c.comment]
+
+
+def test_postgres_has_a_comment_on_every_table_and_column(pg_url):
+    from sqlalchemy import text
+
+    from thb_reporting.warehouse import ensure_schema, reporting_engine
+
+    engine = reporting_engine(pg_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        missing = conn.execute(text("""
+            SELECT c.table_schema || '.' || c.table_name || '.' || c.column_name
+            FROM information_schema.columns c
+            WHERE c.table_schema IN ('ledger', 'national')
+              AND col_description(format('%I.%I', c.table_schema, c.table_name)::regclass, c.ordinal_position) IS NULL
+        """)).scalars().all()
+        tables = conn.execute(text("""
+            SELECT count(*) FROM information_schema.tables t
+            WHERE t.table_schema IN ('ledger', 'national')
+              AND obj_description(format('%I.%I', t.table_schema, t.table_name)::regclass, 'pg_class') IS NOT NULL
+        """)).scalar_one()
+    assert missing == []
+    assert tables == len(METADATA.tables)

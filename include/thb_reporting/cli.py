@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="thb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("suites", help="write expectations/<dataset>.json from the data contracts")
+    sub.add_parser("dictionary", help="write docs/data-dictionary.md from the contracts and the warehouse model")
     p = sub.add_parser("templates", help="write blank team templates (CSV and XLSX)")
     p.add_argument("target", nargs="?", default=str(PROJECT_ROOT / "build" / "templates"))
     p = sub.add_parser("generate", help="write synthetic submissions into an inbox folder")
@@ -123,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in write_suites():
             print(f"wrote {path}")
+    elif args.command == "dictionary":
+        from thb_reporting.dictionary import write
+
+        print(f"wrote {write()}")
     elif args.command == "templates":
         from thb_reporting.templates import write_templates
 

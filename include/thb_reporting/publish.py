@@ -43,7 +43,7 @@ def _with_lineage(rows, sub):
         "received_at": pa.repeat(pa.scalar(sub.received_at, pa.timestamp("us", tz="UTC")), n),
     }
     out = rows
-    for name, _ in reversed(LINEAGE):
+    for name, *_ in reversed(LINEAGE):
         if name in lineage:
             out = out.add_column(0, name, lineage[name])
     return out

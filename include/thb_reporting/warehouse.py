@@ -17,9 +17,29 @@ SCHEMAS = ("ledger", "national")
 LOGICAL_TYPES = {"text": Text, "integer": BigInteger, "date": Date}
 # Columns every fact row carries so that it can be traced to the file it came from.
 LINEAGE = (
-    ("submission_id", Integer), ("team_code", Text), ("quarter", Text),
-    ("source_row", Integer), ("file_sha256", Text), ("received_at", DateTime(timezone=True)),
+    ("submission_id", Integer, "the submission (ledger.submissions) the row comes from"),
+    ("team_code", Text, "the team that reported it (national.teams)"),
+    ("quarter", Text, "the reporting quarter, e.g. 2026Q1"),
+    ("source_row", Integer, "the row number in the team's spreadsheet"),
+    ("file_sha256", Text, "SHA-256 of the file as received"),
+    ("received_at", DateTime(timezone=True), "when the file arrived in the inbox"),
 )
+
+
+def column_comment(column) -> str:
+    """What a contract column means once published, for COMMENT ON and the data dictionary."""
+    text = f"{column.label['en']} / {column.label['sr']}"
+    if column.privacy == "pseudonymise":
+        return f"{text}: keyed hash (pseudonym), never the reference itself"
+    if column.privacy == "band":
+        return f"{text}: stored only as a band (code list {column.band_list})"
+    if column.type == "codes":
+        return f"{text}: codes of {column.code_list}, separated by ';'"
+    if column.type == "code":
+        return f"{text} (code list {column.code_list})"
+    if column.type == "country":
+        return f"{text} (ISO 3166-1 alpha-2)"
+    return text
 
 
 def fact_table_name(dataset: str) -> str:
@@ -30,73 +50,79 @@ def _metadata() -> MetaData:
     md = MetaData()
     Table(
         "submissions", md,
-        Column("submission_id", Integer, primary_key=True, autoincrement=True),
+        Column("submission_id", Integer, primary_key=True, autoincrement=True, comment="the submission's number"),
         Column("team_code", Text, nullable=False, comment="inbox folder the file arrived in"),
         Column("dataset", Text, comment="from the file name; empty when the name is not understood"),
-        Column("quarter", Text),
-        Column("file_name", Text, nullable=False),
-        Column("inbox_path", Text, nullable=False),
-        Column("content_sha256", Text, nullable=False),
-        Column("size_bytes", BigInteger, nullable=False),
-        Column("received_at", DateTime(timezone=True), nullable=False),
-        Column("processed_at", DateTime(timezone=True)),
+        Column("quarter", Text, comment="from the file name, e.g. 2026Q1"),
+        Column("file_name", Text, nullable=False, comment="as the team named it"),
+        Column("inbox_path", Text, nullable=False, comment="where it was found"),
+        Column("content_sha256", Text, nullable=False, comment="SHA-256 of the bytes received"),
+        Column("size_bytes", BigInteger, nullable=False, comment="size of the file"),
+        Column("received_at", DateTime(timezone=True), nullable=False, comment="when it arrived in the inbox"),
+        Column("processed_at", DateTime(timezone=True), comment="when it was validated"),
         Column("status", Text, nullable=False, comment="received | accepted | rejected"),
-        Column("rows_total", Integer),
-        Column("rows_accepted", Integer),
-        Column("error_count", Integer, nullable=False, default=0),
-        Column("warning_count", Integer, nullable=False, default=0),
+        Column("rows_total", Integer, comment="data rows read"),
+        Column("rows_accepted", Integer, comment="rows kept in the snapshot"),
+        Column("error_count", Integer, nullable=False, default=0, comment="findings that rejected it"),
+        Column("warning_count", Integer, nullable=False, default=0, comment="findings of soft rules"),
         Column("measure", BigInteger, comment="the dataset's headline figure (contract history_measure), for the soft rules"),
         Column("summary", Text, comment="why, in words (English)"),
-        Column("archive_path", Text, nullable=False),
-        Column("snapshot_path", Text),
-        Column("quarantine_path", Text),
-        Column("superseded_by", Integer),
+        Column("archive_path", Text, nullable=False, comment="the file as received, byte for byte"),
+        Column("snapshot_path", Text, comment="the accepted rows (Parquet), when accepted"),
+        Column("quarantine_path", Text, comment="the file and its findings, when rejected"),
+        Column("superseded_by", Integer, comment="the later accepted submission that replaced it"),
         # The same bytes under another name are another submission (two quarters can have equal figures).
         UniqueConstraint("team_code", "file_name", "content_sha256", name="submissions_team_file_content_key"),
         schema="ledger", comment="One row per file received from a team",
     )
     Table(
         "findings", md,
-        Column("submission_id", Integer, ForeignKey("ledger.submissions.submission_id"), nullable=False, index=True),
-        Column("severity", Text, nullable=False),
-        Column("rule", Text, nullable=False),
-        Column("column_name", Text),
+        Column("submission_id", Integer, ForeignKey("ledger.submissions.submission_id"), nullable=False, index=True,
+               comment="the submission"),
+        Column("severity", Text, nullable=False, comment="error (rejects the file) | warning"),
+        Column("rule", Text, nullable=False, comment="the rule broken (include/thb_reporting/rules.yaml)"),
+        Column("column_name", Text, comment="the column, where the finding is about one"),
         Column("source_row", Integer, comment="row number as the team sees it in its spreadsheet"),
         Column("value", Text, comment="codes, numbers or dates only; never a person's details"),
-        Column("detail", Text),
+        Column("detail", Text, comment="more about the finding, in codes and numbers"),
         schema="ledger", comment="Each validation problem of each submission",
     )
     Table(
         "teams", md,
-        Column("municipality_code", Text, primary_key=True),
-        Column("name_lat", Text), Column("name_cyr", Text),
-        Column("district_code", Text), Column("district_lat", Text), Column("district_cyr", Text),
+        Column("municipality_code", Text, primary_key=True, comment="the team's code, also its inbox folder"),
+        Column("name_lat", Text, comment="name, Latin script"), Column("name_cyr", Text, comment="name, Cyrillic script"),
+        Column("district_code", Text, comment="ISO 3166-2:RS"), Column("district_lat", Text, comment="district, Latin script"),
+        Column("district_cyr", Text, comment="district, Cyrillic script"),
         schema="national", comment="Local anti-trafficking teams (from the team registry)",
     )
     Table(
         "districts", md,
         Column("district_code", Text, primary_key=True, comment="ISO 3166-2:RS"),
-        Column("name_lat", Text), Column("name_cyr", Text),
+        Column("name_lat", Text, comment="name, Latin script"), Column("name_cyr", Text, comment="name, Cyrillic script"),
         Column("region_code", Text, comment="RS-VO Vojvodina, RS-KM Kosovo and Metohija, empty elsewhere"),
         schema="national", comment="Districts (okruzi) and the City of Belgrade",
     )
     Table(
         "code_lists", md,
-        Column("code_list", Text, primary_key=True), Column("code", Text, primary_key=True),
-        Column("label_sr", Text, comment="Serbian, Latin script"), Column("label_en", Text),
+        Column("code_list", Text, primary_key=True, comment="the list's name"),
+        Column("code", Text, primary_key=True, comment="the code as stored in the tables"),
+        Column("label_sr", Text, comment="Serbian, Latin script"), Column("label_en", Text, comment="English"),
         schema="national", comment="Every code used in the national tables, with Serbian and English labels",
     )
     Table(
         "quarters", md,
-        Column("quarter", Text, primary_key=True), Column("year", Integer), Column("quarter_number", Integer),
-        Column("start_date", Date), Column("end_date", Date),
+        Column("quarter", Text, primary_key=True, comment="e.g. 2026Q1"), Column("year", Integer, comment="calendar year"),
+        Column("quarter_number", Integer, comment="1 to 4"),
+        Column("start_date", Date, comment="first day"), Column("end_date", Date, comment="last day"),
         Column("deadline", Date, comment="submissions are on time when accepted by this day"),
         schema="national", comment="Reporting quarters with published data",
     )
     Table(
         "indicator_catalogue", md,
-        Column("indicator", Text, primary_key=True), Column("dataset", Text), Column("unit", Text),
-        Column("label_sr", Text), Column("label_en", Text),
+        Column("indicator", Text, primary_key=True, comment="the indicator's name in national.indicators"),
+        Column("dataset", Text, comment="the dataset it is computed from"),
+        Column("unit", Text, comment="persons, cases, rsd, share, ..."),
+        Column("label_sr", Text, comment="what it measures, in Serbian"), Column("label_en", Text, comment="what it measures, in English"),
         schema="national", comment="What each indicator in national.indicators measures",
     )
     Table(
@@ -113,27 +139,27 @@ def _metadata() -> MetaData:
     )
     Table(
         "publications", md,
-        Column("dataset", Text, primary_key=True),
-        Column("team_code", Text, primary_key=True),
-        Column("quarter", Text, primary_key=True),
-        Column("submission_id", Integer, nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=False),
+        Column("dataset", Text, primary_key=True, comment="the dataset"),
+        Column("team_code", Text, primary_key=True, comment="the team"),
+        Column("quarter", Text, primary_key=True, comment="the quarter"),
+        Column("submission_id", Integer, nullable=False, comment="the submission whose rows are published"),
+        Column("published_at", DateTime(timezone=True), nullable=False, comment="when they were published"),
         schema="national", comment="Which submission each published team, dataset and quarter comes from",
     )
     for dataset in contracts.datasets():
         contract = contracts.load(dataset)
         Table(
             fact_table_name(dataset), md,
-            *(Column(name, type_, nullable=name not in ("received_at",)) for name, type_ in LINEAGE),
-            *(Column(name, LOGICAL_TYPES[kind]) for name, kind in contract.stored_columns()),
+            *(Column(name, type_, nullable=name not in ("received_at",), comment=comment) for name, type_, comment in LINEAGE),
+            *(Column(c.stored_name, LOGICAL_TYPES[c.stored_type], comment=column_comment(c)) for c in contract.columns),
             schema="national", comment=contract.title["en"],
         )
     Table(
         "victims_by_team_quarter", md,
-        Column("team_code", Text, nullable=False),
-        Column("quarter", Text, nullable=False),
-        Column("status", Text, nullable=False),
-        Column("sex", Text, nullable=False),
+        Column("team_code", Text, nullable=False, comment="the team"),
+        Column("quarter", Text, nullable=False, comment="the quarter"),
+        Column("status", Text, nullable=False, comment="code list victim_status"),
+        Column("sex", Text, nullable=False, comment="code list sex"),
         Column("age_group", Text, nullable=False, comment="child (under 18) | adult | unknown"),
         Column("exploitation", Text, nullable=False,
                comment="one form per row; a person with several forms counts under each"),
