@@ -42,8 +42,36 @@ def test_indicators_equal_the_truth(config, tmp_path):
     shared = [s for s in generator.shared if s[0] == "2026Q1"]
     assert len(shared) >= len(TEAMS) - 1
     assert persons("nation", "RS") == sum(persons("team", t) for t in TEAMS) - len(shared)
+    _assert_exports(config, truth, district_of)
     # a re-submission moves the indicators with it, other quarters of the year included
     generator.dataset_file("programmes", "subotica", "2026Q1", version=2)
     generator.victims_file("nis", "2026Q2", version=2)
     run_cycle(config)
     _assert_equal(published(config.reporting_db_url), generator.truth.indicators(district_of))
+    _assert_exports(config, generator.truth, district_of)
+
+
+def _assert_exports(config, truth, district_of) -> None:
+    import csv
+    from pathlib import Path
+
+    crim, sdg = table("export_crim_thb"), table("sdg_16_2_2")
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        crim_rows = {tuple(r[:-1]): r[-1] for r in conn.execute(select(
+            crim.c.time, crim.c.leg_stat, crim.c.sex, crim.c.citizen, crim.c.expl, crim.c.value))}
+        sdg_rows = {tuple(r[:-1]): r[-1] for r in conn.execute(select(
+            sdg.c.level, sdg.c.area_code, sdg.c.year, sdg.c.breakdown, sdg.c.category, sdg.c.rate_per_100000))}
+    assert crim_rows == truth.crim_thb()
+    _assert_equal(sdg_rows, truth.sdg_16_2_2(district_of))
+    folder = Path(config.data_root.removeprefix("file://")) / "exports" / "2026"
+    with open(folder / "crim_thb_2026.csv", encoding="utf-8-sig") as f:
+        from_file = {(r["time"], r["leg_stat"], r["sex"], r["citizen"], r["expl"]): int(r["value"]) for r in csv.DictReader(f)}
+    assert from_file == truth.crim_thb()
+    with open(folder / "national_indicators_2026.csv", encoding="utf-8-sig") as f:
+        indicators_file = {(r["indicator"], r["level"], r["area_code"], r["period"], r["breakdown"], r["category"]):
+                           float(r["value"]) for r in csv.DictReader(f)}
+    _assert_equal(indicators_file, {k: v for k, v in truth.indicators(district_of).items() if k[3].startswith("2026")})
+    from openpyxl import load_workbook
+
+    book = load_workbook(folder / "national_indicators_2026.xlsx", read_only=True)
+    assert book.sheetnames == ["nacija_nation", "okruzi_districts", "timovi_teams", "pokazatelji_indicators"]

@@ -206,6 +206,34 @@ class Truth:
                         add("cross_border_persons", area, period, "counterpart_country", r["counterpart_country"], r["persons"])
         return dict(out)
 
+    def crim_thb(self) -> dict[tuple, int]:
+        """{(time, leg_stat, sex, citizen, expl): victims}, each person once nationally per year."""
+        codes, eu = reference.eurostat_codes(), reference.eu_members()
+        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims")
+                         for i, r in enumerate(rows)), key=lambda x: x[:3])
+        seen, out = set(), Counter()
+        for _, _, _, quarter, r in people:
+            key = (quarter[:4], " ".join(r["cptv_ref"].split()).upper()) if r["cptv_ref"] else None
+            if key and key in seen:
+                continue
+            seen.add(key)
+            if r["status"] not in ("possible_victim", "identified_victim"):
+                continue
+            citizen = "reporting_country" if r["citizenship"] == "RS" else ("other_eu" if r["citizenship"] in eu else "non_eu")
+            groups = {codes[("expl", f)] for f in (r["exploitation"] or "").split(";") if f} or {"UNK"}
+            for group in groups:
+                out[(quarter[:4], codes[("leg_stat", r["status"])], codes[("sex", r["sex"])],
+                     codes[("citizen", citizen)], group)] += 1
+        return dict(out)
+
+    def sdg_16_2_2(self, district_of: dict[str, str]) -> dict[tuple, float]:
+        """{(level, area, year, breakdown, category): victims per 100,000 population}."""
+        population = reference.population()
+        return {(level, area, period, breakdown, category): value * 100_000 / population[area]
+                for (indicator, level, area, period, breakdown, category), value in self.indicators(district_of).items()
+                if indicator == "victims" and level in ("team", "nation") and len(period) == 4
+                and breakdown in ("total", "sex", "age_group", "exploitation")}
+
     def _files_rows(self, dataset: str) -> list[tuple[str, str, list[dict]]]:
         return [(t, q, f.rows) for (t, q), f in sorted(self.current(dataset).items())]
 

@@ -86,14 +86,20 @@ class _Emitter:
         self.parts.append(merged.drop(columns="denominator").assign(indicator=indicator, breakdown=breakdown, level=self.level))
 
 
+def deduplicated(persons):
+    """One row per person per area and period: rows with the same CPTV token count once, the one
+    referred first (then by team and row) kept."""
+    ordered = persons.sort_values(["referral_date", "team_code", "source_row"], kind="stable")
+    tokened = ordered["cptv_ref_token"].notna()
+    return ordered[~tokened | ~ordered.duplicated(["area_code", "period", "cptv_ref_token"])]
+
+
 def _victim_indicators(out: _Emitter, persons) -> None:
     from thb_reporting import reference
 
-    ordered = persons.sort_values(["referral_date", "team_code", "source_row"], kind="stable")
-    tokened = ordered["cptv_ref_token"].notna()
-    deduplicated = ordered[~tokened | ~ordered.duplicated(["area_code", "period", "cptv_ref_token"])]
-    out.add(deduplicated, "persons_by_status", "status", deduplicated["status"])
-    victims = deduplicated[deduplicated["status"].isin(VICTIM_STATUSES)]
+    persons = deduplicated(persons)
+    out.add(persons, "persons_by_status", "status", persons["status"])
+    victims = persons[persons["status"].isin(VICTIM_STATUSES)]
     out.add(victims, "victims", "total", "total")
     out.add(victims, "victims", "sex", victims["sex"])
     out.add(victims, "victims", "age_group", victims["age_band"].map(age_group_of_band()))

@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import contracts, indicators, reference
+from thb_reporting import contracts, exports, indicators, reference
 from thb_reporting.config import PipelineConfig
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path
@@ -73,6 +73,14 @@ def _refresh_reference(conn, quarters: set[str]) -> None:
         for name, item in indicators.catalogue().items()])
 
 
+def _catalogue_frame():
+    import pandas as pd
+
+    return pd.DataFrame([{"indicator": k, "dataset": v["dataset"], "unit": v["unit"], "label_sr": v["sr"],
+                          "label_en": v["en"], "breakdowns": ", ".join(v["breakdowns"])}
+                         for k, v in indicators.catalogue().items()])
+
+
 def _current(conn, dataset: str | None = None, years: set[str] | None = None) -> dict:
     """(dataset, team, quarter) → the current accepted submission."""
     subs = table("submissions", "ledger")
@@ -85,8 +93,9 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def _recompute_indicators(conn, years: set[str]) -> int:
-    """Recompute every indicator of the given years from the current snapshots of those years."""
+def _recompute_indicators(conn, years: set[str]) -> dict:
+    """Recompute every indicator and export of the given years from the current snapshots of those years;
+    returns the frames, for the export files."""
     import pyarrow as pa
 
     current = _current(conn, years=years)
@@ -100,7 +109,12 @@ def _recompute_indicators(conn, years: set[str]) -> int:
     periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
     conn.execute(delete(target).where(target.c.period.in_(sorted(periods))))
     insert_rows(conn, target, pa.Table.from_pandas(result, preserve_index=False))
-    return len(result)
+    crim = exports.crim_thb(facts["victims"], years)
+    sdg = exports.sdg_16_2_2(result, years)
+    for name, frame, column in (("export_crim_thb", crim, "time"), ("sdg_16_2_2", sdg, "year")):
+        conn.execute(delete(table(name)).where(table(name).c[column].in_(sorted(years))))
+        insert_rows(conn, table(name), pa.Table.from_pandas(frame, preserve_index=False))
+    return {"indicators": result, "crim_thb": crim, "sdg": sdg}
 
 
 def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
@@ -143,12 +157,17 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
         if not touched_years:
             log.info("nothing new to publish")
             return summary
-        indicator_rows = _recompute_indicators(conn, touched_years)
+        computed = _recompute_indicators(conn, touched_years)
         _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())})
+    # The files follow the committed tables; a failure here leaves the tables right and the next
+    # publish of the year writes the files again.
+    catalogue = _catalogue_frame()
+    for year in sorted(touched_years):
+        exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),
                  change["rows"], len(change["withdrawn"]))
-    log.info("indicators of %s: %d rows", ", ".join(sorted(touched_years)), indicator_rows)
+    log.info("indicators and exports of %s: %d indicator rows", ", ".join(sorted(touched_years)), len(computed["indicators"]))
     return summary
 
 

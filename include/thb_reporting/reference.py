@@ -66,3 +66,16 @@ def teams() -> dict[str, Team]:
 @cache
 def districts() -> dict[str, dict[str, str]]:
     return {r["district_code"]: r for r in _rows("districts.csv")}
+
+
+@cache
+def population() -> dict[str, int]:
+    """Population per municipality code, and of the nation under 'RS' (see population.csv for the source;
+    the figures must be checked against the statistical office's release before an export is published)."""
+    return {r["area_code"]: int(r["population"]) for r in _rows("population.csv")}
+
+
+@cache
+def eurostat_codes() -> dict[tuple[str, str], str]:
+    """(dimension, our code) → Eurostat crim_thb code."""
+    return {(r["dimension"], r["code"]): r["eurostat_code"] for r in _rows("eurostat.csv")}

@@ -138,6 +138,30 @@ def _metadata() -> MetaData:
         schema="national", comment="National indicators per team, district and nation, per quarter and year (exact counts)",
     )
     Table(
+        "export_crim_thb", md,
+        Column("geo", Text, nullable=False, comment="RS"),
+        Column("time", Text, nullable=False, comment="year"),
+        Column("leg_stat", Text, nullable=False, comment="IDENT identified | PRESUM presumed victims"),
+        Column("sex", Text, nullable=False, comment="F | M | UNK"),
+        Column("citizen", Text, nullable=False, comment="NAT reporting country | EU27_2020_FOR other EU | NEU27_2020_FOR non-EU"),
+        Column("expl", Text, nullable=False, comment="SEX sexual | LAB labour | OTH other forms (reference/eurostat.csv)"),
+        Column("unit", Text, nullable=False, comment="NR: number of persons"),
+        Column("value", BigInteger, nullable=False, comment="victims, counted once nationally; once per form group"),
+        schema="national", comment="Victims per year shaped like Eurostat crim_thb (exact counts)",
+    )
+    Table(
+        "sdg_16_2_2", md,
+        Column("level", Text, nullable=False, comment="team (its municipality) | nation"),
+        Column("area_code", Text, nullable=False, comment="municipality code or RS"),
+        Column("year", Text, nullable=False, comment="year"),
+        Column("breakdown", Text, nullable=False, comment="total | sex | age_group | exploitation"),
+        Column("category", Text, nullable=False, comment="a code of the breakdown, or total"),
+        Column("victims", BigInteger, nullable=False, comment="victims (identified and presumed)"),
+        Column("population", BigInteger, nullable=False, comment="reference population (reference/population.csv)"),
+        Column("rate_per_100000", Float, nullable=False, comment="victims per 100,000 population"),
+        schema="national", comment="SDG indicator 16.2.2: victims of trafficking per 100,000 population",
+    )
+    Table(
         "publications", md,
         Column("dataset", Text, primary_key=True, comment="the dataset"),
         Column("team_code", Text, primary_key=True, comment="the team"),

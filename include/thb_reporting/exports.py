@@ -1,0 +1,99 @@
+"""Exports a ministry can hand on, per year: the national indicators (CSV and XLSX), a table shaped like
+Eurostat's crim_thb, and SDG indicator 16.2.2 (victims per 100,000 population).
+
+Counts here are exact, as in national.indicators; the disclosure control of public outputs (suppressing
+counts from 1 to the threshold) is applied on top of them where they leave the ministries."""
+from __future__ import annotations
+
+import io
+
+from thb_reporting import reference
+from thb_reporting.indicators import NATION, VICTIM_STATUSES, deduplicated
+
+CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", "value"]
+SDG_COLUMNS = ["level", "area_code", "year", "breakdown", "category", "victims", "population", "rate_per_100000"]
+
+
+def crim_thb(victims, years: set[str]):
+    """Victims (identified and presumed) of each year, counted once nationally, by legal status, sex,
+    citizenship (reporting country / other EU / non-EU) and form of exploitation (sexual / labour /
+    other; a person with forms in two groups counts in each)."""
+    import pandas as pd
+
+    if victims is None or victims.empty:
+        return pd.DataFrame(columns=CRIM_THB_COLUMNS)
+    codes = reference.eurostat_codes()
+    eu = reference.eu_members()
+    persons = victims.assign(area_code=NATION, period=victims["quarter"].str.slice(0, 4))
+    persons = deduplicated(persons[persons["period"].isin(years)])  # as the indicators: one person, one report
+    persons = persons[persons["status"].isin(VICTIM_STATUSES)]
+    citizen = persons["citizenship"].map(lambda c: "reporting_country" if c == "RS" else ("other_eu" if c in eu else "non_eu"))
+    frame = pd.DataFrame({
+        "time": persons["period"],
+        "leg_stat": persons["status"].map(lambda s: codes[("leg_stat", s)]),
+        "sex": persons["sex"].map(lambda s: codes[("sex", s)]),
+        "citizen": citizen.map(lambda c: codes[("citizen", c)]),
+        "expl": persons["exploitation"].fillna("").map(
+            lambda forms: sorted({codes[("expl", f)] for f in forms.split(";") if f}) or ["UNK"]),
+    }).explode("expl")
+    counts = frame.groupby(["time", "leg_stat", "sex", "citizen", "expl"]).size().rename("value").reset_index()
+    return counts.assign(geo="RS", unit="NR")[CRIM_THB_COLUMNS].astype({"value": "int64"})
+
+
+def sdg_16_2_2(indicator_rows, years: set[str]):
+    """Victims per 100,000 population by sex, age group and form of exploitation, for each team's
+    municipality and for the nation, per year (population: reference/population.csv)."""
+    import pandas as pd
+
+    population = reference.population()
+    rows = indicator_rows[(indicator_rows["indicator"] == "victims") & indicator_rows["level"].isin(["team", "nation"])
+                          & indicator_rows["period"].isin(years)
+                          & indicator_rows["breakdown"].isin(["total", "sex", "age_group", "exploitation"])]
+    if rows.empty:
+        return pd.DataFrame(columns=SDG_COLUMNS)
+    out = pd.DataFrame({
+        "level": rows["level"], "area_code": rows["area_code"], "year": rows["period"],
+        "breakdown": rows["breakdown"], "category": rows["category"], "victims": rows["value"].astype("int64"),
+        "population": rows["area_code"].map(population).astype("int64"),
+    })
+    out["rate_per_100000"] = out["victims"] * 100_000 / out["population"]
+    return out.reset_index(drop=True)[SDG_COLUMNS]
+
+
+def _csv(frame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8-sig")  # BOM: Excel reads the Serbian letters right
+
+
+def _xlsx(sheets: dict) -> bytes:
+    import pandas as pd
+
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+    return buf.getvalue()
+
+
+def write_files(data_root: str, year: str, indicator_rows, crim, sdg, catalogue) -> list:
+    """<data_root>/exports/<year>/: national_indicators_<year>.csv and .xlsx, crim_thb_<year>.csv,
+    sdg_16_2_2_<year>.csv. Each file is written whole, then renamed into place."""
+    from thb_reporting.storage import storage_path, write_atomically
+
+    folder = storage_path(data_root) / "exports" / year
+    year_rows = indicator_rows[indicator_rows["period"].str.startswith(year)]
+    files = {
+        f"national_indicators_{year}.csv": _csv(year_rows),
+        f"national_indicators_{year}.xlsx": _xlsx({
+            "nacija_nation": year_rows[year_rows["level"] == "nation"],
+            "okruzi_districts": year_rows[year_rows["level"] == "district"],
+            "timovi_teams": year_rows[year_rows["level"] == "team"],
+            "pokazatelji_indicators": catalogue,
+        }),
+        f"crim_thb_{year}.csv": _csv(crim[crim["time"] == year]),
+        f"sdg_16_2_2_{year}.csv": _csv(sdg[sdg["year"] == year]),
+    }
+    written = []
+    for name, content in files.items():
+        write_atomically(folder / name, content)
+        written.append(folder / name)
+    return written
