@@ -15,12 +15,14 @@ DEMO_PLANTS = {
     ("subotica", "2026Q2"): "unknown_code",
     ("novi_sad", "2026Q3"): "jmbg",
     ("nis", "2026Q3"): "date_outside_quarter",
-    ("kikinda", "2026Q2"): "missing_column",
+    ("kikinda", "2026Q2", "criminal_justice"): "conviction_above_indictment",
+    ("pancevo", "2026Q3", "programmes"): "missing_column",
 }
 
 
 def _print_table(title: str, rows, headers) -> None:
-    rows = [[("" if v is None else str(v)) for v in r] for r in rows]
+    rows = [[("" if v is None else (f"{v:,.0f}" if isinstance(v, float) and v.is_integer() else
+                                    (f"{v:.1%}" if isinstance(v, float) else str(v)))) for v in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
@@ -30,38 +32,51 @@ def _print_table(title: str, rows, headers) -> None:
 
 
 def show_published(db_url: str) -> None:
-    from sqlalchemy import case, func, select
+    from sqlalchemy import func, select
 
     from thb_reporting.warehouse import reporting_engine, table
 
-    subs, ind = table("submissions", "ledger"), table("victims_by_team_quarter")
-    engine = reporting_engine(db_url)
-    with engine.connect() as conn:
-        ledger = conn.execute(select(
-            subs.c.submission_id, subs.c.team_code, subs.c.file_name, subs.c.status, subs.c.rows_accepted,
-            subs.c.superseded_by, func.substr(subs.c.summary, 1, 90),
-        ).order_by(subs.c.submission_id)).all()
-        # Persons by status come from the fact table: the indicator table counts a person once per form
-        # of exploitation, so its sums over forms are not head counts.
-        victims = table("victims")
-        per_team = conn.execute(select(
-            victims.c.team_code, victims.c.quarter,
-            func.sum(case((victims.c.status == "identified_victim", 1), else_=0)),
-            func.sum(case((victims.c.status == "possible_victim", 1), else_=0)),
-            func.sum(case((victims.c.status == "not_a_victim", 1), else_=0)),
-            func.count(),
-        ).group_by(victims.c.team_code, victims.c.quarter).order_by(victims.c.quarter, victims.c.team_code)).all()
-        forms = conn.execute(select(
-            ind.c.quarter, ind.c.exploitation, ind.c.age_group, func.sum(ind.c.victims),
-        ).where(ind.c.status != "not_a_victim").group_by(ind.c.quarter, ind.c.exploitation, ind.c.age_group)
-          .order_by(ind.c.quarter, ind.c.exploitation, ind.c.age_group)).all()
-    _print_table("Submissions ledger (ledger.submissions)", ledger,
-                 ["id", "team", "file", "status", "rows", "superseded_by", "summary"])
-    _print_table("Persons published per team and quarter (national.victims)", per_team,
-                 ["team", "quarter", "identified", "possible", "not_a_victim", "total"])
-    _print_table("Victims (identified and possible) by form of exploitation and age group "
-                 "(national.victims_by_team_quarter, all teams)", forms,
-                 ["quarter", "exploitation", "age_group", "victims"])
+    subs, ind = table("submissions", "ledger"), table("indicators")
+    with reporting_engine(db_url).connect() as conn:
+        counts = conn.execute(select(subs.c.dataset, subs.c.status, func.count()).group_by(subs.c.dataset, subs.c.status)
+                              .order_by(subs.c.dataset, subs.c.status)).all()
+        rejected = conn.execute(select(subs.c.submission_id, subs.c.team_code, subs.c.file_name,
+                                       func.substr(subs.c.summary, 1, 110)).where(subs.c.status == "rejected")
+                                .order_by(subs.c.submission_id)).all()
+        resent = conn.execute(select(subs.c.team_code, subs.c.dataset, subs.c.quarter,
+                                     func.count(), func.max(subs.c.submission_id))
+                              .group_by(subs.c.team_code, subs.c.dataset, subs.c.quarter).having(func.count() > 1)).all()
+        current = {r.submission_id: (r.file_name, r.status) for r in conn.execute(select(subs))}
+        nation = {tuple(r[:-1]): r[-1] for r in conn.execute(select(
+            ind.c.period, ind.c.indicator, ind.c.breakdown, ind.c.category, ind.c.value).where(ind.c.level == "nation"))}
+    _print_table("Submissions received (ledger.submissions)", counts, ["dataset", "status", "files"])
+    _print_table("Rejected, with the first reason (every finding: ledger.findings)", rejected, ["id", "team", "file", "why"])
+    _print_table("Sent more than once (the latest accepted file is the one published)",
+                 [[t, d, q, n, *current[last]] for t, d, q, n, last in resent],
+                 ["team", "dataset", "quarter", "files", "latest", "its status"])
+    periods = sorted({k[0] for k in nation})
+    lines = [
+        ("Victims (presumed and identified)", "victims", "total", "total"),
+        ("  of them identified", "persons_by_status", "status", "identified_victim"),
+        ("  women and girls", "victims", "sex", "female"),
+        ("  children", "victims", "age_group", "child"),
+        ("  foreign citizens", "victims", "citizenship", "foreign"),
+        ("  sexual exploitation", "victims", "exploitation", "sexual"),
+        ("  labour exploitation", "victims", "exploitation", "labour"),
+        ("Share receiving accommodation", "share_receiving_service", "service", "accommodation"),
+        ("Share in reintegration programmes", "share_in_reintegration", "total", "total"),
+        ("Art. 388: persons indicted", "prosecution_persons", "article_stage", "388/indictment"),
+        ("Art. 388: persons finally convicted", "prosecution_persons", "article_stage", "388/final_conviction"),
+        ("Programme funding, RSD", "programme_funding_rsd", "total", "total"),
+        ("  share from local councils for migration", "share_funding_local_migration_councils", "total", "total"),
+        ("Activities", "activities", "total", "total"),
+        ("  people reached", "people_reached", "total", "total"),
+        ("Cross-border cooperation events", "cross_border_events", "total", "total"),
+        ("  with North Macedonia", "cross_border_events", "counterpart_country", "MK"),
+    ]
+    _print_table("National summary (national.indicators, level nation; a person reported by two teams counts once)",
+                 [[label, *(nation.get((p, *key), 0.0) for p in periods)] for label, *key in lines],
+                 ["indicator", *periods])
 
 
 def demo(args) -> int:
@@ -71,17 +86,17 @@ def demo(args) -> int:
     os.environ.update(airflow_environment(Path(args.airflow_home).resolve()))
     os.environ["AIRFLOW_VAR_THB_DATA_ROOT"] = data.as_uri()
     os.environ.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", DEMO_KEY)
-    from thb_reporting import reference
+    from thb_reporting import contracts, reference
     from thb_reporting.airflow_runs import migrate_metadata_db, run_dag
     from thb_reporting.config import sqlite_url
     from thb_reporting.generator import SubmissionGenerator
 
     if data.exists():
         shutil.rmtree(data)
-    print(f"1. Generating synthetic submissions for {len(reference.teams())} teams × {len(DEMO_QUARTERS)} quarters "
-          f"into {data / 'inbox'} ({len(DEMO_PLANTS)} with planted errors)")
-    generator = SubmissionGenerator(data / "inbox", seed=args.seed)
-    generator.scenario(list(reference.teams()), DEMO_QUARTERS, DEMO_PLANTS)
+    print(f"1. Generating synthetic submissions: {len(reference.teams())} teams × {len(contracts.datasets())} datasets × "
+          f"{len(DEMO_QUARTERS)} quarters into {data / 'inbox'} ({len(DEMO_PLANTS)} with planted errors)")
+    generator = SubmissionGenerator(data / "inbox", seed=args.seed, shared_persons=1)
+    generator.scenario(list(reference.teams()), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())
     print("2. Preparing Airflow's metadata database (airflow db migrate)")
     migrate_metadata_db()
     for dag_id in ("ingest_submissions", "publish_national_tables"):
@@ -98,8 +113,8 @@ def demo(args) -> int:
             return 1
     db = data / "warehouse" / "reporting.sqlite"
     show_published(sqlite_url(db))
-    print(f"\nPublished into {db} (SQLite). Snapshots: {data / 'snapshots'}; quarantined files and their "
-          f"findings: {data / 'quarantine'}; every file received: {data / 'archive'}.")
+    print(f"\nPublished into {db} (SQLite). Exports: {data / 'exports'}. Snapshots: {data / 'snapshots'}; "
+          f"quarantined files and their findings: {data / 'quarantine'}; every file received: {data / 'archive'}.")
     return 0
 
 

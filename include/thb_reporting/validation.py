@@ -169,6 +169,12 @@ class SuiteRunner:
         )
 
 
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
 def findings_from_gx(result, contract: Contract) -> list[Finding]:
     findings = []
     for res in result.results:
@@ -192,7 +198,7 @@ def findings_from_gx(result, contract: Contract) -> list[Finding]:
             detail = f"{when['column']} = {'/'.join(when['in'])}"
         for entry in rows:
             value = entry.get(column)
-            value = None if (not echo or value is None or value != value) else str(value)[:40]
+            value = None if (not echo or _missing(value)) else str(value)[:40]
             if value and rule == "within_quarter":
                 value = value[:10]
             findings.append(Finding(rule, severity, column=column, row=int(entry[ROW_KEY]), value=value, detail=detail))
