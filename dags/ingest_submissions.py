@@ -12,7 +12,11 @@ Every 15 minutes: picks up the files local anti-trafficking teams dropped in the
    with every finding by row, column and rule (*rejected*). One bad file never stops the others; a file that
    fails unexpectedly stays *received* and is retried by the next run;
 3. **announce_new_snapshots**: updates the Asset `thb_accepted_snapshots` when accepted submissions wait to
-   be published, which starts `publish_national_tables`.
+   be published, which starts `publish_national_tables`;
+4. **notify_teams**: queues one e-mail per processed submission to the team's registered contacts (Serbian,
+   then English: accepted with the figures to be published, or rejected with every problem by row, column
+   and rule) in `ledger.outbox`, and sends what is due through the connection `smtp_default` (without it:
+   `.eml` files under `<thb_data_root>/outbox`). A failed send stays in the outbox and is retried with backoff.
 
 Configuration: variables `thb_data_root`, `thb_inbox`, `thb_pseudonymisation_key` (required),
 `thb_max_file_bytes`; connection `reporting_db`. See README.
@@ -58,7 +62,18 @@ def ingest_submissions():
             raise AirflowSkipException("no accepted submission waits to be published")
         return len(waiting)
 
-    announce_new_snapshots(validate_and_snapshot(collect_new_submissions()))
+    @task(trigger_rule="all_done")  # files processed before a failure still get their e-mail
+    def notify_teams() -> dict:
+        from thb_reporting.config import PipelineConfig
+        from thb_reporting.notifications import deliver_outbox, queue_submission_notices, sender_from_airflow
+
+        config = PipelineConfig.from_airflow()
+        queued = queue_submission_notices(config)
+        return {"queued": queued, **deliver_outbox(config, sender_from_airflow(config))}
+
+    processed = validate_and_snapshot(collect_new_submissions())
+    announce_new_snapshots(processed)
+    processed >> notify_teams()
 
 
 ingest_submissions()

@@ -25,18 +25,21 @@ PLANTS = {
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def pipeline_env(request, tmp_path, monkeypatch, airflow_db):
-    """The pipeline's Airflow variables and connection for one backend; returns (data root, db url)."""
+def pipeline_env(request, tmp_path, monkeypatch, airflow_db, smtp_server):
+    """The pipeline's Airflow variables and connections for one backend (e-mail to a real SMTP server on
+    loopback through smtp_default); returns (data root, db url, mailbox)."""
     data = tmp_path / "data"
+    port, mailbox = smtp_server
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     if request.param == "sqlite":  # the embedded default: no connection configured; the key as a variable
         monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-        return data, sqlite_url(data / "warehouse" / "reporting.sqlite")
+        return data, sqlite_url(data / "warehouse" / "reporting.sqlite"), mailbox
     # the key as the password of a connection, the database through the reporting_db connection
     monkeypatch.setenv("AIRFLOW_CONN_THB_PSEUDONYMISATION", json.dumps({"conn_type": "generic", "password": TEST_KEY.decode()}))
     url = request.getfixturevalue("pg_url")
     monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", url.replace("postgresql+psycopg://", "postgresql://"))
-    return data, url
+    return data, url, mailbox
 
 
 def run(dag_id: str) -> dict[str, str]:
@@ -54,14 +57,14 @@ def cycle() -> dict[str, str]:
 
 
 def test_submissions_to_national_tables_through_airflow(pipeline_env):
-    data, db_url = pipeline_env
+    data, db_url, mailbox = pipeline_env
     generator = SubmissionGenerator(data / "inbox", seed=20)
     truth = generator.scenario(list(reference.teams()), QUARTERS, PLANTS)
     assert len(truth.files) == 26
 
     states = cycle()
     assert states == {"collect_new_submissions": "success", "validate_and_snapshot": "success",
-                      "announce_new_snapshots": "success", "publish_datasets": "success"}
+                      "announce_new_snapshots": "success", "notify_teams": "success", "publish_datasets": "success"}
     # the published figures equal the generator's truth exactly
     assert published_indicator(db_url) == truth.victims_by_team_quarter()
     assert len(dump(db_url, "victims")) == truth.published_rows()
@@ -76,6 +79,10 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
             assert r.quarantine_path and (r.submission_id, f.expected_rule, f.planted_row) in reasons
             assert Path(r.quarantine_path.removeprefix("file://"), "findings.csv").exists()
 
+    # one e-mail per processed file, to its team
+    assert sorted(rcpt[0] for rcpt, _ in mailbox.received) == sorted(
+        reference.teams()[f.team].contact_emails[0] for f in truth.files)
+
     # running both DAGs again changes nothing
     tables = ("victims", "victims_by_team_quarter", "publications")
     before = {t: dump(db_url, t) for t in tables} | {"ledger": dump(db_url, "submissions", "ledger")}
@@ -88,6 +95,7 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     generator.victims_file("vranje", "2026Q3", version=2)
     cycle()
     assert published_indicator(db_url) == generator.truth.victims_by_team_quarter()
+    assert len(mailbox.received) == 28  # the two new files, and nothing sent twice
     after = {(r.team_code, r.file_name): r for r in ledger(db_url)}
     assert after[("vranje", "victims_2026Q3.csv")].superseded_by == after[("vranje", "victims_2026Q3_v2.csv")].submission_id
     assert publications(db_url)[("subotica", "2026Q2")] == after[("subotica", "victims_2026Q2_v2.csv")].submission_id

@@ -113,8 +113,11 @@ def demo(args) -> int:
             return 1
     db = data / "warehouse" / "reporting.sqlite"
     show_published(sqlite_url(db))
+    emails = sorted((data / "outbox").glob("*.eml"))
     print(f"\nPublished into {db} (SQLite). Exports: {data / 'exports'}. Snapshots: {data / 'snapshots'}; "
           f"quarantined files and their findings: {data / 'quarantine'}; every file received: {data / 'archive'}.")
+    print(f"E-mails to the teams: no SMTP connection is configured (AIRFLOW_CONN_SMTP_DEFAULT), so the "
+          f"{len(emails)} messages were written as .eml files to {data / 'outbox'} (open them in any mail program).")
     return 0
 
 

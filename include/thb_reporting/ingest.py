@@ -138,7 +138,7 @@ def _summary(findings: list[Finding], contract: Contract | None, quarter) -> str
     return text + (f" (and {more} more)" if more > 0 else "")
 
 
-def _findings_csv(findings: list[Finding], contract, quarter) -> bytes:
+def findings_csv(findings: list[Finding], contract, quarter) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["row", "column", "rule", "severity", "value", "message_sr", "message_en"])
@@ -197,7 +197,11 @@ class _Processor:
         if errors:
             where = quarantine_dir(self.config.data_root, sub.team_code, sub.content_sha256)
             write_atomically(where / sub.archive_path.rsplit("/", 1)[-1], data)
-            write_atomically(where / "findings.csv", _findings_csv(findings, contract, quarter))
+            write_atomically(where / "findings.csv", findings_csv(findings, contract, quarter))
+            if outcome is not None and outcome.gx_result is not None:
+                from thb_reporting.validation import data_docs_html
+
+                write_atomically(where / "validation.html", data_docs_html(outcome.gx_result, contract).encode())
             values.update(status="rejected", rows_accepted=0, quarantine_path=str(where))
         else:
             rows = stored_rows(outcome.typed, contract, self.token)

@@ -79,3 +79,9 @@ def population() -> dict[str, int]:
 def eurostat_codes() -> dict[tuple[str, str], str]:
     """(dimension, our code) → Eurostat crim_thb code."""
     return {(r["dimension"], r["code"]): r["eurostat_code"] for r in _rows("eurostat.csv")}
+
+
+@cache
+def national_contacts() -> dict[str, dict[str, str]]:
+    """role (national_coordinator, sender) → {"email": …, "name": …}."""
+    return {r["role"]: {"email": r["email"], "name": r["name"]} for r in _rows("national_contacts.csv")}

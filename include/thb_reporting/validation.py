@@ -42,8 +42,8 @@ def rule_texts() -> dict:
     return yaml.safe_load((Path(__file__).parent / "rules.yaml").read_text(encoding="utf-8"))
 
 
-def describe(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> str:
-    """The finding in words for the team, with how to fix it."""
+def explain(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> tuple[str, str]:
+    """(what is wrong, how to fix it) in words for the team, in Serbian ('sr') or English ('en')."""
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
     fields = {"column": finding.column or "", "value": finding.value or "", "detail": finding.detail or "",
               "quarter": str(quarter or ""), "allowed": "", "min": "", "max": "", "measure": ""}
@@ -53,8 +53,14 @@ def describe(finding: Finding, lang: str = "en", contract: Contract | None = Non
         col = contract.column(finding.column)
         fields.update(allowed=", ".join(col.allowed_codes[:12]) + (" …" if len(col.allowed_codes) > 12 else ""),
                       min=col.min if col.min is not None else "", max=col.max if col.max is not None else "")
+    return texts[lang].format(**fields), texts[f"fix_{lang}"].format(**fields)
+
+
+def describe(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> str:
+    """The finding in one sentence for the team, with its row and how to fix it."""
     where = f"row {finding.row}: " if lang == "en" and finding.row else (f"red {finding.row}: " if finding.row else "")
-    return where + texts[lang].format(**fields) + " " + texts[f"fix_{lang}"].format(**fields)
+    what, fix = explain(finding, lang, contract, quarter)
+    return f"{where}{what} {fix}"
 
 
 # --- structure and identifiers ----------------------------------------------------------------
@@ -227,6 +233,7 @@ def check_row_rules(typed, contract: Contract) -> list[Finding]:
 class Outcome:
     typed: object  # pandas.DataFrame of the contract's columns, parsed; None when the structure failed
     findings: list[Finding]
+    gx_result: object = None  # Great Expectations' validation result, when the suite ran
 
     @property
     def errors(self) -> list[Finding]:
@@ -246,10 +253,29 @@ def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -
         return Outcome(None, structure + identifiers)
     typed, type_findings = parse_types(frame, contract)
     flagged = {(f.row, f.column) for f in type_findings}
-    gx_findings = [f for f in findings_from_gx(runner.run(contract.dataset, typed, quarter), contract)
-                   if (f.row, f.column) not in flagged]
+    gx_result = runner.run(contract.dataset, typed, quarter)
+    gx_findings = [f for f in findings_from_gx(gx_result, contract) if (f.row, f.column) not in flagged]
     findings = sorted(type_findings + gx_findings + check_row_rules(typed, contract), key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
-    return Outcome(typed, findings)
+    return Outcome(typed, findings, gx_result)
+
+
+_VALUE_LISTS = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list",
+                "unexpected_index_list", "partial_unexpected_counts", "unexpected_rows", "details")
+
+
+def data_docs_html(result, contract: Contract) -> str:
+    """GX's own HTML rendering of a validation result (Data Docs), with the values of every column that may
+    not be quoted (references, free text) removed first: only row numbers and counts remain for those."""
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    for res in result.results:
+        column = res.expectation_config.kwargs.get("column")
+        if column in contract.column_names and not contract.column(column).echo_values or column is None:
+            for key in _VALUE_LISTS:
+                if key in (res.result or {}):
+                    res.result[key] = [] if isinstance(res.result[key], list) else {}
+    return DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
 
 
 def today() -> dt.date:

@@ -71,6 +71,7 @@ def _metadata() -> MetaData:
         Column("snapshot_path", Text, comment="the accepted rows (Parquet), when accepted"),
         Column("quarantine_path", Text, comment="the file and its findings, when rejected"),
         Column("superseded_by", Integer, comment="the later accepted submission that replaced it"),
+        Column("notification", Text, comment="the team's e-mail: queued | retrying | sent | no_contact (ledger.outbox)"),
         # The same bytes under another name are another submission (two quarters can have equal figures).
         UniqueConstraint("team_code", "file_name", "content_sha256", name="submissions_team_file_content_key"),
         schema="ledger", comment="One row per file received from a team",
@@ -86,6 +87,23 @@ def _metadata() -> MetaData:
         Column("value", Text, comment="codes, numbers or dates only; never a person's details"),
         Column("detail", Text, comment="more about the finding, in codes and numbers"),
         schema="ledger", comment="Each validation problem of each submission",
+    )
+    Table(
+        "outbox", md,
+        Column("message_id", Integer, primary_key=True, autoincrement=True, comment="the message's number"),
+        Column("dedupe_key", Text, nullable=False, unique=True, comment="submission:<id> or digest:<week>: one message each"),
+        Column("kind", Text, nullable=False, comment="submission | digest"),
+        Column("submission_id", Integer, comment="the submission it reports on"),
+        Column("recipients", Text, nullable=False, comment="addresses from the team registry or national contacts"),
+        Column("subject", Text, nullable=False, comment="the subject line"),
+        Column("message", Text, nullable=False, comment="the whole message as sent (MIME)"),
+        Column("status", Text, nullable=False, comment="pending | sending | sent"),
+        Column("attempts", Integer, nullable=False, comment="sends tried"),
+        Column("last_error", Text, comment="why the last send failed"),
+        Column("created_at", DateTime(timezone=True), nullable=False, comment="when it was queued"),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False, comment="not sent before this time (backoff)"),
+        Column("sent_at", DateTime(timezone=True), comment="when the server accepted it"),
+        schema="ledger", comment="E-mails to teams and the coordinator, kept until sent",
     )
     Table(
         "teams", md,

@@ -1,0 +1,343 @@
+"""E-mails to the teams and the national coordinator, through an outbox in the reporting database.
+
+Every processed submission gets one e-mail to its team's registered contacts (the team registry only,
+never an address found in a file): a receipt when accepted, every problem and how to fix it when
+rejected; Serbian (Latin) first, English below, as HTML with a plain-text part. Messages are rendered
+once into ledger.outbox and sent from there: a send that fails stays in the outbox and is retried with
+backoff by the next run, and a submission is queued once only (a unique key per submission).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+from collections import defaultdict
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+
+from thb_reporting import contracts, reference
+from thb_reporting.config import PipelineConfig
+from thb_reporting.quarters import Quarter
+from thb_reporting.storage import storage_path, write_atomically
+from thb_reporting.validation import ERROR, Finding, explain
+from thb_reporting.warehouse import ensure_schema, reporting_engine, table
+
+log = logging.getLogger(__name__)
+ROWS_IN_BODY = 20  # per rule; the attached CSV has them all
+STALE_SENDING = dt.timedelta(hours=1)  # a send interrupted by a crash is tried again after this
+FIGURE_BREAKDOWNS = {"total", "status", "sex", "age_group", "article_stage", "funding_source", "type", "counterpart_country"}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """2, 4, 8 … minutes after each failed attempt, at most 6 hours."""
+    return min(dt.timedelta(minutes=2 ** attempts), dt.timedelta(hours=6))
+
+
+@cache
+def _templates():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(loader=FileSystemLoader(Path(__file__).parent / "email_templates"),
+                       autoescape=select_autoescape(["html"]), trim_blocks=False, keep_trailing_newline=True)
+
+
+def _render(name: str, **context) -> tuple[str, str]:
+    env = _templates()
+    context.setdefault("sender_name", reference.national_contacts()["sender"]["name"])
+    return env.get_template(f"{name}.txt.j2").render(**context), env.get_template(f"{name}.html.j2").render(**context)
+
+
+# --- senders --------------------------------------------------------------------------------------
+@dataclass
+class SmtpSender:
+    host: str
+    port: int = 25
+    login: str | None = None
+    password: str | None = None
+    ssl: bool = False
+    starttls: bool = False
+    timeout: float = 30
+
+    def send(self, message: EmailMessage) -> None:
+        cls = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
+        with cls(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.login:
+                smtp.login(self.login, self.password or "")
+            smtp.send_message(message)
+
+
+@dataclass
+class FolderSender:
+    """Writes each message as an .eml file instead of sending it (local runs without SMTP)."""
+    folder: str
+
+    def send(self, message: EmailMessage) -> None:
+        name = message["Message-ID"].strip("<>").split("@")[0] + ".eml"
+        write_atomically(storage_path(self.folder) / name, bytes(message))
+
+
+def sender_from_airflow(config: PipelineConfig):
+    """SMTP through the connection smtp_default; without it, .eml files under <data_root>/outbox."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = Connection.get("smtp_default")
+    except AirflowNotFoundException:
+        return FolderSender(f"{config.data_root}/outbox")
+    extra = conn.extra_dejson
+    ssl = str(extra.get("disable_ssl", "true")).lower() != "true" and conn.port == 465
+    starttls = str(extra.get("disable_tls", "true")).lower() != "true"
+    return SmtpSender(conn.host or "localhost", conn.port or 25, conn.login or None, conn.password or None,
+                      ssl=ssl, starttls=starttls, timeout=float(extra.get("timeout", 30)))
+
+
+# --- submission e-mails ---------------------------------------------------------------------------
+def _groups(findings: list[Finding], contract, quarter) -> list[dict]:
+    by_rule: dict[tuple, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_rule[(f.severity != ERROR, f.rule, f.column or "")].append(f)
+    groups = []
+    for (_, rule, column), items in sorted(by_rule.items()):
+        values = {f.value for f in items}
+        sample = Finding(rule, items[0].severity, column=column or None,
+                         value=items[0].value if len(values) == 1 else "…", detail=items[0].detail)
+        texts = {lang: explain(sample, lang, contract, quarter) for lang in ("sr", "en")}
+        groups.append({"severity": items[0].severity, "text": {k: v[0] for k, v in texts.items()},
+                       "fix": {k: v[1] for k, v in texts.items()}, "rows": items[:ROWS_IN_BODY],
+                       "more": max(0, len(items) - ROWS_IN_BODY)})
+    return groups
+
+
+def _figures(sub, dataset: str) -> list[dict]:
+    """The team's figures for the quarter as national.indicators will publish them (team level)."""
+    from thb_reporting import indicators
+    from thb_reporting.publish import _read_snapshot, _with_lineage
+
+    rows = _with_lineage(_read_snapshot(sub.snapshot_path), sub).to_pandas()
+    computed = indicators.national_indicators({dataset: rows}, {sub.team_code: ""})
+    computed = computed[(computed["level"] == "team") & (computed["period"] == sub.quarter)
+                        & computed["breakdown"].isin(FIGURE_BREAKDOWNS)]
+    catalogue = indicators.catalogue()
+    order = {name: i for i, name in enumerate(catalogue)}
+    computed = computed.sort_values(["indicator", "breakdown"], key=lambda c: c.map(order) if c.name == "indicator" else c != "total",
+                                    kind="stable")
+    labels = {c.code: (c.label_sr, c.label_en) for codes in reference.code_lists().values() for c in codes}
+    labels["total"] = ("ukupno", "total")
+    figures = []
+    for r in computed.itertuples():
+        item = catalogue[r.indicator]
+        parts = [labels.get(part, (part, part)) for part in r.category.split("/")]  # e.g. 388/indictment
+        sr, en = " – ".join(p[0] for p in parts), " – ".join(p[1] for p in parts)
+        value = f"{r.value:.0%}" if item["unit"] == "share" else f"{r.value:,.0f}".replace(",", " ")
+        figures.append({"label": {"sr": f"{item['sr']} – {sr}", "en": f"{item['en']} – {en}"}, "value": value})
+    return figures
+
+
+def submission_message(sub, findings: list[Finding], data_root: str) -> EmailMessage | None:
+    """The e-mail for one processed submission, or None when its team has no registered contact."""
+    from thb_reporting.ingest import findings_csv
+
+    team = reference.teams().get(sub.team_code)
+    if team is None or not team.contact_emails:
+        return None
+    accepted = sub.status == "accepted"
+    contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
+    quarter = Quarter.parse(sub.quarter) if sub.quarter else None
+    subject = (f"[THB] {'Prihvaćeno' if accepted else 'Odbijeno'} / {'Accepted' if accepted else 'Rejected'}: "
+               f"{sub.dataset or sub.file_name} {sub.quarter or ''} – {team.name_lat}").replace("  ", " ")
+    context = dict(
+        subject=subject, accepted=accepted, team_name_lat=team.name_lat, file_name=sub.file_name,
+        dataset=sub.dataset or "?", quarter=sub.quarter, sha256=sub.content_sha256,
+        received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), rows_accepted=sub.rows_accepted,
+        groups=_groups(findings, contract, quarter),
+        figures=_figures(sub, sub.dataset) if accepted else [],
+    )
+    text, html = _render("submission", **context)
+    message = _envelope(subject, list(team.contact_emails), f"submission-{sub.submission_id}-{sub.content_sha256[:12]}")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    if findings:
+        message.add_attachment(findings_csv(findings, contract, quarter), maintype="text", subtype="csv",
+                               filename=f"nalazi_findings_{sub.submission_id}.csv")
+    docs = storage_path(sub.quarantine_path) / "validation.html" if sub.quarantine_path else None
+    if docs is not None and docs.exists():
+        message.add_attachment(docs.read_bytes(), maintype="text", subtype="html",
+                               filename=f"validacija_validation_{sub.submission_id}.html")
+    return message
+
+
+def _envelope(subject: str, to: list[str], key: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject
+    sender = reference.national_contacts()["sender"]
+    message["From"] = formataddr((sender["name"], sender["email"]))
+    message["To"] = ", ".join(to)
+    message["Date"] = format_datetime(_now())
+    message["Message-ID"] = f"<{key}@thb-national-reporting>"  # stable: a resend is recognisable
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def _enqueue(conn, key: str, kind: str, message: EmailMessage, submission_id: int | None = None) -> bool:
+    outbox = table("outbox", "ledger")
+    if conn.execute(select(outbox.c.message_id).where(outbox.c.dedupe_key == key)).first():
+        return False
+    conn.execute(outbox.insert().values(
+        dedupe_key=key, kind=kind, submission_id=submission_id, recipients=message["To"], subject=message["Subject"],
+        message=message.as_string(), status="pending", attempts=0, created_at=_now(), next_attempt_at=_now(),
+    ))
+    return True
+
+
+def queue_submission_notices(config: PipelineConfig) -> int:
+    """Queue one e-mail for every processed submission that has none yet; returns how many."""
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    subs, found = table("submissions", "ledger"), table("findings", "ledger")
+    with engine.connect() as conn:
+        waiting = conn.execute(select(subs).where(subs.c.status.in_(["accepted", "rejected"]),
+                                                  subs.c.notification.is_(None)).order_by(subs.c.submission_id)).all()
+    queued = 0
+    for sub in waiting:
+        with engine.connect() as conn:
+            findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail)
+                        for r in conn.execute(select(found).where(found.c.submission_id == sub.submission_id)
+                                              .order_by(found.c.severity, found.c.rule, found.c.source_row))]
+        message = submission_message(sub, findings, config.data_root)
+        with engine.begin() as conn:
+            if message is None:
+                state = "no_contact"
+            else:
+                queued += _enqueue(conn, f"submission:{sub.submission_id}", "submission", message, sub.submission_id)
+                state = "queued"
+            conn.execute(update(subs).where(subs.c.submission_id == sub.submission_id).values(notification=state))
+    return queued
+
+
+def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = None) -> dict:
+    """Send every message that is due; a failure stays in the outbox for a later attempt."""
+    now = now or _now()
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    outbox, subs = table("outbox", "ledger"), table("submissions", "ledger")
+    with engine.connect() as conn:
+        due = conn.execute(select(outbox).where(or_(
+            (outbox.c.status == "pending") & (outbox.c.next_attempt_at <= now),
+            (outbox.c.status == "sending") & (outbox.c.next_attempt_at <= now - STALE_SENDING),
+        )).order_by(outbox.c.message_id)).all()
+    result = {"sent": 0, "failed": 0}
+    from email import message_from_string, policy
+
+    for row in due:
+        with engine.begin() as conn:  # claim it, so that a parallel run does not send it too
+            claimed = conn.execute(update(outbox).where(outbox.c.message_id == row.message_id,
+                                                        outbox.c.status == row.status)
+                                   .values(status="sending", next_attempt_at=now)).rowcount
+        if not claimed:
+            continue
+        try:
+            sender.send(message_from_string(row.message, policy=policy.default))
+        except Exception as e:  # SMTP down, refused, timed out: keep it and try later
+            attempts = row.attempts + 1
+            with engine.begin() as conn:
+                conn.execute(update(outbox).where(outbox.c.message_id == row.message_id).values(
+                    status="pending", attempts=attempts, last_error=f"{type(e).__name__}: {e}"[:500],
+                    next_attempt_at=now + backoff(attempts)))
+                if row.submission_id:
+                    conn.execute(update(subs).where(subs.c.submission_id == row.submission_id).values(notification="retrying"))
+            log.warning("could not send %r (attempt %d): %s", row.subject, attempts, e)
+            result["failed"] += 1
+            continue
+        with engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.message_id == row.message_id).values(
+                status="sent", attempts=row.attempts + 1, sent_at=_now(), last_error=None))
+            if row.submission_id:
+                conn.execute(update(subs).where(subs.c.submission_id == row.submission_id).values(notification="sent"))
+        result["sent"] += 1
+    return result
+
+
+# --- the weekly digest ------------------------------------------------------------------------------
+STATUS_WORDS = {
+    "sr": {"accepted": "primljeno", "accepted_late": "primljeno kasno", "rejected": "odbijeno", "missing": "nedostaje"},
+    "en": {"accepted": "accepted", "accepted_late": "accepted late", "rejected": "rejected", "missing": "missing"},
+}
+COLOURS = {"accepted": "#d1f2d9", "accepted_late": "#fff1c2", "rejected": "#ffd6d6", "missing": "#eeeeee"}
+
+
+def reporting_statuses(conn, quarter: Quarter) -> dict[tuple[str, str], dict]:
+    """(team, dataset) → {status, reason} for a quarter: accepted, accepted_late (after the deadline),
+    rejected (no accepted file, at least one rejected) or missing."""
+    subs = table("submissions", "ledger")
+    rows = conn.execute(select(subs).where(subs.c.quarter == str(quarter)).order_by(subs.c.received_at)).all()
+    out = {}
+    for team in reference.teams():
+        for dataset in contracts.datasets():
+            mine = [r for r in rows if r.team_code == team and r.dataset == dataset]
+            current = [r for r in mine if r.status == "accepted" and r.superseded_by is None]
+            rejected = [r for r in mine if r.status == "rejected"]
+            if current:
+                first = min(r.received_at for r in mine if r.status == "accepted")
+                late = (first if first.tzinfo else first.replace(tzinfo=dt.timezone.utc)).date() > quarter.deadline()
+                out[(team, dataset)] = {"status": "accepted_late" if late else "accepted"}
+            elif rejected:
+                out[(team, dataset)] = {"status": "rejected", "submission": rejected[-1]}
+            else:
+                out[(team, dataset)] = {"status": "missing"}
+    return out
+
+
+def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
+    found = table("findings", "ledger")
+    statuses = reporting_statuses(conn, quarter)
+    datasets = contracts.datasets()
+    counts = {s: sum(v["status"] == s for v in statuses.values()) for s in STATUS_WORDS["en"]}
+    counts["total"] = len(statuses)
+    teams, rejected, missing = [], [], []
+    for code, team in reference.teams().items():
+        cells = [{"dataset": d, "status": statuses[(code, d)]["status"]} for d in datasets]
+        teams.append({"name": team.name_lat, "cells": cells})
+        gaps = [d for d in datasets if statuses[(code, d)]["status"] == "missing"]
+        if gaps:
+            missing.append({"team": team.name_lat, "datasets": gaps})
+        for d in datasets:
+            if statuses[(code, d)]["status"] == "rejected":
+                sub = statuses[(code, d)]["submission"]
+                first = conn.execute(select(found).where(found.c.submission_id == sub.submission_id, found.c.severity == ERROR)
+                                     .order_by(found.c.source_row)).first()
+                finding = Finding(first.rule, column=first.column_name, value=first.value, detail=first.detail) if first else None
+                reason = {lang: explain(finding, lang, contracts.load(d), quarter)[0] if finding else "" for lang in ("sr", "en")}
+                rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
+    subject = f"[THB] Nedeljni pregled / Weekly digest: {quarter}, {today.isoformat()}"
+    text, html = _render("digest", subject=subject, quarter=quarter, deadline=quarter.deadline().isoformat(),
+                         today=today.isoformat(), counts=counts, teams=teams, rejected=rejected, missing=missing,
+                         datasets=datasets, status_words=STATUS_WORDS, colours=COLOURS)
+    year, week, _ = today.isocalendar()
+    message = _envelope(subject, [reference.national_contacts()["national_coordinator"]["email"]], f"digest-{year}-W{week:02d}")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) -> bool:
+    """Queue the coordinator's digest for the quarter being reported on (the last one that ended), once per
+    ISO week; returns whether one was queued."""
+    today = today or _now().date()
+    quarter = Quarter.containing(today).previous()
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    year, week, _ = today.isocalendar()
+    with engine.begin() as conn:
+        return _enqueue(conn, f"digest:{year}-W{week:02d}", "digest", digest_message(conn, quarter, today))

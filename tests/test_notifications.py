@@ -1,0 +1,138 @@
+"""E-mails to the teams and the coordinator, received by a real SMTP server on loopback (aiosmtpd)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+
+from helpers import findings, ledger
+from thb_reporting import contracts, ingest, notifications, reference
+from thb_reporting.generator import VALID_JMBG
+from thb_reporting.notifications import SmtpSender, deliver_outbox, queue_submission_notices, queue_weekly_digest
+from thb_reporting.warehouse import reporting_engine, table
+
+TEAMS = ["subotica", "nis", "vranje"]
+PLANTS = {("subotica", "2026Q3"): "unknown_code", ("nis", "2026Q3"): "jmbg",
+          ("vranje", "2026Q3", "programmes"): "end_before_start", ("nis", "2026Q3", "activities"): "extra_column"}
+
+
+def _parts(message) -> list[str]:
+    """Every part of a message as text, attachments included."""
+    texts = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True) or b""
+        texts.append(payload.decode("utf-8", errors="replace"))
+    return texts
+
+
+def _process(config, generator):
+    truth = generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    return truth
+
+
+def test_every_processed_submission_gets_one_correct_email(config, generator, smtp_server):
+    port, mailbox = smtp_server
+    truth = _process(config, generator)
+    assert queue_submission_notices(config) == len(truth.files)
+    assert deliver_outbox(config, SmtpSender("127.0.0.1", port)) == {"sent": len(truth.files), "failed": 0}
+    assert len(mailbox.received) == len(truth.files)
+
+    by_file = {(r.team_code, r.file_name): r for r in ledger(config.reporting_db_url)}
+    all_findings = findings(config.reporting_db_url)
+    seen_ids = set()
+    for recipients, message in mailbox.received:
+        sid = int(message["Message-ID"].split("-")[1])
+        seen_ids.add(sid)
+        sub = next(r for r in by_file.values() if r.submission_id == sid)
+        assert recipients == list(reference.teams()[sub.team_code].contact_emails)
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert text.index("Vaš fajl") < text.index("Your file")  # Serbian first, English below
+        assert 'lang="sr"' in html and 'lang="en"' in html
+        assert sub.file_name in text and sub.content_sha256 in text
+        if sub.status == "accepted":
+            assert message["Subject"].startswith("[THB] Prihvaćeno / Accepted")
+            assert "Your figures as they will be published" in text
+        else:
+            assert message["Subject"].startswith("[THB] Odbijeno / Rejected")
+            mine = [f for f in all_findings if f.submission_id == sid]
+            attached = {a.get_filename(): a.get_content() for a in message.iter_attachments()}
+            csv_name = next(n for n in attached if n.endswith(".csv"))
+            rows = list(csv.DictReader(io.StringIO(attached[csv_name].lstrip("\ufeff"))))
+            assert len(rows) == len(mine)  # every failing row, in the CSV
+            for f in mine:
+                if f.source_row:
+                    assert f"row {f.source_row}" in text and f"red {f.source_row}" in text
+            if sub.dataset == "victims" and sub.team_code == "subotica":
+                assert "nepoznato" in text and "status" in text
+                assert any(n.endswith(".html") for n in attached)  # GX Data Docs of the run
+        # nothing that could identify a person, in any part
+        for part in _parts(message):
+            for secret in [VALID_JMBG, "osoba.primer@example.org", "Marko", *truth.references()]:
+                assert secret not in part, (sub.file_name, secret)
+    assert seen_ids == {r.submission_id for r in by_file.values()}
+    # the ledger shows it, and nothing is sent twice
+    assert {r.notification for r in ledger(config.reporting_db_url)} == {"sent"}
+    assert queue_submission_notices(config) == 0
+    assert deliver_outbox(config, SmtpSender("127.0.0.1", port)) == {"sent": 0, "failed": 0}
+    assert len(mailbox.received) == len(truth.files)
+
+
+def test_smtp_down_loses_nothing_and_sends_each_once_later(config, generator, smtp_server):
+    from conftest import free_port
+
+    port, mailbox = smtp_server
+    truth = _process(config, generator)
+    queue_submission_notices(config)
+    down = SmtpSender("127.0.0.1", free_port(), timeout=2)  # nothing listens there
+    assert deliver_outbox(config, down) == {"sent": 0, "failed": len(truth.files)}
+    outbox = table("outbox", "ledger")
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        rows = conn.execute(outbox.select()).all()
+    assert {(r.status, r.attempts) for r in rows} == {("pending", 1)} and all(r.last_error for r in rows)
+    assert {r.notification for r in ledger(config.reporting_db_url)} == {"retrying"}
+    up = SmtpSender("127.0.0.1", port)
+    assert deliver_outbox(config, up) == {"sent": 0, "failed": 0}  # not before the backoff
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=3)
+    assert deliver_outbox(config, up, now=later) == {"sent": len(truth.files), "failed": 0}
+    assert deliver_outbox(config, up, now=later + dt.timedelta(hours=2)) == {"sent": 0, "failed": 0}
+    ids = [m["Message-ID"] for _, m in mailbox.received]
+    assert len(ids) == len(set(ids)) == len(truth.files)
+
+
+def test_weekly_digest_lists_submitted_rejected_and_missing(config, generator, smtp_server):
+    port, mailbox = smtp_server
+    truth = generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    on_time = dt.datetime(2026, 10, 10, 9, 0, tzinfo=dt.timezone.utc).timestamp()
+    for f in truth.files:
+        if f.team == "vranje":  # Vranje sent everything before the deadline (15 October)
+            os.utime(f.path, (on_time, on_time))
+    ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    today = dt.date(2026, 11, 30)
+    assert queue_weekly_digest(config, today) is True
+    assert queue_weekly_digest(config, today + dt.timedelta(days=2)) is False  # once per week
+    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    [(recipients, message)] = mailbox.received
+    assert recipients == [reference.national_contacts()["national_coordinator"]["email"]]
+    text = message.get_body(("plain",)).get_content()
+    english = text[text.index("ENGLISH"):]
+    expected = {}
+    for team in reference.teams():
+        for dataset in contracts.datasets():
+            f = next((f for f in truth.files if f.team == team and f.dataset == dataset), None)
+            expected[(team, dataset)] = ("missing" if f is None else "rejected" if f.plant
+                                         else "accepted" if team == "vranje" else "accepted late")
+    for code, team in reference.teams().items():
+        line = next(line for line in english.splitlines() if line.startswith(f"{team.name_lat}: "))
+        cells = dict(cell.strip().split(" ", 1) for cell in line.split(": ", 1)[1].split(";"))
+        assert cells == {d: expected[(code, d)] for d in contracts.datasets()}, line
+    count = lambda status: sum(v == status for v in expected.values())  # noqa: E731
+    received = count("accepted") + count("accepted late")
+    assert (received, count("accepted late"), count("rejected")) == (11, 7, 4)
+    assert (f"Received: {received} of 65 (late: {count('accepted late')}), rejected: {count('rejected')}, "
+            f"missing: {count('missing')}.") in english
+    assert "Subotica, victims: The value nepoznato is not allowed in column status." in english
