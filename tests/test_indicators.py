@@ -51,27 +51,50 @@ def test_indicators_equal_the_truth(config, tmp_path):
     _assert_exports(config, generator.truth, district_of)
 
 
+THRESHOLD = 4
+
+
 def _assert_exports(config, truth, district_of) -> None:
+    """The exports are the truth with small cells suppressed: crim_thb where they stand, SDG rates where
+    the public indicators suppress their count, and the indicator files as the public table."""
     import csv
     from pathlib import Path
 
     crim, sdg = table("export_crim_thb"), table("sdg_16_2_2")
     with reporting_engine(config.reporting_db_url).connect() as conn:
-        crim_rows = {tuple(r[:-1]): r[-1] for r in conn.execute(select(
-            crim.c.time, crim.c.leg_stat, crim.c.sex, crim.c.citizen, crim.c.expl, crim.c.value))}
-        sdg_rows = {tuple(r[:-1]): r[-1] for r in conn.execute(select(
-            sdg.c.level, sdg.c.area_code, sdg.c.year, sdg.c.breakdown, sdg.c.category, sdg.c.rate_per_100000))}
-    assert crim_rows == truth.crim_thb()
-    _assert_equal(sdg_rows, truth.sdg_16_2_2(district_of))
+        crim_rows = {tuple(r[:-2]): (r[-2], r[-1]) for r in conn.execute(select(
+            crim.c.time, crim.c.leg_stat, crim.c.sex, crim.c.citizen, crim.c.expl, crim.c.value, crim.c.suppressed))}
+        sdg_rows = {tuple(r[:-2]): (r[-2], r[-1]) for r in conn.execute(select(
+            sdg.c.level, sdg.c.area_code, sdg.c.year, sdg.c.breakdown, sdg.c.category, sdg.c.rate_per_100000, sdg.c.suppressed))}
+    expected_crim = {k: ((None, True) if 1 <= v <= THRESHOLD else (v, False)) for k, v in truth.crim_thb().items()}
+    assert crim_rows == expected_crim
+    public = published_public(config.reporting_db_url)
+    rates = truth.sdg_16_2_2(district_of)
+    assert sdg_rows.keys() == rates.keys()
+    for key, (rate, hidden) in sdg_rows.items():
+        level, area, year, breakdown, category = key
+        assert hidden == public[("victims", level, area, year, breakdown, category)][1]
+        assert (rate is None) if hidden else math.isclose(rate, rates[key])
     folder = Path(config.data_root.removeprefix("file://")) / "exports" / "2026"
     with open(folder / "crim_thb_2026.csv", encoding="utf-8-sig") as f:
-        from_file = {(r["time"], r["leg_stat"], r["sex"], r["citizen"], r["expl"]): int(r["value"]) for r in csv.DictReader(f)}
-    assert from_file == truth.crim_thb()
+        from_file = {(r["time"], r["leg_stat"], r["sex"], r["citizen"], r["expl"]): r["value"] for r in csv.DictReader(f)}
+    assert from_file == {k: "" if hidden else str(v) for k, (v, hidden) in expected_crim.items()}
     with open(folder / "national_indicators_2026.csv", encoding="utf-8-sig") as f:
         indicators_file = {(r["indicator"], r["level"], r["area_code"], r["period"], r["breakdown"], r["category"]):
-                           float(r["value"]) for r in csv.DictReader(f)}
-    _assert_equal(indicators_file, {k: v for k, v in truth.indicators(district_of).items() if k[3].startswith("2026")})
+                           r["value"] for r in csv.DictReader(f)}
+    assert indicators_file.keys() == {k for k in public if k[3].startswith("2026")}
+    for key, text in indicators_file.items():
+        value, hidden = public[key]
+        assert (text == "") if hidden else math.isclose(float(text), value)
     from openpyxl import load_workbook
 
     book = load_workbook(folder / "national_indicators_2026.xlsx", read_only=True)
     assert book.sheetnames == ["nacija_nation", "okruzi_districts", "timovi_teams", "pokazatelji_indicators"]
+
+
+def published_public(db_url: str) -> dict[tuple, tuple]:
+    t = table("public_indicators")
+    with reporting_engine(db_url).connect() as conn:
+        rows = conn.execute(select(t.c.indicator, t.c.level, t.c.area_code, t.c.period, t.c.breakdown,
+                                   t.c.category, t.c.value, t.c.suppressed)).all()
+    return {tuple(r[:6]): (r[6], r[7]) for r in rows}

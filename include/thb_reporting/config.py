@@ -6,6 +6,7 @@ Every value has a working local default except the pseudonymisation key, which m
   variable thb_inbox                the teams' inbox, one folder per team       (default <data_root>/inbox)
   variable thb_pseudonymisation_key or connection thb_pseudonymisation (password)
   variable thb_max_file_bytes       largest file accepted                       (default 50 MB)
+  variable thb_suppression_threshold public outputs hide counts from 1 to this   (default 4)
   connection reporting_db           the national reporting database            (default SQLite <data_root>/warehouse/reporting.sqlite)
 Any URL Airflow's ObjectStoragePath understands works for the paths: file://, s3://conn_id@bucket/prefix, sftp://...
 """
@@ -25,6 +26,7 @@ class PipelineConfig:
     reporting_db_url: str
     pseudonymisation_key: bytes
     max_file_bytes: int = 50 * 1024 * 1024
+    suppression_threshold: int = 4  # public outputs hide counts from 1 to this
 
     @classmethod
     def local(cls, data_root: Path | str, key: bytes, reporting_db_url: str | None = None, **kw) -> PipelineConfig:
@@ -50,6 +52,7 @@ class PipelineConfig:
             reporting_db_url=reporting_db_url_from_airflow(data_root),
             pseudonymisation_key=_key_from_airflow(),
             max_file_bytes=int(Variable.get("thb_max_file_bytes", default=str(cls.max_file_bytes))),
+            suppression_threshold=int(Variable.get("thb_suppression_threshold", default=str(cls.suppression_threshold))),
         )
 
 

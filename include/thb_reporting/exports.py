@@ -1,8 +1,8 @@
 """Exports a ministry can hand on, per year: the national indicators (CSV and XLSX), a table shaped like
 Eurostat's crim_thb, and SDG indicator 16.2.2 (victims per 100,000 population).
 
-Counts here are exact, as in national.indicators; the disclosure control of public outputs (suppressing
-counts from 1 to the threshold) is applied on top of them where they leave the ministries."""
+Everything here is for the public: counts from 1 to the threshold are suppressed (thb_reporting.disclosure).
+The exact figures stay in national.indicators, for the ministries' analysts."""
 from __future__ import annotations
 
 import io
@@ -10,11 +10,12 @@ import io
 from thb_reporting import reference
 from thb_reporting.indicators import NATION, VICTIM_STATUSES, deduplicated
 
-CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", "value"]
-SDG_COLUMNS = ["level", "area_code", "year", "breakdown", "category", "victims", "population", "rate_per_100000"]
+CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", "value", "suppressed"]
+SDG_COLUMNS = ["level", "area_code", "year", "breakdown", "category", "victims", "population", "rate_per_100000",
+               "suppressed"]
 
 
-def crim_thb(victims, years: set[str]):
+def crim_thb(victims, years: set[str], threshold: int):
     """Victims (identified and presumed) of each year, counted once nationally, by legal status, sex,
     citizenship (reporting country / other EU / non-EU) and form of exploitation (sexual / labour /
     other; a person with forms in two groups counts in each)."""
@@ -37,12 +38,16 @@ def crim_thb(victims, years: set[str]):
             lambda forms: sorted({codes[("expl", f)] for f in forms.split(";") if f}) or ["UNK"]),
     }).explode("expl")
     counts = frame.groupby(["time", "leg_stat", "sex", "citizen", "expl"]).size().rename("value").reset_index()
-    return counts.assign(geo="RS", unit="NR")[CRIM_THB_COLUMNS].astype({"value": "int64"})
+    # The cube publishes no totals of its own, so small cells are suppressed where they stand.
+    counts["suppressed"] = counts["value"].between(1, threshold)
+    counts["value"] = counts["value"].astype("Int64").mask(counts["suppressed"])
+    return counts.assign(geo="RS", unit="NR")[CRIM_THB_COLUMNS]
 
 
 def sdg_16_2_2(indicator_rows, years: set[str]):
     """Victims per 100,000 population by sex, age group and form of exploitation, for each team's
-    municipality and for the nation, per year (population: reference/population.csv)."""
+    municipality and for the nation, per year (population: reference/population.csv). `indicator_rows`
+    are the public ones: where the count is suppressed, so is the rate."""
     import pandas as pd
 
     population = reference.population()
@@ -53,10 +58,10 @@ def sdg_16_2_2(indicator_rows, years: set[str]):
         return pd.DataFrame(columns=SDG_COLUMNS)
     out = pd.DataFrame({
         "level": rows["level"], "area_code": rows["area_code"], "year": rows["period"],
-        "breakdown": rows["breakdown"], "category": rows["category"], "victims": rows["value"].astype("int64"),
-        "population": rows["area_code"].map(population).astype("int64"),
+        "breakdown": rows["breakdown"], "category": rows["category"], "victims": rows["value"].round().astype("Int64"),
+        "population": rows["area_code"].map(population).astype("int64"), "suppressed": rows["suppressed"],
     })
-    out["rate_per_100000"] = out["victims"] * 100_000 / out["population"]
+    out["rate_per_100000"] = (out["victims"].astype("Float64") * 100_000 / out["population"])
     return out.reset_index(drop=True)[SDG_COLUMNS]
 
 

@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import contracts, exports, indicators, reference
+from thb_reporting import contracts, disclosure, exports, indicators, reference
 from thb_reporting.config import PipelineConfig
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path
@@ -93,7 +93,7 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def _recompute_indicators(conn, years: set[str]) -> dict:
+def _recompute_indicators(conn, years: set[str], threshold: int) -> dict:
     """Recompute every indicator and export of the given years from the current snapshots of those years;
     returns the frames, for the export files."""
     import pyarrow as pa
@@ -109,12 +109,14 @@ def _recompute_indicators(conn, years: set[str]) -> dict:
     periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
     conn.execute(delete(target).where(target.c.period.in_(sorted(periods))))
     insert_rows(conn, target, pa.Table.from_pandas(result, preserve_index=False))
-    crim = exports.crim_thb(facts["victims"], years)
-    sdg = exports.sdg_16_2_2(result, years)
-    for name, frame, column in (("export_crim_thb", crim, "time"), ("sdg_16_2_2", sdg, "year")):
-        conn.execute(delete(table(name)).where(table(name).c[column].in_(sorted(years))))
+    public = disclosure.public_indicators(result, indicators.catalogue(), district_of, threshold)
+    crim = exports.crim_thb(facts["victims"], years, threshold)
+    sdg = exports.sdg_16_2_2(public, years)
+    for name, frame, column in (("public_indicators", public, "period"), ("export_crim_thb", crim, "time"),
+                                ("sdg_16_2_2", sdg, "year")):
+        conn.execute(delete(table(name)).where(table(name).c[column].in_(sorted(periods))))
         insert_rows(conn, table(name), pa.Table.from_pandas(frame, preserve_index=False))
-    return {"indicators": result, "crim_thb": crim, "sdg": sdg}
+    return {"indicators": public, "crim_thb": crim, "sdg": sdg}
 
 
 def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
@@ -157,7 +159,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
         if not touched_years:
             log.info("nothing new to publish")
             return summary
-        computed = _recompute_indicators(conn, touched_years)
+        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold)
         _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())})
     # The files follow the committed tables; a failure here leaves the tables right and the next
     # publish of the year writes the files again.

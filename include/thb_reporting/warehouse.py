@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 from sqlalchemy import (
-    BigInteger, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, Table, Text, UniqueConstraint,
+    BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, Table, Text, UniqueConstraint,
     create_engine, event, text,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -156,6 +156,21 @@ def _metadata() -> MetaData:
         schema="national", comment="National indicators per team, district and nation, per quarter and year (exact counts)",
     )
     Table(
+        "public_indicators", md,
+        Column("indicator", Text, nullable=False, comment="see national.indicator_catalogue"),
+        Column("level", Text, nullable=False, comment="team | district | nation"),
+        Column("area_code", Text, nullable=False, comment="team (municipality) code, district code, or RS"),
+        Column("period", Text, nullable=False, comment="a quarter (2026Q1) or a year (2026)"),
+        Column("breakdown", Text, nullable=False, comment="what category is: total, sex, age_group, ..."),
+        Column("category", Text, nullable=False, comment="a code of the breakdown's code list, or total"),
+        Column("value", Float, comment="as in national.indicators; empty where suppressed"),
+        Column("suppressed", Boolean, nullable=False, comment="true: a small count, or one that would reveal one"),
+        Index("public_indicators_period", "period"),
+        schema="national",
+        comment="The indicators for the public: counts of persons and cases from 1 to the threshold suppressed, "
+                "with secondary suppression (thb_reporting.disclosure)",
+    )
+    Table(
         "export_crim_thb", md,
         Column("geo", Text, nullable=False, comment="RS"),
         Column("time", Text, nullable=False, comment="year"),
@@ -164,8 +179,9 @@ def _metadata() -> MetaData:
         Column("citizen", Text, nullable=False, comment="NAT reporting country | EU27_2020_FOR other EU | NEU27_2020_FOR non-EU"),
         Column("expl", Text, nullable=False, comment="SEX sexual | LAB labour | OTH other forms (reference/eurostat.csv)"),
         Column("unit", Text, nullable=False, comment="NR: number of persons"),
-        Column("value", BigInteger, nullable=False, comment="victims, counted once nationally; once per form group"),
-        schema="national", comment="Victims per year shaped like Eurostat crim_thb (exact counts)",
+        Column("value", BigInteger, comment="victims, counted once nationally; once per form group; empty where suppressed"),
+        Column("suppressed", Boolean, nullable=False, comment="true: a count from 1 to the threshold"),
+        schema="national", comment="Victims per year shaped like Eurostat crim_thb, small counts suppressed",
     )
     Table(
         "sdg_16_2_2", md,
@@ -174,9 +190,10 @@ def _metadata() -> MetaData:
         Column("year", Text, nullable=False, comment="year"),
         Column("breakdown", Text, nullable=False, comment="total | sex | age_group | exploitation"),
         Column("category", Text, nullable=False, comment="a code of the breakdown, or total"),
-        Column("victims", BigInteger, nullable=False, comment="victims (identified and presumed)"),
+        Column("victims", BigInteger, comment="victims (identified and presumed); empty where suppressed"),
         Column("population", BigInteger, nullable=False, comment="reference population (reference/population.csv)"),
-        Column("rate_per_100000", Float, nullable=False, comment="victims per 100,000 population"),
+        Column("rate_per_100000", Float, comment="victims per 100,000 population; empty where suppressed"),
+        Column("suppressed", Boolean, nullable=False, comment="true where national.public_indicators suppresses the count"),
         schema="national", comment="SDG indicator 16.2.2: victims of trafficking per 100,000 population",
     )
     Table(
