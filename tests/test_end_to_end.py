@@ -79,6 +79,8 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
             assert r.quarantine_path and (r.submission_id, f.expected_rule, f.planted_row) in reasons
             assert Path(r.quarantine_path.removeprefix("file://"), "findings.csv").exists()
 
+    _assert_no_reference_in_clear(truth.references(), data, db_url, mailbox)
+
     # one e-mail per processed file, to its team
     assert sorted(rcpt[0] for rcpt, _ in mailbox.received) == sorted(
         reference.teams()[f.team].contact_emails[0] for f in truth.files)
@@ -99,3 +101,38 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     after = {(r.team_code, r.file_name): r for r in ledger(db_url)}
     assert after[("vranje", "victims_2026Q3.csv")].superseded_by == after[("vranje", "victims_2026Q3_v2.csv")].submission_id
     assert publications(db_url)[("subotica", "2026Q2")] == after[("subotica", "victims_2026Q2_v2.csv")].submission_id
+
+
+def _assert_no_reference_in_clear(references: set[str], data: Path, db_url: str, mailbox) -> None:
+    """After ingestion no case or CPTV reference exists in clear: not in the snapshots, exports or e-mail
+    files, not in the warehouse, not in Airflow's logs or XComs (its metadata database), not in any e-mail.
+    Only the raw zone (inbox, archive, quarantine) keeps the files as the teams sent them."""
+    import os
+
+    from sqlalchemy import text
+
+    from thb_reporting.warehouse import METADATA, reporting_engine
+
+    needles = [r.encode() for r in references] + [r.upper().encode() for r in references]
+    assert needles
+    places = []
+    raw_zone = {"inbox", "archive", "quarantine"}
+    for path in data.rglob("*"):
+        if path.is_file() and not raw_zone & set(path.relative_to(data).parts):
+            places.append((str(path), path.read_bytes()))
+    airflow_home = Path(os.environ["AIRFLOW_HOME"])
+    for path in airflow_home.rglob("*"):  # task logs and the metadata database holding the XComs
+        if path.is_file():
+            places.append((str(path), path.read_bytes()))
+    assert any(p.endswith(".parquet") for p, _ in places) and any("airflow.db" in p for p, _ in places)
+    with reporting_engine(db_url).connect() as conn:
+        for t in METADATA.tables.values():
+            columns = ", ".join(f'"{c.name}"' for c in t.columns)
+            dump = conn.execute(text(f"SELECT {columns} FROM {t.fullname if 'postgres' in db_url else t.name}")).all()
+            places.append((t.fullname, repr(dump).encode()))
+    for _, message in mailbox.received:  # every part, decoded from its transfer encoding
+        for part in message.walk():
+            if not part.is_multipart():
+                places.append((message["Subject"], part.get_payload(decode=True) or b""))
+    leaks = [(where, n.decode()) for where, blob in places for n in needles if n in blob]
+    assert leaks == []

@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("suites", help="write expectations/<dataset>.json from the data contracts")
     sub.add_parser("dictionary", help="write docs/data-dictionary.md from the contracts and the warehouse model")
+    p = sub.add_parser("roles", help="PostgreSQL, as an administrator: create the roles and the schemas they own")
+    p.add_argument("database_url", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/reporting")
+    p.add_argument("--pipeline-login", help="a login role that may act as pipeline_writer")
     p = sub.add_parser("templates", help="write blank team templates (CSV and XLSX)")
     p.add_argument("target", nargs="?", default=str(PROJECT_ROOT / "build" / "templates"))
     p = sub.add_parser("generate", help="write synthetic submissions into an inbox folder")
@@ -146,6 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         from thb_reporting.dictionary import write
 
         print(f"wrote {write()}")
+    elif args.command == "roles":
+        from sqlalchemy import create_engine
+
+        from thb_reporting.access import create_roles
+
+        with create_engine(args.database_url).begin() as conn:
+            create_roles(conn, args.pipeline_login)
+        print("roles pipeline_writer, reporting_analyst, reporting_reader and their schemas are in place")
     elif args.command == "templates":
         from thb_reporting.templates import write_templates
 

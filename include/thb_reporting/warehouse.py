@@ -277,12 +277,18 @@ def _create_engine(url: str) -> Engine:
 
 
 def ensure_schema(engine: Engine) -> None:
+    """The tables (created where missing) and, on PostgreSQL, the public views and grants (thb_reporting.access)."""
     with engine.begin() as conn:
         if is_postgres(conn):
             conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))  # one creator at a time
-            for schema in SCHEMAS:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
+            for schema in set(SCHEMAS) - existing:  # (creating needs rights the pipeline may not have)
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         METADATA.create_all(conn)
+        if is_postgres(conn):
+            from thb_reporting.access import ensure_access
+
+            ensure_access(conn)
 
 
 def insert_rows(conn: Connection, target: Table, rows) -> int:
