@@ -170,6 +170,9 @@ class _Processor:
         if sub.size_bytes > self.config.max_file_bytes:
             raise SubmissionError("unreadable_file", f"the file is larger than {self.config.max_file_bytes // 2**20} MB")
         name = parse_file_name(sub.file_name)
+        named = _team_named(name.remark, sub.team_code)
+        if named:
+            raise SubmissionError("team_mismatch", named)
         if name.quarter.start > _now().date():
             raise SubmissionError("quarter_in_future", str(name.quarter))
         contract = contracts.load(name.dataset)
@@ -223,6 +226,22 @@ class _Processor:
                 refresh_supersession(conn, sub.team_code, name.dataset, str(name.quarter))
         log.info("%s %s from team %s: %s", values["status"], sub.file_name, sub.team_code, values["summary"][:300])
         return values["status"]
+
+
+def _team_named(remark: str, team: str) -> str | None:
+    """Another registered team named in the free part of a file name (its code or Latin name), if any."""
+    import re
+    import unicodedata
+
+    def plain(text: str) -> str:  # lower case, no diacritics, words separated by single spaces
+        text = unicodedata.normalize("NFKD", text.lower().replace("đ", "dj"))
+        return " ".join(re.split(r"[^a-z0-9]+", "".join(ch for ch in text if not unicodedata.combining(ch)))).strip()
+
+    words = f" {plain(remark)} "
+    for code, other in reference.teams().items():
+        if code != team and any(f" {plain(n)} " in words for n in (code, other.name_lat)):
+            return other.name_lat
+    return None
 
 
 def _write_parquet(target, rows) -> None:

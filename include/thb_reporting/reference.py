@@ -85,3 +85,26 @@ def eurostat_codes() -> dict[tuple[str, str], str]:
 def national_contacts() -> dict[str, dict[str, str]]:
     """role (national_coordinator, sender) → {"email": …, "name": …}."""
     return {r["role"]: {"email": r["email"], "name": r["name"]} for r in _rows("national_contacts.csv")}
+
+
+_CYRILLIC = dict(zip("абвгдђежзијклљмнњопрстћуфхцчџшАБВГДЂЕЖЗИЈКЛЉМНЊОПРСТЋУФХЦЧЏШ",
+                     ["a", "b", "v", "g", "d", "đ", "e", "ž", "z", "i", "j", "k", "l", "lj", "m", "n", "nj", "o", "p",
+                      "r", "s", "t", "ć", "u", "f", "h", "c", "č", "dž", "š",
+                      "A", "B", "V", "G", "D", "Đ", "E", "Ž", "Z", "I", "J", "K", "L", "Lj", "M", "N", "Nj", "O", "P",
+                      "R", "S", "T", "Ć", "U", "F", "H", "C", "Č", "Dž", "Š"]))
+
+
+def to_latin(text: str) -> str:
+    """Serbian Cyrillic to Latin script (one to one, as the two scripts are used in Serbia)."""
+    return "".join(_CYRILLIC.get(ch, ch) for ch in text)
+
+
+@cache
+def code_aliases(code_list: str) -> dict[str, str]:
+    """Every way a team may write a code, lower-cased, in Latin script → the code: the code itself, its
+    Serbian and its English label. A label shared by two codes of the list is left out (ambiguous)."""
+    seen: dict[str, set[str]] = {}
+    for c in code_lists()[code_list]:
+        for alias in (c.code, c.label_sr, c.label_en):
+            seen.setdefault(to_latin(alias).strip().lower(), set()).add(c.code)
+    return {alias: next(iter(codes)) for alias, codes in seen.items() if len(codes) == 1}

@@ -34,6 +34,12 @@ def write_atomically(target, data: bytes) -> None:
     part.rename(target)
 
 
+# Files that are not submissions but traces of tools: an upload still in progress, Excel's lock file,
+# folder metadata. Everything else found in the inbox is taken in (and rejected if it is no submission).
+NOT_SUBMISSIONS = re.compile(r"(\.part|\.tmp|\.crdownload|\.filepart)$|^~\$|^(\.ds_store|thumbs\.db|desktop\.ini)$",
+                             re.IGNORECASE)
+
+
 def inbox_files(inbox_url: str) -> Iterator[tuple[str, object]]:
     """(team folder, file) for every file under the inbox; files in its root have team ''."""
     root = storage_path(inbox_url)
@@ -41,11 +47,11 @@ def inbox_files(inbox_url: str) -> Iterator[tuple[str, object]]:
         return
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
         if entry.is_file():
-            if not entry.name.startswith("."):
+            if not NOT_SUBMISSIONS.search(entry.name):
                 yield "", entry
             continue
         for path in sorted(entry.rglob("*"), key=lambda p: str(p)):
-            if path.is_file() and not path.name.startswith("."):
+            if path.is_file() and not NOT_SUBMISSIONS.search(path.name):
                 yield entry.name, path
 
 

@@ -33,6 +33,7 @@ class SubmissionName:
     dataset: str
     quarter: Quarter
     file_format: str  # "csv" | "xlsx"
+    remark: str = ""  # whatever follows the quarter in the name, e.g. "ispravka"
 
 
 def parse_file_name(name: str) -> SubmissionName:
@@ -43,9 +44,9 @@ def parse_file_name(name: str) -> SubmissionName:
     stem = lower[: -len(suffix)]
     # Longest dataset name first, so that a dataset whose name prefixes another cannot shadow it.
     for dataset in sorted(datasets(), key=len, reverse=True):
-        m = re.fullmatch(rf"{dataset}[_\- ](\d{{4}})[_\- ]?q([1-4])(?:[_\- ].*)?", stem)
+        m = re.fullmatch(rf"{dataset}[_\- ](\d{{4}})[_\- ]?q([1-4])(?:[_\- ](.*))?", stem)
         if m:
-            return SubmissionName(dataset, Quarter(int(m.group(1)), int(m.group(2))), suffix[1:])
+            return SubmissionName(dataset, Quarter(int(m.group(1)), int(m.group(2))), suffix[1:], m.group(3) or "")
     raise SubmissionError(
         "file_name",
         f"'{name}' does not follow <dataset>_<year>Q<quarter>.csv|xlsx (e.g. victims_2026Q1.csv); "
@@ -109,10 +110,27 @@ def _cell_text(value) -> str | None:
     return text or None
 
 
+MAX_XLSX_EXPANSION = 100  # a workbook may unpack to at most this many times its size (zip bombs)
+
+
+def _check_expansion(data: bytes) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise SubmissionError("unreadable_file", "the XLSX workbook is damaged or password-protected") from None
+    if unpacked > MAX_XLSX_EXPANSION * max(len(data), 1 << 20):
+        raise SubmissionError("unreadable_file", f"the workbook would unpack to {unpacked // 2**20} MB; it is not a "
+                                                 f"normal spreadsheet")
+
+
 def read_xlsx(data: bytes, dataset: str | None = None):
     import openpyxl
     import pandas as pd
 
+    _check_expansion(data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for a damaged or encrypted workbook
@@ -149,9 +167,11 @@ def read_submission(data: bytes, name: SubmissionName):
         frame.insert(0, ROW_KEY, range(2, len(frame) + 2))
         # Numbered before blank lines are dropped, so row numbers match the spreadsheet.
         frame = frame[frame.drop(columns=ROW_KEY).notna().any(axis=1)].reset_index(drop=True)
+    from thb_reporting.reference import to_latin
+
     columns = []
     for col in frame.columns:
-        col = str(col).strip()
+        col = to_latin(str(col)).strip()  # a header typed in Cyrillic reads as its Latin form
         m = re.search(r"\(([^()]+)\)\s*$", col)
         columns.append(ROW_KEY if col == ROW_KEY else (m.group(1) if m else col).strip().lower())
     frame.columns = columns

@@ -101,7 +101,20 @@ def _parse_dates(raw):
     text = raw.str.strip().str.slice(0, 10).str.rstrip(".")
     iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     local = pd.to_datetime(text.str.replace("/", ".", regex=False), format="%d.%m.%Y", errors="coerce")
-    return iso.fillna(local)
+    # A date cell formatted as a number in Excel arrives as its serial number (days since 1899-12-30).
+    serial = pd.to_numeric(raw.where(raw.str.fullmatch(r"\s*\d{5}\s*").fillna(False).astype(bool)), errors="coerce")
+    excel = pd.to_datetime("1899-12-30") + pd.to_timedelta(serial.where(serial.between(20000, 80000)), unit="D")
+    return iso.fillna(local).fillna(excel)
+
+
+def _as_codes(raw, code_list: str):
+    """Codes as the contract has them: a Serbian or English label, in Latin or Cyrillic script, becomes
+    its code when it names exactly one; anything else is left for the code-list rule to report."""
+    from thb_reporting.reference import code_aliases, to_latin
+
+    aliases = code_aliases(code_list)
+    latin = raw.map(lambda v: to_latin(v).strip().lower(), na_action="ignore")
+    return latin.map(lambda v: aliases.get(v, v), na_action="ignore")
 
 
 def parse_types(frame, contract: Contract):
@@ -113,7 +126,8 @@ def parse_types(frame, contract: Contract):
     for col in contract.columns:
         raw = frame[col.name].str.strip().replace("", None)
         if col.type == "integer":
-            numbers = pd.to_numeric(raw, errors="coerce")
+            # "12,00" or "12.0" (a decimal comma or point with zero decimals) is the whole number 12
+            numbers = pd.to_numeric(raw.str.replace(r"^(-?\d+)[.,]0+$", r"\1", regex=True), errors="coerce")
             bad = raw.notna() & (numbers.isna() | (numbers % 1 != 0))
             typed[col.name] = numbers.where(~bad).astype("Int64")
             rule = "whole_number"
@@ -124,13 +138,17 @@ def parse_types(frame, contract: Contract):
             rule = "date_format"
         else:
             if col.type == "code":
-                raw = raw.str.lower()
+                raw = _as_codes(raw, col.code_list)
             elif col.type == "country":
                 raw = raw.str.upper()
             elif col.type == "codes":
                 raw = raw.str.lower()
-                several = raw.str.contains(r"[;,|\s]", regex=True).fillna(False).astype(bool)
+                several = raw.str.contains(r"[;,|]", regex=True).fillna(False).astype(bool)
                 raw = raw.where(~several, raw[several].map(_canonical_codes)).replace("", None)
+                raw = _as_codes(raw, col.code_list).where(~several, raw)  # labels stand only for a single code
+            elif col.type == "text":
+                findings += [Finding("formula_injection", column=col.name, row=int(frame.at[idx, ROW_KEY]))
+                             for idx in raw.index[raw.str.match(r"^[=+\-@]").fillna(False).astype(bool)]]
             typed[col.name] = raw.astype("str")
             continue
         for idx in raw.index[bad]:
@@ -141,7 +159,7 @@ def parse_types(frame, contract: Contract):
 def _canonical_codes(text: str) -> str:
     import re
 
-    return CODES_SEPARATOR.join(sorted({c for c in re.split(r"[;,|\s]+", text) if c}))
+    return CODES_SEPARATOR.join(sorted({c.strip() for c in re.split(r"[;,|]+", text) if c.strip()}))
 
 
 # --- Great Expectations ---------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""A corpus of the files thirteen offices really produce, all in one inbox, through one real run of
+ingest_submissions: nothing crashes, every file is archived byte for byte, every bad one is rejected
+with its rule in the ledger and its team gets an e-mail, and the good ones go through."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_KEY
+from helpers import ledger
+from thb_reporting import contracts, reference
+from thb_reporting.generator import SubmissionGenerator, encode
+from thb_reporting.storage import storage_path
+from thb_reporting.warehouse import reporting_engine, table
+
+pytestmark = pytest.mark.airflow
+Q = "2026Q2"
+
+
+def _rows(dataset: str, seed: int = 1):
+    generator = SubmissionGenerator(Path("/nonexistent"), seed=seed)
+    rng = generator._rng(dataset, "nis", Q, 1)
+    return getattr(generator, f"{dataset}_rows")(rng, "nis", __import__("thb_reporting.quarters", fromlist=["Quarter"]).Quarter.parse(Q), 6)
+
+
+def _csv(dataset="victims", rows=None, columns=None, fmt="csv_utf8") -> bytes:
+    rows = rows if rows is not None else _rows(dataset)
+    return encode(dataset, rows, columns or list(contracts.load(dataset).column_names), fmt)
+
+
+def _workbook(build) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    build(book)
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def _victims_sheet(book, title="victims", first=None):
+    sheet = book.active if first is None else book.create_sheet(title)
+    sheet.title = title
+    columns = list(contracts.load("victims").column_names)
+    sheet.append(columns)
+    for r in _rows("victims"):
+        sheet.append([r[c] for c in columns])
+    return sheet, columns
+
+
+def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
+    """(team folder, file name, bytes, expected status, expected rule)."""
+    victims = list(contracts.load("victims").column_names)
+    good = _csv().decode()
+    header, *lines = good.splitlines()
+    cases = []
+
+    def add(team, name, data, status, rule=None):
+        cases.append((team, name, data if isinstance(data, bytes) else data.encode(), status, rule))
+
+    add("subotica", f"victims_{Q}.csv", b"", "rejected", "empty_file")
+    add("sombor", f"victims_{Q}.csv", header + "\r\n", "rejected", "empty_file")
+    add("kikinda", f"victims_{Q}.csv", _csv(columns=[c for c in victims if c != "sex"]), "rejected", "missing_column")
+    add("novi_sad", f"victims_{Q}.csv", _csv(columns=victims + ["napomena"]), "rejected", "unknown_column")
+    add("zrenjanin", f"victims_{Q}.csv", "\r\n".join([header + ",sex"] + [l + ",female" for l in lines]), "rejected", "duplicate_column")
+    add("pancevo", f"victims_{Q}.csv", _csv(columns=list(reversed(victims))), "accepted")
+    # headers and codes in Cyrillic, and mixed with Latin: mapped to the code lists, accepted
+    cyrillic = good.replace("status", "статус").replace("female", "Женски").replace("identified_victim", "Идентификована жртва")
+    add("sabac", f"victims_{Q}.csv", cyrillic, "accepted")
+    mixed = re.sub(r"(?<=,)female(?=,)", "Женски", re.sub(r"(?<=,)male(?=,)", "Muški", good))
+    assert "Женски" in cyrillic and "статус" in cyrillic and "Muški" in mixed and "Женски" in mixed
+    add("kragujevac", f"victims_{Q}.csv", mixed, "accepted")
+    add("kraljevo", f"victims_{Q}.csv", good.encode("utf-16"), "accepted")
+    add("novi_pazar", f"victims_{Q}.csv", _csv(fmt="csv_cp1250"), "accepted")
+    add("nis", f"victims_{Q}.csv", _csv(fmt="csv_utf8_bom"), "accepted")
+    programmes = _rows("programmes")
+    text = _csv("programmes", programmes, fmt="csv_utf8_bom").decode("utf-8-sig")
+    for p in programmes:  # ';' with decimal commas in the amounts, and a name over two lines
+        text = text.replace(f";{p['amount_rsd']};", f";{p['amount_rsd']},00;")
+    text = text.replace(programmes[0]["name"], f'"{programmes[0]["name"]}\nprvi deo"', 1)
+    add("nis", f"programmes_{Q}.csv", text.encode("utf-8-sig"), "accepted")
+    add("leskovac", f"victims_{Q}.csv", good + "X,Y,Z" + "," * len(victims) + "\r\n", "rejected", "unreadable_file")
+    add("vranje", f"activities_{Q}.csv", _csv("activities") + b"\r\n" * 400_000, "rejected", "unreadable_file")  # over the limit
+
+    def several(book):  # the data sheet is not the first; a hidden row; dates as serial numbers
+        book.active.title = "napomene"
+        book.active.append(["Napomene tima"])
+        sheet, columns = _victims_sheet(book, first=False)
+        sheet.row_dimensions[3].hidden = True
+        col = columns.index("referral_date") + 1
+        for row in range(2, sheet.max_row + 1):
+            value = sheet.cell(row, col).value
+            sheet.cell(row, col).value = (value - dt.date(1899, 12, 30)).days
+    add("subotica", f"victims_{Q}_listovi.xlsx", _workbook(several), "accepted")
+
+    def merged(book):
+        sheet, columns = _victims_sheet(book)
+        col = columns.index("sex") + 1
+        sheet.merge_cells(start_row=2, start_column=col, end_row=3, end_column=col)
+    add("sombor", f"victims_{Q}_spojeno.xlsx", _workbook(merged), "rejected", "required")
+
+    def formulas(book):
+        sheet = book.active
+        sheet.title = "activities"
+        columns = list(contracts.load("activities").column_names)
+        sheet.append(columns)
+        for r in _rows("activities"):
+            sheet.append([r[c] if c != "participants" else "=10+5" for c in columns])
+    add("kikinda", f"activities_{Q}.xlsx", _workbook(formulas), "rejected", "required")  # no cached values
+    add("novi_sad", f"activities_{Q}.xlsx", b"PK\x03\x04 not really a workbook", "rejected", "unreadable_file")
+    add("zrenjanin", f"activities_{Q}.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4096, "rejected", "unreadable_file")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b"\x00" * (150 * 2**20))
+    add("pancevo", f"activities_{Q}.xlsx", bomb.getvalue(), "rejected", "unreadable_file")
+    add("sabac", "victims 2026Q2 ispravka.csv", good, "accepted")  # spaces in the name
+    add("sabac", f"žrtve_{Q}.csv", good, "rejected", "file_name")
+    add("sabac", f"..%2F..%2Fvictims_{Q}.csv", good, "rejected", "file_name")
+    add("kragujevac", f"zrtve_{Q}.csv", good, "rejected", "file_name")
+    add("kragujevac", "victims_2026Q5.csv", good, "rejected", "file_name")
+    add("kragujevac", "victims_2027Q3.csv", good, "rejected", "quarter_in_future")
+    add("kraljevo", f"activities_{Q}_novi_pazar.csv", _csv("activities"), "rejected", "team_mismatch")
+    injected = [dict(p) for p in programmes]
+    injected[1]["name"] = '=HYPERLINK("http://example.org","klik")'
+    add("leskovac", f"programmes_{Q}.csv", _csv("programmes", injected), "rejected", "formula_injection")
+    add("vranje", f"victims_{Q}.csv", good, "accepted")
+    add("vranje", f"victims_{Q}_v2.csv", _csv(rows=_rows("victims", seed=2)), "accepted")  # two versions, one run
+    return cases
+
+
+def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server):
+    from thb_reporting.airflow_runs import run_dag
+    from thb_reporting.config import sqlite_url
+
+    data = tmp_path / "data"
+    port, mailbox = smtp_server
+    monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("AIRFLOW_VAR_THB_MAX_FILE_BYTES", str(512 * 1024))
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
+    cases = _corpus()
+    for i, (team, name, content, _, _) in enumerate(cases):
+        path = data / "inbox" / team / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        stamp = dt.datetime(2026, 7, 5, tzinfo=dt.timezone.utc).timestamp() + i  # received in this order
+        __import__("os").utime(path, (stamp, stamp))
+    run = run_dag("ingest_submissions")
+    assert run.state == "success"
+    assert run_dag("publish_national_tables").state == "success"
+
+    db = sqlite_url(data / "warehouse" / "reporting.sqlite")
+    rows = {(r.team_code, r.file_name): r for r in ledger(db)}
+    found = table("findings", "ledger")
+    with reporting_engine(db).connect() as conn:
+        rules = {}
+        for f in conn.execute(found.select()):
+            rules.setdefault(f.submission_id, set()).add(f.rule)
+    assert len(rows) == len(cases)
+    for team, name, content, status, rule in cases:
+        r = rows[(team, name)]
+        assert storage_path(r.archive_path).read_bytes() == content, name  # archived byte for byte
+        assert r.status == status, (team, name, r.summary)
+        if status == "rejected":
+            assert rule in rules[r.submission_id], (team, name, rules[r.submission_id])
+            assert r.summary and r.quarantine_path, name
+        assert r.notification == "sent", (team, name)  # the team was told
+    told = {m["Message-ID"] for _, m in mailbox.received}
+    assert len(told) == len(cases)
+    first, second = rows[("vranje", f"victims_{Q}.csv")], rows[("vranje", f"victims_{Q}_v2.csv")]
+    assert first.superseded_by == second.submission_id
+    assert reference.teams()  # the registry was read, not the files, for the recipients
