@@ -1,16 +1,16 @@
-"""Reading back what the pipeline published, for comparison with the generator's truth."""
+"""Reading back what the pipeline published, as an outside reader would, for comparison with the truth."""
 from __future__ import annotations
 
 from collections import Counter
 
 from sqlalchemy import select
 
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.warehouse import reader_engine, table
 
 
 def published_indicator(db_url: str) -> Counter:
     t = table("victims_by_team_quarter")
-    with reporting_engine(db_url).connect() as conn:
+    with reader_engine(db_url).connect() as conn:
         rows = conn.execute(select(t.c.team_code, t.c.quarter, t.c.status, t.c.sex, t.c.age_group,
                                    t.c.exploitation, t.c.victims)).all()
     return Counter({tuple(r[:-1]): r[-1] for r in rows})
@@ -21,25 +21,25 @@ def dump(db_url: str, name: str, schema: str = "national") -> list[tuple]:
     allowed to differ between two runs)."""
     t = table(name, schema)
     columns = [c for c in t.columns if c.name not in ("published_at", "processed_at")]
-    with reporting_engine(db_url).connect() as conn:
+    with reader_engine(db_url).connect() as conn:
         return sorted(tuple(map(repr, r)) for r in conn.execute(select(*columns)))
 
 
 def ledger(db_url: str) -> list:
     t = table("submissions", "ledger")
-    with reporting_engine(db_url).connect() as conn:
+    with reader_engine(db_url).connect() as conn:
         return conn.execute(select(t).order_by(t.c.submission_id)).all()
 
 
 def findings(db_url: str) -> list:
     t = table("findings", "ledger")
-    with reporting_engine(db_url).connect() as conn:
+    with reader_engine(db_url).connect() as conn:
         return conn.execute(select(t)).all()
 
 
 def publications(db_url: str, dataset: str = "victims") -> dict[tuple[str, str], int]:
     t = table("publications")
-    with reporting_engine(db_url).connect() as conn:
+    with reader_engine(db_url).connect() as conn:
         return {(r.team_code, r.quarter): r.submission_id
                 for r in conn.execute(select(t).where(t.c.dataset == dataset))}
 
@@ -48,5 +48,5 @@ def persons(db_url: str, team: str, quarter: str) -> int:
     from sqlalchemy import func
 
     t = table("victims")
-    with reporting_engine(db_url).connect() as conn:
+    with reader_engine(db_url).connect() as conn:
         return conn.execute(select(func.count()).where(t.c.team_code == team, t.c.quarter == quarter)).scalar_one()

@@ -34,10 +34,10 @@ def _print_table(title: str, rows, headers) -> None:
 def show_published(db_url: str) -> None:
     from sqlalchemy import func, select
 
-    from thb_reporting.warehouse import reporting_engine, table
+    from thb_reporting.warehouse import reader_engine, table
 
     subs, ind = table("submissions", "ledger"), table("indicators")
-    with reporting_engine(db_url).connect() as conn:
+    with reader_engine(db_url).connect() as conn:
         counts = conn.execute(select(subs.c.dataset, subs.c.status, func.count()).group_by(subs.c.dataset, subs.c.status)
                               .order_by(subs.c.dataset, subs.c.status)).all()
         rejected = conn.execute(select(subs.c.submission_id, subs.c.team_code, subs.c.file_name,

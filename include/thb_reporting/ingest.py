@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, update
 from thb_reporting import contracts, reference
 from thb_reporting.config import PipelineConfig
 from thb_reporting.contracts import Contract, band_bounds
+from thb_reporting.faults import fault_point
 from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.privacy import pseudonymiser
 from thb_reporting.storage import (
@@ -211,6 +212,7 @@ class _Processor:
             target = snapshot_path(self.config.data_root, name.dataset, sub.team_code, str(name.quarter),
                                    sub.submission_id, sub.content_sha256)
             _write_parquet(target, rows)
+            fault_point("snapshot_written")  # the snapshot is there, the ledger does not know it yet
             values.update(status="accepted", rows_accepted=rows.num_rows, snapshot_path=str(target))
         subs, found = table("submissions", "ledger"), table("findings", "ledger")
         with self.engine.begin() as conn:

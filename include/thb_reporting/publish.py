@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, select, text
 
 from thb_reporting import contracts, disclosure, exports, indicators, reference
 from thb_reporting.config import PipelineConfig
+from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path
 from thb_reporting.warehouse import (
@@ -161,6 +162,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
             return summary
         computed = _recompute_indicators(conn, touched_years, config.suppression_threshold)
         _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())})
+        fault_point("publish_before_commit")  # everything written, nothing committed
     # The files follow the committed tables; a failure here leaves the tables right and the next
     # publish of the year writes the files again.
     catalogue = _catalogue_frame()

@@ -249,6 +249,18 @@ def reporting_engine(url: str) -> Engine:
     return _ENGINES[url]
 
 
+def reader_engine(url: str) -> Engine:
+    """For reading only, as the ministries' tools do: on SQLite a plain transaction that reads the last
+    committed state (WAL) without queueing behind the pipeline's writers."""
+    if not url.startswith("sqlite"):
+        return reporting_engine(url)
+    key = f"reader:{url}"
+    if key not in _ENGINES:
+        _ENGINES[key] = create_engine(url, connect_args={"timeout": 60}).execution_options(
+            schema_translate_map={s: None for s in SCHEMAS})
+    return _ENGINES[key]
+
+
 def dispose_engines() -> None:
     for engine in _ENGINES.values():
         engine.dispose()
