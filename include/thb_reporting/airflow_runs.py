@@ -29,11 +29,11 @@ def migrate_metadata_db() -> None:
     subprocess.run([str(airflow), "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
 
 
-def run_dag(dag_id: str):
-    """One real run of a DAG with dag.test(); returns the DagRun."""
+def run_dag(dag_id: str, conf: dict | None = None):
+    """One real run of a DAG with dag.test() (and its parameters, if any); returns the DagRun."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    return bag.dags[dag_id].test()
+    return bag.dags[dag_id].test(run_conf=conf)

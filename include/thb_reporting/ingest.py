@@ -24,6 +24,7 @@ from thb_reporting.config import PipelineConfig
 from thb_reporting.contracts import Contract, band_bounds
 from thb_reporting.faults import fault_point
 from thb_reporting.history import earlier_measures, history_warnings
+from thb_reporting.locks import locked_quarters
 from thb_reporting.privacy import pseudonymiser
 from thb_reporting.storage import (
     archive_path, inbox_files, quarantine_dir, snapshot_path, storage_path, write_atomically,
@@ -176,6 +177,9 @@ class _Processor:
             raise SubmissionError("team_mismatch", named)
         if name.quarter.start > _now().date():
             raise SubmissionError("quarter_in_future", str(name.quarter))
+        with self.engine.connect() as conn:
+            if str(name.quarter) in locked_quarters(conn):
+                raise SubmissionError("quarter_locked", str(name.quarter))
         contract = contracts.load(name.dataset)
         return name, contract, validate(read_submission(data, name), contract, name.quarter, self.runner)
 

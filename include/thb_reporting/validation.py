@@ -46,7 +46,7 @@ def explain(finding: Finding, lang: str = "en", contract: Contract | None = None
     """(what is wrong, how to fix it) in words for the team, in Serbian ('sr') or English ('en')."""
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
     fields = {"column": finding.column or "", "value": finding.value or "", "detail": finding.detail or "",
-              "quarter": str(quarter or ""), "allowed": "", "min": "", "max": "", "measure": ""}
+              "quarter": str(quarter or finding.detail or ""), "allowed": "", "min": "", "max": "", "measure": ""}
     if contract and contract.history_measure:
         fields["measure"] = contract.history_measure["label"][lang]
     if contract and finding.column in contract.column_names:

@@ -89,6 +89,15 @@ def _metadata() -> MetaData:
         schema="ledger", comment="Each validation problem of each submission",
     )
     Table(
+        "quarter_locks", md,
+        Column("quarter", Text, nullable=False, comment="e.g. 2026Q1"),
+        Column("action", Text, nullable=False, comment="lock | unlock"),
+        Column("changed_by", Text, nullable=False, comment="who asked for it"),
+        Column("changed_at", DateTime(timezone=True), nullable=False, comment="when"),
+        Column("reason", Text, comment="why, in the coordinator's words"),
+        schema="ledger", comment="Locks and unlocks of quarters by the national coordinator; the latest per quarter holds",
+    )
+    Table(
         "outbox", md,
         Column("message_id", Integer, primary_key=True, autoincrement=True, comment="the message's number"),
         Column("dedupe_key", Text, nullable=False, unique=True, comment="submission:<id> or digest:<week>: one message each"),
