@@ -110,11 +110,15 @@ def _parse_dates(raw):
 def _as_codes(raw, code_list: str):
     """Codes as the contract has them: a Serbian or English label, in Latin or Cyrillic script, becomes
     its code when it names exactly one; anything else is left for the code-list rule to report."""
-    from thb_reporting.reference import code_aliases, to_latin
+    from thb_reporting.reference import code_aliases, codes, to_latin
 
     aliases = code_aliases(code_list)
-    latin = raw.map(lambda v: to_latin(v).strip().lower(), na_action="ignore")
-    return latin.map(lambda v: aliases.get(v, v), na_action="ignore")
+    lowered = raw.str.lower()
+    odd = lowered.notna() & ~lowered.isin(list(codes(code_list)))  # only these need the slower mapping
+    if not odd.any():
+        return lowered
+    latin = lowered[odd].map(lambda v: to_latin(v).strip().lower())
+    return lowered.where(~odd, latin.map(lambda v: aliases.get(v, v)))
 
 
 def parse_types(frame, contract: Contract):
