@@ -46,6 +46,18 @@ def fact_table_name(dataset: str) -> str:
     return dataset
 
 
+def _indicator_key() -> list[Column]:
+    """The columns that name one indicator cell (fresh objects: a Column belongs to one table)."""
+    return [
+        Column("indicator", Text, nullable=False, comment="see national.indicator_catalogue"),
+        Column("level", Text, nullable=False, comment="team | district | nation"),
+        Column("area_code", Text, nullable=False, comment="team (municipality) code, district code, or RS"),
+        Column("period", Text, nullable=False, comment="a quarter (2026Q1) or a year (2026)"),
+        Column("breakdown", Text, nullable=False, comment="what category is: total, sex, age_group, ..."),
+        Column("category", Text, nullable=False, comment="a code of the breakdown's code list, or total"),
+    ]
+
+
 def _metadata() -> MetaData:
     md = MetaData()
     Table(
@@ -154,24 +166,14 @@ def _metadata() -> MetaData:
     )
     Table(
         "indicators", md,
-        Column("indicator", Text, nullable=False, comment="see national.indicator_catalogue"),
-        Column("level", Text, nullable=False, comment="team | district | nation"),
-        Column("area_code", Text, nullable=False, comment="team (municipality) code, district code, or RS"),
-        Column("period", Text, nullable=False, comment="a quarter (2026Q1) or a year (2026)"),
-        Column("breakdown", Text, nullable=False, comment="what category is: total, sex, age_group, ..."),
-        Column("category", Text, nullable=False, comment="a code of the breakdown's code list, or total"),
+        *_indicator_key(),
         Column("value", Float, nullable=False, comment="count, sum or share (see the catalogue's unit)"),
         Index("indicators_period", "period"),
         schema="national", comment="National indicators per team, district and nation, per quarter and year (exact counts)",
     )
     Table(
         "public_indicators", md,
-        Column("indicator", Text, nullable=False, comment="see national.indicator_catalogue"),
-        Column("level", Text, nullable=False, comment="team | district | nation"),
-        Column("area_code", Text, nullable=False, comment="team (municipality) code, district code, or RS"),
-        Column("period", Text, nullable=False, comment="a quarter (2026Q1) or a year (2026)"),
-        Column("breakdown", Text, nullable=False, comment="what category is: total, sex, age_group, ..."),
-        Column("category", Text, nullable=False, comment="a code of the breakdown's code list, or total"),
+        *_indicator_key(),
         Column("value", Float, comment="as in national.indicators; empty where suppressed"),
         Column("suppressed", Boolean, nullable=False, comment="true: a small count, or one that would reveal one"),
         Index("public_indicators_period", "period"),
