@@ -277,31 +277,11 @@ STATUS_WORDS = {
 COLOURS = {"accepted": "#d1f2d9", "accepted_late": "#fff1c2", "rejected": "#ffd6d6", "missing": "#eeeeee"}
 
 
-def reporting_statuses(conn, quarter: Quarter) -> dict[tuple[str, str], dict]:
-    """(team, dataset) → {status, reason} for a quarter: accepted, accepted_late (after the deadline),
-    rejected (no accepted file, at least one rejected) or missing."""
-    subs = table("submissions", "ledger")
-    rows = conn.execute(select(subs).where(subs.c.quarter == str(quarter)).order_by(subs.c.received_at)).all()
-    out = {}
-    for team in reference.teams():
-        for dataset in contracts.datasets():
-            mine = [r for r in rows if r.team_code == team and r.dataset == dataset]
-            current = [r for r in mine if r.status == "accepted" and r.superseded_by is None]
-            rejected = [r for r in mine if r.status == "rejected"]
-            if current:
-                first = min(r.received_at for r in mine if r.status == "accepted")
-                late = (first if first.tzinfo else first.replace(tzinfo=dt.timezone.utc)).date() > quarter.deadline()
-                out[(team, dataset)] = {"status": "accepted_late" if late else "accepted"}
-            elif rejected:
-                out[(team, dataset)] = {"status": "rejected", "submission": rejected[-1]}
-            else:
-                out[(team, dataset)] = {"status": "missing"}
-    return out
-
-
 def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
+    from thb_reporting.reporting_calendar import reporting_statuses
+
     found = table("findings", "ledger")
-    statuses = reporting_statuses(conn, quarter)
+    statuses = {(s["team_code"], s["dataset"]): s for s in reporting_statuses(conn, [quarter], today)}
     datasets = contracts.datasets()
     counts = {s: sum(v["status"] == s for v in statuses.values()) for s in STATUS_WORDS["en"]}
     counts["total"] = len(statuses)
@@ -314,7 +294,7 @@ def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
             missing.append({"team": team.name_lat, "datasets": gaps})
         for d in datasets:
             if statuses[(code, d)]["status"] == "rejected":
-                sub = statuses[(code, d)]["submission"]
+                sub = statuses[(code, d)]["last_rejected"]
                 first = conn.execute(select(found).where(found.c.submission_id == sub.submission_id, found.c.severity == ERROR)
                                      .order_by(found.c.source_row)).first()
                 finding = Finding(first.rule, column=first.column_name, value=first.value, detail=first.detail) if first else None

@@ -74,6 +74,21 @@ def _refresh_reference(conn, quarters: set[str]) -> None:
         for name, item in indicators.catalogue().items()])
 
 
+def _refresh_reporting_status(conn) -> None:
+    """national.reporting_status and the completeness indicators, for every owed quarter (small: teams ×
+    datasets × quarters), so that they follow the ledger and the calendar."""
+    from thb_reporting.reporting_calendar import completeness_indicators, reporting_statuses
+
+    statuses = reporting_statuses(conn)
+    _replace(conn, "reporting_status", [{k: v for k, v in s.items() if k != "last_rejected"} for s in statuses])
+    rows = completeness_indicators(statuses, {c: t.district_code for c, t in reference.teams().items()})
+    for name, extra in (("indicators", {}), ("public_indicators", {"suppressed": False})):  # rates: not sensitive
+        target = table(name)
+        conn.execute(delete(target).where(target.c.indicator.in_(["reporting_rate", "on_time_rate"])))
+        if rows:
+            conn.execute(target.insert(), [r | extra for r in rows])
+
+
 def _catalogue_frame():
     import pandas as pd
 
@@ -158,10 +173,12 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
             summary[dataset] = {"changed": [list(k) for k in changed], "withdrawn": [list(k) for k in withdrawn],
                                 "rows": 0 if rows is None else rows.num_rows}
         if not touched_years:
+            _refresh_reporting_status(conn)  # the calendar moves on even when nothing new arrives
             log.info("nothing new to publish")
             return summary
         computed = _recompute_indicators(conn, touched_years, config.suppression_threshold)
         _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())})
+        _refresh_reporting_status(conn)
         fault_point("publish_before_commit")  # everything written, nothing committed
     # The files follow the committed tables; a failure here leaves the tables right and the next
     # publish of the year writes the files again.

@@ -182,6 +182,17 @@ def _metadata() -> MetaData:
                 "with secondary suppression (thb_reporting.disclosure)",
     )
     Table(
+        "reporting_status", md,
+        Column("team_code", Text, primary_key=True, comment="the team"),
+        Column("dataset", Text, primary_key=True, comment="the dataset owed"),
+        Column("quarter", Text, primary_key=True, comment="the quarter owed"),
+        Column("status", Text, nullable=False, comment="accepted | accepted_late | rejected | missing"),
+        Column("first_accepted_at", DateTime(timezone=True), comment="when the first accepted file arrived"),
+        Column("deadline", Date, nullable=False, comment="on time when accepted by this day"),
+        Column("locked", Boolean, nullable=False, comment="the coordinator locked the quarter"),
+        schema="national", comment="Completeness and timeliness: every dataset every team owes, per quarter",
+    )
+    Table(
         "export_crim_thb", md,
         Column("geo", Text, nullable=False, comment="RS"),
         Column("time", Text, nullable=False, comment="year"),

@@ -1,0 +1,46 @@
+"""Completeness and timeliness per team, dataset and quarter, and the rates, equal the scenario's truth."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from sqlalchemy import select
+
+from test_pipeline import run_cycle
+from thb_reporting import contracts, reference
+from thb_reporting.warehouse import reader_engine, table
+
+PLANTS = {("nis", "2026Q3"): "unknown_code", ("vranje", "2026Q3", "programmes"): "missing_column"}
+
+
+def test_statuses_and_rates_equal_the_scenario(config, generator):
+    truth = generator.scenario(["nis", "vranje", "subotica"], ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    on_time = dt.datetime(2026, 10, 10, 12, tzinfo=dt.timezone.utc).timestamp()  # deadline: 15 October
+    for f in truth.files:
+        if f.team == "subotica" or (f.team == "vranje" and f.dataset in ("victims", "activities")):
+            os.utime(f.path, (on_time, on_time))
+    run_cycle(config)
+
+    expected = {}
+    for team in reference.teams():
+        for dataset in contracts.datasets():
+            f = next((f for f in truth.files if (f.team, f.dataset) == (team, dataset)), None)
+            expected[(team, dataset)] = ("missing" if f is None else "rejected" if f.plant else
+                                         "accepted" if team == "subotica" or (team == "vranje" and dataset in ("victims", "activities"))
+                                         else "accepted_late")
+    status, ind = table("reporting_status"), table("indicators")
+    with reader_engine(config.reporting_db_url).connect() as conn:
+        got = {(r.team_code, r.dataset): r.status for r in conn.execute(select(status).where(status.c.quarter == "2026Q3"))}
+        owed = conn.execute(select(status.c.quarter).distinct()).scalars().all()
+        rates = {(r.indicator, r.level, r.area_code, r.category): r.value for r in conn.execute(
+            select(ind).where(ind.c.indicator.in_(["reporting_rate", "on_time_rate"]), ind.c.period == "2026Q3"))}
+    assert got == expected
+    assert "2024Q1" in owed and "2026Q4" not in owed  # from the teams' first quarter to the last that ended
+    for team in reference.teams():
+        mine = [expected[(team, d)] for d in contracts.datasets()]
+        assert rates[("reporting_rate", "team", team, "total")] == sum(s.startswith("accepted") for s in mine) / 5
+        assert rates[("on_time_rate", "team", team, "total")] == mine.count("accepted") / 5
+    everything = list(expected.values())
+    assert rates[("reporting_rate", "nation", "RS", "total")] == sum(s.startswith("accepted") for s in everything) / len(everything)
+    assert rates[("on_time_rate", "nation", "RS", "victims")] == sum(
+        expected[(t, "victims")] == "accepted" for t in reference.teams()) / len(reference.teams())
