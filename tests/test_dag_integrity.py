@@ -11,7 +11,7 @@ import pytest
 DAGS = Path(__file__).resolve().parents[1] / "dags"
 HEAVY = ("great_expectations", "pandas", "pyarrow", "openpyxl", "psycopg", "thb_reporting.validation",
          "thb_reporting.ingest", "thb_reporting.publish")
-EXPECTED = {"ingest_submissions", "publish_national_tables", "send_weekly_digest", "lock_quarter"}
+EXPECTED = {"ingest_submissions", "publish_national_tables", "send_weekly_digest", "lock_quarter", "reporting_calendar"}
 
 
 @pytest.fixture(scope="module")

@@ -136,3 +136,39 @@ def test_weekly_digest_lists_submitted_rejected_and_missing(config, generator, s
     assert (f"Received: {received} of 65 (late: {count('accepted late')}), rejected: {count('rejected')}, "
             f"missing: {count('missing')}.") in english
     assert "Subotica, victims: The value nepoznato is not allowed in column status." in english
+
+
+def test_reminders_and_overdue_notices_go_once_to_the_teams_that_owe(config, generator, smtp_server):
+    from thb_reporting.locks import set_lock
+    from thb_reporting.notifications import queue_calendar_notices
+
+    port, mailbox = smtp_server
+    truth = generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    owing = {t for t in reference.teams()
+             if not all(any((f.team, f.dataset) == (t, d) and not f.plant for f in truth.files) for d in contracts.datasets())}
+    assert queue_calendar_notices(config, dt.date(2026, 10, 1)) == []  # 14 days before: too early
+    reminded = queue_calendar_notices(config, dt.date(2026, 10, 10))
+    assert {k.split(":")[1] for k in reminded} == owing and all(k.startswith("reminder:") for k in reminded)
+    assert queue_calendar_notices(config, dt.date(2026, 10, 12)) == []  # once per team and quarter
+    set_lock(config.reporting_db_url, "2026Q3", False, "test")  # an unlock record changes nothing
+    overdue = queue_calendar_notices(config, dt.date(2026, 10, 20))
+    assert {k.split(":")[1] for k in overdue} == owing
+    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    notices = [m for _, m in mailbox.received if "Overdue" in m["Subject"]]
+    subotica = next(m for m in notices if "Subotica" in m["Subject"])
+    assert "victims" in subotica.get_body(("plain",)).get_content()  # its victims file was rejected
+    nis = next(m for m in notices if "Niš" in m["Subject"])
+    assert "the file sent was rejected" in nis.get_body(("plain",)).get_content()
+
+
+def test_no_notice_for_a_locked_quarter(config, generator):
+    from thb_reporting.locks import set_lock
+    from thb_reporting.notifications import queue_calendar_notices
+
+    generator.scenario(TEAMS, ["2026Q3"], datasets=("victims",))
+    ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    set_lock(config.reporting_db_url, "2026Q3", True, "test")
+    assert queue_calendar_notices(config, dt.date(2026, 10, 20)) == []
+    set_lock(config.reporting_db_url, "2026Q3", False, "test")
+    assert len(queue_calendar_notices(config, dt.date(2026, 10, 20))) == len(reference.teams())

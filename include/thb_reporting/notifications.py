@@ -321,3 +321,45 @@ def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) ->
     year, week, _ = today.isocalendar()
     with engine.begin() as conn:
         return _enqueue(conn, f"digest:{year}-W{week:02d}", "digest", digest_message(conn, quarter, today))
+
+
+# --- reminders and overdue notices ------------------------------------------------------------------
+REMIND_DAYS_BEFORE = 7
+
+
+def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
+                           remind_days: int = REMIND_DAYS_BEFORE) -> list[str]:
+    """For the quarter being reported on: a reminder to every team that still owes a dataset once the
+    deadline is `remind_days` away, an overdue notice once it has passed; each once per team and quarter,
+    none for what is accepted, none for a locked quarter. Returns the keys queued."""
+    from thb_reporting.reporting_calendar import reporting_statuses
+
+    today = today or _now().date()
+    quarter = Quarter.containing(today).previous()
+    deadline = quarter.deadline()
+    kind = "overdue" if today > deadline else ("reminder" if (deadline - today).days <= remind_days else None)
+    if kind is None:
+        return []
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    queued = []
+    with engine.begin() as conn:
+        statuses = reporting_statuses(conn, [quarter], today)
+        for code, team in reference.teams().items():
+            owed = [s for s in statuses if s["team_code"] == code and not s["locked"]
+                    and s["status"] in ("missing", "rejected")]
+            if not owed or not team.contact_emails:
+                continue
+            datasets = [{"name": s["dataset"], "title": contracts.load(s["dataset"]).title,
+                         "rejected": s["status"] == "rejected"} for s in owed]
+            subject = (f"[THB] {'Rok je istekao' if kind == 'overdue' else 'Podsetnik'} / "
+                       f"{'Overdue' if kind == 'overdue' else 'Reminder'}: {quarter} – {team.name_lat}")
+            text, html = _render("calendar", subject=subject, overdue=kind == "overdue", quarter=quarter,
+                                 deadline=deadline.isoformat(), datasets=datasets)
+            message = _envelope(subject, list(team.contact_emails), f"{kind}-{code}-{quarter}")
+            message.set_content(text)
+            message.add_alternative(html, subtype="html")
+            key = f"{kind}:{code}:{quarter}"
+            if _enqueue(conn, key, kind, message):
+                queued.append(key)
+    return queued
