@@ -12,7 +12,6 @@ Any URL Airflow's ObjectStoragePath understands works for the paths: file://, s3
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +100,3 @@ def _key_from_airflow() -> bytes:
             key = ""
     return key.encode()
 
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")

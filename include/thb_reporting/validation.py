@@ -7,7 +7,6 @@ names the row, the column and the rule, and quotes the value only where it is a 
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -298,7 +297,3 @@ def data_docs_html(result, contract: Contract) -> str:
                 if key in (res.result or {}):
                     res.result[key] = [] if isinstance(res.result[key], list) else {}
     return DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
-
-
-def today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
