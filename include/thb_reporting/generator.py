@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -487,9 +486,3 @@ def encode(dataset: str, rows: list[dict], columns: list[str], file_format: str)
         return text.encode("cp1250")
     return text.encode("utf-8-sig" if file_format == "csv_utf8_bom" else "utf-8")
 
-
-def touch_in_order(files: list[GeneratedFile]) -> None:
-    """Give files strictly increasing modification times in the order given (received order)."""
-    base = dt.datetime.now().timestamp() - len(files)
-    for i, f in enumerate(files):
-        os.utime(f.path, (base + i, base + i))
