@@ -44,3 +44,43 @@ def test_statuses_and_rates_equal_the_scenario(config, generator):
     assert rates[("reporting_rate", "nation", "RS", "total")] == sum(s.startswith("accepted") for s in everything) / len(everything)
     assert rates[("on_time_rate", "nation", "RS", "victims")] == sum(
         expected[(t, "victims")] == "accepted" for t in reference.teams()) / len(reference.teams())
+
+
+def test_the_calendar_sets_the_deadlines():
+    from thb_reporting.quarters import Quarter
+
+    calendar = reference.reporting_calendar()
+    assert Quarter.parse("2026Q3").deadline() == dt.date(2026, 10, 15)
+    assert Quarter.parse("2025Q4").deadline() == dt.date(2026, 1, 20)  # extended over the holidays
+    assert calendar["2025Q4"]["note_en"]
+    assert "2031Q1" not in calendar and Quarter.parse("2031Q1").deadline() == dt.date(2031, 4, 15)  # the default
+    assert all(entry["deadline"] > Quarter.parse(q).end for q, entry in calendar.items())
+
+
+def test_obligations_decide_what_each_team_owes(tmp_path):
+    from thb_reporting.quarters import Quarter
+    from thb_reporting.reference import Obligation
+    from thb_reporting.reporting_calendar import owes, reporting_statuses
+    from thb_reporting.warehouse import ensure_schema, reporting_engine
+
+    rules = [Obligation("*", "*", "", "", True),
+             Obligation("sombor", "cross_border", "2026Q2", "", False),          # stops owing from 2026Q2
+             Obligation("*", "programmes", "", "2024Q4", False),                # programmes only from 2025
+             Obligation("nis", "programmes", "2024Q3", "2024Q4", True)]         # …but Niš ran one already
+    sombor, nis = reference.teams()["sombor"], reference.teams()["nis"]
+    assert owes(sombor, "cross_border", Quarter.parse("2026Q1"), rules)
+    assert not owes(sombor, "cross_border", Quarter.parse("2026Q2"), rules)
+    assert owes(sombor, "victims", Quarter.parse("2026Q2"), rules)
+    assert not owes(sombor, "programmes", Quarter.parse("2024Q4"), rules) and owes(sombor, "programmes", Quarter.parse("2025Q1"), rules)
+    assert owes(nis, "programmes", Quarter.parse("2024Q3"), rules) and not owes(nis, "programmes", Quarter.parse("2024Q2"), rules)
+    assert not owes(nis, "victims", Quarter.parse("2023Q4"), rules)  # before the team's first quarter
+    assert all(owes(t, d, Quarter.parse("2026Q3")) for t in reference.teams().values() for d in contracts.datasets())
+
+    engine = reporting_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        rows = reporting_statuses(conn, [Quarter.parse("2026Q3")], dt.date(2026, 11, 1), obligations=rules)
+    owed = {(r["team_code"], r["dataset"]) for r in rows}
+    assert ("sombor", "cross_border") not in owed and ("nis", "cross_border") in owed
+    assert len(owed) == len(reference.teams()) * len(contracts.datasets()) - 1
+    assert {r["status"] for r in rows} == {"missing"}

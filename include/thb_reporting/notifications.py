@@ -270,30 +270,23 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
 
 
 # --- the weekly digest ------------------------------------------------------------------------------
-STATUS_WORDS = {
-    "sr": {"accepted": "primljeno", "accepted_late": "primljeno kasno", "rejected": "odbijeno", "missing": "nedostaje"},
-    "en": {"accepted": "accepted", "accepted_late": "accepted late", "rejected": "rejected", "missing": "missing"},
-}
-COLOURS = {"accepted": "#d1f2d9", "accepted_late": "#fff1c2", "rejected": "#ffd6d6", "missing": "#eeeeee"}
-
-
 def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
-    from thb_reporting.reporting_calendar import reporting_statuses
+    from thb_reporting.reporting_calendar import COLOURS, NOT_OWED, STATUS_WORDS, STATUSES, reporting_statuses
 
     found = table("findings", "ledger")
     statuses = {(s["team_code"], s["dataset"]): s for s in reporting_statuses(conn, [quarter], today)}
     datasets = contracts.datasets()
-    counts = {s: sum(v["status"] == s for v in statuses.values()) for s in STATUS_WORDS["en"]}
+    counts = {s: sum(v["status"] == s for v in statuses.values()) for s in STATUSES}
     counts["total"] = len(statuses)
     teams, rejected, missing = [], [], []
     for code, team in reference.teams().items():
-        cells = [{"dataset": d, "status": statuses[(code, d)]["status"]} for d in datasets]
+        cells = [{"dataset": d, "status": statuses.get((code, d), {"status": NOT_OWED})["status"]} for d in datasets]
         teams.append({"name": team.name_lat, "cells": cells})
-        gaps = [d for d in datasets if statuses[(code, d)]["status"] == "missing"]
+        gaps = [c["dataset"] for c in cells if c["status"] == "missing"]
         if gaps:
             missing.append({"team": team.name_lat, "datasets": gaps})
         for d in datasets:
-            if statuses[(code, d)]["status"] == "rejected":
+            if cells[datasets.index(d)]["status"] == "rejected":
                 sub = statuses[(code, d)]["last_rejected"]
                 first = conn.execute(select(found).where(found.c.submission_id == sub.submission_id, found.c.severity == ERROR)
                                      .order_by(found.c.source_row)).first()

@@ -41,5 +41,9 @@ class Quarter:
     def previous(self) -> Quarter:
         return Quarter(self.year - (self.number == 1), (self.number - 2) % 4 + 1)
 
-    def deadline(self, days_after_end: int = 15) -> dt.date:
-        return self.end + dt.timedelta(days=days_after_end)
+    def deadline(self) -> dt.date:
+        """As the reporting calendar (reference/reporting_calendar.csv) says, else 15 days after the end."""
+        from thb_reporting.reference import DEFAULT_DEADLINE_DAYS, reporting_calendar
+
+        entry = reporting_calendar().get(str(self))
+        return entry["deadline"] if entry else self.end + dt.timedelta(days=DEFAULT_DEADLINE_DAYS)

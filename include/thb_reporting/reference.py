@@ -108,3 +108,58 @@ def code_aliases(code_list: str) -> dict[str, str]:
         for alias in (c.code, c.label_sr, c.label_en):
             seen.setdefault(to_latin(alias).strip().lower(), set()).add(c.code)
     return {alias: next(iter(codes)) for alias, codes in seen.items() if len(codes) == 1}
+
+
+# --- the reporting calendar: deadlines and obligations, as the national coordinator publishes them ----
+DEFAULT_DEADLINE_DAYS = 15  # after the quarter's end, for a quarter reporting_calendar.csv does not list
+
+
+@cache
+def reporting_calendar() -> dict[str, dict]:
+    """quarter → {"deadline": date, "note_sr": …, "note_en": …} from reporting_calendar.csv."""
+    import datetime as dt
+
+    from thb_reporting.quarters import Quarter
+
+    out = {}
+    for line, r in enumerate(_rows("reporting_calendar.csv"), start=2):
+        quarter = Quarter.parse(r["quarter"])
+        deadline = dt.date.fromisoformat(r["deadline"])
+        if deadline <= quarter.end:
+            raise ValueError(f"reporting_calendar.csv line {line}: the deadline {deadline} of {quarter} "
+                             f"is not after the quarter's end ({quarter.end})")
+        out[str(quarter)] = {"deadline": deadline, "note_sr": r["note_sr"], "note_en": r["note_en"]}
+    return out
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """One line of reporting_obligations.csv; `*` matches every team or dataset; an empty first quarter
+    means the team's active_since, an empty last quarter means open-ended. Later lines override earlier."""
+    team_code: str
+    dataset: str
+    first_quarter: str
+    last_quarter: str
+    owes: bool
+
+
+@cache
+def reporting_obligations() -> tuple[Obligation, ...]:
+    from thb_reporting import contracts
+    from thb_reporting.quarters import Quarter
+
+    known_teams, known_datasets = set(teams()), set(contracts.datasets())
+    out = []
+    for line, r in enumerate(_rows("reporting_obligations.csv"), start=2):
+        where = f"reporting_obligations.csv line {line}"
+        if r["team_code"] != "*" and r["team_code"] not in known_teams:
+            raise ValueError(f"{where}: team {r['team_code']!r} is not in teams.csv")
+        if r["dataset"] != "*" and r["dataset"] not in known_datasets:
+            raise ValueError(f"{where}: dataset {r['dataset']!r} is not one of {sorted(known_datasets)}")
+        for column in ("first_quarter", "last_quarter"):
+            if r[column]:
+                Quarter.parse(r[column])
+        if r["owes"] not in ("yes", "no"):
+            raise ValueError(f"{where}: owes must be yes or no, not {r['owes']!r}")
+        out.append(Obligation(r["team_code"], r["dataset"], r["first_quarter"], r["last_quarter"], r["owes"] == "yes"))
+    return tuple(out)

@@ -1,5 +1,5 @@
-"""The reporting calendar (DHIS2 is the model): which team owes which dataset for which quarter, and the
-status of each: accepted (by the deadline), accepted_late, rejected (nothing accepted, something
+"""The reporting calendar (DHIS2 is the model): which team owes which dataset for which quarter
+(reference/reporting_obligations.csv), by when (reference/reporting_calendar.csv), and the status of each: accepted (by the deadline), accepted_late, rejected (nothing accepted, something
 rejected) or missing; with whether the quarter is locked. Reporting rate = accepted (on time or late) /
 owed; on-time rate = accepted by the deadline / owed."""
 from __future__ import annotations
@@ -14,10 +14,19 @@ from thb_reporting.quarters import Quarter
 from thb_reporting.warehouse import table
 
 STATUSES = ("accepted", "accepted_late", "rejected", "missing")
+NOT_OWED = "not_owed"  # shown in matrices only; never a row of national.reporting_status
+STATUS_WORDS = {
+    "sr": {"accepted": "primljeno", "accepted_late": "primljeno kasno", "rejected": "odbijeno", "missing": "nedostaje",
+           NOT_OWED: "nije obaveza"},
+    "en": {"accepted": "accepted", "accepted_late": "accepted late", "rejected": "rejected", "missing": "missing",
+           NOT_OWED: "not owed"},
+}
+COLOURS = {"accepted": "#d1f2d9", "accepted_late": "#fff1c2", "rejected": "#ffd6d6", "missing": "#eeeeee",
+           NOT_OWED: "#ffffff"}
 
 
 def owed_quarters(team, today: dt.date) -> list[Quarter]:
-    """From the team's first quarter to the last quarter that has ended."""
+    """The quarters a team may owe something for: from its first quarter to the last that has ended."""
     last = Quarter.containing(today).previous()
     quarter, out = Quarter.parse(team.active_since), []
     while quarter <= last:
@@ -26,12 +35,31 @@ def owed_quarters(team, today: dt.date) -> list[Quarter]:
     return out
 
 
+def owes(team, dataset: str, quarter: Quarter, obligations=None) -> bool:
+    """Whether the team owes the dataset for the quarter: the last matching line of the obligations wins;
+    nothing is owed before the team's first quarter."""
+    if quarter < Quarter.parse(team.active_since):
+        return False
+    result = False
+    for rule in obligations if obligations is not None else reference.reporting_obligations():
+        if rule.team_code not in ("*", team.municipality_code) or rule.dataset not in ("*", dataset):
+            continue
+        if quarter < Quarter.parse(rule.first_quarter or team.active_since):
+            continue
+        if rule.last_quarter and quarter > Quarter.parse(rule.last_quarter):
+            continue
+        result = rule.owes
+    return result
+
+
 def _aware(stamp: dt.datetime) -> dt.datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
-def reporting_statuses(conn, quarters: list[Quarter] | None = None, today: dt.date | None = None) -> list[dict]:
-    """One row per team, dataset and owed quarter (or the given quarters): status, first accepted, deadline."""
+def reporting_statuses(conn, quarters: list[Quarter] | None = None, today: dt.date | None = None,
+                       obligations=None) -> list[dict]:
+    """One row per team, dataset and quarter owed (among the given quarters, or all that have ended):
+    status, first accepted, deadline."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     subs = table("submissions", "ledger")
     by_key: dict[tuple, list] = {}
@@ -42,6 +70,8 @@ def reporting_statuses(conn, quarters: list[Quarter] | None = None, today: dt.da
     for code, team in reference.teams().items():
         for quarter in quarters or owed_quarters(team, today):
             for dataset in contracts.datasets():
+                if not owes(team, dataset, quarter, obligations):
+                    continue
                 mine = by_key.get((code, dataset, str(quarter)), [])
                 accepted = [r for r in mine if r.status == "accepted"]
                 first = min((_aware(r.received_at) for r in accepted), default=None)
