@@ -1,10 +1,10 @@
 """
 ### Reporting calendar
 
-Daily: for the quarter being reported on (the last one that ended; its deadline from reference/reporting_calendar.csv, by default 15 days
-after its end), a
-reminder to every team that still owes a dataset once the deadline is 7 days away, and an overdue notice
-once it has passed. Each is sent once per team and quarter, never for what was accepted, never for a
+Daily: for the quarter being reported on (the last one that ended; its deadline as
+`reference/reporting_calendar.csv` says, by default 15 days after its end), a reminder to every team that
+still owes a dataset (`reference/reporting_obligations.csv`) once the deadline is 7 days away, and an
+overdue notice once it has passed. Each is sent once per team and quarter, never for what was accepted, never for a
 locked quarter; through `ledger.outbox` and the connection `smtp_default` (without it: `.eml` files).
 The completeness and timeliness table (`national.reporting_status`) is kept current by every publish.
 """

@@ -1,0 +1,140 @@
+"""The "Reporting status" page of the Airflow UI: a small FastAPI app that the plugin in plugins/ mounts
+in the api-server (Airflow 3's `fastapi_apps`) and shows as a navigation entry (`external_views`).
+
+Pages, all behind Airflow's own login (the UI's session cookie; the same rule as the UI itself):
+  /                              the team × quarter matrix per dataset, rates, national indicators
+  /submissions/<id>              one submission's validation report: what failed, row by row, and how to fix it
+  /submissions/<id>/data-docs    the Great Expectations report kept beside a rejected file
+The warehouse is found through the same variables and connection as the DAGs (thb_data_root, reporting_db).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+from fastapi import Request  # light (the app is built when the plugin loads); FastAPI needs the real type
+
+TEMPLATES = Path(__file__).parent / "page_templates"
+
+
+@cache
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+
+
+def render(template: str, **values) -> str:
+    return _environment().get_template(template).render(**values)
+
+
+async def require_airflow_login(request: Request) -> None:
+    """Airflow's own checks, as its UI routes make them: the caller is logged in (the UI's session cookie
+    or a bearer token) and may use the UI (AccessView.WEBSITE). Imported on the first request, not when
+    the plugin loads: every Airflow process loads plugins, only the api-server serves this page."""
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.core_api import security
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
+    user = await security.get_user(request, None, bearer)
+    security.requires_access_view(AccessView.WEBSITE)(request, user)
+
+
+def _config_from_airflow():
+    from thb_reporting.config import PipelineConfig
+
+    return PipelineConfig.from_airflow()
+
+
+def status_page_html(db_url: str, today: dt.date | None = None, last_quarters: int = 8) -> str:
+    from thb_reporting.reporting_calendar import COLOURS, STATUS_WORDS
+    from thb_reporting.status_report import format_value, line_chart_svg, national_series, status_matrix
+    from thb_reporting.warehouse import ensure_schema, reader_engine, reporting_engine
+
+    ensure_schema(reporting_engine(db_url))
+    with reader_engine(db_url).connect() as conn:
+        matrix = status_matrix(conn, today, last_quarters)
+        series = national_series(conn, quarters=matrix["quarters"])
+    charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
+    return render("status.html.j2", m=matrix, charts=charts, fmt=format_value, colours=COLOURS, words=STATUS_WORDS,
+                  now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def submission_report_html(db_url: str, submission_id: int) -> str | None:
+    from sqlalchemy import select
+
+    from thb_reporting import contracts, reference
+    from thb_reporting.quarters import Quarter
+    from thb_reporting.validation import Finding, explain
+    from thb_reporting.warehouse import reader_engine, table
+
+    subs, found = table("submissions", "ledger"), table("findings", "ledger")
+    with reader_engine(db_url).connect() as conn:
+        sub = conn.execute(select(subs).where(subs.c.submission_id == submission_id)).first()
+        if sub is None:
+            return None
+        rows = conn.execute(select(found).where(found.c.submission_id == submission_id)
+                            .order_by(found.c.severity, found.c.source_row, found.c.rule)).all()
+    contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
+    quarter = Quarter.parse(sub.quarter) if sub.quarter else None
+    findings = []
+    for r in rows:
+        finding = Finding(r.rule, column=r.column_name, value=r.value, detail=r.detail)
+        texts = {lang: explain(finding, lang, contract, quarter) for lang in ("sr", "en")}
+        findings.append({"severity": r.severity, "rule": r.rule, "row": r.source_row, "column": r.column_name,
+                         "value": r.value, "what_sr": texts["sr"][0], "fix_sr": texts["sr"][1],
+                         "what_en": texts["en"][0], "fix_en": texts["en"][1]})
+    team = reference.teams().get(sub.team_code)
+    return render("submission.html.j2", sub=sub, team=team, contract=contract, findings=findings,
+                  has_data_docs=bool(sub.quarantine_path))
+
+
+def data_docs_html(db_url: str, submission_id: int) -> str | None:
+    from sqlalchemy import select
+
+    from thb_reporting.storage import storage_path
+    from thb_reporting.warehouse import reader_engine, table
+
+    subs = table("submissions", "ledger")
+    with reader_engine(db_url).connect() as conn:
+        where = conn.execute(select(subs.c.quarantine_path).where(subs.c.submission_id == submission_id)).scalar()
+    if not where:
+        return None
+    path = storage_path(where) / "validation.html"
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def create_app(config_factory: Callable | None = None, login_required: bool = True):
+    """The app the plugin mounts. `config_factory` gives the PipelineConfig (default: Airflow's variables
+    and connections, read on each request so that a changed connection takes effect)."""
+    from fastapi import Depends, FastAPI, HTTPException, Query
+    from fastapi.responses import HTMLResponse
+
+    config_of = config_factory or _config_from_airflow
+    app = FastAPI(title="THB reporting status", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(require_airflow_login)] if login_required else [])
+
+    @app.get("/", response_class=HTMLResponse)
+    def reporting_status(quarters: int = Query(8, ge=1, le=40)) -> str:
+        return status_page_html(config_of().reporting_db_url, last_quarters=quarters)
+
+    @app.get("/submissions/{submission_id}", response_class=HTMLResponse)
+    def submission_report(submission_id: int) -> str:
+        page = submission_report_html(config_of().reporting_db_url, submission_id)
+        if page is None:
+            raise HTTPException(404, f"no submission {submission_id}")
+        return page
+
+    @app.get("/submissions/{submission_id}/data-docs", response_class=HTMLResponse)
+    def submission_data_docs(submission_id: int) -> str:
+        page = data_docs_html(config_of().reporting_db_url, submission_id)
+        if page is None:
+            raise HTTPException(404, f"no Great Expectations report kept for submission {submission_id}")
+        return page
+
+    return app

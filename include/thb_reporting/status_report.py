@@ -1,0 +1,139 @@
+"""What the "Reporting status" page in the Airflow UI and the published national summary show: the
+team × quarter matrix per dataset, the reporting and on-time rates, national indicators over the
+quarters, and the SVG line charts both draw (plain SVG: no script, no library, readable offline).
+
+Light on purpose (SQLAlchemy and the standard library): the UI plugin imports it in the api-server."""
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+
+from sqlalchemy import select
+
+from thb_reporting import contracts, indicators, reference
+from thb_reporting.locks import locked_quarters
+from thb_reporting.reporting_calendar import (
+    COLOURS, NOT_OWED, STATUS_WORDS, completeness_indicators, reporting_statuses,
+)
+from thb_reporting.warehouse import table
+
+# Charted over the quarters: the figures a ministry asks for first.
+CHARTED_INDICATORS = ("victims", "prosecution_persons", "victims_receiving_service", "people_reached")
+SUPPRESSED_MARK = "x"  # as statistical offices print a confidential cell
+
+
+def status_matrix(conn, today: dt.date | None = None, last_quarters: int = 8) -> dict:
+    """From the ledger as it is now: for each dataset, one row per team and one cell per quarter (status,
+    locked, the submission to link to), and the reporting and on-time rates of each team and the nation."""
+    statuses = reporting_statuses(conn, today=today)
+    quarters = sorted({s["quarter"] for s in statuses})[-last_quarters:]
+    statuses = [s for s in statuses if s["quarter"] in quarters]
+    subs = table("submissions", "ledger")
+    in_force, last = {}, {}  # link to the accepted submission in force, else to the latest received
+    for r in conn.execute(select(subs.c.submission_id, subs.c.team_code, subs.c.dataset, subs.c.quarter,
+                                 subs.c.status, subs.c.superseded_by)
+                          .where(subs.c.quarter.in_(quarters)).order_by(subs.c.received_at, subs.c.submission_id)):
+        key = (r.team_code, r.dataset, r.quarter)
+        last[key] = r.submission_id
+        if r.status == "accepted" and r.superseded_by is None:
+            in_force[key] = r.submission_id
+    locked = locked_quarters(conn)
+    by_key = {(s["team_code"], s["dataset"], s["quarter"]): s for s in statuses}
+    teams = reference.teams()
+    datasets = []
+    for dataset in contracts.datasets():
+        rows = []
+        for code, team in teams.items():
+            cells = []
+            for quarter in quarters:
+                s = by_key.get((code, dataset, quarter))
+                status = s["status"] if s else NOT_OWED
+                key = (code, dataset, quarter)
+                cells.append({"quarter": quarter, "status": status, "locked": quarter in locked,
+                              "submission_id": in_force.get(key, last.get(key)) if status != NOT_OWED else None,
+                              "words": {lang: STATUS_WORDS[lang][status] for lang in ("sr", "en")},
+                              "colour": COLOURS[status]})
+            rows.append({"team_code": code, "team": team.name_lat, "cells": cells})
+        datasets.append({"dataset": dataset, "title": contracts.load(dataset).title, "rows": rows})
+    district_of = {code: t.district_code for code, t in teams.items()}
+    rates = {}
+    for r in completeness_indicators(statuses, district_of):
+        if r["category"] == "total" and r["level"] in ("team", "nation") and r["period"] in quarters:
+            rates.setdefault((r["area_code"], r["period"]), {})[r["indicator"]] = r["value"]
+    rate_rows = [{"team_code": code, "team": name, "cells": [rates.get((code, q)) for q in quarters]}
+                 for code, name in [(c, t.name_lat) for c, t in teams.items()] + [("RS", "Srbija / Serbia")]]
+    return {"quarters": quarters, "locked": sorted(locked & set(quarters)), "datasets": datasets, "rates": rate_rows,
+            "counts": {status: sum(s["status"] == status for s in statuses) for status in STATUS_WORDS["en"] if status != NOT_OWED}}
+
+
+def national_series(conn, names=CHARTED_INDICATORS, quarters: list[str] | None = None) -> list[dict]:
+    """Each indicator's national total per quarter as the public sees it (national.public_indicators):
+    None where a value is suppressed or not published."""
+    public = table("public_indicators")
+    query = select(public.c.indicator, public.c.period, public.c.value, public.c.suppressed).where(
+        public.c.level == "nation", public.c.breakdown == "total", public.c.indicator.in_(list(names)))
+    values, periods = {}, set()
+    for r in conn.execute(query):
+        if len(r.period) == 6:  # quarters only (2026Q1), not years
+            values[(r.indicator, r.period)] = None if r.suppressed else r.value
+            periods.add(r.period)
+    quarters = quarters or sorted(periods)
+    catalogue = indicators.catalogue()
+    return [{"indicator": name, "label_sr": catalogue[name]["sr"], "label_en": catalogue[name]["en"],
+             "unit": catalogue[name]["unit"], "points": [(q, values.get((name, q))) for q in quarters]}
+            for name in names]
+
+
+def format_value(value, unit: str = "persons") -> str:
+    if value is None:
+        return SUPPRESSED_MARK
+    if unit == "share":
+        return f"{value * 100:.0f} %"
+    return f"{value:,.0f}".replace(",", ".")  # Serbian thousands separator
+
+
+def line_chart_svg(points: list[tuple[str, float | None]], title: str, unit: str = "persons",
+                   width: int = 640, height: int = 230) -> str:
+    """A line chart of (label, value) points as inline SVG; a None value is a gap in the line, marked x."""
+    left, right, top, bottom = 56, 16, 34, 40
+    known = [v for _, v in points if v is not None]
+    top_value = max(known, default=0) or 1
+    if unit == "share":
+        top_value = max(top_value, 1.0)
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / max(len(points) - 1, 1)
+
+    def xy(i, v):
+        return left + i * step, top + plot_h - (v / top_value) * plot_h
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" class="chart"><title>{escape(title)}</title>',
+             f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#888"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>']
+    for fraction in (0, 0.5, 1):
+        y = top + plot_h - fraction * plot_h
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">'
+                     f'{escape(format_value(fraction * top_value, unit))}</text>')
+    segment: list[str] = []
+    segments = [segment]
+    for i, (label, value) in enumerate(points):
+        x = left + i * step
+        parts.append(f'<text x="{x:.1f}" y="{height - 22}" font-size="10" text-anchor="middle">{escape(label)}</text>')
+        if value is None:
+            segment = []
+            segments.append(segment)
+            parts.append(f'<text x="{x:.1f}" y="{top + plot_h - 4}" font-size="11" text-anchor="middle" '
+                         f'fill="#a00">{SUPPRESSED_MARK}</text>')
+            continue
+        px, py = xy(i, value)
+        segment.append(f"{px:.1f},{py:.1f}")
+        parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="#1f5fa8"><title>{escape(label)}: '
+                     f'{escape(format_value(value, unit))}</title></circle>')
+        parts.append(f'<text x="{px:.1f}" y="{py - 7:.1f}" font-size="10" text-anchor="middle">'
+                     f'{escape(format_value(value, unit))}</text>')
+    for seg in segments:
+        if len(seg) > 1:
+            parts.append(f'<polyline fill="none" stroke="#1f5fa8" stroke-width="2" points="{" ".join(seg)}"/>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,230 @@
+"""The "Reporting status" page of the Airflow UI (plugins/reporting_status.py): the matrix shows each
+team's status for each dataset and quarter as the scenario makes it, links lead to the submission's
+validation report, the page is behind Airflow's login; and in a real headless Chromium against a real
+api-server on loopback, through the UI's own login form and navigation."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, TEST_KEY, free_port
+from test_pipeline import run_cycle
+from thb_reporting import contracts, reference
+from thb_reporting.config import PROJECT_ROOT, PipelineConfig
+
+QUARTERS = ["2026Q2", "2026Q3"]
+TEAMS = ["nis", "vranje", "subotica"]
+PLANTS = {("nis", "2026Q3"): "unknown_code", ("vranje", "2026Q3", "programmes"): "missing_column"}
+ARTIFACTS = Path(os.environ.get("THB_TEST_ARTIFACTS", PROJECT_ROOT / "build" / "test-artifacts"))
+
+
+def _scenario(data_root: Path):
+    """Three teams, two quarters, all five datasets; Subotica on time, the rest late; two rejected files;
+    2026Q2 locked. Returns the config and the expected status of every (team, dataset, quarter)."""
+    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.locks import set_lock
+
+    config = PipelineConfig.local(data_root, TEST_KEY)
+    truth = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=11).scenario(
+        TEAMS, QUARTERS, PLANTS, datasets=contracts.datasets())
+    for f in truth.files:
+        if f.team == "subotica":  # by the deadline of its quarter
+            stamp = dt.datetime.combine(dt.date.fromisoformat({"2026Q2": "2026-07-10", "2026Q3": "2026-10-10"}[f.quarter]),
+                                        dt.time(12), dt.timezone.utc).timestamp()
+            os.utime(f.path, (stamp, stamp))
+    run_cycle(config)
+    set_lock(config.reporting_db_url, "2026Q2", True, by="coordinator@example.org", reason="final")
+    expected = {}
+    for team in reference.teams():
+        for dataset in contracts.datasets():
+            for quarter in QUARTERS:
+                f = next((f for f in truth.files if (f.team, f.dataset, f.quarter) == (team, dataset, quarter)), None)
+                expected[(team, dataset, quarter)] = (
+                    "missing" if f is None else "rejected" if f.plant else
+                    "accepted" if team == "subotica" else "accepted_late")
+    return config, expected
+
+
+class _Matrix(HTMLParser):
+    """The status cells of the page: (team, dataset, quarter) → (status, link, title)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self._dataset, self._team, self._cell = {}, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and "data-dataset" in a:
+            self._dataset = a["data-dataset"]
+        elif tag == "tr" and self._dataset and "data-team" in a:
+            self._team = a["data-team"]
+        elif tag == "td" and "data-status" in a and self._dataset:
+            self._cell = (self._team, self._dataset, a["data-quarter"])
+            self.cells[self._cell] = [a["data-status"], None, a["title"]]
+        elif tag == "a" and self._cell:
+            self.cells[self._cell][1] = a["href"]
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._cell = None
+        elif tag == "table":
+            self._dataset = None
+
+
+def _cells(html: str) -> dict:
+    parser = _Matrix()
+    parser.feed(html)
+    return parser.cells
+
+
+def test_page_shows_the_scenario_and_links_to_the_validation_reports(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from thb_reporting.status_page import create_app
+
+    config, expected = _scenario(tmp_path / "data")
+    client = TestClient(create_app(lambda: config, login_required=False))
+    page = client.get("/", params={"quarters": 2})
+    assert page.status_code == 200
+    cells = _cells(page.text)
+    assert {k: v[0] for k, v in cells.items()} == expected
+    assert all(("locked" in title) == (key[2] == "2026Q2") for key, (_, _, title) in cells.items())
+    assert all((link is None) == (expected[key] == "missing") for key, (_, link, _) in cells.items())
+
+    # the rejected cell links to its report: the rule, row, column and how to fix it, both languages
+    status, link, _ = cells[("nis", "victims", "2026Q3")]
+    report = client.get(f"/{link}")
+    assert report.status_code == 200 and 'data-rule="code_list"' in report.text
+    assert "Kako ispraviti" in report.text and "How to fix" in report.text
+    assert client.get(f"/{link}/data-docs").status_code == 200  # the GX report kept beside the file
+    accepted_link = cells[("subotica", "victims", "2026Q3")][1]
+    assert "Nema nalaza / No findings" in client.get(f"/{accepted_link}").text
+    assert client.get("/submissions/999999").status_code == 404
+
+    # rates: Subotica all on time, Niš 4 of 5 late (one rejected), the nation over all 13 teams
+    assert "100 % / 100 %" in page.text and "80 % / 0 %" in page.text
+    # the national chart draws one point per quarter with published values
+    assert page.text.count("<svg") == 4 and "2026Q3: " in page.text
+
+
+def test_page_is_behind_airflows_login(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from thb_reporting.status_page import create_app
+
+    config = PipelineConfig.local(tmp_path / "data", TEST_KEY)
+    assert TestClient(create_app(lambda: config)).get("/").status_code == 401
+
+
+# --- in a real browser against a real api-server ------------------------------------------------------
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def _browser_or_skip():
+    if CHROMIUM and CHROMEDRIVER:
+        return
+    message = ("the browser test needs Debian's Chromium and ChromeDriver: "
+               "apt-get install chromium chromium-driver (.ci/run installs them)")
+    if IN_CI:
+        pytest.fail(message + " (CI=true: the browser test must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def api_server(tmp_path, airflow_db):
+    """`airflow api-server` on 127.0.0.1 with this project's plugins, a user `coordinator` (Airflow's
+    simple auth manager) and the pipeline's variables; yields (base URL, password, config, expected)."""
+    config, expected = _scenario(tmp_path / "data")
+    password = "coordinator-" + os.urandom(6).hex()
+    (tmp_path / "passwords.json").write_text(json.dumps({"coordinator": password}))
+    port = free_port()
+    env = os.environ | {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "coordinator:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
+        "AIRFLOW_VAR_THB_DATA_ROOT": config.data_root,
+    }
+    log = open(tmp_path / "api-server.log", "wb")
+    server = subprocess.Popen([str(Path(sys.executable).with_name("airflow")), "api-server", "-H", "127.0.0.1",
+                               "-p", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the api-server did not start:\n" + (tmp_path / "api-server.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield base, password, config, expected
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(30)
+        log.close()
+
+
+@pytest.mark.airflow
+def test_reporting_status_page_in_a_real_browser(api_server):
+    _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, password, _, expected = api_server
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1500,1000"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        wait = WebDriverWait(browser, 60)
+        # Airflow's own login form, as a coordinator would meet it
+        browser.get(f"{base}/plugin/reporting-status")
+        wait.until(seen.presence_of_element_located((By.NAME, "password"))).send_keys(password)
+        browser.find_element(By.NAME, "username").send_keys("coordinator")
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(lambda b: "/auth/login" not in b.current_url)
+
+        # the entry in the UI's navigation leads to the page, shown inside the UI
+        browser.get(f"{base}/plugin/reporting-status")
+        frame = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='/reporting-status/']")))
+        browser.switch_to.frame(frame)
+        wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "table.matrix td.status")))
+        shown = {}
+        for table in browser.find_elements(By.CSS_SELECTOR, "table.matrix"):
+            dataset = table.get_attribute("data-dataset")
+            for row in table.find_elements(By.CSS_SELECTOR, "tr[data-team]"):
+                team = row.get_attribute("data-team")
+                for cell in row.find_elements(By.CSS_SELECTOR, "td.status"):
+                    shown[(team, dataset, cell.get_attribute("data-quarter"))] = (cell.get_attribute("data-status"), cell.text)
+        mine = {k: v for k, v in shown.items() if k[2] in QUARTERS}
+        assert {k: v[0] for k, v in mine.items()} == expected
+        words = {"accepted": "accepted", "accepted_late": "accepted late", "rejected": "rejected", "missing": "missing"}
+        assert all(text.startswith(words[status]) for status, text in mine.values())  # text, not colour alone
+        browser.switch_to.default_content()
+        browser.save_screenshot(str(ARTIFACTS / "reporting_status.png"))
+
+        # a rejected cell opens the submission's validation report
+        browser.switch_to.frame(frame)
+        browser.find_element(By.CSS_SELECTOR, "table[data-dataset=victims] tr[data-team=nis] "
+                                              "td[data-quarter='2026Q3'] a").click()
+        wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "#findings tr[data-rule=code_list]")))
+        browser.switch_to.default_content()
+        browser.save_screenshot(str(ARTIFACTS / "reporting_status_submission.png"))
+    finally:
+        browser.quit()
+    assert (ARTIFACTS / "reporting_status.png").stat().st_size > 10_000
