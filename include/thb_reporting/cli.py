@@ -118,6 +118,11 @@ def demo(args) -> int:
           f"quarantined files and their findings: {data / 'quarantine'}; every file received: {data / 'archive'}.")
     print(f"E-mails to the teams: no SMTP connection is configured (AIRFLOW_CONN_SMTP_DEFAULT), so the "
           f"{len(emails)} messages were written as .eml files to {data / 'outbox'} (open them in any mail program).")
+    summaries = sorted((data / "exports").glob("*/national_summary_*.html"))
+    if summaries:
+        print(f"National summaries for the public (small counts suppressed), one per quarter: {summaries[-1]} and "
+              f"{len(summaries) - 1} more beside the exports. The Reporting status page: `make airflow-ui`, then "
+              f"Browse → Reporting status.")
     return 0
 
 

@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import contracts, disclosure, exports, indicators, reference
+from thb_reporting import contracts, disclosure, exports, indicators, national_summary, reference
 from thb_reporting.config import PipelineConfig
 from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
@@ -185,6 +185,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
     catalogue = _catalogue_frame()
     for year in sorted(touched_years):
         exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)
+    national_summary.write_summaries(config, touched_years)  # reads the committed public indicators
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),
                  change["rows"], len(change["withdrawn"]))

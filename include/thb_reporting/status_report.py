@@ -18,7 +18,7 @@ from thb_reporting.reporting_calendar import (
 from thb_reporting.warehouse import table
 
 # Charted over the quarters: the figures a ministry asks for first.
-CHARTED_INDICATORS = ("victims", "prosecution_persons", "victims_receiving_service", "people_reached")
+CHARTED_INDICATORS = ("victims", "victims_in_reintegration", "programme_beneficiaries", "people_reached")
 SUPPRESSED_MARK = "x"  # as statistical offices print a confidential cell
 
 
@@ -67,21 +67,25 @@ def status_matrix(conn, today: dt.date | None = None, last_quarters: int = 8) ->
 
 
 def national_series(conn, names=CHARTED_INDICATORS, quarters: list[str] | None = None) -> list[dict]:
-    """Each indicator's national total per quarter as the public sees it (national.public_indicators):
-    None where a value is suppressed or not published."""
+    """Each indicator's national total per quarter as the public sees it (national.public_indicators).
+    A quarter appears once anything of its kind was published for it (the calendar's rates, or data);
+    then a count without a row is 0, and a suppressed value is None."""
+    catalogue = indicators.catalogue()
     public = table("public_indicators")
     query = select(public.c.indicator, public.c.period, public.c.value, public.c.suppressed).where(
-        public.c.level == "nation", public.c.breakdown == "total", public.c.indicator.in_(list(names)))
-    values, periods = {}, set()
+        public.c.level == "nation", public.c.breakdown == "total")
+    values, published = {}, {"calendar": set(), "data": set()}
     for r in conn.execute(query):
         if len(r.period) == 6:  # quarters only (2026Q1), not years
+            published["calendar" if catalogue[r.indicator]["dataset"] == "calendar" else "data"].add(r.period)
             values[(r.indicator, r.period)] = None if r.suppressed else r.value
-            periods.add(r.period)
-    quarters = quarters or sorted(periods)
-    catalogue = indicators.catalogue()
-    return [{"indicator": name, "label_sr": catalogue[name]["sr"], "label_en": catalogue[name]["en"],
-             "unit": catalogue[name]["unit"], "points": [(q, values.get((name, q))) for q in quarters]}
-            for name in names]
+    out = []
+    for name in names:
+        kind = "calendar" if catalogue[name]["dataset"] == "calendar" else "data"
+        shown = [q for q in (quarters or sorted(published[kind])) if q in published[kind]]
+        out.append({"indicator": name, "label_sr": catalogue[name]["sr"], "label_en": catalogue[name]["en"],
+                    "unit": catalogue[name]["unit"], "points": [(q, values.get((name, q), 0.0)) for q in shown]})
+    return out
 
 
 def format_value(value, unit: str = "persons") -> str:
@@ -93,9 +97,9 @@ def format_value(value, unit: str = "persons") -> str:
 
 
 def line_chart_svg(points: list[tuple[str, float | None]], title: str, unit: str = "persons",
-                   width: int = 640, height: int = 230) -> str:
+                   width: int = 560, height: int = 230) -> str:
     """A line chart of (label, value) points as inline SVG; a None value is a gap in the line, marked x."""
-    left, right, top, bottom = 56, 16, 34, 40
+    left, right, top, bottom = 56, 30, 34, 40
     known = [v for _, v in points if v is not None]
     top_value = max(known, default=0) or 1
     if unit == "share":
@@ -108,7 +112,7 @@ def line_chart_svg(points: list[tuple[str, float | None]], title: str, unit: str
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" class="chart"><title>{escape(title)}</title>',
-             f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
+             f'<text x="{left}" y="18" font-size="11" font-weight="bold">{escape(title)}</text>',
              f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#888"/>',
              f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#888"/>']
     for fraction in (0, 0.5, 1):
