@@ -228,3 +228,19 @@ def test_reporting_status_page_in_a_real_browser(api_server):
     finally:
         browser.quit()
     assert (ARTIFACTS / "reporting_status.png").stat().st_size > 10_000
+
+
+def test_plugin_loads_in_every_airflow_process_without_heavy_imports():
+    """Every Airflow process (scheduler, dag-processor, workers) loads plugins: ours must load without
+    errors and without pulling in pandas, pyarrow or Great Expectations."""
+    probe = (
+        "import sys, json\n"
+        "from airflow import plugins_manager as pm\n"
+        "apps, _ = pm.get_fastapi_plugins()\n"
+        "views, _ = pm._get_ui_plugins()\n"
+        "print(json.dumps({'errors': pm.get_import_errors(), 'apps': [a['url_prefix'] for a in apps],\n"
+        "  'views': [v['url_route'] for v in views],\n"
+        "  'heavy': [m for m in ('pandas', 'pyarrow', 'great_expectations') if m in sys.modules]}))\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=os.environ)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded == {"errors": {}, "apps": ["/reporting-status"], "views": ["reporting-status"], "heavy": []}
