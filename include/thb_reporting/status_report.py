@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from thb_reporting import contracts, indicators, reference
 from thb_reporting.locks import locked_quarters
+from thb_reporting.quarters import Quarter
 from thb_reporting.reporting_calendar import (
     COLOURS, NOT_OWED, STATUS_WORDS, completeness_indicators, reporting_statuses,
 )
@@ -62,7 +63,8 @@ def status_matrix(conn, today: dt.date | None = None, last_quarters: int = 8) ->
             rates.setdefault((r["area_code"], r["period"]), {})[r["indicator"]] = r["value"]
     rate_rows = [{"team_code": code, "team": name, "cells": [rates.get((code, q)) for q in quarters]}
                  for code, name in [(c, t.name_lat) for c, t in teams.items()] + [("RS", "Srbija / Serbia")]]
-    return {"quarters": quarters, "locked": sorted(locked & set(quarters)), "datasets": datasets, "rates": rate_rows,
+    deadlines = {q: Quarter.parse(q).deadline().isoformat() for q in quarters}
+    return {"quarters": quarters, "deadlines": deadlines, "locked": sorted(locked & set(quarters)), "datasets": datasets, "rates": rate_rows,
             "counts": {status: sum(s["status"] == status for s in statuses) for status in STATUS_WORDS["en"] if status != NOT_OWED}}
 
 
