@@ -8,6 +8,7 @@ Every value has a working local default except the pseudonymisation key, which m
   variable thb_max_file_bytes       largest file accepted                       (default 50 MB)
   variable thb_suppression_threshold public outputs hide counts from 1 to this   (default 4)
   connection reporting_db           the national reporting database            (default SQLite <data_root>/warehouse/reporting.sqlite)
+  variable thb_teams_registry       the team registry, a CSV like reference/teams.csv (default: that file)
 Any URL Airflow's ObjectStoragePath understands works for the paths: file://, s3://conn_id@bucket/prefix, sftp://...
 """
 from __future__ import annotations
@@ -26,6 +27,13 @@ class PipelineConfig:
     pseudonymisation_key: bytes
     max_file_bytes: int = 50 * 1024 * 1024
     suppression_threshold: int = 4  # public outputs hide counts from 1 to this
+    teams_registry: str | None = None  # a CSV with the columns of reference/teams.csv; None: that file
+
+    def __post_init__(self):
+        # The registry a configuration names is the one in force in this process (reference.teams()).
+        from thb_reporting.reference import use_teams_registry
+
+        use_teams_registry(self.teams_registry)
 
     @classmethod
     def local(cls, data_root: Path | str, key: bytes, reporting_db_url: str | None = None, **kw) -> PipelineConfig:
@@ -52,6 +60,7 @@ class PipelineConfig:
             pseudonymisation_key=_key_from_airflow(),
             max_file_bytes=int(Variable.get("thb_max_file_bytes", default=str(cls.max_file_bytes))),
             suppression_threshold=int(Variable.get("thb_suppression_threshold", default=str(cls.suppression_threshold))),
+            teams_registry=Variable.get("thb_teams_registry", default="") or None,
         )
 
 

@@ -486,3 +486,30 @@ def encode(dataset: str, rows: list[dict], columns: list[str], file_format: str)
         return text.encode("cp1250")
     return text.encode("utf-8-sig" if file_format == "csv_utf8_bom" else "utf-8")
 
+
+
+def synthetic_registry(target: Path, municipalities: int = 145, seed: int = 145) -> Path:
+    """A team registry (the columns of reference/teams.csv, with a population column) of `municipalities`
+    teams: the real registry's teams first, then invented municipalities ('opstina_014', …) spread over
+    the districts outside Kosovo and Metohija, for scale tests of a registry with every municipality."""
+    rng = random.Random(seed)
+    real = list(reference.teams().values())
+    population = reference.population()
+    districts = [d for d in reference.districts().values() if d["region_code"] != "RS-KM"]
+    rows = [{"municipality_code": t.municipality_code, "name_lat": t.name_lat, "name_cyr": t.name_cyr,
+             "district_code": t.district_code, "district_lat": t.district_lat, "district_cyr": t.district_cyr,
+             "contact_emails": ";".join(t.contact_emails), "active_since": t.active_since,
+             "population": population.get(t.municipality_code, "")} for t in real[:municipalities]]
+    for n in range(len(rows) + 1, municipalities + 1):
+        d = districts[n % len(districts)]
+        rows.append({"municipality_code": f"opstina_{n:03d}", "name_lat": f"Opština {n:03d}",
+                     "name_cyr": f"Општина {n:03d}", "district_code": d["district_code"], "district_lat": d["name_lat"],
+                     "district_cyr": d["name_cyr"], "contact_emails": f"tim.opstina{n:03d}@example.org",
+                     "active_since": "2024Q1", "population": rng.randint(5_000, 120_000)})
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return target

@@ -28,9 +28,29 @@ class Team:
     active_since: str  # first quarter the team owes submissions, e.g. 2024Q1
 
 
-def _rows(name: str) -> list[dict[str, str]]:
+def _rows(name: str | Path) -> list[dict[str, str]]:
     with open(REFERENCE_DIR / name, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
+
+
+# The team registry in force: the package's teams.csv unless a configuration names another file with the
+# same columns (PipelineConfig.teams_registry, variable thb_teams_registry), e.g. all 145 municipalities.
+_teams_registry: Path | None = None
+
+
+def use_teams_registry(path: str | Path | None) -> None:
+    """Make the registry at `path` (a local path or file:// URL; None: the package's teams.csv) the one
+    that teams(), population() and everything built on them read from now on."""
+    global _teams_registry
+    new = Path(str(path).removeprefix("file://")).resolve() if path else None
+    if new != _teams_registry:
+        _teams_registry = new
+        for name in ("teams", "population", "reporting_obligations"):  # everything cached that reads it
+            getattr(globals().get(name), "cache_clear", lambda: None)()
+
+
+def teams_registry_path() -> Path:
+    return _teams_registry or REFERENCE_DIR / "teams.csv"
 
 
 @cache
@@ -57,8 +77,9 @@ def eu_members() -> frozenset[str]:
 @cache
 def teams() -> dict[str, Team]:
     out = {}
-    for r in _rows("teams.csv"):
+    for r in _rows(teams_registry_path()):
         emails = tuple(e.strip() for e in r.pop("contact_emails").split(";") if e.strip())
+        r.pop("population", None)  # optional in a registry: see population()
         out[r["municipality_code"]] = Team(contact_emails=emails, **r)
     return out
 
@@ -72,7 +93,11 @@ def districts() -> dict[str, dict[str, str]]:
 def population() -> dict[str, int]:
     """Population per municipality code, and of the nation under 'RS' (see population.csv for the source;
     the figures must be checked against the statistical office's release before an export is published)."""
-    return {r["area_code"]: int(r["population"]) for r in _rows("population.csv")}
+    out = {r["area_code"]: int(r["population"]) for r in _rows("population.csv")}
+    for r in _rows(teams_registry_path()):  # a registry may give the population of its own municipalities
+        if r.get("population") and r["municipality_code"] not in out:
+            out[r["municipality_code"]] = int(r["population"])
+    return out
 
 
 @cache

@@ -1,0 +1,140 @@
+"""What the benchmark scripts share: a fresh PostgreSQL database, stage timers, running one side of a
+comparison in its own process (so that its peak memory is its own), the table of results, and a bare
+contract-driven validator for the baselines (pandas masks, no Great Expectations)."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PG_ADMIN = os.environ.get("THB_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+KEY = b"benchmark-key"
+
+
+def fresh_database(name: str) -> str:
+    """An empty PostgreSQL database (dropped first if it exists); its SQLAlchemy URL."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+class Stages:
+    def __init__(self):
+        self.times: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = self.times.get(stage, 0.0) + now - self._last
+        self._last = now
+
+    def skip(self) -> None:
+        """Leave the time since the last stage out of every stage (setup that is no part of the work)."""
+        self._last = time.perf_counter()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_side(script: str, side: str, *args: str) -> dict:
+    """Run `script --side <side> args…` in its own process; it prints one JSON line last."""
+    out = subprocess.run([sys.executable, script, "--side", side, *args], capture_output=True, text=True)
+    if out.returncode:
+        sys.stderr.write(out.stderr[-4000:])
+        raise SystemExit(f"{Path(script).name} --side {side} failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def print_table(base: dict, proj: dict, title: str, base_name: str = "baseline") -> dict:
+    """Stage by stage, total and peak RSS with ratios; returns the summary."""
+    print(f"\n{title}\n{'stage':<22}{base_name + ' s':>14}{'project s':>12}{'ratio':>8}")
+    for stage in dict.fromkeys([*base["stages"], *proj["stages"]]):
+        b, p = base["stages"].get(stage, 0.0), proj["stages"].get(stage, 0.0)
+        print(f"{stage:<22}{b:>14.2f}{p:>12.2f}" + (f"{p / b:>8.2f}" if b > 0.001 else f"{'-':>8}"))
+    bt, pt = sum(base["stages"].values()), sum(proj["stages"].values())
+    print(f"{'total':<22}{bt:>14.2f}{pt:>12.2f}{pt / bt:>8.2f}")
+    print(f"{'peak RSS MB':<22}{base['peak_rss_mb']:>14.0f}{proj['peak_rss_mb']:>12.0f}"
+          f"{proj['peak_rss_mb'] / base['peak_rss_mb']:>8.2f}")
+    return {"baseline_s": bt, "project_s": pt, "ratio": pt / bt,
+            "baseline_peak_rss_mb": base["peak_rss_mb"], "project_peak_rss_mb": proj["peak_rss_mb"],
+            "rss_ratio": proj["peak_rss_mb"] / base["peak_rss_mb"]}
+
+
+def write_results(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"{name}.json"
+    target.write_text(json.dumps(payload, indent=2, default=str))
+    return target
+
+
+# --- the bare baseline: reading and the contract's rules with nothing but pyarrow and pandas ------------
+def bare_read(data: bytes, xlsx: bool, sheet: str | None = None):
+    """Rows of text of a CSV (UTF-8 ± BOM, UTF-16, cp1250; ',' or ';') or an XLSX, by pyarrow or openpyxl."""
+    import io
+
+    import pandas as pd
+
+    if xlsx:
+        import openpyxl
+
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        rows = [[None if v is None else str(v) for v in r] if any(v is not None for v in r) else None for r in (book[sheet] if sheet in book.sheetnames else book.worksheets[0]).iter_rows(values_only=True)]
+        book.close()
+        rows = [r for r in rows if r]
+        return pd.DataFrame(rows[1:], columns=rows[0], dtype="str")
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        text = data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1250")
+    header = text.split("\n", 1)[0]
+    sep = ";" if header.count(";") > header.count(",") else ","
+    names = [c.strip() for c in header.strip().split(sep)]
+    table = pacsv.read_csv(io.BytesIO(text.encode()), parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+                           convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                                strings_can_be_null=True))
+    return table.to_pandas()
+
+
+def bare_validate(df, contract, quarter) -> int:
+    """The contract's rules as pandas masks: required, conditionally required, code lists, ranges, dates
+    in the quarter. Returns the number of bad rows."""
+    import pandas as pd
+
+    bad = pd.Series(False, index=df.index)
+    for col in contract.columns:
+        s = df[col.name]
+        if col.required:
+            bad |= s.isna()
+        if col.required_when:
+            bad |= df[col.required_when["column"]].isin(col.required_when["in"]) & s.isna()
+        if col.type in ("code", "country"):
+            bad |= s.notna() & ~s.isin(col.allowed_codes)
+        elif col.type == "codes":
+            one = "(?:" + "|".join(col.allowed_codes) + ")"
+            bad |= s.notna() & ~s.str.fullmatch(f"{one}(?:;{one})*").fillna(False).astype(bool)
+        elif col.type == "integer":
+            n = pd.to_numeric(s.str.replace(",00", ""), errors="coerce")
+            bad |= s.notna() & n.isna()
+            if col.min is not None:
+                bad |= n < col.min
+        elif col.type == "date":
+            d = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").fillna(
+                pd.to_datetime(s, format="%d.%m.%Y", errors="coerce"))
+            if col.within_quarter:
+                bad |= (d < pd.Timestamp(quarter.start)) | (d > pd.Timestamp(quarter.end))
+    return int(bad.sum())

@@ -1,0 +1,178 @@
+"""Benchmark: a full quarter of every municipality, then a cycle with nothing new.
+
+A synthetic registry of 145 municipalities (the 13 real teams and 132 invented ones,
+thb_reporting.generator.synthetic_registry) and one file per team and dataset for one quarter: 725
+files of the generator's usual size (4–24 rows; CSV in UTF-8, UTF-8 with BOM, Windows-1250 with ';' and
+XLSX from the template, as teams send them), kept in bench/results/scale/ between runs.
+
+- **quarter**: one ingest cycle (the tasks collect_new_submissions, validate_and_snapshot,
+  announce_new_snapshots, notify_teams, as the DAG calls them) and one publish, into PostgreSQL.
+  Baseline in the same run: the bare work on the same files (hash and copy each file, read it with
+  pyarrow/openpyxl, the contract's rules as pandas masks, keyed BLAKE2b of the references, one Parquet
+  per file, one COPY per dataset). Goal (issue #7): ≤ 5 minutes on 2 cores.
+- **nothing new**: the same four ingest tasks again with the inbox unchanged (publish is not triggered).
+  Baseline: listing the inbox with the size and time of every file. Goal: ≤ 10 s of task time.
+
+Each side runs in its own process (peak memory is its own). Writes bench/results/scale.json.
+
+    .venv/bin/python bench/scale.py                 # or: make bench-scale
+    .venv/bin/python bench/scale.py --teams 13      # the real registry only (65 files)
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import KEY, RESULTS, Stages, bare_read, bare_validate, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
+
+QUARTER = "2026Q3"
+
+
+def prepare(teams: int) -> tuple[Path, Path]:
+    """The registry and the inbox (generated once per registry size)."""
+    from thb_reporting import contracts, reference
+    from thb_reporting.generator import SubmissionGenerator, synthetic_registry
+
+    root = RESULTS / f"scale-{teams}"
+    registry = root / "teams.csv"
+    inbox = root / "inbox"
+    if not (root / "complete").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        synthetic_registry(registry, teams)
+        reference.use_teams_registry(registry)
+        SubmissionGenerator(inbox, seed=7).scenario(list(reference.teams()), [QUARTER], datasets=contracts.datasets())
+        (root / "complete").write_text("")
+    return registry, inbox
+
+
+def run_project(registry: Path, inbox: Path) -> dict:
+    import airflow.sdk  # noqa: F401  (loaded in every Airflow task before our code runs)
+
+    from thb_reporting.config import PipelineConfig
+    from thb_reporting.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.notifications import FolderSender, deliver_outbox, queue_submission_notices
+    from thb_reporting.publish import publish, unpublished
+
+    work = RESULTS / "scale-work-project"
+    shutil.rmtree(work, ignore_errors=True)
+    config = PipelineConfig.local(work, KEY, reporting_db_url=fresh_database("thb_bench_scale"),
+                                  inbox=inbox.resolve().as_uri(), teams_registry=str(registry))
+    sender = FolderSender(f"{config.data_root}/outbox")
+    result = {}
+    for cycle in ("quarter", "nothing_new"):
+        stages = Stages()
+        ids = collect_new_submissions(config)
+        stages.done("collect")
+        outcome = process_submissions(config, ids) if ids else {}
+        stages.done("validate_and_snapshot")
+        waiting = unpublished(config)
+        stages.done("announce")
+        queue_submission_notices(config)
+        deliver_outbox(config, sender)
+        stages.done("notify")
+        if waiting:
+            publish(config)
+            stages.done("publish")
+        result[cycle] = {"stages": stages.times, "files": len(ids),
+                         "outcome": {k: len(v) for k, v in outcome.items()}, "published": len(waiting)}
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def run_baseline(registry: Path, inbox: Path) -> dict:
+    import hashlib
+    import io
+    import os
+    import re
+
+    import pandas as pd
+    import psycopg
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from thb_reporting import contracts
+    from thb_reporting.quarters import Quarter
+
+    work = RESULTS / "scale-work-baseline"
+    shutil.rmtree(work, ignore_errors=True)
+    url = fresh_database("thb_bench_scale_baseline").replace("postgresql+psycopg://", "postgresql://")
+    quarter = Quarter.parse(QUARTER)
+    result = {}
+    stages = Stages()
+    files = sorted(p for p in inbox.rglob("*") if p.is_file())
+    for path in files:  # archive
+        data = path.read_bytes()
+        target = work / "archive" / path.parent.name / hashlib.sha256(data).hexdigest() / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    stages.done("collect")
+    snapshots: dict[str, list[Path]] = {}
+    for path in files:
+        dataset = path.name.rsplit("_", 1)[0]
+        contract = contracts.load(dataset)
+        df = bare_read(path.read_bytes(), path.suffix == ".xlsx", dataset)
+        df.columns = [(re.findall(r"\(([^()]+)\)\s*$", c) or [c])[0].strip().lower() for c in df.columns]
+        bare_validate(df, contract, quarter)
+        for col in contract.columns:
+            if col.privacy == "pseudonymise":
+                df[col.name] = [None if v is None or v != v else hashlib.blake2b(v.encode(), key=KEY, digest_size=16).hexdigest()
+                                for v in df[col.name]]
+        df.insert(0, "team_code", path.parent.name)
+        target = work / "snapshots" / dataset / f"{path.parent.name}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), target, compression="zstd")
+        snapshots.setdefault(dataset, []).append(target)
+    stages.done("validate_and_snapshot")
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        for dataset, paths in snapshots.items():
+            table = pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
+            buf = io.BytesIO()
+            pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+            cur.execute(f"CREATE TABLE {dataset} ({', '.join(f'{c} text' for c in table.column_names)})")
+            with cur.copy(f"COPY {dataset} FROM STDIN (FORMAT csv)") as copy:
+                copy.write(buf.getvalue())
+    stages.done("publish")
+    result["quarter"] = {"stages": stages.times, "files": len(files)}
+    stages = Stages()
+    listing = [(p, os.stat(p).st_size, os.stat(p).st_mtime) for p in sorted(inbox.rglob("*")) if p.is_file()]
+    stages.done("list_inbox")
+    result["nothing_new"] = {"stages": stages.times, "files": len(listing)}
+    result["peak_rss_mb"] = peak_rss_mb()
+    del pd
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teams", type=int, default=145)
+    parser.add_argument("--side", choices=["project", "baseline"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    registry, inbox = prepare(args.teams)
+    if args.side:
+        import json
+
+        print(json.dumps((run_project if args.side == "project" else run_baseline)(registry, inbox)))
+        return 0
+    files = sum(1 for p in inbox.rglob("*") if p.is_file())
+    print(f"inbox: {inbox} ({files} files of {args.teams} teams; prepared in {time.perf_counter() - started:.0f} s if new)")
+    base = run_side(__file__, "baseline", "--teams", str(args.teams))
+    proj = run_side(__file__, "project", "--teams", str(args.teams))
+    summary = {}
+    for cycle, title in (("quarter", f"full quarter: {files} files, one ingest cycle and one publish (goal ≤ 300 s)"),
+                         ("nothing_new", "a cycle with nothing new (goal ≤ 10 s of task time)")):
+        summary[cycle] = print_table({**base[cycle], "peak_rss_mb": base["peak_rss_mb"]},
+                                     {**proj[cycle], "peak_rss_mb": proj["peak_rss_mb"]}, title)
+    print(f"\nproject outcome: {proj['quarter']['outcome']}, published {proj['quarter']['published']} team-quarters")
+    print("(peak RSS is each process's maximum over both cycles)")
+    print(f"results: {write_results('scale', {'teams': args.teams, 'files': files, 'summary': summary, 'baseline': base, 'project': proj})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
