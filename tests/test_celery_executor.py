@@ -106,6 +106,14 @@ class Cluster:
         self.logs = root / "process-logs"
         self.logs.mkdir(parents=True)
         self.procs: dict[str, subprocess.Popen] = {}
+        self.peak_rss_mb = 0.0
+
+    def sample_memory(self) -> None:
+        """The resident memory of all the cluster's processes together (for the record in docs/performance.md)."""
+        groups = {str(p.pid) for p in self.procs.values()}
+        out = subprocess.run(["ps", "-eo", "pgid=,rss="], capture_output=True, text=True).stdout.split()
+        total_kb = sum(int(rss) for pgid, rss in zip(out[::2], out[1::2]) if pgid in groups)
+        self.peak_rss_mb = max(self.peak_rss_mb, total_kb / 1024)
 
     def airflow(self, *args: str, timeout: float = 300) -> str:
         out = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
@@ -160,6 +168,7 @@ def wait_for(what: str, check, cluster: Cluster, timeout: float, interval: float
     deadline = time.monotonic() + timeout
     while True:
         cluster.check_alive()
+        cluster.sample_memory()
         result = check()
         if result:
             return result
@@ -257,6 +266,7 @@ def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeyp
             # the calendar and digest DAGs, whose scheduled runs the scheduler creates at once: their first tasks
             # and the ingest's first task are queued together, more than one worker with one slot can take.
             cycle_started = time.monotonic()
+            startup_seconds = cycle_started - started - local_seconds
             cluster.airflow("dags", "trigger", "ingest_submissions", "--run-id", TRIGGERED)
             cluster.airflow("dags", "unpause", "--treat-dag-id-as-regex", "--yes", f"^({'|'.join(ALL_DAG_IDS)})$")
 
@@ -307,7 +317,8 @@ def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeyp
         for path in exports:
             assert (celery_data / "exports" / path).read_bytes() == (local_data / "exports" / path).read_bytes(), path
 
-        print(f"\ncelery cycle: local dag.test() run {local_seconds:.0f} s; cluster cycle {cycle_seconds:.0f} s; "
+        print(f"\ncelery cycle: local dag.test() run {local_seconds:.0f} s; migrate and start {startup_seconds:.0f} s; "
+              f"cluster cycle {cycle_seconds:.0f} s (peak of the summed RSS of its processes {cluster.peak_rss_mb:.0f} MB); "
               f"whole test {time.monotonic() - started:.0f} s; tasks by worker: "
               + json.dumps({h: [f"{r.dag_id}.{r.task_id}" for r in done if r.hostname == h] for h in WORKERS}))
 
