@@ -164,13 +164,13 @@ BY_DATASET = {"victims": _victim_indicators, "criminal_justice": _criminal_justi
               "cross_border": _cross_border_indicators}
 
 
-def national_indicators(facts: dict, district_of: dict[str, str]):
-    """Every indicator for every level and period found in `facts` (dataset → pandas DataFrame of
-    published rows with team_code and quarter). Returns a DataFrame of OUTPUT_COLUMNS."""
+def national_indicators(facts: dict, district_of: dict[str, str], levels: tuple[str, ...] = LEVELS):
+    """Every indicator for every level (of `levels`) and period found in `facts` (dataset → pandas
+    DataFrame of published rows with team_code and quarter). Returns a DataFrame of OUTPUT_COLUMNS."""
     import pandas as pd
 
     parts = []
-    for level in LEVELS:
+    for level in levels:
         out = _Emitter(level)
         for dataset, rows in facts.items():
             if rows is None or rows.empty:

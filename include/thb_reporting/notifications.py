@@ -122,31 +122,56 @@ def _groups(findings: list[Finding], contract, quarter) -> list[dict]:
 
 def _figures(sub, dataset: str) -> list[dict]:
     """The team's figures for the quarter as national.indicators will publish them (team level)."""
+    return _figures_of([sub]).get(sub.submission_id, [])
+
+
+def _figures_of(subs) -> dict[int, list[dict]]:
+    """The figures of each accepted submission, as national.indicators will publish them for its team and
+    quarter; computed in one pass per dataset, each submission standing as its own area (so that a batch
+    costs one computation, not one per file)."""
+    from types import SimpleNamespace
+
+    import pyarrow as pa
+
     from thb_reporting import indicators
     from thb_reporting.publish import _read_snapshot, _with_lineage
 
-    rows = _with_lineage(_read_snapshot(sub.snapshot_path), sub).to_pandas()
-    computed = indicators.national_indicators({dataset: rows}, {sub.team_code: ""})
-    computed = computed[(computed["level"] == "team") & (computed["period"] == sub.quarter)
-                        & computed["breakdown"].isin(FIGURE_BREAKDOWNS)]
+    by_dataset: dict[str, list] = defaultdict(list)
+    for sub in subs:
+        if sub.status == "accepted" and sub.snapshot_path:
+            by_dataset[sub.dataset].append(sub)
     catalogue = indicators.catalogue()
     order = {name: i for i, name in enumerate(catalogue)}
-    computed = computed.sort_values(["indicator", "breakdown"], key=lambda c: c.map(order) if c.name == "indicator" else c != "total",
-                                    kind="stable")
     labels = {c.code: (c.label_sr, c.label_en) for codes in reference.code_lists().values() for c in codes}
     labels["total"] = ("ukupno", "total")
-    figures = []
-    for r in computed.itertuples():
-        item = catalogue[r.indicator]
-        parts = [labels.get(part, (part, part)) for part in r.category.split("/")]  # e.g. 388/indictment
-        sr, en = " – ".join(p[0] for p in parts), " – ".join(p[1] for p in parts)
-        value = f"{r.value:.0%}" if item["unit"] == "share" else f"{r.value:,.0f}".replace(",", " ")
-        figures.append({"label": {"sr": f"{item['sr']} – {sr}", "en": f"{item['en']} – {en}"}, "value": value})
-    return figures
+    out = {}
+    for dataset, group in by_dataset.items():
+        areas = {sub.submission_id: f"#{sub.submission_id}" for sub in group}
+        rows = pa.concat_tables([_with_lineage(_read_snapshot(sub.snapshot_path), SimpleNamespace(
+            submission_id=sub.submission_id, team_code=areas[sub.submission_id], quarter=sub.quarter,
+            content_sha256=sub.content_sha256, received_at=sub.received_at)) for sub in group]).to_pandas()
+        computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
+        # Reported by another team: the areas here are submissions, and one team alone never has it.
+        computed = computed[(computed["level"] == "team") & computed["breakdown"].isin(FIGURE_BREAKDOWNS)
+                            & (computed["indicator"] != "victims_also_reported_by_another_team")]
+        for sub in group:
+            mine = computed[(computed["area_code"] == areas[sub.submission_id]) & (computed["period"] == sub.quarter)]
+            mine = mine.sort_values(["indicator", "breakdown"], key=lambda c: c.map(order) if c.name == "indicator" else c != "total",
+                                    kind="stable")
+            figures = []
+            for r in mine.itertuples():
+                item = catalogue[r.indicator]
+                parts = [labels.get(part, (part, part)) for part in r.category.split("/")]  # e.g. 388/indictment
+                sr, en = " – ".join(p[0] for p in parts), " – ".join(p[1] for p in parts)
+                value = f"{r.value:.0%}" if item["unit"] == "share" else f"{r.value:,.0f}".replace(",", " ")
+                figures.append({"label": {"sr": f"{item['sr']} – {sr}", "en": f"{item['en']} – {en}"}, "value": value})
+            out[sub.submission_id] = figures
+    return out
 
 
-def submission_message(sub, findings: list[Finding], data_root: str) -> EmailMessage | None:
-    """The e-mail for one processed submission, or None when its team has no registered contact."""
+def submission_message(sub, findings: list[Finding], data_root: str, figures: list[dict] | None = None) -> EmailMessage | None:
+    """The e-mail for one processed submission, or None when its team has no registered contact.
+    figures: the team's figures when already computed (_figures_of), else they are computed here."""
     from thb_reporting.ingest import findings_csv
 
     team = reference.teams().get(sub.team_code)
@@ -162,7 +187,7 @@ def submission_message(sub, findings: list[Finding], data_root: str) -> EmailMes
         dataset=sub.dataset or "?", quarter=sub.quarter, sha256=sub.content_sha256,
         received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), rows_accepted=sub.rows_accepted,
         groups=_groups(findings, contract, quarter),
-        figures=_figures(sub, sub.dataset) if accepted else [],
+        figures=(_figures(sub, sub.dataset) if figures is None else figures) if accepted else [],
     )
     text, html = _render("submission", **context)
     message = _envelope(subject, list(team.contact_emails), f"submission-{sub.submission_id}-{sub.content_sha256[:12]}")
@@ -210,12 +235,13 @@ def queue_submission_notices(config: PipelineConfig) -> int:
         waiting = conn.execute(select(subs).where(subs.c.status.in_(["accepted", "rejected"]),
                                                   subs.c.notification.is_(None)).order_by(subs.c.submission_id)).all()
     queued = 0
+    figures = _figures_of(waiting)
     for sub in waiting:
         with engine.connect() as conn:
             findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail)
                         for r in conn.execute(select(found).where(found.c.submission_id == sub.submission_id)
                                               .order_by(found.c.severity, found.c.rule, found.c.source_row))]
-        message = submission_message(sub, findings, config.data_root)
+        message = submission_message(sub, findings, config.data_root, figures.get(sub.submission_id, []))
         with engine.begin() as conn:
             if message is None:
                 state = "no_contact"
