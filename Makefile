@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv suites templates bench clean airflow-ui
+.PHONY: demo test venv suites templates bench bench-file bench-scale bench-history clean airflow-ui
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,20 @@ suites: venv
 templates: venv
 	$(VENV)/bin/thb templates
 
-## Benchmark: each stage on a 1,000,000-row victims file against a bare baseline (ROWS=... to change).
-bench: venv
+## Benchmarks against bare baselines measured in the same run (docs/performance.md): `make bench` runs all
+## three; bench-file: each stage on a 1,000,000-row victims file (ROWS=... to change); bench-scale: a full
+## quarter of 145 municipalities × 5 datasets, then a cycle with nothing new (TEAMS=...); bench-history: one
+## new quarter published onto 40 quarters of history vs onto none (TEAMS=..., default 13). PostgreSQL needed.
+bench: bench-file bench-scale bench-history
+
+bench-file: venv
 	$(PY) bench/ingest_publish.py --rows $${ROWS:-1000000}
+
+bench-scale: venv
+	$(PY) bench/scale.py --teams $${TEAMS:-145}
+
+bench-history: venv
+	$(PY) bench/history.py --teams $${TEAMS:-13}
 
 clean:
 	rm -rf $(VENV) .airflow data build .pytest_cache

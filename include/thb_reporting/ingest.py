@@ -31,7 +31,7 @@ from thb_reporting.storage import (
 )
 from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
 from thb_reporting.suites import ROW_KEY
-from thb_reporting.validation import ERROR, Finding, describe, validate
+from thb_reporting.validation import ERROR, Finding, clear_in_batches, describe, finish, prepare
 from thb_reporting.warehouse import ensure_schema, reporting_engine, table
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ class _Processor:
         self.engine = reporting_engine(config.reporting_db_url)
         self.token = pseudonymiser(config.pseudonymisation_key)  # refuses to start without a key
         self._runner = None
+        self._prepared = {}  # submission id → its rows checked before the suite (prepare), from preclear
 
     @property
     def runner(self):
@@ -181,7 +182,29 @@ class _Processor:
             if str(name.quarter) in locked_quarters(conn):
                 raise SubmissionError("quarter_locked", str(name.quarter))
         contract = contracts.load(name.dataset)
-        return name, contract, validate(read_submission(data, name), contract, name.quarter, self.runner)
+        prepared = self._prepared.pop(sub.submission_id, None) or prepare(read_submission(data, name), contract)
+        return name, contract, finish(prepared, contract, name.quarter, self.runner)
+
+    def preclear(self, waiting: list[_Submission]) -> None:
+        """Read and type every small waiting file, then run the suite once over each dataset and quarter's
+        files together (validation.clear_in_batches). Nothing is decided here: a file that cannot be read
+        or named is left to its own processing, which reports it."""
+        groups: dict[tuple, list] = {}
+        rows = 0
+        for sub in waiting:
+            if sub.size_bytes > BATCH_FILE_BYTES or sub.team_code not in reference.teams() or rows > BATCH_ROWS:
+                continue
+            try:
+                name = parse_file_name(sub.file_name)
+                contract = contracts.load(name.dataset)
+                prepared = prepare(read_submission(storage_path(sub.archive_path).read_bytes(), name), contract)
+            except Exception:  # noqa: BLE001 (the file's own processing meets it again and records it)
+                continue
+            rows += 0 if prepared.typed is None else len(prepared.typed)
+            self._prepared[sub.submission_id] = prepared
+            groups.setdefault((name.dataset, name.quarter), []).append(prepared)
+        for (dataset, quarter), group in groups.items():
+            clear_in_batches(self.runner, dataset, quarter, group)
 
     def process(self, sub: _Submission) -> str:
         data = storage_path(sub.archive_path).read_bytes()
@@ -232,6 +255,10 @@ class _Processor:
                 refresh_supersession(conn, sub.team_code, name.dataset, str(name.quarter))
         log.info("%s %s from team %s: %s", values["status"], sub.file_name, sub.team_code, values["summary"][:300])
         return values["status"]
+
+
+BATCH_FILE_BYTES = 1 << 20  # files up to this size are validated together (preclear); larger ones alone
+BATCH_ROWS = 500_000  # at most about this many rows are held for one batch
 
 
 def _team_named(remark: str, team: str) -> str | None:
@@ -286,6 +313,8 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     with processor.engine.connect() as conn:
         waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__}) for r in conn.execute(query)]
     outcome: dict[str, list[int]] = {"accepted": [], "rejected": [], "failed": []}
+    if len(waiting) > 1:
+        processor.preclear(waiting)
     for sub in waiting:
         try:
             outcome[processor.process(sub)].append(sub.submission_id)

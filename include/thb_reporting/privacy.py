@@ -46,9 +46,22 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w/-])(?:\+|00)\d[\d /-]{7,}\d|(?<![\w/-])0\d{1,2}[ /-]?\d{3}[ /-]?\d{3,4}(?![\w/-])")
 
 
-# A superset of the three, without look-arounds, so that a whole column can be screened at once by
-# pyarrow's regex engine; only the cells it matches are examined one by one.
-SUSPECT = r"@|\d{13}|(?:\+|00)\d|0\d{1,2}[ /-]?\d{3}[ /-]?\d{3}"
+# A superset of the three in RE2 syntax (pyarrow's regex engine), so that a whole column is screened at
+# once; only the cells it matches are examined one by one (identifier_kind). Digits are \p{Nd}, every
+# decimal digit as Python's \d; the phone numbers' look-behind becomes "at the start or after a character
+# that is not an ASCII letter or digit, '_', '/' or '-'", which holds wherever Python's (\w: any letter or
+# digit) does. References such as SU-2026-000123 or CZŽTL-2026/0123456789, which _PHONE never matches,
+# are then not examined one by one.
+SUSPECT = r"@|\p{Nd}{13}|(?:^|[^A-Za-z0-9_/-])(?:\+|00)\p{Nd}|(?:^|[^A-Za-z0-9_/-])0\p{Nd}{1,2}[ /-]?\p{Nd}{3}[ /-]?\p{Nd}{3}"
+
+
+def suspect_cells(values):
+    """A boolean numpy array: the cells of `values` (a pandas Series of text) that SUSPECT matches."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.match_substring_regex(pa.array(values, type=pa.string(), from_pandas=True), SUSPECT)
+    return found.fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def is_valid_jmbg(digits: str) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from thb_reporting.contracts import CODES_SEPARATOR, Contract
-from thb_reporting.privacy import SUSPECT, identifier_kind
+from thb_reporting.privacy import identifier_kind, suspect_cells
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import ROW_KEY, load_suite
 
@@ -85,7 +85,7 @@ def find_personal_identifiers(frame) -> list[Finding]:
         if col == ROW_KEY:
             continue
         values = frame.iloc[:, position].dropna()
-        suspects = values[values.str.contains(SUSPECT, regex=True)]
+        suspects = values[suspect_cells(values)]
         for idx, text in suspects.items():
             kind = identifier_kind(text)
             if kind:
@@ -101,7 +101,8 @@ def _parse_dates(raw):
     iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     local = pd.to_datetime(text.str.replace("/", ".", regex=False), format="%d.%m.%Y", errors="coerce")
     # A date cell formatted as a number in Excel arrives as its serial number (days since 1899-12-30).
-    serial = pd.to_numeric(raw.where(raw.str.fullmatch(r"\s*\d{5}\s*").fillna(False).astype(bool)), errors="coerce")
+    # (raw is stripped; ASCII digits only, as pandas' number parser reads no others: pyarrow, not Python, runs it)
+    serial = pd.to_numeric(raw.where(raw.str.fullmatch(r"[0-9]{5}").fillna(False).astype(bool)), errors="coerce")
     excel = pd.to_datetime("1899-12-30") + pd.to_timedelta(serial.where(serial.between(20000, 80000)), unit="D")
     return iso.fillna(local).fillna(excel)
 
@@ -116,8 +117,14 @@ def _as_codes(raw, code_list: str):
     odd = lowered.notna() & ~lowered.isin(list(codes(code_list)))  # only these need the slower mapping
     if not odd.any():
         return lowered
-    latin = lowered[odd].map(lambda v: to_latin(v).strip().lower())
+    latin = _map_distinct(lowered[odd], lambda v: to_latin(v).strip().lower())
     return lowered.where(~odd, latin.map(lambda v: aliases.get(v, v)))
+
+
+def _map_distinct(values, fn):
+    """values.map(fn), calling fn once per distinct value (a column of codes repeats a few values)."""
+    distinct = values.dropna().unique()
+    return values.map(dict(zip(distinct, map(fn, distinct))))
 
 
 def parse_types(frame, contract: Contract):
@@ -130,7 +137,7 @@ def parse_types(frame, contract: Contract):
         raw = frame[col.name].str.strip().replace("", None)
         if col.type == "integer":
             # "12,00" or "12.0" (a decimal comma or point with zero decimals) is the whole number 12
-            numbers = pd.to_numeric(raw.str.replace(r"^(-?\d+)[.,]0+$", r"\1", regex=True), errors="coerce")
+            numbers = pd.to_numeric(raw.str.replace(r"^(-?[0-9]+)[.,]0+$", r"\1", regex=True), errors="coerce")
             bad = raw.notna() & (numbers.isna() | (numbers % 1 != 0))
             typed[col.name] = numbers.where(~bad).astype("Int64")
             rule = "whole_number"
@@ -147,7 +154,7 @@ def parse_types(frame, contract: Contract):
             elif col.type == "codes":
                 raw = raw.str.lower()
                 several = raw.str.contains(r"[;,|]", regex=True).fillna(False).astype(bool)
-                raw = raw.where(~several, raw[several].map(_canonical_codes)).replace("", None)
+                raw = raw.where(~several, _map_distinct(raw[several], _canonical_codes)).replace("", None)
                 raw = _as_codes(raw, col.code_list).where(~several, raw)  # labels stand only for a single code
             elif col.type == "text":
                 findings += [Finding("formula_injection", column=col.name, row=int(frame.at[idx, ROW_KEY]))
@@ -167,33 +174,106 @@ def _canonical_codes(text: str) -> str:
 
 # --- Great Expectations ---------------------------------------------------------------------
 class SuiteRunner:
-    """One ephemeral GX context with the committed suites, reused for every file of a batch."""
+    """One ephemeral GX context with the committed suites, reused for every file of a batch.
+
+    The suite is the validator of record. A file is first checked in one cheap pass (result_format
+    BOOLEAN_ONLY, on a view of its rows in the dtypes GX compares vectorised); only expectations that
+    fail there are run again with the row-level result (COMPLETE) from which findings are made, so a
+    file's findings are exactly those of a COMPLETE run of the whole suite."""
 
     def __init__(self, datasets: tuple[str, ...]):
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.core.expectation_suite import ExpectationSuite
 
+        self._gx, self._suite_class = gx, ExpectationSuite
         self._context = gx.get_context(mode="ephemeral")
         self._context.variables.progress_bars = {"globally": False}
         source = self._context.data_sources.add_pandas("submissions")
-        self._definitions = {}
+        self._batches, self._definitions, self._subsets = {}, {}, {}
         for dataset in datasets:
             batch = source.add_dataframe_asset(dataset).add_batch_definition_whole_dataframe("submission")
             suite = self._context.suites.add(ExpectationSuite(**load_suite(dataset)))
+            self._batches[dataset] = batch
             self._definitions[dataset] = self._context.validation_definitions.add(
                 gx.ValidationDefinition(name=dataset, data=batch, suite=suite)
             )
 
-    def run(self, dataset: str, typed, quarter: Quarter):
+    @staticmethod
+    def _parameters(quarter: Quarter) -> dict:
         import pandas as pd
 
-        return self._definitions[dataset].run(
-            batch_parameters={"dataframe": typed},
-            expectation_parameters={"quarter_start": pd.Timestamp(quarter.start),
-                                    "quarter_end": pd.Timestamp(quarter.end)},
+        return {"quarter_start": pd.Timestamp(quarter.start), "quarter_end": pd.Timestamp(quarter.end)}
+
+    def run(self, dataset: str, typed, quarter: Quarter, only: list[int] | None = None):
+        """The suite (or only the expectations at the positions `only`), with row-level results."""
+        definition = self._definitions[dataset] if only is None else self._subset(dataset, tuple(only))
+        return definition.run(
+            batch_parameters={"dataframe": typed}, expectation_parameters=self._parameters(quarter),
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_KEY]},
         )
+
+    def failing(self, dataset: str, typed, quarter: Quarter, only: list[int] | None = None) -> list[tuple[int, str]]:
+        """(position in the suite, severity) of every expectation (of those at `only`) the rows fail,
+        in one cheap pass."""
+        definition = self._definitions[dataset] if only is None else self._subset(dataset, tuple(only))
+        result = definition.run(
+            batch_parameters={"dataframe": _gx_view(typed)}, expectation_parameters=self._parameters(quarter),
+            result_format="BOOLEAN_ONLY",
+        )
+        positions = _positions(dataset)
+        failed = []
+        for res in result.results:
+            if not res.success:
+                config = res.expectation_config
+                severity = str(getattr(config.severity, "value", config.severity))
+                failed.append((positions[_expectation_key(config.type, config.meta)], severity))
+        return sorted(failed)
+
+    def _subset(self, dataset: str, only: tuple[int, ...]):
+        if (dataset, only) not in self._subsets:
+            suite = load_suite(dataset)
+            name = f"{dataset}:{','.join(map(str, only))}"
+            sub = self._context.suites.add(self._suite_class(
+                name=name, expectations=[suite["expectations"][i] for i in only], meta=suite.get("meta", {})))
+            self._subsets[(dataset, only)] = self._context.validation_definitions.add(
+                self._gx.ValidationDefinition(name=name, data=self._batches[dataset], suite=sub))
+        return self._subsets[(dataset, only)]
+
+
+def _expectation_key(type_: str, meta) -> str:
+    import json
+
+    return json.dumps([type_, dict(meta or {})], sort_keys=True)
+
+
+@cache
+def _positions(dataset: str) -> dict[str, int]:
+    """Each expectation of the committed suite, by its type and meta (rule and column), → its position."""
+    expectations = load_suite(dataset)["expectations"]
+    positions = {_expectation_key(e["type"], e.get("meta")): i for i, e in enumerate(expectations)}
+    if len(positions) != len(expectations):
+        raise ValueError(f"expectations/{dataset}.json: two expectations share a type, rule and column")
+    return positions
+
+
+def _gx_view(typed):
+    """The same rows in the dtypes GX compares vectorised (it compares nullable integers and dates in
+    microseconds value by value in Python): whole numbers as float64 where all are exact in it, dates in
+    nanoseconds where all fit. Values, and so every expectation's outcome, are unchanged."""
+    import pandas as pd
+
+    changed = {}
+    for name, values in typed.items():
+        if isinstance(values.dtype, pd.Int64Dtype):
+            if not (values.abs() > 2**53).any():
+                changed[name] = values.astype("float64")
+        elif pd.api.types.is_datetime64_dtype(values.dtype) and str(values.dtype) != "datetime64[ns]":
+            try:
+                changed[name] = values.astype("datetime64[ns]")
+            except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+                pass
+    return typed.assign(**changed) if changed else typed
 
 
 def _missing(value) -> bool:
@@ -265,19 +345,80 @@ class Outcome:
         return [f for f in self.findings if f.severity == WARNING]
 
 
-def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
+@dataclass
+class Prepared:
+    """A file's rows after the checks before the suite: structure, identifiers, types."""
+    typed: object  # None when the structure or an identifier already rejects the file
+    findings: list[Finding]
+    flagged: frozenset = frozenset()  # (row, column) of cells whose type is wrong: the suite is not quoted on them
+    cleared: bool = False  # the suite already passed on these rows (clear_in_batches)
+
+
+def prepare(frame, contract: Contract) -> Prepared:
     if frame.shape[0] == 0:
-        return Outcome(None, [Finding("empty_file", detail="header only")])
+        return Prepared(None, [Finding("empty_file", detail="header only")])
     structure = check_columns(frame, contract)
     identifiers = find_personal_identifiers(frame)
     if structure or identifiers:
-        return Outcome(None, structure + identifiers)
+        return Prepared(None, structure + identifiers)
     typed, type_findings = parse_types(frame, contract)
-    flagged = {(f.row, f.column) for f in type_findings}
-    gx_result = runner.run(contract.dataset, typed, quarter)
-    gx_findings = [f for f in findings_from_gx(gx_result, contract) if (f.row, f.column) not in flagged]
-    findings = sorted(type_findings + gx_findings + check_row_rules(typed, contract), key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
+    return Prepared(typed, type_findings + check_row_rules(typed, contract),
+                    frozenset((f.row, f.column) for f in type_findings))
+
+
+def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
+    """The suite on the prepared rows. A file that is rejected (by its types, a row rule or the suite)
+    gets the whole suite's row-level result, for its findings and its Data Docs; a file that passes the
+    cheap pass needs nothing more; one that fails only soft rules has those run again row by row."""
+    typed, findings = prepared.typed, prepared.findings
+    if typed is None:
+        return Outcome(None, findings)
+    gx_result, gx_findings = None, []
+    rejected = any(f.severity == ERROR for f in findings)
+    failed = [] if prepared.cleared or rejected else runner.failing(contract.dataset, typed, quarter)
+    if rejected or any(severity != WARNING for _, severity in failed):
+        gx_result = runner.run(contract.dataset, typed, quarter)
+        gx_findings = findings_from_gx(gx_result, contract)
+    elif failed:
+        gx_findings = findings_from_gx(runner.run(contract.dataset, typed, quarter, only=[i for i, _ in failed]), contract)
+    gx_findings = [f for f in gx_findings if (f.row, f.column) not in prepared.flagged]
+    findings = sorted(findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
     return Outcome(typed, findings, gx_result)
+
+
+ACROSS_ROWS = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
+
+
+def clear_in_batches(runner: SuiteRunner, dataset: str, quarter: Quarter, prepared: list[Prepared]) -> None:
+    """Mark `cleared` every prepared file (of one dataset and quarter) whose rows pass the suite, with one
+    cheap pass of the suite over the rows of all of them together: every expectation of the suites holds
+    row by row, or over a column or the table as a whole, so a pass over all the rows is a pass for each
+    file. A group that fails is halved until the files that fail stand alone; those are validated by
+    themselves (finish), as every file used to be. GX's fixed cost per run is then paid once per batch."""
+    import pandas as pd
+
+    expectations = load_suite(dataset)["expectations"]
+
+    def visit(group: list[Prepared]) -> None:
+        if len(group) < 2:
+            return
+        failed = runner.failing(dataset, pd.concat([p.typed for p in group], ignore_index=True), quarter)
+        if all(expectations[i]["type"] in ACROSS_ROWS for i, _ in failed):
+            # Values unique within each file may repeat across files (every criminal_justice file has
+            # article 388 at each stage): those expectations alone are run on each file by itself.
+            only = sorted(i for i, _ in failed)
+            for p in group:
+                p.cleared = not only or not runner.failing(dataset, p.typed, quarter, only=only)
+            return
+        middle = len(group) // 2
+        visit(group[:middle])
+        visit(group[middle:])
+
+    visit([p for p in prepared if p.typed is not None and not any(f.severity == ERROR for f in p.findings)])
+
+
+def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
+    return finish(prepare(frame, contract), contract, quarter, runner)
 
 
 _VALUE_LISTS = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list",

@@ -1,0 +1,142 @@
+"""Benchmark: publishing one new quarter on top of 40 quarters of history, against publishing the same
+quarter onto an empty history, in PostgreSQL. Goal (issue #7): within 1.2× (the cost of a publish grows
+with the new submissions, not with the history).
+
+One quarter of every team's five datasets is ingested once for real (bench/scale.py's files, kept in
+bench/results/history-<teams>/); its accepted snapshots then stand for every quarter: the ledger gets one
+accepted submission per team, dataset and quarter for the 40 quarters before the new one (2016Q3–2026Q2),
+all published, and then the new quarter's (2026Q3), whose publish is timed. The other side publishes only
+the new quarter's submissions into an empty database. Each side runs in its own process.
+
+    .venv/bin/python bench/history.py               # 13 teams; or: make bench-history
+    .venv/bin/python bench/history.py --teams 145
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import KEY, RESULTS, Stages, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
+
+NEW = "2026Q3"
+HISTORY = 40
+
+
+def template(teams: int) -> dict:
+    """The accepted snapshots of one real ingest of a quarter (team × dataset → ledger fields)."""
+    import scale
+
+    root = RESULTS / f"history-{teams}"
+    done = root / "template.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    registry, inbox = scale.prepare(teams)
+    shutil.rmtree(root, ignore_errors=True)
+    import airflow.sdk  # noqa: F401
+
+    from sqlalchemy import select
+
+    from thb_reporting.config import PipelineConfig
+    from thb_reporting.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.warehouse import reporting_engine, table
+
+    config = PipelineConfig.local(root / "data", KEY, inbox=inbox.resolve().as_uri(), teams_registry=str(registry))
+    process_submissions(config, collect_new_submissions(config))
+    subs = table("submissions", "ledger")
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        rows = conn.execute(select(subs).where(subs.c.status == "accepted")).all()
+    out = {"registry": str(registry), "data_root": config.data_root,
+           "snapshots": [{k: getattr(r, k) for k in ("team_code", "dataset", "file_name", "size_bytes", "rows_total",
+                                                     "rows_accepted", "measure", "archive_path", "snapshot_path")}
+                         for r in rows]}
+    done.write_text(json.dumps(out))
+    return out
+
+
+def _quarters(last: str, n: int) -> list[str]:
+    from thb_reporting.quarters import Quarter
+
+    q, out = Quarter.parse(last), []
+    for _ in range(n):
+        q = q.previous()
+        out.append(str(q))
+    return sorted(out)
+
+
+def _register(conn, snapshots: list[dict], quarter: str) -> None:
+    """Accepted submissions for `quarter` made of the template's snapshots."""
+    from thb_reporting.quarters import Quarter
+    from thb_reporting.warehouse import table
+
+    received = dt.datetime.combine(Quarter.parse(quarter).end + dt.timedelta(days=5), dt.time(9), dt.timezone.utc)
+    conn.execute(table("submissions", "ledger").insert(), [
+        {**s, "file_name": s["file_name"].replace(NEW, quarter), "quarter": quarter, "inbox_path": s["archive_path"],
+         "content_sha256": hashlib.sha256(f"{s['snapshot_path']}:{quarter}".encode()).hexdigest(),
+         "received_at": received, "processed_at": received, "status": "accepted", "error_count": 0,
+         "warning_count": 0, "summary": "accepted", "notification": "sent"}
+        for s in snapshots])
+
+
+def run(side: str, teams: int) -> dict:
+    import airflow.sdk  # noqa: F401
+
+    from thb_reporting.config import PipelineConfig
+    from thb_reporting.publish import publish
+    from thb_reporting.warehouse import ensure_schema, reporting_engine
+
+    made = template(teams)
+    work = RESULTS / f"history-work-{side}"
+    shutil.rmtree(work, ignore_errors=True)
+    config = PipelineConfig.local(work, KEY, reporting_db_url=fresh_database(f"thb_bench_history_{side}"),
+                                  teams_registry=made["registry"])
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    stages = Stages()
+    result = {}
+    if side == "history":
+        with engine.begin() as conn:
+            for quarter in _quarters(NEW, HISTORY):
+                _register(conn, made["snapshots"], quarter)
+        stages.skip()
+        publish(config)
+        result["history_publish_s"] = time.perf_counter() - stages._last
+        stages.skip()
+    with engine.begin() as conn:
+        _register(conn, made["snapshots"], NEW)
+    stages.skip()
+    summary = publish(config)
+    stages.done("publish")
+    assert sum(len(c["changed"]) for c in summary.values()) == len(made["snapshots"]), summary
+    return {**result, "stages": stages.times, "peak_rss_mb": peak_rss_mb(), "submissions": len(made["snapshots"])}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teams", type=int, default=13)
+    parser.add_argument("--side", choices=["history", "empty"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.side:
+        print(json.dumps(run(args.side, args.teams)))
+        return 0
+    started = time.perf_counter()
+    made = template(args.teams)
+    print(f"one quarter ingested for real: {len(made['snapshots'])} snapshots of {args.teams} teams "
+          f"({time.perf_counter() - started:.0f} s if new)")
+    empty = run_side(__file__, "empty", "--teams", str(args.teams))
+    history = run_side(__file__, "history", "--teams", str(args.teams))
+    print(f"publishing the {HISTORY} quarters of history at once: {history['history_publish_s']:.1f} s")
+    summary = print_table(empty, history, f"publishing {NEW} ({len(made['snapshots'])} submissions) onto {HISTORY} quarters "
+                          f"of history vs onto an empty history (goal ≤ 1.2)", base_name="empty")
+    print(f"results: {write_results(f'history-{args.teams}', {'teams': args.teams, 'summary': summary, 'empty': empty, 'history': history})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
