@@ -2,6 +2,7 @@
 tests' own Airflow home is set here, before any test module imports it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -43,7 +44,20 @@ def pg_url():
         if IN_CI:
             pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
         pytest.skip(message + "; start it with pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
-    name = f"thb_test_{uuid.uuid4().hex[:10]}"
+    finally:
+        admin.dispose()
+    with fresh_database("thb_test") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str):
+    """A new database on the test PostgreSQL server (check that it is reachable first, as pg_url does);
+    dropped afterwards, with every engine of this process that used it."""
+    from sqlalchemy import text
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = _postgres_admin()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, PG_DSN, TEST_KEY, _postgres_admin, free_port
+from conftest import IN_CI, TEST_KEY, fresh_database, free_port
 from helpers import dump
 from thb_reporting import reference
 from thb_reporting.generator import SubmissionGenerator
@@ -75,26 +75,6 @@ def redis_broker():
         if keys:
             client.delete(*keys)
         client.close()
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str):
-    """A new database on the test PostgreSQL server (its reachability is checked by pg_url); dropped after."""
-    from sqlalchemy import text
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = _postgres_admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_DSN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        from thb_reporting.warehouse import dispose_engines
-
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # ------------------------------------------------------------------------------------------ the cluster
