@@ -12,6 +12,8 @@ XLSX from the template, as teams send them), kept in bench/results/scale/ betwee
   per file, one COPY per dataset). Goal (issue #7): ≤ 5 minutes on 2 cores.
 - **nothing new**: the same four ingest tasks again with the inbox unchanged (publish is not triggered).
   Baseline: listing the inbox with the size and time of every file. Goal: ≤ 10 s of task time.
+  Then the same cycle as a real run of the DAG ingest_submissions (dag.test(), a fresh Airflow metadata
+  database), whose task instances' durations are summed: what the scheduler would see.
 
 Each side runs in its own process (peak memory is its own). Writes bench/results/scale.json.
 
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KEY, RESULTS, Stages, bare_read, bare_validate, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
+from common import KEY, PG_ADMIN, RESULTS, Stages, bare_read, bare_validate, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
 
 QUARTER = "2026Q3"
 
@@ -81,6 +83,34 @@ def run_project(registry: Path, inbox: Path) -> dict:
                          "outcome": {k: len(v) for k, v in outcome.items()}, "published": len(waiting)}
     result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def run_airflow(registry: Path, inbox: Path) -> dict:
+    """The cycle with nothing new as a real DAG run over the project side's warehouse and inbox."""
+    import os
+    import tempfile
+
+    from thb_reporting.airflow_runs import airflow_environment, migrate_metadata_db
+
+    home = Path(tempfile.mkdtemp(prefix="thb-bench-airflow-"))
+    os.environ.update(airflow_environment(home))
+    os.environ.update({
+        "AIRFLOW_VAR_THB_DATA_ROOT": (RESULTS / "scale-work-project").resolve().as_uri(),
+        "AIRFLOW_VAR_THB_INBOX": inbox.resolve().as_uri(),
+        "AIRFLOW_VAR_THB_TEAMS_REGISTRY": str(registry.resolve()),
+        "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": KEY.decode(),
+        "AIRFLOW_CONN_REPORTING_DB": (PG_ADMIN.rsplit("/", 1)[0] + "/thb_bench_scale").replace("postgresql+psycopg://", "postgresql://"),
+    })
+    migrate_metadata_db()
+    from thb_reporting.airflow_runs import run_dag
+
+    started = time.perf_counter()
+    run = run_dag("ingest_submissions")
+    wall = time.perf_counter() - started
+    durations = {ti.task_id: (ti.end_date - ti.start_date).total_seconds() for ti in run.get_task_instances()
+                 if ti.start_date and ti.end_date}
+    shutil.rmtree(home, ignore_errors=True)
+    return {"state": str(run.state), "wall_s": wall, "task_s": durations}
 
 
 def run_baseline(registry: Path, inbox: Path) -> dict:
@@ -150,14 +180,15 @@ def run_baseline(registry: Path, inbox: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teams", type=int, default=145)
-    parser.add_argument("--side", choices=["project", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=["project", "baseline", "airflow"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     started = time.perf_counter()
     registry, inbox = prepare(args.teams)
     if args.side:
         import json
 
-        print(json.dumps((run_project if args.side == "project" else run_baseline)(registry, inbox)))
+        side = {"project": run_project, "baseline": run_baseline, "airflow": run_airflow}[args.side]
+        print(json.dumps(side(registry, inbox)))
         return 0
     files = sum(1 for p in inbox.rglob("*") if p.is_file())
     print(f"inbox: {inbox} ({files} files of {args.teams} teams; prepared in {time.perf_counter() - started:.0f} s if new)")
@@ -168,6 +199,11 @@ def main() -> int:
                          ("nothing_new", "a cycle with nothing new (goal ≤ 10 s of task time)")):
         summary[cycle] = print_table({**base[cycle], "peak_rss_mb": base["peak_rss_mb"]},
                                      {**proj[cycle], "peak_rss_mb": proj["peak_rss_mb"]}, title)
+    dag_run = run_side(__file__, "airflow", "--teams", str(args.teams))
+    summary["nothing_new_dag_run"] = dag_run
+    print(f"\nthe same cycle with nothing new as a real run of ingest_submissions (dag.test()): {dag_run['state']}, "
+          f"{sum(dag_run['task_s'].values()):.2f} s of task time ("
+          + ", ".join(f"{k} {v:.2f}" for k, v in dag_run["task_s"].items()) + f"), {dag_run['wall_s']:.1f} s wall")
     print(f"\nproject outcome: {proj['quarter']['outcome']}, published {proj['quarter']['published']} team-quarters")
     print("(peak RSS is each process's maximum over both cycles)")
     print(f"results: {write_results('scale', {'teams': args.teams, 'files': files, 'summary': summary, 'baseline': base, 'project': proj})}")
