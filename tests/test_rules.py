@@ -89,3 +89,44 @@ def test_duplicated_column_is_rejected(tmp_path, runner):
     rows[0][-1] = "participants"
     _write(generated, rows)
     assert [(f.rule, f.column) for f in _check(generated, runner).errors] == [("duplicate_column", "participants")]
+
+
+NARROW_CASES = [c[:3] for c in CELL_CASES] + [
+    ("victims", "identified_by", ""),  # with status identified_victim below: required_when
+    ("victims", "cptv_ref", "DUP"),  # repeated below: the soft rule unique_within_team
+    ("programmes", "programme_ref", "DUP"),
+    ("programmes", "name", "N" * 201),
+    ("criminal_justice", "article", "DUP"),
+]
+
+
+@pytest.mark.parametrize("dataset,column,value", NARROW_CASES)
+def test_the_cheap_pass_on_narrow_frames_fails_the_same_expectations(tmp_path, runner, monkeypatch, dataset, column, value):
+    """A large file's cheap pass runs as a few GX runs over only the columns each expectation reads
+    (code columns as categoricals): it must fail exactly the expectations the single pass fails."""
+    from thb_reporting import validation
+    from thb_reporting.validation import prepare
+
+    generated, header, rows = _good_file(tmp_path, dataset)
+    if value == "DUP":
+        rows[2][header.index(column)] = rows[1][header.index(column)]
+        if dataset == "criminal_justice":
+            rows[2][header.index("stage")] = rows[1][header.index("stage")]
+    else:
+        rows[1][header.index(column)] = value
+    if column == "identified_by":
+        rows[1][header.index("status")] = "identified_victim"
+    _write(generated, rows)
+    name = parse_file_name(generated.file_name)
+    typed = prepare(read_submission(generated.path.read_bytes(), name), contracts.load(dataset)).typed
+    assert typed is not None
+    single = runner.failing(dataset, typed, name.quarter)
+    monkeypatch.setattr(validation, "NARROW_FROM_ROWS", 0)
+    assert runner.failing(dataset, typed, name.quarter) == single
+    if not single:  # a cell of the wrong type is left empty in the typed rows: the type check reports it
+        return
+    only = [i for i, _ in single]
+    assert runner.failing(dataset, typed, name.quarter, only=only) == single
+    narrow = validation.findings_from_gx(runner.run(dataset, typed, name.quarter, only=only), contracts.load(dataset))
+    whole = validation.findings_from_gx(runner.run(dataset, typed, name.quarter), contracts.load(dataset))
+    assert sorted(narrow, key=repr) == sorted(whole, key=repr)
