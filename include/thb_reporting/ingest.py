@@ -106,6 +106,7 @@ class _Submission:
 
 def stored_rows(typed, contract: Contract, token):
     """The accepted rows as kept from now on: references as tokens, ages as bands; nothing else."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -114,19 +115,25 @@ def stored_rows(typed, contract: Contract, token):
     for col in contract.columns:
         values = typed[col.name]
         if col.privacy == "pseudonymise":
-            values = values.map(lambda v, name=col.name: token(name, v), na_action="ignore")
+            present = values.notna().to_numpy()
+            tokens = np.full(len(values), None, dtype=object)
+            many = getattr(token, "many", None) or (lambda name, vs: [token(name, v) for v in vs])
+            tokens[present] = many(col.name, values[present].tolist())
+            values = pd.Series(tokens, index=values.index, dtype=object)
         elif col.privacy == "band":
             band = pd.Series("unknown", index=values.index, dtype="str")
             for code, low, high in band_bounds(col.band_list):
                 band[(values >= low) & ((values <= high) if high is not None else True) & values.notna()] = code
             values = band
         kind = col.stored_type
-        if kind == "date":
-            data = pa.array(values.dt.date.where(values.notna(), None), pa.date32())
+        if kind == "date":  # the day of each timestamp (all at midnight), missing ones empty
+            data = pa.array(values.to_numpy().astype("datetime64[D]"), pa.date32(), from_pandas=True)
         elif kind == "integer":
             data = pa.array(values.astype("Int64"), pa.int64())
         else:
-            data = pa.array(values.astype(object).where(values.notna(), None), pa.string())
+            data = pa.array(values, pa.string(), from_pandas=True)
+            if isinstance(data, pa.ChunkedArray):
+                data = data.combine_chunks()
         arrays.append(data)
         fields.append(pa.field(col.stored_name, arrow_type[kind]))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
