@@ -325,6 +325,9 @@ def ensure_schema(engine: Engine) -> None:
             ensure_access(conn)
 
 
+COPY_ROWS = 16_384  # rows per slice of CSV sent to COPY
+
+
 def insert_rows(conn: Connection, target: Table, rows) -> int:
     """Append a pyarrow Table's rows: COPY on PostgreSQL, batched INSERT elsewhere."""
     if rows.num_rows == 0:
@@ -332,14 +335,16 @@ def insert_rows(conn: Connection, target: Table, rows) -> int:
     if is_postgres(conn):
         import pyarrow.csv as pacsv
 
-        buf = io.BytesIO()
-        pacsv.write_csv(rows, buf, pacsv.WriteOptions(include_header=False))
+        options = pacsv.WriteOptions(include_header=False)
         columns = ", ".join(f'"{c}"' for c in rows.column_names)
         with conn.connection.driver_connection.cursor() as cur:
             with cur.copy(f'COPY "{target.schema}"."{target.name}" ({columns}) FROM STDIN (FORMAT csv)') as copy:
-                view = buf.getbuffer()
-                for start in range(0, len(view), 1 << 20):
-                    copy.write(view[start:start + (1 << 20)])
+                # CSV written a slice of rows at a time, so that the server parses one slice while the
+                # next is written (the whole CSV first, then COPY, left one core idle each time)
+                for batch in rows.to_batches(max_chunksize=COPY_ROWS):
+                    buf = io.BytesIO()
+                    pacsv.write_csv(batch, buf, options)
+                    copy.write(buf.getbuffer())
     else:
         conn.execute(target.insert(), rows.to_pylist())
     return rows.num_rows
