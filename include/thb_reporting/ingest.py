@@ -31,7 +31,9 @@ from thb_reporting.storage import (
 )
 from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
 from thb_reporting.suites import ROW_KEY
-from thb_reporting.validation import ERROR, Finding, clear_in_batches, describe, finish, prepare
+from thb_reporting.validation import (
+    ERROR, Finding, clear_in_batches, describe, finish, import_gx_in_background, prepare,
+)
 from thb_reporting.warehouse import ensure_schema, reporting_engine, table
 
 log = logging.getLogger(__name__)
@@ -320,6 +322,8 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     with processor.engine.connect() as conn:
         waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__}) for r in conn.execute(query)]
     outcome: dict[str, list[int]] = {"accepted": [], "rejected": [], "failed": []}
+    if waiting:
+        import_gx_in_background()  # while the first files are read and typed
     if len(waiting) > 1:
         processor.preclear(waiting)
     for sub in waiting:

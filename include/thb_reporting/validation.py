@@ -197,6 +197,28 @@ def _canonical_codes(text: str) -> str:
 
 
 # --- Great Expectations ---------------------------------------------------------------------
+def import_gx_in_background() -> None:
+    """Start importing Great Expectations (2-3 s of a task's time, once per process) on a thread, so that
+    it overlaps reading and typing the first files, mostly work in pyarrow outside the interpreter lock.
+    SuiteRunner then finds it imported, or waits for the import to finish (Python's import lock); if the
+    import fails here, SuiteRunner's own import meets the error again and raises it."""
+    import sys
+    import threading
+
+    if "great_expectations" not in sys.modules:
+        threading.Thread(target=_import_gx, name="import-great-expectations", daemon=True).start()
+
+
+def _import_gx() -> None:
+    import importlib
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    try:
+        importlib.import_module("great_expectations")
+    except Exception:  # noqa: BLE001 (raised again where GX is used)
+        log.debug("importing great_expectations in the background failed", exc_info=True)
+
+
 class SuiteRunner:
     """One ephemeral GX context with the committed suites, reused for every file of a batch.
 
