@@ -10,19 +10,14 @@ the ratio project / baseline, and peak memory; writes bench/results/ingest_publi
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-PG_ADMIN = os.environ.get("THB_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import KEY, RESULTS, Stages, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
+
 QUARTER = "2026Q1"
-KEY = b"benchmark-key"
 
 
 def make_file(rows: int) -> Path:
@@ -33,28 +28,6 @@ def make_file(rows: int) -> Path:
     if not target.exists():
         SubmissionGenerator(target.parents[1], seed=1).victims_file("nis", QUARTER, file_format="csv_utf8", people=rows)
     return target
-
-
-def fresh_database(name: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-class Stages:
-    def __init__(self):
-        self.times: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def done(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.times[stage] = self.times.get(stage, 0.0) + now - self._last
-        self._last = now
 
 
 def run_project(path: Path, workdir: Path) -> dict:
@@ -151,11 +124,23 @@ def run_baseline(path: Path, workdir: Path) -> dict:
     bad |= (dates < pd.Timestamp(quarter.start)) | (dates > pd.Timestamp(quarter.end))
     assert not bad.any()
     stages.done("validate")
+    # As bare as the project's own: one keyed BLAKE2b state copied per value, bands and dates in arrow.
+    def tokens(values):
+        keyed = hashlib.blake2b(key=KEY, digest_size=16)
+        out = []
+        for v in values:
+            if v is None or v != v:
+                out.append(None)
+                continue
+            h = keyed.copy()
+            h.update(v.encode())
+            out.append(h.hexdigest())
+        return pa.array(out, pa.string())
+
     for ref in ("case_ref", "cptv_ref"):
-        df[ref] = [None if v is None or v != v else hashlib.blake2b(v.encode(), key=KEY, digest_size=16).hexdigest()
-                   for v in df[ref]]
-    df["age_years"] = pd.cut(age, [-1, 13, 17, 24, 34, 49, 200], labels=["0_13", "14_17", "18_24", "25_34", "35_49", "50_plus"]).astype("str")
-    df["referral_date"] = dates.dt.date
+        df[ref] = pd.Series(pd.arrays.ArrowExtensionArray(tokens(df[ref].to_numpy(dtype=object, na_value=None))))
+    df["age_years"] = pd.cut(age, [-1, 13, 17, 24, 34, 49, 200], labels=["0_13", "14_17", "18_24", "25_34", "35_49", "50_plus"])
+    df["referral_date"] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(dates.to_numpy(), pa.timestamp("ns")).cast(pa.date32())))
     out = pa.Table.from_pandas(df, preserve_index=False)
     stages.done("pseudonymise")
     pq.write_table(out, workdir / "baseline.parquet", compression="zstd")
@@ -182,31 +167,21 @@ def main() -> int:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.side:  # one side, in its own process
+        import json
+
         workdir = RESULTS / f"work-{args.side}"
         workdir.mkdir(exist_ok=True)
         result = (run_project if args.side == "project" else run_baseline)(Path(args.file), workdir)
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return 0
     started = time.perf_counter()
     path = make_file(args.rows)
     print(f"input: {path} ({path.stat().st_size / 2**20:.0f} MB, {args.rows} rows; generated in "
           f"{time.perf_counter() - started:.0f} s if new)")
-    results = {}
-    for side in ("baseline", "project"):
-        out = subprocess.run([sys.executable, __file__, "--side", side, "--file", str(path)],
-                             capture_output=True, text=True, check=True)
-        results[side] = json.loads(out.stdout.strip().splitlines()[-1])
-    base, proj = results["baseline"], results["project"]
-    print(f"\n{'stage':<14}{'baseline s':>12}{'project s':>12}{'ratio':>8}")
-    for stage in base["stages"]:
-        b, p = base["stages"][stage], proj["stages"][stage]
-        print(f"{stage:<14}{b:>12.2f}{p:>12.2f}" + (f"{p / b:>8.2f}" if b > 0.001 else f"{'-':>8}"))
-    bt, pt = sum(base["stages"].values()), sum(proj["stages"].values())
-    print(f"{'total':<14}{bt:>12.2f}{pt:>12.2f}{pt / bt:>8.2f}")
-    print(f"{'peak RSS MB':<14}{base['peak_rss_mb']:>12.0f}{proj['peak_rss_mb']:>12.0f}"
-          f"{proj['peak_rss_mb'] / base['peak_rss_mb']:>8.2f}")
-    (RESULTS / "ingest_publish.json").write_text(json.dumps({"rows": args.rows, **results}, indent=2))
+    results = {side: run_side(__file__, side, "--file", str(path)) for side in ("baseline", "project")}
+    summary = print_table(results["baseline"], results["project"], f"one victims file of {args.rows} rows (goal ≤ 1.5×)")
+    print(f"results: {write_results('ingest_publish', {'rows': args.rows, 'summary': summary, **results})}")
     return 0
 
 
