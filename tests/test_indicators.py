@@ -95,6 +95,14 @@ def _assert_exports(config, truth, district_of) -> None:
 
     book = load_workbook(folder / "national_indicators_2026.xlsx", read_only=True)
     assert book.sheetnames == ["nacija_nation", "okruzi_districts", "timovi_teams", "pokazatelji_indicators"]
+    for sheet, level in (("nacija_nation", "nation"), ("okruzi_districts", "district"), ("timovi_teams", "team")):
+        rows = book[sheet].iter_rows(values_only=True)
+        header = next(rows)
+        from_sheet = {tuple(r[header.index(c)] for c in ("indicator", "level", "area_code", "period", "breakdown", "category")):
+                      r[header.index("value")] for r in rows}
+        want = {k: v for k, v in indicators_file.items() if k[1] == level}
+        assert from_sheet.keys() == want.keys()
+        assert all((v is None) if want[k] == "" else math.isclose(v, float(want[k])) for k, v in from_sheet.items())
 
 
 def published_public(db_url: str) -> dict[tuple, tuple]:

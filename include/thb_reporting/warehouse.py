@@ -169,6 +169,7 @@ def _metadata() -> MetaData:
         *_indicator_key(),
         Column("value", Float, nullable=False, comment="count, sum or share (see the catalogue's unit)"),
         Index("indicators_period", "period"),
+        Index("indicators_indicator", "indicator"),  # the calendar's rates are replaced by name at every publish
         schema="national", comment="National indicators per team, district and nation, per quarter and year (exact counts)",
     )
     Table(
@@ -177,6 +178,7 @@ def _metadata() -> MetaData:
         Column("value", Float, comment="as in national.indicators; empty where suppressed"),
         Column("suppressed", Boolean, nullable=False, comment="true: a small count, or one that would reveal one"),
         Index("public_indicators_period", "period"),
+        Index("public_indicators_indicator", "indicator"),
         schema="national",
         comment="The indicators for the public: counts of persons and cases from 1 to the threshold suppressed, "
                 "with secondary suppression (thb_reporting.disclosure)",
