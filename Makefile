@@ -34,7 +34,8 @@ templates: venv
 ## Benchmarks against bare baselines measured in the same run (docs/performance.md): `make bench` runs all
 ## three; bench-file: each stage on a 1,000,000-row victims file (ROWS=... to change); bench-scale: a full
 ## quarter of 145 municipalities × 5 datasets, then a cycle with nothing new (TEAMS=...); bench-history: one
-## new quarter published onto 40 quarters of history vs onto none (TEAMS=..., default 13). PostgreSQL needed.
+## new quarter published onto 40 quarters of history vs onto none (TEAMS=..., default 13; NEW=2026Q1 for a
+## quarter that opens its year, default 2026Q3). PostgreSQL needed.
 bench: bench-file bench-scale bench-history
 
 bench-file: venv
@@ -44,7 +45,7 @@ bench-scale: venv
 	$(PY) bench/scale.py --teams $${TEAMS:-145}
 
 bench-history: venv
-	$(PY) bench/history.py --teams $${TEAMS:-13}
+	$(PY) bench/history.py --teams $${TEAMS:-13} --new $${NEW:-2026Q3}
 
 clean:
 	rm -rf $(VENV) .airflow data build .pytest_cache
