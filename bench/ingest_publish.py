@@ -69,11 +69,11 @@ def run_project(path: Path, workdir: Path) -> dict:
     import datetime as dt
     from types import SimpleNamespace
 
-    from thb_reporting.publish import _read_snapshot, _with_lineage
+    from thb_reporting.publish import snapshot_rows
 
-    submission = SimpleNamespace(submission_id=1, team_code="nis", quarter=QUARTER, content_sha256="0" * 64,
-                                 received_at=dt.datetime.now(dt.timezone.utc))
-    loaded = _with_lineage(_read_snapshot(str(target)), submission)
+    submission = SimpleNamespace(snapshot_path=str(target), submission_id=1, team_code="nis", quarter=QUARTER,
+                                 content_sha256="0" * 64, received_at=dt.datetime.now(dt.timezone.utc))
+    loaded = snapshot_rows(submission)
     with engine.begin() as conn:
         insert_rows(conn, table("victims"), loaded)
         count = conn.execute(text("SELECT count(*) FROM national.victims")).scalar_one()

@@ -134,7 +134,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     import pyarrow as pa
 
     from thb_reporting import indicators
-    from thb_reporting.publish import _read_snapshot, _with_lineage
+    from thb_reporting.publish import snapshot_rows
 
     by_dataset: dict[str, list] = defaultdict(list)
     for sub in subs:
@@ -147,9 +147,10 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     out = {}
     for dataset, group in by_dataset.items():
         areas = {sub.submission_id: f"#{sub.submission_id}" for sub in group}
-        rows = pa.concat_tables([_with_lineage(_read_snapshot(sub.snapshot_path), SimpleNamespace(
-            submission_id=sub.submission_id, team_code=areas[sub.submission_id], quarter=sub.quarter,
-            content_sha256=sub.content_sha256, received_at=sub.received_at)) for sub in group]).to_pandas()
+        rows = pa.concat_tables([snapshot_rows(SimpleNamespace(
+            snapshot_path=sub.snapshot_path, submission_id=sub.submission_id, team_code=areas[sub.submission_id],
+            quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at))
+            for sub in group]).to_pandas()
         computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
         # Reported by another team: the areas here are submissions, and one team alone never has it.
         computed = computed[(computed["level"] == "team") & computed["breakdown"].isin(FIGURE_BREAKDOWNS)

@@ -50,6 +50,13 @@ def _with_lineage(rows, sub):
     return out
 
 
+def snapshot_rows(sub):
+    """A submission's accepted rows (its Parquet snapshot) with the lineage columns, as the fact tables hold
+    them. `sub` has snapshot_path, submission_id, team_code, quarter, content_sha256 and received_at (a
+    ledger row, or anything shaped like one)."""
+    return _with_lineage(_read_snapshot(sub.snapshot_path), sub)
+
+
 def _replace(conn, name: str, rows: list[dict]) -> None:
     target = table(name)
     conn.execute(delete(target))
@@ -117,7 +124,7 @@ def _recompute_indicators(conn, years: set[str], threshold: int) -> dict:
     current = _current(conn, years=years)
     facts = {}
     for dataset in contracts.datasets():
-        parts = [_with_lineage(_read_snapshot(r.snapshot_path), r) for (d, _, _), r in sorted(current.items()) if d == dataset]
+        parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
         facts[dataset] = pa.concat_tables(parts).to_pandas() if parts else None
     district_of = {code: t.district_code for code, t in reference.teams().items()}
     result = indicators.national_indicators(facts, district_of)
@@ -160,7 +167,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
                     by_team = table("victims_by_team_quarter")
                     conn.execute(delete(by_team).where(and_(by_team.c.team_code == team, by_team.c.quarter == quarter)))
                 conn.execute(delete(pubs).where(pubs.c.dataset == dataset, pubs.c.team_code == team, pubs.c.quarter == quarter))
-            rows = pa.concat_tables([_with_lineage(_read_snapshot(current[k].snapshot_path), current[k]) for k in changed]) if changed else None
+            rows = pa.concat_tables([snapshot_rows(current[k]) for k in changed]) if changed else None
             if rows is not None:
                 insert_rows(conn, facts, rows)
                 if dataset == "victims":
