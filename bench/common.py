@@ -110,12 +110,13 @@ def bare_read(data: bytes, xlsx: bool, sheet: str | None = None):
     return table.to_pandas()
 
 
-def bare_validate(df, contract, quarter) -> int:
+def bare_validate(df, contract, quarter) -> tuple[int, dict]:
     """The contract's rules as pandas masks: required, conditionally required, code lists, ranges, dates
-    in the quarter. Returns the number of bad rows."""
+    in the quarter. Returns the number of bad rows and the parsed integer and date columns (by name)."""
     import pandas as pd
 
     bad = pd.Series(False, index=df.index)
+    parsed = {}
     for col in contract.columns:
         s = df[col.name]
         if col.required:
@@ -128,13 +129,18 @@ def bare_validate(df, contract, quarter) -> int:
             one = "(?:" + "|".join(col.allowed_codes) + ")"
             bad |= s.notna() & ~s.str.fullmatch(f"{one}(?:;{one})*").fillna(False).astype(bool)
         elif col.type == "integer":
-            n = pd.to_numeric(s.str.replace(",00", ""), errors="coerce")
+            n = parsed[col.name] = pd.to_numeric(s.str.replace(",00", ""), errors="coerce")
             bad |= s.notna() & n.isna()
             if col.min is not None:
                 bad |= n < col.min
+            if col.max is not None:
+                bad |= n > col.max
         elif col.type == "date":
-            d = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").fillna(
-                pd.to_datetime(s, format="%d.%m.%Y", errors="coerce"))
+            d = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
+            other = d.isna() & s.notna()  # day.month.year, as Serbian Excel writes it
+            if other.any():
+                d[other] = pd.to_datetime(s[other], format="%d.%m.%Y", errors="coerce")
+            parsed[col.name] = d
             if col.within_quarter:
                 bad |= (d < pd.Timestamp(quarter.start)) | (d > pd.Timestamp(quarter.end))
-    return int(bad.sum())
+    return int(bad.sum()), parsed

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KEY, RESULTS, Stages, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
+from common import KEY, RESULTS, Stages, bare_validate, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
 
 QUARTER = "2026Q1"
 
@@ -106,23 +106,9 @@ def run_baseline(path: Path, workdir: Path) -> dict:
     df = table.to_pandas()
     stages.done("read")
     quarter = Quarter.parse(QUARTER)
-    bad = pd.Series(False, index=df.index)
-    age = pd.to_numeric(df["age_years"], errors="coerce")
-    dates = pd.to_datetime(df["referral_date"], format="%Y-%m-%d", errors="coerce")
-    for col in contract.columns:
-        s = df[col.name]
-        if col.required:
-            bad |= s.isna()
-        if col.required_when:
-            bad |= df[col.required_when["column"]].isin(col.required_when["in"]) & s.isna()
-        if col.type in ("code", "country"):
-            bad |= s.notna() & ~s.isin(col.allowed_codes)
-        if col.type == "codes":
-            one = "(?:" + "|".join(col.allowed_codes) + ")"
-            bad |= s.notna() & ~s.str.fullmatch(f"{one}(?:;{one})*").fillna(False).astype(bool)
-    bad |= age.notna() & ((age < 0) | (age > 120))
-    bad |= (dates < pd.Timestamp(quarter.start)) | (dates > pd.Timestamp(quarter.end))
-    assert not bad.any()
+    bad, parsed = bare_validate(df, contract, quarter)
+    assert bad == 0
+    age, dates = parsed["age_years"], parsed["referral_date"]
     stages.done("validate")
     # As bare as the project's own: one keyed BLAKE2b state copied per value, bands and dates in arrow.
     def tokens(values):
