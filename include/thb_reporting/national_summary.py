@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from thb_reporting import indicators, reference
 from thb_reporting.quarters import Quarter
-from thb_reporting.status_report import SUPPRESSED_MARK, format_value, line_chart_svg, national_series
+from thb_reporting.status_report import SUPPRESSED_MARK, format_value, line_chart_svg, national_series, render
 from thb_reporting.warehouse import table
 
 # The headline figures, in the order a report quotes them (each has a `total` breakdown).
@@ -44,8 +44,6 @@ def _category_label(breakdown: str, category: str, labels) -> tuple[str, str]:
 
 
 def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) -> str:
-    from thb_reporting.status_page import render
-
     q = Quarter.parse(quarter)
     public = table("public_indicators")
     rows = conn.execute(select(public).where(public.c.period.in_([str(q), str(q.year)]),

@@ -10,24 +10,11 @@ The warehouse is found through the same variables and connection as the DAGs (th
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
-from pathlib import Path
 from typing import Callable
 
 from fastapi import Request  # light (the app is built when the plugin loads); FastAPI needs the real type
 
-TEMPLATES = Path(__file__).parent / "page_templates"
-
-
-@cache
-def _environment():
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-
-
-def render(template: str, **values) -> str:
-    return _environment().get_template(template).render(**values)
+_SCHEMA_READY: set[str] = set()
 
 
 async def require_airflow_login(request: Request) -> None:
@@ -53,10 +40,12 @@ def _config_from_airflow():
 
 def status_page_html(db_url: str, today: dt.date | None = None, last_quarters: int = 8) -> str:
     from thb_reporting.reporting_calendar import COLOURS, STATUS_WORDS
-    from thb_reporting.status_report import format_value, line_chart_svg, national_series, status_matrix
+    from thb_reporting.status_report import format_value, line_chart_svg, national_series, render, status_matrix
     from thb_reporting.warehouse import ensure_schema, reader_engine, reporting_engine
 
-    ensure_schema(reporting_engine(db_url))
+    if db_url not in _SCHEMA_READY:  # once per warehouse and process: an empty warehouse shows an empty page
+        ensure_schema(reporting_engine(db_url))
+        _SCHEMA_READY.add(db_url)
     with reader_engine(db_url).connect() as conn:
         matrix = status_matrix(conn, today, last_quarters)
         series = national_series(conn, quarters=matrix["quarters"])
@@ -70,6 +59,7 @@ def submission_report_html(db_url: str, submission_id: int) -> str | None:
 
     from thb_reporting import contracts, reference
     from thb_reporting.quarters import Quarter
+    from thb_reporting.status_report import render
     from thb_reporting.validation import Finding, explain
     from thb_reporting.warehouse import reader_engine, table
 

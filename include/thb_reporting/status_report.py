@@ -6,7 +6,9 @@ Light on purpose (SQLAlchemy and the standard library): the UI plugin imports it
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from html import escape
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -17,6 +19,21 @@ from thb_reporting.reporting_calendar import (
     COLOURS, NOT_OWED, STATUS_WORDS, completeness_indicators, reporting_statuses,
 )
 from thb_reporting.warehouse import table
+
+TEMPLATES = Path(__file__).parent / "page_templates"
+
+
+@cache
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+
+
+def render(template: str, **values) -> str:
+    """A page of page_templates/ (the status page's and the national summary's), values escaped."""
+    return _environment().get_template(template).render(**values)
+
 
 # Charted over the quarters: the figures a ministry asks for first.
 CHARTED_INDICATORS = ("victims", "victims_in_reintegration", "programme_beneficiaries", "people_reached")
