@@ -49,15 +49,22 @@ def _tables(config):
     return {t: dump(config.reporting_db_url, t) for t in TABLES}
 
 
-def test_killed_between_writing_and_switching_leaves_the_old_tables(config, generator, tmp_path):
+def _publisher_paused_before_commit(config, generator, tmp_path, resubmitting_team: str):
+    """Two teams published, then one re-submits and a publisher in a child process stops with every new row
+    written and nothing committed. Returns the tables as they were before, and the child."""
     generator.scenario(["nis", "vranje"], ["2026Q1"])
     run_cycle(config)
     before = _tables(config)
-    generator.victims_file("nis", "2026Q1", version=2)
+    generator.victims_file(resubmitting_team, "2026Q1", version=2)
     ingest.process_submissions(config, ingest.collect_new_submissions(config))
     marker = tmp_path / "at-fault-point"
     child = _start(config, "publish", "publish_before_commit", marker)
     _wait_for(marker, child)
+    return before, child
+
+
+def test_killed_between_writing_and_switching_leaves_the_old_tables(config, generator, tmp_path):
+    before, child = _publisher_paused_before_commit(config, generator, tmp_path, "nis")
     assert _tables(config) == before  # readers see the old tables while the new ones are written
     child.send_signal(signal.SIGKILL)
     child.wait(30)
@@ -85,14 +92,7 @@ def test_killed_after_writing_a_snapshot_the_next_run_finishes_the_file(config, 
 def test_database_cut_during_publish_is_retried_with_nothing_partial(config, generator, tmp_path):
     from sqlalchemy import create_engine, text
 
-    generator.scenario(["nis", "vranje"], ["2026Q1"])
-    run_cycle(config)
-    before = _tables(config)
-    generator.victims_file("vranje", "2026Q1", version=2)
-    ingest.process_submissions(config, ingest.collect_new_submissions(config))
-    marker = tmp_path / "at-fault-point"
-    child = _start(config, "publish", "publish_before_commit", marker)
-    _wait_for(marker, child)
+    before, child = _publisher_paused_before_commit(config, generator, tmp_path, "vranje")
     admin = create_engine(config.reporting_db_url)
     with admin.connect() as conn:  # the database drops the publisher's connection
         cut = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
