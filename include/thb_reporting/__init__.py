@@ -4,3 +4,10 @@ The Airflow DAGs in dags/ only schedule and wire; everything they do lives here,
 testable without a scheduler. Keep heavy imports (pandas, pyarrow, great_expectations) inside
 functions or in modules the DAG files do not import at parse time.
 """
+
+import os as _os
+
+# Great Expectations 1.x reports usage to its vendor unless this is set before it is imported. The
+# pipeline holds victims' data on a government network and must never reach outside it: forced, not a
+# default, and set here so that every entry point (DAGs, CLI, tests, benchmarks) has it.
+_os.environ["GX_ANALYTICS_ENABLED"] = "false"
