@@ -70,6 +70,7 @@ _JMBG_GAP = re.compile(rf"[{_SPACES}]+|[{_SPACES}]*([-\u2013./])[{_SPACES}]*")
 _PHONE_GAP = re.compile(rf"[{_SPACES}]*(?:[-\u2013/()][{_SPACES}]*){{0,3}}")
 # A word that announces a phone number: tel., Tel:, telefon, mob., mobilni, fax, faks, phone (Latin or Cyrillic).
 _PHONE_CUE = re.compile(r"(?i)(?<![^\W\d_])(?:tel|mob|fax|faks|phone|тел|моб|факс)[^\W\d_]*[.:]?[\s(+]*$")
+_AFTER_DIGIT_AND_SPACE = re.compile(rf"\d[{_SPACES}]$")
 _DATE_SHAPE = re.compile(r"\d{1,2}([-/.])\d{1,2}\1(?:\d{2}|\d{4})")
 
 
@@ -88,7 +89,7 @@ SUSPECT = "|".join([
     rf"{_CLEAN_START_RE2}\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{12}}",  # a JMBG in groups
     rf"{_CLEAN_START_RE2}[(+{_SPACES_RE2}]*(?:0|[^\x{{00}}-\x{{7f}}])\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{6}}",  # 0…, 00…
     rf"\+[(+{_SPACES_RE2}]*\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{6}}",  # +381…
-    r"(?i:tel|mob|fax|faks|phone|тел|моб|факс)",
+    r"(?i:tel|mob|fax|faks|phone|тел|моб|факс)[^\p{Nd}/\x{2013}-]*\p{Nd}",  # tel. 011 …
 ])
 
 
@@ -166,10 +167,11 @@ def _has_phone(text: str) -> bool:
     for k, (first, _) in enumerate(groups):
         start = first.start()
         cue = bool(_PHONE_CUE.search(text[:start]))
-        if not cue and not _starts_clean(text, start):
-            continue
+        if not cue and (not _starts_clean(text, start) or _AFTER_DIGIT_AND_SPACE.search(text[:start])):
+            continue  # (after a digit and a space the digits continue a number grouped by spaces: 1 064 123 456)
         lead = text[:start].rstrip("( " + "\u00a0\u202f\t")
-        international = lead.endswith("+") or first.group()[:2] == "00" and first.group()[:2].isascii()
+        after_00 = first.group()[2:] or (groups[k + 1][0].group() if k + 1 < len(groups) else "")
+        international = lead.endswith("+") or first.group()[:2] == "00" and after_00[:1] in tuple("123456789")
         national = first.group()[0] == "0" and first.group()[1:2] not in ("", "0")
         if not (cue or international or national):
             continue

@@ -121,9 +121,7 @@ def read_whole_number(text: str, convention: str | None = None, currency: str | 
         as_decimal = float(f"{whole}.{decimals}")
         if convention == sep:
             thousands = sep
-        elif convention is not None and as_decimal == int(as_decimal):
-            decimal = sep
-        else:
+        else:  # the decimal reading is never taken: 350.000 is not silently 350
             return None, Problem("ambiguous_number", sign + body,
                                  f"{factor * as_thousands}|{_plain(factor * as_decimal)}")
     whole, decimals = (body.rsplit(decimal, 1) if decimal else (body, ""))
@@ -200,8 +198,8 @@ RULES = {
         "column's other cells decide where they show the convention (1.250.000 or 12,50 in the same column: "
         "'.' separates thousands; 1,250,000 or 12.50: '.' separates decimals); if they show none, the file's "
         "other whole-number columns decide. If nothing decides, or the file shows both conventions, the cell "
-        "is a finding (ambiguous_number) that shows both readings. A decimal reading is taken only where it is "
-        "a whole number (12.000 as 12); otherwise the cell is a finding.",
+        "is a finding (ambiguous_number) that shows both readings; so is such a cell where the file shows the "
+        "other convention (350.000 among 1,250,000): the decimal reading (350) is never taken.",
         "A currency or unit written with a number (RSD, din., €, EUR, %, osoba, kom) is a finding "
         "(number_with_unit), except the column's own currency (RSD, din., dinara in amount_rsd), which is dropped.",
         "Dates: 2026-07-15 (also with a time, as a spreadsheet date cell gives it), 15.07.2026, 15.7.2026., "
@@ -220,7 +218,8 @@ RULES = {
         "Odlučuju ostale ćelije iste kolone kada pokazuju pravilo (1.250.000 ili 12,50 u koloni: '.' razdvaja "
         "hiljade; 1,250,000 ili 12.50: '.' razdvaja decimale), a ako ga ne pokazuju, ostale kolone celih brojeva "
         "u fajlu. Ako ništa ne odlučuje, ili fajl pokazuje oba pravila, ćelija je greška (ambiguous_number) koja "
-        "prikazuje oba čitanja. Decimalno čitanje se prihvata samo kada daje ceo broj (12.000 kao 12).",
+        "prikazuje oba čitanja; isto važi i kada fajl pokazuje drugo pravilo (350.000 uz 1,250,000): decimalno "
+        "čitanje (350) se nikada ne uzima.",
         "Valuta ili jedinica uz broj (RSD, din., €, EUR, %, osoba, kom) je greška (number_with_unit), osim "
         "valute same kolone (RSD, din., dinara u amount_rsd), koja se izostavlja.",
         "Datumi: 2026-07-15 (i sa vremenom, kako ga daje ćelija datuma u tabeli), 15.07.2026, 15.7.2026., "
@@ -235,7 +234,7 @@ NUMBER_EXAMPLES = [
     ("350000", None, None), ("1.250.000", None, None), ("1 250 000", None, None), ("1,250,000", None, None),
     ("1'250'000", None, None), ("1.250.000,00", None, None), ("1,250,000.00", None, None), ("12,00", None, None),
     ("12.0", None, None), ("350.000", None, None), ("350.000", ".", None), ("350,000", ",", None),
-    ("12.000", ",", None), ("1.500", ",", None), ("12,5", None, None), ("350.000 RSD", ".", "RSD"),
+    ("350.000", ",", None), ("12,5", None, None), ("350.000 RSD", ".", "RSD"),
     ("350000 din.", None, "RSD"), ("350000 EUR", None, "RSD"), ("25 osoba", None, None), ("25%", None, None),
 ]
 DATE_EXAMPLES = ["2026-07-15", "2026-07-15 13:45:00", "15.07.2026", "15.07.2026.", "15. 7. 2026.", "15-07-2026",
