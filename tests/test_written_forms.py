@@ -301,3 +301,66 @@ def test_a_heading_with_an_identifier_is_a_finding_by_column_letter():
         for lang in ("sr", "en"):
             assert "ana@" not in describe(f, lang, contract) and "123-45" not in describe(f, lang, contract)
     assert {f.column for f in find_personal_identifiers(frame.rename(columns={"ana@example.org": "0101100710006"}))} == {"C"}
+
+
+# --- through a real run -------------------------------------------------------------------------
+def _programmes_file(amounts: list, file_format: str) -> bytes:
+    """A programmes file of the quarter 2026Q2 whose amount_rsd cells are `amounts`, as written."""
+    from pathlib import Path
+
+    from thb_reporting.generator import SubmissionGenerator, encode
+    from thb_reporting.quarters import Quarter
+
+    generator = SubmissionGenerator(Path("/nonexistent"), seed=3)
+    rows = generator.programmes_rows(generator._rng("programmes", "nis", "2026Q2", 1), "nis", Quarter.parse("2026Q2"), 5)
+    rows = [dict(r, amount_rsd=a, programme_ref=f"PRG-T-2026-{i:02d}") for i, (r, a) in enumerate(zip(rows, amounts), 1)]
+    return encode("programmes", rows, list(contracts.load("programmes").column_names), file_format)
+
+
+@pytest.mark.airflow
+def test_written_amounts_through_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server):
+    """350.000 among Serbian-grouped amounts is published as 350000; alone, with nothing to decide it, the
+    file is rejected with a finding that shows both readings (in the ledger and the team's e-mail); an XLSX
+    number cell is its value. Never 350."""
+    from sqlalchemy import select
+
+    from conftest import TEST_KEY
+    from helpers import findings, ledger
+    from thb_reporting.airflow_runs import run_dag
+    from thb_reporting.config import sqlite_url
+    from thb_reporting.warehouse import reader_engine, table
+
+    data = tmp_path / "data"
+    port, mailbox = smtp_server
+    monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
+    files = {  # team: (file name, bytes, the amounts to publish or None for a rejection)
+        "nis": ("programmes_2026Q2.csv", _programmes_file(
+            ["350.000", "1.250.000", "2.000.000,00", "75.000 RSD", "90\u00a0000 din."], "csv_utf8_bom"),
+            [75000, 90000, 350000, 1250000, 2000000]),
+        "sabac": ("programmes_2026Q2.csv", _programmes_file(["120000", "350.000", "80000", "64000", "50000"], "csv_utf8"), None),
+        "kraljevo": ("programmes_2026Q2.xlsx", _programmes_file([350000.0, 1250000.0, 50000, 75000.0, 60000], "xlsx"),
+                     [50000, 60000, 75000, 350000, 1250000]),
+    }
+    for team, (name, content, _) in files.items():
+        (data / "inbox" / team).mkdir(parents=True, exist_ok=True)
+        (data / "inbox" / team / name).write_bytes(content)
+    assert run_dag("ingest_submissions").state == "success"
+    assert run_dag("publish_national_tables").state == "success"
+
+    db = sqlite_url(data / "warehouse" / "reporting.sqlite")
+    status = {r.team_code: r for r in ledger(db)}
+    programmes = table("programmes")
+    with reader_engine(db).connect() as conn:
+        published = conn.execute(select(programmes.c.team_code, programmes.c.amount_rsd)).all()
+    for team, (_, _, amounts) in files.items():
+        assert status[team].status == ("accepted" if amounts else "rejected"), status[team].summary
+        assert sorted(a for t, a in published if t == team) == (amounts or [])
+    rejected = status["sabac"].submission_id
+    assert {(f.rule, f.column_name, f.source_row, f.value, f.detail)
+            for f in findings(db) if f.submission_id == rejected} == {
+        ("ambiguous_number", "amount_rsd", 3, "350.000", "350000|350")}
+    texts = " ".join(part.get_payload(decode=True).decode("utf-8", "replace") for _, m in mailbox.received
+                     for part in m.walk() if not part.is_multipart())
+    assert "350000 ili 350" in texts and "350000 or 350" in texts
