@@ -219,7 +219,10 @@ def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
     none, the one the file's other whole-number columns show; None where nothing (or both) shows."""
     from thb_reporting.written_forms import thousands_separators
 
-    shown = {c.name: thousands_separators(frame[c.name].dropna().unique())
+    def written(values):  # the cells that are more than plain digits (only they can show a convention)
+        return values[~values.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)].unique()
+
+    shown = {c.name: thousands_separators(written(frame[c.name]))
              for c in contract.columns if c.type == "integer" and c.name in frame.columns}
     everywhere = set().union(*shown.values()) if shown else set()
     own = {name: seps or everywhere for name, seps in shown.items()}
