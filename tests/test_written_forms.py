@@ -37,7 +37,7 @@ def written_numbers(draw):
     zeros = "0" * draw(st.integers(1, 4))
     return n, draw(st.sampled_from([
         str(n), f"'{n}", serbian, english, space, f"{serbian},{zeros}", f"{english}.{zeros}", f"{space},{zeros}",
-        f"{space}.{zeros}", f"{n}.{zeros}", f"{n},{zeros}",
+        f"{space}.{zeros}", f"{n}.{zeros}", f"{n},{zeros}", f"{serbian},-", f"{english}.-",
     ]))
 
 

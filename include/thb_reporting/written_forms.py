@@ -87,7 +87,12 @@ def thousands_separators(texts) -> set[str]:
 def split_number(text: str) -> tuple[str, str, str, str] | None:
     """(text before, sign, digits with their separators, text after) of a cell that holds one number."""
     m = _NUMBER.fullmatch(text.strip().lstrip("'"))
-    return (m["before"].strip(), m["sign"], m["body"], m["after"].strip()) if m else None
+    if not m:
+        return None
+    body, after = m["body"], m["after"].strip()
+    if after[:2] in (",-", ".-"):  # 350.000,- (no decimals, as prices are written): the same as 350.000,0
+        body, after = body + after[0] + "0", after[2:].strip()
+    return m["before"].strip(), m["sign"], body, after
 
 
 def _plain(value: float) -> str:
@@ -192,7 +197,7 @@ RULES = {
     "en": [
         "Whole numbers (counts, amount_rsd, ages) may group thousands with '.', ',', a space (also a no-break "
         "or narrow no-break space) or an apostrophe, in groups of exactly three digits; ',' or '.' may end the "
-        "number with decimals. Zero decimals are whole (12,00 and 12.0 are 12); any other decimals in a "
+        "number with decimals. Zero decimals are whole (12,00, 12.0 and 12,- are 12); any other decimals in a "
         "whole-number column are a finding (whole_number).",
         "One '.' or ',' followed by exactly three digits (1.500, 350.000) can mean thousands or decimals. The "
         "column's other cells decide where they show the convention (1.250.000 or 12,50 in the same column: "
@@ -212,7 +217,7 @@ RULES = {
     "sr": [
         "Celi brojevi (brojevi osoba, amount_rsd, godine starosti) mogu imati razdvajač hiljada '.', ',', "
         "razmak (i nelomljivi) ili apostrof, u grupama od tačno tri cifre; ',' ili '.' može da završi broj "
-        "decimalama. Nule kao decimale ne menjaju broj (12,00 i 12.0 su 12); druge decimale u koloni celih "
+        "decimalama. Nule kao decimale ne menjaju broj (12,00, 12.0 i 12,- su 12); druge decimale u koloni celih "
         "brojeva su greška (whole_number).",
         "Jedna '.' ili ',' iza koje su tačno tri cifre (1.500, 350.000) može da znači hiljade ili decimale. "
         "Odlučuju ostale ćelije iste kolone kada pokazuju pravilo (1.250.000 ili 12,50 u koloni: '.' razdvaja "
@@ -233,7 +238,7 @@ RULES = {
 NUMBER_EXAMPLES = [
     ("350000", None, None), ("1.250.000", None, None), ("1 250 000", None, None), ("1,250,000", None, None),
     ("1'250'000", None, None), ("1.250.000,00", None, None), ("1,250,000.00", None, None), ("12,00", None, None),
-    ("12.0", None, None), ("350.000", None, None), ("350.000", ".", None), ("350,000", ",", None),
+    ("12.0", None, None), ("350.000,-", None, None), ("350.000", None, None), ("350.000", ".", None), ("350,000", ",", None),
     ("350.000", ",", None), ("12,5", None, None), ("350.000 RSD", ".", "RSD"),
     ("350000 din.", None, "RSD"), ("350000 EUR", None, "RSD"), ("25 osoba", None, None), ("25%", None, None),
 ]
