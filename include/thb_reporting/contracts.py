@@ -31,6 +31,7 @@ class Column:
     min: int | None = None
     max: int | None = None
     max_length: int | None = None
+    unit: str | None = None  # a whole number's currency or unit (amount_rsd: RSD), which a team may write after it
     within_quarter: bool = False
     not_after_quarter_end: bool = False  # may start before the quarter (programmes span quarters)
     not_before_quarter_start: bool = False

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from thb_reporting import contracts, indicators, reference
+from thb_reporting import contracts, indicators, reference, written_forms
 from thb_reporting.config import PROJECT_ROOT
 from thb_reporting.warehouse import METADATA
 
@@ -33,7 +33,7 @@ def render() -> str:
             required = "yes" if col.required else (
                 f"when {col.required_when['column']} is {'/'.join(col.required_when['in'])}" if col.required_when else "no")
             bounds = f" {col.min}–{col.max}" if col.max is not None else (f" ≥ {col.min}" if col.min is not None else "")
-            kind = col.type + bounds
+            kind = col.type + bounds + (f", {col.unit}" if col.unit else "")
             codes = col.code_list or ("ISO 3166-1 alpha-2" if col.type == "country" else "")
             lines.append(f"| `{col.name}` | {kind} | {required} | {codes} | {_cell(col.label['en'])} / "
                          f"{_cell(col.label['sr'])} | {_cell(col.hint.get('en'))} |")
@@ -46,6 +46,7 @@ def render() -> str:
         if extra:
             lines += ["", "Rules across cells: " + "; ".join(extra) + "."]
         lines.append("")
+    lines += written_forms.dictionary_lines()
     lines += ["## Tables of the national reporting database", ""]
     for t in sorted(METADATA.tables.values(), key=lambda t: (t.schema, t.name)):
         lines += [f"### {t.schema}.{t.name}", "", _cell(t.comment), "", "| column | type | meaning |", "|---|---|---|"]

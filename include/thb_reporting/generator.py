@@ -451,11 +451,15 @@ class SubmissionGenerator:
 
 
 def _cell(value, file_format: str):
+    """A value as a file of the format holds it. XLSX keeps real numbers and dates; CSV saved by Excel in
+    the Serbian locale (csv_cp1250) writes dates as day.month.year. and numbers from a thousand on in its
+    number format, 1.250.000,00 (written_forms reads both back to the same values)."""
     if value is None:
         return None if file_format == "xlsx" else ""
     if isinstance(value, dt.date):
-        # XLSX keeps real dates; CSV from Serbian Excel often has day.month.year.
-        return value if file_format == "xlsx" else (value.strftime("%d.%m.%Y") if file_format == "csv_cp1250" else value.isoformat())
+        return value if file_format == "xlsx" else (value.strftime("%d.%m.%Y.") if file_format == "csv_cp1250" else value.isoformat())
+    if file_format == "csv_cp1250" and isinstance(value, int) and abs(value) >= 1000:
+        return f"{value:,}".replace(",", ".") + ",00"
     return value
 
 

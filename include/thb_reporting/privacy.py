@@ -55,21 +55,42 @@ def pseudonymiser(key: bytes):
 
 
 # --- personal identifiers --------------------------------------------------------------------
+# Spaces that may stand between the digit groups of a number (ASCII, no-break, thin and narrow spaces);
+# the same list in Python and in RE2 (SUSPECT), so that what one accepts the other does.
+_SPACES = "\t \u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES_RE2 = r"\t \x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}"
 _JMBG_CANDIDATE = re.compile(r"(?<!\d)\d{13}(?!\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-# Serbian and international phone numbers: +381…, 00381…, or 0 followed by an area/mobile code,
-# with optional spaces, slashes or dashes; at least 8 digits in all. A number that continues a reference
-# (after '/' or '-', as in CZŽTL-2026/0123456789) is not a phone number.
-_PHONE = re.compile(r"(?<![\w/-])(?:\+|00)\d[\d /-]{7,}\d|(?<![\w/-])0\d{1,2}[ /-]?\d{3}[ /-]?\d{3,4}(?![\w/-])")
+# A JMBG that lost its leading zero as a number in a spreadsheet cell (Excel keeps 12 digits, maybe '.0').
+_JMBG_AS_NUMBER = re.compile(r"'?(\d{12})(?:[.,]0+)?")
+_EMAIL = re.compile(r"[\w.+-]+[@\uff20\ufe6b][\w-]+(\.[\w-]+)+")
+_DIGIT_GROUP = re.compile(r"\d+")
+# Between two digit groups of a JMBG: spaces, or one '-', '–', '.' or '/' with spaces around it.
+_JMBG_GAP = re.compile(rf"[{_SPACES}]+|[{_SPACES}]*([-\u2013./])[{_SPACES}]*")
+# Between two digit groups of a phone number: spaces, and up to three of '-', '–', '/', '(' or ')'.
+_PHONE_GAP = re.compile(rf"[{_SPACES}]*(?:[-\u2013/()][{_SPACES}]*){{0,3}}")
+# A word that announces a phone number: tel., Tel:, telefon, mob., mobilni, fax, faks, phone (Latin or Cyrillic).
+_PHONE_CUE = re.compile(r"(?i)(?<![^\W\d_])(?:tel|mob|fax|faks|phone|тел|моб|факс)[^\W\d_]*[.:]?[\s(+]*$")
+_AFTER_DIGIT_AND_SPACE = re.compile(rf"\d[{_SPACES}]$")
+_DATE_SHAPE = re.compile(r"\d{1,2}([-/.])\d{1,2}\1(?:\d{2}|\d{4})")
 
 
-# A superset of the three in RE2 syntax (pyarrow's regex engine), so that a whole column is screened at
-# once; only the cells it matches are examined one by one (identifier_kind). Digits are \p{Nd}, every
-# decimal digit as Python's \d; the phone numbers' look-behind becomes "at the start or after a character
-# that is not an ASCII letter or digit, '_', '/' or '-'", which holds wherever Python's (\w: any letter or
-# digit) does. References such as SU-2026-000123 or CZŽTL-2026/0123456789, which _PHONE never matches,
-# are then not examined one by one.
-SUSPECT = r"@|\p{Nd}{13}|(?:^|[^A-Za-z0-9_/-])(?:\+|00)\p{Nd}|(?:^|[^A-Za-z0-9_/-])0\p{Nd}{1,2}[ /-]?\p{Nd}{3}[ /-]?\p{Nd}{3}"
+# A superset of what identifier_kind finds, in RE2 syntax (pyarrow's regex engine), so that a whole column
+# is screened at once; only the cells it matches are examined one by one (identifier_kind). Digits are
+# \p{Nd}, every decimal digit as Python's \d. Where identifier_kind wants a number to start clean (not
+# after a letter or digit, nor after '-', '/' or '.' that follow one: references such as SU-2026-000123 or
+# CZŽTL-2026/0123456789), SUSPECT asks the same of ASCII letters and digits only, which holds wherever
+# Python's (any letter or digit) does; those references are then not examined one by one.
+# tests/test_written_forms.py checks the superset property on generated text.
+_CLEAN_START_RE2 = r"(?:^|[^A-Za-z0-9_./\x{2013}-]|(?:^|[^A-Za-z0-9_])[./\x{2013}-])"
+_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}./()][{_SPACES_RE2}]*){{0,3}}"
+SUSPECT = "|".join([
+    r"[@\x{ff20}\x{fe6b}]",  # e-mail
+    r"\p{Nd}{12}",  # a JMBG in one piece, or as a number that lost its leading zero
+    rf"{_CLEAN_START_RE2}\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{12}}",  # a JMBG in groups
+    rf"{_CLEAN_START_RE2}[(+{_SPACES_RE2}]*(?:0|[^\x{{00}}-\x{{7f}}])\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{6}}",  # 0…, 00…
+    rf"\+[(+{_SPACES_RE2}]*\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{6}}",  # +381…
+    r"(?i:tel|mob|fax|faks|phone|тел|моб|факс)[^\p{Nd}/\x{2013}-]*\p{Nd}",  # tel. 011 …
+])
 
 
 def suspect_cells(values):
@@ -91,12 +112,93 @@ def is_valid_jmbg(digits: str) -> bool:
     return d[12] == (0 if m >= 10 else m)
 
 
-def identifier_kind(text: str) -> str | None:
-    """The kind of personal identifier in a cell ('jmbg', 'email', 'phone'), or None."""
+def _plausible_jmbg(digits: str) -> bool:
+    """A valid JMBG whose first digits are a day and a month (every real one): asked of numbers found in
+    pieces or without their leading zero, which ordinary figures resemble more often than 13 digits in one piece."""
+    d = [int(ch) for ch in digits]
+    return is_valid_jmbg(digits) and 1 <= d[0] * 10 + d[1] <= 31 and 1 <= d[2] * 10 + d[3] <= 12
+
+
+def _starts_clean(text: str, i: int) -> bool:
+    """Whether a number starting at text[i] (after any '(' or '+') stands on its own: not after a letter or
+    digit, nor after '-', '–', '/' or '.' that follow one (the number continues a reference)."""
+    while i > 0 and text[i - 1] in "(+":
+        i -= 1
+    before = text[i - 1] if i > 0 else ""
+    word = lambda ch: ch.isalnum() or ch == "_"  # noqa: E731
+    if before and word(before):
+        return False
+    return not (before in "-\u2013/." and i > 1 and word(text[i - 2]))
+
+
+def _groups(text: str) -> list[tuple[re.Match, str | None]]:
+    """The digit groups of a text, each with the gap that follows it up to the next group (None after the last)."""
+    found = list(_DIGIT_GROUP.finditer(text))
+    return [(m, text[m.end():found[k + 1].start()] if k + 1 < len(found) else None) for k, m in enumerate(found)]
+
+
+def _has_jmbg(text: str) -> bool:
     if any(is_valid_jmbg(m.group()) for m in _JMBG_CANDIDATE.finditer(text)):
+        return True
+    whole = _JMBG_AS_NUMBER.fullmatch(text.strip())
+    if whole and _plausible_jmbg("0" + whole.group(1)):
+        return True
+    groups = _groups(text)
+    for k, (first, _) in enumerate(groups):  # 13 digits in groups, with one kind of gap between them
+        if not _starts_clean(text, first.start()):
+            continue
+        digits, kind = first.group(), None
+        for (_, gap), (nxt, _) in zip(groups[k:], groups[k + 1:]):
+            m = _JMBG_GAP.fullmatch(gap)
+            gap_kind = m and (m.group(1) or " ")
+            if not gap_kind or kind not in (None, gap_kind) or len(digits) >= 13:
+                break
+            kind, digits = gap_kind, digits + nxt.group()
+            if len(digits) == 13 and _plausible_jmbg(digits):
+                return True
+    return False
+
+
+def _has_phone(text: str) -> bool:
+    """A phone number: national (0 and an area or mobile code, 8 to 11 digits), international (+ or 00,
+    8 to 17 digits, '(0)' allowed), or any 6 to 17 digits after a word such as tel., mob. or Tel:.
+    Its digit groups may be apart by spaces, '-', '/' and parentheses (never '.': dates use it)."""
+    groups = _groups(text)
+    for k, (first, _) in enumerate(groups):
+        start = first.start()
+        cue = bool(_PHONE_CUE.search(text[:start]))
+        if not cue and (not _starts_clean(text, start) or _AFTER_DIGIT_AND_SPACE.search(text[:start])):
+            continue  # (after a digit and a space the digits continue a number grouped by spaces: 1 064 123 456)
+        lead = text[:start].rstrip("( " + "\u00a0\u202f\t")
+        after_00 = first.group()[2:] or (groups[k + 1][0].group() if k + 1 < len(groups) else "")
+        international = lead.endswith("+") or first.group()[:2] == "00" and after_00[:1] in tuple("123456789")
+        national = first.group()[0] == "0" and first.group()[1:2] not in ("", "0")
+        if not (cue or international or national):
+            continue
+        low, high = (6, 17) if cue else ((8, 17) if international else (8, 11))
+        digits, shape = first.group(), first.group()
+        if low <= len(digits) <= high and not _DATE_SHAPE.match(shape):
+            return True
+        for (_, gap), (nxt, _) in zip(groups[k:], groups[k + 1:]):
+            if not _PHONE_GAP.fullmatch(gap) or len(digits) >= high:
+                break
+            digits, shape = digits + nxt.group(), shape + gap + nxt.group()
+            if low <= len(digits) <= high and not _DATE_SHAPE.match(shape):
+                return True
+    return False
+
+
+def identifier_kind(text: str) -> str | None:
+    """The kind of personal identifier in a cell ('jmbg', 'email', 'phone'), or None.
+
+    JMBG: 13 digits with a valid check digit, in one piece anywhere; or in groups apart by spaces, '-', '.'
+    or '/' (one kind), standing on their own, with a day and month first; or, as a whole cell, 12 digits
+    (maybe '.0') that are a JMBG once the leading zero a spreadsheet number drops is put back.
+    E-mail: name@domain in any script. Phone numbers: see _has_phone."""
+    if _has_jmbg(text):
         return "jmbg"
     if _EMAIL.search(text):
         return "email"
-    if _PHONE.search(text) and sum(ch.isdigit() for ch in text) >= 8:
+    if _has_phone(text):
         return "phone"
     return None

@@ -19,6 +19,7 @@ from thb_reporting.contracts import load as load_contract
 from thb_reporting.privacy import identifier_kind, suspect_cells
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import ROW_KEY, load_suite
+from thb_reporting.written_forms import Problem, read_whole_number
 
 log = logging.getLogger(__name__)
 ERROR, WARNING = "error", "warning"
@@ -45,7 +46,7 @@ def rule_texts() -> dict:
 def explain(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> tuple[str, str]:
     """(what is wrong, how to fix it) in words for the team, in Serbian ('sr') or English ('en')."""
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
-    fields = {"column": finding.column or "", "value": finding.value or "", "detail": finding.detail or "",
+    fields = {"column": finding.column or "", "value": finding.value or "", "detail": _detail_text(finding, lang),
               "quarter": str(quarter or finding.detail or ""), "allowed": "", "min": "", "max": "", "measure": ""}
     if contract and contract.history_measure:
         fields["measure"] = contract.history_measure["label"][lang]
@@ -56,6 +57,21 @@ def explain(finding: Finding, lang: str = "en", contract: Contract | None = None
     return texts[lang].format(**fields), texts[f"fix_{lang}"].format(**fields)
 
 
+def _detail_text(finding: Finding, lang: str) -> str:
+    """The finding's detail in the team's language: two readings ('350000|350') as '350000 ili 350' or
+    '350000 or 350', with a decimal comma in Serbian; the likely date of a two-digit year in brackets."""
+    if not finding.detail:
+        return ""
+    if finding.rule in ("ambiguous_number", "ambiguous_date"):
+        readings = finding.detail.split("|")
+        if lang == "sr" and finding.rule == "ambiguous_number":
+            readings = [r.replace(".", ",") for r in readings]
+        return (" ili " if lang == "sr" else " or ").join(readings)
+    if finding.rule == "two_digit_year":
+        return f" ({'verovatno' if lang == 'sr' else 'probably'} {finding.detail})"
+    return finding.detail
+
+
 def describe(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> str:
     """The finding in one sentence for the team, with its row and how to fix it."""
     where = f"row {finding.row}: " if lang == "en" and finding.row else (f"red {finding.row}: " if finding.row else "")
@@ -64,27 +80,50 @@ def describe(finding: Finding, lang: str = "en", contract: Contract | None = Non
 
 
 # --- structure and identifiers ----------------------------------------------------------------
+def _column_letter(position: int) -> str:
+    """A spreadsheet's name of the column at a 0-based position: A, B, …, Z, AA, AB, …"""
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _shown_header(frame) -> dict[int, str]:
+    """Per position in the frame, the column's name as a finding may show it: its letter (A, B, …) where
+    the heading itself holds a personal identifier, which is never echoed."""
+    names = [c for c in frame.columns if c != ROW_KEY]
+    letters = {name: _column_letter(i) for i, name in enumerate(names) if identifier_kind(str(name))}
+    return {i: letters.get(col, col) for i, col in enumerate(frame.columns)}
+
+
 def check_columns(frame, contract: Contract) -> list[Finding]:
     seen, findings = set(), []
-    for col in frame.columns:
+    shown = _shown_header(frame)
+    for position, col in enumerate(frame.columns):
         if col == ROW_KEY:
             continue
         if col in seen:
-            findings.append(Finding("duplicate_column", column=col))
+            findings.append(Finding("duplicate_column", column=shown[position]))
         elif col not in contract.column_names:
-            findings.append(Finding("unknown_column", column=col or "(empty header)"))
+            findings.append(Finding("unknown_column", column=shown[position] or "(empty header)"))
         seen.add(col)
     findings += [Finding("missing_column", column=c) for c in contract.column_names if c not in frame.columns]
     return findings
 
 
 def find_personal_identifiers(frame) -> list[Finding]:
-    """Every cell holding a JMBG with a valid check digit, an e-mail address or a phone number.
-    The value is never kept in the finding."""
+    """Every heading and every cell holding a JMBG with a valid check digit, an e-mail address or a phone
+    number (privacy.identifier_kind). The value is never kept in the finding; a heading that holds one is
+    named by its column letter."""
     import numpy as np
     import pandas as pd
 
-    findings = []
+    names = [c for c in frame.columns if c != ROW_KEY]
+    findings = [Finding("personal_identifier_in_header", column=_column_letter(i), row=1, detail=kind)
+                for i, name in enumerate(names) if (kind := identifier_kind(str(name)))]
+    shown = _shown_header(frame)
     for position, col in enumerate(frame.columns):
         if col == ROW_KEY:
             continue
@@ -100,22 +139,28 @@ def find_personal_identifiers(frame) -> list[Finding]:
         for idx, text in suspects.items():
             kind = identifier_kind(text)
             if kind:
-                findings.append(Finding("personal_identifier", column=col, row=int(frame.at[idx, ROW_KEY]), detail=kind))
+                findings.append(Finding("personal_identifier", column=shown[position], row=int(frame.at[idx, ROW_KEY]),
+                                        detail=kind))
     return findings
 
 
 # --- types ----------------------------------------------------------------------------------
 def _parse_dates(raw):
+    """(dates, the Problem of each cell that is no date or None): the written forms of written_forms.read_date.
+    ISO dates, most of a column, are parsed together; the other forms one by one."""
     import pandas as pd
 
-    text = raw.str.strip().str.slice(0, 10).str.rstrip(".")
-    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    local = pd.to_datetime(text.str.replace("/", ".", regex=False), format="%d.%m.%Y", errors="coerce")
-    # A date cell formatted as a number in Excel arrives as its serial number (days since 1899-12-30).
-    # (raw is stripped; ASCII digits only, as pandas' number parser reads no others: pyarrow, not Python, runs it)
-    serial = pd.to_numeric(raw.where(raw.str.fullmatch(r"[0-9]{5}").fillna(False).astype(bool)), errors="coerce")
-    excel = pd.to_datetime("1899-12-30") + pd.to_timedelta(serial.where(serial.between(20000, 80000)), unit="D")
-    return iso.fillna(local).fillna(excel)
+    from thb_reporting.written_forms import read_date
+
+    iso = raw.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).astype(bool)
+    readings = {text: read_date(text) for text in raw[~iso].dropna().unique()}
+    text = raw.where(iso, raw.map(lambda v: readings[v][0].isoformat() if readings.get(v, (None,))[0] else None))
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    problems = raw.map(lambda v: readings[v][1] if v in readings else None).where(dates.isna() & raw.notna(), None)
+    # an ISO form of an impossible date (2026-02-31) is a date_format problem like any other
+    odd = raw.notna() & dates.isna() & problems.isna()
+    problems = problems.where(~odd, raw[odd].map(lambda v: Problem("date_format", str(v)[:20])))
+    return dates, problems
 
 
 def _as_codes(raw, code_list: str):
@@ -138,20 +183,24 @@ def _map_distinct(values, fn):
     return values.map(dict(zip(distinct, map(fn, distinct))))
 
 
-def _typed_column(raw, col):
-    """(typed values, cells not of the column's type or None, the stripped text) of one column's cells;
-    each cell's outcome depends on that cell alone."""
+def _typed_column(raw, col, convention: str | None = None):
+    """(typed values, the Problem of each cell not of the column's type or None (or None for columns of
+    text and codes), the stripped text) of one column's cells. A whole number written with one '.' or ','
+    before three digits is read with `convention`, the thousands separator the file's numbers show
+    (written_forms.read_whole_number); every other cell's outcome depends on that cell alone."""
     import pandas as pd
 
     raw = raw.str.strip().replace("", None)
     if col.type == "integer":
-        # "12,00" or "12.0" (a decimal comma or point with zero decimals) is the whole number 12
-        numbers = pd.to_numeric(raw.str.replace(r"^(-?[0-9]+)[.,]0+$", r"\1", regex=True), errors="coerce")
-        bad = raw.notna() & (numbers.isna() | (numbers % 1 != 0))
-        return numbers.where(~bad).astype("Int64"), bad, raw
+        plain = raw.str.fullmatch(r"-?[0-9]{1,18}").fillna(False).astype(bool)  # most cells: read together
+        readings = {text: read_whole_number(text, convention, col.unit) for text in raw[~plain].dropna().unique()}
+        numbers = pd.to_numeric(raw.where(plain), errors="coerce").astype("Int64")
+        numbers = numbers.where(plain, raw.map(lambda v: readings[v][0] if v in readings else None).astype("Int64"))
+        problems = raw.map(lambda v: readings[v][1] if v in readings else None)
+        return numbers, problems, raw
     if col.type == "date":
-        dates = _parse_dates(raw)
-        return dates, raw.notna() & dates.isna(), raw
+        dates, problems = _parse_dates(raw)
+        return dates, problems, raw
     text = raw
     if col.type == "code":
         text = _as_codes(raw, col.code_list)
@@ -165,6 +214,21 @@ def _typed_column(raw, col):
     return text.astype("str"), None, raw
 
 
+def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
+    """Per whole-number column, the thousands separator its cells show beyond doubt; where they show
+    none, the one the file's other whole-number columns show; None where nothing (or both) shows."""
+    from thb_reporting.written_forms import thousands_separators
+
+    def written(values):  # the cells that are more than plain digits (only they can show a convention)
+        return values[~values.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)].unique()
+
+    shown = {c.name: thousands_separators(written(frame[c.name]))
+             for c in contract.columns if c.type == "integer" and c.name in frame.columns}
+    everywhere = set().union(*shown.values()) if shown else set()
+    own = {name: seps or everywhere for name, seps in shown.items()}
+    return {name: next(iter(seps)) if len(seps) == 1 else None for name, seps in own.items()}
+
+
 def parse_types(frame, contract: Contract):
     """A typed copy of the rows, and a finding for each cell that is not of its column's type.
     Columns of codes, numbers and dates repeat a few values: each distinct value is parsed once."""
@@ -172,20 +236,21 @@ def parse_types(frame, contract: Contract):
 
     typed = pd.DataFrame({ROW_KEY: frame[ROW_KEY].astype("int64")}, index=frame.index)
     findings = []
+    conventions = _file_convention(frame, contract)
     for col in contract.columns:
         if col.type == "text":
-            values, bad, raw = _typed_column(frame[col.name], col)
+            values, problems, raw = _typed_column(frame[col.name], col)
             findings += [Finding("formula_injection", column=col.name, row=int(frame.at[idx, ROW_KEY]))
                          for idx in raw.index[raw.str.match(r"^[=+\-@]").fillna(False).astype(bool)]]
         else:
             codes, distinct = pd.factorize(frame[col.name], use_na_sentinel=False)
-            values, bad, raw = _typed_column(pd.Series(distinct, dtype=frame[col.name].dtype), col)
+            values, problems, raw = _typed_column(pd.Series(distinct, dtype=frame[col.name].dtype), col,
+                                                  conventions.get(col.name))
             values = values.take(codes).set_axis(frame.index)
-            if bad is not None:  # the cells of the wrong type, with their stripped text
-                wrong = bad.to_numpy(dtype=bool)[codes]
-                rule = "whole_number" if col.type == "integer" else "date_format"
-                findings += [Finding(rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=str(text)[:20])
-                             for idx, text in zip(frame.index[wrong], raw.to_numpy()[codes[wrong]])]
+            if problems is not None:  # the cells of the wrong type, with what the finding may show
+                wrong = problems.notna().to_numpy(dtype=bool)[codes]
+                findings += [Finding(p.rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=p.value, detail=p.detail)
+                             for idx, p in zip(frame.index[wrong], problems.to_numpy()[codes[wrong]])]
         typed[col.name] = values
     return typed, findings
 
