@@ -50,3 +50,29 @@ def persons(db_url: str, team: str, quarter: str) -> int:
     t = table("victims")
     with reader_engine(db_url).connect() as conn:
         return conn.execute(select(func.count()).where(t.c.team_code == team, t.c.quarter == quarter)).scalar_one()
+
+
+def external_references(html: str) -> list[str]:
+    """Everything in a page that a browser would fetch from elsewhere or run from a file: a src or href to
+    a host that is not loopback, any <script src>, any <link href>, a style's @import or url() of another
+    host (the pages must be self-contained)."""
+    from html.parser import HTMLParser
+    from urllib.parse import urlsplit
+
+    found = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for name, value in attrs:
+                if name not in ("src", "href", "action", "srcset", "data") or not value:
+                    continue
+                host = urlsplit(value.strip()).hostname
+                remote = value.strip().startswith("//") or (host is not None and host not in ("127.0.0.1", "localhost", "::1"))
+                if remote or (tag == "script" and name == "src") or (tag == "link" and name == "href"):
+                    found.append(f"<{tag} {name}={value}>")
+
+    Parser().feed(html)
+    import re
+
+    found += re.findall(r"@import[^;]*|url\(\s*['\"]?(?:https?:)?//[^)]*\)", html)  # style sheets that fetch
+    return found

@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import os
 
-from helpers import findings, ledger
+from helpers import external_references, findings, ledger
 from thb_reporting import contracts, ingest, notifications, reference
 from thb_reporting.generator import VALID_JMBG
 from thb_reporting.notifications import SmtpSender, deliver_outbox, queue_submission_notices, queue_weekly_digest
@@ -69,7 +69,12 @@ def test_every_processed_submission_gets_one_correct_email(config, generator, sm
                     assert f"row {f.source_row}" in text and f"red {f.source_row}" in text
             if sub.dataset == "victims" and sub.team_code == "subotica":
                 assert "nepoznato" in text and "status" in text
-                assert any(n.endswith(".html") for n in attached)  # GX Data Docs of the run
+                report = next(v for n, v in attached.items() if n.endswith(".html"))  # the validation report
+                assert 'data-rule="code_list"' in report and "Kako ispraviti" in report and "How to fix" in report
+        # self-contained: no part loads anything from elsewhere
+        for part in message.walk():
+            if part.get_content_type() == "text/html":
+                assert external_references(part.get_content()) == [], (sub.file_name, part.get_filename())
         # nothing that could identify a person, in any part
         for part in _parts(message):
             for secret in [VALID_JMBG, "osoba.primer@example.org", "Marko", *truth.references()]:

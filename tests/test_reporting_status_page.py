@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI, TEST_KEY, free_port
+from helpers import external_references
 from test_pipeline import run_cycle
 from thb_reporting import contracts, reference
 from thb_reporting.config import PROJECT_ROOT, PipelineConfig
@@ -106,10 +107,20 @@ def test_page_shows_the_scenario_and_links_to_the_validation_reports(tmp_path):
     report = client.get(f"/{link}")
     assert report.status_code == 200 and 'data-rule="code_list"' in report.text
     assert "Kako ispraviti" in report.text and "How to fix" in report.text
-    assert client.get(f"/{link}/data-docs").status_code == 200  # the GX report kept beside the file
+    standalone = client.get(f"/{link}/report")
+    assert standalone.status_code == 200 and 'data-rule="code_list"' in standalone.text
+    assert f'href="{link.rsplit("/", 1)[1]}/report"' in report.text  # the report links to its standalone page
+    assert "← Status" not in standalone.text and "<a " not in standalone.text  # a file to keep: no links
+    # where the Great Expectations report was: the same report, also for a file rejected before the suite ran
+    before_suite = cells[("vranje", "programmes", "2026Q3")][1]  # a missing column: rejected before the suite
+    assert client.get(f"/{before_suite}/data-docs").text == client.get(f"/{before_suite}/report").text
     accepted_link = cells[("subotica", "victims", "2026Q3")][1]
     assert "Nema nalaza / No findings" in client.get(f"/{accepted_link}").text
-    assert client.get("/submissions/999999").status_code == 404
+    for missing in ("/submissions/999999", "/submissions/999999/report", "/submissions/999999/data-docs"):
+        answer = client.get(missing)  # a page for people, not an API's JSON
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html") and "Not found" in answer.text
+    pages = [page.text, report.text, standalone.text, client.get(f"/{accepted_link}").text, client.get(missing).text]
+    assert all(external_references(p) == [] for p in pages)
 
     # rates: Subotica all on time, Niš 4 of 5 late (one rejected), the nation over all 13 teams
     assert "100 % / 100 %" in page.text and "80 % / 0 %" in page.text

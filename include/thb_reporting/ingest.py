@@ -25,7 +25,7 @@ from thb_reporting.contracts import Contract, band_bounds
 from thb_reporting.faults import fault_point
 from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.locks import locked_quarters
-from thb_reporting.privacy import pseudonymiser
+from thb_reporting.privacy import pseudonymiser, shown
 from thb_reporting.storage import (
     archive_path, inbox_files, quarantine_dir, snapshot_path, storage_path, write_atomically,
 )
@@ -87,7 +87,8 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
                 error_count=0, warning_count=0, archive_path=str(archived),
             ))
         known.add((team, path.name, sha))
-        log.info("received %s from team %s (%d bytes, sha256 %s)", path.name, team or "-", len(data), sha[:12])
+        log.info("received %s from team %s (%d bytes, sha256 %s)", shown(path.name, kind="file_name"), shown(team) or "-",
+                 len(data), sha[:12])
     with engine.connect() as conn:
         return list(conn.execute(
             select(subs.c.submission_id).where(subs.c.status == "received")
@@ -232,16 +233,12 @@ class _Processor:
                 history = earlier_measures(conn, sub.team_code, name.dataset, name.quarter)
             findings = findings + history_warnings(measure, history)
         values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
-                      summary=_summary(findings, contract, quarter) if findings else "accepted",
+                      summary=shown(_summary(findings, contract, quarter), kind="text") if findings else "accepted",
                       rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed))
         if errors:
             where = quarantine_dir(self.config.data_root, sub.team_code, sub.content_sha256)
             write_atomically(where / sub.archive_path.rsplit("/", 1)[-1], data)
             write_atomically(where / "findings.csv", findings_csv(findings, contract, quarter))
-            if outcome is not None and outcome.gx_result is not None:
-                from thb_reporting.validation import data_docs_html
-
-                write_atomically(where / "validation.html", data_docs_html(outcome.gx_result, contract).encode())
             values.update(status="rejected", rows_accepted=0, quarantine_path=str(where))
         else:
             rows = stored_rows(outcome.typed, contract, self.token)
@@ -262,7 +259,8 @@ class _Processor:
                 ])
             if values["status"] == "accepted":
                 refresh_supersession(conn, sub.team_code, name.dataset, str(name.quarter))
-        log.info("%s %s from team %s: %s", values["status"], sub.file_name, sub.team_code, values["summary"][:300])
+        log.info("%s %s from team %s: %s", values["status"], shown(sub.file_name, kind="file_name"), shown(sub.team_code),
+                 values["summary"][:300])
         return values["status"]
 
 
@@ -331,6 +329,6 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
             outcome[processor.process(sub)].append(sub.submission_id)
         except Exception:  # one file's failure must not stop the others; it stays `received`
             log.exception("submission %s (%s from %s) could not be processed; it stays received for the next run",
-                          sub.submission_id, sub.file_name, sub.team_code)
+                          sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code))
             outcome["failed"].append(sub.submission_id)
     return outcome

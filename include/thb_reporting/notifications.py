@@ -22,6 +22,7 @@ from sqlalchemy import or_, select, update
 
 from thb_reporting import contracts, reference
 from thb_reporting.config import PipelineConfig
+from thb_reporting.privacy import shown_file_name
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path, write_atomically
 from thb_reporting.validation import ERROR, Finding, explain
@@ -181,10 +182,11 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
     accepted = sub.status == "accepted"
     contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
+    file_name = shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256)
     subject = (f"[THB] {'Prihvaćeno' if accepted else 'Odbijeno'} / {'Accepted' if accepted else 'Rejected'}: "
-               f"{sub.dataset or sub.file_name} {sub.quarter or ''} – {team.name_lat}").replace("  ", " ")
+               f"{sub.dataset or file_name} {sub.quarter or ''} – {team.name_lat}").replace("  ", " ")
     context = dict(
-        subject=subject, accepted=accepted, team_name_lat=team.name_lat, file_name=sub.file_name,
+        subject=subject, accepted=accepted, team_name_lat=team.name_lat, file_name=file_name,
         dataset=sub.dataset or "?", quarter=sub.quarter, sha256=sub.content_sha256,
         received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), rows_accepted=sub.rows_accepted,
         groups=_groups(findings, contract, quarter),
@@ -195,11 +197,11 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     if findings:
+        from thb_reporting.status_report import submission_report
+
         message.add_attachment(findings_csv(findings, contract, quarter), maintype="text", subtype="csv",
                                filename=f"nalazi_findings_{sub.submission_id}.csv")
-    docs = storage_path(sub.quarantine_path) / "validation.html" if sub.quarantine_path else None
-    if docs is not None and docs.exists():
-        message.add_attachment(docs.read_bytes(), maintype="text", subtype="html",
+        message.add_attachment(submission_report(sub, findings, standalone=True), subtype="html",
                                filename=f"validacija_validation_{sub.submission_id}.html")
     return message
 

@@ -202,3 +202,55 @@ def identifier_kind(text: str) -> str | None:
     if _has_phone(text):
         return "phone"
     return None
+
+
+# --- what may be shown ------------------------------------------------------------------------
+# Every text that came from a file (a cell, a header, a file name, a sheet name, a team's folder) passes
+# here before it reaches a message, a log line, a finding or a ledger column. A value is shown only when it
+# holds no personal identifier, is short, and does not look like a reference (a case or CPTV reference, a
+# long run of digits): codes, numbers, dates and the template's column names pass unchanged.
+HIDDEN = "[hidden]"
+MAX_SHOWN = {"value": 40, "file_name": 80}
+_REFERENCE = re.compile(
+    r"[^\W\d_]{1,10}[-/.]?\d+[-/.]\d+"  # SU-2026-0017, CZŽTL-2026/0123456789, NI2026/12
+    r"|(?<!\d)\d{4}/\d{3,}"  # 2026/0017: a year and a serial
+    r"|\d{10,}"  # a long run of digits (a JMBG with a wrong check digit, a CPTV number)
+)
+# In a longer text (a message the pipeline wrote around values from a file) these parts are judged one by
+# one: anything around an '@', a run of digits with separators, anything shaped like a reference.
+_PARTS = re.compile(r"\S*@\S*|[+(]?\d[\d ()/.-]{5,}\d|" + _REFERENCE.pattern)
+
+
+def may_show(text: str, limit: int = MAX_SHOWN["value"]) -> bool:
+    """Whether a text taken from a file may appear as it is in a message, log line, finding or ledger column."""
+    text = str(text)
+    return len(text) <= limit and _unremarkable(text)
+
+
+def _unremarkable(text: str) -> bool:
+    # '_' joins the words of a file name or a header; an identifier glued on by it is still one
+    return not any(identifier_kind(t) or _REFERENCE.search(t) for t in {text, text.replace("_", " ")})
+
+
+def shown(value, *, kind: str = "value") -> str | None:
+    """The value as it may be shown: itself, or HIDDEN. kind "value" (a cell, a header, a code) and
+    "file_name" judge the whole text; kind "text" (a sentence the pipeline wrote, quoting a file) hides
+    each part that may not be shown and keeps the words around it, or hides it all when an identifier
+    spans several parts."""
+    if value is None:
+        return None
+    text = str(value)
+    if kind != "text":
+        return text if may_show(text, MAX_SHOWN[kind]) else HIDDEN
+    text = _PARTS.sub(lambda m: m.group() if may_show(m.group()) else HIDDEN, text)
+    return text if _unremarkable(text) else HIDDEN
+
+
+def shown_file_name(name: str | None, dataset: str | None = None, quarter: str | None = None, sha256: str = "") -> str:
+    """A submitted file's name as the team and the coordinator see it. The team named the file, but a name
+    holding an identifier or a reference is not echoed: the file is then named by what the pipeline knows
+    of it (its dataset and quarter, where the name gave them, and the start of its SHA-256)."""
+    if name is not None and shown(name, kind="file_name") == name:
+        return name
+    known = " ".join(p for p in (dataset, quarter) if p)
+    return f"{HIDDEN} ({known + ', ' if known else ''}SHA-256 {sha256[:12]})"

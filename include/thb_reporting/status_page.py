@@ -4,7 +4,7 @@ in the api-server (Airflow 3's `fastapi_apps`) and shows as a navigation entry (
 Pages, all behind Airflow's own login (the UI's session cookie; the same rule as the UI itself):
   /                              the team × quarter matrix per dataset, rates, national indicators
   /submissions/<id>              one submission's validation report: what failed, row by row, and how to fix it
-  /submissions/<id>/data-docs    the Great Expectations report kept beside a rejected file
+  /submissions/<id>/report       the same report as a standalone page (as attached to the team's e-mail)
 The warehouse is found through the same variables and connection as the DAGs (thb_data_root, reporting_db).
 """
 from __future__ import annotations
@@ -54,13 +54,11 @@ def status_page_html(db_url: str, today: dt.date | None = None, last_quarters: i
                   now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def submission_report_html(db_url: str, submission_id: int) -> str | None:
+def submission_report_html(db_url: str, submission_id: int, standalone: bool = False) -> str | None:
     from sqlalchemy import select
 
-    from thb_reporting import contracts, reference
-    from thb_reporting.quarters import Quarter
-    from thb_reporting.status_report import render
-    from thb_reporting.validation import Finding, explain
+    from thb_reporting.status_report import submission_report
+    from thb_reporting.validation import Finding
     from thb_reporting.warehouse import reader_engine, table
 
     subs, found = table("submissions", "ledger"), table("findings", "ledger")
@@ -70,39 +68,20 @@ def submission_report_html(db_url: str, submission_id: int) -> str | None:
             return None
         rows = conn.execute(select(found).where(found.c.submission_id == submission_id)
                             .order_by(found.c.severity, found.c.source_row, found.c.rule)).all()
-    contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
-    quarter = Quarter.parse(sub.quarter) if sub.quarter else None
-    findings = []
-    for r in rows:
-        finding = Finding(r.rule, column=r.column_name, value=r.value, detail=r.detail)
-        texts = {lang: explain(finding, lang, contract, quarter) for lang in ("sr", "en")}
-        findings.append({"severity": r.severity, "rule": r.rule, "row": r.source_row, "column": r.column_name,
-                         "value": r.value, "what_sr": texts["sr"][0], "fix_sr": texts["sr"][1],
-                         "what_en": texts["en"][0], "fix_en": texts["en"][1]})
-    team = reference.teams().get(sub.team_code)
-    return render("submission.html.j2", sub=sub, team=team, contract=contract, findings=findings,
-                  has_data_docs=bool(sub.quarantine_path))
+    findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail) for r in rows]
+    return submission_report(sub, findings, standalone)
 
 
-def data_docs_html(db_url: str, submission_id: int) -> str | None:
-    from sqlalchemy import select
+def not_found_html(what: str) -> str:
+    from thb_reporting.status_report import render
 
-    from thb_reporting.storage import storage_path
-    from thb_reporting.warehouse import reader_engine, table
-
-    subs = table("submissions", "ledger")
-    with reader_engine(db_url).connect() as conn:
-        where = conn.execute(select(subs.c.quarantine_path).where(subs.c.submission_id == submission_id)).scalar()
-    if not where:
-        return None
-    path = storage_path(where) / "validation.html"
-    return path.read_text(encoding="utf-8") if path.exists() else None
+    return render("not_found.html.j2", what=what)
 
 
 def create_app(config_factory: Callable | None = None, login_required: bool = True):
     """The app the plugin mounts. `config_factory` gives the PipelineConfig (default: Airflow's variables
     and connections, read on each request so that a changed connection takes effect)."""
-    from fastapi import Depends, FastAPI, HTTPException, Query
+    from fastapi import Depends, FastAPI, Query
     from fastapi.responses import HTMLResponse
 
     config_of = config_factory or _config_from_airflow
@@ -114,17 +93,15 @@ def create_app(config_factory: Callable | None = None, login_required: bool = Tr
         return status_page_html(config_of().reporting_db_url, last_quarters=quarters)
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse)
-    def submission_report(submission_id: int) -> str:
+    def submission_report(submission_id: int):
         page = submission_report_html(config_of().reporting_db_url, submission_id)
-        if page is None:
-            raise HTTPException(404, f"no submission {submission_id}")
-        return page
+        return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
 
+    # The same report standalone, to save or forward; /data-docs is where the Great Expectations report was.
+    @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse)
     @app.get("/submissions/{submission_id}/data-docs", response_class=HTMLResponse)
-    def submission_data_docs(submission_id: int) -> str:
-        page = data_docs_html(config_of().reporting_db_url, submission_id)
-        if page is None:
-            raise HTTPException(404, f"no Great Expectations report kept for submission {submission_id}")
-        return page
+    def submission_report_file(submission_id: int):
+        page = submission_report_html(config_of().reporting_db_url, submission_id, standalone=True)
+        return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
 
     return app

@@ -16,7 +16,7 @@ import yaml
 
 from thb_reporting.contracts import CODES_SEPARATOR, Contract
 from thb_reporting.contracts import load as load_contract
-from thb_reporting.privacy import identifier_kind, suspect_cells
+from thb_reporting.privacy import identifier_kind, shown, suspect_cells
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import ROW_KEY, load_suite
 from thb_reporting.written_forms import Problem, read_whole_number
@@ -33,6 +33,13 @@ class Finding:
     row: int | None = None
     value: str | None = None  # only codes, numbers and dates, never text that could describe a person
     detail: str | None = None
+
+    def __post_init__(self):
+        # Screened here, so that no caller can forget: a column may be a header the team wrote, a value any
+        # cell, a detail a sentence quoting the file's name or a cell (privacy.shown).
+        object.__setattr__(self, "column", shown(self.column))
+        object.__setattr__(self, "value", shown(self.value))
+        object.__setattr__(self, "detail", shown(self.detail, kind="text"))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -572,7 +579,7 @@ def prepare(frame, contract: Contract) -> Prepared:
 
 def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
     """The suite on the prepared rows. A file that is rejected (by its types, a row rule or the suite)
-    gets the whole suite's row-level result, for its findings and its Data Docs; a file that passes the
+    gets the whole suite's row-level result, for its findings; a file that passes the
     cheap pass needs nothing more; one that fails only soft rules has those run again row by row."""
     typed, findings = prepared.typed, prepared.findings
     if typed is None:
@@ -624,21 +631,3 @@ def clear_in_batches(runner: SuiteRunner, dataset: str, quarter: Quarter, prepar
 def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
     return finish(prepare(frame, contract), contract, quarter, runner)
 
-
-_VALUE_LISTS = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list",
-                "unexpected_index_list", "partial_unexpected_counts", "unexpected_rows", "details")
-
-
-def data_docs_html(result, contract: Contract) -> str:
-    """GX's own HTML rendering of a validation result (Data Docs), with the values of every column that may
-    not be quoted (references, free text) removed first: only row numbers and counts remain for those."""
-    from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
-
-    for res in result.results:
-        column = res.expectation_config.kwargs.get("column")
-        if column in contract.column_names and not contract.column(column).echo_values or column is None:
-            for key in _VALUE_LISTS:
-                if key in (res.result or {}):
-                    res.result[key] = [] if isinstance(res.result[key], list) else {}
-    return DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
