@@ -50,10 +50,9 @@ bench-history: venv
 clean:
 	rm -rf $(VENV) .airflow data build .pytest_cache
 
-## The Airflow UI on http://localhost:8080 with this project's DAGs (login: admin, password printed and
-## kept in .airflow/simple_auth_manager_passwords.json.generated). Uses data/ and the SQLite defaults.
+## The Airflow UI on http://localhost:8080 with this project's DAGs and plugins, over the demo's Airflow home
+## and data (after `make demo`: its runs, their notes and the Reporting status page). Login: admin, password
+## printed and kept in .airflow/simple_auth_manager_passwords.json.generated. `thb airflow-ui --help` for
+## UI_ARGS (--port, --data, --airflow-home).
 airflow-ui: venv
-	AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
-	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False \
-	AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
-	$(VENV)/bin/airflow standalone
+	$(VENV)/bin/thb airflow-ui $(UI_ARGS)

@@ -43,8 +43,10 @@ def ingest_submissions():
 
         from thb_reporting.config import PipelineConfig
         from thb_reporting.ingest import process_submissions
+        from thb_reporting.run_notes import leave_run_note
 
         outcome = process_submissions(PipelineConfig.from_airflow(), submission_ids) if submission_ids else {}
+        leave_run_note(outcome)  # the run's note in the UI: accepted, rejected, failed files
         if outcome.get("failed"):
             raise AirflowException(f"submissions {outcome['failed']} could not be processed (see the log); "
                                    f"they stay received and the retry takes them again")

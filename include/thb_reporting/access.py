@@ -58,8 +58,9 @@ def ensure_access(conn) -> None:
         conn.execute(text("CREATE SCHEMA reporting_public"))
     for view, source in PUBLIC_VIEWS.items():
         conn.execute(text(f"CREATE OR REPLACE VIEW reporting_public.{view} AS SELECT * FROM {source}"))
-        conn.execute(text(f"COMMENT ON VIEW reporting_public.{view} IS "
-                          f"'Public: {source} (small counts suppressed where it holds counts)'"))
+    from thb_reporting.reader_views import create_reader_views
+
+    create_reader_views(conn)  # labelled views for the ministries' analysts; a description on every view and column
     if not roles_exist(conn):
         return
     for schema in SCHEMAS:

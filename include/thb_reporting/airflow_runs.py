@@ -23,6 +23,22 @@ def airflow_environment(airflow_home: Path) -> dict[str, str]:
     }
 
 
+def standalone_environment(airflow_home: Path, data_root: Path, port: int = 8080) -> dict[str, str]:
+    """The environment of `airflow standalone` for this project (`make airflow-ui`): the demo's Airflow home
+    and data root by default, so its runs and the Reporting status page show what the demo did."""
+    return {
+        **airflow_environment(airflow_home),
+        # standalone starts its scheduler, dag-processor, api-server and triggerer as the bare command `airflow`
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "AIRFLOW__CORE__PARALLELISM": "4",  # 12 processes instead of 40 on a laptop
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__API__HOST": "127.0.0.1",  # this machine only
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW_VAR_THB_DATA_ROOT": data_root.as_uri(),
+    }
+
+
 def migrate_metadata_db() -> None:
     """`airflow db migrate` for the metadata database of AIRFLOW_HOME (idempotent, a few seconds)."""
     airflow = Path(sys.executable).with_name("airflow")

@@ -10,6 +10,8 @@ from pathlib import Path
 from thb_reporting.config import PROJECT_ROOT
 
 DEMO_KEY = "demo-only-pseudonymisation-key--not-a-secret"  # public: the demo's synthetic data only
+DEMO_DATA = PROJECT_ROOT / "data" / "demo"
+AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
 DEMO_QUARTERS = ["2026Q2", "2026Q3"]
 DEMO_PLANTS = {
     ("subotica", "2026Q2"): "unknown_code",
@@ -20,9 +22,19 @@ DEMO_PLANTS = {
 }
 
 
+NO_DATA = "—"  # a period without any figure for the indicator (not a zero)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return NO_DATA
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() else f"{v:.1%}"
+    return str(v)
+
+
 def _print_table(title: str, rows, headers) -> None:
-    rows = [[("" if v is None else (f"{v:,.0f}" if isinstance(v, float) and v.is_integer() else
-                                    (f"{v:.1%}" if isinstance(v, float) else str(v)))) for v in r] for r in rows]
+    rows = [[_cell(v) for v in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
@@ -31,7 +43,40 @@ def _print_table(title: str, rows, headers) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
 
 
+NATIONAL_LINES = [
+    ("Victims (presumed and identified)", "victims", "total", "total"),
+    ("  of them identified", "persons_by_status", "status", "identified_victim"),
+    ("  women and girls", "victims", "sex", "female"),
+    ("  children", "victims", "age_group", "child"),
+    ("  foreign citizens", "victims", "citizenship", "foreign"),
+    ("  sexual exploitation", "victims", "exploitation", "sexual"),
+    ("  labour exploitation", "victims", "exploitation", "labour"),
+    ("Share receiving accommodation", "share_receiving_service", "service", "accommodation"),
+    ("Share in reintegration programmes", "share_in_reintegration", "total", "total"),
+    ("Art. 388: persons indicted", "prosecution_persons", "article_stage", "388/indictment"),
+    ("Art. 388: persons finally convicted", "prosecution_persons", "article_stage", "388/final_conviction"),
+    ("Programme funding, RSD", "programme_funding_rsd", "total", "total"),
+    ("  share from local councils for migration", "share_funding_local_migration_councils", "total", "total"),
+    ("Activities", "activities", "total", "total"),
+    ("  people reached", "people_reached", "total", "total"),
+    ("Cross-border cooperation events", "cross_border_events", "total", "total"),
+    ("  with North Macedonia", "cross_border_events", "counterpart_country", "MK"),
+]
+
+
+def national_summary_rows(nation: dict[tuple, float]) -> tuple[list[str], list[list]]:
+    """(periods, rows) of the national summary: a category missing from a period that has the indicator
+    is a true 0; a period without the indicator at all has no data (None), not a 0."""
+    periods = sorted({k[0] for k in nation if k[1] in {line[1] for line in NATIONAL_LINES}})
+    present = {(k[0], k[1]) for k in nation}
+    rows = [[label, *(nation.get((p, *key), 0.0) if (p, key[0]) in present else None for p in periods)]
+            for label, *key in NATIONAL_LINES]
+    return periods, rows
+
+
 def show_published(db_url: str) -> None:
+    import textwrap
+
     from sqlalchemy import func, select
 
     from thb_reporting.warehouse import reader_engine, table
@@ -40,43 +85,36 @@ def show_published(db_url: str) -> None:
     with reader_engine(db_url).connect() as conn:
         counts = conn.execute(select(subs.c.dataset, subs.c.status, func.count()).group_by(subs.c.dataset, subs.c.status)
                               .order_by(subs.c.dataset, subs.c.status)).all()
-        rejected = conn.execute(select(subs.c.submission_id, subs.c.team_code, subs.c.file_name,
-                                       func.substr(subs.c.summary, 1, 110)).where(subs.c.status == "rejected")
-                                .order_by(subs.c.submission_id)).all()
+        rejected = conn.execute(select(subs.c.submission_id, subs.c.team_code, subs.c.file_name, subs.c.summary)
+                                .where(subs.c.status == "rejected").order_by(subs.c.submission_id)).all()
         resent = conn.execute(select(subs.c.team_code, subs.c.dataset, subs.c.quarter,
                                      func.count(), func.max(subs.c.submission_id))
                               .group_by(subs.c.team_code, subs.c.dataset, subs.c.quarter).having(func.count() > 1)).all()
         current = {r.submission_id: (r.file_name, r.status) for r in conn.execute(select(subs))}
         nation = {tuple(r[:-1]): r[-1] for r in conn.execute(select(
             ind.c.period, ind.c.indicator, ind.c.breakdown, ind.c.category, ind.c.value).where(ind.c.level == "nation"))}
+        team_sums = dict(conn.execute(select(ind.c.period, func.sum(ind.c.value)).where(
+            ind.c.indicator == "victims", ind.c.level == "team", ind.c.breakdown == "total").group_by(ind.c.period)).all())
+        shared = conn.execute(select(ind.c.period, func.count(), func.sum(ind.c.value)).where(
+            ind.c.indicator == "victims_also_reported_by_another_team", ind.c.level == "team", ind.c.value > 0)
+            .group_by(ind.c.period)).all()
     _print_table("Submissions received (ledger.submissions)", counts, ["dataset", "status", "files"])
-    _print_table("Rejected, with the first reason (every finding: ledger.findings)", rejected, ["id", "team", "file", "why"])
+    print("\nRejected, with the reasons (every finding by row and column: ledger.findings)")
+    for sid, team, file_name, summary in rejected:
+        print(f"  #{sid} {team}: {file_name}")
+        print(textwrap.fill(summary or "", width=110, initial_indent="      ", subsequent_indent="      "))
     _print_table("Sent more than once (the latest accepted file is the one published)",
                  [[t, d, q, n, *current[last]] for t, d, q, n, last in resent],
                  ["team", "dataset", "quarter", "files", "latest", "its status"])
-    periods = sorted({k[0] for k in nation})
-    lines = [
-        ("Victims (presumed and identified)", "victims", "total", "total"),
-        ("  of them identified", "persons_by_status", "status", "identified_victim"),
-        ("  women and girls", "victims", "sex", "female"),
-        ("  children", "victims", "age_group", "child"),
-        ("  foreign citizens", "victims", "citizenship", "foreign"),
-        ("  sexual exploitation", "victims", "exploitation", "sexual"),
-        ("  labour exploitation", "victims", "exploitation", "labour"),
-        ("Share receiving accommodation", "share_receiving_service", "service", "accommodation"),
-        ("Share in reintegration programmes", "share_in_reintegration", "total", "total"),
-        ("Art. 388: persons indicted", "prosecution_persons", "article_stage", "388/indictment"),
-        ("Art. 388: persons finally convicted", "prosecution_persons", "article_stage", "388/final_conviction"),
-        ("Programme funding, RSD", "programme_funding_rsd", "total", "total"),
-        ("  share from local councils for migration", "share_funding_local_migration_councils", "total", "total"),
-        ("Activities", "activities", "total", "total"),
-        ("  people reached", "people_reached", "total", "total"),
-        ("Cross-border cooperation events", "cross_border_events", "total", "total"),
-        ("  with North Macedonia", "cross_border_events", "counterpart_country", "MK"),
-    ]
-    _print_table("National summary (national.indicators, level nation; a person reported by two teams counts once)",
-                 [[label, *(nation.get((p, *key), 0.0) for p in periods)] for label, *key in lines],
-                 ["indicator", *periods])
+    _print_table("Persons reported by more than one team (same CPTV referral number): each team is told "
+                 "(indicator victims_also_reported_by_another_team); the district and the nation count them once",
+                 [[p, teams, persons, team_sums.get(p), nation.get((p, "victims", "total", "total"))]
+                  for p, teams, persons in shared],
+                 ["period", "teams told", "such persons, team by team", "victims summed over teams",
+                  "victims in the nation"])
+    periods, rows = national_summary_rows(nation)
+    _print_table(f"National summary (national.indicators, level nation; {NO_DATA} no data for that period)",
+                 rows, ["indicator", *periods])
 
 
 def demo(args) -> int:
@@ -99,8 +137,8 @@ def demo(args) -> int:
     generator.scenario(list(reference.teams()), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())
     print("2. Preparing Airflow's metadata database (airflow db migrate)")
     migrate_metadata_db()
+    print("3. Running the DAGs ingest_submissions, then publish_national_tables, with dag.test()")
     for dag_id in ("ingest_submissions", "publish_national_tables"):
-        print(f"3. Running DAG {dag_id} with dag.test()")
         run = run_dag(dag_id)
         print(f"   {dag_id}: {run.state}")
         if run.state != "success":
@@ -121,9 +159,29 @@ def demo(args) -> int:
     summaries = sorted((data / "exports").glob("*/national_summary_*.html"))
     if summaries:
         print(f"National summaries for the public (small counts suppressed), one per quarter: {summaries[-1]} and "
-              f"{len(summaries) - 1} more beside the exports. The Reporting status page: `make airflow-ui`, then "
-              f"Browse → Reporting status.")
+              f"{len(summaries) - 1} more beside the exports.")
+    defaults = data == DEMO_DATA.resolve() and Path(args.airflow_home).resolve() == AIRFLOW_HOME.resolve()
+    ui = "make airflow-ui" if defaults else f"thb airflow-ui --data {data} --airflow-home {Path(args.airflow_home).resolve()}"
+    print(f"In Airflow: `{ui}`, then http://localhost:8080: these four runs with their notes (files accepted and "
+          f"rejected), and Browse → Reporting status for the teams × quarters.")
     return 0
+
+
+def airflow_ui(args) -> None:
+    """Replace this process by `airflow standalone` (its process group is the one to signal)."""
+    from thb_reporting.airflow_runs import standalone_environment
+
+    data = Path(args.data).resolve()
+    env = os.environ | standalone_environment(Path(args.airflow_home).resolve(), data, args.port)
+    if data == DEMO_DATA.resolve():  # the demo's synthetic data are pseudonymised with the demo's public key
+        env.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", DEMO_KEY)
+    if not (data / "warehouse").exists():
+        print(f"No published data under {data} yet: run `make demo` first, or the Reporting status page stays empty.")
+    print(f"Airflow UI: http://localhost:{args.port} (user admin; the password is printed below and kept in "
+          f"{Path(args.airflow_home).resolve() / 'simple_auth_manager_passwords.json.generated'}), "
+          f"data root {data}. Ctrl-C stops it.", flush=True)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    os.execve(airflow, [airflow, "standalone"], env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,9 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quarters", nargs="+", default=DEMO_QUARTERS)
     p.add_argument("--seed", type=int, default=2026)
     p = sub.add_parser("demo", help="generate submissions, run both DAGs with dag.test(), show what was published")
-    p.add_argument("--data", default=str(PROJECT_ROOT / "data" / "demo"))
-    p.add_argument("--airflow-home", default=str(PROJECT_ROOT / ".airflow"))
+    p.add_argument("--data", default=str(DEMO_DATA))
+    p.add_argument("--airflow-home", default=str(AIRFLOW_HOME))
     p.add_argument("--seed", type=int, default=2026)
+    p = sub.add_parser("airflow-ui", help="airflow standalone with this project's DAGs and plugins, over the demo's "
+                                          "data and Airflow home unless told otherwise")
+    p.add_argument("--data", default=str(DEMO_DATA), help="the data root (variable thb_data_root)")
+    p.add_argument("--airflow-home", default=str(AIRFLOW_HOME))
+    p.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
     if args.command == "suites":
         from thb_reporting.suites import write_suites
@@ -175,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(truth.files)} files into {args.inbox}")
     elif args.command == "demo":
         return demo(args)
+    elif args.command == "airflow-ui":
+        airflow_ui(args)
     return 0
 
 
