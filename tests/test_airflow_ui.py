@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_KEY, free_port
+from conftest import IN_CI, TEST_KEY, free_port
 from thb_reporting.config import PROJECT_ROOT, sqlite_url
 
 README = PROJECT_ROOT / "README.md"
@@ -176,6 +176,7 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
         assert [r["state"] for r in runs] == ["success", "success"]
         assert runs[0]["note"].startswith("130 files: 125 accepted, 5 rejected"), runs[0]["note"]
         assert "novi_sad victims 2026Q3 (personal_identifier" in runs[0]["note"]
+        first_run_id, rejected_id = runs[0]["dag_run_id"], re.search(r"#(\d+) novi_sad victims 2026Q3", runs[0]["note"])[1]
         assert runs[1]["note"].startswith("1 file: 1 accepted")
         demo_runs = {r["dag_run_id"] for r in runs}
 
@@ -195,6 +196,8 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
         assert [r["state"] for r in done] and {r["state"] for r in done} == {"success"}, runs
         assert len(notes) == 1 and notes[0].startswith("1 file: 1 rejected")
         assert "sombor victims 2026Q3 (personal_identifier" in notes[0]
+
+        _screenshots(base, password, data, first_run_id, rejected_id, tmp_path)
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         try:
@@ -203,3 +206,65 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
             os.killpg(ui.pid, signal.SIGKILL)
             ui.wait(10)
         log.close()
+
+
+DOCS_IMG = PROJECT_ROOT / "docs" / "img"
+
+
+def _screenshots(base: str, password: str, data: Path, first_run_id: str, rejected_id: str, tmp_path: Path) -> None:
+    """The README's pictures, of the demo as a new user meets it, in a headless Chromium: the Reporting
+    status page, the first ingest run with its note, the national summary and a rejection e-mail. Saved in
+    build/test-artifacts; THB_UPDATE_DOCS_IMG=1 also replaces docs/img/ (committed, shown in the README)."""
+    import shutil
+    import urllib.parse
+    from email import message_from_bytes, policy
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from test_reporting_status_page import ARTIFACTS, CHROMEDRIVER, CHROMIUM, headless_chromium, log_in, open_status_page
+
+    if not (CHROMIUM and CHROMEDRIVER):
+        if IN_CI:
+            pytest.fail("the screenshots need Debian's Chromium and ChromeDriver (CI=true)")
+        return
+    rejected_mail = next((data / "outbox").glob(f"submission-{rejected_id}-*.eml"))
+    message = message_from_bytes(rejected_mail.read_bytes(), policy=policy.default)
+    (tmp_path / "email.html").write_text(message.get_body(preferencelist=("html",)).get_content(), encoding="utf-8")
+    summary = sorted((data / "exports").glob("*/national_summary_*.html"))[-1]
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = []
+    browser = headless_chromium(1400, 900)
+    try:
+        wait = WebDriverWait(browser, 60)
+        log_in(browser, f"{base}/plugin/reporting-status", "admin", password)
+        open_status_page(browser, base)
+        browser.switch_to.default_content()
+        shots.append(_shot(browser, "reporting_status_demo.png"))
+
+        browser.get(f"{base}/dags/ingest_submissions/runs/{urllib.parse.quote(first_run_id, safe='')}")
+        wait.until(lambda b: "125 accepted" in b.find_element(By.TAG_NAME, "body").text)
+        shots.append(_shot(browser, "ingest_run_note.png"))
+
+        browser.set_window_size(1100, 1400)
+        browser.get(summary.as_uri())
+        shots.append(_shot(browser, "national_summary.png"))
+        browser.set_window_size(1000, 1100)
+        browser.get((tmp_path / "email.html").as_uri())
+        shots.append(_shot(browser, "email_rejected.png"))
+    finally:
+        browser.quit()
+    assert all(shot.stat().st_size > 10_000 for shot in shots)
+    if os.environ.get("THB_UPDATE_DOCS_IMG") == "1":
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        for shot in shots:
+            shutil.copyfile(shot, DOCS_IMG / shot.name)
+
+
+def _shot(browser, name: str) -> Path:
+    from test_reporting_status_page import ARTIFACTS
+
+    time.sleep(1)  # fonts and charts settle
+    browser.save_screenshot(str(ARTIFACTS / name))
+    return ARTIFACTS / name

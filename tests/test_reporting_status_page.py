@@ -185,36 +185,63 @@ def api_server(tmp_path, airflow_db):
         log.close()
 
 
+def headless_chromium(width: int = 1500, height: int = 1000):
+    """Debian's Chromium through its ChromeDriver, headless, at a fixed window size (for the screenshots)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def log_in(browser, url: str, user: str, password: str) -> None:
+    """Open a page of the Airflow UI and pass its login form."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(url)
+    wait.until(seen.presence_of_element_located((By.NAME, "password"))).send_keys(password)
+    browser.find_element(By.NAME, "username").send_keys(user)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait.until(lambda b: "/auth/login" not in b.current_url)
+
+
+def open_status_page(browser, base: str):
+    """Browse → Reporting status in the logged-in UI; returns the page's frame, switched into."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(f"{base}/plugin/reporting-status")
+    frame = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='/reporting-status/']")))
+    browser.switch_to.frame(frame)
+    wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "table.matrix td.status")))
+    return frame
+
+
 @pytest.mark.airflow
 def test_reporting_status_page_in_a_real_browser(api_server):
     _browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, password, _, expected = api_server
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1500,1000"):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser = headless_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         wait = WebDriverWait(browser, 60)
         # Airflow's own login form, as a coordinator would meet it
-        browser.get(f"{base}/plugin/reporting-status")
-        wait.until(seen.presence_of_element_located((By.NAME, "password"))).send_keys(password)
-        browser.find_element(By.NAME, "username").send_keys("coordinator")
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait.until(lambda b: "/auth/login" not in b.current_url)
+        log_in(browser, f"{base}/plugin/reporting-status", "coordinator", password)
 
         # the entry in the UI's navigation leads to the page, shown inside the UI
-        browser.get(f"{base}/plugin/reporting-status")
-        frame = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='/reporting-status/']")))
-        browser.switch_to.frame(frame)
-        wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "table.matrix td.status")))
+        frame = open_status_page(browser, base)
         shown = {}
         for table in browser.find_elements(By.CSS_SELECTOR, "table.matrix"):
             dataset = table.get_attribute("data-dataset")

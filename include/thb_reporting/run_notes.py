@@ -10,10 +10,12 @@ Only safe names reach the note: a team code from the registry, a dataset and qua
 name, a rule code. Never a file name (a team chooses it) or a value from a file."""
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
 from airflow.listeners import hookimpl
 
+log = logging.getLogger(__name__)
 NOTE_KEY = "run_note"
 NOTE_LIMIT = 1000  # Airflow's dag_run_note.content
 LISTED = 12  # files named per outcome; the rest are counted
@@ -76,9 +78,12 @@ def leave_run_note(outcome: dict[str, list[int]]) -> None:
 
     from thb_reporting.config import PipelineConfig
 
-    note = run_note(PipelineConfig.from_airflow().reporting_db_url, outcome)
-    if note:
-        get_current_context()["ti"].xcom_push(key=NOTE_KEY, value=note)
+    try:
+        note = run_note(PipelineConfig.from_airflow().reporting_db_url, outcome)
+        if note:
+            get_current_context()["ti"].xcom_push(key=NOTE_KEY, value=note)
+    except Exception:  # the files are processed and recorded already: a missing note must not fail the run
+        log.exception("the run's note could not be left (the ledger has every outcome)")
 
 
 class RunNoteListener:

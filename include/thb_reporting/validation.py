@@ -227,6 +227,7 @@ def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
     from thb_reporting.written_forms import thousands_separators
 
     def written(values):  # the cells that are more than plain digits (only they can show a convention)
+        values = values.dropna()
         return values[~values.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)].unique()
 
     shown = {c.name: thousands_separators(written(frame[c.name]))
