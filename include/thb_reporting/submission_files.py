@@ -126,9 +126,17 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_RE2 = r"[\x{00}-\x{08}\x{0B}\x{0C}\x{0E}-\x{1F}\x{7F}-\x{9F}]"  # the same, for pyarrow
 # In XLSX, XML cannot hold C0 controls: Excel writes them as _x0000_ … _x001F_, which openpyxl leaves as they are.
 _ESCAPED_CONTROL_RE2 = r"_x(?:000[0-8BbCcEeFf]|001[0-9A-Fa-f]|007[Ff]|008[0-9A-Fa-f]|009[0-9A-Fa-f])_"
-# A character of UTF-8 beyond ASCII: found in a file that is not all UTF-8, it may be a row pasted in
-# from a UTF-8 file (or, rarely, two Windows-1250 letters that happen to form one).
-_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _holds(text: str, utf8: bytes | None, pattern: str) -> bool:
+    """Whether the RE2 `pattern` matches anywhere in the text (its UTF-8 bytes, where known, are not copied):
+    pyarrow's RE2 scans a large file many times faster than Python's re."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = pa.py_buffer(text.encode("utf-8") if utf8 is None else utf8)
+    whole = pa.LargeStringArray.from_buffers(1, pa.array([0, data.size], pa.int64()).buffers()[1], data)
+    return pc.match_substring_regex(whole, pattern)[0].as_py()
 
 
 def decode_text(data: bytes) -> str:
@@ -155,7 +163,9 @@ def _decode(data: bytes) -> tuple[str, bytes | None]:
         text = str(body, "cp1250")
     except UnicodeDecodeError:
         text = None
-    if text is None or _UTF8_SEQUENCE.search(body):
+    # Valid UTF-8 beyond ASCII in a file that is not all UTF-8 may be rows pasted in from a UTF-8 file (or,
+    # rarely, two Windows-1250 letters that happen to form one character): the lines tell.
+    if text is None or not str(body, "utf-8", "ignore").isascii():
         _check_line_encodings(bytes(body))
     return (text if text is not None else str(body, "cp1250")), None
 
@@ -438,8 +448,9 @@ class OtherCell:
 
 def read_workbook(data: bytes, dataset: str):
     """(rows, header texts, header row number, other cells) of an XLSX workbook. The data sheet is the one
-    whose header names most of the template's columns, the sheet named after the dataset first on a tie,
-    so that a workbook whose first sheet is empty or a read-me is read from its data sheet."""
+    named after the dataset (as in the template) where it has a header, else the one whose header names
+    most of the template's columns (the first such): a workbook whose first sheet is empty or a read-me
+    is read from its data sheet."""
     import openpyxl
     import pandas as pd
     from openpyxl.utils import get_column_letter
@@ -454,7 +465,9 @@ def read_workbook(data: bytes, dataset: str):
         scores = [max((_header_score(cells, dataset) for _, cells in head), default=-1) for head in heads]
         if max(scores) < 0:
             raise SubmissionError("empty_file", "the workbook has no rows")
-        chosen = scores.index(max(scores))
+        # the sheet named after the dataset where it has a header, else the one naming most columns
+        named = sheets[0].title == dataset and scores[0] >= min(2, len(load_contract(dataset).columns))
+        chosen = 0 if named else scores.index(max(scores))
         sheet, header_row = sheets[chosen], _find_header(heads[chosen], dataset)
         header, rows, numbers = None, [], []
         for number, cells in _filled_rows(sheet):
@@ -516,7 +529,7 @@ def read_submission(data: bytes, name: SubmissionName):
         frame = read_csv(text, utf8, _csv_header(text, name.dataset))
         header, header_row = list(frame.columns[1:]), 1
         # one pass over the text; its cells are searched only where it holds a control character
-        controls, pattern = _CONTROL.search(text) is not None, _CONTROL_RE2
+        controls, pattern = _holds(text, utf8, _CONTROL_RE2), _CONTROL_RE2
     # Trailing columns without a header or any value hold nothing (delimiters at the ends of lines);
     # only trailing ones are dropped, so that every column keeps its place (its letter) in messages.
     width = len(frame.columns)
