@@ -34,16 +34,6 @@ def _csv(dataset="victims", rows=None, columns=None, fmt="csv_utf8") -> bytes:
     return encode(dataset, rows, columns or list(contracts.load(dataset).column_names), fmt)
 
 
-def _workbook(build) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    build(book)
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
-
-
 def _victims_sheet(book, title="victims", first=None):
     sheet = book.active if first is None else book.create_sheet(title)
     sheet.title = title
@@ -97,13 +87,13 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
         for row in range(2, sheet.max_row + 1):
             value = sheet.cell(row, col).value
             sheet.cell(row, col).value = (value - dt.date(1899, 12, 30)).days
-    add("subotica", f"victims_{Q}_listovi.xlsx", _workbook(several), "accepted")
+    add("subotica", f"victims_{Q}_listovi.xlsx", make.workbook(several), "accepted")
 
     def merged(book):
         sheet, columns = _victims_sheet(book)
         col = columns.index("sex") + 1
         sheet.merge_cells(start_row=2, start_column=col, end_row=3, end_column=col)
-    add("sombor", f"victims_{Q}_spojeno.xlsx", _workbook(merged), "rejected", "required")
+    add("sombor", f"victims_{Q}_spojeno.xlsx", make.workbook(merged), "rejected", "required")
 
     def formulas(book):
         sheet = book.active
@@ -112,7 +102,7 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
         sheet.append(columns)
         for r in _rows("activities"):
             sheet.append([r[c] if c != "participants" else "=10+5" for c in columns])
-    add("kikinda", f"activities_{Q}.xlsx", _workbook(formulas), "rejected", "required")  # no cached values
+    add("kikinda", f"activities_{Q}.xlsx", make.workbook(formulas), "rejected", "required")  # no cached values
     add("novi_sad", f"activities_{Q}.xlsx", b"PK\x03\x04 not really a workbook", "rejected", "unreadable_file")
     add("zrenjanin", f"activities_{Q}.xlsx", make.compound_file(["EncryptionInfo", "EncryptedPackage"]), "rejected",
         "encrypted_workbook")
@@ -138,7 +128,7 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
 
 def _reading_corpus(good: str) -> list[tuple[str, str, bytes, str, str | None]]:
     """Files whose bytes are not what their name says, or not what a team should send (submission_files)."""
-    victims, rows = list(contracts.load("victims").column_names), _rows("victims")
+    rows = _rows("victims")
     lines = good.split("\r\n")
     pasted = [l.replace("male", "muški").encode() for l in lines]
     pasted[3] = lines[3].replace("male", "muški").encode("cp1250")  # a row pasted from a Windows-1250 file
