@@ -53,7 +53,8 @@ def parse_file_name(name: str) -> SubmissionName:
     lower = name.lower()
     suffix = next((s for s in SUFFIXES if lower.endswith(s)), None)
     if suffix is None:
-        raise SubmissionError("file_name", f"'{name}' is not a .csv or .xlsx file")
+        raise SubmissionError("file_name", f"'{name}' is not a .csv or .xlsx file: save it from Excel as .xlsx "
+                                           f"(Excel Workbook) or CSV UTF-8; renaming it is not enough")
     stem = lower[: -len(suffix)]
     # Longest dataset name first, so that a dataset whose name prefixes another cannot shadow it.
     for dataset in sorted(datasets(), key=len, reverse=True):
