@@ -167,8 +167,8 @@ def _decode(data: bytes) -> tuple[str, bytes | None]:
     # Valid UTF-8 beyond ASCII in a file that is not all UTF-8 may be rows pasted in from a UTF-8 file (or,
     # rarely, two Windows-1250 letters that happen to form one character): the lines tell.
     if text is None or not str(body, "utf-8", "ignore").isascii():
-        _check_line_encodings(bytes(body))
-    return (text if text is not None else str(body, "cp1250")), None
+        _check_line_encodings(bytes(body))  # (it always raises where text is None)
+    return text, None
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -464,7 +464,7 @@ def read_workbook(data: bytes, dataset: str):
         sheets = sorted(book.worksheets, key=lambda s: s.title != dataset)  # stable: otherwise in workbook order
         heads = [list(_filled_rows(s, HEADER_SEARCH_ROWS)) for s in sheets]
         scores = [max((_header_score(cells, dataset) for _, cells in head), default=-1) for head in heads]
-        if max(scores) < 0:
+        if max(scores, default=-1) < 0:  # (a workbook of chart sheets only has no worksheet)
             raise SubmissionError("empty_file", "the workbook has no rows")
         # the sheet named after the dataset where it has a header, else the one naming most columns
         named = sheets[0].title == dataset and scores[0] >= min(2, len(load_contract(dataset).columns))
