@@ -66,6 +66,8 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     mixed = re.sub(r"(?<=,)female(?=,)", "Женски", re.sub(r"(?<=,)male(?=,)", "Muški", good))
     assert "Женски" in cyrillic and "статус" in cyrillic and "Muški" in mixed and "Женски" in mixed
     add("kragujevac", f"victims_{Q}.csv", mixed, "accepted")
+    in_1251 = cyrillic.translate(str.maketrans("ŠŽČĆĐšžčćđ", "SZCCDszccd")).encode("cp1251")  # Excel, Cyrillic locale
+    add("kragujevac", f"victims_{Q}_cirilica.csv", in_1251, "accepted")
     add("kraljevo", f"victims_{Q}.csv", good.encode("utf-16"), "accepted")
     add("novi_pazar", f"victims_{Q}.csv", _csv(fmt="csv_cp1250"), "accepted")
     add("nis", f"victims_{Q}.csv", _csv(fmt="csv_utf8_bom"), "accepted")

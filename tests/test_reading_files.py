@@ -113,6 +113,16 @@ def test_windows_1250_with_letter_pairs_that_look_like_utf8_is_read_as_windows_1
     assert frame["case_ref"].tolist() == ["ČšA-1", "ŽĐ-2"]
 
 
+def test_windows_1251_from_a_cyrillic_excel_is_read_as_cyrillic():
+    text = "Статус (status);Пол (sex);case_ref\r\nИдентификована жртва;Женски;ЉЊ-1\r\nМогућа жртва;Мушки;ЂЋ-2\r\n"
+    frame = read_submission(text.encode("cp1251"), CSV_NAME)
+    assert list(frame.columns) == [ROW_KEY, "status", "sex", "case_ref"]
+    assert frame["sex"].tolist() == ["Женски", "Мушки"] and frame["case_ref"].tolist() == ["ЉЊ-1", "ЂЋ-2"]
+    lines = text.encode("cp1251").split(b"\r\n")
+    lines[2] = "Могућа жртва;Мушки;ЂЋ-2".encode()  # a row pasted from a UTF-8 file
+    assert (_refused(b"\r\n".join(lines)).rule, _refused(b"\r\n".join(lines)).row) == ("mixed_encoding", 3)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_without_a_bom(encoding):
     frame = read_submission(_good_csv().replace("male", "muški").encode(encoding), CSV_NAME)

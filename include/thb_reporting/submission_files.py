@@ -141,9 +141,9 @@ def _holds(text: str, utf8: bytes | None, pattern: str) -> bool:
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 (with or without BOM), else Windows-1250 (Serbian Latin
-    in Excel); a file mixing UTF-8 and Windows-1250 lines, or with bytes neither can read, raises
-    SubmissionError naming the rows."""
+    """UTF-8 (with or without BOM), UTF-16 (with or without BOM), else Windows-1250 (Serbian Latin in
+    Excel) or Windows-1251 (Serbian Cyrillic in Excel); a file mixing UTF-8 and Windows lines, or with
+    bytes neither can read, raises SubmissionError naming the rows."""
     return _decode(data)[0]
 
 
@@ -160,15 +160,31 @@ def _decode(data: bytes) -> tuple[str, bytes | None]:
         return str(body, "utf-8"), body
     except UnicodeDecodeError:
         pass
+    codec = _windows_code_page(body)
     try:
-        text = str(body, "cp1250")
+        text = str(body, codec)
     except UnicodeDecodeError:
         text = None
     # Valid UTF-8 beyond ASCII in a file that is not all UTF-8 may be rows pasted in from a UTF-8 file (or,
-    # rarely, two Windows-1250 letters that happen to form one character): the lines tell.
+    # rarely, two Windows letters that happen to form one character): the lines tell.
     if text is None or not str(body, "utf-8", "ignore").isascii():
-        _check_line_encodings(bytes(body))  # (it always raises where text is None)
+        _check_line_encodings(bytes(body), codec)  # (it always raises where text is None)
     return text, None
+
+
+_ASCII = bytes(range(0x80))
+_LATIN_1250 = bytes([0x8A, 0x8E, 0x9A, 0x9E, 0xC6, 0xC8, 0xD0, 0xE6, 0xE8, 0xF0])  # Š Ž š ž Ć Č Đ ć č đ
+_CYRILLIC_ONLY_1251 = bytes(b for b in range(0xC0, 0x100) if b not in _LATIN_1250)  # а-я, А-Я but Ж И Р ж и р
+
+
+def _windows_code_page(body) -> str:
+    """'cp1251' for a file that Excel saved with a Serbian Cyrillic locale (its letters beyond ASCII are mostly
+    Cyrillic in Windows-1251, which read as Windows-1250 would be Latin letters no Serbian word has), else
+    'cp1250' (Serbian Latin)."""
+    beyond = bytes(body).translate(None, _ASCII)
+    latin = len(beyond) - len(beyond.translate(None, _LATIN_1250))
+    cyrillic = len(beyond) - len(beyond.translate(None, _CYRILLIC_ONLY_1251))
+    return "cp1251" if cyrillic > 2 * latin else "cp1250"
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -200,11 +216,11 @@ def _plausible_utf8(text: str) -> bool:
                or ch == "\u20ac" for ch in text)
 
 
-def _check_line_encodings(body: bytes) -> None:
-    """Line by line, for a file that is not all UTF-8: a line that is text in neither UTF-8 nor Windows-1250,
-    or UTF-8 lines beside Windows-1250 lines (rows pasted from another file), reject the file, naming the
-    rows (lines of the file, the header being 1) of the odd kind."""
-    utf8, cp1250, neither = [], [], []
+def _check_line_encodings(body: bytes, codec: str) -> None:
+    """Line by line, for a file that is not all UTF-8: a line that is text in neither UTF-8 nor the file's
+    Windows code page, or UTF-8 lines beside lines in the code page (rows pasted from another file), reject
+    the file, naming the rows (lines of the file, the header being 1) of the odd kind."""
+    utf8, windows, neither = [], [], []
     for number, line in enumerate(body.split(b"\n"), start=1):
         if line.isascii():
             continue
@@ -215,14 +231,14 @@ def _check_line_encodings(body: bytes) -> None:
         except UnicodeDecodeError:
             pass
         try:
-            line.decode("cp1250")
-            cp1250.append(number)
+            line.decode(codec)
+            windows.append(number)
         except UnicodeDecodeError:
             neither.append(number)
     if neither:
         raise SubmissionError("undecodable_text", _rows_named(neither), row=neither[0])
-    if utf8 and cp1250:
-        odd = cp1250 if len(cp1250) <= len(utf8) else utf8
+    if utf8 and windows:
+        odd = windows if len(windows) <= len(utf8) else utf8
         raise SubmissionError("mixed_encoding", _rows_named(odd), row=odd[0])
 
 
