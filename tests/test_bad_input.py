@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import submission_makers as make
 from conftest import TEST_KEY
 from helpers import ledger
 from thb_reporting import contracts, reference
@@ -31,16 +32,6 @@ def _rows(dataset: str, seed: int = 1):
 def _csv(dataset="victims", rows=None, columns=None, fmt="csv_utf8") -> bytes:
     rows = rows if rows is not None else _rows(dataset)
     return encode(dataset, rows, columns or list(contracts.load(dataset).column_names), fmt)
-
-
-def _workbook(build) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    build(book)
-    buf = io.BytesIO()
-    book.save(buf)
-    return buf.getvalue()
 
 
 def _victims_sheet(book, title="victims", first=None):
@@ -75,6 +66,8 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     mixed = re.sub(r"(?<=,)female(?=,)", "Женски", re.sub(r"(?<=,)male(?=,)", "Muški", good))
     assert "Женски" in cyrillic and "статус" in cyrillic and "Muški" in mixed and "Женски" in mixed
     add("kragujevac", f"victims_{Q}.csv", mixed, "accepted")
+    in_1251 = cyrillic.translate(str.maketrans("ŠŽČĆĐšžčćđ", "SZCCDszccd")).encode("cp1251")  # Excel, Cyrillic locale
+    add("kragujevac", f"victims_{Q}_cirilica.csv", in_1251, "accepted")
     add("kraljevo", f"victims_{Q}.csv", good.encode("utf-16"), "accepted")
     add("novi_pazar", f"victims_{Q}.csv", _csv(fmt="csv_cp1250"), "accepted")
     add("nis", f"victims_{Q}.csv", _csv(fmt="csv_utf8_bom"), "accepted")
@@ -96,13 +89,13 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
         for row in range(2, sheet.max_row + 1):
             value = sheet.cell(row, col).value
             sheet.cell(row, col).value = (value - dt.date(1899, 12, 30)).days
-    add("subotica", f"victims_{Q}_listovi.xlsx", _workbook(several), "accepted")
+    add("subotica", f"victims_{Q}_listovi.xlsx", make.workbook(several), "accepted")
 
     def merged(book):
         sheet, columns = _victims_sheet(book)
         col = columns.index("sex") + 1
         sheet.merge_cells(start_row=2, start_column=col, end_row=3, end_column=col)
-    add("sombor", f"victims_{Q}_spojeno.xlsx", _workbook(merged), "rejected", "required")
+    add("sombor", f"victims_{Q}_spojeno.xlsx", make.workbook(merged), "rejected", "required")
 
     def formulas(book):
         sheet = book.active
@@ -111,9 +104,10 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
         sheet.append(columns)
         for r in _rows("activities"):
             sheet.append([r[c] if c != "participants" else "=10+5" for c in columns])
-    add("kikinda", f"activities_{Q}.xlsx", _workbook(formulas), "rejected", "required")  # no cached values
+    add("kikinda", f"activities_{Q}.xlsx", make.workbook(formulas), "rejected", "required")  # no cached values
     add("novi_sad", f"activities_{Q}.xlsx", b"PK\x03\x04 not really a workbook", "rejected", "unreadable_file")
-    add("zrenjanin", f"activities_{Q}.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4096, "rejected", "unreadable_file")
+    add("zrenjanin", f"activities_{Q}.xlsx", make.compound_file(["EncryptionInfo", "EncryptedPackage"]), "rejected",
+        "encrypted_workbook")
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("xl/worksheets/sheet1.xml", b"\x00" * (150 * 2**20))
@@ -128,9 +122,50 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     injected = [dict(p) for p in programmes]
     injected[1]["name"] = '=HYPERLINK("http://example.org","klik")'
     add("leskovac", f"programmes_{Q}.csv", _csv("programmes", injected), "rejected", "formula_injection")
+    cases += _reading_corpus(good)
     add("vranje", f"victims_{Q}.csv", good, "accepted")
     add("vranje", f"victims_{Q}_v2.csv", _csv(rows=_rows("victims", seed=2)), "accepted")  # two versions, one run
     return cases
+
+
+def _reading_corpus(good: str) -> list[tuple[str, str, bytes, str, str | None]]:
+    """Files whose bytes are not what their name says, or not what a team should send (submission_files)."""
+    rows = _rows("victims")
+    lines = good.split("\r\n")
+    pasted = [l.replace("male", "muški").encode() for l in lines]
+    pasted[3] = lines[3].replace("male", "muški").encode("cp1250")  # a row pasted from a Windows-1250 file
+    nul = list(lines)
+    nul[2] = nul[2].replace(",", ",\x00\x00", 1)
+
+    def data_on_second_sheet(book):
+        book.active.title = "prazno"
+        make.fill_sheet(book.create_sheet("Podaci"), "victims", rows)
+
+    def jmbg_on_hidden_sheet(book):
+        make.fill_sheet(book.active, "victims", rows)
+        hidden = book.create_sheet("skriveno")
+        hidden.sheet_state = "hidden"
+        hidden["C9"] = "0101100710006"
+
+    x = "_citanje"  # a remark naming no team
+    return [
+        ("subotica", f"victims_{Q}{x}.csv", make.workbook(lambda b: make.fill_sheet(b.active, "victims", rows)), "accepted", None),
+        ("sombor", f"victims_{Q}{x}.xlsx", good.encode(), "accepted", None),
+        ("kikinda", f"victims_{Q}{x}.csv", good.encode("utf-16-le"), "accepted", None),
+        ("novi_sad", f"victims_{Q}{x}.xlsx", make.workbook(data_on_second_sheet), "accepted", None),
+        ("zrenjanin", f"victims_{Q}{x}.xlsx", make.compound_file(["Workbook"]), "rejected", "xls_format"),
+        ("pancevo", f"victims_{Q}{x}.xlsx", make.ods(), "rejected", "ods_format"),
+        ("sabac", f"victims_{Q}{x}.csv", make.pdf(), "rejected", "pdf_format"),
+        ("kragujevac", f"victims_{Q}{x}.xlsx", make.png(), "rejected", "image_format"),
+        ("kraljevo", f"victims_{Q}{x}.xlsx", make.zip_of(f"victims_{Q}.csv", good.encode()), "rejected", "zip_archive"),
+        ("novi_pazar", f"victims_{Q}{x}.csv", good.encode().replace(b"female", b"fe\x98male", 1), "rejected",
+         "undecodable_text"),
+        ("nis", f"victims_{Q}{x}.csv", b"\r\n".join(pasted), "rejected", "mixed_encoding"),
+        ("leskovac", f"victims_{Q}{x}.csv", "\r\n".join(nul).encode(), "rejected", "control_character"),
+        ("vranje", f"victims_{Q}{x}.csv", "\r\n".join(lines[1:]).encode(), "rejected", "header_missing"),
+        ("subotica", f"victims_{Q}_naslov.csv", f"Izveštaj tima\r\n{good}".encode(), "rejected", "title_row_above_header"),
+        ("sombor", f"victims_{Q}_skriveno.xlsx", make.workbook(jmbg_on_hidden_sheet), "rejected", "personal_identifier"),
+    ]
 
 
 def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server):
@@ -175,3 +210,28 @@ def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, 
     first, second = rows[("vranje", f"victims_{Q}.csv")], rows[("vranje", f"victims_{Q}_v2.csv")]
     assert first.superseded_by == second.submission_id
     assert reference.teams()  # the registry was read, not the files, for the recipients
+
+
+def test_files_that_used_to_crash_the_ledger_write_are_rejected_on_both_databases(config):
+    """A NUL in a cell (PostgreSQL refuses NUL in text), bytes of no encoding, rows pasted in another
+    encoding, a deleted header: each rejected with its rule, nothing left `received` or `failed`."""
+    from helpers import findings
+    from thb_reporting import ingest
+
+    good = _csv().decode()
+    lines = good.split("\r\n")
+    nul = list(lines)
+    nul[2] = nul[2].replace(",", ",\x00", 1)
+    files = {f"victims_{Q}_a.csv": ("\r\n".join(nul).encode(), "control_character"),
+             f"victims_{Q}_b.csv": (good.encode().replace(b"female", b"\x98", 1), "undecodable_text"),
+             f"victims_{Q}_c.csv": ("\r\n".join(lines[1:]).encode(), "header_missing"),
+             f"victims_{Q}_d.xlsx": (make.compound_file(["Workbook"]), "xls_format")}
+    inbox = Path(config.inbox.removeprefix("file://")) / "nis"
+    inbox.mkdir(parents=True)
+    for name, (content, _) in files.items():
+        (inbox / name).write_bytes(content)
+    outcome = ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    assert len(outcome["rejected"]) == len(files) and not outcome["accepted"] and not outcome["failed"]
+    by_id = {r.submission_id: r.file_name for r in ledger(config.reporting_db_url)}
+    rules = {(by_id[f.submission_id], f.rule) for f in findings(config.reporting_db_url)}
+    assert {(name, rule) for name, (_, rule) in files.items()} <= rules

@@ -18,6 +18,7 @@ from thb_reporting.contracts import CODES_SEPARATOR, Contract
 from thb_reporting.contracts import load as load_contract
 from thb_reporting.privacy import identifier_kind, shown, suspect_cells
 from thb_reporting.quarters import Quarter
+from thb_reporting.submission_files import READING_FINDINGS, shown_header
 from thb_reporting.suites import ROW_KEY, load_suite
 from thb_reporting.written_forms import Problem, read_whole_number
 
@@ -106,15 +107,14 @@ def _shown_header(frame) -> dict[int, str]:
 
 
 def check_columns(frame, contract: Contract) -> list[Finding]:
-    seen, findings = set(), []
-    shown = _shown_header(frame)
-    for position, col in enumerate(frame.columns):
-        if col == ROW_KEY:
-            continue
+    """The template's columns, and the findings made while reading the file (control characters, an
+    identifier outside the data rows). A header not in the template is named only where it may be shown."""
+    seen, findings = set(), list(frame.attrs.get(READING_FINDINGS, ()))
+    for position, col in enumerate((c for c in frame.columns if c != ROW_KEY), start=1):
         if col in seen:
-            findings.append(Finding("duplicate_column", column=shown[position]))
+            findings.append(Finding("duplicate_column", column=col if col in contract.column_names else shown_header(col, position)))
         elif col not in contract.column_names:
-            findings.append(Finding("unknown_column", column=shown[position] or "(empty header)"))
+            findings.append(Finding("unknown_column", column=shown_header(col, position)))
         seen.add(col)
     findings += [Finding("missing_column", column=c) for c in contract.column_names if c not in frame.columns]
     return findings
