@@ -96,6 +96,38 @@ def test_a_file_that_keeps_failing_is_failed_told_and_holds_nobody_back(tmp_path
     assert not [p[:80] for p in places if "Jovana" in p or VALID_JMBG in p]
 
 
+def test_files_that_crash_today_end_in_a_final_state_within_the_attempts(config, generator):
+    """Real files that have crashed processing (a NUL byte that PostgreSQL refuses in a finding, an XLSX
+    named .csv, bytes in no encoding): whatever the readers make of them, after at most
+    thb_max_processing_attempts runs each is rejected or failed, and the good file beside them is accepted."""
+    inbox = Path(config.inbox.removeprefix("file://"))
+    good = generator.victims_file("nis", Q, file_format="csv_utf8")
+    text = good.path.read_text(encoding="utf-8")
+    (inbox / "vranje").mkdir()
+    (inbox / "vranje" / f"victims_{Q}.csv").write_text(text.replace(",female,", ",fem\x00ale,"), encoding="utf-8")
+    xlsx = generator.victims_file("sabac", Q, file_format="xlsx").path
+    xlsx.rename(xlsx.with_suffix(".csv"))
+    (inbox / "kikinda").mkdir()
+    (inbox / "kikinda" / f"victims_{Q}.csv").write_bytes(text.encode("utf-8").replace(b"female", b"\xff\xfe\x00\x81"))
+    for _ in range(config.max_processing_attempts):
+        ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    statuses = {r.team_code: r.status for r in ledger(config.reporting_db_url)}
+    assert statuses.pop("nis") == "accepted" and set(statuses.values()) <= {"rejected", "failed"}, statuses
+    assert ingest.collect_new_submissions(config) == []  # nothing left waiting
+
+
+def test_an_unreachable_archive_is_not_held_against_the_file(config, generator):
+    generator.scenario(["nis"], [Q])
+    [sid] = ingest.collect_new_submissions(config)
+    archived = Path(ledger(config.reporting_db_url)[0].archive_path.removeprefix("file://"))
+    archived.rename(archived.with_suffix(".away"))
+    for _ in range(config.max_processing_attempts + 1):
+        assert ingest.process_submissions(config)["retrying"] == [sid]
+    assert _attempts(config.reporting_db_url) == [] and ledger(config.reporting_db_url)[0].status == "received"
+    archived.with_suffix(".away").rename(archived)
+    assert ingest.process_submissions(config)["accepted"] == [sid]
+
+
 class _FifoWatch:
     """Fails the test instead of letting it hang: while the run lasts, checks every 0.1 s whether anyone has
     the FIFO open for reading (opening its write end without blocking succeeds only then); if so it records

@@ -264,7 +264,10 @@ class _Processor:
 
     def process(self, sub: _Submission) -> str:
         fault_point(f"processing {sub.team_code}/{sub.file_name}")  # tests make one file fail here
-        data = storage_path(sub.archive_path).read_bytes()
+        try:
+            data = storage_path(sub.archive_path).read_bytes()
+        except OSError as e:
+            raise ArchiveUnreadable(type(e).__name__) from e
         name = contract = outcome = None
         try:
             name, contract, outcome = self.check(sub, data)
@@ -412,6 +415,14 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     for sub in waiting:
         try:
             outcome[processor.process(sub)].append(sub.submission_id)
+        except ArchiveUnreadable as e:  # the storage, not the file: not counted against it
+            log.warning("the archived copy of submission %s (%s from team %s) cannot be read (%s); it stays "
+                        "received for the next run", sub.submission_id, sub.file_name, sub.team_code or "-", e)
+            outcome["retrying"].append(sub.submission_id)
         except Exception as e:  # noqa: BLE001 (one file's failure must not stop the others)
             outcome[processor.record_failure(sub, e)].append(sub.submission_id)
     return outcome
+
+
+class ArchiveUnreadable(OSError):
+    """The archived copy of a file cannot be read (storage unreachable): the file is not at fault."""
