@@ -96,7 +96,10 @@ def _local_entries(root: str) -> Iterator[tuple[str, str, str | None]]:
             entries = sorted(it, key=lambda e: e.name)
         for entry in entries:
             inner = f"{relative}/{entry.name}" if relative else entry.name
-            kind = _kind(entry.stat(follow_symlinks=False).st_mode)
+            try:
+                kind = _kind(entry.stat(follow_symlinks=False).st_mode)
+            except FileNotFoundError:  # removed since the folder was listed
+                continue
             if kind == "folder":
                 yield from walk(entry.path, inner)
             else:
