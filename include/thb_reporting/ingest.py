@@ -316,7 +316,6 @@ class _Processor:
         log.info("%s %s from team %s: %s", values["status"], sub.file_name, sub.team_code, values["summary"][:300])
         return values["status"]
 
-
     def record_failure(self, sub: _Submission, error: Exception) -> str:
         """Count an unexpected error on one file. Below config.max_processing_attempts the file stays
         `received` for the next run ('retrying'); at it, the file is `failed` ('failed'), with the rule

@@ -492,7 +492,6 @@ class Prepared:
     # (row, column) of cells whose type is wrong or that hold an identifier: the suite is not quoted on them
     flagged: frozenset = frozenset()
     cleared: bool = False  # the suite already passed on these rows (clear_in_batches)
-    identifiers: bool = False  # a personal identifier was found: the file is rejected and no validation report kept
 
 
 # Structure findings after which the rows cannot be typed: every other check waits for a corrected file.
@@ -509,12 +508,16 @@ def prepare(frame, contract: Contract) -> Prepared:
     structure = check_columns(frame, contract)
     identifiers = find_personal_identifiers(frame)
     if any(f.rule in UNTYPABLE for f in structure):
-        return Prepared(None, structure + identifiers, identifiers=bool(identifiers))
+        return Prepared(None, structure + identifiers)
     secret = frozenset((f.row, f.column) for f in identifiers)
     typed, type_findings = parse_types(frame, contract)
     type_findings = [f for f in type_findings if (f.row, f.column) not in secret]
+    if secret:  # emptied, so that no rule (a row rule's sum, the suite and its Data Docs) carries them on
+        index_of = dict(zip(typed[ROW_KEY], typed.index))
+        for column in {c for _, c in secret} & set(contract.column_names):
+            typed.loc[[index_of[r] for r, c in secret if c == column], column] = None
     return Prepared(typed, structure + identifiers + type_findings + check_row_rules(typed, contract),
-                    frozenset((f.row, f.column) for f in type_findings) | secret, identifiers=bool(identifiers))
+                    frozenset((f.row, f.column) for f in type_findings) | secret)
 
 
 def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
@@ -534,8 +537,7 @@ def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: Sui
         gx_findings = findings_from_gx(runner.run(contract.dataset, typed, quarter, only=[i for i, _ in failed]), contract)
     gx_findings = [f for f in gx_findings if (f.row, f.column) not in prepared.flagged]
     findings = sorted(findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
-    # GX's own result lists the unexpected values of echoed columns, an identifier's among them: not kept.
-    return Outcome(typed, findings, None if prepared.identifiers else gx_result)
+    return Outcome(typed, findings, gx_result)
 
 
 ACROSS_ROWS = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
