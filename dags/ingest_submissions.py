@@ -5,21 +5,28 @@ Every 15 minutes: picks up the files local anti-trafficking teams dropped in the
 (`<inbox>/<team>/<dataset>_<year>Q<n>.csv|xlsx`), and for each file not seen before:
 
 1. **collect_new_submissions**: archives it byte for byte and records it in the ledger
-   (`ledger.submissions`) as *received*;
+   (`ledger.submissions`) as *received*. Only regular files inside the inbox are read: a symbolic link, FIFO,
+   device or socket (or, on object storage, a key with a `..`, `.` or empty segment) is recorded as *rejected*
+   (rule `not_a_regular_file`) without being opened;
 2. **validate_and_snapshot**: reads it (CSV in UTF-8/Windows-1250 with `,` or `;`, or XLSX), validates it
    against its data contract and Great Expectations suite (`expectations/`), then either pseudonymises the
    case and CPTV references and writes an immutable Parquet snapshot (*accepted*), or quarantines the file
-   with every finding by row, column and rule (*rejected*). One bad file never stops the others; a file that
-   fails unexpectedly stays *received* and is retried by the next run;
+   with every finding by row, column and rule (*rejected*). One bad file never stops the others: a file that
+   fails unexpectedly stays *received* and is tried again by the next run, and after
+   `thb_max_processing_attempts` such runs (default 3) it is *failed* (the attempts are in
+   `ledger.processing_attempts`, with the error's class only). The task succeeds either way (a warning in
+   its log), so that the other files are announced and published;
 3. **announce_new_snapshots**: updates the Asset `thb_accepted_snapshots` when accepted submissions wait to
    be published, which starts `publish_national_tables`;
 4. **notify_teams**: queues one e-mail per processed submission to the team's registered contacts (Serbian,
    then English: accepted with the figures to be published, or rejected with every problem by row, column
-   and rule) in `ledger.outbox`, and sends what is due through the connection `smtp_default` (without it:
-   `.eml` files under `<thb_data_root>/outbox`). A failed send stays in the outbox and is retried with backoff.
+   and rule; *failed*: that it could not be processed, to the team and the national coordinator; a file from
+   a folder of no registered team: to the coordinator) in `ledger.outbox`, and sends what is due through the
+   connection `smtp_default` (without it: `.eml` files under `<thb_data_root>/outbox`). A failed send stays in
+   the outbox and is retried with backoff.
 
 Configuration: variables `thb_data_root`, `thb_inbox`, `thb_pseudonymisation_key` (required),
-`thb_max_file_bytes`; connection `reporting_db`. See README.
+`thb_max_file_bytes`, `thb_max_processing_attempts`; connection `reporting_db`. See README.
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ def ingest_submissions():
 
     @task
     def validate_and_snapshot(submission_ids: list[int]) -> dict:
-        from airflow.sdk.exceptions import AirflowException
+        import logging
 
         from thb_reporting.config import PipelineConfig
         from thb_reporting.ingest import process_submissions
@@ -47,9 +54,11 @@ def ingest_submissions():
 
         outcome = process_submissions(PipelineConfig.from_airflow(), submission_ids) if submission_ids else {}
         leave_run_note(outcome)  # the run's note in the UI: accepted, rejected, failed files
-        if outcome.get("failed"):
-            raise AirflowException(f"submissions {outcome['failed']} could not be processed (see the log); "
-                                   f"they stay received and the retry takes them again")
+        if outcome.get("failed") or outcome.get("retrying"):
+            # One file's trouble must not hold back the others' publication: the task succeeds.
+            logging.getLogger(__name__).warning(
+                "submissions %s failed for good (their team and the coordinator are told); %s failed this time "
+                "and are tried again next run", outcome["failed"], outcome["retrying"])
         return {k: len(v) for k, v in outcome.items()}
 
     @task(outlets=[ACCEPTED_SNAPSHOTS])

@@ -75,7 +75,7 @@ def test_running_again_changes_nothing(config, generator):
     before = {name: dump(config.reporting_db_url, name) for name in ("victims", "victims_by_team_quarter", "publications")}
     before_ledger = dump(config.reporting_db_url, "submissions", "ledger")
     outcome, published = run_cycle(config)
-    assert outcome == {"accepted": [], "rejected": [], "failed": []}
+    assert outcome == {"accepted": [], "rejected": [], "failed": [], "retrying": []}
     assert all(p["changed"] == [] for p in published.values())
     assert {name: dump(config.reporting_db_url, name) for name in before} == before
     assert dump(config.reporting_db_url, "submissions", "ledger") == before_ledger
@@ -108,7 +108,7 @@ def test_a_file_that_cannot_be_processed_stays_received_and_the_others_go_on(con
     archived = Path(first.archive_path.removeprefix("file://"))
     archived.rename(archived.with_suffix(".away"))  # the archive is unreachable for this one file
     outcome = ingest.process_submissions(config, ids)
-    assert outcome["failed"] == [ids[0]] and len(outcome["accepted"]) == len(TEAMS) - 1
+    assert outcome["retrying"] == [ids[0]] and len(outcome["accepted"]) == len(TEAMS) - 1
     assert {r.submission_id: r.status for r in ledger(config.reporting_db_url)}[ids[0]] == "received"
     archived.with_suffix(".away").rename(archived)
     assert ingest.collect_new_submissions(config) == [ids[0]]  # still waiting, picked up again

@@ -1,7 +1,8 @@
 """Named points where the reliability tests stop the pipeline on purpose.
 
 Off unless THB_FAULT_POINT names the point: the process then writes THB_FAULT_MARKER (so that the test
-knows where it stands) and waits there, to be killed or to have its database connection cut."""
+knows where it stands) and waits there, to be killed or to have its database connection cut; or, with
+THB_FAULT_RAISE set, raises InjectedFault with that text as its message (an unexpected error)."""
 from __future__ import annotations
 
 import os
@@ -9,9 +10,15 @@ import time
 from pathlib import Path
 
 
+class InjectedFault(RuntimeError):
+    pass
+
+
 def fault_point(name: str) -> None:
     if os.environ.get("THB_FAULT_POINT") != name:
         return
+    if os.environ.get("THB_FAULT_RAISE"):
+        raise InjectedFault(os.environ["THB_FAULT_RAISE"])
     marker = os.environ.get("THB_FAULT_MARKER")
     if marker:
         Path(marker).write_text(str(os.getpid()))

@@ -2,11 +2,14 @@
 
 Two steps, each safe to re-run:
   collect_new_submissions   archives every file not seen before (by team, name and content hash), byte for
-                            byte, and records it in the ledger as `received`;
+                            byte, and records it in the ledger as `received`; an entry that is no regular
+                            file inside the inbox (a symbolic link, FIFO, device, socket, unsafe object key)
+                            is recorded as `rejected` (not_a_regular_file) without being read;
   process_submissions       validates every `received` file; accepted rows are pseudonymised and
                             written as an immutable snapshot, rejected files are quarantined with their
-                            findings. A file that fails unexpectedly stays `received` for the next run;
-                            the others go on.
+                            findings. A file that fails unexpectedly stays `received` for the next run,
+                            up to thb_max_processing_attempts runs; then it is `failed` (its team and the
+                            national coordinator are told). The others go on either way.
 """
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import traceback
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from thb_reporting import contracts, reference
 from thb_reporting.config import PipelineConfig
@@ -27,7 +31,8 @@ from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.locks import locked_quarters
 from thb_reporting.privacy import pseudonymiser, shown
 from thb_reporting.storage import (
-    archive_path, inbox_files, quarantine_dir, snapshot_path, storage_path, write_atomically,
+    NotARegularFile, archive_path, inbox_files, quarantine_dir, read_inbox_file, snapshot_path, storage_path,
+    write_atomically,
 )
 from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
 from thb_reporting.suites import ROW_KEY
@@ -63,23 +68,31 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
         # A file whose path, size and time we have already recorded is not read again.
         seen = {(r.inbox_path, r.size_bytes, r.received_at.replace(tzinfo=dt.timezone.utc) if r.received_at.tzinfo is None else r.received_at)
                 for r in conn.execute(select(subs.c.inbox_path, subs.c.size_bytes, subs.c.received_at))}
-    for team, path in inbox_files(config.inbox):
-        info = path.stat()
-        received_at = _modified_at(info) or _now()
-        if (str(path), info.get("size"), received_at) in seen:
+    for entry in inbox_files(config.inbox):
+        team, path = entry.team, entry.path
+        if entry.refused:
+            _refuse(engine, team, path, entry.refused, known)
             continue
-        data = path.read_bytes()
+        try:
+            info = path.stat()
+            received_at = _modified_at(info) or _now()
+            if (str(path), info.get("size"), received_at) in seen:
+                continue
+            data = read_inbox_file(path)
+        except NotARegularFile as e:  # replaced by a link or a FIFO since it was listed
+            _refuse(engine, team, path, e.kind, known)
+            continue
+        except OSError as e:  # gone, or not readable by the pipeline: nothing received yet, tried again next run
+            log.warning("could not read %s in the folder of team %s (%s); it is tried again next run",
+                        shown(path.name, kind="file_name"), shown(team) or "-", type(e).__name__)
+            continue
         sha = hashlib.sha256(data).hexdigest()
         if (team, path.name, sha) in known:
             continue
         archived = archive_path(config.data_root, team, sha, path.name)
         if not archived.exists():
             write_atomically(archived, data)
-        try:
-            name = parse_file_name(path.name)
-            dataset, quarter = name.dataset, str(name.quarter)
-        except SubmissionError:
-            dataset = quarter = None
+        dataset, quarter = _named(path.name)
         with engine.begin() as conn:
             conn.execute(subs.insert().values(
                 team_code=team, dataset=dataset, quarter=quarter, file_name=path.name, inbox_path=str(path),
@@ -94,6 +107,40 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
             select(subs.c.submission_id).where(subs.c.status == "received")
             .order_by(subs.c.received_at, subs.c.submission_id)
         ).scalars())
+
+
+NOT_READ = "not_read"  # content_sha256 of an inbox entry that was refused unread (never a SHA-256)
+
+
+def _named(file_name: str) -> tuple[str | None, str | None]:
+    """(dataset, quarter) from a file name, or (None, None) when it does not follow the convention."""
+    try:
+        name = parse_file_name(file_name)
+    except SubmissionError:
+        return None, None
+    return name.dataset, str(name.quarter)
+
+
+def _refuse(engine, team: str, path, kind: str, known: set) -> None:
+    """Record, once, an inbox entry that is not a regular file inside the inbox (a symbolic link, a FIFO, a
+    device, a socket, an unsafe object key) as rejected by the rule not_a_regular_file, without reading it:
+    nothing is archived (archive_path empty), size 0, content_sha256 NOT_READ. Its team is told as for any
+    rejected file (the coordinator when the folder is no registered team's)."""
+    if (team, path.name, NOT_READ) in known:
+        return
+    finding = Finding("not_a_regular_file", detail=kind)
+    dataset, quarter = _named(path.name)
+    subs, found = table("submissions", "ledger"), table("findings", "ledger")
+    now = _now()
+    with engine.begin() as conn:
+        sid = conn.execute(subs.insert().values(
+            team_code=team, dataset=dataset, quarter=quarter, file_name=path.name, inbox_path=str(path),
+            content_sha256=NOT_READ, size_bytes=0, received_at=now, processed_at=now, status="rejected",
+            error_count=1, warning_count=0, rows_accepted=0, summary=describe(finding, "en"), archive_path="",
+        )).inserted_primary_key[0]
+        conn.execute(found.insert().values(submission_id=sid, severity=ERROR, rule=finding.rule, detail=kind))
+    known.add((team, path.name, NOT_READ))
+    log.warning("refused %s in the folder of team %s unread: %s", shown(path.name, kind="file_name"), shown(team) or "-", kind)
 
 
 @dataclass
@@ -217,7 +264,11 @@ class _Processor:
             clear_in_batches(self.runner, dataset, quarter, group)
 
     def process(self, sub: _Submission) -> str:
-        data = storage_path(sub.archive_path).read_bytes()
+        fault_point(f"processing {sub.team_code}/{sub.file_name}")  # tests make one file fail here
+        try:
+            data = storage_path(sub.archive_path).read_bytes()
+        except OSError as e:
+            raise ArchiveUnreadable(type(e).__name__) from e
         name = contract = outcome = None
         try:
             name, contract, outcome = self.check(sub, data)
@@ -262,6 +313,35 @@ class _Processor:
         log.info("%s %s from team %s: %s", values["status"], shown(sub.file_name, kind="file_name"), shown(sub.team_code),
                  values["summary"][:300])
         return values["status"]
+
+    def record_failure(self, sub: _Submission, error: Exception) -> str:
+        """Count an unexpected error on one file. Below config.max_processing_attempts the file stays
+        `received` for the next run ('retrying'); at it, the file is `failed` ('failed'), with the rule
+        processing_failed naming the exception's class, and its team and the coordinator are told
+        (notifications). Neither the ledger nor the log gets the exception's message: it may quote the file."""
+        error_class = type(error).__name__
+        attempts_table, subs, found = (table(n, "ledger") for n in ("processing_attempts", "submissions", "findings"))
+        with self.engine.begin() as conn:
+            conn.execute(attempts_table.insert().values(submission_id=sub.submission_id, attempted_at=_now(),
+                                                        error_class=error_class))
+            attempts = conn.execute(select(func.count()).select_from(attempts_table)
+                                    .where(attempts_table.c.submission_id == sub.submission_id)).scalar_one()
+            final = attempts >= self.config.max_processing_attempts
+            if final:
+                finding = Finding("processing_failed", detail=error_class)
+                conn.execute(update(subs).where(subs.c.submission_id == sub.submission_id, subs.c.status == "received")
+                             .values(status="failed", processed_at=_now(), error_count=1, warning_count=0,
+                                     rows_accepted=0, summary=describe(finding, "en")))
+                conn.execute(delete(found).where(found.c.submission_id == sub.submission_id))
+                conn.execute(found.insert().values(submission_id=sub.submission_id, severity=ERROR,
+                                                   rule=finding.rule, detail=error_class))
+        where = "".join(traceback.format_tb(error.__traceback__))  # the code's lines, not the values in play
+        log.warning("submission %s (%s from team %s) could not be processed: %s, attempt %d of %d; %s\n%s",
+                    sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-", error_class, attempts,
+                    self.config.max_processing_attempts,
+                    "it is failed and its team and the coordinator are told" if final
+                    else "it stays received for the next run", where)
+        return "failed" if final else "retrying"
 
 
 BATCH_FILE_BYTES = 1 << 20  # files up to this size are validated together (preclear); larger ones alone
@@ -311,7 +391,9 @@ def refresh_supersession(conn, team: str, dataset: str, quarter: str) -> None:
 
 
 def process_submissions(config: PipelineConfig, submission_ids: list[int] | None = None) -> dict:
-    """Validate and snapshot or quarantine each waiting submission; returns the ids by outcome."""
+    """Validate and snapshot or quarantine each waiting submission; returns the ids by outcome: accepted,
+    rejected, failed (given up after config.max_processing_attempts unexpected errors) and retrying (an
+    unexpected error this time: it stays `received` for the next run)."""
     processor = _Processor(config)
     subs = table("submissions", "ledger")
     query = select(subs).where(subs.c.status == "received").order_by(subs.c.received_at, subs.c.submission_id)
@@ -319,16 +401,26 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
         query = query.where(subs.c.submission_id.in_(submission_ids))
     with processor.engine.connect() as conn:
         waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__}) for r in conn.execute(query)]
-    outcome: dict[str, list[int]] = {"accepted": [], "rejected": [], "failed": []}
+    outcome: dict[str, list[int]] = {"accepted": [], "rejected": [], "failed": [], "retrying": []}
     if waiting:
         import_gx_in_background()  # while the first files are read and typed
     if len(waiting) > 1:
-        processor.preclear(waiting)
+        try:
+            processor.preclear(waiting)
+        except Exception as e:  # noqa: BLE001 (a batch is only a shortcut: each file is then validated alone)
+            log.warning("validating the waiting files together failed (%s); each is validated alone", type(e).__name__)
     for sub in waiting:
         try:
             outcome[processor.process(sub)].append(sub.submission_id)
-        except Exception:  # one file's failure must not stop the others; it stays `received`
-            log.exception("submission %s (%s from %s) could not be processed; it stays received for the next run",
-                          sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code))
-            outcome["failed"].append(sub.submission_id)
+        except ArchiveUnreadable as e:  # the storage, not the file: not counted against it
+            log.warning("the archived copy of submission %s (%s from team %s) cannot be read (%s); it stays "
+                        "received for the next run", sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-",
+                        type(e).__name__)
+            outcome["retrying"].append(sub.submission_id)
+        except Exception as e:  # noqa: BLE001 (one file's failure must not stop the others)
+            outcome[processor.record_failure(sub, e)].append(sub.submission_id)
     return outcome
+
+
+class ArchiveUnreadable(OSError):
+    """The archived copy of a file cannot be read (storage unreachable): the file is not at fault."""

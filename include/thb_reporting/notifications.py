@@ -5,6 +5,8 @@ never an address found in a file): a receipt when accepted, every problem and ho
 rejected; Serbian (Latin) first, English below, as HTML with a plain-text part. Messages are rendered
 once into ledger.outbox and sent from there: a send that fails stays in the outbox and is retried with
 backoff by the next run, and a submission is queued once only (a unique key per submission).
+A file given up after repeated unexpected errors (failed) is reported to its team and the national
+coordinator; a file from a folder of no registered team, to the coordinator alone.
 """
 from __future__ import annotations
 
@@ -206,6 +208,42 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
     return message
 
 
+def _coordinator_notice(template: str, sub, subject: str, to: list[str], findings: list[Finding]) -> EmailMessage:
+    """A plain message about a submission that its team alone cannot act on (Serbian first, English below)."""
+    team = reference.teams().get(sub.team_code)
+    reasons = [{"text": {lang: explain(f, lang)[0] for lang in ("sr", "en")},
+                "fix": {lang: explain(f, lang)[1] for lang in ("sr", "en")}} for f in findings]
+    text, html = _render(template, subject=subject, team_name_lat=team.name_lat if team else None,
+                         folder=sub.team_code, file_name=sub.file_name, dataset=sub.dataset or "?", quarter=sub.quarter,
+                         received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), sha256=sub.content_sha256,
+                         submission_id=sub.submission_id, reasons=reasons,
+                         text=reasons[0]["text"] if reasons else {}, fix=reasons[0]["fix"] if reasons else {})
+    message = _envelope(subject, to, f"submission-{sub.submission_id}-{sub.content_sha256[:12]}")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def failed_message(sub, findings: list[Finding]) -> EmailMessage:
+    """A submission given up after repeated unexpected errors (status failed): to its team's contacts, if
+    any, and the national coordinator. It names the error's class only (findings: processing_failed)."""
+    team = reference.teams().get(sub.team_code)
+    coordinator = reference.national_contacts()["national_coordinator"]["email"]
+    subject = (f"[THB] Nije obrađeno / Processing failed: {sub.dataset or sub.file_name} {sub.quarter or ''} – "
+               f"{team.name_lat if team else sub.team_code or '-'}").replace("  ", " ")
+    to = [*(team.contact_emails if team else ()), coordinator]
+    return _coordinator_notice("failed", sub, subject, list(dict.fromkeys(to)), findings)
+
+
+def unregistered_folder_message(sub, findings: list[Finding]) -> EmailMessage:
+    """A file rejected because its folder is no registered team's (or the inbox root): the team cannot be
+    told, so the national coordinator is."""
+    subject = (f"[THB] Fajl iz neregistrovanog foldera / File from an unregistered folder: "
+               f"{sub.team_code or '(inbox)'}/{sub.file_name}")
+    return _coordinator_notice("unregistered_folder", sub, subject,
+                               [reference.national_contacts()["national_coordinator"]["email"]], findings)
+
+
 def _envelope(subject: str, to: list[str], key: str) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = subject
@@ -235,7 +273,7 @@ def queue_submission_notices(config: PipelineConfig) -> int:
     ensure_schema(engine)
     subs, found = table("submissions", "ledger"), table("findings", "ledger")
     with engine.connect() as conn:
-        waiting = conn.execute(select(subs).where(subs.c.status.in_(["accepted", "rejected"]),
+        waiting = conn.execute(select(subs).where(subs.c.status.in_(["accepted", "rejected", "failed"]),
                                                   subs.c.notification.is_(None)).order_by(subs.c.submission_id)).all()
     queued = 0
     figures = _figures_of(waiting)
@@ -244,7 +282,12 @@ def queue_submission_notices(config: PipelineConfig) -> int:
             findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail)
                         for r in conn.execute(select(found).where(found.c.submission_id == sub.submission_id)
                                               .order_by(found.c.severity, found.c.rule, found.c.source_row))]
-        message = submission_message(sub, findings, config.data_root, figures.get(sub.submission_id, []))
+        if sub.status == "failed":
+            message = failed_message(sub, findings)
+        elif sub.team_code not in reference.teams():
+            message = unregistered_folder_message(sub, findings)
+        else:
+            message = submission_message(sub, findings, config.data_root, figures.get(sub.submission_id, []))
         with engine.begin() as conn:
             if message is None:
                 state = "no_contact"

@@ -77,14 +77,14 @@ def reporting_statuses(conn, quarters: list[Quarter] | None = None, today: dt.da
                 first = min((_aware(r.received_at) for r in accepted), default=None)
                 if first is not None:
                     status = "accepted_late" if first.date() > quarter.deadline() else "accepted"
-                elif any(r.status == "rejected" for r in mine):
+                elif any(r.status in ("rejected", "failed") for r in mine):  # failed: could not be processed
                     status = "rejected"
                 else:
                     status = "missing"
                 rows.append({"team_code": code, "dataset": dataset, "quarter": str(quarter), "status": status,
                              "first_accepted_at": first, "deadline": quarter.deadline(),
                              "locked": str(quarter) in locked,
-                             "last_rejected": next((r for r in reversed(mine) if r.status == "rejected"), None)})
+                             "last_rejected": next((r for r in reversed(mine) if r.status in ("rejected", "failed")), None)})
     return rows
 
 

@@ -8,9 +8,13 @@ code runs on a local folder, S3 or SFTP.
 """
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 
 def storage_path(url: str):
@@ -40,19 +44,110 @@ NOT_SUBMISSIONS = re.compile(r"(\.part|\.tmp|\.crdownload|\.filepart)$|^~\$|^(\.
                              re.IGNORECASE)
 
 
-def inbox_files(inbox_url: str) -> Iterator[tuple[str, object]]:
-    """(team folder, file) for every file under the inbox; files in its root have team ''."""
+@dataclass(frozen=True)
+class InboxEntry:
+    """One thing found in the inbox: a file to take in, or (refused set) an entry that is never read."""
+    team: str  # the team folder it is in; '' for the inbox root
+    path: object  # ObjectStoragePath
+    refused: str | None = None  # why it is not read: symbolic_link, fifo, device, socket, other_kind, unsafe_key
+
+
+class NotARegularFile(OSError):
+    """An inbox entry that turned out not to be a regular file when it was opened."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def inbox_files(inbox_url: str) -> Iterator[InboxEntry]:
+    """Every entry under the inbox, files in its root with team ''. Only regular files inside the inbox are
+    to be read: on a local folder symbolic links (to files or folders), FIFOs, devices and sockets are found
+    with lstat and refused without being followed or opened (a FIFO would block a read forever); on object
+    storage a key with an empty, '.' or '..' segment is refused, so nothing outside the inbox is named."""
     root = storage_path(inbox_url)
+    if root.protocol in ("file", "local"):
+        for team, relative, refused in _local_entries(root.path):
+            if refused or not NOT_SUBMISSIONS.search(relative.rsplit("/", 1)[-1]):
+                yield InboxEntry(team, root.joinpath(*relative.split("/")), refused)
+        return
     if not root.exists():
         return
-    for entry in sorted(root.iterdir(), key=lambda p: p.name):
-        if entry.is_file():
-            if not NOT_SUBMISSIONS.search(entry.name):
-                yield "", entry
+    prefix = root.path.rstrip("/") + "/"
+    for path in sorted(root.rglob("*"), key=lambda p: p.path):
+        if not path.is_file():
             continue
-        for path in sorted(entry.rglob("*"), key=lambda p: str(p)):
-            if path.is_file() and not NOT_SUBMISSIONS.search(path.name):
-                yield entry.name, path
+        parts = path.path[len(prefix):].split("/") if path.path.startswith(prefix) else [""]
+        team = parts[0] if len(parts) > 1 and parts[0] not in ("", ".", "..") else ""
+        if any(part in ("", ".", "..") for part in parts):
+            yield InboxEntry(team, path, "unsafe_key")
+        elif not NOT_SUBMISSIONS.search(path.name):
+            yield InboxEntry(team, path)
+
+
+def _local_entries(root: str) -> Iterator[tuple[str, str, str | None]]:
+    """(team, path relative to the inbox, refusal or None) for every entry below a local inbox, in order;
+    folders are descended, except through a symbolic link."""
+    if not os.path.isdir(root):
+        return
+
+    def walk(folder: str, relative: str):
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            inner = f"{relative}/{entry.name}" if relative else entry.name
+            try:
+                kind = _kind(entry.stat(follow_symlinks=False).st_mode)
+            except FileNotFoundError:  # removed since the folder was listed
+                continue
+            if kind == "folder":
+                yield from walk(entry.path, inner)
+            else:
+                yield inner, (None if kind == "file" else kind)
+
+    real_root = os.path.realpath(root)
+    for relative, refused in walk(root, ""):
+        team, _, rest = relative.partition("/")
+        if not rest:
+            team = ""
+        if refused is None:  # lstat saw a regular file: it must resolve inside its own folder still
+            folder = os.path.join(real_root, team) if team else real_root
+            if not os.path.realpath(os.path.join(root, relative)).startswith(folder + os.sep):
+                refused = "outside_team_folder"
+        yield team, relative, refused
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISLNK(mode):
+        return "symbolic_link"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "socket" if stat.S_ISSOCK(mode) else "other_kind"
+
+
+def read_inbox_file(path) -> bytes:
+    """The bytes of an inbox file. A local one is opened without following a symbolic link and without
+    waiting on a FIFO, and read only if it is a regular file then (it may have been replaced since it was
+    listed); NotARegularFile otherwise."""
+    if path.protocol not in ("file", "local"):
+        return path.read_bytes()
+    try:
+        fd = os.open(path.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        if e.errno == errno.ELOOP:  # the last part of the path is a symbolic link
+            raise NotARegularFile("symbolic_link") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        kind = _kind(os.fstat(f.fileno()).st_mode)
+        if kind != "file":
+            raise NotARegularFile(kind)
+        return f.read()
 
 
 def archive_path(data_root: str, team: str, sha256: str, file_name: str):

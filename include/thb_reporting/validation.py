@@ -560,22 +560,37 @@ class Outcome:
 @dataclass
 class Prepared:
     """A file's rows after the checks before the suite: structure, identifiers, types."""
-    typed: object  # None when the structure or an identifier already rejects the file
+    typed: object  # None when the columns cannot be typed (one missing or duplicated), or the file is empty
     findings: list[Finding]
-    flagged: frozenset = frozenset()  # (row, column) of cells whose type is wrong: the suite is not quoted on them
+    # (row, column) of cells whose type is wrong or that hold an identifier: the suite is not quoted on them
+    flagged: frozenset = frozenset()
     cleared: bool = False  # the suite already passed on these rows (clear_in_batches)
 
 
+# Structure findings after which the rows cannot be typed: every other check waits for a corrected file.
+UNTYPABLE = {"missing_column", "duplicate_column"}
+
+
 def prepare(frame, contract: Contract) -> Prepared:
+    """Every check before the suite, all reported in one round: a file with a personal identifier or a
+    column the template lacks is rejected whole, and its types and row rules are still checked so that the
+    team can fix everything at once; the cells holding an identifier are left out of every other finding
+    (their value is never quoted)."""
     if frame.shape[0] == 0:
         return Prepared(None, [Finding("empty_file", detail="header only")])
     structure = check_columns(frame, contract)
     identifiers = find_personal_identifiers(frame)
-    if structure or identifiers:
+    if any(f.rule in UNTYPABLE for f in structure):
         return Prepared(None, structure + identifiers)
+    secret = frozenset((f.row, f.column) for f in identifiers)
     typed, type_findings = parse_types(frame, contract)
-    return Prepared(typed, type_findings + check_row_rules(typed, contract),
-                    frozenset((f.row, f.column) for f in type_findings))
+    type_findings = [f for f in type_findings if (f.row, f.column) not in secret]
+    if secret:  # emptied, so that no rule (a row rule's sum, the suite and its Data Docs) carries them on
+        index_of = dict(zip(typed[ROW_KEY], typed.index))
+        for column in {c for _, c in secret} & set(contract.column_names):
+            typed.loc[[index_of[r] for r, c in secret if c == column], column] = None
+    return Prepared(typed, structure + identifiers + type_findings + check_row_rules(typed, contract),
+                    frozenset((f.row, f.column) for f in type_findings) | secret)
 
 
 def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:

@@ -68,18 +68,19 @@ def _metadata() -> MetaData:
         Column("quarter", Text, comment="from the file name, e.g. 2026Q1"),
         Column("file_name", Text, nullable=False, comment="as the team named it"),
         Column("inbox_path", Text, nullable=False, comment="where it was found"),
-        Column("content_sha256", Text, nullable=False, comment="SHA-256 of the bytes received"),
+        Column("content_sha256", Text, nullable=False,
+               comment="SHA-256 of the bytes received; not_read for an entry refused unread (not a regular file)"),
         Column("size_bytes", BigInteger, nullable=False, comment="size of the file"),
         Column("received_at", DateTime(timezone=True), nullable=False, comment="when it arrived in the inbox"),
         Column("processed_at", DateTime(timezone=True), comment="when it was validated"),
-        Column("status", Text, nullable=False, comment="received | accepted | rejected"),
+        Column("status", Text, nullable=False, comment="received | accepted | rejected | failed"),
         Column("rows_total", Integer, comment="data rows read"),
         Column("rows_accepted", Integer, comment="rows kept in the snapshot"),
         Column("error_count", Integer, nullable=False, default=0, comment="findings that rejected it"),
         Column("warning_count", Integer, nullable=False, default=0, comment="findings of soft rules"),
         Column("measure", BigInteger, comment="the dataset's headline figure (contract history_measure), for the soft rules"),
         Column("summary", Text, comment="why, in words (English)"),
-        Column("archive_path", Text, nullable=False, comment="the file as received, byte for byte"),
+        Column("archive_path", Text, nullable=False, comment="the file as received, byte for byte; empty when refused unread"),
         Column("snapshot_path", Text, comment="the accepted rows (Parquet), when accepted"),
         Column("quarantine_path", Text, comment="the file and its findings, when rejected"),
         Column("superseded_by", Integer, comment="the later accepted submission that replaced it"),
@@ -99,6 +100,15 @@ def _metadata() -> MetaData:
         Column("value", Text, comment="codes, numbers or dates only; never a person's details"),
         Column("detail", Text, comment="more about the finding, in codes and numbers"),
         schema="ledger", comment="Each validation problem of each submission",
+    )
+    Table(
+        "processing_attempts", md,
+        Column("submission_id", Integer, ForeignKey("ledger.submissions.submission_id"), nullable=False, index=True,
+               comment="the submission"),
+        Column("attempted_at", DateTime(timezone=True), nullable=False, comment="when the attempt failed"),
+        Column("error_class", Text, nullable=False, comment="the exception's class only (its message may quote the file)"),
+        schema="ledger", comment="Each attempt to process a submission that failed unexpectedly; after "
+                                 "thb_max_processing_attempts of them the submission is failed",
     )
     Table(
         "quarter_locks", md,
