@@ -60,7 +60,7 @@ def submission_report_html(db_url: str, submission_id: int) -> str | None:
     from thb_reporting import contracts, reference
     from thb_reporting.quarters import Quarter
     from thb_reporting.status_report import render
-    from thb_reporting.validation import Finding, explain
+    from thb_reporting.validation import Finding, archived_column_letters, column_as_seen, explain
     from thb_reporting.warehouse import reader_engine, table
 
     subs, found = table("submissions", "ledger"), table("findings", "ledger")
@@ -73,10 +73,11 @@ def submission_report_html(db_url: str, submission_id: int) -> str | None:
     contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     findings = []
+    letters = archived_column_letters(sub.file_name, sub.archive_path) if any(r.column_name for r in rows) else {}
     for r in rows:
-        finding = Finding(r.rule, column=r.column_name, value=r.value, detail=r.detail)
+        finding = Finding(r.rule, column=r.column_name, value=r.value, detail=r.detail, letter=letters.get(r.column_name))
         texts = {lang: explain(finding, lang, contract, quarter) for lang in ("sr", "en")}
-        findings.append({"severity": r.severity, "rule": r.rule, "row": r.source_row, "column": r.column_name,
+        findings.append({"severity": r.severity, "rule": r.rule, "row": r.source_row, "column": column_as_seen(finding, contract),
                          "value": r.value, "what_sr": texts["sr"][0], "fix_sr": texts["sr"][1],
                          "what_en": texts["en"][0], "fix_en": texts["en"][1]})
     team = reference.teams().get(sub.team_code)
