@@ -102,6 +102,8 @@ def test_print_setup_survives_libreoffice(resaved, dataset):
         assert sheet.print_title_rows, sheet.title  # the header row on every page
         assert sheet.oddHeader.center.text  # the dataset's title on every page
     assert book[dataset].print_title_rows == "$1:$1" and book[CODE_SHEET].print_title_rows == "$1:$1"
+    # the header row wraps its words in a row tall enough for them, not cut at the column's edge
+    assert all(cell.alignment.wrap_text for cell in book[dataset][1]) and book[dataset].row_dimensions[1].height >= 40
 
 
 def _pdf_pages(path: Path) -> list[tuple[float, float]]:

@@ -320,7 +320,8 @@ def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
                 sub = statuses[(code, d)]["last_rejected"]
                 first = conn.execute(select(found).where(found.c.submission_id == sub.submission_id, found.c.severity == ERROR)
                                      .order_by(found.c.source_row)).first()
-                letter = archived_column_letters(sub.file_name, sub.archive_path).get(first.column_name) if first else None
+                letter = (archived_column_letters(sub.file_name, sub.archive_path).get(first.column_name)
+                          if first and first.column_name else None)
                 finding = Finding(first.rule, column=first.column_name, value=first.value, detail=first.detail,
                                   letter=letter) if first else None
                 reason = {lang: explain(finding, lang, contracts.load(d), quarter)[0] if finding else "" for lang in ("sr", "en")}
