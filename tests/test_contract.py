@@ -80,11 +80,11 @@ def test_xlsx_template_dropdowns_list_exactly_the_contract_codes(dataset):
     for validation in data.data_validations.dataValidation:
         ref = validation.formula1.split("!")[1].replace("$", "")
         start, end = ref.split(":")
-        codes = [c[0].value for c in lists[f"{start}:{end}"]]
+        codes = [c[0].value.rsplit("(", 1)[1].rstrip(")") for c in lists[f"{start}:{end}"]]  # 'Label (code)'
         column_letter = str(validation.sqref).split(":")[0].rstrip("0123456789")
         name = data[f"{column_letter}1"].value.rsplit("(", 1)[1].rstrip(")")
         seen[name] = codes
-    coded = {c.name: list(c.allowed_codes) for c in contract.columns if c.type in ("code", "country")}
+    coded = {c.name: list(c.allowed_codes) for c in contract.columns if c.type in ("code", "codes", "country")}
     assert seen == coded
     assert all(data.cell(1, i + 1).comment is not None for i in range(len(contract.column_names)))
 

@@ -68,7 +68,7 @@ def test_every_processed_submission_gets_one_correct_email(config, generator, sm
                 if f.source_row:
                     assert f"row {f.source_row}" in text and f"red {f.source_row}" in text
             if sub.dataset == "victims" and sub.team_code == "subotica":
-                assert "nepoznato" in text and "status" in text
+                assert "nepoznato" in text and "kolona D (Status)" in text and "column D (Status)" in text
                 report = next(v for n, v in attached.items() if n.endswith(".html"))  # the validation report
                 assert 'data-rule="code_list"' in report and "Kako ispraviti" in report and "How to fix" in report
         # self-contained: no part loads anything from elsewhere
@@ -140,7 +140,7 @@ def test_weekly_digest_lists_submitted_rejected_and_missing(config, generator, s
     assert (received, count("accepted late"), count("rejected")) == (11, 7, 4)
     assert (f"Received: {received} of 65 (late: {count('accepted late')}), rejected: {count('rejected')}, "
             f"missing: {count('missing')}.") in english
-    assert "Subotica, victims: The value nepoznato is not allowed in column status." in english
+    assert "Subotica, victims: The value nepoznato is not allowed in column D (Status)." in english
 
 
 def test_reminders_and_overdue_notices_go_once_to_the_teams_that_owe(config, generator, smtp_server):

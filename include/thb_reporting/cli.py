@@ -194,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pipeline-login", help="a login role that may act as pipeline_writer")
     p = sub.add_parser("templates", help="write blank team templates (CSV and XLSX)")
     p.add_argument("target", nargs="?", default=str(PROJECT_ROOT / "build" / "templates"))
+    p = sub.add_parser("migrate-snapshots", help="move snapshots of the earlier layout into snapshots/dataset=<name>/"
+                                                 "team=<code>/quarter=<q>/ and update the ledger (safe to run again)")
+    p.add_argument("data_root", nargs="?", default=(PROJECT_ROOT / "data").as_uri(), help="a URL, e.g. file:///srv/thb")
+    p.add_argument("--db", help="the reporting database URL (default: SQLite under <data_root>/warehouse)")
     p = sub.add_parser("generate", help="write synthetic submissions into an inbox folder")
     p.add_argument("inbox")
     p.add_argument("--quarters", nargs="+", default=DEMO_QUARTERS)
@@ -230,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in write_templates(Path(args.target)):
             print(f"wrote {path}")
+    elif args.command == "migrate-snapshots":
+        from thb_reporting.config import sqlite_url
+        from thb_reporting.snapshots import migrate
+
+        root = args.data_root if "://" in args.data_root else Path(args.data_root).resolve().as_uri()
+        db = args.db or sqlite_url(Path(root.removeprefix("file://")) / "warehouse" / "reporting.sqlite")
+        print(f"moved {migrate(root, db)} snapshots into {root}/snapshots/dataset=<name>/")
     elif args.command == "generate":
         from thb_reporting import reference
         from thb_reporting.generator import SubmissionGenerator

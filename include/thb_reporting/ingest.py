@@ -155,10 +155,13 @@ class _Submission:
 
 
 def stored_rows(typed, contract: Contract, token):
-    """The accepted rows as kept from now on: references as tokens, ages as bands; nothing else."""
+    """The accepted rows as kept from now on: references as tokens, ages as bands, several codes as a list;
+    nothing else."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
+
+    from thb_reporting.snapshots import split_codes
 
     arrow_type = {"text": pa.string(), "integer": pa.int64(), "date": pa.date32()}
     arrays, fields = [pa.array(typed[ROW_KEY].to_numpy(), pa.int32())], [pa.field(ROW_KEY, pa.int32())]
@@ -184,8 +187,10 @@ def stored_rows(typed, contract: Contract, token):
             data = pa.array(values, pa.string(), from_pandas=True)
             if isinstance(data, pa.ChunkedArray):
                 data = data.combine_chunks()
+            if col.type == "codes":  # several codes: a list of codes in the snapshot
+                data = split_codes(data)
         arrays.append(data)
-        fields.append(pa.field(col.stored_name, arrow_type[kind]))
+        fields.append(pa.field(col.stored_name, data.type if col.type == "codes" else arrow_type[kind]))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 

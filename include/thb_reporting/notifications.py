@@ -27,7 +27,7 @@ from thb_reporting.config import PipelineConfig
 from thb_reporting.privacy import shown_file_name
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path, write_atomically
-from thb_reporting.validation import ERROR, Finding, explain
+from thb_reporting.validation import ERROR, Finding, archived_column_letters, column_as_seen, explain, located
 from thb_reporting.warehouse import ensure_schema, reporting_engine, table
 
 log = logging.getLogger(__name__)
@@ -115,9 +115,10 @@ def _groups(findings: list[Finding], contract, quarter) -> list[dict]:
     for (_, rule, column), items in sorted(by_rule.items()):
         values = {f.value for f in items}
         sample = Finding(rule, items[0].severity, column=column or None,
-                         value=items[0].value if len(values) == 1 else "…", detail=items[0].detail)
+                         value=items[0].value if len(values) == 1 else "…", detail=items[0].detail, letter=items[0].letter)
         texts = {lang: explain(sample, lang, contract, quarter) for lang in ("sr", "en")}
-        groups.append({"severity": items[0].severity, "text": {k: v[0] for k, v in texts.items()},
+        groups.append({"severity": items[0].severity, "column": column_as_seen(sample, contract),
+                       "text": {k: v[0] for k, v in texts.items()},
                        "fix": {k: v[1] for k, v in texts.items()}, "rows": items[:ROWS_IN_BODY],
                        "more": max(0, len(items) - ROWS_IN_BODY)})
     return groups
@@ -182,6 +183,8 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
     if team is None or not team.contact_emails:
         return None
     accepted = sub.status == "accepted"
+    if any(f.column for f in findings):  # the columns' letters, as in the team's own file
+        findings = located(findings, archived_column_letters(sub.file_name, sub.archive_path))
     contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     file_name = shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256)
@@ -362,7 +365,10 @@ def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
                 sub = statuses[(code, d)]["last_rejected"]
                 first = conn.execute(select(found).where(found.c.submission_id == sub.submission_id, found.c.severity == ERROR)
                                      .order_by(found.c.source_row)).first()
-                finding = Finding(first.rule, column=first.column_name, value=first.value, detail=first.detail) if first else None
+                letter = (archived_column_letters(sub.file_name, sub.archive_path).get(first.column_name)
+                          if first and first.column_name else None)
+                finding = Finding(first.rule, column=first.column_name, value=first.value, detail=first.detail,
+                                  letter=letter) if first else None
                 reason = {lang: explain(finding, lang, contracts.load(d), quarter)[0] if finding else "" for lang in ("sr", "en")}
                 rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
     subject = f"[THB] Nedeljni pregled / Weekly digest: {quarter}, {today.isoformat()}"

@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import contracts, disclosure, exports, indicators, national_summary, reference
+from thb_reporting import contracts, disclosure, exports, indicators, national_summary, reference, snapshots
 from thb_reporting.config import PipelineConfig
 from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 def _read_snapshot(path: str):
     import pyarrow.parquet as pq
 
+    from thb_reporting.snapshots import joined_codes
+
     with storage_path(path).open("rb") as f:
-        return pq.read_table(f)
+        return joined_codes(pq.read_table(f))  # several codes as the warehouse keeps them
 
 
 def _with_lineage(rows, sub):
@@ -148,6 +150,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
 
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
+    snapshots.migrate(config.data_root, config.reporting_db_url)  # snapshots of the earlier layout, once
     pubs = table("publications")
     summary = {}
     with engine.begin() as conn:

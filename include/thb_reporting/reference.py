@@ -124,13 +124,21 @@ def to_latin(text: str) -> str:
     return "".join(_CYRILLIC.get(ch, ch) for ch in text)
 
 
+def code_choice(code: Code) -> str:
+    """A code as the template's drop-down offers it, 'Serbian / English (code)': the team picks by label,
+    the pipeline keeps the code."""
+    label = code.label_sr if code.label_sr == code.label_en else f"{code.label_sr} / {code.label_en}"
+    return f"{label} ({code.code})"
+
+
 @cache
 def code_aliases(code_list: str) -> dict[str, str]:
     """Every way a team may write a code, lower-cased, in Latin script → the code: the code itself, its
-    Serbian and its English label. A label shared by two codes of the list is left out (ambiguous)."""
+    Serbian and its English label, and the drop-down's choice (code_choice). A label shared by two codes
+    of the list is left out (ambiguous)."""
     seen: dict[str, set[str]] = {}
     for c in code_lists()[code_list]:
-        for alias in (c.code, c.label_sr, c.label_en):
+        for alias in (c.code, c.label_sr, c.label_en, code_choice(c)):
             seen.setdefault(to_latin(alias).strip().lower(), set()).add(c.code)
     return {alias: next(iter(codes)) for alias, codes in seen.items() if len(codes) == 1}
 

@@ -58,7 +58,7 @@ def submission_report_html(db_url: str, submission_id: int, standalone: bool = F
     from sqlalchemy import select
 
     from thb_reporting.status_report import submission_report
-    from thb_reporting.validation import Finding
+    from thb_reporting.validation import Finding, archived_column_letters
     from thb_reporting.warehouse import reader_engine, table
 
     subs, found = table("submissions", "ledger"), table("findings", "ledger")
@@ -68,7 +68,9 @@ def submission_report_html(db_url: str, submission_id: int, standalone: bool = F
             return None
         rows = conn.execute(select(found).where(found.c.submission_id == submission_id)
                             .order_by(found.c.severity, found.c.source_row, found.c.rule)).all()
-    findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail) for r in rows]
+    letters = archived_column_letters(sub.file_name, sub.archive_path) if any(r.column_name for r in rows) else {}
+    findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail, letter=letters.get(r.column_name))
+                for r in rows]
     return submission_report(sub, findings, standalone)
 
 

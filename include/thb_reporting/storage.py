@@ -4,7 +4,8 @@ code runs on a local folder, S3 or SFTP.
   <inbox>/<team>/<file>                                                   what teams drop (left in place)
   <data_root>/archive/<team>/<sha256>/<file>                              every file received, byte for byte
   <data_root>/quarantine/<team>/<sha256>/<file> + findings.csv            rejected files and why
-  <data_root>/snapshots/<dataset>/team=<team>/quarter=<q>/<id>-<sha12>.parquet   accepted rows, immutable
+  <data_root>/snapshots/dataset=<dataset>/team=<team>/quarter=<q>/<id>-<sha12>.parquet   accepted rows, immutable
+                                                            (a hive layout: see snapshots.py)
 """
 from __future__ import annotations
 
@@ -159,5 +160,5 @@ def quarantine_dir(data_root: str, team: str, sha256: str):
 
 
 def snapshot_path(data_root: str, dataset: str, team: str, quarter: str, submission_id: int, sha256: str):
-    return (storage_path(data_root) / "snapshots" / dataset / f"team={team}" / f"quarter={quarter}"
+    return (storage_path(data_root) / "snapshots" / f"dataset={dataset}" / f"team={team}" / f"quarter={quarter}"
             / f"{submission_id:08d}-{sha256[:12]}.parquet")

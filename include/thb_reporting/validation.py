@@ -8,7 +8,7 @@ names the row, the column and the rule, and quotes the value only where it is a 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -34,6 +34,7 @@ class Finding:
     row: int | None = None
     value: str | None = None  # only codes, numbers and dates, never text that could describe a person
     detail: str | None = None
+    letter: str | None = field(default=None, compare=False)  # the column's letter in the team's file (column_letters)
 
     def __post_init__(self):
         # Screened here, so that no caller can forget: a column may be a header the team wrote, a value any
@@ -54,14 +55,16 @@ def rule_texts() -> dict:
 def explain(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> tuple[str, str]:
     """(what is wrong, how to fix it) in words for the team, in Serbian ('sr') or English ('en')."""
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
-    fields = {"column": finding.column or "", "value": finding.value or "", "detail": _detail_text(finding, lang),
+    fields = {"column": column_as_seen(finding, contract), "value": finding.value or "", "detail": _detail_text(finding, lang),
               "quarter": str(quarter or finding.detail or ""), "allowed": "", "min": "", "max": "", "measure": ""}
     if contract and contract.history_measure:
         fields["measure"] = contract.history_measure["label"][lang]
     if contract and finding.column in contract.column_names:
         col = contract.column(finding.column)
-        fields.update(allowed=", ".join(col.allowed_codes[:12]) + (" …" if len(col.allowed_codes) > 12 else ""),
-                      min=col.min if col.min is not None else "", max=col.max if col.max is not None else "")
+        fields.update(allowed=_allowed(col, lang), min=col.min if col.min is not None else "",
+                      max=col.max if col.max is not None else "")
+    if contract and finding.detail and finding.rule in DETAIL_IN_CODES:
+        fields["detail"] = _in_words(finding.detail, contract, lang)
     return texts[lang].format(**fields), texts[f"fix_{lang}"].format(**fields)
 
 
@@ -78,6 +81,81 @@ def _detail_text(finding: Finding, lang: str) -> str:
     if finding.rule == "two_digit_year":
         return f" ({'verovatno' if lang == 'sr' else 'probably'} {finding.detail})"
     return finding.detail
+
+
+def column_as_seen(finding: Finding, contract: Contract | None) -> str:
+    """The finding's column as the team finds it in its spreadsheet: the letter of the column in its file
+    (when known) and the header's words, e.g. 'H (Država eksploatacije / Country of exploitation)'."""
+    from thb_reporting.templates import column_label
+
+    if not finding.column:
+        return ""
+    words = (column_label(contract.column(finding.column)) if contract and finding.column in contract.column_names
+             else finding.column)
+    return f"{finding.letter} ({words})" if finding.letter else words
+
+
+def column_letters(frame) -> dict[str, str]:
+    """Column name → its letter in the file as read (A for the first column; 'C, F' for a name twice)."""
+    from openpyxl.utils import get_column_letter
+
+    letters: dict[str, str] = {}
+    for i, name in enumerate((c for c in frame.columns if c != ROW_KEY), start=1):
+        letters[name] = f"{letters[name]}, {get_column_letter(i)}" if name in letters else get_column_letter(i)
+    return letters
+
+
+def located(findings: list[Finding], letters: dict[str, str]) -> list[Finding]:
+    """The findings with the letter of their column in the file (column_letters)."""
+    return [replace(f, letter=letters[f.column]) if f.column in letters else f for f in findings]
+
+
+def archived_column_letters(file_name: str, archive_path: str | None) -> dict[str, str]:
+    """column_letters of a submission's file, read again from the archive: for messages composed from the
+    ledger after the file was processed. {} when the file cannot be read or named."""
+    from thb_reporting.storage import storage_path
+    from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
+
+    try:
+        return column_letters(read_submission(storage_path(archive_path).read_bytes(), parse_file_name(file_name)))
+    except (SubmissionError, OSError, ValueError, TypeError):
+        return {}
+
+
+# Rules whose detail names columns and codes ('article 388', 'cross_border = yes', 'article, stage'):
+# messages show them in the team's words.
+DETAIL_IN_CODES = {"required_when", "stage_not_above", "duplicate_key"}
+
+
+def _code_label(column, code: str, lang: str) -> str:
+    from thb_reporting.reference import code_lists
+    from thb_reporting.templates import code_list_of
+
+    for c in code_lists().get(code_list_of(column) or "", ()):
+        if c.code == code:
+            return c.label_en if lang == "en" else c.label_sr
+    return code
+
+
+def _allowed(column, lang: str) -> str:
+    """The codes a column allows, each with its label in the message's language: 'Ženski (female), …'."""
+    shown = [f"{_code_label(column, code, lang)} ({code})" for code in column.allowed_codes[:12]]
+    return ", ".join(shown) + (" …" if len(column.allowed_codes) > 12 else "")
+
+
+def _in_words(detail: str, contract: Contract, lang: str) -> str:
+    """A detail of DETAIL_IN_CODES with the columns' labels and the codes' labels for their names."""
+    import re
+
+    m = re.fullmatch(r"(\w+)( = | )(\S+)", detail)
+    if m and m.group(1) in contract.column_names:
+        col = contract.column(m.group(1))
+        values = "/".join(_code_label(col, code, lang) for code in m.group(3).split("/"))
+        return f"{col.label[lang]}{' = ' if m.group(2) == ' = ' else ' – '}{values}"
+    names = [n.strip() for n in detail.split(",")]
+    if all(n in contract.column_names for n in names):
+        return ", ".join(contract.column(n).label[lang] for n in names)
+    return detail
 
 
 def describe(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> str:
@@ -212,7 +290,7 @@ def _typed_column(raw, col, convention: str | None = None):
     if col.type == "code":
         text = _as_codes(raw, col.code_list)
     elif col.type == "country":
-        text = raw.str.upper()
+        text = _as_codes(raw, "country").str.upper()  # a name or the template's choice, 'Srbija / Serbia (RS)', too
     elif col.type == "codes":
         text = raw.str.lower()
         several = text.str.contains(r"[;,|]", regex=True).fillna(False).astype(bool)
@@ -565,6 +643,7 @@ class Prepared:
     # (row, column) of cells whose type is wrong or that hold an identifier: the suite is not quoted on them
     flagged: frozenset = frozenset()
     cleared: bool = False  # the suite already passed on these rows (clear_in_batches)
+    letters: dict = field(default_factory=dict)  # column → its letter in the file (column_letters)
 
 
 # Structure findings after which the rows cannot be typed: every other check waits for a corrected file.
@@ -576,12 +655,13 @@ def prepare(frame, contract: Contract) -> Prepared:
     column the template lacks is rejected whole, and its types and row rules are still checked so that the
     team can fix everything at once; the cells holding an identifier are left out of every other finding
     (their value is never quoted)."""
+    letters = column_letters(frame)
     if frame.shape[0] == 0:
-        return Prepared(None, [Finding("empty_file", detail="header only")])
+        return Prepared(None, [Finding("empty_file", detail="header only")], letters=letters)
     structure = check_columns(frame, contract)
     identifiers = find_personal_identifiers(frame)
     if any(f.rule in UNTYPABLE for f in structure):
-        return Prepared(None, structure + identifiers)
+        return Prepared(None, structure + identifiers, letters=letters)
     secret = frozenset((f.row, f.column) for f in identifiers)
     typed, type_findings = parse_types(frame, contract)
     type_findings = [f for f in type_findings if (f.row, f.column) not in secret]
@@ -590,14 +670,14 @@ def prepare(frame, contract: Contract) -> Prepared:
         for column in {c for _, c in secret} & set(contract.column_names):
             typed.loc[[index_of[r] for r, c in secret if c == column], column] = None
     return Prepared(typed, structure + identifiers + type_findings + check_row_rules(typed, contract),
-                    frozenset((f.row, f.column) for f in type_findings) | secret)
+                    frozenset((f.row, f.column) for f in type_findings) | secret, letters=letters)
 
 
 def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
     """The suite on the prepared rows. A file that is rejected (by its types, a row rule or the suite)
     gets the whole suite's row-level result, for its findings; a file that passes the
     cheap pass needs nothing more; one that fails only soft rules has those run again row by row."""
-    typed, findings = prepared.typed, prepared.findings
+    typed, findings = prepared.typed, located(prepared.findings, prepared.letters)
     if typed is None:
         return Outcome(None, findings)
     gx_result, gx_findings = None, []
@@ -608,7 +688,7 @@ def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: Sui
         gx_findings = findings_from_gx(gx_result, contract)
     elif failed:
         gx_findings = findings_from_gx(runner.run(contract.dataset, typed, quarter, only=[i for i, _ in failed]), contract)
-    gx_findings = [f for f in gx_findings if (f.row, f.column) not in prepared.flagged]
+    gx_findings = located([f for f in gx_findings if (f.row, f.column) not in prepared.flagged], prepared.letters)
     findings = sorted(findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
     return Outcome(typed, findings, gx_result)
 
