@@ -162,7 +162,7 @@ def demo(args) -> int:
               f"{len(summaries) - 1} more beside the exports.")
     defaults = data == DEMO_DATA.resolve() and Path(args.airflow_home).resolve() == AIRFLOW_HOME.resolve()
     ui = "make airflow-ui" if defaults else f"thb airflow-ui --data {data} --airflow-home {Path(args.airflow_home).resolve()}"
-    print(f"In Airflow: `{ui}`, then http://localhost:8080: these four runs with their notes (files accepted and "
+    print(f"In Airflow: `{ui}`, then http://localhost:8080: the runs of the DAGs with their notes (files accepted and "
           f"rejected), and Browse → Reporting status for the teams × quarters.")
     return 0
 
