@@ -147,6 +147,9 @@ def test_a_full_cycle_reaches_nothing_beyond_loopback(tmp_path, monkeypatch, air
     assert len(mailbox.received) == len(truth.files)  # delivered over loopback, through the guarded sockets
     assert "refused" not in guard.read_text(), guard.read_text()
     assert f"allowed create_connection '127.0.0.1' (pid {pid})" in guard.read_text()  # the e-mails passed the guard
+    # the published national summaries, like the e-mails and the status page, load nothing from elsewhere
+    summaries = list((data / "exports").rglob("*.html"))
+    assert summaries and all(external_references(p.read_text(encoding="utf-8")) == [] for p in summaries)
     # dag.test() ran every task in this process, so the in-process guard saw all of it; a Python child would
     # have run the guard too (sitecustomize), and said so in the log
     # (other children, such as `file` run by the platform module, are not Python and open no socket of ours)

@@ -76,6 +76,15 @@ def test_codes_numbers_dates_and_column_names_are_shown_unchanged(value):
     assert may_show(value) and shown(value) == value
 
 
+def test_every_code_column_name_and_team_of_the_contracts_is_shown_unchanged():
+    from thb_reporting import contracts, reference
+    from thb_reporting.privacy import may_show
+
+    names = [c.code for codes in reference.code_lists().values() for c in codes]
+    names += [n for d in contracts.datasets() for n in contracts.load(d).column_names] + list(reference.teams())
+    assert len(names) > 300 and [n for n in names if not may_show(n)] == []
+
+
 @pytest.mark.parametrize("value", [
     "0101100710006", "JMBG 0101006500006", "ana.petrovic@example.org", "+381 64 123 4567", "064/123-4567",
     "SU-2026-0017", "CZŽTL-2026/0123456789", "NI-2026-0123456", "2026/0017", "0101100710007", "1234567890",
@@ -199,8 +208,22 @@ def _decoded_parts(message) -> list[bytes]:
     return [part.get_payload(decode=True) or b"" for part in message.walk() if not part.is_multipart()]
 
 
+@pytest.fixture
+def task_logs_at_info(monkeypatch):
+    """The task logs at INFO, as a deployment writes them (dag.test() configures Airflow's logging from this);
+    afterwards back at the tests' WARNING, so that later tests do not log into a closed capture."""
+    import logging
+
+    monkeypatch.setenv("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+    yield
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
+
+
 @pytest.mark.airflow
-def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server, capfd):
+def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server, capfd,
+                                                            task_logs_at_info):
     import email
     import email.policy
     import os
@@ -229,7 +252,6 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
     for team, name, content, _ in files:
         (data / "inbox" / team).mkdir(parents=True, exist_ok=True)
         (data / "inbox" / team / name).write_bytes(content)
-    monkeypatch.setenv("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")  # the task logs, as a deployment writes them
     assert run_dag("ingest_submissions").state == "success"
     assert run_dag("publish_national_tables").state == "success"
 
