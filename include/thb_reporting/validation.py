@@ -19,7 +19,7 @@ from thb_reporting.contracts import load as load_contract
 from thb_reporting.privacy import identifier_kind, suspect_cells
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import ROW_KEY, load_suite
-from thb_reporting.written_forms import Problem, read_whole_number
+from thb_reporting.written_forms import Problem, read_date, read_whole_number, thousands_separators
 
 log = logging.getLogger(__name__)
 ERROR, WARNING = "error", "warning"
@@ -150,8 +150,6 @@ def _parse_dates(raw):
     ISO dates, most of a column, are parsed together; the other forms one by one."""
     import pandas as pd
 
-    from thb_reporting.written_forms import read_date
-
     iso = raw.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).astype(bool)
     readings = {text: read_date(text) for text in raw[~iso].dropna().unique()}
     text = raw.where(iso, raw.map(lambda v: readings[v][0].isoformat() if readings.get(v, (None,))[0] else None))
@@ -217,8 +215,6 @@ def _typed_column(raw, col, convention: str | None = None):
 def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
     """Per whole-number column, the thousands separator its cells show beyond doubt; where they show
     none, the one the file's other whole-number columns show; None where nothing (or both) shows."""
-    from thb_reporting.written_forms import thousands_separators
-
     def written(values):  # the cells that are more than plain digits (only they can show a convention)
         values = values.dropna()
         return values[~values.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)].unique()
