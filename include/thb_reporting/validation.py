@@ -136,8 +136,9 @@ def find_personal_identifiers(frame) -> list[Finding]:
         else:
             values = values.dropna()
             suspects = values[suspect_cells(values)]
+        kinds = {text: identifier_kind(text) for text in suspects.unique()}  # a repeated value examined once
         for idx, text in suspects.items():
-            kind = identifier_kind(text)
+            kind = kinds[text]
             if kind:
                 findings.append(Finding("personal_identifier", column=shown[position], row=int(frame.at[idx, ROW_KEY]),
                                         detail=kind))
@@ -215,9 +216,11 @@ def _typed_column(raw, col, convention: str | None = None):
 def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
     """Per whole-number column, the thousands separator its cells show beyond doubt; where they show
     none, the one the file's other whole-number columns show; None where nothing (or both) shows."""
-    def written(values):  # the cells that are more than plain digits (only they can show a convention)
-        values = values.dropna()
-        return values[~values.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)].unique()
+    import pandas as pd
+
+    def written(values):  # the distinct cells that are more than plain digits (only they show a convention)
+        distinct = pd.Series(values.dropna().unique(), dtype=values.dtype)
+        return distinct[~distinct.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)]
 
     shown = {c.name: thousands_separators(written(frame[c.name]))
              for c in contract.columns if c.type == "integer" and c.name in frame.columns}
