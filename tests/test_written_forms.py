@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import re
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

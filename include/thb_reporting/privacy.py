@@ -82,13 +82,14 @@ _DATE_SHAPE = re.compile(r"\d{1,2}([-/.])\d{1,2}\1(?:\d{2}|\d{4})")
 # Python's (any letter or digit) does; those references are then not examined one by one.
 # tests/test_written_forms.py checks the superset property on generated text.
 _CLEAN_START_RE2 = r"(?:^|[^A-Za-z0-9_./\x{2013}-]|(?:^|[^A-Za-z0-9_])[./\x{2013}-])"
-_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}./()][{_SPACES_RE2}]*){{0,3}}"
+_JMBG_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}./][{_SPACES_RE2}]*)?"
+_PHONE_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}/()][{_SPACES_RE2}]*){{0,3}}"  # no '.': dates are not examined
 SUSPECT = "|".join([
     r"[@\x{ff20}\x{fe6b}]",  # e-mail
     r"\p{Nd}{12}",  # a JMBG in one piece, or as a number that lost its leading zero
-    rf"{_CLEAN_START_RE2}\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{12}}",  # a JMBG in groups
-    rf"{_CLEAN_START_RE2}[(+{_SPACES_RE2}]*(?:0|[^\x{{00}}-\x{{7f}}])\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{6}}",  # 0…, 00…
-    rf"\+[(+{_SPACES_RE2}]*\p{{Nd}}(?:{_GAP_RE2}\p{{Nd}}){{6}}",  # +381…
+    rf"{_CLEAN_START_RE2}\p{{Nd}}(?:{_JMBG_GAP_RE2}\p{{Nd}}){{12}}",  # a JMBG in groups
+    rf"{_CLEAN_START_RE2}[(+{_SPACES_RE2}]*(?:0|[^\x{{00}}-\x{{7f}}])\p{{Nd}}(?:{_PHONE_GAP_RE2}\p{{Nd}}){{6}}",  # 0…
+    rf"\+[(+{_SPACES_RE2}]*\p{{Nd}}(?:{_PHONE_GAP_RE2}\p{{Nd}}){{6}}",  # +381…
     r"(?i:tel|mob|fax|faks|phone|тел|моб|факс)[^\p{Nd}/\x{2013}-]*\p{Nd}",  # tel. 011 …
 ])
 

@@ -20,7 +20,7 @@ from thb_reporting.privacy import identifier_kind, shown, suspect_cells
 from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import READING_FINDINGS, shown_header
 from thb_reporting.suites import ROW_KEY, load_suite
-from thb_reporting.written_forms import Problem, read_whole_number
+from thb_reporting.written_forms import Problem, read_date, read_whole_number, thousands_separators
 
 log = logging.getLogger(__name__)
 ERROR, WARNING = "error", "warning"
@@ -222,8 +222,9 @@ def find_personal_identifiers(frame) -> list[Finding]:
         else:
             values = values.dropna()
             suspects = values[suspect_cells(values)]
+        kinds = {text: identifier_kind(text) for text in suspects.unique()}  # a repeated value examined once
         for idx, text in suspects.items():
-            kind = identifier_kind(text)
+            kind = kinds[text]
             if kind:
                 findings.append(Finding("personal_identifier", column=shown[position], row=int(frame.at[idx, ROW_KEY]),
                                         detail=kind))
@@ -235,8 +236,6 @@ def _parse_dates(raw):
     """(dates, the Problem of each cell that is no date or None): the written forms of written_forms.read_date.
     ISO dates, most of a column, are parsed together; the other forms one by one."""
     import pandas as pd
-
-    from thb_reporting.written_forms import read_date
 
     iso = raw.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).astype(bool)
     readings = {text: read_date(text) for text in raw[~iso].dropna().unique()}
@@ -303,11 +302,11 @@ def _typed_column(raw, col, convention: str | None = None):
 def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
     """Per whole-number column, the thousands separator its cells show beyond doubt; where they show
     none, the one the file's other whole-number columns show; None where nothing (or both) shows."""
-    from thb_reporting.written_forms import thousands_separators
+    import pandas as pd
 
-    def written(values):  # the cells that are more than plain digits (only they can show a convention)
-        values = values.dropna()
-        return values[~values.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)].unique()
+    def written(values):  # the distinct cells that are more than plain digits (only they show a convention)
+        distinct = pd.Series(values.dropna().unique(), dtype=values.dtype)
+        return distinct[~distinct.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)]
 
     shown = {c.name: thousands_separators(written(frame[c.name]))
              for c in contract.columns if c.type == "integer" and c.name in frame.columns}
