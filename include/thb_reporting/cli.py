@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("inbox")
     p.add_argument("--quarters", nargs="+", default=DEMO_QUARTERS)
     p.add_argument("--seed", type=int, default=2026)
-    p = sub.add_parser("demo", help="generate submissions, run both DAGs with dag.test(), show what was published")
+    p = sub.add_parser("demo", help="generate submissions, run both DAGs with dag.test(), show what was published "
+                                    "(into the connection reporting_db when set, e.g. AIRFLOW_CONN_REPORTING_DB=postgresql://...)")
     p.add_argument("--data", default=str(PROJECT_ROOT / "data" / "demo"))
     p.add_argument("--airflow-home", default=str(PROJECT_ROOT / ".airflow"))
     p.add_argument("--seed", type=int, default=2026)
