@@ -41,8 +41,9 @@ SUPPRESSED_UNITS = {"persons", "cases"}  # counts of people and cases; money and
 ADDITIVE_BREAKDOWNS = {"sex", "age_group", "citizenship", "migration_status"}  # partition the total
 CRIM_THB_DIMENSIONS = ("leg_stat", "sex", "citizen", "expl")
 # Bounds narrow sum by sum; through a cycle of large counts they creep towards each other one step a visit
-# without meeting. Each sum is looked at this many times (on average): on the test scenarios every bound
-# that meets has met after three, and the attacker test checks the result with exact LP bounds.
+# without meeting. Each sum is looked at this many times (on average): on the attacker test's scenario every
+# bound that meets had met after three (as many pins as after 100), and that test checks the result with
+# exact LP bounds.
 PROPAGATION_VISITS = 5
 
 Relation = tuple[list[int], list[int]]  # (parts, totals): sum of parts = sum of totals
