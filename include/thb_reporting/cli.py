@@ -117,6 +117,15 @@ def show_published(db_url: str) -> None:
                  rows, ["indicator", *periods])
 
 
+def _database_name(db_url: str) -> str:
+    from sqlalchemy import make_url
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        return f"{url.database} (SQLite)"
+    return f"{url.render_as_string(hide_password=True)} (PostgreSQL, connection reporting_db)"
+
+
 def demo(args) -> int:
     from thb_reporting.airflow_runs import airflow_environment
 
@@ -126,7 +135,7 @@ def demo(args) -> int:
     os.environ.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", DEMO_KEY)
     from thb_reporting import contracts, reference
     from thb_reporting.airflow_runs import migrate_metadata_db, run_dag
-    from thb_reporting.config import sqlite_url
+    from thb_reporting.config import reporting_db_url_from_airflow
     from thb_reporting.generator import SubmissionGenerator
 
     if data.exists():
@@ -149,10 +158,10 @@ def demo(args) -> int:
     for dag_id in ("ingest_submissions", "publish_national_tables"):
         if run_dag(dag_id).state != "success":
             return 1
-    db = data / "warehouse" / "reporting.sqlite"
-    show_published(sqlite_url(db))
+    db_url = reporting_db_url_from_airflow(data.as_uri())  # the connection reporting_db, or the SQLite default
+    show_published(db_url)
     emails = sorted((data / "outbox").glob("*.eml"))
-    print(f"\nPublished into {db} (SQLite). Exports: {data / 'exports'}. Snapshots: {data / 'snapshots'}; "
+    print(f"\nPublished into {_database_name(db_url)}. Exports: {data / 'exports'}. Snapshots: {data / 'snapshots'}; "
           f"quarantined files and their findings: {data / 'quarantine'}; every file received: {data / 'archive'}.")
     print(f"E-mails to the teams: no SMTP connection is configured (AIRFLOW_CONN_SMTP_DEFAULT), so the "
           f"{len(emails)} messages were written as .eml files to {data / 'outbox'} (open them in any mail program).")
@@ -191,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dictionary", help="write docs/data-dictionary.md from the contracts and the warehouse model")
     p = sub.add_parser("roles", help="PostgreSQL, as an administrator: create the roles and the schemas they own")
     p.add_argument("database_url", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/reporting")
-    p.add_argument("--pipeline-login", help="a login role that may act as pipeline_writer")
+    p.add_argument("--pipeline-login", action="append", default=[],
+                   help="a login of the pipeline, made a member of pipeline_writer (repeat for each login)")
     p = sub.add_parser("templates", help="write blank team templates (CSV and XLSX)")
     p.add_argument("target", nargs="?", default=str(PROJECT_ROOT / "build" / "templates"))
     p = sub.add_parser("migrate-snapshots", help="move snapshots of the earlier layout into snapshots/dataset=<name>/"
@@ -202,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("inbox")
     p.add_argument("--quarters", nargs="+", default=DEMO_QUARTERS)
     p.add_argument("--seed", type=int, default=2026)
-    p = sub.add_parser("demo", help="generate submissions, run both DAGs with dag.test(), show what was published")
+    p = sub.add_parser("demo", help="generate submissions, run both DAGs with dag.test(), show what was published "
+                                    "(into the connection reporting_db when set, e.g. AIRFLOW_CONN_REPORTING_DB=postgresql://...)")
     p.add_argument("--data", default=str(DEMO_DATA))
     p.add_argument("--airflow-home", default=str(AIRFLOW_HOME))
     p.add_argument("--seed", type=int, default=2026)
@@ -228,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with create_engine(args.database_url).begin() as conn:
             create_roles(conn, args.pipeline_login)
-        print("roles pipeline_writer, reporting_analyst, reporting_reader and their schemas are in place")
+        print("roles pipeline_writer, reporting_analyst, reporting_reader and their schemas are in place; "
+              "everything in them belongs to pipeline_writer")
     elif args.command == "templates":
         from thb_reporting.templates import write_templates
 

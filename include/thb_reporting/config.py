@@ -73,14 +73,18 @@ def sqlite_url(path: Path) -> str:
 
 
 def connection_to_url(conn_type: str, host: str | None, schema: str | None, login: str | None,
-                      password: str | None, port: int | None) -> str:
-    """SQLAlchemy URL for an Airflow connection of type postgres or sqlite."""
+                      password: str | None, port: int | None, extra: dict | None = None) -> str:
+    """SQLAlchemy URL for an Airflow connection of type postgres or sqlite. On PostgreSQL the extras
+    `options` (e.g. "-c role=pipeline_writer") and `role` (a role the login acts as) are kept: they decide
+    who owns what the pipeline creates."""
     from sqlalchemy import URL
 
     if conn_type in ("postgres", "postgresql"):
+        extra = extra or {}
+        options = " ".join(o for o in (extra.get("options"), extra.get("role") and f"-c role={extra['role']}") if o)
         return URL.create("postgresql+psycopg", username=login or None, password=password or None,
-                          host=host or "localhost", port=port or 5432, database=schema or "postgres"
-                          ).render_as_string(hide_password=False)
+                          host=host or "localhost", port=port or 5432, database=schema or "postgres",
+                          query={"options": options} if options else {}).render_as_string(hide_password=False)
     if conn_type == "sqlite":
         return sqlite_url(Path(host or schema))
     raise ValueError(f"connection reporting_db: type {conn_type!r} is not supported (use postgres or sqlite)")
@@ -98,7 +102,8 @@ def reporting_db_url_from_airflow(data_root: str) -> str:
         if not data_root.startswith("file://"):
             raise ValueError("set the connection reporting_db: the SQLite default needs a local thb_data_root")
         return sqlite_url(Path(data_root.removeprefix("file://")) / "warehouse" / "reporting.sqlite")
-    return connection_to_url(conn.conn_type, conn.host, conn.schema, conn.login, conn.password, conn.port)
+    return connection_to_url(conn.conn_type, conn.host, conn.schema, conn.login, conn.password, conn.port,
+                             conn.extra_dejson)
 
 
 def _key_from_airflow() -> bytes:

@@ -1,28 +1,30 @@
 """Exports a ministry can hand on, per year: the national indicators (CSV and XLSX), a table shaped like
 Eurostat's crim_thb, and SDG indicator 16.2.2 (victims per 100,000 population).
 
-Everything here is for the public: counts from 1 to the threshold are suppressed (thb_reporting.disclosure).
-The exact figures stay in national.indicators, for the ministries' analysts."""
+Everything here is for the public: counts from 1 to the threshold are suppressed, in the indicators and
+the crim_thb cube together (thb_reporting.disclosure.public_outputs). The exact figures stay in
+national.indicators, for the ministries' analysts."""
 from __future__ import annotations
 
 import io
 
 from thb_reporting import reference
-from thb_reporting.indicators import NATION, VICTIM_STATUSES, deduplicated
+from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES, deduplicated
 
 CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", "value", "suppressed"]
 SDG_COLUMNS = ["level", "area_code", "year", "breakdown", "category", "victims", "population", "rate_per_100000",
                "suppressed"]
 
 
-def crim_thb(victims, years: set[str], threshold: int):
+def crim_thb(victims, years: set[str]):
     """Victims (identified and presumed) of each year, counted once nationally, by legal status, sex,
     citizenship (reporting country / other EU / non-EU) and form of exploitation (sexual / labour /
-    other; a person with forms in two groups counts in each)."""
+    other; a person with forms in two groups counts in each): exact counts, every column of
+    CRIM_THB_COLUMNS but `suppressed` (disclosure.public_outputs suppresses them with the public indicators)."""
     import pandas as pd
 
     if victims is None or victims.empty:
-        return pd.DataFrame(columns=CRIM_THB_COLUMNS)
+        return pd.DataFrame(columns=CRIM_THB_COLUMNS[:-1])
     codes = reference.eurostat_codes()
     eu = reference.eu_members()
     persons = victims.assign(area_code=NATION, period=victims["quarter"].str.slice(0, 4))
@@ -38,10 +40,23 @@ def crim_thb(victims, years: set[str], threshold: int):
             lambda forms: sorted({codes[("expl", f)] for f in forms.split(";") if f}) or ["UNK"]),
     }).explode("expl")
     counts = frame.groupby(["time", "leg_stat", "sex", "citizen", "expl"]).size().rename("value").reset_index()
-    # The cube publishes no totals of its own, so small cells are suppressed where they stand.
-    counts["suppressed"] = counts["value"].between(1, threshold)
-    counts["value"] = counts["value"].astype("Int64").mask(counts["suppressed"])
-    return counts.assign(geo="RS", unit="NR")[CRIM_THB_COLUMNS]
+    return counts.assign(geo=NATION, unit="NR")[CRIM_THB_COLUMNS[:-1]]
+
+
+def crim_thb_margins() -> dict[str, dict[str, tuple[str, str, list[str]]]]:
+    """For each crim_thb dimension, Eurostat code → (indicator, breakdown, categories) of the nation's
+    public count of the year that the code's cells add up to (disclosure.crim_thb_relations)."""
+    margins = {"leg_stat": {}, "sex": {}, "citizen": {}, "expl": {"UNK": ("victims", "exploitation", [NOT_STATED])}}
+    for (dimension, code), eurostat in reference.eurostat_codes().items():
+        if dimension == "leg_stat":
+            margins[dimension][eurostat] = ("persons_by_status", "status", [code])
+        elif dimension == "sex":
+            margins[dimension][eurostat] = ("victims", "sex", [code])
+        elif dimension == "citizen":
+            margins[dimension][eurostat] = ("victims", "citizenship", ["serbian" if code == "reporting_country" else "foreign"])
+        else:
+            margins[dimension].setdefault(eurostat, ("victims", "exploitation", []))[2].append(code)
+    return margins
 
 
 def sdg_16_2_2(indicator_rows, years: set[str]):

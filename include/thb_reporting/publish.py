@@ -134,8 +134,8 @@ def _recompute_indicators(conn, years: set[str], threshold: int) -> dict:
     periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
     conn.execute(delete(target).where(target.c.period.in_(sorted(periods))))
     insert_rows(conn, target, pa.Table.from_pandas(result, preserve_index=False))
-    public = disclosure.public_indicators(result, indicators.catalogue(), district_of, threshold)
-    crim = exports.crim_thb(facts["victims"], years, threshold)
+    public, crim = disclosure.public_outputs(result, exports.crim_thb(facts["victims"], years), indicators.catalogue(),
+                                             district_of, exports.crim_thb_margins(), threshold)
     sdg = exports.sdg_16_2_2(public, years)
     for name, frame, column in (("public_indicators", public, "period"), ("export_crim_thb", crim, "time"),
                                 ("sdg_16_2_2", sdg, "year")):

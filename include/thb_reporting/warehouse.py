@@ -319,7 +319,17 @@ def _create_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue up instead of failing mid-way
 
         return engine.execution_options(schema_translate_map={s: None for s in SCHEMAS})
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _act_as_pipeline_writer(dbapi_conn, _record):
+        # Whatever login connects (credentials are rotated), tables and views are created and replaced as
+        # pipeline_writer, so that every login of the pipeline can replace them (thb_reporting.access).
+        from thb_reporting.access import act_as_pipeline_writer
+
+        act_as_pipeline_writer(dbapi_conn)
+
+    return engine
 
 
 def ensure_schema(engine: Engine) -> None:
