@@ -1,6 +1,8 @@
 """Pseudonymisation and detection of personal identifiers."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from thb_reporting.privacy import PseudonymisationKeyMissing, identifier_kind, is_valid_jmbg, pseudonymiser
@@ -267,7 +269,8 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
     quoted = by_sub[rows[("sombor", f"victims_{Q}.csv")].submission_id]
     assert {f.source_row for f in quoted if f.value == HIDDEN} == set(range(2, 8))
     headers = by_sub[rows[("kikinda", f"victims_{Q}.csv")].submission_id]
-    assert [(f.rule, f.column_name) for f in headers] == [("unknown_column", HIDDEN)] * 5
+    unknown = [f.column_name for f in headers if f.rule == "unknown_column"]
+    assert len(unknown) == 5 and all(re.fullmatch(r"[A-Z]+ \(#\d+\)", c) for c in unknown)  # by place, not words
     task_logs = capfd.readouterr().out  # dag.test() runs the tasks in this process, logging to its stdout
     assert "received [hidden] from team novi_sad" in task_logs  # the log lines were written, screened
 

@@ -295,10 +295,10 @@ def test_a_heading_with_an_identifier_is_a_finding_by_column_letter():
     frame.iloc[0, 3] = "064/123-45-67"  # a cell under the heading too
     findings = find_personal_identifiers(frame) + check_columns(frame, contract)
     assert {(f.rule, f.column, f.row, f.detail) for f in findings} == {
-        ("personal_identifier_in_header", "C", 1, "email"), ("personal_identifier", "C", 2, "phone"),
-        ("unknown_column", "C", None, None)}
+        ("personal_identifier_in_header", "C (#3)", 1, "email"), ("personal_identifier", "C (#3)", 2, "phone"),
+        ("unknown_column", "C (#3)", None, None)}
     for f in findings:
         for lang in ("sr", "en"):
             assert "ana@" not in describe(f, lang, contract) and "123-45" not in describe(f, lang, contract)
-    assert {f.column for f in find_personal_identifiers(frame.rename(columns={"ana@example.org": "0101100710006"}))} == {"C"}
+    assert {f.column for f in find_personal_identifiers(frame.rename(columns={"ana@example.org": "0101100710006"}))} == {"C (#3)"}
 

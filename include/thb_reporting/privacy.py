@@ -211,6 +211,7 @@ def identifier_kind(text: str) -> str | None:
 # holds no personal identifier, is short, and does not look like a reference (a case or CPTV reference, a
 # long run of digits): codes, numbers, dates and the template's column names pass unchanged.
 HIDDEN = "[hidden]"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # never shown, and NUL never reaches a database
 MAX_SHOWN = {"value": 40, "file_name": 80}
 _REFERENCE = re.compile(
     r"[^\W\d_]{1,10}[-/.]?\d+[-/.]\d+"  # SU-2026-0017, CZŽTL-2026/0123456789, NI2026/12
@@ -225,7 +226,7 @@ _PARTS = re.compile(r"\S*@\S*|[+(]?\d[\d ()/.-]{5,}\d|" + _REFERENCE.pattern)
 def may_show(text: str, limit: int = MAX_SHOWN["value"]) -> bool:
     """Whether a text taken from a file may appear as it is in a message, log line, finding or ledger column."""
     text = str(text)
-    return len(text) <= limit and _unremarkable(text)
+    return len(text) <= limit and not _CONTROL.search(text) and _unremarkable(text)
 
 
 def _unremarkable(text: str) -> bool:
@@ -244,7 +245,7 @@ def shown(value, *, kind: str = "value") -> str | None:
     if kind != "text":
         return text if may_show(text, MAX_SHOWN[kind]) else HIDDEN
     text = _PARTS.sub(lambda m: m.group() if may_show(m.group()) else HIDDEN, text)
-    return text if _unremarkable(text) else HIDDEN
+    return text if _unremarkable(text) and not _CONTROL.search(text) else HIDDEN
 
 
 def shown_file_name(name: str | None, dataset: str | None = None, quarter: str | None = None, sha256: str = "") -> str:

@@ -23,7 +23,7 @@ from functools import cache
 
 from thb_reporting.contracts import datasets
 from thb_reporting.contracts import load as load_contract
-from thb_reporting.privacy import identifier_kind
+from thb_reporting.privacy import identifier_kind, may_show
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import ROW_KEY
 
@@ -255,19 +255,20 @@ def _control_findings(frame, header: list[str], header_row: int, contract_column
 
     from thb_reporting.validation import Finding
 
-    findings = [Finding("control_character", column=_position(i), row=header_row)
+    findings = [Finding("control_character", column=column_position(i), row=header_row)
                 for i, text in enumerate(header, start=1) if _CONTROL.search(text) or re.search(_ESCAPED_CONTROL_RE2, text)]
     for position, col in enumerate((c for c in frame.columns if c != ROW_KEY), start=1):
         hits = pc.match_substring_regex(pa.array(frame.iloc[:, position], type=pa.string(), from_pandas=True), pattern)
         hits = hits.fill_null(False).to_numpy(zero_copy_only=False)
         if hits.any():
-            shown = col if col in contract_columns else _position(position)
+            shown = col if col in contract_columns else column_position(position)
             findings += [Finding("control_character", column=shown, row=int(row)) for row in frame[ROW_KEY].to_numpy()[hits]]
     return findings
 
 
-def _position(n: int) -> str:
-    """A column by its place in the spreadsheet, as 'C (#3)': said instead of a header that may not be shown."""
+def column_position(n: int) -> str:
+    """The n-th column (from 1) by its place in the spreadsheet, as 'C (#3)': said instead of a header that
+    may not be shown."""
     from openpyxl.utils import get_column_letter
 
     return f"{get_column_letter(n)} (#{n})"
@@ -275,14 +276,14 @@ def _position(n: int) -> str:
 
 def shown_header(text: str, position: int) -> str:
     """A header from a file as a message may name it: itself where may_show_header allows, else its place."""
-    return text if may_show_header(text) else _position(position)
+    return text if may_show_header(text) else column_position(position)
 
 
 def may_show_header(text: str) -> bool:
-    """Whether a header found in a file may be named in a message: short, no personal identifier, and
-    not shaped like a reference or a value (few digits, no '@', only letters, digits, spaces and _ - . ( ) /).
-    Conservative: anything else is named by its position (_position)."""
-    return (0 < len(text) <= 40 and identifier_kind(text) is None and sum(ch.isdigit() for ch in text) <= 2
+    """Whether a header found in a file may be named in a message: what privacy.may_show lets through, and
+    more strictly not shaped like a value (few digits, only letters, digits, spaces and _ - . ( ) /).
+    Conservative: anything else is named by its position (column_position)."""
+    return (0 < len(text) and may_show(text) and sum(ch.isdigit() for ch in text) <= 2
             and re.fullmatch(r"[\w .()/-]+", text) is not None and not re.search(r"\d[/-]|[/-]\d", text))
 
 

@@ -18,7 +18,7 @@ from thb_reporting.contracts import CODES_SEPARATOR, Contract
 from thb_reporting.contracts import load as load_contract
 from thb_reporting.privacy import identifier_kind, shown, suspect_cells
 from thb_reporting.quarters import Quarter
-from thb_reporting.submission_files import READING_FINDINGS, shown_header
+from thb_reporting.submission_files import READING_FINDINGS, column_position, shown_header
 from thb_reporting.suites import ROW_KEY, load_suite
 from thb_reporting.written_forms import Problem, read_date, read_whole_number, thousands_separators
 
@@ -167,24 +167,6 @@ def describe(finding: Finding, lang: str = "en", contract: Contract | None = Non
 
 
 # --- structure and identifiers ----------------------------------------------------------------
-def _column_letter(position: int) -> str:
-    """A spreadsheet's name of the column at a 0-based position: A, B, …, Z, AA, AB, …"""
-    letters = ""
-    position += 1
-    while position:
-        position, rest = divmod(position - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
-def _shown_header(frame) -> dict[int, str]:
-    """Per position in the frame, the column's name as a finding may show it: its letter (A, B, …) where
-    the heading itself holds a personal identifier, which is never echoed."""
-    names = [c for c in frame.columns if c != ROW_KEY]
-    letters = {name: _column_letter(i) for i, name in enumerate(names) if identifier_kind(str(name))}
-    return {i: letters.get(col, col) for i, col in enumerate(frame.columns)}
-
-
 def check_columns(frame, contract: Contract) -> list[Finding]:
     """The template's columns, and the findings made while reading the file (control characters, an
     identifier outside the data rows). A header not in the template is named only where it may be shown."""
@@ -207,12 +189,12 @@ def find_personal_identifiers(frame) -> list[Finding]:
     import pandas as pd
 
     names = [c for c in frame.columns if c != ROW_KEY]
-    findings = [Finding("personal_identifier_in_header", column=_column_letter(i), row=1, detail=kind)
-                for i, name in enumerate(names) if (kind := identifier_kind(str(name)))]
-    shown = _shown_header(frame)
+    findings = [Finding("personal_identifier_in_header", column=column_position(i), row=1, detail=kind)
+                for i, name in enumerate(names, start=1) if (kind := identifier_kind(str(name)))]
     for position, col in enumerate(frame.columns):
         if col == ROW_KEY:
             continue
+        shown = shown_header(col, names.index(col) + 1)
         values = frame.iloc[:, position]
         if len(values) > 10_000 and values.iloc[:1_000].nunique() <= 100:
             # a column that repeats a few values (codes, dates, numbers): each distinct value is screened once
@@ -226,7 +208,7 @@ def find_personal_identifiers(frame) -> list[Finding]:
         for idx, text in suspects.items():
             kind = kinds[text]
             if kind:
-                findings.append(Finding("personal_identifier", column=shown[position], row=int(frame.at[idx, ROW_KEY]),
+                findings.append(Finding("personal_identifier", column=shown, row=int(frame.at[idx, ROW_KEY]),
                                         detail=kind))
     return findings
 
@@ -662,7 +644,9 @@ def prepare(frame, contract: Contract) -> Prepared:
     identifiers = find_personal_identifiers(frame)
     if any(f.rule in UNTYPABLE for f in structure):
         return Prepared(None, structure + identifiers, letters=letters)
-    secret = frozenset((f.row, f.column) for f in identifiers)
+    # cells holding an identifier or a control character: never quoted, nor carried on to any other rule
+    secret = frozenset((f.row, f.column) for f in identifiers + structure
+                       if f.rule in ("personal_identifier", "control_character") and f.row)
     typed, type_findings = parse_types(frame, contract)
     type_findings = [f for f in type_findings if (f.row, f.column) not in secret]
     if secret:  # emptied, so that no rule (a row rule's sum, the suite and its Data Docs) carries them on
