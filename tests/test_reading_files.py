@@ -324,3 +324,23 @@ def test_the_template_workbook_itself_holds_nothing_to_report(tmp_path):
     frame = read_submission(generated.path.read_bytes(), parse_file_name(generated.file_name))
     assert _reading_findings(frame) == []
     assert check_columns(frame, contracts.load("victims")) == []
+
+
+def test_a_decimal_number_cell_is_never_read_as_thousands():
+    """In a workbook whose typed amounts group thousands with '.', a number cell holding 1.234 (a decimal)
+    is a finding, never the whole number 1234."""
+    rows = SubmissionGenerator(Path("/nonexistent"), seed=3).programmes_rows(
+        SubmissionGenerator(Path("/nonexistent"), seed=3)._rng("programmes", "nis", "2026Q2", 1), "nis",
+        Quarter.parse("2026Q2"), 3)
+
+    def build(book):
+        book.active.title = "programmes"
+        columns = make.fill_sheet(book.active, "programmes", rows)
+        amount = columns.index("amount_rsd") + 1
+        book.active.cell(2, amount).value = "1.250.000"  # typed, Serbian grouping: '.' separates thousands
+        book.active.cell(3, amount).value = 1.234  # a number cell with decimals
+    frame = read_submission(make.workbook(build), parse_file_name("programmes_2026Q2.xlsx"))
+    prepared = prepare(frame, contracts.load("programmes"))
+    amounts = dict(zip(prepared.typed[ROW_KEY], prepared.typed["amount_rsd"]))
+    assert amounts[2] == 1_250_000 and str(amounts[3]) == "<NA>"  # not typed at all, let alone as 1234
+    assert ("whole_number", 3) in {(f.rule, f.row) for f in prepared.findings if f.column == "amount_rsd"}

@@ -437,8 +437,13 @@ def _cell_text(value) -> str | None:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        # A decimal number cell such as 1.234 would read like a group of thousands in a file that writes
+        # 1.250.000 (written_forms): one more decimal zero, which changes nothing, keeps it a decimal.
+        text = repr(value)
+        return text + "0" if re.fullmatch(r"-?\d{1,3}\.\d{3}", text) else text
     text = str(value).strip()
     return text or None
 
