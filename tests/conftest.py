@@ -137,3 +137,27 @@ def smtp_server():
         yield controller.port, mailbox
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def pipeline_log():
+    """The log lines the pipeline's own modules (thb_reporting.*) write during a test, at INFO and above,
+    with their tracebacks: read from a handler of our own, as Airflow's console handlers may hold an
+    earlier test's captured stdout once dag.test() has configured logging."""
+    import logging
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(logging.Formatter().format(record))
+
+    logger, handler = logging.getLogger("thb_reporting"), Collect(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -225,7 +225,7 @@ def task_logs_at_info(monkeypatch):
 
 @pytest.mark.airflow
 def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server, capfd,
-                                                            task_logs_at_info):
+                                                            task_logs_at_info, pipeline_log):
     import email
     import email.policy
     import os
@@ -271,7 +271,8 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
     headers = by_sub[rows[("kikinda", f"victims_{Q}.csv")].submission_id]
     unknown = [f.column_name for f in headers if f.rule == "unknown_column"]
     assert len(unknown) == 5 and all(re.fullmatch(r"[A-Z]+ \(#\d+\)", c) for c in unknown)  # by place, not words
-    task_logs = capfd.readouterr().out  # dag.test() runs the tasks in this process, logging to its stdout
+    # dag.test() runs the tasks in this process: their console output, and the pipeline's own log lines
+    task_logs = capfd.readouterr().out + "\n".join(pipeline_log)
     assert "received [hidden] from team novi_sad" in task_logs  # the log lines were written, screened
 
     # every place outside the raw zone (inbox, archive, quarantined copies), and what the teams were sent
