@@ -117,12 +117,16 @@ def _created_by_a_login_as_before(pg_url: str, login: str) -> None:
     assert set(_owners(pg_url)) == {"pipeline_writer", login}
 
 
-def test_a_database_a_login_owns_is_given_to_pipeline_writer(pg_url):
+def _roles_and_a_database_left_by(pg_url, login):
     admin = create_engine(pg_url)
     with admin.begin() as conn:
         create_roles(conn, LOGINS)
     admin.dispose()
-    _created_by_a_login_as_before(pg_url, LOGINS[0])
+    _created_by_a_login_as_before(pg_url, login)
+
+
+def test_a_database_a_login_owns_is_given_to_pipeline_writer(pg_url):
+    _roles_and_a_database_left_by(pg_url, LOGINS[0])
     # another login cannot take them over, and says what to do
     with pytest.raises(PermissionError, match="thb roles"):
         ensure_schema(reporting_engine(_as(pg_url, LOGINS[1])))
@@ -134,11 +138,7 @@ def test_a_database_a_login_owns_is_given_to_pipeline_writer(pg_url):
 
 
 def test_the_login_that_owns_them_gives_them_to_pipeline_writer_itself(pg_url):
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        create_roles(conn, LOGINS)
-    admin.dispose()
-    _created_by_a_login_as_before(pg_url, LOGINS[0])
+    _roles_and_a_database_left_by(pg_url, LOGINS[0])
     ensure_schema(reporting_engine(_as(pg_url, LOGINS[0])))
     assert set(_owners(pg_url)) == {"pipeline_writer"}
     with reporting_engine(_as(pg_url, LOGINS[0])).connect() as conn:  # and it still acts as pipeline_writer
