@@ -146,9 +146,11 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
     assert f"thb airflow-ui --data {data} --airflow-home {home}" in demo.stdout
 
     log = open(tmp_path / "airflow-ui.log", "wb")
+    # the port as Airflow's own setting, as a deployment (or ../shared/tools/fresh-check) gives it
     ui = subprocess.Popen(["make", "-C", str(PROJECT_ROOT), "--no-print-directory", "airflow-ui",
-                           f"UI_ARGS=--data {data} --airflow-home {home} --port {port}"],
-                          env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                           f"UI_ARGS=--data {data} --airflow-home {home}"],
+                          env={**env, "AIRFLOW__API__PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT,
+                          start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300

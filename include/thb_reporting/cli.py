@@ -221,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                                           "data and Airflow home unless told otherwise")
     p.add_argument("--data", default=str(DEMO_DATA), help="the data root (variable thb_data_root)")
     p.add_argument("--airflow-home", default=str(AIRFLOW_HOME))
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW__API__PORT") or 8080),
+                   help="default: Airflow's own setting AIRFLOW__API__PORT when set, else 8080")
     args = parser.parse_args(argv)
     if args.command == "suites":
         from thb_reporting.suites import write_suites
