@@ -306,3 +306,18 @@ def test_a_file_from_no_teams_folder_is_reported_to_the_coordinator(config, gene
     assert text.index("ne pripada nijednom registrovanom timu") < text.index("belongs to no registered team")
     assert "Folder: nepoznat_tim" in text and "thb_teams_registry" in text
     assert {r.notification for r in ledger(config.reporting_db_url)} == {"sent"}
+
+
+def test_names_of_files_and_folders_of_no_team_reach_the_coordinator_screened(config, smtp_server):
+    """A folder or file name can hold a personal identifier too: the coordinator's message never quotes it."""
+    port, mailbox = smtp_server
+    inbox = Path(config.inbox.removeprefix("file://"))
+    (inbox / "ana.petrovic@example.org").mkdir(parents=True)
+    (inbox / "ana.petrovic@example.org" / f"victims_{Q}_064 123 4567.csv").write_bytes(b"x\n1\n")
+    ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    assert queue_submission_notices(config) == 1
+    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    [(rcpt, message)] = mailbox.received
+    assert rcpt == [COORDINATOR]
+    for text in [message["Subject"], *_texts(message)]:
+        assert "ana.petrovic" not in text and "123 4567" not in text, text[:200]

@@ -24,7 +24,7 @@ from sqlalchemy import or_, select, update
 
 from thb_reporting import contracts, reference
 from thb_reporting.config import PipelineConfig
-from thb_reporting.privacy import shown_file_name
+from thb_reporting.privacy import shown, shown_file_name
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path, write_atomically
 from thb_reporting.validation import ERROR, Finding, archived_column_letters, column_as_seen, explain, located
@@ -187,7 +187,7 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
         findings = located(findings, archived_column_letters(sub.file_name, sub.archive_path))
     contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
-    file_name = shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256)
+    file_name = _file_name(sub)
     subject = (f"[THB] {'Prihvaćeno' if accepted else 'Odbijeno'} / {'Accepted' if accepted else 'Rejected'}: "
                f"{sub.dataset or file_name} {sub.quarter or ''} – {team.name_lat}").replace("  ", " ")
     context = dict(
@@ -217,7 +217,7 @@ def _coordinator_notice(template: str, sub, subject: str, to: list[str], finding
     reasons = [{"text": {lang: explain(f, lang)[0] for lang in ("sr", "en")},
                 "fix": {lang: explain(f, lang)[1] for lang in ("sr", "en")}} for f in findings]
     text, html = _render(template, subject=subject, team_name_lat=team.name_lat if team else None,
-                         folder=sub.team_code, file_name=sub.file_name, dataset=sub.dataset or "?", quarter=sub.quarter,
+                         folder=shown(sub.team_code), file_name=_file_name(sub), dataset=sub.dataset or "?", quarter=sub.quarter,
                          received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), sha256=sub.content_sha256,
                          submission_id=sub.submission_id, reasons=reasons,
                          text=reasons[0]["text"] if reasons else {}, fix=reasons[0]["fix"] if reasons else {})
@@ -227,13 +227,18 @@ def _coordinator_notice(template: str, sub, subject: str, to: list[str], finding
     return message
 
 
+def _file_name(sub) -> str:
+    """The submission's file name as a message may show it (privacy.shown_file_name)."""
+    return shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256)
+
+
 def failed_message(sub, findings: list[Finding]) -> EmailMessage:
     """A submission given up after repeated unexpected errors (status failed): to its team's contacts, if
     any, and the national coordinator. It names the error's class only (findings: processing_failed)."""
     team = reference.teams().get(sub.team_code)
     coordinator = reference.national_contacts()["national_coordinator"]["email"]
-    subject = (f"[THB] Nije obrađeno / Processing failed: {sub.dataset or sub.file_name} {sub.quarter or ''} – "
-               f"{team.name_lat if team else sub.team_code or '-'}").replace("  ", " ")
+    subject = (f"[THB] Nije obrađeno / Processing failed: {sub.dataset or _file_name(sub)} {sub.quarter or ''} – "
+               f"{team.name_lat if team else shown(sub.team_code) or '-'}").replace("  ", " ")
     to = [*(team.contact_emails if team else ()), coordinator]
     return _coordinator_notice("failed", sub, subject, list(dict.fromkeys(to)), findings)
 
@@ -242,7 +247,7 @@ def unregistered_folder_message(sub, findings: list[Finding]) -> EmailMessage:
     """A file rejected because its folder is no registered team's (or the inbox root): the team cannot be
     told, so the national coordinator is."""
     subject = (f"[THB] Fajl iz neregistrovanog foldera / File from an unregistered folder: "
-               f"{sub.team_code or '(inbox)'}/{sub.file_name}")
+               f"{shown(sub.team_code) or '(inbox)'}/{_file_name(sub)}")
     return _coordinator_notice("unregistered_folder", sub, subject,
                                [reference.national_contacts()["national_coordinator"]["email"]], findings)
 

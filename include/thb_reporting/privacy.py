@@ -70,7 +70,8 @@ _JMBG_GAP = re.compile(rf"[{_SPACES}]+|[{_SPACES}]*([-\u2013./])[{_SPACES}]*")
 _PHONE_GAP = re.compile(rf"[{_SPACES}]*(?:[-\u2013/()][{_SPACES}]*){{0,3}}")
 # A word that announces a phone number: tel., Tel:, telefon, mob., mobilni, fax, faks, phone (Latin or Cyrillic).
 _PHONE_CUE = re.compile(r"(?i)(?<![^\W\d_])(?:tel|mob|fax|faks|phone|тел|моб|факс)[^\W\d_]*[.:]?[\s(+]*$")
-_AFTER_DIGIT_AND_SPACE = re.compile(rf"\d[{_SPACES}]$")
+# a number then a space (1 064 123 456 is a figure grouped by spaces); digits ending a word such as 2026Q2 are no number
+_AFTER_DIGIT_AND_SPACE = re.compile(rf"(?<!\w)\d+[{_SPACES}]$")
 _DATE_SHAPE = re.compile(r"\d{1,2}([-/.])\d{1,2}\1(?:\d{2}|\d{4})")
 
 
