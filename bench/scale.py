@@ -45,8 +45,8 @@ def prepare(teams: int) -> tuple[Path, Path]:
     if not (root / "complete").exists():
         shutil.rmtree(root, ignore_errors=True)
         synthetic_registry(registry, teams)
-        reference.use_teams_registry(registry)
-        SubmissionGenerator(inbox, seed=7).scenario(list(reference.teams()), [QUARTER], datasets=contracts.datasets())
+        teams = reference.teams(registry)
+        SubmissionGenerator(inbox, seed=7, teams=teams).scenario(list(teams), [QUARTER], datasets=contracts.datasets())
         (root / "complete").write_text("")
     return registry, inbox
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI, TEST_KEY, free_port
+from oracle import Truth
 from thb_reporting.config import PROJECT_ROOT, sqlite_url
 
 README = PROJECT_ROOT / "README.md"
@@ -72,6 +73,7 @@ def _notes(run_ids: list[str]) -> dict[str, str | None]:
 
 @pytest.mark.airflow
 def test_an_ingest_run_says_in_its_note_which_files_it_rejected(tmp_path, monkeypatch, airflow_db):
+    from thb_reporting import reference
     from thb_reporting.airflow_runs import run_dag
     from thb_reporting.generator import SubmissionGenerator
     from thb_reporting.run_notes import run_note
@@ -80,7 +82,7 @@ def test_an_ingest_run_says_in_its_note_which_files_it_rejected(tmp_path, monkey
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
     plants = {("novi_sad", "2026Q3"): "jmbg", ("nis", "2026Q3"): "unknown_code"}
-    truth = SubmissionGenerator(data / "inbox", seed=5).scenario(["novi_sad", "nis", "subotica"], ["2026Q3"], plants)
+    truth = Truth(SubmissionGenerator(data / "inbox", seed=5).scenario(["novi_sad", "nis", "subotica"], ["2026Q3"], plants))
     (data / "inbox" / "kraljevo").mkdir()  # a team's own name for its file: never echoed in the note
     (data / "inbox" / "kraljevo" / "zrtve_0101100710006.csv").write_text("not a submission\n")
 
@@ -106,7 +108,7 @@ def test_an_ingest_run_says_in_its_note_which_files_it_rejected(tmp_path, monkey
     # failed files come first, and a long list is cut to what a note holds
     db = sqlite_url(data / "warehouse" / "reporting.sqlite")
     ids = [i for group in _outcome_ids(db).values() for i in group]
-    long = run_note(db, {"accepted": ids * 200, "failed": ids[:1]})
+    long = run_note(db, {"accepted": ids * 200, "failed": ids[:1]}, reference.teams())
     assert long.splitlines()[1].startswith("- failed (still received") and len(long) <= 1000
 
 

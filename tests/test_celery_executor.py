@@ -27,6 +27,7 @@ import pytest
 
 from conftest import IN_CI, TEST_KEY, fresh_database, free_port
 from helpers import dump
+from oracle import Truth
 from thb_reporting import reference
 from thb_reporting.generator import SubmissionGenerator
 
@@ -176,7 +177,7 @@ def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeyp
     started = time.monotonic()
     broker_url, key_prefix = redis_broker
     celery_data, local_data = tmp_path / "celery-data", tmp_path / "local-data"
-    truth = SubmissionGenerator(celery_data / "inbox", seed=20).scenario(list(reference.teams()), QUARTERS, PLANTS)
+    truth = Truth(SubmissionGenerator(celery_data / "inbox", seed=20).scenario(list(reference.teams()), QUARTERS, PLANTS))
     assert len(truth.files) == 26
     shutil.copytree(celery_data / "inbox", local_data / "inbox")  # the same bytes and modification times
 

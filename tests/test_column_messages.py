@@ -65,7 +65,7 @@ def test_messages_give_the_column_letter_of_the_file_and_the_header_words(tmp_pa
     assert any("u koloni O (Status)" in r["message_sr"] and r["row"] == "4" for r in report)
 
     # the status page of the submission says the same
-    page = submission_report_html(config.reporting_db_url, ledger["victims"].submission_id)
+    page = submission_report_html(config.reporting_db_url, config.teams, ledger["victims"].submission_id)
     assert "O (Status)" in page and "A (Država eksploatacije / Country of exploitation)" in page
 
     # criminal justice: the article in Serbian words, not the code word 'article'

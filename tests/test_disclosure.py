@@ -14,6 +14,7 @@ from sqlalchemy import select
 from test_indicators import CALENDAR, THRESHOLD
 from test_national_summary import _Figures
 from test_pipeline import run_cycle
+from oracle import Truth
 from thb_reporting import contracts, disclosure, exports, indicators, reference
 from thb_reporting.generator import encode
 from thb_reporting.warehouse import reporting_engine, table
@@ -245,7 +246,7 @@ def test_an_attacker_recovers_no_suppressed_count_from_all_public_outputs(config
     import pandas as pd
 
     generator.shared_persons = 1
-    truth = generator.scenario(TEAMS, QUARTERS, datasets=contracts.datasets())
+    truth = Truth(generator.scenario(TEAMS, QUARTERS, datasets=contracts.datasets()))
     _one_form_each(truth)
     run_cycle(config)
     published = _published_outputs(config)

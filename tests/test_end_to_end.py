@@ -9,6 +9,7 @@ import pytest
 
 from conftest import TEST_KEY
 from helpers import dump, findings, ledger, publications, published_indicator
+from oracle import Truth
 from thb_reporting import reference
 from thb_reporting.config import sqlite_url
 from thb_reporting.generator import SubmissionGenerator
@@ -59,7 +60,7 @@ def cycle() -> dict[str, str]:
 def test_submissions_to_national_tables_through_airflow(pipeline_env):
     data, db_url, mailbox = pipeline_env
     generator = SubmissionGenerator(data / "inbox", seed=20)
-    truth = generator.scenario(list(reference.teams()), QUARTERS, PLANTS)
+    truth = Truth(generator.scenario(list(reference.teams()), QUARTERS, PLANTS))
     assert len(truth.files) == 26
 
     states = cycle()
@@ -96,7 +97,7 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     generator.victims_file("subotica", "2026Q2", version=2)
     generator.victims_file("vranje", "2026Q3", version=2)
     cycle()
-    assert published_indicator(db_url) == generator.truth.victims_by_team_quarter()
+    assert published_indicator(db_url) == Truth(generator.files).victims_by_team_quarter()
     assert len(mailbox.received) == 28  # the two new files, and nothing sent twice
     after = {(r.team_code, r.file_name): r for r in ledger(db_url)}
     assert after[("vranje", "victims_2026Q3.csv")].superseded_by == after[("vranje", "victims_2026Q3_v2.csv")].submission_id

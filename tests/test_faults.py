@@ -15,6 +15,7 @@ import pytest
 
 from helpers import dump, ledger, publications, published_indicator
 from test_pipeline import run_cycle
+from oracle import Truth
 from thb_reporting import ingest, publish
 
 TABLES = ("victims", "indicators", "public_indicators", "publications")
@@ -70,7 +71,7 @@ def test_killed_between_writing_and_switching_leaves_the_old_tables(config, gene
     child.wait(30)
     assert _tables(config) == before  # killed: nothing of the new publish is visible
     publish.publish(config)  # the next run completes
-    assert published_indicator(config.reporting_db_url) == generator.truth.victims_by_team_quarter()
+    assert published_indicator(config.reporting_db_url) == Truth(generator.files).victims_by_team_quarter()
 
 
 def test_killed_after_writing_a_snapshot_the_next_run_finishes_the_file(config, generator, tmp_path):
@@ -83,7 +84,7 @@ def test_killed_after_writing_a_snapshot_the_next_run_finishes_the_file(config, 
     assert [r.status for r in ledger(config.reporting_db_url)] == ["received"]  # not lost, not half-accepted
     ingest.process_submissions(config, ingest.collect_new_submissions(config))
     [row] = ledger(config.reporting_db_url)
-    assert row.status == "accepted" and row.rows_accepted == len(generator.truth.files[0].rows)
+    assert row.status == "accepted" and row.rows_accepted == len(generator.files[0].rows)
     snapshots = list((tmp_path / "data" / "snapshots").rglob("*"))
     assert not [p for p in snapshots if p.name.endswith(".part")]  # no half-written file left in sight
 
@@ -103,7 +104,7 @@ def test_database_cut_during_publish_is_retried_with_nothing_partial(config, gen
     assert child.wait(60) != 0  # the publish failed: Airflow retries the task
     assert _tables(config) == before
     publish.publish(config)  # the retry
-    assert published_indicator(config.reporting_db_url) == generator.truth.victims_by_team_quarter()
+    assert published_indicator(config.reporting_db_url) == Truth(generator.files).victims_by_team_quarter()
 
 
 def test_two_publishes_at_once_one_waits(config, generator):
@@ -125,7 +126,7 @@ def test_two_publishes_at_once_one_waits(config, generator):
     assert errors == []
     changed = [sum(len(d["changed"]) for d in r.values()) for r in results]
     assert sorted(changed) == [0, 6]  # one did the work, the other found it done
-    assert published_indicator(config.reporting_db_url) == generator.truth.victims_by_team_quarter()
+    assert published_indicator(config.reporting_db_url) == Truth(generator.files).victims_by_team_quarter()
     assert len(publications(config.reporting_db_url)) == 6
     rows = dump(config.reporting_db_url, "victims")
-    assert len(rows) == len(set(rows)) == generator.truth.published_rows()
+    assert len(rows) == len(set(rows)) == Truth(generator.files).published_rows()

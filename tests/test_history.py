@@ -56,7 +56,7 @@ def test_outlier_and_sudden_zero_are_accepted_with_a_warning_in_the_ledger(confi
     warned = {(f.submission_id, f.rule) for f in findings(config.reporting_db_url)}
     assert (zero.submission_id, "sudden_zero") in warned
     usual = [rows[("activities", q)].measure for q in ("2025Q2", "2025Q3", "2025Q4")]
-    assert usual == [sum(r["participants"] for r in f.rows) for f in generator.truth.files]
+    assert usual == [sum(r["participants"] for r in f.rows) for f in generator.files]
     newest = rows[("activities", "2026Q1")]
     assert (newest.measure, newest.status, newest.warning_count) == (20000, "accepted", 1)
     assert (newest.submission_id, "history_outlier") in warned

@@ -5,6 +5,7 @@ import math
 
 from sqlalchemy import select
 
+from oracle import Truth
 from thb_reporting import contracts, reference
 from thb_reporting.warehouse import reporting_engine, table
 from test_pipeline import run_cycle
@@ -33,7 +34,7 @@ def test_indicators_equal_the_truth(config, tmp_path):
     from thb_reporting.generator import SubmissionGenerator
 
     generator = SubmissionGenerator(tmp_path / "data" / "inbox", seed=31, shared_persons=2)
-    truth = generator.scenario(TEAMS, ["2026Q1", "2026Q2"], {("nis", "2026Q2"): "jmbg"}, datasets=contracts.datasets())
+    truth = Truth(generator.scenario(TEAMS, ["2026Q1", "2026Q2"], {("nis", "2026Q2"): "jmbg"}, datasets=contracts.datasets()))
     run_cycle(config)
     district_of = {code: t.district_code for code, t in reference.teams().items()}
     want = truth.indicators(district_of)
@@ -50,8 +51,8 @@ def test_indicators_equal_the_truth(config, tmp_path):
     generator.dataset_file("programmes", "subotica", "2026Q1", version=2)
     generator.victims_file("nis", "2026Q2", version=2)
     run_cycle(config)
-    _assert_equal(published(config.reporting_db_url), generator.truth.indicators(district_of))
-    _assert_exports(config, generator.truth, district_of)
+    _assert_equal(published(config.reporting_db_url), Truth(generator.files).indicators(district_of))
+    _assert_exports(config, Truth(generator.files), district_of)
 
 
 THRESHOLD = 4

@@ -272,7 +272,7 @@ def test_an_identifier_rejects_the_file_and_every_other_finding_comes_in_the_sam
     assert "nepoznato" in report and "dvadeset" in report
     from thb_reporting.status_page import submission_report_html
 
-    docs = submission_report_html(config.reporting_db_url, sid, standalone=True)  # the report the team gets
+    docs = submission_report_html(config.reporting_db_url, config.teams, sid, standalone=True)  # the report the team gets
     for secret in (VALID_JMBG, "0101006500006", "ana@example.org", "101006500006"):
         assert secret not in report and secret not in row.summary and secret not in docs
 

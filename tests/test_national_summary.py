@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from test_pipeline import run_cycle
+from oracle import Truth
 from thb_reporting import contracts, indicators, reference
 from thb_reporting.warehouse import reader_engine, table
 
@@ -53,7 +54,7 @@ class _Figures(HTMLParser):
 
 
 def test_summary_shows_the_truth_and_hides_small_counts(config, generator):
-    truth = generator.scenario(TEAMS, QUARTERS, datasets=contracts.datasets())
+    truth = Truth(generator.scenario(TEAMS, QUARTERS, datasets=contracts.datasets()))
     run_cycle(config)
     district_of = {code: t.district_code for code, t in reference.teams().items()}
     want = truth.indicators(district_of)

@@ -18,6 +18,7 @@ import network_guard
 from conftest import TEST_KEY
 from helpers import external_references, ledger
 from network_guard import OutboundConnection
+from oracle import Truth
 from thb_reporting.config import PROJECT_ROOT
 
 TEST_NET = "192.0.2.1"  # TEST-NET-1 (RFC 5737): documentation only, never routed
@@ -126,9 +127,9 @@ def test_a_full_cycle_reaches_nothing_beyond_loopback(tmp_path, monkeypatch, air
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
-    truth = SubmissionGenerator(data / "inbox", seed=5).scenario(
+    truth = Truth(SubmissionGenerator(data / "inbox", seed=5).scenario(
         ["nis", "vranje"], ["2026Q3"], {("nis", "2026Q3"): "unknown_code", ("vranje", "2026Q3", "programmes"): "missing_column"},
-        datasets=contracts.datasets())
+        datasets=contracts.datasets()))
     spawned = []
     popen_init = subprocess.Popen.__init__
 

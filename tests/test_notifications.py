@@ -7,6 +7,7 @@ import io
 import os
 
 from helpers import external_references, findings, ledger
+from oracle import Truth
 from thb_reporting import contracts, ingest, notifications, reference
 from thb_reporting.generator import VALID_JMBG
 from thb_reporting.notifications import SmtpSender, deliver_outbox, queue_submission_notices, queue_weekly_digest
@@ -29,7 +30,7 @@ def _parts(message) -> list[str]:
 
 
 def _process(config, generator):
-    truth = generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    truth = Truth(generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets()))
     ingest.process_submissions(config, ingest.collect_new_submissions(config))
     return truth
 
@@ -111,7 +112,7 @@ def test_smtp_down_loses_nothing_and_sends_each_once_later(config, generator, sm
 
 def test_weekly_digest_lists_submitted_rejected_and_missing(config, generator, smtp_server):
     port, mailbox = smtp_server
-    truth = generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    truth = Truth(generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets()))
     on_time = dt.datetime(2026, 10, 10, 9, 0, tzinfo=dt.timezone.utc).timestamp()
     for f in truth.files:
         if f.team == "vranje":  # Vranje sent everything before the deadline (15 October)
@@ -148,7 +149,7 @@ def test_reminders_and_overdue_notices_go_once_to_the_teams_that_owe(config, gen
     from thb_reporting.notifications import queue_calendar_notices
 
     port, mailbox = smtp_server
-    truth = generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    truth = Truth(generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets()))
     ingest.process_submissions(config, ingest.collect_new_submissions(config))
     owing = {t for t in reference.teams()
              if not all(any((f.team, f.dataset) == (t, d) and not f.plant for f in truth.files) for d in contracts.datasets())}

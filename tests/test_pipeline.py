@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import dump, findings, ledger, persons, publications, published_indicator
+from oracle import Truth
 from thb_reporting import contracts, ingest, publish, reference
 from thb_reporting.privacy import PseudonymisationKeyMissing
 from thb_reporting.storage import storage_path
@@ -22,7 +23,7 @@ def run_cycle(config):
 
 
 def test_cycle_publishes_the_truth_and_keeps_every_file(config, generator):
-    truth = generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS)
+    truth = Truth(generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS))
     outcome, _ = run_cycle(config)
     assert (len(outcome["accepted"]), len(outcome["rejected"]), outcome["failed"]) == (5, 3, [])
     assert published_indicator(config.reporting_db_url) == truth.victims_by_team_quarter()
@@ -54,7 +55,7 @@ def test_cycle_publishes_the_truth_and_keeps_every_file(config, generator):
 def test_snapshots_hold_no_clear_reference_and_no_exact_age(config, generator):
     import pyarrow.parquet as pq
 
-    truth = generator.scenario(TEAMS, ["2026Q1"])
+    truth = Truth(generator.scenario(TEAMS, ["2026Q1"]))
     run_cycle(config)
     snapshots = [r.snapshot_path for r in ledger(config.reporting_db_url)]
     assert len(snapshots) == len(TEAMS)
@@ -86,12 +87,12 @@ def test_resubmission_replaces_and_rejected_resubmission_does_not(config, genera
     run_cycle(config)
     v2 = generator.victims_file("nis", "2026Q1", version=2)
     run_cycle(config)
-    assert published_indicator(config.reporting_db_url) == generator.truth.victims_by_team_quarter()
+    assert published_indicator(config.reporting_db_url) == Truth(generator.files).victims_by_team_quarter()
     assert publications(config.reporting_db_url)[("nis", "2026Q1")] == ledger(config.reporting_db_url)[-1].submission_id
     assert persons(config.reporting_db_url, "nis", "2026Q1") == len(v2.people)
     generator.victims_file("nis", "2026Q1", version=3, plant="age_out_of_range")
     run_cycle(config)
-    assert published_indicator(config.reporting_db_url) == generator.truth.victims_by_team_quarter()
+    assert published_indicator(config.reporting_db_url) == Truth(generator.files).victims_by_team_quarter()
     rows = [r for r in ledger(config.reporting_db_url) if r.team_code == "nis"]
     assert [(r.file_name, r.status) for r in rows] == [
         ("victims_2026Q1.csv", "accepted"), ("victims_2026Q1_v2.csv", "accepted"), ("victims_2026Q1_v3.csv", "rejected")]
@@ -167,7 +168,7 @@ def test_all_five_datasets_flow_to_their_national_tables(config, generator):
     datasets = contracts.datasets()
     plants = {("nis", "2026Q1", "criminal_justice"): "conviction_above_indictment",
               ("vranje", "2026Q1", "programmes"): "end_before_start"}
-    truth = generator.scenario(TEAMS, ["2026Q1"], plants, datasets=datasets)
+    truth = Truth(generator.scenario(TEAMS, ["2026Q1"], plants, datasets=datasets))
     outcome, _ = run_cycle(config)
     assert len(outcome["rejected"]) == 2 and len(outcome["accepted"]) == len(TEAMS) * len(datasets) - 2
     sums = {"criminal_justice": "persons_female", "programmes": "amount_rsd", "activities": "participants",

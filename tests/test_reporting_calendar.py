@@ -6,6 +6,7 @@ import os
 
 from sqlalchemy import select
 
+from oracle import Truth
 from test_pipeline import run_cycle
 from thb_reporting import contracts, reference
 from thb_reporting.warehouse import reader_engine, table
@@ -14,7 +15,7 @@ PLANTS = {("nis", "2026Q3"): "unknown_code", ("vranje", "2026Q3", "programmes"):
 
 
 def test_statuses_and_rates_equal_the_scenario(config, generator):
-    truth = generator.scenario(["nis", "vranje", "subotica"], ["2026Q3"], PLANTS, datasets=contracts.datasets())
+    truth = Truth(generator.scenario(["nis", "vranje", "subotica"], ["2026Q3"], PLANTS, datasets=contracts.datasets()))
     on_time = dt.datetime(2026, 10, 10, 12, tzinfo=dt.timezone.utc).timestamp()  # deadline: 15 October
     for f in truth.files:
         if f.team == "subotica" or (f.team == "vranje" and f.dataset in ("victims", "activities")):
@@ -47,9 +48,9 @@ def test_statuses_and_rates_equal_the_scenario(config, generator):
 
 
 def test_the_calendar_sets_the_deadlines():
-    from thb_reporting.quarters import Quarter
+    from thb_reporting.quarters import Quarter, reporting_calendar
 
-    calendar = reference.reporting_calendar()
+    calendar = reporting_calendar()
     assert Quarter.parse("2026Q3").deadline() == dt.date(2026, 10, 15)
     assert Quarter.parse("2025Q4").deadline() == dt.date(2026, 1, 20)  # extended over the holidays
     assert calendar["2025Q4"]["note_en"]
@@ -59,8 +60,7 @@ def test_the_calendar_sets_the_deadlines():
 
 def test_obligations_decide_what_each_team_owes(tmp_path):
     from thb_reporting.quarters import Quarter
-    from thb_reporting.reference import Obligation
-    from thb_reporting.reporting_calendar import owes, reporting_statuses
+    from thb_reporting.reporting_calendar import Obligation, owes, reporting_obligations, reporting_statuses
     from thb_reporting.warehouse import ensure_schema, reporting_engine
 
     rules = [Obligation("*", "*", "", "", True),
@@ -74,12 +74,13 @@ def test_obligations_decide_what_each_team_owes(tmp_path):
     assert not owes(sombor, "programmes", Quarter.parse("2024Q4"), rules) and owes(sombor, "programmes", Quarter.parse("2025Q1"), rules)
     assert owes(nis, "programmes", Quarter.parse("2024Q3"), rules) and not owes(nis, "programmes", Quarter.parse("2024Q2"), rules)
     assert not owes(nis, "victims", Quarter.parse("2023Q4"), rules)  # before the team's first quarter
-    assert all(owes(t, d, Quarter.parse("2026Q3")) for t in reference.teams().values() for d in contracts.datasets())
+    in_force = reporting_obligations(reference.teams())  # reference/reporting_obligations.csv
+    assert all(owes(t, d, Quarter.parse("2026Q3"), in_force) for t in reference.teams().values() for d in contracts.datasets())
 
     engine = reporting_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
     ensure_schema(engine)
     with engine.connect() as conn:
-        rows = reporting_statuses(conn, [Quarter.parse("2026Q3")], dt.date(2026, 11, 1), obligations=rules)
+        rows = reporting_statuses(conn, reference.teams(), [Quarter.parse("2026Q3")], dt.date(2026, 11, 1), obligations=rules)
     owed = {(r["team_code"], r["dataset"]) for r in rows}
     assert ("sombor", "cross_border") not in owed and ("nis", "cross_border") in owed
     assert len(owed) == len(reference.teams()) * len(contracts.datasets()) - 1

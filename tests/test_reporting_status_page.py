@@ -20,6 +20,7 @@ import pytest
 from conftest import IN_CI, TEST_KEY, free_port
 from helpers import external_references
 from test_pipeline import run_cycle
+from oracle import Truth
 from thb_reporting import contracts, reference
 from thb_reporting.config import PROJECT_ROOT, PipelineConfig
 
@@ -36,8 +37,8 @@ def _scenario(data_root: Path):
     from thb_reporting.locks import set_lock
 
     config = PipelineConfig.local(data_root, TEST_KEY)
-    truth = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=11).scenario(
-        TEAMS, QUARTERS, PLANTS, datasets=contracts.datasets())
+    truth = Truth(SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=11).scenario(
+        TEAMS, QUARTERS, PLANTS, datasets=contracts.datasets()))
     for f in truth.files:
         if f.team == "subotica":  # by the deadline of its quarter
             stamp = dt.datetime.combine(dt.date.fromisoformat({"2026Q2": "2026-07-10", "2026Q3": "2026-10-10"}[f.quarter]),

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from helpers import dump, ledger
+from oracle import Truth
 from thb_reporting import contracts, ingest, publish, snapshots
 from thb_reporting.cli import main as thb
 from thb_reporting.storage import storage_path
@@ -22,7 +23,7 @@ def _local(url: str) -> Path:
 
 
 def _ingest(config, generator, datasets=("victims",)):
-    truth = generator.scenario(TEAMS, QUARTERS, datasets=datasets)
+    truth = Truth(generator.scenario(TEAMS, QUARTERS, datasets=datasets))
     outcome = ingest.process_submissions(config, ingest.collect_new_submissions(config))
     assert not outcome["rejected"] and not outcome["failed"]
     return truth

@@ -140,10 +140,11 @@ def demo(args) -> int:
 
     if data.exists():
         shutil.rmtree(data)
-    print(f"1. Generating synthetic submissions: {len(reference.teams())} teams × {len(contracts.datasets())} datasets × "
+    teams = reference.teams(reference.PACKAGE_TEAMS)  # the demo's teams: the package's registry
+    print(f"1. Generating synthetic submissions: {len(teams)} teams × {len(contracts.datasets())} datasets × "
           f"{len(DEMO_QUARTERS)} quarters into {data / 'inbox'} ({len(DEMO_PLANTS)} with planted errors)")
     generator = SubmissionGenerator(data / "inbox", seed=args.seed, shared_persons=1)
-    generator.scenario(list(reference.teams()), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())
+    generator.scenario(list(teams), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())
     print("2. Preparing Airflow's metadata database (airflow db migrate)")
     migrate_metadata_db()
     print("3. Running the DAGs ingest_submissions, then publish_national_tables, with dag.test()")
@@ -258,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         from thb_reporting import reference
         from thb_reporting.generator import SubmissionGenerator
 
-        truth = SubmissionGenerator(Path(args.inbox), args.seed).scenario(list(reference.teams()), args.quarters)
-        print(f"wrote {len(truth.files)} files into {args.inbox}")
+        files = SubmissionGenerator(Path(args.inbox), args.seed).scenario(
+            list(reference.teams(reference.PACKAGE_TEAMS)), args.quarters)
+        print(f"wrote {len(files)} files into {args.inbox}")
     elif args.command == "demo":
         return demo(args)
     elif args.command == "airflow-ui":

@@ -31,11 +31,13 @@ class PipelineConfig:
     teams_registry: str | None = None  # a CSV with the columns of reference/teams.csv; None: that file
     max_processing_attempts: int = 3  # runs in which a file may fail unexpectedly before it is `failed`
 
-    def __post_init__(self):
-        # The registry a configuration names is the one in force in this process (reference.teams()).
-        from thb_reporting.reference import use_teams_registry
+    @property
+    def teams(self):
+        """The team registry this configuration names (reference.TeamRegistry), read once per file: every
+        function that needs the teams is given it, so configurations in one process never share one."""
+        from thb_reporting.reference import teams
 
-        use_teams_registry(self.teams_registry)
+        return teams(self.teams_registry)
 
     @classmethod
     def local(cls, data_root: Path | str, key: bytes, reporting_db_url: str | None = None, **kw) -> PipelineConfig:

@@ -59,13 +59,12 @@ def crim_thb_margins() -> dict[str, dict[str, tuple[str, str, list[str]]]]:
     return margins
 
 
-def sdg_16_2_2(indicator_rows, years: set[str]):
+def sdg_16_2_2(indicator_rows, years: set[str], population: dict[str, int]):
     """Victims per 100,000 population by sex, age group and form of exploitation, for each team's
-    municipality and for the nation, per year (population: reference/population.csv). `indicator_rows`
-    are the public ones: where the count is suppressed, so is the rate."""
+    municipality and for the nation, per year (population: the team registry's, reference.TeamRegistry).
+    `indicator_rows` are the public ones: where the count is suppressed, so is the rate."""
     import pandas as pd
 
-    population = reference.population()
     rows = indicator_rows[(indicator_rows["indicator"] == "victims") & indicator_rows["level"].isin(["team", "nation"])
                           & indicator_rows["period"].isin(years)
                           & indicator_rows["breakdown"].isin(["total", "sex", "age_group", "exploitation"])]

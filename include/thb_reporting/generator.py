@@ -1,10 +1,11 @@
-"""Synthetic submissions: seeded and deterministic, with the ground truth they imply.
+"""Synthetic submissions, seeded and deterministic, for `thb demo`, `thb generate`, the benchmarks and
+the tests.
 
 Everything here is invented: case references, referral numbers and people are generated. Files come in
 the formats teams really use (CSV in UTF-8 with and without BOM, Windows-1250 with ';', XLSX from the
-template), and given errors can be planted in given files. The truth is computed here from the
-generated people, independently of the pipeline's own code, so that tests can compare the published
-figures with it.
+template), and given errors can be planted in given files. Each file written is recorded as plain data
+(GeneratedFile: its rows and what was planted); the figures the pipeline must publish from them are the
+tests' oracle (tests/oracle.py), not the product's.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import csv
 import datetime as dt
 import io
 import random
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from thb_reporting import contracts, reference
@@ -73,183 +74,17 @@ class GeneratedFile:
         return self.planted_rule
 
 
-@dataclass
-class Truth:
-    """What the pipeline must make of the generated files."""
-    files: list[GeneratedFile] = field(default_factory=list)
-
-    def current(self, dataset: str = "victims") -> dict[tuple[str, str], GeneratedFile]:
-        """Per team and quarter, the last accepted file written (a re-submission replaces)."""
-        out = {}
-        for f in self.files:
-            if f.dataset == dataset and f.expected_status == "accepted":
-                out[(f.team, f.quarter)] = f
-        return out
-
-    def rows(self, dataset: str) -> list[tuple[str, str, dict]]:
-        """(team, quarter, row) of every row that must be published for a dataset."""
-        return [(t, q, r) for (t, q), f in sorted(self.current(dataset).items()) for r in f.rows]
-
-    def victims_by_team_quarter(self) -> Counter:
-        counts = Counter()
-        for team, quarter, p in self.rows("victims"):
-            age = p["age_years"]
-            group = "unknown" if age is None else ("child" if age < 18 else "adult")
-            for form in (p["exploitation"].split(";") if p["exploitation"] else ["not_stated"]):
-                counts[(team, quarter, p["status"], p["sex"], group, form)] += 1
-        return counts
-
-    def published_rows(self, dataset: str = "victims") -> int:
-        return len(self.rows(dataset))
-
-    def indicators(self, district_of: dict[str, str]) -> dict[tuple, float]:
-        """Every indicator the pipeline must publish, computed here in plain Python from the generated
-        rows: {(indicator, level, area, period, breakdown, category): value}. Zeros of counts are absent
-        unless a row gave them; shares are given for every code of an area and period with victims."""
-        out: dict[tuple, float] = defaultdict(float)
-        statuses = ("possible_victim", "identified_victim")
-        areas = {"team": lambda t: t, "district": lambda t: district_of[t], "nation": lambda t: "RS"}
-        services = reference.codes("service")
-        for level, area_of in areas.items():
-            for period_of in (lambda q: q, lambda q: q[:4]):
-                def add(indicator, area, period, breakdown, category, value=1):
-                    out[(indicator, level, area, period, breakdown, category)] += value
-
-                # victims: one person per CPTV number per area and period, the first referred kept
-                people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims")
-                                 for i, r in enumerate(rows)), key=lambda x: x[:3])
-                kept, seen = [], set()
-                for _, team, _, quarter, r in people:
-                    key = (area_of(team), period_of(quarter), " ".join(r["cptv_ref"].split()).upper()) if r["cptv_ref"] else None
-                    if key and key in seen:
-                        continue
-                    seen.add(key)
-                    kept.append((team, area_of(team), period_of(quarter), r))
-                victims_per = Counter()
-                teams_per_number = defaultdict(set)
-                for team, area, period, r in kept:
-                    add("persons_by_status", area, period, "status", r["status"])
-                    if r["status"] not in statuses:
-                        continue
-                    victims_per[(area, period)] += 1
-                    add("victims", area, period, "total", "total")
-                    add("victims", area, period, "sex", r["sex"])
-                    age = r["age_years"]
-                    add("victims", area, period, "age_group", "unknown" if age is None else ("child" if age < 18 else "adult"))
-                    for form in (r["exploitation"] or "not_stated").split(";"):
-                        add("victims", area, period, "exploitation", form)
-                    add("victims", area, period, "citizenship", "serbian" if r["citizenship"] == "RS" else "foreign")
-                    add("victims", area, period, "migration_status", r["migration_status"])
-                    for service in (r["services"] or "").split(";"):
-                        if service:
-                            add("victims_receiving_service", area, period, "service", service)
-                    if r["reintegration_programme"] == "yes":
-                        add("victims_in_reintegration", area, period, "total", "total")
-                    if r["cptv_ref"]:
-                        teams_per_number[(period, " ".join(r["cptv_ref"].split()).upper())].add(team)
-                for (area, period), n in victims_per.items():
-                    for service in services:
-                        out[("share_receiving_service", level, area, period, "service", service)] = \
-                            out.get(("victims_receiving_service", level, area, period, "service", service), 0) / n
-                    out[("share_in_reintegration", level, area, period, "total", "total")] = \
-                        out.get(("victims_in_reintegration", level, area, period, "total", "total"), 0) / n
-                if level == "team":
-                    for team, area, period, r in kept:
-                        if r["status"] in statuses and r["cptv_ref"] and len(
-                                teams_per_number[(period, " ".join(r["cptv_ref"].split()).upper())]) > 1:
-                            add("victims_also_reported_by_another_team", area, period, "total", "total")
-
-                for team, quarter, rows in self._files_rows("criminal_justice"):
-                    area, period = area_of(team), period_of(quarter)
-                    for r in rows:
-                        pair = f"{r['article']}/{r['stage']}"
-                        add("prosecution_persons", area, period, "article_stage", pair, r["persons_male"] + r["persons_female"])
-                        add("prosecution_persons", area, period, "article_stage_sex", pair + "/male", r["persons_male"])
-                        add("prosecution_persons", area, period, "article_stage_sex", pair + "/female", r["persons_female"])
-                        add("prosecution_cases", area, period, "article_stage", pair, r["cases"])
-
-                latest = {}  # a programme counts once per period: its latest report
-                for team, quarter, rows in sorted(self._files_rows("programmes"), key=lambda x: x[1]):
-                    for r in rows:
-                        latest[(team, r["programme_ref"], period_of(quarter))] = (area_of(team), r)
-                funding = defaultdict(lambda: [0, 0])
-                for (_, _, period), (area, r) in latest.items():
-                    add("programme_funding_rsd", area, period, "total", "total", r["amount_rsd"])
-                    add("programme_funding_rsd", area, period, "funding_source", r["funding_source"], r["amount_rsd"])
-                    add("programmes", area, period, "total", "total")
-                    add("programmes", area, period, "type", r["type"])
-                    add("programme_beneficiaries", area, period, "total", "total", r["beneficiaries"])
-                    add("programme_beneficiaries", area, period, "type", r["type"], r["beneficiaries"])
-                    funding[(area, period)][0] += r["amount_rsd"] if r["funding_source"] == "local_migration_council" else 0
-                    funding[(area, period)][1] += r["amount_rsd"]
-                for (area, period), (local, total) in funding.items():
-                    if total:
-                        out[("share_funding_local_migration_councils", level, area, period, "total", "total")] = local / total
-
-                for team, quarter, rows in self._files_rows("activities"):
-                    area, period = area_of(team), period_of(quarter)
-                    for r in rows:
-                        add("activities", area, period, "total", "total")
-                        for breakdown in ("type", "with_migration_council", "public_visibility"):
-                            add("activities", area, period, breakdown, r[breakdown])
-                        add("people_reached", area, period, "total", "total", r["participants"])
-                        add("people_reached", area, period, "type", r["type"], r["participants"])
-
-                for team, quarter, rows in self._files_rows("cross_border"):
-                    area, period = area_of(team), period_of(quarter)
-                    for r in rows:
-                        add("cross_border_events", area, period, "total", "total")
-                        for breakdown in ("counterpart_country", "kind", "direction", "mixed_migration"):
-                            add("cross_border_events", area, period, breakdown, r[breakdown])
-                        add("cross_border_persons", area, period, "total", "total", r["persons"])
-                        add("cross_border_persons", area, period, "counterpart_country", r["counterpart_country"], r["persons"])
-        return dict(out)
-
-    def crim_thb(self) -> dict[tuple, int]:
-        """{(time, leg_stat, sex, citizen, expl): victims}, each person once nationally per year."""
-        codes, eu = reference.eurostat_codes(), reference.eu_members()
-        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims")
-                         for i, r in enumerate(rows)), key=lambda x: x[:3])
-        seen, out = set(), Counter()
-        for _, _, _, quarter, r in people:
-            key = (quarter[:4], " ".join(r["cptv_ref"].split()).upper()) if r["cptv_ref"] else None
-            if key and key in seen:
-                continue
-            seen.add(key)
-            if r["status"] not in ("possible_victim", "identified_victim"):
-                continue
-            citizen = "reporting_country" if r["citizenship"] == "RS" else ("other_eu" if r["citizenship"] in eu else "non_eu")
-            groups = {codes[("expl", f)] for f in (r["exploitation"] or "").split(";") if f} or {"UNK"}
-            for group in groups:
-                out[(quarter[:4], codes[("leg_stat", r["status"])], codes[("sex", r["sex"])],
-                     codes[("citizen", citizen)], group)] += 1
-        return dict(out)
-
-    def sdg_16_2_2(self, district_of: dict[str, str]) -> dict[tuple, float]:
-        """{(level, area, year, breakdown, category): victims per 100,000 population}."""
-        population = reference.population()
-        return {(level, area, period, breakdown, category): value * 100_000 / population[area]
-                for (indicator, level, area, period, breakdown, category), value in self.indicators(district_of).items()
-                if indicator == "victims" and level in ("team", "nation") and len(period) == 4
-                and breakdown in ("total", "sex", "age_group", "exploitation")}
-
-    def _files_rows(self, dataset: str) -> list[tuple[str, str, list[dict]]]:
-        return [(t, q, f.rows) for (t, q), f in sorted(self.current(dataset).items())]
-
-    def references(self) -> set[str]:
-        """Every case and CPTV reference written into any file (they must never appear in clear after ingestion)."""
-        return {r[k] for f in self.files if f.dataset == "victims" for r in f.rows for k in ("case_ref", "cptv_ref") if r[k]}
-
-
 class SubmissionGenerator:
-    def __init__(self, inbox: Path, seed: int = 2026, shared_persons: int = 0):
+    def __init__(self, inbox: Path, seed: int = 2026, shared_persons: int = 0,
+                 teams: reference.TeamRegistry | None = None):
         """shared_persons: how many people of each team's victims file the next team in the registry
         reports too, under the same CPTV number (in the same quarter), as happens when two teams meet
-        one person."""
+        one person. teams: the registry the files are for (a configuration's; default the package's)."""
         self.inbox = Path(inbox)
         self.seed = seed
         self.shared_persons = shared_persons
-        self.truth = Truth()
+        self.teams = teams if teams is not None else reference.teams(reference.PACKAGE_TEAMS)
+        self.files: list[GeneratedFile] = []  # every file written, in order
         self._serial = Counter()
         self._with_cptv: dict[str, list[dict]] = {}  # quarter → the last victims file's own people with a CPTV number
         self.shared: list[tuple[str, str, str]] = []  # (quarter, team, CPTV number) of each person reported again
@@ -261,9 +96,8 @@ class SubmissionGenerator:
     def _day(rng: random.Random, quarter: Quarter) -> dt.date:
         return quarter.start + dt.timedelta(days=rng.randrange((quarter.end - quarter.start).days + 1))
 
-    @staticmethod
-    def _prefix(team: str) -> str:
-        return "".join(ch for ch in reference.teams()[team].name_lat.upper() if ch.isalpha())[:2]
+    def _prefix(self, team: str) -> str:
+        return "".join(ch for ch in self.teams[team].name_lat.upper() if ch.isalpha())[:2]
 
     def victims_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
         rows = [self.person(rng, team, quarter) for _ in range(n)]
@@ -411,10 +245,10 @@ class SubmissionGenerator:
 
     def dataset_file(self, dataset: str, team: str, quarter: Quarter | str, *, plant: str | None = None,
                      version: int = 1, file_format: str | None = None, rows: int | None = None) -> GeneratedFile:
-        """Write one team's file of a dataset for a quarter into <inbox>/<team>/ and record its truth."""
+        """Write one team's file of a dataset for a quarter into <inbox>/<team>/ and record it (self.files)."""
         quarter = Quarter.parse(quarter) if isinstance(quarter, str) else quarter
         rng = self._rng(dataset, team, quarter, version)
-        teams = list(reference.teams())
+        teams = list(self.teams)
         file_format = file_format or FORMATS[(teams.index(team) + contracts.datasets().index(dataset)) % len(FORMATS)]
         contract = contracts.load(dataset)
         data_rows = getattr(self, f"{dataset}_rows")(rng, team, quarter, rows or rng.randint(4, 24))
@@ -431,23 +265,23 @@ class SubmissionGenerator:
         generated = GeneratedFile(team, str(quarter), dataset, name, path, file_format, rows=data_rows,
                                   plant=plant, planted_row=planted_row, planted_column=planted_column,
                                   planted_rule=planted_rule)
-        self.truth.files.append(generated)
+        self.files.append(generated)
         return generated
 
     def victims_file(self, team: str, quarter: Quarter | str, *, people: int | None = None, **kw) -> GeneratedFile:
         return self.dataset_file("victims", team, quarter, rows=people, **kw)
 
     def scenario(self, teams: list[str], quarters: list[str], plants: dict[tuple, str] | None = None,
-                 datasets: tuple[str, ...] = ("victims",)) -> Truth:
+                 datasets: tuple[str, ...] = ("victims",)) -> list[GeneratedFile]:
         """Every team's file of every dataset for every quarter. plants maps (team, quarter) for victims, or
-        (team, quarter, dataset), to a plant."""
+        (team, quarter, dataset), to a plant. Returns self.files: every file written so far."""
         plants = plants or {}
         for quarter in quarters:
             for dataset in datasets:
                 for team in teams:
                     plant = plants.get((team, quarter, dataset)) or (plants.get((team, quarter)) if dataset == "victims" else None)
                     self.dataset_file(dataset, team, quarter, plant=plant)
-        return self.truth
+        return self.files
 
 
 def _cell(value, file_format: str):
@@ -497,8 +331,8 @@ def synthetic_registry(target: Path, municipalities: int = 145, seed: int = 145)
     teams: the real registry's teams first, then invented municipalities ('opstina_014', …) spread over
     the districts outside Kosovo and Metohija, for scale tests of a registry with every municipality."""
     rng = random.Random(seed)
-    real = list(reference.teams().values())
-    population = reference.population()
+    real = list(reference.teams(reference.PACKAGE_TEAMS).values())
+    population = reference.population(reference.PACKAGE_TEAMS)
     districts = [d for d in reference.districts().values() if d["region_code"] != "RS-KM"]
     rows = [{"municipality_code": t.municipality_code, "name_lat": t.name_lat, "name_cyr": t.name_cyr,
              "district_code": t.district_code, "district_lat": t.district_lat, "district_cyr": t.district_cyr,

@@ -230,12 +230,12 @@ class _Processor:
 
     def check(self, sub: _Submission, data: bytes):
         """(contract, quarter, outcome-or-findings) for one file."""
-        if sub.team_code not in reference.teams():
+        if sub.team_code not in self.config.teams:
             raise SubmissionError("unknown_team", f"'{sub.team_code or '(inbox root)'}'")
         if sub.size_bytes > self.config.max_file_bytes:
             raise SubmissionError("unreadable_file", f"the file is larger than {self.config.max_file_bytes // 2**20} MB")
         name = parse_file_name(sub.file_name)
-        named = _team_named(name.remark, sub.team_code)
+        named = _team_named(name.remark, sub.team_code, self.config.teams)
         if named:
             raise SubmissionError("team_mismatch", named)
         if name.quarter.start > _now().date():
@@ -254,7 +254,7 @@ class _Processor:
         groups: dict[tuple, list] = {}
         rows = 0
         for sub in waiting:
-            if sub.size_bytes > BATCH_FILE_BYTES or sub.team_code not in reference.teams() or rows > BATCH_ROWS:
+            if sub.size_bytes > BATCH_FILE_BYTES or sub.team_code not in self.config.teams or rows > BATCH_ROWS:
                 continue
             try:
                 name = parse_file_name(sub.file_name)
@@ -353,8 +353,8 @@ BATCH_FILE_BYTES = 1 << 20  # files up to this size are validated together (prec
 BATCH_ROWS = 500_000  # at most about this many rows are held for one batch
 
 
-def _team_named(remark: str, team: str) -> str | None:
-    """Another registered team named in the free part of a file name (its code or Latin name), if any."""
+def _team_named(remark: str, team: str, teams: reference.TeamRegistry) -> str | None:
+    """Another team of the registry named in the free part of a file name (its code or Latin name), if any."""
     import re
     import unicodedata
 
@@ -363,7 +363,7 @@ def _team_named(remark: str, team: str) -> str | None:
         return " ".join(re.split(r"[^a-z0-9]+", "".join(ch for ch in text if not unicodedata.combining(ch)))).strip()
 
     words = f" {plain(remark)} "
-    for code, other in reference.teams().items():
+    for code, other in teams.items():
         if code != team and any(f" {plain(n)} " in words for n in (code, other.name_lat)):
             return other.name_lat
     return None

@@ -174,12 +174,14 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     return out
 
 
-def submission_message(sub, findings: list[Finding], data_root: str, figures: list[dict] | None = None) -> EmailMessage | None:
-    """The e-mail for one processed submission, or None when its team has no registered contact.
+def submission_message(sub, findings: list[Finding], data_root: str, teams: reference.TeamRegistry,
+                       figures: list[dict] | None = None) -> EmailMessage | None:
+    """The e-mail for one processed submission, or None when its team (in `teams`, the registry in force)
+    has no registered contact.
     figures: the team's figures when already computed (_figures_of), else they are computed here."""
     from thb_reporting.ingest import findings_csv
 
-    team = reference.teams().get(sub.team_code)
+    team = teams.get(sub.team_code)
     if team is None or not team.contact_emails:
         return None
     accepted = sub.status == "accepted"
@@ -206,14 +208,15 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
 
         message.add_attachment(findings_csv(findings, contract, quarter), maintype="text", subtype="csv",
                                filename=f"nalazi_findings_{sub.submission_id}.csv")
-        message.add_attachment(submission_report(sub, findings, standalone=True), subtype="html",
+        message.add_attachment(submission_report(sub, findings, teams, standalone=True), subtype="html",
                                filename=f"validacija_validation_{sub.submission_id}.html")
     return message
 
 
-def _coordinator_notice(template: str, sub, subject: str, to: list[str], findings: list[Finding]) -> EmailMessage:
-    """A plain message about a submission that its team alone cannot act on (Serbian first, English below)."""
-    team = reference.teams().get(sub.team_code)
+def _coordinator_notice(template: str, sub, subject: str, to: list[str], findings: list[Finding],
+                        team: reference.Team | None = None) -> EmailMessage:
+    """A plain message about a submission that its team (None: an unregistered folder) alone cannot act on
+    (Serbian first, English below)."""
     reasons = [{"text": {lang: explain(f, lang)[0] for lang in ("sr", "en")},
                 "fix": {lang: explain(f, lang)[1] for lang in ("sr", "en")}} for f in findings]
     text, html = _render(template, subject=subject, team_name_lat=team.name_lat if team else None,
@@ -232,15 +235,15 @@ def _file_name(sub) -> str:
     return shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256)
 
 
-def failed_message(sub, findings: list[Finding]) -> EmailMessage:
+def failed_message(sub, findings: list[Finding], teams: reference.TeamRegistry) -> EmailMessage:
     """A submission given up after repeated unexpected errors (status failed): to its team's contacts, if
     any, and the national coordinator. It names the error's class only (findings: processing_failed)."""
-    team = reference.teams().get(sub.team_code)
+    team = teams.get(sub.team_code)
     coordinator = reference.national_contacts()["national_coordinator"]["email"]
     subject = (f"[THB] Nije obrađeno / Processing failed: {sub.dataset or _file_name(sub)} {sub.quarter or ''} – "
                f"{team.name_lat if team else shown(sub.team_code) or '-'}").replace("  ", " ")
     to = [*(team.contact_emails if team else ()), coordinator]
-    return _coordinator_notice("failed", sub, subject, list(dict.fromkeys(to)), findings)
+    return _coordinator_notice("failed", sub, subject, list(dict.fromkeys(to)), findings, team)
 
 
 def unregistered_folder_message(sub, findings: list[Finding]) -> EmailMessage:
@@ -291,11 +294,11 @@ def queue_submission_notices(config: PipelineConfig) -> int:
                         for r in conn.execute(select(found).where(found.c.submission_id == sub.submission_id)
                                               .order_by(found.c.severity, found.c.rule, found.c.source_row))]
         if sub.status == "failed":
-            message = failed_message(sub, findings)
-        elif sub.team_code not in reference.teams():
+            message = failed_message(sub, findings, config.teams)
+        elif sub.team_code not in config.teams:
             message = unregistered_folder_message(sub, findings)
         else:
-            message = submission_message(sub, findings, config.data_root, figures.get(sub.submission_id, []))
+            message = submission_message(sub, findings, config.data_root, config.teams, figures.get(sub.submission_id, []))
         with engine.begin() as conn:
             if message is None:
                 state = "no_contact"
@@ -350,18 +353,18 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
 
 
 # --- the weekly digest ------------------------------------------------------------------------------
-def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
+def digest_message(conn, quarter: Quarter, today: dt.date, teams: reference.TeamRegistry) -> EmailMessage:
     from thb_reporting.reporting_calendar import COLOURS, NOT_OWED, STATUS_WORDS, STATUSES, reporting_statuses
 
     found = table("findings", "ledger")
-    statuses = {(s["team_code"], s["dataset"]): s for s in reporting_statuses(conn, [quarter], today)}
+    statuses = {(s["team_code"], s["dataset"]): s for s in reporting_statuses(conn, teams, [quarter], today)}
     datasets = contracts.datasets()
     counts = {s: sum(v["status"] == s for v in statuses.values()) for s in STATUSES}
     counts["total"] = len(statuses)
-    teams, rejected, missing = [], [], []
-    for code, team in reference.teams().items():
+    rows, rejected, missing = [], [], []
+    for code, team in teams.items():
         cells = [{"dataset": d, "status": statuses.get((code, d), {"status": NOT_OWED})["status"]} for d in datasets]
-        teams.append({"name": team.name_lat, "cells": cells})
+        rows.append({"name": team.name_lat, "cells": cells})
         gaps = [c["dataset"] for c in cells if c["status"] == "missing"]
         if gaps:
             missing.append({"team": team.name_lat, "datasets": gaps})
@@ -378,7 +381,7 @@ def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
                 rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
     subject = f"[THB] Nedeljni pregled / Weekly digest: {quarter}, {today.isoformat()}"
     text, html = _render("digest", subject=subject, quarter=quarter, deadline=quarter.deadline().isoformat(),
-                         today=today.isoformat(), counts=counts, teams=teams, rejected=rejected, missing=missing,
+                         today=today.isoformat(), counts=counts, teams=rows, rejected=rejected, missing=missing,
                          datasets=datasets, status_words=STATUS_WORDS, colours=COLOURS)
     year, week, _ = today.isocalendar()
     message = _envelope(subject, [reference.national_contacts()["national_coordinator"]["email"]], f"digest-{year}-W{week:02d}")
@@ -396,7 +399,7 @@ def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) ->
     ensure_schema(engine)
     year, week, _ = today.isocalendar()
     with engine.begin() as conn:
-        return _enqueue(conn, f"digest:{year}-W{week:02d}", "digest", digest_message(conn, quarter, today))
+        return _enqueue(conn, f"digest:{year}-W{week:02d}", "digest", digest_message(conn, quarter, today, config.teams))
 
 
 # --- reminders and overdue notices ------------------------------------------------------------------
@@ -420,8 +423,8 @@ def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
     ensure_schema(engine)
     queued = []
     with engine.begin() as conn:
-        statuses = reporting_statuses(conn, [quarter], today)
-        for code, team in reference.teams().items():
+        statuses = reporting_statuses(conn, config.teams, [quarter], today)
+        for code, team in config.teams.items():
             owed = [s for s in statuses if s["team_code"] == code and not s["locked"]
                     and s["status"] in ("missing", "rejected")]
             if not owed or not team.contact_emails:

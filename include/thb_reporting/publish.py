@@ -66,11 +66,11 @@ def _replace(conn, name: str, rows: list[dict]) -> None:
         conn.execute(target.insert(), rows)
 
 
-def _refresh_reference(conn, quarters: set[str]) -> None:
+def _refresh_reference(conn, quarters: set[str], teams: reference.TeamRegistry) -> None:
     """The dimensions: teams, districts, every code list, the quarters with data, the indicator catalogue."""
     _replace(conn, "teams", [
         {k: getattr(t, k) for k in ("municipality_code", "name_lat", "name_cyr", "district_code", "district_lat", "district_cyr")}
-        for t in reference.teams().values()])
+        for t in teams.values()])
     _replace(conn, "districts", list(reference.districts().values()))
     _replace(conn, "code_lists", [
         {"code_list": name, "code": c.code, "label_sr": c.label_sr, "label_en": c.label_en}
@@ -83,14 +83,14 @@ def _refresh_reference(conn, quarters: set[str]) -> None:
         for name, item in indicators.catalogue().items()])
 
 
-def _refresh_reporting_status(conn) -> None:
+def _refresh_reporting_status(conn, teams: reference.TeamRegistry) -> None:
     """national.reporting_status and the completeness indicators, for every owed quarter (small: teams ×
     datasets × quarters), so that they follow the ledger and the calendar."""
     from thb_reporting.reporting_calendar import completeness_indicators, reporting_statuses
 
-    statuses = reporting_statuses(conn)
+    statuses = reporting_statuses(conn, teams)
     _replace(conn, "reporting_status", [{k: v for k, v in s.items() if k != "last_rejected"} for s in statuses])
-    rows = completeness_indicators(statuses, {c: t.district_code for c, t in reference.teams().items()})
+    rows = completeness_indicators(statuses, {c: t.district_code for c, t in teams.items()})
     for name, extra in (("indicators", {}), ("public_indicators", {"suppressed": False})):  # rates: not sensitive
         target = table(name)
         conn.execute(delete(target).where(target.c.indicator.in_(["reporting_rate", "on_time_rate"])))
@@ -118,7 +118,7 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def _recompute_indicators(conn, years: set[str], threshold: int) -> dict:
+def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
     """Recompute every indicator and export of the given years from the current snapshots of those years;
     returns the frames, for the export files."""
     import pyarrow as pa
@@ -128,7 +128,7 @@ def _recompute_indicators(conn, years: set[str], threshold: int) -> dict:
     for dataset in contracts.datasets():
         parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
         facts[dataset] = pa.concat_tables(parts).to_pandas() if parts else None
-    district_of = {code: t.district_code for code, t in reference.teams().items()}
+    district_of = {code: t.district_code for code, t in teams.items()}
     result = indicators.national_indicators(facts, district_of)
     target = table("indicators")
     periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
@@ -136,7 +136,7 @@ def _recompute_indicators(conn, years: set[str], threshold: int) -> dict:
     insert_rows(conn, target, pa.Table.from_pandas(result, preserve_index=False))
     public, crim = disclosure.public_outputs(result, exports.crim_thb(facts["victims"], years), indicators.catalogue(),
                                              district_of, exports.crim_thb_margins(), threshold)
-    sdg = exports.sdg_16_2_2(public, years)
+    sdg = exports.sdg_16_2_2(public, years, teams.population)
     for name, frame, column in (("public_indicators", public, "period"), ("export_crim_thb", crim, "time"),
                                 ("sdg_16_2_2", sdg, "year")):
         conn.execute(delete(table(name)).where(table(name).c[column].in_(sorted(periods))))
@@ -183,12 +183,12 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
             summary[dataset] = {"changed": [list(k) for k in changed], "withdrawn": [list(k) for k in withdrawn],
                                 "rows": 0 if rows is None else rows.num_rows}
         if not touched_years:
-            _refresh_reporting_status(conn)  # the calendar moves on even when nothing new arrives
+            _refresh_reporting_status(conn, config.teams)  # the calendar moves on even when nothing new arrives
             log.info("nothing new to publish")
             return summary
-        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold)
-        _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())})
-        _refresh_reporting_status(conn)
+        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold, config.teams)
+        _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())}, config.teams)
+        _refresh_reporting_status(conn, config.teams)
         fault_point("publish_before_commit")  # everything written, nothing committed
     # The files follow the committed tables; a failure here leaves the tables right and the next
     # publish of the year writes the files again.

@@ -1,11 +1,17 @@
-"""Reporting quarters: '2026Q1' ⇄ dates."""
+"""Reporting quarters: '2026Q1' ⇄ dates, and each quarter's deadline from the reporting calendar
+(reference/reporting_calendar.csv, as the national coordinator publishes it). Which team owes what is in
+reporting_calendar.py; this module only knows dates, so that everything may import it."""
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cache
+
+from thb_reporting.reference import csv_rows
 
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+DEFAULT_DEADLINE_DAYS = 15  # after the quarter's end, for a quarter reporting_calendar.csv does not list
 
 
 @dataclass(frozen=True, order=True)
@@ -43,7 +49,19 @@ class Quarter:
 
     def deadline(self) -> dt.date:
         """As the reporting calendar (reference/reporting_calendar.csv) says, else 15 days after the end."""
-        from thb_reporting.reference import DEFAULT_DEADLINE_DAYS, reporting_calendar
-
         entry = reporting_calendar().get(str(self))
         return entry["deadline"] if entry else self.end + dt.timedelta(days=DEFAULT_DEADLINE_DAYS)
+
+
+@cache
+def reporting_calendar() -> dict[str, dict]:
+    """quarter → {"deadline": date, "note_sr": …, "note_en": …} from reporting_calendar.csv."""
+    out = {}
+    for line, r in enumerate(csv_rows("reporting_calendar.csv"), start=2):
+        quarter = Quarter.parse(r["quarter"])
+        deadline = dt.date.fromisoformat(r["deadline"])
+        if deadline <= quarter.end:
+            raise ValueError(f"reporting_calendar.csv line {line}: the deadline {deadline} of {quarter} "
+                             f"is not after the quarter's end ({quarter.end})")
+        out[str(quarter)] = {"deadline": deadline, "note_sr": r["note_sr"], "note_en": r["note_en"]}
+    return out

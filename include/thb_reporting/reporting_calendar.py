@@ -1,10 +1,12 @@
 """The reporting calendar (DHIS2 is the model): which team owes which dataset for which quarter
-(reference/reporting_obligations.csv), by when (reference/reporting_calendar.csv), and the status of each: accepted (by the deadline), accepted_late, rejected (nothing accepted, something
+(reference/reporting_obligations.csv), by when (the deadlines: quarters.py), and the status of each: accepted (by the deadline), accepted_late, rejected (nothing accepted, something
 rejected) or missing; with whether the quarter is locked. Reporting rate = accepted (on time or late) /
 owed; on-time rate = accepted by the deadline / owed."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import select
 
@@ -25,6 +27,37 @@ COLOURS = {"accepted": "#d1f2d9", "accepted_late": "#fff1c2", "rejected": "#ffd6
            NOT_OWED: "#ffffff"}
 
 
+@dataclass(frozen=True)
+class Obligation:
+    """One line of reporting_obligations.csv; `*` matches every team or dataset; an empty first quarter
+    means the team's active_since, an empty last quarter means open-ended. Later lines override earlier."""
+    team_code: str
+    dataset: str
+    first_quarter: str
+    last_quarter: str
+    owes: bool
+
+
+@cache
+def reporting_obligations(teams: reference.TeamRegistry) -> tuple[Obligation, ...]:
+    """reporting_obligations.csv, checked against the team registry in force (a configuration's)."""
+    known_teams, known_datasets = set(teams), set(contracts.datasets())
+    out = []
+    for line, r in enumerate(reference.csv_rows("reporting_obligations.csv"), start=2):
+        where = f"reporting_obligations.csv line {line}"
+        if r["team_code"] != "*" and r["team_code"] not in known_teams:
+            raise ValueError(f"{where}: team {r['team_code']!r} is not in teams.csv")
+        if r["dataset"] != "*" and r["dataset"] not in known_datasets:
+            raise ValueError(f"{where}: dataset {r['dataset']!r} is not one of {sorted(known_datasets)}")
+        for column in ("first_quarter", "last_quarter"):
+            if r[column]:
+                Quarter.parse(r[column])
+        if r["owes"] not in ("yes", "no"):
+            raise ValueError(f"{where}: owes must be yes or no, not {r['owes']!r}")
+        out.append(Obligation(r["team_code"], r["dataset"], r["first_quarter"], r["last_quarter"], r["owes"] == "yes"))
+    return tuple(out)
+
+
 def owed_quarters(team, today: dt.date) -> list[Quarter]:
     """The quarters a team may owe something for: from its first quarter to the last that has ended."""
     last = Quarter.containing(today).previous()
@@ -35,13 +68,13 @@ def owed_quarters(team, today: dt.date) -> list[Quarter]:
     return out
 
 
-def owes(team, dataset: str, quarter: Quarter, obligations=None) -> bool:
+def owes(team, dataset: str, quarter: Quarter, obligations: tuple[Obligation, ...]) -> bool:
     """Whether the team owes the dataset for the quarter: the last matching line of the obligations wins;
     nothing is owed before the team's first quarter."""
     if quarter < Quarter.parse(team.active_since):
         return False
     result = False
-    for rule in obligations if obligations is not None else reference.reporting_obligations():
+    for rule in obligations:
         if rule.team_code not in ("*", team.municipality_code) or rule.dataset not in ("*", dataset):
             continue
         if quarter < Quarter.parse(rule.first_quarter or team.active_since):
@@ -56,10 +89,11 @@ def _aware(stamp: dt.datetime) -> dt.datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
-def reporting_statuses(conn, quarters: list[Quarter] | None = None, today: dt.date | None = None,
-                       obligations=None) -> list[dict]:
-    """One row per team, dataset and quarter owed (among the given quarters, or all that have ended):
-    status, first accepted, deadline."""
+def reporting_statuses(conn, teams: reference.TeamRegistry, quarters: list[Quarter] | None = None,
+                       today: dt.date | None = None, obligations: tuple[Obligation, ...] | None = None) -> list[dict]:
+    """One row per team of the registry, dataset and quarter owed (among the given quarters, or all that
+    have ended): status, first accepted, deadline. obligations: reporting_obligations.csv unless given."""
+    obligations = reporting_obligations(teams) if obligations is None else obligations
     today = today or dt.datetime.now(dt.timezone.utc).date()
     subs = table("submissions", "ledger")
     by_key: dict[tuple, list] = {}
@@ -67,7 +101,7 @@ def reporting_statuses(conn, quarters: list[Quarter] | None = None, today: dt.da
         by_key.setdefault((r.team_code, r.dataset, r.quarter), []).append(r)
     locked = locked_quarters(conn)
     rows = []
-    for code, team in reference.teams().items():
+    for code, team in teams.items():
         for quarter in quarters or owed_quarters(team, today):
             for dataset in contracts.datasets():
                 if not owes(team, dataset, quarter, obligations):

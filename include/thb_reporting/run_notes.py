@@ -23,11 +23,12 @@ OUTCOME_WORDS = {"accepted": "accepted", "rejected": "rejected",
                  "failed": "failed (still received: the next run takes them again)"}
 
 
-def run_note(db_url: str, outcome: dict[str, list[int]]) -> str:
-    """The note for one run's outcome ({"accepted": [submission ids], "rejected": [...], ...})."""
+def run_note(db_url: str, outcome: dict[str, list[int]], teams) -> str:
+    """The note for one run's outcome ({"accepted": [submission ids], "rejected": [...], ...}); teams: the
+    registry in force (PipelineConfig.teams)."""
     from sqlalchemy import select
 
-    from thb_reporting import contracts, reference
+    from thb_reporting import contracts
     from thb_reporting.warehouse import reader_engine, table
 
     ids = [i for group in outcome.values() for i in group]
@@ -44,7 +45,7 @@ def run_note(db_url: str, outcome: dict[str, list[int]]) -> str:
                               .order_by(found.c.submission_id, found.c.source_row)):
             if r.rule not in rules[r.submission_id]:
                 rules[r.submission_id].append(r.rule)
-    teams, datasets = reference.teams(), set(contracts.datasets())
+    datasets = set(contracts.datasets())
 
     def label(i: int) -> str:
         r = rows.get(i)
@@ -79,7 +80,8 @@ def leave_run_note(outcome: dict[str, list[int]]) -> None:
     from thb_reporting.config import PipelineConfig
 
     try:
-        note = run_note(PipelineConfig.from_airflow().reporting_db_url, outcome)
+        config = PipelineConfig.from_airflow()
+        note = run_note(config.reporting_db_url, outcome, config.teams)
         if note:
             get_current_context()["ti"].xcom_push(key=NOTE_KEY, value=note)
     except Exception:  # the files are processed and recorded already: a missing note must not fail the run

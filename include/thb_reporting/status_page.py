@@ -38,7 +38,8 @@ def _config_from_airflow():
     return PipelineConfig.from_airflow()
 
 
-def status_page_html(db_url: str, today: dt.date | None = None, last_quarters: int = 8) -> str:
+def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quarters: int = 8) -> str:
+    """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting.reporting_calendar import COLOURS, STATUS_WORDS
     from thb_reporting.status_report import format_value, line_chart_svg, national_series, render, status_matrix
     from thb_reporting.warehouse import ensure_schema, reader_engine, reporting_engine
@@ -47,14 +48,15 @@ def status_page_html(db_url: str, today: dt.date | None = None, last_quarters: i
         ensure_schema(reporting_engine(db_url))
         _SCHEMA_READY.add(db_url)
     with reader_engine(db_url).connect() as conn:
-        matrix = status_matrix(conn, today, last_quarters)
+        matrix = status_matrix(conn, teams, today, last_quarters)
         series = national_series(conn, quarters=matrix["quarters"])
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
     return render("status.html.j2", m=matrix, charts=charts, fmt=format_value, colours=COLOURS, words=STATUS_WORDS,
                   now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def submission_report_html(db_url: str, submission_id: int, standalone: bool = False) -> str | None:
+def submission_report_html(db_url: str, teams, submission_id: int, standalone: bool = False) -> str | None:
+    """teams: the registry in force (PipelineConfig.teams)."""
     from sqlalchemy import select
 
     from thb_reporting.status_report import submission_report
@@ -71,7 +73,7 @@ def submission_report_html(db_url: str, submission_id: int, standalone: bool = F
     letters = archived_column_letters(sub.file_name, sub.archive_path) if any(r.column_name for r in rows) else {}
     findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail, letter=letters.get(r.column_name))
                 for r in rows]
-    return submission_report(sub, findings, standalone)
+    return submission_report(sub, findings, teams, standalone)
 
 
 def not_found_html(what: str) -> str:
@@ -92,18 +94,21 @@ def create_app(config_factory: Callable | None = None, login_required: bool = Tr
 
     @app.get("/", response_class=HTMLResponse)
     def reporting_status(quarters: int = Query(8, ge=1, le=40)) -> str:
-        return status_page_html(config_of().reporting_db_url, last_quarters=quarters)
+        config = config_of()
+        return status_page_html(config.reporting_db_url, config.teams, last_quarters=quarters)
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse)
     def submission_report(submission_id: int):
-        page = submission_report_html(config_of().reporting_db_url, submission_id)
+        config = config_of()
+        page = submission_report_html(config.reporting_db_url, config.teams, submission_id)
         return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
 
     # The same report standalone, to save or forward; /data-docs is where the Great Expectations report was.
     @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse)
     @app.get("/submissions/{submission_id}/data-docs", response_class=HTMLResponse)
     def submission_report_file(submission_id: int):
-        page = submission_report_html(config_of().reporting_db_url, submission_id, standalone=True)
+        config = config_of()
+        page = submission_report_html(config.reporting_db_url, config.teams, submission_id, standalone=True)
         return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
 
     return app

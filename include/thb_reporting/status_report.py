@@ -35,7 +35,7 @@ def render(template: str, **values) -> str:
     return _environment().get_template(template).render(**values)
 
 
-def submission_report(sub, findings: list, standalone: bool = False) -> str:
+def submission_report(sub, findings: list, teams: reference.TeamRegistry, standalone: bool = False) -> str:
     """One submission's validation report (page_templates/submission.html.j2): what failed, by rule, row and
     column, and how to fix it, in Serbian and English. `sub` is its ledger row, `findings` its
     validation.Finding list. The status page shows it with links to the other pages; `standalone` (attached to
@@ -50,7 +50,7 @@ def submission_report(sub, findings: list, standalone: bool = False) -> str:
         texts = {lang: explain(f, lang, contract, quarter) for lang in ("sr", "en")}
         rows.append({"severity": f.severity, "rule": f.rule, "row": f.row, "column": column_as_seen(f, contract), "value": f.value,
                      "what_sr": texts["sr"][0], "fix_sr": texts["sr"][1], "what_en": texts["en"][0], "fix_en": texts["en"][1]})
-    return render("submission.html.j2", sub=sub, team=reference.teams().get(sub.team_code), contract=contract,
+    return render("submission.html.j2", sub=sub, team=teams.get(sub.team_code), contract=contract,
                   findings=rows, standalone=standalone, summary=shown(sub.summary, kind="text"),
                   file_name=shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256))
 
@@ -60,10 +60,10 @@ CHARTED_INDICATORS = ("victims", "victims_in_reintegration", "programme_benefici
 SUPPRESSED_MARK = "x"  # as statistical offices print a confidential cell
 
 
-def status_matrix(conn, today: dt.date | None = None, last_quarters: int = 8) -> dict:
+def status_matrix(conn, teams: reference.TeamRegistry, today: dt.date | None = None, last_quarters: int = 8) -> dict:
     """From the ledger as it is now: for each dataset, one row per team and one cell per quarter (status,
     locked, the submission to link to), and the reporting and on-time rates of each team and the nation."""
-    statuses = reporting_statuses(conn, today=today)
+    statuses = reporting_statuses(conn, teams, today=today)
     quarters = sorted({s["quarter"] for s in statuses})[-last_quarters:]
     statuses = [s for s in statuses if s["quarter"] in quarters]
     subs = table("submissions", "ledger")
@@ -77,7 +77,6 @@ def status_matrix(conn, today: dt.date | None = None, last_quarters: int = 8) ->
             in_force[key] = r.submission_id
     locked = locked_quarters(conn)
     by_key = {(s["team_code"], s["dataset"], s["quarter"]): s for s in statuses}
-    teams = reference.teams()
     datasets = []
     for dataset in contracts.datasets():
         rows = []
