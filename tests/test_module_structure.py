@@ -93,14 +93,17 @@ def test_reference_quarters_and_contracts_import_one_way():
 
 
 def _calls_without_registry(path: Path) -> list[str]:
-    """Calls of reference.teams() or reference.population() that name no registry: they would read the
-    package's teams.csv whatever the configuration says."""
+    """Calls of reference.teams() or reference.population() (or of those names imported from reference)
+    that name no registry: they would read the package's teams.csv whatever the configuration says."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "thb_reporting.reference" for a in node.names if a.name in ("teams", "population")}
     out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call) and not node.args and not node.keywords:
             f = node.func
-            name = f.attr if isinstance(f, ast.Attribute) and getattr(f.value, "id", None) == "reference" else None
-            if name in ("teams", "population"):
+            if (isinstance(f, ast.Attribute) and getattr(f.value, "id", None) == "reference"
+                    and f.attr in ("teams", "population")) or (isinstance(f, ast.Name) and f.id in imported):
                 out.append(f"{path.name}:{node.lineno}")
     return out
 
@@ -115,5 +118,6 @@ def test_the_product_always_names_the_registry():
 
 def test_the_registry_check_finds_a_call_without_registry(tmp_path):
     (tmp_path / "m.py").write_text("from thb_reporting import reference\nx = reference.teams()\n"
-                                   "y = reference.teams(config.teams_registry)\n")
-    assert _calls_without_registry(tmp_path / "m.py") == ["m.py:2"]
+                                   "y = reference.teams(config.teams_registry)\n"
+                                   "from thb_reporting.reference import population\nz = population()\n")
+    assert _calls_without_registry(tmp_path / "m.py") == ["m.py:2", "m.py:5"]
