@@ -22,13 +22,14 @@ from pathlib import Path
 
 from sqlalchemy import or_, select, update
 
-from thb_reporting import contracts, reference
+from thb_reporting import contracts, ledger, reference
 from thb_reporting.config import PipelineConfig
+from thb_reporting.ledger import Notification, Status
 from thb_reporting.privacy import shown, shown_file_name
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path, write_atomically
 from thb_reporting.validation import ERROR, Finding, archived_column_letters, column_as_seen, explain, located
-from thb_reporting.warehouse import ensure_schema, reporting_engine, table
+from thb_reporting.warehouse import ensure_schema, reporting_engine
 
 log = logging.getLogger(__name__)
 ROWS_IN_BODY = 20  # per rule; the attached CSV has them all
@@ -142,7 +143,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
 
     by_dataset: dict[str, list] = defaultdict(list)
     for sub in subs:
-        if sub.status == "accepted" and sub.snapshot_path:
+        if sub.status == Status.ACCEPTED and sub.snapshot_path:
             by_dataset[sub.dataset].append(sub)
     catalogue = indicators.catalogue()
     order = {name: i for i, name in enumerate(catalogue)}
@@ -182,7 +183,7 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
     team = reference.teams().get(sub.team_code)
     if team is None or not team.contact_emails:
         return None
-    accepted = sub.status == "accepted"
+    accepted = sub.status == Status.ACCEPTED
     if any(f.column for f in findings):  # the columns' letters, as in the team's own file
         findings = located(findings, archived_column_letters(sub.file_name, sub.archive_path))
     contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
@@ -265,7 +266,7 @@ def _envelope(subject: str, to: list[str], key: str) -> EmailMessage:
 
 
 def _enqueue(conn, key: str, kind: str, message: EmailMessage, submission_id: int | None = None) -> bool:
-    outbox = table("outbox", "ledger")
+    outbox = ledger.OUTBOX
     if conn.execute(select(outbox.c.message_id).where(outbox.c.dedupe_key == key)).first():
         return False
     conn.execute(outbox.insert().values(
@@ -279,18 +280,14 @@ def queue_submission_notices(config: PipelineConfig) -> int:
     """Queue one e-mail for every processed submission that has none yet; returns how many."""
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
-    subs, found = table("submissions", "ledger"), table("findings", "ledger")
     with engine.connect() as conn:
-        waiting = conn.execute(select(subs).where(subs.c.status.in_(["accepted", "rejected", "failed"]),
-                                                  subs.c.notification.is_(None)).order_by(subs.c.submission_id)).all()
+        waiting = ledger.awaiting_notice(conn)
     queued = 0
     figures = _figures_of(waiting)
     for sub in waiting:
         with engine.connect() as conn:
-            findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail)
-                        for r in conn.execute(select(found).where(found.c.submission_id == sub.submission_id)
-                                              .order_by(found.c.severity, found.c.rule, found.c.source_row))]
-        if sub.status == "failed":
+            findings = ledger.findings_of(conn, sub.submission_id)
+        if sub.status == Status.FAILED:
             message = failed_message(sub, findings)
         elif sub.team_code not in reference.teams():
             message = unregistered_folder_message(sub, findings)
@@ -298,11 +295,11 @@ def queue_submission_notices(config: PipelineConfig) -> int:
             message = submission_message(sub, findings, config.data_root, figures.get(sub.submission_id, []))
         with engine.begin() as conn:
             if message is None:
-                state = "no_contact"
+                state = Notification.NO_CONTACT
             else:
                 queued += _enqueue(conn, f"submission:{sub.submission_id}", "submission", message, sub.submission_id)
-                state = "queued"
-            conn.execute(update(subs).where(subs.c.submission_id == sub.submission_id).values(notification=state))
+                state = Notification.QUEUED
+            ledger.set_notification(conn, sub.submission_id, state)
     return queued
 
 
@@ -311,7 +308,7 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
     now = now or _now()
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
-    outbox, subs = table("outbox", "ledger"), table("submissions", "ledger")
+    outbox = ledger.OUTBOX
     with engine.connect() as conn:
         due = conn.execute(select(outbox).where(or_(
             (outbox.c.status == "pending") & (outbox.c.next_attempt_at <= now),
@@ -336,7 +333,7 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
                     status="pending", attempts=attempts, last_error=f"{type(e).__name__}: {e}"[:500],
                     next_attempt_at=now + backoff(attempts)))
                 if row.submission_id:
-                    conn.execute(update(subs).where(subs.c.submission_id == row.submission_id).values(notification="retrying"))
+                    ledger.set_notification(conn, row.submission_id, Notification.RETRYING)
             log.warning("could not send %r (attempt %d): %s", row.subject, attempts, e)
             result["failed"] += 1
             continue
@@ -344,7 +341,7 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
             conn.execute(update(outbox).where(outbox.c.message_id == row.message_id).values(
                 status="sent", attempts=row.attempts + 1, sent_at=_now(), last_error=None))
             if row.submission_id:
-                conn.execute(update(subs).where(subs.c.submission_id == row.submission_id).values(notification="sent"))
+                ledger.set_notification(conn, row.submission_id, Notification.SENT)
         result["sent"] += 1
     return result
 
@@ -353,7 +350,6 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
 def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
     from thb_reporting.reporting_calendar import COLOURS, NOT_OWED, STATUS_WORDS, STATUSES, reporting_statuses
 
-    found = table("findings", "ledger")
     statuses = {(s["team_code"], s["dataset"]): s for s in reporting_statuses(conn, [quarter], today)}
     datasets = contracts.datasets()
     counts = {s: sum(v["status"] == s for v in statuses.values()) for s in STATUSES}
@@ -368,12 +364,9 @@ def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
         for d in datasets:
             if cells[datasets.index(d)]["status"] == "rejected":
                 sub = statuses[(code, d)]["last_rejected"]
-                first = conn.execute(select(found).where(found.c.submission_id == sub.submission_id, found.c.severity == ERROR)
-                                     .order_by(found.c.source_row)).first()
-                letter = (archived_column_letters(sub.file_name, sub.archive_path).get(first.column_name)
-                          if first and first.column_name else None)
-                finding = Finding(first.rule, column=first.column_name, value=first.value, detail=first.detail,
-                                  letter=letter) if first else None
+                finding = next(iter(ledger.findings_of(conn, sub.submission_id, ERROR, order=("source_row",))), None)
+                if finding and finding.column:  # its column's letter, as in the team's own file
+                    finding = located([finding], archived_column_letters(sub.file_name, sub.archive_path))[0]
                 reason = {lang: explain(finding, lang, contracts.load(d), quarter)[0] if finding else "" for lang in ("sr", "en")}
                 rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
     subject = f"[THB] Nedeljni pregled / Weekly digest: {quarter}, {today.isoformat()}"
