@@ -76,7 +76,8 @@ def ingest_submissions():
     @task(trigger_rule="all_done")  # files processed before a failure still get their e-mail
     def notify_teams() -> dict:
         from thb_reporting.config import PipelineConfig
-        from thb_reporting.notifications import deliver_outbox, queue_submission_notices, sender_from_airflow
+        from thb_reporting.notifications import queue_submission_notices
+        from thb_reporting.outbox import deliver_outbox, sender_from_airflow
 
         config = PipelineConfig.from_airflow()
         queued = queue_submission_notices(config)
