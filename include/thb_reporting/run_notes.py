@@ -14,12 +14,14 @@ import logging
 
 from airflow.listeners import hookimpl
 
+from thb_reporting.ledger import Status
+
 log = logging.getLogger(__name__)
 NOTE_KEY = "run_note"
 NOTE_LIMIT = 1000  # Airflow's dag_run_note.content
 LISTED = 12  # files named per outcome; the rest are counted
-OUTCOME_WORDS = {"accepted": "accepted", "rejected": "rejected",  # the outcomes of ingest.process_submissions
-                 "failed": "failed (still received: the next run takes them again)"}
+OUTCOME_WORDS = {Status.ACCEPTED: "accepted", Status.REJECTED: "rejected",  # outcomes of ingest.process_submissions
+                 Status.FAILED: "failed (still received: the next run takes them again)"}
 
 
 def run_note(db_url: str, outcome: dict[str, list[int]]) -> str:
@@ -46,7 +48,7 @@ def run_note(db_url: str, outcome: dict[str, list[int]]) -> str:
 
     counts = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v)
     lines = [f"{len(ids)} file{'s' if len(ids) != 1 else ''}: {counts}"]
-    for kind in sorted(outcome, key=lambda k: (k == "accepted", k)):  # problems first
+    for kind in sorted(outcome, key=lambda k: (k == Status.ACCEPTED, k)):  # problems first
         group = outcome[kind]
         if not group:
             continue
