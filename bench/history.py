@@ -43,17 +43,15 @@ def template(teams: int) -> dict:
     shutil.rmtree(root, ignore_errors=True)
     import airflow.sdk  # noqa: F401
 
-    from sqlalchemy import select
-
+    from thb_reporting import ledger
     from thb_reporting.config import PipelineConfig
     from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.warehouse import reporting_engine, table
+    from thb_reporting.warehouse import reporting_engine
 
     config = PipelineConfig.local(root / "data", KEY, inbox=inbox.resolve().as_uri(), teams_registry=str(registry))
     process_submissions(config, collect_new_submissions(config))
-    subs = table("submissions", "ledger")
     with reporting_engine(config.reporting_db_url).connect() as conn:
-        rows = conn.execute(select(subs).where(subs.c.status == "accepted")).all()
+        rows = [r for r in ledger.submissions(conn) if r.status == ledger.Status.ACCEPTED]
     out = {"registry": str(registry), "data_root": config.data_root,
            "snapshots": [{k: getattr(r, k) for k in ("team_code", "dataset", "file_name", "size_bytes", "rows_total",
                                                      "rows_accepted", "measure", "archive_path", "snapshot_path")}
@@ -73,16 +71,17 @@ def _quarters(last: str, n: int) -> list[str]:
 
 
 def _register(conn, snapshots: list[dict], quarter: str) -> None:
-    """Accepted submissions for `quarter` made of the template's snapshots."""
+    """Accepted submissions for `quarter` made of the template's snapshots (written in bulk: a bench's
+    history of 40 quarters, not a lifecycle)."""
+    from thb_reporting.ledger import SUBMISSIONS, Notification, Status
     from thb_reporting.quarters import Quarter
-    from thb_reporting.warehouse import table
 
     received = dt.datetime.combine(Quarter.parse(quarter).end + dt.timedelta(days=5), dt.time(9), dt.timezone.utc)
-    conn.execute(table("submissions", "ledger").insert(), [
+    conn.execute(SUBMISSIONS.insert(), [
         {**s, "file_name": s["file_name"].replace(TEMPLATE_QUARTER, quarter), "quarter": quarter, "inbox_path": s["archive_path"],
          "content_sha256": hashlib.sha256(f"{s['snapshot_path']}:{quarter}".encode()).hexdigest(),
-         "received_at": received, "processed_at": received, "status": "accepted", "error_count": 0,
-         "warning_count": 0, "summary": "accepted", "notification": "sent"}
+         "received_at": received, "processed_at": received, "status": Status.ACCEPTED.value, "error_count": 0,
+         "warning_count": 0, "summary": "accepted", "notification": Notification.SENT.value}
         for s in snapshots])
 
 

@@ -56,7 +56,8 @@ def run_project(registry: Path, inbox: Path) -> dict:
 
     from thb_reporting.config import PipelineConfig
     from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.notifications import FolderSender, deliver_outbox, queue_submission_notices
+    from thb_reporting.notifications import queue_submission_notices
+    from thb_reporting.outbox import FolderSender, deliver_outbox
     from thb_reporting.publish import publish, unpublished
 
     work = RESULTS / "scale-work-project"

@@ -49,16 +49,17 @@ def ingest_submissions():
         import logging
 
         from thb_reporting.config import PipelineConfig
-        from thb_reporting.ingest import process_submissions
+        from thb_reporting.ingest import RETRYING, process_submissions
+        from thb_reporting.ledger import Status
         from thb_reporting.run_notes import leave_run_note
 
         outcome = process_submissions(PipelineConfig.from_airflow(), submission_ids) if submission_ids else {}
         leave_run_note(outcome)  # the run's note in the UI: accepted, rejected, failed files
-        if outcome.get("failed") or outcome.get("retrying"):
+        if outcome.get(Status.FAILED) or outcome.get(RETRYING):
             # One file's trouble must not hold back the others' publication: the task succeeds.
             logging.getLogger(__name__).warning(
                 "submissions %s failed for good (their team and the coordinator are told); %s failed this time "
-                "and are tried again next run", outcome["failed"], outcome["retrying"])
+                "and are tried again next run", outcome[Status.FAILED], outcome[RETRYING])
         return {k: len(v) for k, v in outcome.items()}
 
     @task(outlets=[ACCEPTED_SNAPSHOTS])
@@ -76,7 +77,8 @@ def ingest_submissions():
     @task(trigger_rule="all_done")  # files processed before a failure still get their e-mail
     def notify_teams() -> dict:
         from thb_reporting.config import PipelineConfig
-        from thb_reporting.notifications import deliver_outbox, queue_submission_notices, sender_from_airflow
+        from thb_reporting.notifications import queue_submission_notices
+        from thb_reporting.outbox import deliver_outbox, sender_from_airflow
 
         config = PipelineConfig.from_airflow()
         queued = queue_submission_notices(config)

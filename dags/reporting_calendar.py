@@ -20,7 +20,8 @@ def reporting_calendar():
     @task
     def send_reminders_and_overdue_notices() -> dict:
         from thb_reporting.config import PipelineConfig
-        from thb_reporting.notifications import deliver_outbox, queue_calendar_notices, sender_from_airflow
+        from thb_reporting.notifications import queue_calendar_notices
+        from thb_reporting.outbox import deliver_outbox, sender_from_airflow
 
         config = PipelineConfig.from_airflow()
         queued = queue_calendar_notices(config)

@@ -18,7 +18,8 @@ def send_weekly_digest():
     @task
     def queue_and_send_digest() -> dict:
         from thb_reporting.config import PipelineConfig
-        from thb_reporting.notifications import deliver_outbox, queue_weekly_digest, sender_from_airflow
+        from thb_reporting.notifications import queue_weekly_digest
+        from thb_reporting.outbox import deliver_outbox, sender_from_airflow
 
         config = PipelineConfig.from_airflow()
         queued = queue_weekly_digest(config)

@@ -16,7 +16,8 @@ from conftest import TEST_KEY
 from helpers import findings, ledger, publications
 from thb_reporting import contracts, ingest, reference
 from thb_reporting.generator import VALID_JMBG, SubmissionGenerator, encode
-from thb_reporting.notifications import SmtpSender, deliver_outbox, queue_submission_notices
+from thb_reporting.notifications import queue_submission_notices
+from thb_reporting.outbox import SmtpSender, deliver_outbox
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path
 from thb_reporting.warehouse import reader_engine, table

@@ -10,7 +10,8 @@ from helpers import external_references, findings, ledger
 from oracle import Truth
 from thb_reporting import contracts, ingest, notifications, reference
 from thb_reporting.generator import VALID_JMBG
-from thb_reporting.notifications import SmtpSender, deliver_outbox, queue_submission_notices, queue_weekly_digest
+from thb_reporting.notifications import queue_submission_notices, queue_weekly_digest
+from thb_reporting.outbox import SmtpSender, deliver_outbox
 from thb_reporting.warehouse import reporting_engine, table
 
 TEAMS = ["subotica", "nis", "vranje"]

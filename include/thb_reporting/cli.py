@@ -79,18 +79,17 @@ def show_published(db_url: str) -> None:
 
     from sqlalchemy import func, select
 
+    from thb_reporting import ledger
     from thb_reporting.warehouse import reader_engine, table
 
-    subs, ind = table("submissions", "ledger"), table("indicators")
+    ind = table("indicators")
     with reader_engine(db_url).connect() as conn:
-        counts = conn.execute(select(subs.c.dataset, subs.c.status, func.count()).group_by(subs.c.dataset, subs.c.status)
-                              .order_by(subs.c.dataset, subs.c.status)).all()
-        rejected = conn.execute(select(subs.c.submission_id, subs.c.team_code, subs.c.file_name, subs.c.summary)
-                                .where(subs.c.status == "rejected").order_by(subs.c.submission_id)).all()
-        resent = conn.execute(select(subs.c.team_code, subs.c.dataset, subs.c.quarter,
-                                     func.count(), func.max(subs.c.submission_id))
-                              .group_by(subs.c.team_code, subs.c.dataset, subs.c.quarter).having(func.count() > 1)).all()
-        current = {r.submission_id: (r.file_name, r.status) for r in conn.execute(select(subs))}
+        counts = ledger.status_counts(conn)
+        everything = sorted(ledger.submissions(conn), key=lambda r: r.submission_id)
+        rejected = [(r.submission_id, r.team_code, r.file_name, r.summary) for r in everything
+                    if r.status == ledger.Status.REJECTED]
+        resent = ledger.resubmissions(conn)
+        current = {r.submission_id: (r.file_name, r.status) for r in everything}
         nation = {tuple(r[:-1]): r[-1] for r in conn.execute(select(
             ind.c.period, ind.c.indicator, ind.c.breakdown, ind.c.category, ind.c.value).where(ind.c.level == "nation"))}
         team_sums = dict(conn.execute(select(ind.c.period, func.sum(ind.c.value)).where(

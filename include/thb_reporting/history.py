@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from statistics import median
 
-from sqlalchemy import select
-
+from thb_reporting import ledger
 from thb_reporting.quarters import Quarter
 from thb_reporting.validation import WARNING, Finding
-from thb_reporting.warehouse import table
 
 MIN_QUARTERS = 3  # fewer earlier quarters say too little about what is usual for a team
 Z_LIMIT = 3.5  # modified z-score (Iglewicz and Hoaglin) beyond which a value is an outlier
@@ -17,11 +15,8 @@ ZERO_AFTER = 5  # a zero is sudden when the last quarters averaged at least this
 
 def earlier_measures(conn, team: str, dataset: str, quarter: Quarter) -> list[int]:
     """The headline figure of the team's current accepted submission for each earlier quarter, oldest first."""
-    subs = table("submissions", "ledger")
-    rows = conn.execute(select(subs.c.quarter, subs.c.measure).where(
-        subs.c.team_code == team, subs.c.dataset == dataset, subs.c.status == "accepted",
-        subs.c.superseded_by.is_(None), subs.c.measure.is_not(None),
-    )).all()
+    rows = [(r.quarter, r.measure) for r in ledger.current_submissions(conn, dataset, team).values()
+            if r.measure is not None]
     return [m for q, m in sorted(rows) if Quarter.parse(q) < quarter]
 
 

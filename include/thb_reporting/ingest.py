@@ -21,9 +21,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
-
-from thb_reporting import contracts, reference
+from thb_reporting import contracts, ledger, reference
 from thb_reporting.config import PipelineConfig
 from thb_reporting.contracts import Contract, band_bounds
 from thb_reporting.faults import fault_point
@@ -39,7 +37,8 @@ from thb_reporting.suites import ROW_KEY
 from thb_reporting.validation import (
     ERROR, Finding, clear_in_batches, describe, finish, import_gx_in_background, prepare,
 )
-from thb_reporting.warehouse import ensure_schema, reporting_engine, table
+from thb_reporting.ledger import Status
+from thb_reporting.warehouse import ensure_schema, reporting_engine
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +61,9 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
     to be processed (new ones and any left `received` by an earlier, interrupted run)."""
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
-    subs = table("submissions", "ledger")
     with engine.connect() as conn:
-        known = {tuple(r) for r in conn.execute(select(subs.c.team_code, subs.c.file_name, subs.c.content_sha256))}
-        # A file whose path, size and time we have already recorded is not read again.
-        seen = {(r.inbox_path, r.size_bytes, r.received_at.replace(tzinfo=dt.timezone.utc) if r.received_at.tzinfo is None else r.received_at)
-                for r in conn.execute(select(subs.c.inbox_path, subs.c.size_bytes, subs.c.received_at))}
+        # A file whose path, size and time we have already recorded is not read again (seen).
+        known, seen = ledger.known_files(conn)
     for entry in inbox_files(config.inbox):
         team, path = entry.team, entry.path
         if entry.refused:
@@ -94,21 +90,17 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
             write_atomically(archived, data)
         dataset, quarter = _named(path.name)
         with engine.begin() as conn:
-            conn.execute(subs.insert().values(
-                team_code=team, dataset=dataset, quarter=quarter, file_name=path.name, inbox_path=str(path),
-                content_sha256=sha, size_bytes=len(data), received_at=received_at, status="received",
-                error_count=0, warning_count=0, archive_path=str(archived),
-            ))
+            ledger.record_received(conn, team_code=team, dataset=dataset, quarter=quarter, file_name=path.name,
+                                   inbox_path=str(path), content_sha256=sha, size_bytes=len(data),
+                                   received_at=received_at, archive_path=str(archived))
         known.add((team, path.name, sha))
         log.info("received %s from team %s (%d bytes, sha256 %s)", shown(path.name, kind="file_name"), shown(team) or "-",
                  len(data), sha[:12])
     with engine.connect() as conn:
-        return list(conn.execute(
-            select(subs.c.submission_id).where(subs.c.status == "received")
-            .order_by(subs.c.received_at, subs.c.submission_id)
-        ).scalars())
+        return [r.submission_id for r in ledger.waiting(conn)]
 
 
+RETRYING = "retrying"  # an outcome of one run, not a status: the file stays received for the next run
 NOT_READ = "not_read"  # content_sha256 of an inbox entry that was refused unread (never a SHA-256)
 
 
@@ -130,15 +122,13 @@ def _refuse(engine, team: str, path, kind: str, known: set) -> None:
         return
     finding = Finding("not_a_regular_file", detail=kind)
     dataset, quarter = _named(path.name)
-    subs, found = table("submissions", "ledger"), table("findings", "ledger")
     now = _now()
     with engine.begin() as conn:
-        sid = conn.execute(subs.insert().values(
-            team_code=team, dataset=dataset, quarter=quarter, file_name=path.name, inbox_path=str(path),
-            content_sha256=NOT_READ, size_bytes=0, received_at=now, processed_at=now, status="rejected",
-            error_count=1, warning_count=0, rows_accepted=0, summary=describe(finding, "en"), archive_path="",
-        )).inserted_primary_key[0]
-        conn.execute(found.insert().values(submission_id=sid, severity=ERROR, rule=finding.rule, detail=kind))
+        sid = ledger.record_received(conn, team_code=team, dataset=dataset, quarter=quarter, file_name=path.name,
+                                     inbox_path=str(path), content_sha256=NOT_READ, size_bytes=0, received_at=now,
+                                     archive_path="")
+        ledger.record_outcome(conn, sid, Status.REJECTED, [finding], processed_at=now, error_count=1, warning_count=0,
+                              rows_accepted=0, summary=describe(finding, "en"))
     known.add((team, path.name, NOT_READ))
     log.warning("refused %s in the folder of team %s unread: %s", shown(path.name, kind="file_name"), shown(team) or "-", kind)
 
@@ -289,35 +279,27 @@ class _Processor:
                 history = earlier_measures(conn, sub.team_code, name.dataset, name.quarter)
             findings = findings + history_warnings(measure, history)
         values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
-                      summary=shown(_summary(findings, contract, quarter), kind="text") if findings else "accepted",
+                      summary=shown(_summary(findings, contract, quarter), kind="text") if findings else Status.ACCEPTED.value,
                       rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed))
         if errors:
             where = quarantine_dir(self.config.data_root, sub.team_code, sub.content_sha256)
             write_atomically(where / sub.archive_path.rsplit("/", 1)[-1], data)
             write_atomically(where / "findings.csv", findings_csv(findings, contract, quarter))
-            values.update(status="rejected", rows_accepted=0, quarantine_path=str(where))
+            status = Status.REJECTED
+            values.update(rows_accepted=0, quarantine_path=str(where))
         else:
             rows = stored_rows(outcome.typed, contract, self.token)
             target = snapshot_path(self.config.data_root, name.dataset, sub.team_code, str(name.quarter),
                                    sub.submission_id, sub.content_sha256)
             _write_parquet(target, rows)
             fault_point("snapshot_written")  # the snapshot is there, the ledger does not know it yet
-            values.update(status="accepted", rows_accepted=rows.num_rows, snapshot_path=str(target))
-        subs, found = table("submissions", "ledger"), table("findings", "ledger")
-        with self.engine.begin() as conn:
-            conn.execute(update(subs).where(subs.c.submission_id == sub.submission_id).values(**values))
-            conn.execute(delete(found).where(found.c.submission_id == sub.submission_id))
-            if findings:
-                conn.execute(found.insert(), [
-                    {"submission_id": sub.submission_id, "severity": f.severity, "rule": f.rule,
-                     "column_name": f.column, "source_row": f.row, "value": f.value, "detail": f.detail}
-                    for f in findings
-                ])
-            if values["status"] == "accepted":
-                refresh_supersession(conn, sub.team_code, name.dataset, str(name.quarter))
-        log.info("%s %s from team %s: %s", values["status"], shown(sub.file_name, kind="file_name"), shown(sub.team_code),
+            status = Status.ACCEPTED
+            values.update(rows_accepted=rows.num_rows, snapshot_path=str(target))
+        with self.engine.begin() as conn:  # the outcome, its findings and the supersession together
+            ledger.record_outcome(conn, sub.submission_id, status, findings, **values)
+        log.info("%s %s from team %s: %s", status.value, shown(sub.file_name, kind="file_name"), shown(sub.team_code),
                  values["summary"][:300])
-        return values["status"]
+        return status.value
 
     def record_failure(self, sub: _Submission, error: Exception) -> str:
         """Count an unexpected error on one file. Below config.max_processing_attempts the file stays
@@ -325,28 +307,21 @@ class _Processor:
         processing_failed naming the exception's class, and its team and the coordinator are told
         (notifications). Neither the ledger nor the log gets the exception's message: it may quote the file."""
         error_class = type(error).__name__
-        attempts_table, subs, found = (table(n, "ledger") for n in ("processing_attempts", "submissions", "findings"))
         with self.engine.begin() as conn:
-            conn.execute(attempts_table.insert().values(submission_id=sub.submission_id, attempted_at=_now(),
-                                                        error_class=error_class))
-            attempts = conn.execute(select(func.count()).select_from(attempts_table)
-                                    .where(attempts_table.c.submission_id == sub.submission_id)).scalar_one()
+            attempts = ledger.record_attempt_failure(conn, sub.submission_id, error_class, _now())
             final = attempts >= self.config.max_processing_attempts
             if final:
                 finding = Finding("processing_failed", detail=error_class)
-                conn.execute(update(subs).where(subs.c.submission_id == sub.submission_id, subs.c.status == "received")
-                             .values(status="failed", processed_at=_now(), error_count=1, warning_count=0,
-                                     rows_accepted=0, summary=describe(finding, "en")))
-                conn.execute(delete(found).where(found.c.submission_id == sub.submission_id))
-                conn.execute(found.insert().values(submission_id=sub.submission_id, severity=ERROR,
-                                                   rule=finding.rule, detail=error_class))
+                ledger.record_outcome(conn, sub.submission_id, Status.FAILED, [finding], only_from=Status.RECEIVED,
+                                      processed_at=_now(), error_count=1, warning_count=0, rows_accepted=0,
+                                      summary=describe(finding, "en"))
         where = "".join(traceback.format_tb(error.__traceback__))  # the code's lines, not the values in play
         log.warning("submission %s (%s from team %s) could not be processed: %s, attempt %d of %d; %s\n%s",
                     sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-", error_class, attempts,
                     self.config.max_processing_attempts,
                     "it is failed and its team and the coordinator are told" if final
                     else "it stays received for the next run", where)
-        return "failed" if final else "retrying"
+        return Status.FAILED.value if final else RETRYING
 
 
 BATCH_FILE_BYTES = 1 << 20  # files up to this size are validated together (preclear); larger ones alone
@@ -377,36 +352,17 @@ def _write_parquet(target, rows) -> None:
     write_atomically(target, buf.getvalue())
 
 
-def refresh_supersession(conn, team: str, dataset: str, quarter: str) -> None:
-    """The latest accepted submission (by time received) for a team, dataset and quarter is current;
-    every earlier accepted one points at it. A rejected re-submission replaces nothing."""
-    subs = table("submissions", "ledger")
-    ids = list(conn.execute(
-        select(subs.c.submission_id).where(
-            subs.c.team_code == team, subs.c.dataset == dataset, subs.c.quarter == quarter,
-            subs.c.status == "accepted",
-        ).order_by(subs.c.received_at, subs.c.submission_id)
-    ).scalars())
-    if not ids:
-        return
-    current = ids[-1]
-    conn.execute(update(subs).where(subs.c.submission_id == current).values(superseded_by=None))
-    if len(ids) > 1:
-        conn.execute(update(subs).where(subs.c.submission_id.in_(ids[:-1])).values(superseded_by=current))
-
-
 def process_submissions(config: PipelineConfig, submission_ids: list[int] | None = None) -> dict:
     """Validate and snapshot or quarantine each waiting submission; returns the ids by outcome: accepted,
     rejected, failed (given up after config.max_processing_attempts unexpected errors) and retrying (an
     unexpected error this time: it stays `received` for the next run)."""
     processor = _Processor(config)
-    subs = table("submissions", "ledger")
-    query = select(subs).where(subs.c.status == "received").order_by(subs.c.received_at, subs.c.submission_id)
-    if submission_ids is not None:
-        query = query.where(subs.c.submission_id.in_(submission_ids))
     with processor.engine.connect() as conn:
-        waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__}) for r in conn.execute(query)]
-    outcome: dict[str, list[int]] = {"accepted": [], "rejected": [], "failed": [], "retrying": []}
+        waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__})
+                   for r in ledger.waiting(conn, submission_ids)]
+    # plain strings: the outcome is a task's XCom
+    outcome: dict[str, list[int]] = {s.value: [] for s in (Status.ACCEPTED, Status.REJECTED, Status.FAILED)}
+    outcome[RETRYING] = []
     if waiting:
         import_gx_in_background()  # while the first files are read and typed
     if len(waiting) > 1:
@@ -421,7 +377,7 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
             log.warning("the archived copy of submission %s (%s from team %s) cannot be read (%s); it stays "
                         "received for the next run", sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-",
                         type(e).__name__)
-            outcome["retrying"].append(sub.submission_id)
+            outcome[RETRYING].append(sub.submission_id)
         except Exception as e:  # noqa: BLE001 (one file's failure must not stop the others)
             outcome[processor.record_failure(sub, e)].append(sub.submission_id)
     return outcome

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-
+from thb_reporting import ledger
+from thb_reporting.ledger import LockAction
 from thb_reporting.quarters import Quarter
-from thb_reporting.warehouse import ensure_schema, reporting_engine, table
+from thb_reporting.warehouse import ensure_schema, reporting_engine
 
 
 def set_lock(db_url: str, quarter: str, locked: bool, by: str, reason: str = "") -> None:
@@ -16,14 +16,11 @@ def set_lock(db_url: str, quarter: str, locked: bool, by: str, reason: str = "")
     engine = reporting_engine(db_url)
     ensure_schema(engine)
     with engine.begin() as conn:
-        conn.execute(table("quarter_locks", "ledger").insert().values(
-            quarter=quarter, action="lock" if locked else "unlock", changed_by=by,
-            changed_at=dt.datetime.now(dt.timezone.utc), reason=reason or None))
+        ledger.record_lock(conn, quarter, LockAction.LOCK if locked else LockAction.UNLOCK, by,
+                           dt.datetime.now(dt.timezone.utc), reason or None)
 
 
 def locked_quarters(conn) -> set[str]:
-    locks = table("quarter_locks", "ledger")
-    latest = {}
-    for r in conn.execute(select(locks).order_by(locks.c.changed_at)):
-        latest[r.quarter] = r.action
-    return {q for q, action in latest.items() if action == "lock"}
+    """The quarters locked now: the latest lock or unlock of each holds."""
+    latest = dict(ledger.lock_actions(conn))
+    return {q for q, action in latest.items() if action == LockAction.LOCK}

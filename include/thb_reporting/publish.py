@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import contracts, disclosure, exports, indicators, national_summary, reference, snapshots
+from thb_reporting import contracts, disclosure, exports, indicators, ledger, national_summary, reference, snapshots
 from thb_reporting.config import PipelineConfig
 from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
@@ -107,12 +107,8 @@ def _catalogue_frame():
 
 
 def _current(conn, dataset: str | None = None, years: set[str] | None = None) -> dict:
-    """(dataset, team, quarter) → the current accepted submission."""
-    subs = table("submissions", "ledger")
-    query = select(subs).where(subs.c.status == "accepted", subs.c.superseded_by.is_(None))
-    if dataset:
-        query = query.where(subs.c.dataset == dataset)
-    current = {(r.dataset, r.team_code, r.quarter): r for r in conn.execute(query)}
+    """(dataset, team, quarter) → the current accepted submission (of the years given)."""
+    current = ledger.current_submissions(conn, dataset)
     if years is not None:
         current = {k: r for k, r in current.items() if k[2][:4] in years}
     return current

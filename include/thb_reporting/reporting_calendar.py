@@ -8,14 +8,13 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import select
-
-from thb_reporting import contracts, reference
+from thb_reporting import contracts, ledger, reference
+from thb_reporting.ledger import Status
 from thb_reporting.locks import locked_quarters
 from thb_reporting.quarters import Quarter
-from thb_reporting.warehouse import table
 
 STATUSES = ("accepted", "accepted_late", "rejected", "missing")
+NOT_ACCEPTED = (Status.REJECTED, Status.FAILED)  # a failed file (could not be processed) counts as rejected here
 NOT_OWED = "not_owed"  # shown in matrices only; never a row of national.reporting_status
 STATUS_WORDS = {
     "sr": {"accepted": "primljeno", "accepted_late": "primljeno kasno", "rejected": "odbijeno", "missing": "nedostaje",
@@ -95,10 +94,10 @@ def reporting_statuses(conn, teams: reference.TeamRegistry, quarters: list[Quart
     have ended): status, first accepted, deadline. obligations: reporting_obligations.csv unless given."""
     obligations = reporting_obligations(teams) if obligations is None else obligations
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    subs = table("submissions", "ledger")
     by_key: dict[tuple, list] = {}
-    for r in conn.execute(select(subs).where(subs.c.dataset.is_not(None)).order_by(subs.c.received_at)):
-        by_key.setdefault((r.team_code, r.dataset, r.quarter), []).append(r)
+    for r in ledger.submissions(conn):
+        if r.dataset is not None:
+            by_key.setdefault((r.team_code, r.dataset, r.quarter), []).append(r)
     locked = locked_quarters(conn)
     rows = []
     for code, team in teams.items():
@@ -107,18 +106,18 @@ def reporting_statuses(conn, teams: reference.TeamRegistry, quarters: list[Quart
                 if not owes(team, dataset, quarter, obligations):
                     continue
                 mine = by_key.get((code, dataset, str(quarter)), [])
-                accepted = [r for r in mine if r.status == "accepted"]
+                accepted = [r for r in mine if r.status == Status.ACCEPTED]
                 first = min((_aware(r.received_at) for r in accepted), default=None)
                 if first is not None:
                     status = "accepted_late" if first.date() > quarter.deadline() else "accepted"
-                elif any(r.status in ("rejected", "failed") for r in mine):  # failed: could not be processed
+                elif any(r.status in NOT_ACCEPTED for r in mine):
                     status = "rejected"
                 else:
                     status = "missing"
                 rows.append({"team_code": code, "dataset": dataset, "quarter": str(quarter), "status": status,
                              "first_accepted_at": first, "deadline": quarter.deadline(),
                              "locked": str(quarter) in locked,
-                             "last_rejected": next((r for r in reversed(mine) if r.status in ("rejected", "failed")), None)})
+                             "last_rejected": next((r for r in reversed(mine) if r.status in NOT_ACCEPTED), None)})
     return rows
 
 

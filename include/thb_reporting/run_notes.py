@@ -11,40 +11,31 @@ name, a rule code. Never a file name (a team chooses it) or a value from a file.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 
 from airflow.listeners import hookimpl
+
+from thb_reporting.ledger import Status
 
 log = logging.getLogger(__name__)
 NOTE_KEY = "run_note"
 NOTE_LIMIT = 1000  # Airflow's dag_run_note.content
 LISTED = 12  # files named per outcome; the rest are counted
-OUTCOME_WORDS = {"accepted": "accepted", "rejected": "rejected",
-                 "failed": "failed (still received: the next run takes them again)"}
+OUTCOME_WORDS = {Status.ACCEPTED: "accepted", Status.REJECTED: "rejected",  # outcomes of ingest.process_submissions
+                 Status.FAILED: "failed (still received: the next run takes them again)"}
 
 
 def run_note(db_url: str, outcome: dict[str, list[int]], teams) -> str:
     """The note for one run's outcome ({"accepted": [submission ids], "rejected": [...], ...}); teams: the
     registry in force (PipelineConfig.teams)."""
-    from sqlalchemy import select
-
-    from thb_reporting import contracts
-    from thb_reporting.warehouse import reader_engine, table
+    from thb_reporting import contracts, ledger
+    from thb_reporting.warehouse import reader_engine
 
     ids = [i for group in outcome.values() for i in group]
     if not ids:
         return ""
-    subs, found = table("submissions", "ledger"), table("findings", "ledger")
     with reader_engine(db_url).connect() as conn:
-        rows = {r.submission_id: r for r in conn.execute(
-            select(subs.c.submission_id, subs.c.team_code, subs.c.dataset, subs.c.quarter)
-            .where(subs.c.submission_id.in_(ids)))}
-        rules = defaultdict(list)
-        for r in conn.execute(select(found.c.submission_id, found.c.rule)
-                              .where(found.c.submission_id.in_(ids), found.c.severity == "error")
-                              .order_by(found.c.submission_id, found.c.source_row)):
-            if r.rule not in rules[r.submission_id]:
-                rules[r.submission_id].append(r.rule)
+        rows = {r.submission_id: r for r in ledger.submissions(conn, ids=ids)}
+        rules = ledger.error_rules(conn, ids)
     datasets = set(contracts.datasets())
 
     def label(i: int) -> str:
@@ -58,7 +49,7 @@ def run_note(db_url: str, outcome: dict[str, list[int]], teams) -> str:
 
     counts = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v)
     lines = [f"{len(ids)} file{'s' if len(ids) != 1 else ''}: {counts}"]
-    for kind in sorted(outcome, key=lambda k: (k == "accepted", k)):  # problems first
+    for kind in sorted(outcome, key=lambda k: (k == Status.ACCEPTED, k)):  # problems first
         group = outcome[kind]
         if not group:
             continue

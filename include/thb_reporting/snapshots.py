@@ -70,18 +70,15 @@ def migrate(data_root: str, reporting_db_url: str) -> int:
     import io
 
     import pyarrow.parquet as pq
-    from sqlalchemy import update
-
-    from thb_reporting import contracts
+    from thb_reporting import contracts, ledger
     from thb_reporting.storage import write_atomically
-    from thb_reporting.warehouse import ensure_schema, reporting_engine, table
+    from thb_reporting.warehouse import ensure_schema, reporting_engine
 
     folders = old_layout_folders(data_root)
     if not folders:
         return 0
     engine = reporting_engine(reporting_db_url)
     ensure_schema(engine)
-    subs = table("submissions", "ledger")
     moved = 0
     for folder in folders:
         dataset = folder.name
@@ -103,9 +100,8 @@ def migrate(data_root: str, reporting_db_url: str) -> int:
             pq.write_table(rows, buf, compression="zstd")
             write_atomically(new, buf.getvalue())
             with engine.begin() as conn:
-                conn.execute(update(subs).where(subs.c.submission_id == int(m.group(1)),
-                                                subs.c.snapshot_path.notlike(f"%/snapshots/{DATASET_PREFIX}%"))
-                             .values(snapshot_path=str(new)))
+                ledger.set_snapshot_path(conn, int(m.group(1)), str(new),
+                                         unless_like=f"%/snapshots/{DATASET_PREFIX}%")
             old.unlink(missing_ok=True)
             moved += 1
         _remove_empty(folder)

@@ -57,22 +57,18 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
 
 def submission_report_html(db_url: str, teams, submission_id: int, standalone: bool = False) -> str | None:
     """teams: the registry in force (PipelineConfig.teams)."""
-    from sqlalchemy import select
-
+    from thb_reporting import ledger
     from thb_reporting.status_report import submission_report
-    from thb_reporting.validation import Finding, archived_column_letters
-    from thb_reporting.warehouse import reader_engine, table
+    from thb_reporting.validation import archived_column_letters, located
+    from thb_reporting.warehouse import reader_engine
 
-    subs, found = table("submissions", "ledger"), table("findings", "ledger")
     with reader_engine(db_url).connect() as conn:
-        sub = conn.execute(select(subs).where(subs.c.submission_id == submission_id)).first()
+        sub = ledger.submission(conn, submission_id)
         if sub is None:
             return None
-        rows = conn.execute(select(found).where(found.c.submission_id == submission_id)
-                            .order_by(found.c.severity, found.c.source_row, found.c.rule)).all()
-    letters = archived_column_letters(sub.file_name, sub.archive_path) if any(r.column_name for r in rows) else {}
-    findings = [Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail, letter=letters.get(r.column_name))
-                for r in rows]
+        findings = ledger.findings_of(conn, submission_id, order=("severity", "source_row", "rule"))
+    if any(f.column for f in findings):  # the columns' letters, as in the team's own file
+        findings = located(findings, archived_column_letters(sub.file_name, sub.archive_path))
     return submission_report(sub, findings, teams, standalone)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from thb_reporting import contracts, indicators, reference
+from thb_reporting import contracts, indicators, ledger, reference
 from thb_reporting.locks import locked_quarters
 from thb_reporting.quarters import Quarter
 from thb_reporting.reporting_calendar import (
@@ -66,14 +66,11 @@ def status_matrix(conn, teams: reference.TeamRegistry, today: dt.date | None = N
     statuses = reporting_statuses(conn, teams, today=today)
     quarters = sorted({s["quarter"] for s in statuses})[-last_quarters:]
     statuses = [s for s in statuses if s["quarter"] in quarters]
-    subs = table("submissions", "ledger")
     in_force, last = {}, {}  # link to the accepted submission in force, else to the latest received
-    for r in conn.execute(select(subs.c.submission_id, subs.c.team_code, subs.c.dataset, subs.c.quarter,
-                                 subs.c.status, subs.c.superseded_by)
-                          .where(subs.c.quarter.in_(quarters)).order_by(subs.c.received_at, subs.c.submission_id)):
+    for r in ledger.submissions(conn, quarters=quarters):
         key = (r.team_code, r.dataset, r.quarter)
         last[key] = r.submission_id
-        if r.status == "accepted" and r.superseded_by is None:
+        if ledger.is_current(r):
             in_force[key] = r.submission_id
     locked = locked_quarters(conn)
     by_key = {(s["team_code"], s["dataset"], s["quarter"]): s for s in statuses}

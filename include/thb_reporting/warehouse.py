@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, Table, Text, UniqueConstraint,
+    BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Table, Text,
     create_engine, event, text,
 )
 from sqlalchemy.engine import Connection, Engine
 
-from thb_reporting import contracts
+from thb_reporting import contracts, ledger
 
 SCHEMAS = ("ledger", "national")
 LOGICAL_TYPES = {"text": Text, "integer": BigInteger, "date": Date}
@@ -60,82 +60,7 @@ def _indicator_key() -> list[Column]:
 
 def _metadata() -> MetaData:
     md = MetaData()
-    Table(
-        "submissions", md,
-        Column("submission_id", Integer, primary_key=True, autoincrement=True, comment="the submission's number"),
-        Column("team_code", Text, nullable=False, comment="inbox folder the file arrived in"),
-        Column("dataset", Text, comment="from the file name; empty when the name is not understood"),
-        Column("quarter", Text, comment="from the file name, e.g. 2026Q1"),
-        Column("file_name", Text, nullable=False, comment="as the team named it"),
-        Column("inbox_path", Text, nullable=False, comment="where it was found"),
-        Column("content_sha256", Text, nullable=False,
-               comment="SHA-256 of the bytes received; not_read for an entry refused unread (not a regular file)"),
-        Column("size_bytes", BigInteger, nullable=False, comment="size of the file"),
-        Column("received_at", DateTime(timezone=True), nullable=False, comment="when it arrived in the inbox"),
-        Column("processed_at", DateTime(timezone=True), comment="when it was validated"),
-        Column("status", Text, nullable=False, comment="received | accepted | rejected | failed"),
-        Column("rows_total", Integer, comment="data rows read"),
-        Column("rows_accepted", Integer, comment="rows kept in the snapshot"),
-        Column("error_count", Integer, nullable=False, default=0, comment="findings that rejected it"),
-        Column("warning_count", Integer, nullable=False, default=0, comment="findings of soft rules"),
-        Column("measure", BigInteger, comment="the dataset's headline figure (contract history_measure), for the soft rules"),
-        Column("summary", Text, comment="why, in words (English)"),
-        Column("archive_path", Text, nullable=False, comment="the file as received, byte for byte; empty when refused unread"),
-        Column("snapshot_path", Text, comment="the accepted rows (Parquet), when accepted"),
-        Column("quarantine_path", Text, comment="the file and its findings, when rejected"),
-        Column("superseded_by", Integer, comment="the later accepted submission that replaced it"),
-        Column("notification", Text, comment="the team's e-mail: queued | retrying | sent | no_contact (ledger.outbox)"),
-        # The same bytes under another name are another submission (two quarters can have equal figures).
-        UniqueConstraint("team_code", "file_name", "content_sha256", name="submissions_team_file_content_key"),
-        schema="ledger", comment="One row per file received from a team",
-    )
-    Table(
-        "findings", md,
-        Column("submission_id", Integer, ForeignKey("ledger.submissions.submission_id"), nullable=False, index=True,
-               comment="the submission"),
-        Column("severity", Text, nullable=False, comment="error (rejects the file) | warning"),
-        Column("rule", Text, nullable=False, comment="the rule broken (include/thb_reporting/rules.yaml)"),
-        Column("column_name", Text, comment="the column, where the finding is about one"),
-        Column("source_row", Integer, comment="row number as the team sees it in its spreadsheet"),
-        Column("value", Text, comment="codes, numbers or dates only; never a person's details"),
-        Column("detail", Text, comment="more about the finding, in codes and numbers"),
-        schema="ledger", comment="Each validation problem of each submission",
-    )
-    Table(
-        "processing_attempts", md,
-        Column("submission_id", Integer, ForeignKey("ledger.submissions.submission_id"), nullable=False, index=True,
-               comment="the submission"),
-        Column("attempted_at", DateTime(timezone=True), nullable=False, comment="when the attempt failed"),
-        Column("error_class", Text, nullable=False, comment="the exception's class only (its message may quote the file)"),
-        schema="ledger", comment="Each attempt to process a submission that failed unexpectedly; after "
-                                 "thb_max_processing_attempts of them the submission is failed",
-    )
-    Table(
-        "quarter_locks", md,
-        Column("quarter", Text, nullable=False, comment="e.g. 2026Q1"),
-        Column("action", Text, nullable=False, comment="lock | unlock"),
-        Column("changed_by", Text, nullable=False, comment="who asked for it"),
-        Column("changed_at", DateTime(timezone=True), nullable=False, comment="when"),
-        Column("reason", Text, comment="why, in the coordinator's words"),
-        schema="ledger", comment="Locks and unlocks of quarters by the national coordinator; the latest per quarter holds",
-    )
-    Table(
-        "outbox", md,
-        Column("message_id", Integer, primary_key=True, autoincrement=True, comment="the message's number"),
-        Column("dedupe_key", Text, nullable=False, unique=True, comment="submission:<id> or digest:<week>: one message each"),
-        Column("kind", Text, nullable=False, comment="submission | digest"),
-        Column("submission_id", Integer, comment="the submission it reports on"),
-        Column("recipients", Text, nullable=False, comment="addresses from the team registry or national contacts"),
-        Column("subject", Text, nullable=False, comment="the subject line"),
-        Column("message", Text, nullable=False, comment="the whole message as sent (MIME)"),
-        Column("status", Text, nullable=False, comment="pending | sending | sent"),
-        Column("attempts", Integer, nullable=False, comment="sends tried"),
-        Column("last_error", Text, comment="why the last send failed"),
-        Column("created_at", DateTime(timezone=True), nullable=False, comment="when it was queued"),
-        Column("next_attempt_at", DateTime(timezone=True), nullable=False, comment="not sent before this time (backoff)"),
-        Column("sent_at", DateTime(timezone=True), comment="when the server accepted it"),
-        schema="ledger", comment="E-mails to teams and the coordinator, kept until sent",
-    )
+    ledger.add_tables(md)  # the ledger's tables are defined in thb_reporting.ledger
     Table(
         "teams", md,
         Column("municipality_code", Text, primary_key=True, comment="the team's code, also its inbox folder"),

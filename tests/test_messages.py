@@ -1,0 +1,75 @@
+"""Messages are composed from plain data (no database, no mail server): a ledger row, its findings, figures,
+reporting statuses; subject lines come from email_templates/<name>.subject.j2; values from a file or a folder
+name pass the identifier screen."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+
+from thb_reporting import messages, reference
+from thb_reporting.generator import VALID_JMBG
+from thb_reporting.quarters import Quarter
+from thb_reporting.validation import Finding
+
+TEMPLATES = Path(messages.__file__).parent / "email_templates"
+
+
+def _sub(**changes):
+    row = dict(submission_id=7, team_code="subotica", dataset="victims", quarter="2026Q2", file_name="victims_2026Q2.csv",
+               content_sha256="ab" * 32, received_at=dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.timezone.utc),
+               status="rejected", rows_accepted=0, summary="", archive_path="", snapshot_path=None)
+    return SimpleNamespace(**(row | changes))
+
+
+TEAMS = reference.teams()  # the package's registry
+
+
+def test_every_message_has_its_subject_text_and_html_in_the_templates():
+    names = {p.name.split(".")[0] for p in TEMPLATES.glob("*.j2")}
+    assert names == {"submission", "failed", "unregistered_folder", "digest", "calendar"}
+    for name in names:
+        assert {f"{name}.{part}.j2" for part in ("subject", "txt", "html")} <= {p.name for p in TEMPLATES.iterdir()}
+
+
+def test_submission_messages_from_plain_data():
+    team = reference.teams()["subotica"]
+    rejected = messages.submission_message(_sub(), TEAMS, [Finding("unknown_code", column="sex", row=3, value="x")], [])
+    assert rejected["Subject"] == f"[THB] Odbijeno / Rejected: victims 2026Q2 – {team.name_lat}"
+    assert rejected["To"] == ", ".join(team.contact_emails)
+    assert [p.get_filename() for p in rejected.iter_attachments()] == ["nalazi_findings_7.csv",
+                                                                       "validacija_validation_7.html"]
+    figures = [{"label": {"sr": "Žrtve – ukupno", "en": "Victims – total"}, "value": "12"}]
+    accepted = messages.submission_message(_sub(status="accepted", rows_accepted=12), TEAMS, [], figures)
+    assert accepted["Subject"] == f"[THB] Prihvaćeno / Accepted: victims 2026Q2 – {team.name_lat}"
+    assert "Victims – total" in accepted.get_body(("plain",)).get_content()
+    assert list(accepted.iter_attachments()) == []
+    unnamed = messages.submission_message(_sub(dataset=None, quarter=None, file_name="izvestaj.csv"), TEAMS, [], [])
+    assert unnamed["Subject"] == f"[THB] Odbijeno / Rejected: izvestaj.csv – {team.name_lat}"  # no double space
+    assert messages.submission_message(_sub(team_code="nowhere"), TEAMS, [], []) is None  # no registered contact
+
+
+def test_coordinator_notices_screen_folder_and_file_names():
+    hidden = _sub(team_code=f"tim_{VALID_JMBG}", dataset=None, quarter=None, file_name=f"victims {VALID_JMBG}.csv")
+    for message in (messages.unregistered_folder_message(hidden, [Finding("unknown_team")]),
+                    messages.failed_message(hidden, [Finding("processing_failed", detail="ValueError")], TEAMS)):
+        assert VALID_JMBG not in message.as_string()
+        assert message["To"].endswith(reference.national_contacts()["national_coordinator"]["email"])
+    assert messages.unregistered_folder_message(_sub(team_code=""), [])["Subject"].endswith(
+        "File from an unregistered folder: (inbox)/victims_2026Q2.csv")
+
+
+def test_calendar_and_digest_messages():
+    team = reference.teams()["subotica"]
+    quarter = Quarter.parse("2026Q2")
+    owed = [{"dataset": "victims", "status": "missing"}, {"dataset": "programmes", "status": "rejected"}]
+    overdue = messages.calendar_message("overdue", team, quarter, owed)
+    assert overdue["Subject"] == f"[THB] Rok je istekao / Overdue: 2026Q2 – {team.name_lat}"
+    assert overdue["Message-ID"] == "<overdue-subotica-2026Q2@thb-national-reporting>"
+    assert messages.calendar_message("reminder", team, quarter, owed)["Subject"].startswith("[THB] Podsetnik / Reminder")
+    statuses = [{"team_code": "subotica", "dataset": "victims", "quarter": "2026Q2", "status": "rejected"}]
+    digest = messages.digest_message(quarter, dt.date(2026, 7, 20), TEAMS, statuses,
+                                     {("subotica", "victims"): Finding("unknown_code", column="sex", value="x")})
+    assert digest["Subject"] == "[THB] Nedeljni pregled / Weekly digest: 2026Q2, 2026-07-20"
+    assert digest["Message-ID"] == "<digest-2026-W30@thb-national-reporting>"
+    assert team.name_lat in digest.get_body(("plain",)).get_content()
