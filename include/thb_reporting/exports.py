@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from thb_reporting import reference
+from thb_reporting import indicator_catalogue, reference
 from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES, deduplicated
 
 CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", "value", "suppressed"]
@@ -66,9 +66,8 @@ def sdg_16_2_2(indicator_rows, years: set[str]):
     import pandas as pd
 
     population = reference.population()
-    rows = indicator_rows[(indicator_rows["indicator"] == "victims") & indicator_rows["level"].isin(["team", "nation"])
-                          & indicator_rows["period"].isin(years)
-                          & indicator_rows["breakdown"].isin(["total", "sex", "age_group", "exploitation"])]
+    rows = indicator_rows[indicator_rows["level"].isin(["team", "nation"]) & indicator_rows["period"].isin(years)
+                          & indicator_catalogue.shown_rows(indicator_rows, "sdg_16_2_2")]  # victims by sex, age, form
     if rows.empty:
         return pd.DataFrame(columns=SDG_COLUMNS)
     out = pd.DataFrame({
