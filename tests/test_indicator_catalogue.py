@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from test_pipeline import run_cycle
-from thb_reporting import contracts, indicator_catalogue, reference
+from thb_reporting import contracts, indicator_catalogue, notifications, reference
 from thb_reporting.indicator_catalogue import category_key, category_label, category_parts
 from thb_reporting.warehouse import reader_engine, table
 
@@ -186,8 +186,10 @@ def test_every_published_category_is_declared_and_labelled(config, tmp_path):
     generator.scenario(["nis", "leskovac", "subotica", "novi_sad"], ["2026Q1", "2026Q2"], datasets=contracts.datasets())
     run_cycle(config)
     t = table("indicators")
+    subs = table("submissions", "ledger")
     with reader_engine(config.reporting_db_url).connect() as conn:
         published = set(conn.execute(select(t.c.indicator, t.c.breakdown, t.c.category).distinct()).all())
+        accepted = conn.execute(select(subs).where(subs.c.status == "accepted")).all()
     catalogue = indicator_catalogue.catalogue()
     produced = {(i, b) for i, b, _ in published}
     declared = {(name, b) for name, item in catalogue.items() for b in item["breakdowns"]}
@@ -209,3 +211,8 @@ def test_every_published_category_is_declared_and_labelled(config, tmp_path):
         else:
             assert sr in known and en in known, where
         assert category != sr, where  # (the English of total is "total": a declared label, checked above)
+
+    # the teams' receipts (the figures of an accepted file) show the same labels
+    figures = [f for fs in notifications._figures_of(accepted).values() for f in fs]
+    prosecution = [f["label"] for f in figures if f["label"]["en"].startswith(catalogue["prosecution_persons"]["en"])]
+    assert prosecution and all("(CC art. 3" in label["en"] and "/" not in label["en"] for label in prosecution), prosecution
