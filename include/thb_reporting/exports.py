@@ -66,8 +66,8 @@ def sdg_16_2_2(indicator_rows, years: set[str]):
     import pandas as pd
 
     population = reference.population()
-    rows = indicator_rows[indicator_rows["level"].isin(["team", "nation"]) & indicator_rows["period"].isin(years)
-                          & indicator_catalogue.shown_rows(indicator_rows, "sdg_16_2_2")]  # victims by sex, age, form
+    rows = indicator_rows[indicator_rows["level"].isin(["team", "nation"]) & indicator_rows["period"].isin(years)]
+    rows = rows[indicator_catalogue.shown_rows(rows, "sdg_16_2_2")]  # victims: total, sex, age group, form
     if rows.empty:
         return pd.DataFrame(columns=SDG_COLUMNS)
     out = pd.DataFrame({
