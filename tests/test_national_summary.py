@@ -18,11 +18,13 @@ QUARTERS = ["2026Q1", "2026Q2"]
 
 
 class _Figures(HTMLParser):
-    """(indicator, breakdown, category or area, column) → (data-value, suppressed, text) of every figure."""
+    """(indicator, breakdown, category or area, column) → (data-value, suppressed, text) of every figure;
+    labels: (indicator, breakdown, category) → the text a reader sees for each category of a breakdown."""
 
     def __init__(self):
         super().__init__()
         self.figures, self._table, self._row, self._column, self._cell = {}, {}, {}, 0, None
+        self.labels, self._label = {}, None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -32,6 +34,9 @@ class _Figures(HTMLParser):
             self._row, self._column = a, 0
         elif tag == "td":
             self._column += 1
+            if self._column == 1 and "data-category" in self._row and "data-breakdown" in self._table:
+                self._label = (self._table["data-indicator"], self._table["data-breakdown"], self._row["data-category"])
+                self.labels[self._label] = ""
             if "data-suppressed" in a:
                 if self._table.get("id") == "headlines":
                     key = (self._row["data-indicator"], "total", "total")
@@ -47,10 +52,12 @@ class _Figures(HTMLParser):
     def handle_data(self, data):
         if self._cell:
             self.figures[self._cell][2] += data
+        if self._label:
+            self.labels[self._label] += data
 
     def handle_endtag(self, tag):
         if tag == "td":
-            self._cell = None
+            self._cell = self._label = None
 
 
 def test_summary_shows_the_truth_and_hides_small_counts(config, generator):
@@ -87,4 +94,20 @@ def test_summary_shows_the_truth_and_hides_small_counts(config, generator):
             assert float(value) == want.get(key, 0.0), key
             if catalogue[name]["unit"] in ("persons", "cases"):
                 assert not 0 < float(value) <= config.suppression_threshold, key
+        _assert_labels_not_codes(parser.labels)
     assert checked > 50 and suppressed > 0  # the scenario has small cells, and the summary is not empty
+
+
+def _assert_labels_not_codes(labels: dict) -> None:
+    """Each category of the summary's tables reads as its label: a prosecution row names the article and
+    the stage by their code lists' labels (čl. 388 KZ: Optužnica), never the key 388/indictment."""
+    code_labels = {(name, c.code): c.label_sr for name, codes in reference.code_lists().items() for c in codes}
+    shown = {breakdown for _, breakdown, _ in labels}
+    assert {"article_stage", "citizenship", "sex", "status"} <= shown, shown
+    for (name, breakdown, category), text in labels.items():
+        assert text.strip() not in ("", category), (name, breakdown, category, text)
+        if breakdown == "article_stage":
+            assert category not in text, text
+            article, stage = category.split("/")
+            assert code_labels[("criminal_code_article", article)] in text, text
+            assert code_labels[("justice_stage", stage)] in text, text

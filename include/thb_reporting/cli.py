@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from thb_reporting.config import PROJECT_ROOT
+from thb_reporting.indicator_catalogue import category_key
 
 DEMO_KEY = "demo-only-pseudonymisation-key--not-a-secret"  # public: the demo's synthetic data only
 DEMO_DATA = PROJECT_ROOT / "data" / "demo"
@@ -53,8 +54,8 @@ NATIONAL_LINES = [
     ("  labour exploitation", "victims", "exploitation", "labour"),
     ("Share receiving accommodation", "share_receiving_service", "service", "accommodation"),
     ("Share in reintegration programmes", "share_in_reintegration", "total", "total"),
-    ("Art. 388: persons indicted", "prosecution_persons", "article_stage", "388/indictment"),
-    ("Art. 388: persons finally convicted", "prosecution_persons", "article_stage", "388/final_conviction"),
+    ("Art. 388: persons indicted", "prosecution_persons", "article_stage", category_key("388", "indictment")),
+    ("Art. 388: persons finally convicted", "prosecution_persons", "article_stage", category_key("388", "final_conviction")),
     ("Programme funding, RSD", "programme_funding_rsd", "total", "total"),
     ("  share from local councils for migration", "share_funding_local_migration_councils", "total", "total"),
     ("Activities", "activities", "total", "total"),

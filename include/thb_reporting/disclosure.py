@@ -34,11 +34,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 
+from thb_reporting import indicator_catalogue
 from thb_reporting.indicators import NATION
 
 DEFAULT_THRESHOLD = 4
 SUPPRESSED_UNITS = {"persons", "cases"}  # counts of people and cases; money and activities are not sensitive
-ADDITIVE_BREAKDOWNS = {"sex", "age_group", "citizenship", "migration_status"}  # partition the total
 CRIM_THB_DIMENSIONS = ("leg_stat", "sex", "citizen", "expl")
 # Bounds narrow sum by sum; through a cycle of large counts they creep towards each other one step a visit
 # without meeting. Each sum is looked at this many times (on average): on the attacker test's scenario every
@@ -56,15 +56,16 @@ def _index(cells) -> dict[tuple, int]:
 
 def relations(cells, district_of: dict[str, str]) -> list[Relation]:
     """The sums that tie the public indicator cells (indicator, level, area_code, period, breakdown,
-    category), as row positions in `cells`."""
+    category), as row positions in `cells`. Which breakdowns add up to which total: the catalogue's sums_to."""
     index = _index(cells)
+    additive = indicator_catalogue.additive_breakdowns()
     groups: list[Relation] = []
     categories = defaultdict(list)
     areas = defaultdict(list)
     quarters = defaultdict(list)
     for key, i in index.items():
         indicator, level, area, period, breakdown, category = key
-        if breakdown in ADDITIVE_BREAKDOWNS:
+        if (indicator, breakdown) in additive:
             categories[(indicator, level, area, period, breakdown)].append(i)
         if level == "team":
             areas[(indicator, "district", district_of.get(area), period, breakdown, category)].append(i)
@@ -81,11 +82,13 @@ def relations(cells, district_of: dict[str, str]) -> list[Relation]:
             total = index.get(key)
             if total is not None:
                 groups.append((members, [total]))
-    for level, area, period in {(k[1], k[2], k[3]) for k in index if k[0] == "victims"}:
-        total = index.get(("victims", level, area, period, "total", "total"))
-        parts = [index.get(("persons_by_status", level, area, period, "status", s)) for s in ("possible_victim", "identified_victim")]
-        if total is not None:
-            groups.append(([p for p in parts if p is not None], [total]))
+    for part_indicator, breakdown, part_categories, total_indicator in indicator_catalogue.sums_into_other_totals():
+        # e.g. possible + identified persons = victims
+        for level, area, period in {(k[1], k[2], k[3]) for k in index if k[0] == total_indicator}:
+            total = index.get((total_indicator, level, area, period, "total", "total"))
+            parts = [index.get((part_indicator, level, area, period, breakdown, c)) for c in part_categories]
+            if total is not None:
+                groups.append(([p for p in parts if p is not None], [total]))
     return groups
 
 
@@ -222,13 +225,14 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     hidden = suppress(values, primary, groups)
     suppressed = set(counts.loc[sorted(i for i in hidden if i < len(counts)), "index"])
     mask = cells.index.isin(suppressed)
-    # a share is a count over victims: hide it when either is hidden
+    # a share is a count over a count (the catalogue's share parts): hide it when either is hidden
     hidden_keys = {(r.level, r.area_code, r.period, r.indicator, r.breakdown, r.category) for r in cells[mask].itertuples()}
-    numerator = {"share_receiving_service": "victims_receiving_service", "share_in_reintegration": "victims_in_reintegration"}
+    parts_of = {name: [p for p in parts.values() if "indicator" in p] for name in indicator_catalogue.catalogue()
+                if (parts := indicator_catalogue.share_parts(name)) is not None}
     for pos, r in enumerate(cells.itertuples()):
-        if r.indicator in numerator:
-            keys = [(r.level, r.area_code, r.period, numerator[r.indicator], r.breakdown, r.category),
-                    (r.level, r.area_code, r.period, "victims", "total", "total")]
+        if r.indicator in parts_of:
+            keys = [(r.level, r.area_code, r.period, p["indicator"], p["breakdown"] or r.breakdown, p["category"] or r.category)
+                    for p in parts_of[r.indicator]]
             if any(k in hidden_keys for k in keys):
                 mask[pos] = True
     public = cells.copy()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from thb_reporting import reference
+from thb_reporting import indicator_catalogue, reference
 from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES, deduplicated
 
 CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", "value", "suppressed"]
@@ -65,9 +65,8 @@ def sdg_16_2_2(indicator_rows, years: set[str], population: dict[str, int]):
     `indicator_rows` are the public ones: where the count is suppressed, so is the rate."""
     import pandas as pd
 
-    rows = indicator_rows[(indicator_rows["indicator"] == "victims") & indicator_rows["level"].isin(["team", "nation"])
-                          & indicator_rows["period"].isin(years)
-                          & indicator_rows["breakdown"].isin(["total", "sex", "age_group", "exploitation"])]
+    rows = indicator_rows[indicator_rows["level"].isin(["team", "nation"]) & indicator_rows["period"].isin(years)]
+    rows = rows[indicator_catalogue.shown_rows(rows, "sdg_16_2_2")]  # victims: total, sex, age group, form
     if rows.empty:
         return pd.DataFrame(columns=SDG_COLUMNS)
     out = pd.DataFrame({

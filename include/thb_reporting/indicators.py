@@ -7,23 +7,14 @@ first is kept. A programme reported in several quarters counts once in the year 
 """
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-import yaml
-
 from thb_reporting.contracts import band_bounds
+from thb_reporting.indicator_catalogue import catalogue, category_key  # noqa: F401  (catalogue: its callers' name)
 
 NOT_STATED = "not_stated"
 LEVELS = ("team", "district", "nation")
 NATION = "RS"
 VICTIM_STATUSES = ("possible_victim", "identified_victim")
 OUTPUT_COLUMNS = ["indicator", "level", "area_code", "period", "breakdown", "category", "value"]
-
-
-@cache
-def catalogue() -> dict:
-    return yaml.safe_load((Path(__file__).parent / "indicators.yaml").read_text(encoding="utf-8"))
 
 
 def age_group_of_band() -> dict[str, str]:
@@ -122,10 +113,10 @@ def _victim_indicators(out: _Emitter, persons) -> None:
 
 
 def _criminal_justice_indicators(out: _Emitter, rows) -> None:
-    pair = rows["article"] + "/" + rows["stage"]
+    pair = category_key(rows["article"], rows["stage"])
     out.add(rows, "prosecution_persons", "article_stage", pair, rows["persons_male"] + rows["persons_female"])
-    out.add(rows, "prosecution_persons", "article_stage_sex", pair + "/male", rows["persons_male"])
-    out.add(rows, "prosecution_persons", "article_stage_sex", pair + "/female", rows["persons_female"])
+    out.add(rows, "prosecution_persons", "article_stage_sex", category_key(pair, "male"), rows["persons_male"])
+    out.add(rows, "prosecution_persons", "article_stage_sex", category_key(pair, "female"), rows["persons_female"])
     out.add(rows, "prosecution_cases", "article_stage", pair, rows["cases"])
 
 

@@ -8,39 +8,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from thb_reporting import indicators, reference
+from thb_reporting import indicator_catalogue, reference
 from thb_reporting.quarters import Quarter
 from thb_reporting.status_report import SUPPRESSED_MARK, format_value, line_chart_svg, national_series, render
 from thb_reporting.warehouse import table
-
-# The headline figures, in the order a report quotes them (each has a `total` breakdown).
-HEADLINES = ("victims", "victims_in_reintegration", "programmes", "programme_beneficiaries",
-             "programme_funding_rsd", "share_funding_local_migration_councils", "activities", "people_reached",
-             "cross_border_events")
-# Breakdowns shown as tables: (indicator, breakdown).
-BREAKDOWNS = (("persons_by_status", "status"), ("victims", "sex"), ("victims", "age_group"),
-              ("victims", "exploitation"), ("victims", "citizenship"), ("victims_receiving_service", "service"),
-              ("prosecution_persons", "article_stage"), ("prosecution_cases", "article_stage"))
-CHARTS = ("victims", "victims_in_reintegration", "programme_beneficiaries", "people_reached", "reporting_rate")
-# The code list behind each breakdown, for Serbian and English labels.
-CODE_LIST_OF = {"status": "victim_status", "sex": "sex", "age_group": "age_group", "exploitation": "exploitation",
-                "service": "service", "citizenship": "country"}
-
-
-def _labels() -> dict[tuple[str, str], tuple[str, str]]:
-    out = {}
-    for name, codes in reference.code_lists().items():
-        for c in codes:
-            out[(name, c.code)] = (c.label_sr, c.label_en)
-    return out
-
-
-def _category_label(breakdown: str, category: str, labels) -> tuple[str, str]:
-    if breakdown == "article_stage":  # e.g. art388:indictment
-        article, _, stage = category.partition(":")
-        a, s = labels.get(("criminal_code_article", article), (article, article)), labels.get(("justice_stage", stage), (stage, stage))
-        return f"{a[0]}: {s[0]}", f"{a[1]}: {s[1]}"
-    return labels.get((CODE_LIST_OF.get(breakdown, breakdown), category), (category, category))
 
 
 def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) -> str:
@@ -50,7 +21,7 @@ def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) 
                                              public.c.level.in_(["nation", "district"]))).all()
     value = {(r.indicator, r.level, r.area_code, r.period, r.breakdown, r.category): (None if r.suppressed else r.value)
              for r in rows}
-    catalogue, labels = indicators.catalogue(), _labels()
+    catalogue = indicator_catalogue.catalogue()
 
     def cell(indicator, period, breakdown="total", category="total", level="nation", area="RS"):
         key = (indicator, level, area, period, breakdown, category)
@@ -60,13 +31,14 @@ def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) 
         return {"text": format_value(v, catalogue[indicator]["unit"]), "value": "" if v is None else v, "suppressed": v is None}
 
     headlines = [{"indicator": name, "sr": catalogue[name]["sr"], "en": catalogue[name]["en"],
-                  "quarter": cell(name, str(q)), "year": cell(name, str(q.year))} for name in HEADLINES]
+                  "quarter": cell(name, str(q)), "year": cell(name, str(q.year))} for name in indicator_catalogue.headlines()]
     breakdowns = []
-    for name, breakdown in BREAKDOWNS:
+    for name, breakdown in indicator_catalogue.summary_tables():
         categories = sorted({k[5] for k in value if k[0] == name and k[1] == "nation" and k[4] == breakdown and k[3] == str(q)})
         breakdowns.append({"indicator": name, "breakdown": breakdown, "sr": catalogue[name]["sr"], "en": catalogue[name]["en"],
-                           "rows": [{"category": c, "label": _category_label(breakdown, c, labels), "quarter": cell(name, str(q), breakdown, c),
-                                     "year": cell(name, str(q.year), breakdown, c)} for c in categories]})
+                           "rows": [{"category": c, "label": indicator_catalogue.category_label(name, breakdown, c),
+                                     "quarter": cell(name, str(q), breakdown, c), "year": cell(name, str(q.year), breakdown, c)}
+                                    for c in categories]})
     districts = reference.districts()
     by_district = [{"code": code, "name": districts.get(code, {}).get("name_lat", code),
                     "quarter": cell("victims", str(q), level="district", area=code),
@@ -77,7 +49,7 @@ def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) 
     last = [q]
     while len(last) < charted_quarters:
         last.insert(0, last[0].previous())
-    series = national_series(conn, CHARTS, [str(x) for x in last])
+    series = national_series(conn, indicator_catalogue.charted("summary"), [str(x) for x in last])
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
     return render("national_summary.html.j2", quarter=str(q), year=q.year, headlines=headlines, breakdowns=breakdowns,
                   districts=by_district, rates=rates, charts=charts, threshold=threshold, mark=SUPPRESSED_MARK,

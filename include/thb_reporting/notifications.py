@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from thb_reporting import ledger, messages, reference
+from thb_reporting import ledger, messages
 from thb_reporting.config import PipelineConfig
 from thb_reporting.ledger import Notification, Status
 from thb_reporting.outbox import enqueue
@@ -19,7 +19,6 @@ from thb_reporting.quarters import Quarter
 from thb_reporting.validation import ERROR, archived_column_letters, located
 from thb_reporting.warehouse import ensure_schema, reporting_engine
 
-FIGURE_BREAKDOWNS = {"total", "status", "sex", "age_group", "article_stage", "funding_source", "type", "counterpart_country"}
 
 
 def _now() -> dt.datetime:
@@ -35,17 +34,15 @@ def _figures_of(subs) -> dict[int, list[dict]]:
 
     import pyarrow as pa
 
-    from thb_reporting import indicators
+    from thb_reporting import indicator_catalogue, indicators
     from thb_reporting.publish import snapshot_rows
 
     by_dataset: dict[str, list] = defaultdict(list)
     for sub in subs:
         if sub.status == Status.ACCEPTED and sub.snapshot_path:
             by_dataset[sub.dataset].append(sub)
-    catalogue = indicators.catalogue()
+    catalogue = indicator_catalogue.catalogue()
     order = {name: i for i, name in enumerate(catalogue)}
-    labels = {c.code: (c.label_sr, c.label_en) for codes in reference.code_lists().values() for c in codes}
-    labels["total"] = ("ukupno", "total")
     out = {}
     for dataset, group in by_dataset.items():
         areas = {sub.submission_id: f"#{sub.submission_id}" for sub in group}
@@ -54,9 +51,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
             quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at))
             for sub in group]).to_pandas()
         computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
-        # Reported by another team: the areas here are submissions, and one team alone never has it.
-        computed = computed[(computed["level"] == "team") & computed["breakdown"].isin(FIGURE_BREAKDOWNS)
-                            & (computed["indicator"] != "victims_also_reported_by_another_team")]
+        computed = computed[(computed["level"] == "team") & indicator_catalogue.shown_rows(computed, "receipt")]
         for sub in group:
             mine = computed[(computed["area_code"] == areas[sub.submission_id]) & (computed["period"] == sub.quarter)]
             mine = mine.sort_values(["indicator", "breakdown"], key=lambda c: c.map(order) if c.name == "indicator" else c != "total",
@@ -64,8 +59,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
             figures = []
             for r in mine.itertuples():
                 item = catalogue[r.indicator]
-                parts = [labels.get(part, (part, part)) for part in r.category.split("/")]  # e.g. 388/indictment
-                sr, en = " – ".join(p[0] for p in parts), " – ".join(p[1] for p in parts)
+                sr, en = indicator_catalogue.category_label(r.indicator, r.breakdown, r.category)
                 value = f"{r.value:.0%}" if item["unit"] == "share" else f"{r.value:,.0f}".replace(",", " ")
                 figures.append({"label": {"sr": f"{item['sr']} – {sr}", "en": f"{item['en']} – {en}"}, "value": value})
             out[sub.submission_id] = figures

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from thb_reporting import contracts, indicators, ledger, reference
+from thb_reporting import contracts, indicator_catalogue, ledger, reference
 from thb_reporting.locks import locked_quarters
 from thb_reporting.quarters import Quarter
 from thb_reporting.reporting_calendar import (
@@ -55,8 +55,6 @@ def submission_report(sub, findings: list, teams: reference.TeamRegistry, standa
                   file_name=shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256))
 
 
-# Charted over the quarters: the figures a ministry asks for first.
-CHARTED_INDICATORS = ("victims", "victims_in_reintegration", "programme_beneficiaries", "people_reached")
 SUPPRESSED_MARK = "x"  # as statistical offices print a confidential cell
 
 
@@ -101,11 +99,13 @@ def status_matrix(conn, teams: reference.TeamRegistry, today: dt.date | None = N
             "counts": {status: sum(s["status"] == status for s in statuses) for status in STATUS_WORDS["en"] if status != NOT_OWED}}
 
 
-def national_series(conn, names=CHARTED_INDICATORS, quarters: list[str] | None = None) -> list[dict]:
-    """Each indicator's national total per quarter as the public sees it (national.public_indicators).
+def national_series(conn, names=None, quarters: list[str] | None = None) -> list[dict]:
+    """Each indicator's national total per quarter as the public sees it (national.public_indicators);
+    `names` by default those the catalogue charts on the status page (the figures a ministry asks for first).
     A quarter appears once anything of its kind was published for it (the calendar's rates, or data);
     then a count without a row is 0, and a suppressed value is None."""
-    catalogue = indicators.catalogue()
+    catalogue = indicator_catalogue.catalogue()
+    names = indicator_catalogue.charted("status_page") if names is None else names
     public = table("public_indicators")
     query = select(public.c.indicator, public.c.period, public.c.value, public.c.suppressed).where(
         public.c.level == "nation", public.c.breakdown == "total")
