@@ -84,7 +84,9 @@ def relations(cells, district_of: dict[str, str]) -> list[Relation]:
                 groups.append((members, [total]))
     for part_indicator, breakdown, part_categories, total_indicator in indicator_catalogue.sums_into_other_totals():
         # e.g. possible + identified persons = victims
-        for level, area, period in {(k[1], k[2], k[3]) for k in index if k[0] == total_indicator}:
+        # sorted: the order of the sums decides which secondary cells are chosen; a set's order would
+        # depend on the process's hash seed, and two runs would publish different tables
+        for level, area, period in sorted({(k[1], k[2], k[3]) for k in index if k[0] == total_indicator}):
             total = index.get((total_indicator, level, area, period, "total", "total"))
             parts = [index.get((part_indicator, level, area, period, breakdown, c)) for c in part_categories]
             if total is not None:
