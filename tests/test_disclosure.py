@@ -280,3 +280,40 @@ def test_an_attacker_recovers_no_suppressed_count_from_all_public_outputs(config
     shown = {tuple(r[:6]): None if r[-1] else r[6] for r in public.itertuples(index=False)}
     shown |= {(CRIM, *r[:5]): None if r[-1] else r[5] for r in crim.itertuples(index=False)}
     assert _attack(shown, district_of, targets=lambda key: key[0] == CRIM)
+
+
+
+_SEEDED_RUN = """
+import hashlib, sys
+import pandas as pd
+from sqlalchemy import create_engine
+from thb_reporting import contracts, disclosure, exports, indicators, reference
+engine = create_engine(sys.argv[1])
+facts = {d: pd.read_sql_table(d, engine).convert_dtypes() for d in contracts.datasets()}
+district_of = {code: t.district_code for code, t in reference.teams().items()}
+rows = indicators.national_indicators(facts, district_of)
+public, crim = disclosure.public_outputs(rows, exports.crim_thb(facts["victims"], {"2026"}), indicators.catalogue(),
+                                         district_of, exports.crim_thb_margins(), 4)
+print(hashlib.sha256((public.to_csv(index=False) + crim.to_csv(index=False)).encode()).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("reporting_db_url", ["sqlite"], indirect=True)
+def test_the_same_figures_are_suppressed_the_same_way_in_every_process(config):
+    """Which secondary cells are suppressed must not depend on the process (Python's hash seed orders sets
+    of strings): a re-run publishes the same tables. Suppression computed from the published facts of all
+    13 teams in six processes with different hash seeds."""
+    import os
+    import subprocess
+    import sys
+
+    from thb_reporting.cli import DEMO_PLANTS, DEMO_QUARTERS
+    from thb_reporting.generator import SubmissionGenerator
+
+    demo = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=2026, shared_persons=1)
+    demo.scenario(list(reference.teams()), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())  # as `make demo`
+    run_cycle(config)
+    url = config.reporting_db_url
+    digests = {subprocess.run([sys.executable, "-c", _SEEDED_RUN, url], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(1, 7)}
+    assert len(digests) == 1, digests
