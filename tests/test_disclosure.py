@@ -131,8 +131,14 @@ def _relations(published: dict, district_of: dict) -> list[tuple[list, list, str
         # year: their sums are at least those; a programme counts once in the year, as last reported
         dataset = indicators.catalogue()[indicator]["dataset"]
         once = ">=" if dataset == "victims" else "="
-        if breakdown in ("sex", "age_group", "citizenship", "migration_status"):
+        if breakdown in ("sex", "age_group", "citizenship", "migration_status") or (
+                (indicator, breakdown) in {("programme_beneficiaries", "type"), ("people_reached", "type"),
+                                           ("cross_border_persons", "counterpart_country")}):
+            # one code per person (programme, activity, event): the categories add up to the total
             by_total[(indicator, level, area, period, "total", "total"), "=", breakdown].append(k)
+        if breakdown == "article_stage_sex":  # men and women of an article and stage add up to its persons
+            article, stage, _ = category.split("/")
+            by_total[(indicator, level, area, period, "article_stage", f"{article}/{stage}"), "=", breakdown].append(k)
         if level == "team":
             by_total[(indicator, "district", district_of[area], period, breakdown, category), once, "area"].append(k)
         if level == "district":

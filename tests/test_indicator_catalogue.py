@@ -78,6 +78,12 @@ def problems(document: dict) -> list[str]:
             sums_to = spec.get("sums_to")
             if sums_to is None:
                 continue
+            if isinstance(sums_to, dict) and "breakdown" in sums_to:  # a composite into a coarser composite
+                coarser = breakdowns.get(sums_to["breakdown"]) or {}
+                if spec.get("composite", [])[:-1] != coarser.get("composite") or not spec.get("composite"):
+                    out.append(f"{where}: adds up into {sums_to['breakdown']!r}, which must be its composite "
+                               f"without the last code list")
+                continue
             if spec.get("multi_code") or "composite" in spec or not ({"code_list", "categories"} & set(spec)):
                 out.append(f"{where}: adds up to a total, so its categories must be one code list or the catalogue's")
             if sums_to == "total" and "total" not in breakdowns:
@@ -112,6 +118,8 @@ def test_the_catalogue_gives_every_output_what_it_needs():
      "share_receiving_service: the numerator"),
     (lambda d: d["indicators"]["programmes"]["breakdowns"]["type"].update(code_list="programme_kind"),
      "unknown code list 'programme_kind'"),
+    (lambda d: d["indicators"]["prosecution_persons"]["breakdowns"]["article_stage_sex"].update(
+        sums_to={"breakdown": "total"}), "prosecution_persons/article_stage_sex: adds up into 'total'"),
 ])
 def test_a_catalogue_that_lacks_something_fails(spoil, expected):
     document = copy.deepcopy(indicator_catalogue._document())
@@ -127,7 +135,9 @@ def test_what_the_outputs_read():
         "victims", "victims_in_reintegration", "programme_beneficiaries", "people_reached")
     assert indicator_catalogue.charted("summary") == indicator_catalogue.charted("status_page") + ("reporting_rate",)
     assert indicator_catalogue.summary_tables()[:2] == (("persons_by_status", "status"), ("victims", "sex"))
-    assert indicator_catalogue.additive_breakdowns() == {("victims", b) for b in ("sex", "age_group", "citizenship", "migration_status")}
+    assert indicator_catalogue.additive_breakdowns() == {("victims", b) for b in ("sex", "age_group", "citizenship", "migration_status")} | {
+        ("programme_beneficiaries", "type"), ("people_reached", "type"), ("cross_border_persons", "counterpart_country")}
+    assert indicator_catalogue.sums_into_coarser_breakdowns() == (("prosecution_persons", "article_stage_sex", "article_stage"),)
     assert indicator_catalogue.sums_into_other_totals() == (
         ("persons_by_status", "status", ("possible_victim", "identified_victim"), "victims"),)
     receipt = set(indicator_catalogue.receipt_breakdowns())

@@ -6,9 +6,11 @@ The model. Every public output is made of two tables: the public indicators (nat
 the indicator files, the SDG 16.2.2 file and the national summary show its cells and nothing else) and the
 crim_thb cube (national.export_crim_thb and its file). Their counts of persons and cases are tied by sums
 that anyone can write down:
-  - the categories of a breakdown (sex, age group, citizenship, migration status) add up to its total, the
-    teams of a district to the district, the districts to the nation, the quarters to the year, and
-    identified plus presumed victims to all victims;
+  - the categories of a breakdown that partitions its total (sex, age group, citizenship, migration status;
+    beneficiaries and people reached by type, persons by counterpart country) add up to it, men and women
+    of an article and stage to its persons, the teams of a district to the district, the districts to the
+    nation, the quarters to the year, and identified plus presumed victims to all victims (the catalogue's
+    `sums_to`, indicators.yaml);
   - the crim_thb cells of a year with one legal status, sex, citizenship or group of forms of exploitation
     add up to the nation's count of that status, sex, citizenship (Serbian; foreign = EU + non-EU) or of
     the forms in that group (not stated = no form) in the public indicators of the same year.
@@ -59,14 +61,19 @@ def relations(cells, district_of: dict[str, str]) -> list[Relation]:
     category), as row positions in `cells`. Which breakdowns add up to which total: the catalogue's sums_to."""
     index = _index(cells)
     additive = indicator_catalogue.additive_breakdowns()
+    coarser = {(name, b): to for name, b, to in indicator_catalogue.sums_into_coarser_breakdowns()}
     groups: list[Relation] = []
     categories = defaultdict(list)
     areas = defaultdict(list)
     quarters = defaultdict(list)
+    finer = defaultdict(list)
     for key, i in index.items():
         indicator, level, area, period, breakdown, category = key
         if (indicator, breakdown) in additive:
             categories[(indicator, level, area, period, breakdown)].append(i)
+        if (indicator, breakdown) in coarser:  # e.g. 388/indictment/male + …/female = 388/indictment
+            parent = indicator_catalogue.category_key(*indicator_catalogue.category_parts(category)[:-1])
+            finer[(indicator, level, area, period, coarser[(indicator, breakdown)], parent)].append(i)
         if level == "team":
             areas[(indicator, "district", district_of.get(area), period, breakdown, category)].append(i)
         elif level == "district":
@@ -77,7 +84,7 @@ def relations(cells, district_of: dict[str, str]) -> list[Relation]:
         total = index.get((indicator, level, area, period, "total", "total"))
         if total is not None:
             groups.append((members, [total]))
-    for margins in (areas, quarters):
+    for margins in (areas, quarters, finer):
         for key, members in margins.items():
             total = index.get(key)
             if total is not None:

@@ -76,7 +76,16 @@ def sums_into_other_totals() -> tuple[tuple[str, str, tuple[str, ...], str], ...
     indicator (possible + identified persons = victims)."""
     return tuple((name, b, tuple(spec["sums_to"]["categories"]), spec["sums_to"]["indicator"])
                  for name, item in catalogue().items() for b, spec in item["breakdowns"].items()
-                 if isinstance((spec or {}).get("sums_to"), dict))
+                 if isinstance((spec or {}).get("sums_to"), dict) and "indicator" in spec["sums_to"])
+
+
+def sums_into_coarser_breakdowns() -> tuple[tuple[str, str, str], ...]:
+    """(indicator, breakdown, coarser breakdown): a composite breakdown whose categories, grouped by all
+    their codes but the last, add up to the category of the coarser breakdown of the same indicator made
+    of those codes (prosecution persons by article, stage and sex → by article and stage)."""
+    return tuple((name, b, spec["sums_to"]["breakdown"])
+                 for name, item in catalogue().items() for b, spec in item["breakdowns"].items()
+                 if isinstance((spec or {}).get("sums_to"), dict) and "breakdown" in spec["sums_to"])
 
 
 def share_parts(indicator: str) -> dict | None:
