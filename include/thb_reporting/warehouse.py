@@ -4,6 +4,7 @@ unique across schemas for that reason). Fact tables are derived from the data co
 from __future__ import annotations
 
 import io
+from functools import cache
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, Table, Text, UniqueConstraint,
@@ -58,7 +59,15 @@ def _indicator_key() -> list[Column]:
     ]
 
 
-def _metadata() -> MetaData:
+def metadata() -> MetaData:
+    """The tables of the reporting database: the ledger, the derived national tables and a fact table per
+    data contract (the union of the columns of its versions: the current version's). Alembic's target
+    (thb_reporting/migrations); built when first asked for, once per contracts folder."""
+    return _metadata(contracts.contracts_dir())
+
+
+@cache
+def _metadata(_contracts_dir) -> MetaData:
     md = MetaData()
     Table(
         "submissions", md,
@@ -85,6 +94,8 @@ def _metadata() -> MetaData:
         Column("quarantine_path", Text, comment="the file and its findings, when rejected"),
         Column("superseded_by", Integer, comment="the later accepted submission that replaced it"),
         Column("notification", Text, comment="the team's e-mail: queued | retrying | sent | no_contact (ledger.outbox)"),
+        Column("contract_version", Integer,
+               comment="the version of the dataset's contract it was validated under (the one in force for its quarter)"),
         # The same bytes under another name are another submission (two quarters can have equal figures).
         UniqueConstraint("team_code", "file_name", "content_sha256", name="submissions_team_file_content_key"),
         schema="ledger", comment="One row per file received from a team",
@@ -262,11 +273,8 @@ def _metadata() -> MetaData:
     return md
 
 
-METADATA = _metadata()
-
-
 def table(name: str, schema: str = "national") -> Table:
-    return METADATA.tables[f"{schema}.{name}"]
+    return metadata().tables[f"{schema}.{name}"]
 
 
 def is_postgres(engine_or_conn) -> bool:
@@ -332,15 +340,19 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
-def ensure_schema(engine: Engine) -> None:
-    """The tables (created where missing) and, on PostgreSQL, the public views and grants (thb_reporting.access)."""
+def ensure_schema(engine: Engine, upgrade: bool = False) -> None:
+    """The tables at the revision the code needs (an empty database is brought there; one behind raises
+    migrations.DatabaseBehind, naming `thb db upgrade`, unless `upgrade`) and, on PostgreSQL, the public
+    views and grants (thb_reporting.access)."""
+    from thb_reporting import migrations
+
     with engine.begin() as conn:
         if is_postgres(conn):
             conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))  # one creator at a time
             existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
             for schema in set(SCHEMAS) - existing:  # (creating needs rights the pipeline may not have)
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        METADATA.create_all(conn)
+        migrations.ensure_current(conn, upgrade_to_head=upgrade)
         if is_postgres(conn):
             from thb_reporting.access import ensure_access
 
