@@ -130,9 +130,17 @@ def context_options(conn) -> dict:
 
 
 def _migration_context(conn):
+    import logging
+
     from alembic.runtime.migration import MigrationContext
 
-    return MigrationContext.configure(conn, opts=context_options(conn))
+    log = logging.getLogger("alembic.runtime.migration")
+    level = log.level
+    log.setLevel(logging.WARNING)  # "Context impl ...": said at every check of every stage otherwise
+    try:
+        return MigrationContext.configure(conn, opts=context_options(conn))
+    finally:
+        log.setLevel(level)
 
 
 def current(conn) -> str | None:
@@ -218,10 +226,11 @@ def _check_fact_columns(conn) -> None:
     from thb_reporting import contracts
     from thb_reporting.warehouse import fact_table_name, table
 
-    inspector = inspect(conn)
-    for dataset in contracts.datasets():
-        t = table(fact_table_name(dataset))
-        have = {c["name"] for c in inspector.get_columns(t.name, schema=None if _is_sqlite(conn) else t.schema)}
+    facts = [table(fact_table_name(d)) for d in contracts.datasets()]
+    schema = None if _is_sqlite(conn) else facts[0].schema
+    found = inspect(conn).get_multi_columns(schema=schema, filter_names=[t.name for t in facts])  # one query
+    for t in facts:
+        have = {c["name"] for c in found.get((schema, t.name), ())}
         if missing := sorted(set(t.c.keys()) - have):
             raise DatabaseBehind(f"national.{t.name} lacks the contract's columns {missing} and no revision adds "
                                  f"them: run `thb db revision -m \"...\"`, review and commit it, then `{UPGRADE_COMMAND}`")
