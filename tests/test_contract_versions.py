@@ -143,6 +143,10 @@ def test_a_new_version_adds_a_column_and_a_code_from_its_quarter(config, generat
     assert (rejected.status, rejected.contract_version) == ("rejected", 1)  # the new code, before its quarter
     assert {(f.rule, f.column_name, f.value) for f in findings(db) if f.submission_id == rejected.submission_id} == {
         ("code_list", "referral_source", NEW_CODE)}
+    from thb_reporting.status_page import submission_report_html
+
+    report = submission_report_html(db, rejected.submission_id, standalone=True)  # explained under version 1
+    assert "Police (police)" in report and f"Mobile outreach team ({NEW_CODE})" not in report
 
 
 def test_each_quarter_is_validated_under_the_version_in_force(contract_change):

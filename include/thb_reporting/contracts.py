@@ -171,6 +171,14 @@ def for_quarter(dataset: str, quarter) -> Contract:
     return [c for c in versions(dataset) if c.from_quarter is None or c.from_quarter <= str(quarter)][-1]
 
 
+def of_submission(dataset: str | None, quarter) -> Contract | None:
+    """The version a submission was validated under (its file name's dataset and quarter), to explain its
+    findings; None when the name gave no known dataset."""
+    if dataset not in datasets():
+        return None
+    return for_quarter(dataset, quarter) if quarter else load(dataset)
+
+
 def versions(dataset: str) -> tuple[Contract, ...]:
     """Every version of a dataset's contract, the first first."""
     return _versions(contracts_dir(), dataset)

@@ -185,7 +185,7 @@ def submission_message(sub, findings: list[Finding], data_root: str, figures: li
     accepted = sub.status == "accepted"
     if any(f.column for f in findings):  # the columns' letters, as in the team's own file
         findings = located(findings, archived_column_letters(sub.file_name, sub.archive_path))
-    contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
+    contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     file_name = _file_name(sub)
     subject = (f"[THB] {'Prihvaćeno' if accepted else 'Odbijeno'} / {'Accepted' if accepted else 'Rejected'}: "
@@ -374,7 +374,7 @@ def digest_message(conn, quarter: Quarter, today: dt.date) -> EmailMessage:
                           if first and first.column_name else None)
                 finding = Finding(first.rule, column=first.column_name, value=first.value, detail=first.detail,
                                   letter=letter) if first else None
-                reason = {lang: explain(finding, lang, contracts.load(d), quarter)[0] if finding else "" for lang in ("sr", "en")}
+                reason = {lang: explain(finding, lang, contracts.for_quarter(d, quarter), quarter)[0] if finding else "" for lang in ("sr", "en")}
                 rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
     subject = f"[THB] Nedeljni pregled / Weekly digest: {quarter}, {today.isoformat()}"
     text, html = _render("digest", subject=subject, quarter=quarter, deadline=quarter.deadline().isoformat(),
