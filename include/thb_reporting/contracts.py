@@ -163,7 +163,10 @@ def contracts_dir() -> Path:
 def load(dataset: str) -> Contract:
     """The current version of a dataset's contract; `victims.v1` (a suite name) is version 1 of victims."""
     name, _, version = dataset.partition(".v")
-    return _versions(contracts_dir(), name)[int(version) - 1 if version else -1]
+    every = _versions(contracts_dir(), name)
+    if version and not 1 <= int(version) <= len(every):
+        raise KeyError(f"{name} has no contract version {version} (versions 1 to {len(every)})")
+    return every[int(version) - 1 if version else -1]
 
 
 def for_quarter(dataset: str, quarter) -> Contract:
