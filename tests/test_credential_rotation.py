@@ -13,7 +13,7 @@ from thb_reporting import cli, contracts
 from thb_reporting.access import SCHEMAS, create_roles
 from thb_reporting.config import connection_to_url
 from thb_reporting.generator import SubmissionGenerator
-from thb_reporting.warehouse import METADATA, ensure_schema, reporting_engine
+from thb_reporting.warehouse import ensure_schema, metadata, reporting_engine
 
 LOGINS = ("thb_pipeline_login_1", "thb_pipeline_login_2")  # the pipeline's login before and after a rotation
 READER, ANALYST = "thb_ministry_reader_login", "thb_ministry_analyst_login"
@@ -111,7 +111,7 @@ def _created_by_a_login_as_before(pg_url: str, login: str) -> None:
     """Tables and a view created by the login itself, as versions without act_as_pipeline_writer did."""
     engine = create_engine(_as(pg_url, login))
     with engine.begin() as conn:
-        METADATA.create_all(conn)
+        metadata().create_all(conn)
         conn.execute(text("CREATE VIEW reporting_public.indicators AS SELECT * FROM national.public_indicators"))
     engine.dispose()
     assert set(_owners(pg_url)) == {"pipeline_writer", login}

@@ -112,7 +112,7 @@ def _assert_no_reference_in_clear(references: set[str], data: Path, db_url: str,
 
     from sqlalchemy import text
 
-    from thb_reporting.warehouse import METADATA, reporting_engine
+    from thb_reporting.warehouse import metadata, reporting_engine
 
     needles = [r.encode() for r in references] + [r.upper().encode() for r in references]
     assert needles
@@ -127,7 +127,7 @@ def _assert_no_reference_in_clear(references: set[str], data: Path, db_url: str,
             places.append((str(path), path.read_bytes()))
     assert any(p.endswith(".parquet") for p, _ in places) and any("airflow.db" in p for p, _ in places)
     with reporting_engine(db_url).connect() as conn:
-        for t in METADATA.tables.values():
+        for t in metadata().tables.values():
             columns = ", ".join(f'"{c.name}"' for c in t.columns)
             dump = conn.execute(text(f"SELECT {columns} FROM {t.fullname if 'postgres' in db_url else t.name}")).all()
             places.append((t.fullname, repr(dump).encode()))

@@ -241,7 +241,7 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
     from thb_reporting.privacy import HIDDEN
     from thb_reporting.status_page import create_app
     from thb_reporting.storage import storage_path
-    from thb_reporting.warehouse import METADATA, reporting_engine, table
+    from thb_reporting.warehouse import metadata, reporting_engine, table
 
     planted = _planted()
     needles = [n.encode() for n in _needles(planted)]
@@ -291,7 +291,7 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
     # again); nothing else in the reporting database may hold what a file brought.
     raw_index = {"file_name", "inbox_path", "archive_path"}
     with reporting_engine(db).connect() as conn:
-        for t in METADATA.tables.values():
+        for t in metadata().tables.values():
             shown = [c for c in t.columns if not (t.name == "submissions" and c.name in raw_index)]
             dump = conn.execute(select(*shown)).all()
             places.append((t.fullname, repr(dump).encode()))

@@ -194,6 +194,32 @@ def airflow_ui(args) -> None:
     os.execve(airflow, [airflow, "standalone"], env)
 
 
+def database_revisions(args) -> int:
+    from thb_reporting import migrations
+    from thb_reporting.config import reporting_db_url_from_airflow
+    from thb_reporting.warehouse import ensure_schema, reporting_engine
+
+    data_root = os.environ.get("AIRFLOW_VAR_THB_DATA_ROOT") or (PROJECT_ROOT / "data").as_uri()
+    db_url = args.db or reporting_db_url_from_airflow(data_root.rstrip("/"))
+    if args.versions_dir:
+        os.environ["THB_MIGRATIONS_DIR"] = str(Path(args.versions_dir).resolve())  # this command's revisions too
+    engine = reporting_engine(db_url)
+    with engine.connect() as conn:
+        at = migrations.current(conn)
+    if args.db_command == "current":
+        print(f"{_database_name(db_url)}: at revision {at or '(none)'}; this code needs {migrations.head()}")
+    elif args.db_command == "upgrade":
+        ensure_schema(engine, upgrade=True)  # with the views and grants of new tables and columns
+        print(f"{_database_name(db_url)}: from revision {at or '(none)'} to {migrations.head()}")
+    else:
+        if at is None:  # an empty database: brought to head first, the contracts compared with that
+            ensure_schema(engine)
+        with engine.begin() as conn:
+            for path in migrations.new_revision(conn, args.message, args.versions_dir):
+                print(f"wrote {path}: review it, then commit it with the contract")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="thb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +235,18 @@ def main(argv: list[str] | None = None) -> int:
                                                  "team=<code>/quarter=<q>/ and update the ledger (safe to run again)")
     p.add_argument("data_root", nargs="?", default=(PROJECT_ROOT / "data").as_uri(), help="a URL, e.g. file:///srv/thb")
     p.add_argument("--db", help="the reporting database URL (default: SQLite under <data_root>/warehouse)")
+    p = sub.add_parser("db", help="the reporting database's schema revisions (Alembic): upgrade, current, revision")
+    db = p.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "bring the database to the head revision"),
+                       ("current", "show the database's revision and the one this code needs"),
+                       ("revision", "autogenerate a revision from the contracts (against a database at head)")):
+        q = db.add_parser(name, help=text)
+        q.add_argument("--db", help="the reporting database URL (default: the pipeline's connection reporting_db, "
+                                    "e.g. AIRFLOW_CONN_REPORTING_DB, else the SQLite default under thb_data_root)")
+        q.add_argument("--versions-dir", help="a further folder of revisions (default: THB_MIGRATIONS_DIR); "
+                                              "revision writes there instead of the package's versions/")
+        if name == "revision":
+            q.add_argument("-m", "--message", required=True, help="what changed, e.g. 'victims v2: referral channel'")
     p = sub.add_parser("generate", help="write synthetic submissions into an inbox folder")
     p.add_argument("inbox")
     p.add_argument("--quarters", nargs="+", default=DEMO_QUARTERS)
@@ -255,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         root = args.data_root if "://" in args.data_root else Path(args.data_root).resolve().as_uri()
         db = args.db or sqlite_url(Path(root.removeprefix("file://")) / "warehouse" / "reporting.sqlite")
         print(f"moved {migrate(root, db)} snapshots into {root}/snapshots/dataset=<name>/")
+    elif args.command == "db":
+        return database_revisions(args)
     elif args.command == "generate":
         from thb_reporting import reference
         from thb_reporting.generator import SubmissionGenerator

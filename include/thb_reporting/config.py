@@ -11,6 +11,9 @@ Every value has a working local default except the pseudonymisation key, which m
   connection reporting_db           the national reporting database            (default SQLite <data_root>/warehouse/reporting.sqlite)
   variable thb_teams_registry       the team registry, a CSV like reference/teams.csv (default: that file)
 Any URL Airflow's ObjectStoragePath understands works for the paths: file://, s3://conn_id@bucket/prefix, sftp://...
+Read where they are used, from the environment of every worker (docs/contracts.md):
+  THB_CONTRACTS_DIR   the data contracts                        (default: the package's contracts/)
+  THB_MIGRATIONS_DIR  a deployment's own schema revisions, besides the package's (thb_reporting.migrations)
 """
 from __future__ import annotations
 

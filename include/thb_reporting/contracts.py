@@ -1,10 +1,16 @@
 """Data contracts: one YAML file per dataset in contracts/, the single source for columns, types,
 code lists and rules. The team template, the expectation suite and the warehouse table are all
-derived from a Contract; nothing else lists a dataset's columns."""
+derived from a Contract; nothing else lists a dataset's columns.
+
+A contract has versions: the file's columns are version 1, and each entry of its `versions:` list says
+what changes from a quarter on (added columns, code values accepted from then). A submission is
+validated under the version in force for its quarter (for_quarter); everything made for teams and
+readers (template, dictionary, warehouse table) shows the current, latest version."""
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -12,7 +18,7 @@ import yaml
 
 from thb_reporting import reference
 
-CONTRACTS_DIR = Path(__file__).parent / "contracts"
+PACKAGE_CONTRACTS = Path(__file__).parent / "contracts"
 COLUMN_TYPES = {"text", "integer", "date", "code", "codes", "country"}
 # How a column is stored once accepted (snapshot and warehouse): a logical type per stored column.
 STORED_TYPE = {"text": "text", "code": "text", "codes": "text", "country": "text", "integer": "integer", "date": "date"}
@@ -37,12 +43,14 @@ class Column:
     not_before_quarter_start: bool = False
     privacy: str | None = None  # "pseudonymise" | "band"
     band_list: str | None = None
+    not_yet_codes: tuple[str, ...] = ()  # codes of its list that a later version of the contract adds
 
     @property
     def allowed_codes(self) -> tuple[str, ...]:
         if self.type == "country":
             return reference.codes("country")
-        return reference.codes(self.code_list) if self.code_list else ()
+        codes = reference.codes(self.code_list) if self.code_list else ()
+        return tuple(c for c in codes if c not in self.not_yet_codes) if self.not_yet_codes else codes
 
     @property
     def stored_name(self) -> str:
@@ -82,6 +90,14 @@ class Contract:
     column_pairs: tuple[dict, ...] = ()  # {"rule": "date_order", "earlier": a, "later": b}
     row_rules: tuple[dict, ...] = ()  # rules across rows, checked in code (see validation.check_row_rules)
     history_measure: dict | None = None  # {"count": "rows"} or {"sum": [columns]}, with a label
+    version: int = 1
+    from_quarter: str | None = None  # the first quarter this version applies to; None: every quarter before
+    current: bool = True  # the latest version: the one templates, dictionary and warehouse table show
+
+    @property
+    def suite_name(self) -> str:
+        """The expectation suite of this version: expectations/<suite_name>.json (victims, victims.v1)."""
+        return self.dataset if self.current else f"{self.dataset}.v{self.version}"
 
     def measure(self, typed) -> int:
         """The submission's headline figure, compared with the team's earlier quarters by the soft rules."""
@@ -138,26 +154,91 @@ def _check(contract: Contract) -> None:
         raise ValueError(f"{contract.dataset}: rules name unknown columns {unknown}")
 
 
-@cache
+def contracts_dir() -> Path:
+    """Where the contracts are: the package's contracts/ unless THB_CONTRACTS_DIR names another folder
+    (a deployment's own copy, or a test's)."""
+    return Path(os.environ.get("THB_CONTRACTS_DIR") or PACKAGE_CONTRACTS)
+
+
 def load(dataset: str) -> Contract:
-    path = CONTRACTS_DIR / f"{dataset}.yaml"
+    """The current version of a dataset's contract; `victims.v1` (a suite name) is version 1 of victims."""
+    name, _, version = dataset.partition(".v")
+    every = _versions(contracts_dir(), name)
+    if version and not 1 <= int(version) <= len(every):
+        raise KeyError(f"{name} has no contract version {version} (versions 1 to {len(every)})")
+    return every[int(version) - 1 if version else -1]
+
+
+def for_quarter(dataset: str, quarter) -> Contract:
+    """The version in force for a quarter: the latest whose from_quarter is not after it."""
+    return [c for c in versions(dataset) if c.from_quarter is None or c.from_quarter <= str(quarter)][-1]
+
+
+def of_submission(dataset: str | None, quarter) -> Contract | None:
+    """The version a submission was validated under (its file name's dataset and quarter), to explain its
+    findings; None when the name gave no known dataset."""
+    if dataset not in datasets():
+        return None
+    return for_quarter(dataset, quarter) if quarter else load(dataset)
+
+
+def versions(dataset: str) -> tuple[Contract, ...]:
+    """Every version of a dataset's contract, the first first."""
+    return _versions(contracts_dir(), dataset)
+
+
+@cache
+def _versions(folder: Path, dataset: str) -> tuple[Contract, ...]:
+    path = folder / f"{dataset}.yaml"
     if not path.exists():
         raise KeyError(f"no data contract for dataset {dataset!r} (known: {', '.join(datasets())})")
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    contract = Contract(
-        dataset=doc["dataset"],
-        title=doc["title"],
-        grain=doc["grain"],
-        columns=tuple(Column(**c) for c in doc["columns"]),
-        soft_rules=tuple(SoftRule(**r) for r in doc.get("soft_rules", ())),
-        unique_key=tuple(doc.get("unique_key", ())),
-        column_pairs=tuple(doc.get("column_pairs", ())),
-        row_rules=tuple(doc.get("row_rules", ())),
-        history_measure=doc.get("history_measure"),
-    )
-    _check(contract)
-    return contract
+    changes = doc.get("versions") or ()
+    columns = [Column(**c) for c in doc["columns"]]
+    later_codes = [{k: tuple(v) for k, v in (ch.get("added_codes") or {}).items()} for ch in changes]
+    out = []
+    for n in range(1, len(changes) + 2):
+        change = changes[n - 2] if n > 1 else {"version": 1}
+        if change.get("version") != n:
+            raise ValueError(f"{dataset}: versions must be numbered 2, 3, ... in order (found {change.get('version')!r})")
+        columns += [Column(**c) for c in change.get("added_columns") or ()]
+        not_yet: dict[str, set] = {}
+        for added in later_codes[n - 1:]:  # codes added by a later version are not accepted under this one
+            for code_list, codes in added.items():
+                not_yet.setdefault(code_list, set()).update(codes)
+        contract = Contract(
+            dataset=doc["dataset"],
+            title=doc["title"],
+            grain=doc["grain"],
+            columns=tuple(replace(c, not_yet_codes=tuple(sorted(not_yet.get(c.code_list, ())))) for c in columns),
+            soft_rules=tuple(SoftRule(**r) for r in doc.get("soft_rules", ())),
+            unique_key=tuple(doc.get("unique_key", ())),
+            column_pairs=tuple(doc.get("column_pairs", ())),
+            row_rules=tuple(doc.get("row_rules", ())),
+            history_measure=doc.get("history_measure"),
+            version=n,
+            from_quarter=None if n == 1 else str(change.get("from_quarter")),
+            current=n == len(changes) + 1,
+        )
+        _check(contract)
+        out.append(contract)
+    _check_versions(out, later_codes)
+    return tuple(out)
+
+
+def _check_versions(versions: list[Contract], added_codes: list[dict]) -> None:
+    starts = [c.from_quarter for c in versions[1:]]
+    if any(not re.fullmatch(r"\d{4}Q[1-4]", q) for q in starts) or starts != sorted(set(starts)):
+        raise ValueError(f"{versions[0].dataset}: each version needs a from_quarter (e.g. 2026Q3), later than the one before")
+    lists = {c.code_list for c in versions[-1].columns if c.code_list}
+    for added in added_codes:
+        for code_list, codes in added.items():
+            if code_list not in lists:
+                raise ValueError(f"{versions[0].dataset}: added_codes names {code_list!r}, a code list none of its columns uses")
+            if unknown := sorted(set(codes) - set(reference.codes(code_list))):
+                raise ValueError(f"{versions[0].dataset}: added codes {unknown} are not in reference/code_lists.csv "
+                                 f"under {code_list} (add them there, with their labels)")
 
 
 def datasets() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in CONTRACTS_DIR.glob("*.yaml")))
+    return tuple(sorted(p.stem for p in contracts_dir().glob("*.yaml")))

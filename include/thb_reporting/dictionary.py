@@ -5,7 +5,7 @@ from pathlib import Path
 
 from thb_reporting import contracts, indicators, reference, written_forms
 from thb_reporting.config import PROJECT_ROOT
-from thb_reporting.warehouse import METADATA
+from thb_reporting.warehouse import metadata
 
 DICTIONARY = PROJECT_ROOT / "docs" / "data-dictionary.md"
 
@@ -27,7 +27,9 @@ def render() -> str:
     ]
     for dataset in contracts.datasets():
         c = contracts.load(dataset)
+        since = f", from {c.from_quarter}; earlier quarters are validated under earlier versions" if c.from_quarter else ""
         lines += [f"### {dataset}: {c.title['en']} / {c.title['sr']}", "", f"{c.grain['en']}  ", f"{c.grain['sr']}", "",
+                  f"Contract version {c.version}{since}.", "",
                   "| column | type | required | codes | meaning | hint |", "|---|---|---|---|---|---|"]
         for col in c.columns:
             required = "yes" if col.required else (
@@ -48,7 +50,7 @@ def render() -> str:
         lines.append("")
     lines += written_forms.dictionary_lines()
     lines += ["## Tables of the national reporting database", ""]
-    for t in sorted(METADATA.tables.values(), key=lambda t: (t.schema, t.name)):
+    for t in sorted(metadata().tables.values(), key=lambda t: (t.schema, t.name)):
         lines += [f"### {t.schema}.{t.name}", "", _cell(t.comment), "", "| column | type | meaning |", "|---|---|---|"]
         lines += [f"| `{col.name}` | {str(col.type).lower()} | {_cell(col.comment)} |" for col in t.columns]
         lines.append("")

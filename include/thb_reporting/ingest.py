@@ -233,7 +233,7 @@ class _Processor:
         with self.engine.connect() as conn:
             if str(name.quarter) in locked_quarters(conn):
                 raise SubmissionError("quarter_locked", str(name.quarter))
-        contract = contracts.load(name.dataset)
+        contract = contracts.for_quarter(name.dataset, name.quarter)  # the version in force then
         prepared = self._prepared.pop(sub.submission_id, None) or prepare(read_submission(data, name), contract)
         return name, contract, finish(prepared, contract, name.quarter, self.runner)
 
@@ -248,15 +248,15 @@ class _Processor:
                 continue
             try:
                 name = parse_file_name(sub.file_name)
-                contract = contracts.load(name.dataset)
+                contract = contracts.for_quarter(name.dataset, name.quarter)  # the version in force then
                 prepared = prepare(read_submission(storage_path(sub.archive_path).read_bytes(), name), contract)
             except Exception:  # noqa: BLE001 (the file's own processing meets it again and records it)
                 continue
             rows += 0 if prepared.typed is None else len(prepared.typed)
             self._prepared[sub.submission_id] = prepared
-            groups.setdefault((name.dataset, name.quarter), []).append(prepared)
-        for (dataset, quarter), group in groups.items():
-            clear_in_batches(self.runner, dataset, quarter, group)
+            groups.setdefault((contract.suite_name, name.quarter), []).append(prepared)
+        for (suite, quarter), group in groups.items():
+            clear_in_batches(self.runner, suite, quarter, group)
 
     def process(self, sub: _Submission) -> str:
         fault_point(f"processing {sub.team_code}/{sub.file_name}")  # tests make one file fail here
@@ -280,7 +280,8 @@ class _Processor:
             findings = findings + history_warnings(measure, history)
         values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
                       summary=shown(_summary(findings, contract, quarter), kind="text") if findings else Status.ACCEPTED.value,
-                      rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed))
+                      rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed),
+                      contract_version=contract.version if contract else None)
         if errors:
             where = quarantine_dir(self.config.data_root, sub.team_code, sub.content_sha256)
             write_atomically(where / sub.archive_path.rsplit("/", 1)[-1], data)

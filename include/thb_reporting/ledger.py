@@ -75,6 +75,8 @@ SUBMISSIONS = Table(
     Column("quarantine_path", Text, comment="the file and its findings, when rejected"),
     Column("superseded_by", Integer, comment="the later accepted submission that replaced it"),
     Column("notification", Text, comment="the team's e-mail: queued | retrying | sent | no_contact (ledger.outbox)"),
+    Column("contract_version", Integer,
+           comment="the version of the dataset's contract it was validated under (the one in force for its quarter)"),
     # The same bytes under another name are another submission (two quarters can have equal figures).
     UniqueConstraint("team_code", "file_name", "content_sha256", name="submissions_team_file_content_key"),
     schema=SCHEMA, comment="One row per file received from a team",

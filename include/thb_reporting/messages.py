@@ -104,7 +104,7 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
     if team is None or not team.contact_emails:
         return None
     accepted = sub.status == Status.ACCEPTED
-    contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
+    contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     file_name = _file_name(sub)
     message = _message(
@@ -174,7 +174,7 @@ def digest_message(quarter: Quarter, today: dt.date, teams: reference.TeamRegist
         for d in datasets:
             if cells[datasets.index(d)]["status"] == "rejected":
                 finding = reasons.get((code, d))
-                reason = {lang: explain(finding, lang, contracts.load(d), quarter)[0] if finding else "" for lang in ("sr", "en")}
+                reason = {lang: explain(finding, lang, contracts.for_quarter(d, quarter), quarter)[0] if finding else "" for lang in ("sr", "en")}
                 rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
     year, week, _ = today.isocalendar()
     return _message("digest", [_coordinator()], f"digest-{year}-W{week:02d}", quarter=quarter,

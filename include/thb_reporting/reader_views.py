@@ -212,7 +212,7 @@ def create_reader_views(conn) -> None:
 
 
 def comment_public_views(conn) -> None:
-    from thb_reporting.warehouse import METADATA
+    from thb_reporting.warehouse import metadata
 
     columns = conn.execute(text(
         "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
@@ -221,7 +221,7 @@ def comment_public_views(conn) -> None:
     for view in sorted({v for v, _ in columns}):
         conn.execute(text(f"COMMENT ON VIEW reporting_public.{view} IS {_literal(VIEW_COMMENTS.get(view))}"))
     for view, column in columns:
-        source = METADATA.tables.get(PUBLIC_VIEWS.get(view, ""))
+        source = metadata().tables.get(PUBLIC_VIEWS.get(view, ""))
         described = (PUBLIC_COLUMN_COMMENTS.get((view, column))
                      or (source.columns[column].comment if source is not None and column in source.columns else None)
                      or COLUMN_COMMENTS.get(column))

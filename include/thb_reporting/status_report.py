@@ -43,7 +43,7 @@ def submission_report(sub, findings: list, teams: reference.TeamRegistry, standa
     from thb_reporting.privacy import shown, shown_file_name
     from thb_reporting.validation import column_as_seen, explain
 
-    contract = contracts.load(sub.dataset) if sub.dataset in contracts.datasets() else None
+    contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     rows = []
     for f in findings:

@@ -1,7 +1,8 @@
 """Expectation suites, generated from the data contracts.
 
-The suite is plain JSON in expectations/<dataset>.json, written by `thb suites` and checked by a test
-to equal what the contract generates; building it needs no Great Expectations import. Each
+The suite is plain JSON in expectations/<dataset>.json (the current version of the contract; an earlier
+version N in <dataset>.vN.json), written by `thb suites` and checked by a test to equal what the contract
+generates; building it needs no Great Expectations import. Each
 expectation's meta names the rule and column so that results map back to messages for the team.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from thb_reporting.contracts import CODES_SEPARATOR, Contract, datasets, load
+from thb_reporting.contracts import CODES_SEPARATOR, Contract, datasets, load, versions
 
 ROW_KEY = "source_row"  # the row number as the team sees it in its spreadsheet; added by the reader
 
@@ -97,26 +98,35 @@ def suite_for(contract: Contract) -> dict:
             ))
         else:
             raise ValueError(f"{contract.dataset}: soft rule {soft.rule!r} has no expectation")
-    meta = {"generated_from": f"include/thb_reporting/contracts/{contract.dataset}.yaml"}
+    meta = {"generated_from": f"include/thb_reporting/contracts/{contract.dataset}.yaml",
+            "contract_version": contract.version}
+    if contract.from_quarter:
+        meta["from_quarter"] = contract.from_quarter
     if contract.row_rules:
         meta["checked_in_code"] = [r["rule"] for r in contract.row_rules]  # rules across rows: validation.py
-    return {"name": contract.dataset, "expectations": exps, "meta": meta}
+    return {"name": contract.suite_name, "expectations": exps, "meta": meta}
 
 
-def suite_json(dataset: str) -> str:
-    return json.dumps(suite_for(load(dataset)), indent=2, ensure_ascii=False) + "\n"
+def suite_names(dataset: str | None = None) -> tuple[str, ...]:
+    """The suites of one dataset's (or every dataset's) contract versions: victims, victims.v1, ..."""
+    return tuple(c.suite_name for d in ([dataset] if dataset else datasets()) for c in versions(d))
+
+
+def suite_json(name: str) -> str:
+    """The suite `name` (a dataset: its current version; victims.v1: version 1) as committed."""
+    return json.dumps(suite_for(load(name)), indent=2, ensure_ascii=False) + "\n"
 
 
 def write_suites(target: Path | None = None) -> list[Path]:
     target = target or expectations_dir()
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for dataset in datasets():
-        path = target / f"{dataset}.json"
-        path.write_text(suite_json(dataset), encoding="utf-8")
+    for name in suite_names():
+        path = target / f"{name}.json"
+        path.write_text(suite_json(name), encoding="utf-8")
         written.append(path)
     return written
 
 
-def load_suite(dataset: str) -> dict:
-    return json.loads((expectations_dir() / f"{dataset}.json").read_text(encoding="utf-8"))
+def load_suite(name: str) -> dict:
+    return json.loads((expectations_dir() / f"{name}.json").read_text(encoding="utf-8"))

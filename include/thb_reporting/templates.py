@@ -95,6 +95,8 @@ def _readme(book, contract: Contract) -> None:
     sheet.append(["", f"{contract.title['sr']} / {contract.title['en']}"])
     sheet.append(["", contract.grain["sr"]])
     sheet.append(["", contract.grain["en"]])
+    since = f", od / from {contract.from_quarter}" if contract.from_quarter else ""
+    sheet.append(["", f"Verzija obrasca / Template version {contract.version}{since}"])
     sheet.append(["", f"Popunite list „{contract.dataset}“ od drugog reda; prvi red (zaglavlje) ne menjajte."])
     sheet.append(["", f"Fill in the sheet '{contract.dataset}' from the second row; do not change the first row (the header)."])
     sheet.append(["", f"Kolone sa šifarnikom: izaberite vrednost po nazivu sa padajuće liste, npr. "

@@ -19,7 +19,7 @@ from thb_reporting.contracts import load as load_contract
 from thb_reporting.privacy import identifier_kind, shown, suspect_cells
 from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import READING_FINDINGS, column_position, shown_header
-from thb_reporting.suites import ROW_KEY, load_suite
+from thb_reporting.suites import ROW_KEY, load_suite, suite_names
 from thb_reporting.written_forms import Problem, read_date, read_whole_number, thousands_separators
 
 log = logging.getLogger(__name__)
@@ -370,7 +370,7 @@ class SuiteRunner:
         self._context.variables.progress_bars = {"globally": False}
         source = self._context.data_sources.add_pandas("submissions")
         self._batches, self._definitions, self._subsets = {}, {}, {}
-        for dataset in datasets:
+        for dataset in (name for d in datasets for name in suite_names(d)):  # a suite per contract version
             batch = source.add_dataframe_asset(dataset).add_batch_definition_whole_dataframe("submission")
             suite = self._context.suites.add(ExpectationSuite(**load_suite(dataset)))
             self._batches[dataset] = batch
@@ -666,12 +666,12 @@ def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: Sui
         return Outcome(None, findings)
     gx_result, gx_findings = None, []
     rejected = any(f.severity == ERROR for f in findings)
-    failed = [] if prepared.cleared or rejected else runner.failing(contract.dataset, typed, quarter)
+    failed = [] if prepared.cleared or rejected else runner.failing(contract.suite_name, typed, quarter)
     if rejected or any(severity != WARNING for _, severity in failed):
-        gx_result = runner.run(contract.dataset, typed, quarter)
+        gx_result = runner.run(contract.suite_name, typed, quarter)
         gx_findings = findings_from_gx(gx_result, contract)
     elif failed:
-        gx_findings = findings_from_gx(runner.run(contract.dataset, typed, quarter, only=[i for i, _ in failed]), contract)
+        gx_findings = findings_from_gx(runner.run(contract.suite_name, typed, quarter, only=[i for i, _ in failed]), contract)
     gx_findings = located([f for f in gx_findings if (f.row, f.column) not in prepared.flagged], prepared.letters)
     findings = sorted(findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
     return Outcome(typed, findings, gx_result)

@@ -4,6 +4,7 @@ unique across schemas for that reason). Fact tables are derived from the data co
 from __future__ import annotations
 
 import io
+from functools import cache
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Table, Text,
@@ -58,7 +59,15 @@ def _indicator_key() -> list[Column]:
     ]
 
 
-def _metadata() -> MetaData:
+def metadata() -> MetaData:
+    """The tables of the reporting database: the ledger, the derived national tables and a fact table per
+    data contract (the union of the columns of its versions: the current version's). Alembic's target
+    (thb_reporting/migrations); built when first asked for, once per contracts folder."""
+    return _metadata(contracts.contracts_dir())
+
+
+@cache
+def _metadata(_contracts_dir) -> MetaData:
     md = MetaData()
     ledger.add_tables(md)  # the ledger's tables are defined in thb_reporting.ledger
     Table(
@@ -187,11 +196,8 @@ def _metadata() -> MetaData:
     return md
 
 
-METADATA = _metadata()
-
-
 def table(name: str, schema: str = "national") -> Table:
-    return METADATA.tables[f"{schema}.{name}"]
+    return metadata().tables[f"{schema}.{name}"]
 
 
 def is_postgres(engine_or_conn) -> bool:
@@ -257,15 +263,19 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
-def ensure_schema(engine: Engine) -> None:
-    """The tables (created where missing) and, on PostgreSQL, the public views and grants (thb_reporting.access)."""
+def ensure_schema(engine: Engine, upgrade: bool = False) -> None:
+    """The tables at the revision the code needs (an empty database is brought there; one behind raises
+    migrations.DatabaseBehind, naming `thb db upgrade`, unless `upgrade`) and, on PostgreSQL, the public
+    views and grants (thb_reporting.access)."""
+    from thb_reporting import migrations
+
     with engine.begin() as conn:
         if is_postgres(conn):
             conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))  # one creator at a time
             existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
             for schema in set(SCHEMAS) - existing:  # (creating needs rights the pipeline may not have)
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        METADATA.create_all(conn)
+        migrations.ensure_current(conn, upgrade_to_head=upgrade)
         if is_postgres(conn):
             from thb_reporting.access import ensure_access
 
