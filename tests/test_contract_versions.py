@@ -145,7 +145,7 @@ def test_a_new_version_adds_a_column_and_a_code_from_its_quarter(config, generat
         ("code_list", "referral_source", NEW_CODE)}
     from thb_reporting.status_page import submission_report_html
 
-    report = submission_report_html(db, rejected.submission_id, standalone=True)  # explained under version 1
+    report = submission_report_html(db, reference.teams(), rejected.submission_id, standalone=True)  # explained under version 1
     assert "Police (police)" in report and f"Mobile outreach team ({NEW_CODE})" not in report
 
 

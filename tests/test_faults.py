@@ -130,3 +130,31 @@ def test_two_publishes_at_once_one_waits(config, generator):
     assert len(publications(config.reporting_db_url)) == 6
     rows = dump(config.reporting_db_url, "victims")
     assert len(rows) == len(set(rows)) == Truth(generator.files).published_rows()
+
+
+@pytest.mark.parametrize("reporting_db_url", ["sqlite"], indirect=True)
+def test_a_log_that_cannot_be_written_does_not_spill_what_a_failing_file_said(config, generator, monkeypatch, capfd):
+    """When a log record cannot be written (here: a handler on a closed stream), logging prints the error
+    to stderr, with the exception being handled at that moment. The pipeline logs a file's failure after
+    its except block, so the exception's message (which may quote the file) is not among them."""
+    import io
+    import logging
+
+    from thb_reporting.generator import VALID_JMBG
+
+    secret = f"row 7: Jovana Petrović, JMBG {VALID_JMBG}"
+    generator.victims_file("nis", "2026Q1")
+    monkeypatch.setenv("THB_FAULT_POINT", "processing nis/victims_2026Q1.csv")
+    monkeypatch.setenv("THB_FAULT_RAISE", secret)
+    closed = io.StringIO()
+    closed.close()
+    handler = logging.StreamHandler(closed)
+    logging.getLogger("thb_reporting").addHandler(handler)
+    try:
+        outcome = ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    finally:
+        logging.getLogger("thb_reporting").removeHandler(handler)
+    assert outcome["retrying"] or outcome["failed"]  # the fault happened
+    err = capfd.readouterr().err
+    assert "Logging error" in err  # the closed stream was written to
+    assert VALID_JMBG not in err and "Jovana" not in err

@@ -69,18 +69,21 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
         if entry.refused:
             _refuse(engine, team, path, entry.refused, known)
             continue
+        error = None
         try:
             info = path.stat()
             received_at = _modified_at(info) or _now()
             if (str(path), info.get("size"), received_at) in seen:
                 continue
             data = read_inbox_file(path)
-        except NotARegularFile as e:  # replaced by a link or a FIFO since it was listed
-            _refuse(engine, team, path, e.kind, known)
+        except OSError as e:  # handled below, outside the except block (see process_submissions)
+            error = e
+        if isinstance(error, NotARegularFile):  # replaced by a link or a FIFO since it was listed
+            _refuse(engine, team, path, error.kind, known)
             continue
-        except OSError as e:  # gone, or not readable by the pipeline: nothing received yet, tried again next run
+        if error is not None:  # gone, or not readable by the pipeline: nothing received yet, tried again next run
             log.warning("could not read %s in the folder of team %s (%s); it is tried again next run",
-                        shown(path.name, kind="file_name"), shown(team) or "-", type(e).__name__)
+                        shown(path.name, kind="file_name"), shown(team) or "-", type(error).__name__)
             continue
         sha = hashlib.sha256(data).hexdigest()
         if (team, path.name, sha) in known:
@@ -366,21 +369,29 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     outcome[RETRYING] = []
     if waiting:
         import_gx_in_background()  # while the first files are read and typed
+    # Errors are logged after their `except` block: a log record that cannot be written (a closed stream)
+    # makes logging print the exception being handled, and its message may quote the file.
     if len(waiting) > 1:
+        error = None
         try:
             processor.preclear(waiting)
         except Exception as e:  # noqa: BLE001 (a batch is only a shortcut: each file is then validated alone)
-            log.warning("validating the waiting files together failed (%s); each is validated alone", type(e).__name__)
+            error = e
+        if error is not None:
+            log.warning("validating the waiting files together failed (%s); each is validated alone", type(error).__name__)
     for sub in waiting:
+        error = None
         try:
             outcome[processor.process(sub)].append(sub.submission_id)
-        except ArchiveUnreadable as e:  # the storage, not the file: not counted against it
+        except Exception as e:  # noqa: BLE001 (one file's failure must not stop the others)
+            error = e
+        if isinstance(error, ArchiveUnreadable):  # the storage, not the file: not counted against it
             log.warning("the archived copy of submission %s (%s from team %s) cannot be read (%s); it stays "
                         "received for the next run", sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-",
-                        type(e).__name__)
+                        type(error).__name__)
             outcome[RETRYING].append(sub.submission_id)
-        except Exception as e:  # noqa: BLE001 (one file's failure must not stop the others)
-            outcome[processor.record_failure(sub, e)].append(sub.submission_id)
+        elif error is not None:
+            outcome[processor.record_failure(sub, error)].append(sub.submission_id)
     return outcome
 
 
