@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from thb_reporting import contracts
+from thb_reporting.checks import validate
+from thb_reporting.findings import describe
 from thb_reporting.generator import PLANTS, SubmissionGenerator
 from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import parse_file_name, read_submission
-from thb_reporting.validation import SuiteRunner, describe, validate
+from thb_reporting.suite_runner import SuiteRunner
 
 VICTIMS_PLANTS = ["unknown_code", "date_outside_quarter", "missing_column", "jmbg", "email", "extra_column",
                   "cross_border_without_country", "age_out_of_range", "age_not_a_number"]

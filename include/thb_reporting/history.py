@@ -6,8 +6,8 @@ from statistics import median
 
 from sqlalchemy import select
 
+from thb_reporting.findings import WARNING, Finding
 from thb_reporting.quarters import Quarter
-from thb_reporting.validation import WARNING, Finding
 from thb_reporting.warehouse import table
 
 MIN_QUARTERS = 3  # fewer earlier quarters say too little about what is usual for a team

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 
 from thb_reporting import contracts, reference
+from thb_reporting.checks import clear_in_batches, finish, prepare
 from thb_reporting.config import PipelineConfig
 from thb_reporting.contracts import Contract, band_bounds
 from thb_reporting.faults import fault_point
+from thb_reporting.findings import ERROR, Finding, describe
 from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.locks import locked_quarters
 from thb_reporting.privacy import pseudonymiser, shown
@@ -35,10 +37,8 @@ from thb_reporting.storage import (
     write_atomically,
 )
 from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
+from thb_reporting.suite_runner import import_gx_in_background
 from thb_reporting.suites import ROW_KEY
-from thb_reporting.validation import (
-    ERROR, Finding, clear_in_batches, describe, finish, import_gx_in_background, prepare,
-)
 from thb_reporting.warehouse import ensure_schema, reporting_engine, table
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class _Processor:
     @property
     def runner(self):
         if self._runner is None:
-            from thb_reporting.validation import SuiteRunner
+            from thb_reporting.suite_runner import SuiteRunner
 
             self._runner = SuiteRunner(contracts.datasets())
         return self._runner
@@ -249,7 +249,7 @@ class _Processor:
 
     def preclear(self, waiting: list[_Submission]) -> None:
         """Read and type every small waiting file, then run the suite once over each dataset and quarter's
-        files together (validation.clear_in_batches). Nothing is decided here: a file that cannot be read
+        files together (checks.clear_in_batches). Nothing is decided here: a file that cannot be read
         or named is left to its own processing, which reports it."""
         groups: dict[tuple, list] = {}
         rows = 0

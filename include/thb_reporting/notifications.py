@@ -27,7 +27,7 @@ from thb_reporting.config import PipelineConfig
 from thb_reporting.privacy import shown, shown_file_name
 from thb_reporting.quarters import Quarter
 from thb_reporting.storage import storage_path, write_atomically
-from thb_reporting.validation import ERROR, Finding, archived_column_letters, column_as_seen, explain, located
+from thb_reporting.findings import ERROR, Finding, archived_column_letters, column_as_seen, explain, located
 from thb_reporting.warehouse import ensure_schema, reporting_engine, table
 
 log = logging.getLogger(__name__)

@@ -58,7 +58,7 @@ def submission_report_html(db_url: str, submission_id: int, standalone: bool = F
     from sqlalchemy import select
 
     from thb_reporting.status_report import submission_report
-    from thb_reporting.validation import Finding, archived_column_letters
+    from thb_reporting.findings import Finding, archived_column_letters
     from thb_reporting.warehouse import reader_engine, table
 
     subs, found = table("submissions", "ledger"), table("findings", "ledger")

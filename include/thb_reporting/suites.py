@@ -99,7 +99,7 @@ def suite_for(contract: Contract) -> dict:
             raise ValueError(f"{contract.dataset}: soft rule {soft.rule!r} has no expectation")
     meta = {"generated_from": f"include/thb_reporting/contracts/{contract.dataset}.yaml"}
     if contract.row_rules:
-        meta["checked_in_code"] = [r["rule"] for r in contract.row_rules]  # rules across rows: validation.py
+        meta["checked_in_code"] = [r["rule"] for r in contract.row_rules]  # rules across rows: checks.py
     return {"name": contract.dataset, "expectations": exps, "meta": meta}
 
 
