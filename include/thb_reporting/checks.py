@@ -182,6 +182,7 @@ def _canonical_codes(text: str) -> str:
     return CODES_SEPARATOR.join(sorted({c.strip() for c in re.split(r"[;,|]+", text) if c.strip()}))
 
 
+# --- rules across rows ----------------------------------------------------------------------
 def check_row_rules(typed, contract: Contract) -> list[Finding]:
     """Rules across rows that the suite cannot express (listed in the suite's meta as checked_in_code)."""
     findings = []
@@ -200,6 +201,7 @@ def check_row_rules(typed, contract: Contract) -> list[Finding]:
     return findings
 
 
+# --- one file, and a batch of small files ---------------------------------------------------
 @dataclass
 class Outcome:
     typed: object  # pandas.DataFrame of the contract's columns, parsed; None when the structure failed
