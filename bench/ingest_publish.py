@@ -39,7 +39,8 @@ def run_project(path: Path, workdir: Path) -> dict:
     from thb_reporting.privacy import pseudonymiser
     from thb_reporting.storage import storage_path
     from thb_reporting.submission_files import parse_file_name, read_submission
-    from thb_reporting.validation import SuiteRunner, finish, import_gx_in_background, prepare
+    from thb_reporting.checks import finish, prepare
+    from thb_reporting.suite_runner import SuiteRunner, import_gx_in_background
     from thb_reporting.warehouse import ensure_schema, insert_rows, reporting_engine, table
 
     import airflow.sdk  # noqa: F401  (loaded in every Airflow task before our code runs)

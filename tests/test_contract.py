@@ -97,7 +97,8 @@ def test_template_filled_with_generated_values_passes_validation(tmp_path):
     from thb_reporting.generator import SubmissionGenerator
     from thb_reporting.quarters import Quarter
     from thb_reporting.submission_files import parse_file_name, read_submission
-    from thb_reporting.validation import SuiteRunner, validate
+    from thb_reporting.checks import validate
+    from thb_reporting.suite_runner import SuiteRunner
 
     generated = SubmissionGenerator(tmp_path, seed=3).victims_file("nis", "2026Q1", file_format="xlsx", people=30)
     data = generated.path.read_bytes()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from helpers import findings, ledger
-from thb_reporting import cli, contracts, ingest, migrations, publish, reference, submission_files, validation
+from thb_reporting import cli, contracts, ingest, migrations, publish, reference, submission_files, suite_runner
 from thb_reporting.generator import SubmissionGenerator, encode
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import write_suites
@@ -37,8 +37,8 @@ versions:
 
 def _forget_cached_contracts() -> None:
     """What a process caches from the contracts and code lists (a deployment restarts after a change)."""
-    for cached in (reference.code_lists, reference.code_aliases, validation._positions, validation._columns_read,
-                   validation._code_columns, submission_files._known_headers, submission_files._known_codes):
+    for cached in (reference.code_lists, reference.code_aliases, suite_runner._positions, suite_runner._columns_read,
+                   suite_runner._code_columns, submission_files._known_headers, submission_files._known_codes):
         cached.cache_clear()
 
 

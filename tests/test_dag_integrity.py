@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
-HEAVY = ("great_expectations", "pandas", "pyarrow", "openpyxl", "psycopg", "thb_reporting.validation",
-         "thb_reporting.ingest", "thb_reporting.publish")
+HEAVY = ("great_expectations", "pandas", "pyarrow", "openpyxl", "psycopg", "thb_reporting.checks",
+         "thb_reporting.suite_runner", "thb_reporting.ingest", "thb_reporting.publish")
 EXPECTED = {"ingest_submissions", "publish_national_tables", "send_weekly_digest", "lock_quarter", "reporting_calendar"}
 
 

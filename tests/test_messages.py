@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from thb_reporting import messages, reference
 from thb_reporting.generator import VALID_JMBG
 from thb_reporting.quarters import Quarter
-from thb_reporting.validation import Finding
+from thb_reporting.findings import Finding
 
 TEMPLATES = Path(messages.__file__).parent / "email_templates"
 

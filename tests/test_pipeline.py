@@ -116,6 +116,72 @@ def test_a_file_that_cannot_be_processed_stays_received_and_the_others_go_on(con
     assert ingest.process_submissions(config)["accepted"] == [ids[0]]
 
 
+
+@pytest.mark.parametrize("batch_fails", [False, True])
+def test_each_file_is_read_and_parsed_once_per_run(config, generator, monkeypatch, batch_fails):
+    """A real cycle over several files, one of them too large for the batch: collecting reads each file in the
+    inbox once; processing reads each archived copy once and parses it once, whether the file was validated
+    with the others (the batch step hands it on) or alone, accepted or rejected, and also when validating
+    the batch fails. A run with nothing new reads nothing."""
+    import hashlib
+    from collections import Counter
+
+    from airflow.sdk import ObjectStoragePath
+
+    truth = generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS)
+    largest = max(truth.files, key=lambda f: f.path.stat().st_size)
+    monkeypatch.setattr(ingest, "BATCH_FILE_BYTES", largest.path.stat().st_size - 1)  # validated alone
+    inbox_reads, archive_reads, parsed, batched = Counter(), Counter(), Counter(), []
+
+    def spy(counter, key, real):
+        def counted(*args, **kwargs):
+            counter[key(*args, **kwargs)] += 1
+            return real(*args, **kwargs)
+        return counted
+
+    monkeypatch.setattr(ingest, "read_inbox_file", spy(inbox_reads, str, ingest.read_inbox_file))
+    archive = storage_path(config.data_root) / "archive"
+    real_read_bytes, real_open = ObjectStoragePath.read_bytes, ObjectStoragePath.open
+
+    def read_bytes(self):
+        if str(self).startswith(str(archive)):
+            archive_reads[str(self)] += 1
+        return real_read_bytes(self)
+
+    def open_(self, mode="r", *args, **kwargs):
+        if "r" in mode and str(self).startswith(str(archive)):
+            archive_reads[str(self)] += 1
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(ObjectStoragePath, "read_bytes", read_bytes)
+    monkeypatch.setattr(ObjectStoragePath, "open", open_)
+    monkeypatch.setattr(ingest, "read_submission",
+                        spy(parsed, lambda data, name: hashlib.sha256(data).hexdigest(), ingest.read_submission))
+
+    def clear_in_batches(runner, dataset, quarter, group):
+        batched.extend(group)
+        if batch_fails:
+            raise RuntimeError("the batch cannot be validated")
+        return real_clear(runner, dataset, quarter, group)
+
+    real_clear = ingest.clear_in_batches
+    monkeypatch.setattr(ingest, "clear_in_batches", clear_in_batches)
+
+    outcome = ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    assert (len(outcome["accepted"]), len(outcome["rejected"]), outcome["failed"]) == (5, 3, [])
+    rows = ledger(config.reporting_db_url)
+    assert len(rows) == len(truth.files)
+    # all but the largest were handed to the batch (when it fails, its first group was, and then it stopped)
+    assert 0 < len(batched) < len(truth.files) if batch_fails else len(batched) == len(truth.files) - 1
+    assert inbox_reads == Counter(r.inbox_path for r in rows)
+    assert archive_reads == Counter(r.archive_path for r in rows)
+    assert parsed == Counter(r.content_sha256 for r in rows)
+    assert all(n == 1 for n in (*inbox_reads.values(), *archive_reads.values(), *parsed.values()))
+    for counter in (inbox_reads, archive_reads, parsed):
+        counter.clear()
+    assert ingest.process_submissions(config, ingest.collect_new_submissions(config))["accepted"] == []
+    assert not (inbox_reads or archive_reads or parsed)
+
 def test_files_outside_a_team_folder_or_misnamed_are_rejected_not_lost(config, generator):
     inbox = Path(config.inbox.removeprefix("file://"))
     generator.victims_file("nis", "2026Q1")

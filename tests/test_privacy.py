@@ -114,7 +114,7 @@ def test_a_text_keeps_its_words_and_loses_what_may_not_be_shown():
 
 def test_findings_screen_what_they_are_given():
     from thb_reporting.privacy import HIDDEN
-    from thb_reporting.validation import Finding
+    from thb_reporting.findings import Finding
 
     f = Finding("unknown_column", column="ana.petrovic@example.org", value="SU-2026-0017", detail="'0101100710006'")
     assert (f.column, f.value, f.detail) == (HIDDEN, HIDDEN, f"'{HIDDEN}'")

@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 
 import submission_makers as make
 from thb_reporting import contracts
+from thb_reporting.checks import check_columns, prepare
 from thb_reporting.generator import SubmissionGenerator, encode
 from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import (
     READING_FINDINGS, SubmissionError, file_format, parse_file_name, read_submission,
 )
 from thb_reporting.suites import ROW_KEY
-from thb_reporting.validation import check_columns, prepare
 
 VICTIMS = list(contracts.load("victims").column_names)
 CSV_NAME, XLSX_NAME = parse_file_name("victims_2026Q2.csv"), parse_file_name("victims_2026Q2.xlsx")
@@ -72,7 +72,7 @@ def test_other_formats_are_refused_each_with_its_own_rule(data, rule):
     for name in (CSV_NAME, XLSX_NAME):  # whatever the name says
         error = _refused(data, name)
         assert error.rule == rule
-    from thb_reporting.validation import rule_texts
+    from thb_reporting.findings import rule_texts
 
     texts = rule_texts()[rule]
     assert texts["sr"] and texts["en"] and texts["fix_sr"] and texts["fix_en"]

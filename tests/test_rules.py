@@ -8,9 +8,10 @@ import io
 import pytest
 
 from thb_reporting import contracts
+from thb_reporting.checks import validate
 from thb_reporting.generator import SubmissionGenerator
 from thb_reporting.submission_files import parse_file_name, read_submission
-from thb_reporting.validation import SuiteRunner, validate
+from thb_reporting.suite_runner import SuiteRunner
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +105,8 @@ NARROW_CASES = [c[:3] for c in CELL_CASES] + [
 def test_the_cheap_pass_on_narrow_frames_fails_the_same_expectations(tmp_path, runner, monkeypatch, dataset, column, value):
     """A large file's cheap pass runs as a few GX runs over only the columns each expectation reads
     (code columns as categoricals): it must fail exactly the expectations the single pass fails."""
-    from thb_reporting import validation
-    from thb_reporting.validation import prepare
+    from thb_reporting import suite_runner
+    from thb_reporting.checks import prepare
 
     generated, header, rows = _good_file(tmp_path, dataset)
     if value == "DUP":
@@ -121,12 +122,12 @@ def test_the_cheap_pass_on_narrow_frames_fails_the_same_expectations(tmp_path, r
     typed = prepare(read_submission(generated.path.read_bytes(), name), contracts.load(dataset)).typed
     assert typed is not None
     single = runner.failing(dataset, typed, name.quarter)
-    monkeypatch.setattr(validation, "NARROW_FROM_ROWS", 0)
+    monkeypatch.setattr(suite_runner, "NARROW_FROM_ROWS", 0)
     assert runner.failing(dataset, typed, name.quarter) == single
     if not single:  # a cell of the wrong type is left empty in the typed rows: the type check reports it
         return
     only = [i for i, _ in single]
     assert runner.failing(dataset, typed, name.quarter, only=only) == single
-    narrow = validation.findings_from_gx(runner.run(dataset, typed, name.quarter, only=only), contracts.load(dataset))
-    whole = validation.findings_from_gx(runner.run(dataset, typed, name.quarter), contracts.load(dataset))
+    narrow = suite_runner.findings_from_gx(runner.run(dataset, typed, name.quarter, only=only), contracts.load(dataset))
+    whole = suite_runner.findings_from_gx(runner.run(dataset, typed, name.quarter), contracts.load(dataset))
     assert sorted(narrow, key=repr) == sorted(whole, key=repr)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from thb_reporting import contracts
+from thb_reporting.checks import validate
+from thb_reporting.findings import describe
 from thb_reporting.generator import PLANTS, SubmissionGenerator
 from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import parse_file_name, read_submission
-from thb_reporting.validation import SuiteRunner, describe, validate
+from thb_reporting.suite_runner import SuiteRunner
 
 VICTIMS_PLANTS = ["unknown_code", "date_outside_quarter", "missing_column", "jmbg", "email", "extra_column",
                   "cross_border_without_country", "age_out_of_range", "age_not_a_number"]
@@ -114,3 +116,24 @@ def test_several_errors_in_one_file_are_all_reported(tmp_path, runner):
     found = {(f.rule, f.column, f.row, f.value) for f in _validate(generated, runner).errors}
     assert found == {("code_list", "sex", 4, "zensko"), ("range", "age_years", 6, "-3"),
                      ("date_format", "referral_date", 8, "31.02.2026")}
+
+
+def test_the_validation_modules_import_one_way():
+    """findings (the words) knows neither the checks nor GX; suite_runner (GX) knows findings, not the checks;
+    checks uses both. Imports inside functions count too, so that no cycle can hide in one."""
+    import ast
+    from pathlib import Path
+
+    import thb_reporting
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((Path(thb_reporting.__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        return {n.removeprefix("thb_reporting.") for n in names if n.startswith("thb_reporting.")}
+
+    own = {"findings", "checks", "suite_runner"}
+    assert imported("findings") & own == set()
+    assert imported("suite_runner") & own == {"findings"}
+    assert imported("checks") & own == {"findings", "suite_runner"}
+    assert not (Path(thb_reporting.__file__).parent / "validation.py").exists()

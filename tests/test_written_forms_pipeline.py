@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from thb_reporting import contracts
+from thb_reporting.checks import validate
+from thb_reporting.findings import describe
 from thb_reporting.generator import SubmissionGenerator, encode
 from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import parse_file_name, read_submission
-from thb_reporting.validation import SuiteRunner, describe, validate
+from thb_reporting.suite_runner import SuiteRunner
 
 
 @pytest.fixture(scope="module")

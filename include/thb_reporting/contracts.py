@@ -88,7 +88,7 @@ class Contract:
     soft_rules: tuple[SoftRule, ...] = ()
     unique_key: tuple[str, ...] = ()  # no two rows may share these values
     column_pairs: tuple[dict, ...] = ()  # {"rule": "date_order", "earlier": a, "later": b}
-    row_rules: tuple[dict, ...] = ()  # rules across rows, checked in code (see validation.check_row_rules)
+    row_rules: tuple[dict, ...] = ()  # rules across rows, checked in code (see checks.check_row_rules)
     history_measure: dict | None = None  # {"count": "rows"} or {"sum": [columns]}, with a label
     version: int = 1
     from_quarter: str | None = None  # the first quarter this version applies to; None: every quarter before

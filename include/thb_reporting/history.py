@@ -5,8 +5,8 @@ from __future__ import annotations
 from statistics import median
 
 from thb_reporting import ledger
+from thb_reporting.findings import WARNING, Finding
 from thb_reporting.quarters import Quarter
-from thb_reporting.validation import WARNING, Finding
 
 MIN_QUARTERS = 3  # fewer earlier quarters say too little about what is usual for a team
 Z_LIMIT = 3.5  # modified z-score (Iglewicz and Hoaglin) beyond which a value is an outlier

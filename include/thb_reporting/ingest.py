@@ -22,9 +22,11 @@ import traceback
 from dataclasses import dataclass
 
 from thb_reporting import contracts, ledger, reference
+from thb_reporting.checks import Prepared, clear_in_batches, finish, prepare
 from thb_reporting.config import PipelineConfig
 from thb_reporting.contracts import Contract, band_bounds
 from thb_reporting.faults import fault_point
+from thb_reporting.findings import ERROR, Finding, describe
 from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.locks import locked_quarters
 from thb_reporting.privacy import pseudonymiser, shown
@@ -32,11 +34,9 @@ from thb_reporting.storage import (
     NotARegularFile, archive_path, inbox_files, quarantine_dir, read_inbox_file, snapshot_path, storage_path,
     write_atomically,
 )
-from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
+from thb_reporting.submission_files import SubmissionError, SubmissionName, parse_file_name, read_submission
+from thb_reporting.suite_runner import import_gx_in_background
 from thb_reporting.suites import ROW_KEY
-from thb_reporting.validation import (
-    ERROR, Finding, clear_in_batches, describe, finish, import_gx_in_background, prepare,
-)
 from thb_reporting.ledger import Status
 from thb_reporting.warehouse import ensure_schema, reporting_engine
 
@@ -147,6 +147,26 @@ class _Submission:
     archive_path: str
 
 
+@dataclass
+class _FileRead:
+    """A waiting submission's file as this run holds it: its archived bytes, read once (_archived_bytes), and,
+    when the batch step (preclear) got to it, its file name, and its rows checked before the suite (prepare) or
+    the error preparing them met. Handed from the batch step to the file's own processing, so that neither
+    reads nor parses the file again."""
+    data: bytes
+    name: SubmissionName | None = None  # when the batch step read the file
+    prepared: Prepared | None = None
+    error: Exception | None = None  # raised again where the file's own processing would prepare its rows
+
+
+def _archived_bytes(sub: _Submission) -> bytes:
+    """The archived copy of a submission's file, the copy every step works from (the inbox's may change)."""
+    try:
+        return storage_path(sub.archive_path).read_bytes()
+    except OSError as e:
+        raise ArchiveUnreadable(type(e).__name__) from e
+
+
 def stored_rows(typed, contract: Contract, token):
     """The accepted rows as kept from now on: references as tokens, ages as bands, several codes as a list;
     nothing else."""
@@ -211,18 +231,17 @@ class _Processor:
         self.engine = reporting_engine(config.reporting_db_url)
         self.token = pseudonymiser(config.pseudonymisation_key)  # refuses to start without a key
         self._runner = None
-        self._prepared = {}  # submission id → its rows checked before the suite (prepare), from preclear
 
     @property
     def runner(self):
         if self._runner is None:
-            from thb_reporting.validation import SuiteRunner
+            from thb_reporting.suite_runner import SuiteRunner
 
             self._runner = SuiteRunner(contracts.datasets())
         return self._runner
 
-    def check(self, sub: _Submission, data: bytes):
-        """(contract, quarter, outcome-or-findings) for one file."""
+    def check(self, sub: _Submission, file: _FileRead):
+        """(file name, contract, outcome) for one file; SubmissionError when it cannot be validated."""
         if sub.team_code not in self.config.teams:
             raise SubmissionError("unknown_team", f"'{sub.team_code or '(inbox root)'}'")
         if sub.size_bytes > self.config.max_file_bytes:
@@ -237,14 +256,17 @@ class _Processor:
             if str(name.quarter) in locked_quarters(conn):
                 raise SubmissionError("quarter_locked", str(name.quarter))
         contract = contracts.for_quarter(name.dataset, name.quarter)  # the version in force then
-        prepared = self._prepared.pop(sub.submission_id, None) or prepare(read_submission(data, name), contract)
+        if file.error is not None:
+            raise file.error
+        prepared = file.prepared if file.prepared is not None else prepare(read_submission(file.data, name), contract)
         return name, contract, finish(prepared, contract, name.quarter, self.runner)
 
-    def preclear(self, waiting: list[_Submission]) -> None:
-        """Read and type every small waiting file, then run the suite once over each dataset and quarter's
-        files together (validation.clear_in_batches). Nothing is decided here: a file that cannot be read
-        or named is left to its own processing, which reports it."""
-        groups: dict[tuple, list] = {}
+    def read_small_files(self, waiting: list[_Submission]) -> dict[int, _FileRead]:
+        """Submission id → the file read and its rows prepared, for every small waiting file of a registered
+        team (up to about BATCH_ROWS rows in all). Nothing is decided here: a file that cannot be named or
+        read is left out, and one whose rows cannot be prepared keeps the error; the file's own processing
+        meets either and reports it."""
+        files: dict[int, _FileRead] = {}
         rows = 0
         for sub in waiting:
             if sub.size_bytes > BATCH_FILE_BYTES or sub.team_code not in self.config.teams or rows > BATCH_ROWS:
@@ -252,24 +274,37 @@ class _Processor:
             try:
                 name = parse_file_name(sub.file_name)
                 contract = contracts.for_quarter(name.dataset, name.quarter)  # the version in force then
-                prepared = prepare(read_submission(storage_path(sub.archive_path).read_bytes(), name), contract)
+                file = files[sub.submission_id] = _FileRead(_archived_bytes(sub), name)
             except Exception:  # noqa: BLE001 (the file's own processing meets it again and records it)
                 continue
-            rows += 0 if prepared.typed is None else len(prepared.typed)
-            self._prepared[sub.submission_id] = prepared
-            groups.setdefault((contract.suite_name, name.quarter), []).append(prepared)
+            try:
+                file.prepared = prepare(read_submission(file.data, name), contract)
+            except Exception as e:  # noqa: BLE001 (raised again when the file is processed: check)
+                file.error = e
+                continue
+            rows += 0 if file.prepared.typed is None else len(file.prepared.typed)
+        return files
+
+    def preclear(self, files: list[_FileRead]) -> None:
+        """Run the suite once over each contract version's and quarter's prepared files together
+        (checks.clear_in_batches), marking `cleared` the files whose rows pass it. Nothing is decided here."""
+        groups: dict[tuple, list[Prepared]] = {}
+        for file in files:
+            if file.prepared is not None:
+                suite = contracts.for_quarter(file.name.dataset, file.name.quarter).suite_name
+                groups.setdefault((suite, file.name.quarter), []).append(file.prepared)
         for (suite, quarter), group in groups.items():
             clear_in_batches(self.runner, suite, quarter, group)
 
-    def process(self, sub: _Submission) -> str:
+    def process(self, sub: _Submission, file: _FileRead | None = None) -> str:
+        """Validate one file and record its outcome; `file` as the batch step read it, or None to read it now."""
         fault_point(f"processing {sub.team_code}/{sub.file_name}")  # tests make one file fail here
-        try:
-            data = storage_path(sub.archive_path).read_bytes()
-        except OSError as e:
-            raise ArchiveUnreadable(type(e).__name__) from e
+        if file is None:
+            file = _FileRead(_archived_bytes(sub))
+        data = file.data
         name = contract = outcome = None
         try:
-            name, contract, outcome = self.check(sub, data)
+            name, contract, outcome = self.check(sub, file)
             findings = outcome.findings
         except SubmissionError as e:
             findings = [Finding(e.rule, row=e.row, detail=e.message)]
@@ -369,20 +404,22 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     outcome[RETRYING] = []
     if waiting:
         import_gx_in_background()  # while the first files are read and typed
+    # Each file is read from the archive and parsed once per run: here for the small ones, which are then
+    # validated together, and handed on to their own processing; a larger one by its own processing.
     # Errors are logged after their `except` block: a log record that cannot be written (a closed stream)
     # makes logging print the exception being handled, and its message may quote the file.
-    if len(waiting) > 1:
-        error = None
-        try:
-            processor.preclear(waiting)
-        except Exception as e:  # noqa: BLE001 (a batch is only a shortcut: each file is then validated alone)
-            error = e
-        if error is not None:
-            log.warning("validating the waiting files together failed (%s); each is validated alone", type(error).__name__)
+    files = processor.read_small_files(waiting) if len(waiting) > 1 else {}
+    error = None
+    try:
+        processor.preclear(list(files.values()))
+    except Exception as e:  # noqa: BLE001 (a batch is only a shortcut: each file is then validated alone)
+        error = e
+    if error is not None:
+        log.warning("validating the waiting files together failed (%s); each is validated alone", type(error).__name__)
     for sub in waiting:
         error = None
         try:
-            outcome[processor.process(sub)].append(sub.submission_id)
+            outcome[processor.process(sub, files.pop(sub.submission_id, None))].append(sub.submission_id)
         except Exception as e:  # noqa: BLE001 (one file's failure must not stop the others)
             error = e
         if isinstance(error, ArchiveUnreadable):  # the storage, not the file: not counted against it

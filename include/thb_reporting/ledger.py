@@ -286,7 +286,7 @@ def _row(submission_id: int, f) -> dict:
 
 
 def _finding(r):
-    from thb_reporting.validation import Finding  # (validation is heavy; the UI plugin imports this module)
+    from thb_reporting.findings import Finding  # (inside: the UI plugin imports this module and stays light)
 
     return Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail)
 
@@ -299,8 +299,8 @@ def replace_findings(conn, submission_id: int, findings) -> None:
 
 def findings_of(conn, submission_id: int, severity: str | None = None,
                 order: tuple[str, ...] = ("severity", "rule", "source_row")) -> list:
-    """A submission's findings (validation.Finding), of one severity if given, in the order given (column
-    names of ledger.findings). Their columns' letters are not stored: validation.located adds them."""
+    """A submission's findings (findings.Finding), of one severity if given, in the order given (column
+    names of ledger.findings). Their columns' letters are not stored: findings.located adds them."""
     query = select(FINDINGS).where(FINDINGS.c.submission_id == submission_id)
     if severity is not None:
         query = query.where(FINDINGS.c.severity == severity)
@@ -309,7 +309,7 @@ def findings_of(conn, submission_id: int, severity: str | None = None,
 
 def error_rules(conn, ids) -> dict[int, list[str]]:
     """submission id → the rules of its errors, each once, in the order of the rows."""
-    from thb_reporting.validation import ERROR
+    from thb_reporting.findings import ERROR
 
     rules: dict[int, list[str]] = {}
     for r in conn.execute(select(FINDINGS.c.submission_id, FINDINGS.c.rule)

@@ -16,7 +16,7 @@ from thb_reporting import contracts, reference
 from thb_reporting.ledger import Status
 from thb_reporting.privacy import shown, shown_file_name
 from thb_reporting.quarters import Quarter
-from thb_reporting.validation import ERROR, Finding, column_as_seen, explain
+from thb_reporting.findings import ERROR, Finding, column_as_seen, explain
 
 ROWS_IN_BODY = 20  # per rule; the attached CSV has them all
 
@@ -96,7 +96,7 @@ def _key(sub) -> str:
 def submission_message(sub, teams: reference.TeamRegistry, findings: list[Finding], figures: list[dict]) -> EmailMessage | None:
     """The e-mail for one processed submission, or None when its team (in `teams`, the registry in force)
     has no registered contact.
-    findings: with their columns' letters where known (validation.located); figures: the team's figures
+    findings: with their columns' letters where known (findings.located); figures: the team's figures
     for the quarter when accepted (notifications)."""
     from thb_reporting.ingest import findings_csv
 

@@ -59,7 +59,7 @@ def submission_report_html(db_url: str, teams, submission_id: int, standalone: b
     """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting import ledger
     from thb_reporting.status_report import submission_report
-    from thb_reporting.validation import archived_column_letters, located
+    from thb_reporting.findings import archived_column_letters, located
     from thb_reporting.warehouse import reader_engine
 
     with reader_engine(db_url).connect() as conn:

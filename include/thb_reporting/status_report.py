@@ -38,10 +38,10 @@ def render(template: str, **values) -> str:
 def submission_report(sub, findings: list, teams: reference.TeamRegistry, standalone: bool = False) -> str:
     """One submission's validation report (page_templates/submission.html.j2): what failed, by rule, row and
     column, and how to fix it, in Serbian and English. `sub` is its ledger row, `findings` its
-    validation.Finding list. The status page shows it with links to the other pages; `standalone` (attached to
+    findings.Finding list. The status page shows it with links to the other pages; `standalone` (attached to
     the team's e-mail, or served as a file) has no link and loads nothing from elsewhere."""
     from thb_reporting.privacy import shown, shown_file_name
-    from thb_reporting.validation import column_as_seen, explain
+    from thb_reporting.findings import column_as_seen, explain
 
     contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None

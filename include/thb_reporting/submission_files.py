@@ -10,7 +10,7 @@ Reading yields every cell as text (or missing), plus `source_row`: the row numbe
 its spreadsheet (the header is row 1), so that every message can point at the right row.
 A problem with the whole file raises SubmissionError (one finding). Problems with cells met while
 reading (control characters, a personal identifier outside the data rows) travel with the rows in
-frame.attrs[READING_FINDINGS], which validation.check_columns reports.
+frame.attrs[READING_FINDINGS], which checks.check_columns reports.
 """
 from __future__ import annotations
 
@@ -253,7 +253,7 @@ def _control_findings(frame, header: list[str], header_row: int, contract_column
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from thb_reporting.validation import Finding
+    from thb_reporting.findings import Finding
 
     findings = [Finding("control_character", column=column_position(i), row=header_row)
                 for i, text in enumerate(header, start=1) if _CONTROL.search(text) or re.search(_ESCAPED_CONTROL_RE2, text)]
@@ -522,7 +522,7 @@ def _last_filled(cells: list) -> int:
 def identifiers_in_other_cells(cells: list[OtherCell]) -> list:
     """A personal_identifier finding for every cell outside the rows read that holds one (a JMBG on a
     hidden sheet rejects the file as one in the data would), naming the sheet and cell, never the value."""
-    from thb_reporting.validation import Finding
+    from thb_reporting.findings import Finding
 
     findings, positions = [], {}
     for cell in cells:

@@ -103,7 +103,7 @@ def suite_for(contract: Contract) -> dict:
     if contract.from_quarter:
         meta["from_quarter"] = contract.from_quarter
     if contract.row_rules:
-        meta["checked_in_code"] = [r["rule"] for r in contract.row_rules]  # rules across rows: validation.py
+        meta["checked_in_code"] = [r["rule"] for r in contract.row_rules]  # rules across rows: checks.py
     return {"name": contract.suite_name, "expectations": exps, "meta": meta}
 
 

@@ -1,0 +1,313 @@
+"""Validating a submission against its contract: the checks, and the order they run in for one file.
+
+Order: the columns of the template (missing, unknown, duplicated); personal identifiers in any cell;
+types (whole numbers, dates) parsed in plain code; rules across rows; then the contract's expectation
+suite in Great Expectations on the typed rows (suite_runner), keyed by each row's `source_row`. Each
+failure becomes a Finding (findings.py) that names the row, the column and the rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from thb_reporting.contracts import CODES_SEPARATOR, Contract
+from thb_reporting.findings import ERROR, WARNING, Finding, column_letters, located
+from thb_reporting.privacy import identifier_kind, suspect_cells
+from thb_reporting.quarters import Quarter
+from thb_reporting.submission_files import READING_FINDINGS, column_position, shown_header
+from thb_reporting.suite_runner import SuiteRunner, findings_from_gx
+from thb_reporting.suites import ROW_KEY, load_suite
+from thb_reporting.written_forms import Problem, read_date, read_whole_number, thousands_separators
+
+
+# --- structure and identifiers ----------------------------------------------------------------
+def check_columns(frame, contract: Contract) -> list[Finding]:
+    """The template's columns, and the findings made while reading the file (control characters, an
+    identifier outside the data rows). A header not in the template is named only where it may be shown."""
+    seen, findings = set(), list(frame.attrs.get(READING_FINDINGS, ()))
+    for position, col in enumerate((c for c in frame.columns if c != ROW_KEY), start=1):
+        if col in seen:
+            findings.append(Finding("duplicate_column", column=col if col in contract.column_names else shown_header(col, position)))
+        elif col not in contract.column_names:
+            findings.append(Finding("unknown_column", column=shown_header(col, position)))
+        seen.add(col)
+    findings += [Finding("missing_column", column=c) for c in contract.column_names if c not in frame.columns]
+    return findings
+
+
+def find_personal_identifiers(frame) -> list[Finding]:
+    """Every heading and every cell holding a JMBG with a valid check digit, an e-mail address or a phone
+    number (privacy.identifier_kind). The value is never kept in the finding; a heading that holds one is
+    named by its column letter."""
+    import numpy as np
+    import pandas as pd
+
+    names = [c for c in frame.columns if c != ROW_KEY]
+    findings = [Finding("personal_identifier_in_header", column=column_position(i), row=1, detail=kind)
+                for i, name in enumerate(names, start=1) if (kind := identifier_kind(str(name)))]
+    for position, col in enumerate(frame.columns):
+        if col == ROW_KEY:
+            continue
+        shown = shown_header(col, names.index(col) + 1)
+        values = frame.iloc[:, position]
+        if len(values) > 10_000 and values.iloc[:1_000].nunique() <= 100:
+            # a column that repeats a few values (codes, dates, numbers): each distinct value is screened once
+            codes, distinct = pd.factorize(values)
+            hit = np.append(suspect_cells(pd.Series(distinct, dtype=values.dtype)), False)  # code -1: empty
+            suspects = values[hit[codes]]
+        else:
+            values = values.dropna()
+            suspects = values[suspect_cells(values)]
+        kinds = {text: identifier_kind(text) for text in suspects.unique()}  # a repeated value examined once
+        for idx, text in suspects.items():
+            kind = kinds[text]
+            if kind:
+                findings.append(Finding("personal_identifier", column=shown, row=int(frame.at[idx, ROW_KEY]),
+                                        detail=kind))
+    return findings
+
+
+# --- types ----------------------------------------------------------------------------------
+def _parse_dates(raw):
+    """(dates, the Problem of each cell that is no date or None): the written forms of written_forms.read_date.
+    ISO dates, most of a column, are parsed together; the other forms one by one."""
+    import pandas as pd
+
+    iso = raw.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).astype(bool)
+    readings = {text: read_date(text) for text in raw[~iso].dropna().unique()}
+    text = raw.where(iso, raw.map(lambda v: readings[v][0].isoformat() if readings.get(v, (None,))[0] else None))
+    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    problems = raw.map(lambda v: readings[v][1] if v in readings else None).where(dates.isna() & raw.notna(), None)
+    # an ISO form of an impossible date (2026-02-31) is a date_format problem like any other
+    odd = raw.notna() & dates.isna() & problems.isna()
+    problems = problems.where(~odd, raw[odd].map(lambda v: Problem("date_format", str(v)[:20])))
+    return dates, problems
+
+
+def _as_codes(raw, code_list: str):
+    """Codes as the contract has them: a Serbian or English label, in Latin or Cyrillic script, becomes
+    its code when it names exactly one; anything else is left for the code-list rule to report."""
+    from thb_reporting.reference import code_aliases, codes, to_latin
+
+    aliases = code_aliases(code_list)
+    lowered = raw.str.lower()
+    odd = lowered.notna() & ~lowered.isin(list(codes(code_list)))  # only these need the slower mapping
+    if not odd.any():
+        return lowered
+    latin = _map_distinct(lowered[odd], lambda v: to_latin(v).strip().lower())
+    return lowered.where(~odd, latin.map(lambda v: aliases.get(v, v)))
+
+
+def _map_distinct(values, fn):
+    """values.map(fn), calling fn once per distinct value (a column of codes repeats a few values)."""
+    distinct = values.dropna().unique()
+    return values.map(dict(zip(distinct, map(fn, distinct))))
+
+
+def _typed_column(raw, col, convention: str | None = None):
+    """(typed values, the Problem of each cell not of the column's type or None (or None for columns of
+    text and codes), the stripped text) of one column's cells. A whole number written with one '.' or ','
+    before three digits is read with `convention`, the thousands separator the file's numbers show
+    (written_forms.read_whole_number); every other cell's outcome depends on that cell alone."""
+    import pandas as pd
+
+    raw = raw.str.strip().replace("", None)
+    if col.type == "integer":
+        plain = raw.str.fullmatch(r"-?[0-9]{1,18}").fillna(False).astype(bool)  # most cells: read together
+        readings = {text: read_whole_number(text, convention, col.unit) for text in raw[~plain].dropna().unique()}
+        numbers = pd.to_numeric(raw.where(plain), errors="coerce").astype("Int64")
+        numbers = numbers.where(plain, raw.map(lambda v: readings[v][0] if v in readings else None).astype("Int64"))
+        problems = raw.map(lambda v: readings[v][1] if v in readings else None)
+        return numbers, problems, raw
+    if col.type == "date":
+        dates, problems = _parse_dates(raw)
+        return dates, problems, raw
+    text = raw
+    if col.type == "code":
+        text = _as_codes(raw, col.code_list)
+    elif col.type == "country":
+        text = _as_codes(raw, "country").str.upper()  # a name or the template's choice, 'Srbija / Serbia (RS)', too
+    elif col.type == "codes":
+        text = raw.str.lower()
+        several = text.str.contains(r"[;,|]", regex=True).fillna(False).astype(bool)
+        text = text.where(~several, _map_distinct(text[several], _canonical_codes)).replace("", None)
+        text = _as_codes(text, col.code_list).where(~several, text)  # labels stand only for a single code
+    return text.astype("str"), None, raw
+
+
+def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
+    """Per whole-number column, the thousands separator its cells show beyond doubt; where they show
+    none, the one the file's other whole-number columns show; None where nothing (or both) shows."""
+    import pandas as pd
+
+    def written(values):  # the distinct cells that are more than plain digits (only they show a convention)
+        distinct = pd.Series(values.dropna().unique(), dtype=values.dtype)
+        return distinct[~distinct.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)]
+
+    shown = {c.name: thousands_separators(written(frame[c.name]))
+             for c in contract.columns if c.type == "integer" and c.name in frame.columns}
+    everywhere = set().union(*shown.values()) if shown else set()
+    own = {name: seps or everywhere for name, seps in shown.items()}
+    return {name: next(iter(seps)) if len(seps) == 1 else None for name, seps in own.items()}
+
+
+def parse_types(frame, contract: Contract):
+    """A typed copy of the rows, and a finding for each cell that is not of its column's type.
+    Columns of codes, numbers and dates repeat a few values: each distinct value is parsed once."""
+    import pandas as pd
+
+    typed = pd.DataFrame({ROW_KEY: frame[ROW_KEY].astype("int64")}, index=frame.index)
+    findings = []
+    conventions = _file_convention(frame, contract)
+    for col in contract.columns:
+        if col.type == "text":
+            values, problems, raw = _typed_column(frame[col.name], col)
+            findings += [Finding("formula_injection", column=col.name, row=int(frame.at[idx, ROW_KEY]))
+                         for idx in raw.index[raw.str.match(r"^[=+\-@]").fillna(False).astype(bool)]]
+        else:
+            codes, distinct = pd.factorize(frame[col.name], use_na_sentinel=False)
+            values, problems, raw = _typed_column(pd.Series(distinct, dtype=frame[col.name].dtype), col,
+                                                  conventions.get(col.name))
+            values = values.take(codes).set_axis(frame.index)
+            if problems is not None:  # the cells of the wrong type, with what the finding may show
+                wrong = problems.notna().to_numpy(dtype=bool)[codes]
+                findings += [Finding(p.rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=p.value, detail=p.detail)
+                             for idx, p in zip(frame.index[wrong], problems.to_numpy()[codes[wrong]])]
+        typed[col.name] = values
+    return typed, findings
+
+
+def _canonical_codes(text: str) -> str:
+    import re
+
+    return CODES_SEPARATOR.join(sorted({c.strip() for c in re.split(r"[;,|]+", text) if c.strip()}))
+
+
+# --- rules across rows ----------------------------------------------------------------------
+def check_row_rules(typed, contract: Contract) -> list[Finding]:
+    """Rules across rows that the suite cannot express (listed in the suite's meta as checked_in_code)."""
+    findings = []
+    for rule in contract.row_rules:
+        if rule["rule"] != "stage_not_above":
+            raise ValueError(f"{contract.dataset}: no check for row rule {rule['rule']!r}")
+        totals = typed[rule["sum"]].fillna(0).sum(axis=1)
+        stage = typed[rule["stage_column"]]
+        for group, rows in typed.groupby(rule["group_by"]).groups.items():
+            top = totals[rows][stage[rows] == rule["stage"]].sum()
+            limit = totals[rows][stage[rows] == rule["not_above"]].sum()
+            if top > limit:
+                for idx in rows[(stage[rows] == rule["stage"]).to_numpy()]:
+                    findings.append(Finding(rule["rule"], column=rule["stage_column"], row=int(typed.at[idx, ROW_KEY]),
+                                            value=f"{int(top)} > {int(limit)}", detail=f"{rule['group_by']} {group}"))
+    return findings
+
+
+# --- one file, and a batch of small files ---------------------------------------------------
+@dataclass
+class Outcome:
+    typed: object  # pandas.DataFrame of the contract's columns, parsed; None when the structure failed
+    findings: list[Finding]
+    gx_result: object = None  # Great Expectations' validation result, when the suite ran
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
+
+@dataclass
+class Prepared:
+    """A file's rows after the checks before the suite: structure, identifiers, types."""
+    typed: object  # None when the columns cannot be typed (one missing or duplicated), or the file is empty
+    findings: list[Finding]
+    # (row, column) of cells whose type is wrong or that hold an identifier: the suite is not quoted on them
+    flagged: frozenset = frozenset()
+    cleared: bool = False  # the suite already passed on these rows (clear_in_batches)
+    letters: dict = field(default_factory=dict)  # column → its letter in the file (column_letters)
+
+
+# Structure findings after which the rows cannot be typed: every other check waits for a corrected file.
+UNTYPABLE = {"missing_column", "duplicate_column"}
+
+
+def prepare(frame, contract: Contract) -> Prepared:
+    """Every check before the suite, all reported in one round: a file with a personal identifier or a
+    column the template lacks is rejected whole, and its types and row rules are still checked so that the
+    team can fix everything at once; the cells holding an identifier are left out of every other finding
+    (their value is never quoted)."""
+    letters = column_letters(frame)
+    if frame.shape[0] == 0:
+        return Prepared(None, [Finding("empty_file", detail="header only")], letters=letters)
+    structure = check_columns(frame, contract)
+    identifiers = find_personal_identifiers(frame)
+    if any(f.rule in UNTYPABLE for f in structure):
+        return Prepared(None, structure + identifiers, letters=letters)
+    # cells holding an identifier or a control character: never quoted, nor carried on to any other rule
+    secret = frozenset((f.row, f.column) for f in identifiers + structure
+                       if f.rule in ("personal_identifier", "control_character") and f.row)
+    typed, type_findings = parse_types(frame, contract)
+    type_findings = [f for f in type_findings if (f.row, f.column) not in secret]
+    if secret:  # emptied, so that no rule (a row rule's sum, the suite and its Data Docs) carries them on
+        index_of = dict(zip(typed[ROW_KEY], typed.index))
+        for column in {c for _, c in secret} & set(contract.column_names):
+            typed.loc[[index_of[r] for r, c in secret if c == column], column] = None
+    return Prepared(typed, structure + identifiers + type_findings + check_row_rules(typed, contract),
+                    frozenset((f.row, f.column) for f in type_findings) | secret, letters=letters)
+
+
+def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
+    """The suite on the prepared rows. A file that is rejected (by its types, a row rule or the suite)
+    gets the whole suite's row-level result, for its findings; a file that passes the
+    cheap pass needs nothing more; one that fails only soft rules has those run again row by row."""
+    typed, findings = prepared.typed, located(prepared.findings, prepared.letters)
+    if typed is None:
+        return Outcome(None, findings)
+    gx_result, gx_findings = None, []
+    rejected = any(f.severity == ERROR for f in findings)
+    failed = [] if prepared.cleared or rejected else runner.failing(contract.suite_name, typed, quarter)
+    if rejected or any(severity != WARNING for _, severity in failed):
+        gx_result = runner.run(contract.suite_name, typed, quarter)
+        gx_findings = findings_from_gx(gx_result, contract)
+    elif failed:
+        gx_findings = findings_from_gx(runner.run(contract.suite_name, typed, quarter, only=[i for i, _ in failed]), contract)
+    gx_findings = located([f for f in gx_findings if (f.row, f.column) not in prepared.flagged], prepared.letters)
+    findings = sorted(findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
+    return Outcome(typed, findings, gx_result)
+
+
+ACROSS_ROWS = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
+
+
+def clear_in_batches(runner: SuiteRunner, dataset: str, quarter: Quarter, prepared: list[Prepared]) -> None:
+    """Mark `cleared` every prepared file (of one dataset and quarter) whose rows pass the suite, with one
+    cheap pass of the suite over the rows of all of them together: every expectation of the suites holds
+    row by row, or over a column or the table as a whole, so a pass over all the rows is a pass for each
+    file. A group that fails is halved until the files that fail stand alone; those are validated by
+    themselves (finish), as every file used to be. GX's fixed cost per run is then paid once per batch."""
+    import pandas as pd
+
+    expectations = load_suite(dataset)["expectations"]
+
+    def visit(group: list[Prepared]) -> None:
+        if len(group) < 2:
+            return
+        failed = runner.failing(dataset, pd.concat([p.typed for p in group], ignore_index=True), quarter)
+        if all(expectations[i]["type"] in ACROSS_ROWS for i, _ in failed):
+            # Values unique within each file may repeat across files (every criminal_justice file has
+            # article 388 at each stage): those expectations alone are run on each file by itself.
+            only = sorted(i for i, _ in failed)
+            for p in group:
+                p.cleared = not only or not runner.failing(dataset, p.typed, quarter, only=only)
+            return
+        middle = len(group) // 2
+        visit(group[:middle])
+        visit(group[middle:])
+
+    visit([p for p in prepared if p.typed is not None and not any(f.severity == ERROR for f in p.findings)])
+
+
+def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
+    return finish(prepare(frame, contract), contract, quarter, runner)
+
