@@ -7,7 +7,6 @@ the team sees it in its spreadsheet (its letter and the header's words).
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -18,7 +17,6 @@ from thb_reporting.contracts import Contract
 from thb_reporting.privacy import shown
 from thb_reporting.suites import ROW_KEY
 
-log = logging.getLogger(__name__)
 ERROR, WARNING = "error", "warning"
 
 
@@ -104,19 +102,6 @@ def column_letters(frame) -> dict[str, str]:
 def located(findings: list[Finding], letters: dict[str, str]) -> list[Finding]:
     """The findings with the letter of their column in the file (column_letters)."""
     return [replace(f, letter=letters[f.column]) if f.column in letters else f for f in findings]
-
-
-def archived_column_letters(file_name: str, archive_path: str | None) -> dict[str, str]:
-    """column_letters of a submission's file, read again from the archive: for messages composed from the
-    ledger after the file was processed. {} when the file cannot be read or named."""
-    from thb_reporting.storage import storage_path
-    from thb_reporting.submission_files import parse_file_name, read_submission
-
-    try:
-        return column_letters(read_submission(storage_path(archive_path).read_bytes(), parse_file_name(file_name)))
-    except Exception:  # noqa: BLE001 (the letters help the team; the message goes out without them)
-        log.debug("the columns of %s could not be read again from %s", file_name, archive_path, exc_info=True)
-        return {}
 
 
 # Rules whose detail names columns and codes ('article 388', 'cross_border = yes', 'article, stage'):

@@ -16,7 +16,8 @@ from thb_reporting.config import PipelineConfig
 from thb_reporting.ledger import Notification, Status
 from thb_reporting.outbox import enqueue
 from thb_reporting.quarters import Quarter
-from thb_reporting.findings import ERROR, archived_column_letters, located
+from thb_reporting.findings import ERROR, located
+from thb_reporting.submission_files import archived_column_letters
 from thb_reporting.warehouse import ensure_schema, reporting_engine
 
 

@@ -59,7 +59,8 @@ def submission_report_html(db_url: str, teams, submission_id: int, standalone: b
     """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting import ledger
     from thb_reporting.status_report import submission_report
-    from thb_reporting.findings import archived_column_letters, located
+    from thb_reporting.findings import located
+    from thb_reporting.submission_files import archived_column_letters
     from thb_reporting.warehouse import reader_engine
 
     with reader_engine(db_url).connect() as conn:
