@@ -226,3 +226,14 @@ def test_every_published_category_is_declared_and_labelled(config, tmp_path):
     figures = [f for fs in notifications._figures_of(accepted).values() for f in fs]
     prosecution = [f["label"] for f in figures if f["label"]["en"].startswith(catalogue["prosecution_persons"]["en"])]
     assert prosecution and all("(CC art. 3" in label["en"] and "/" not in label["en"] for label in prosecution), prosecution
+
+
+def test_every_category_the_catalogue_can_name_has_a_label_that_is_not_its_code():
+    """What the analysts' labelled views and every other output show: a label in each language, never the
+    code itself (total included: 'Ukupno' / 'Total')."""
+    rows = indicator_catalogue.category_labels()
+    assert {(i, b) for i, b, *_ in rows} == {(i, b) for i, item in indicator_catalogue.catalogue().items()
+                                             for b in item["breakdowns"]}
+    unnamed = [(i, b, c) for i, b, c, sr, en in rows if not sr or not en or c in (sr, en)]
+    assert unnamed == []
+    assert ("prosecution_persons", "article_stage", "388/indictment") in {(i, b, c) for i, b, c, *_ in rows}

@@ -6,14 +6,6 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "include" / "thb_reporting"
-# Cycles left to other parts of issue #12, which rework both ends of each; each entry is a set of modules
-# allowed to form one cycle (a cycle that grows, or a new one, still fails).
-KNOWN_CYCLES = [
-    # warehouse.ensure_schema and the engine's connect hook call access (grants, views, acting as
-    # pipeline_writer), whose reader views read the tables' comments from warehouse's metadata; issue #12's
-    # Alembic work rewrites ensure_schema and that metadata.
-    {"warehouse", "access", "reader_views"},
-]
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -78,9 +70,8 @@ def test_the_package_has_no_import_cycle():
     graph = import_graph()
     assert {"reference", "quarters", "contracts", "config"} <= set(graph)  # the walk found the package
     found = cycles(graph)
-    unexpected = [c for c in found if set(c) not in KNOWN_CYCLES]
-    assert not unexpected, "import cycles: " + "; ".join(
-        " ⇄ ".join(c) + " (" + ", ".join(f"{m}→{sorted(graph[m] & set(c))}" for m in c) + ")" for c in unexpected)
+    assert not found, "import cycles: " + "; ".join(
+        " ⇄ ".join(c) + " (" + ", ".join(f"{m}→{sorted(graph[m] & set(c))}" for m in c) + ")" for c in found)
 
 
 def test_reference_quarters_and_contracts_import_one_way():

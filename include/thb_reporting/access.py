@@ -19,19 +19,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from thb_reporting.reader_views import PUBLIC_VIEWS, create_reader_views
+
 ROLES = ("pipeline_writer", "reporting_analyst", "reporting_reader")
 SCHEMAS = ("ledger", "national", "reporting_public")
-# reporting_public view → the table it shows
-PUBLIC_VIEWS = {
-    "indicators": "national.public_indicators",
-    "crim_thb": "national.export_crim_thb",
-    "sdg_16_2_2": "national.sdg_16_2_2",
-    "indicator_catalogue": "national.indicator_catalogue",
-    "teams": "national.teams",
-    "districts": "national.districts",
-    "code_lists": "national.code_lists",
-    "quarters": "national.quarters",
-}
 ANALYST_TABLES = ("indicators", "public_indicators", "victims_by_team_quarter", "export_crim_thb", "sdg_16_2_2",
                   "indicator_catalogue", "teams", "districts", "code_lists", "quarters")
 
@@ -101,8 +92,9 @@ def roles_exist(conn) -> bool:
     return found.scalar_one() == len(ROLES)
 
 
-def ensure_access(conn) -> None:
-    """The public views and the grants, for the tables as they are now (run by their owner)."""
+def ensure_access(conn, metadata) -> None:
+    """The public views and the grants, for the tables as they are now (run by their owner); metadata: the
+    warehouse's tables (warehouse.metadata()), whose comments the views' columns repeat."""
     if not conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = 'reporting_public'")).first():
         conn.execute(text("CREATE SCHEMA reporting_public"))
     roles = roles_exist(conn)
@@ -110,9 +102,7 @@ def ensure_access(conn) -> None:
         give_to_pipeline_writer(conn)  # before the views are replaced: that needs their owner
     for view, source in PUBLIC_VIEWS.items():
         conn.execute(text(f"CREATE OR REPLACE VIEW reporting_public.{view} AS SELECT * FROM {source}"))
-    from thb_reporting.reader_views import create_reader_views
-
-    create_reader_views(conn)  # labelled views for the ministries' analysts; a description on every view and column
+    create_reader_views(conn, metadata)  # labelled views for the ministries' analysts; a description on every view and column
     if not roles:
         return
     for schema in SCHEMAS:

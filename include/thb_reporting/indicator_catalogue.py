@@ -154,3 +154,27 @@ def category_label(indicator: str, breakdown: str, category: str) -> tuple[str, 
         # "Trgovina ljudima (čl. 388 KZ): Optužnica, Muški"
         return tuple(f"{parts[0][lang]}: " + ", ".join(p[lang] for p in parts[1:]) for lang in (0, 1))
     return labels.get((lists, category), (category, category))
+
+
+def category_labels() -> list[tuple[str, str, str, str, str]]:
+    """(indicator, breakdown, category, sr, en) for every category the catalogue can name: each code of a
+    breakdown's code list, each combination of a composite's, the categories made in the catalogue and the
+    shared ones (total, not stated); for outputs that label categories in a table (the analysts' views)."""
+    from itertools import product
+
+    from thb_reporting import reference
+
+    lists = {name: [c.code for c in codes] for name, codes in reference.code_lists().items()}
+    lists["dataset"] = [code for (name, code) in _code_labels() if name == "dataset"]
+    shared = list(_document().get("categories", {}))
+    out = []
+    for indicator, item in catalogue().items():
+        for breakdown, spec in item["breakdowns"].items():
+            code_lists = code_list_of(indicator, breakdown)
+            if isinstance(code_lists, tuple):
+                categories = [category_key(*codes) for codes in product(*(lists[name] for name in code_lists))]
+            else:
+                categories = list(lists.get(code_lists, ())) if code_lists else []
+            categories += [c for c in [*(spec or {}).get("categories", {}), *shared] if c not in categories]
+            out += [(indicator, breakdown, c, *category_label(indicator, breakdown, c)) for c in categories]
+    return out

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from thb_reporting.access import PUBLIC_VIEWS
+from thb_reporting.indicator_catalogue import category_labels
 
-# The code list behind each (dataset, breakdown) of the indicators, for the labels.
-BREAKDOWN_CODE_LISTS = [
-    ("victims", "status", "victim_status"), ("victims", "sex", "sex"), ("victims", "age_group", "age_group"),
-    ("victims", "exploitation", "exploitation"), ("victims", "migration_status", "migration_status"),
-    ("victims", "service", "service"), ("programmes", "type", "programme_type"),
-    ("programmes", "funding_source", "funding_source"), ("activities", "type", "activity_type"),
-    ("activities", "public_visibility", "yes_no"), ("activities", "with_migration_council", "yes_no"),
-    ("cross_border", "counterpart_country", "country"), ("cross_border", "direction", "cooperation_direction"),
-    ("cross_border", "kind", "cooperation_kind"), ("cross_border", "mixed_migration", "yes_no"),
-]
+# reporting_public view → the table it shows
+PUBLIC_VIEWS = {
+    "indicators": "national.public_indicators",
+    "crim_thb": "national.export_crim_thb",
+    "sdg_16_2_2": "national.sdg_16_2_2",
+    "indicator_catalogue": "national.indicator_catalogue",
+    "teams": "national.teams",
+    "districts": "national.districts",
+    "code_lists": "national.code_lists",
+    "quarters": "national.quarters",
+}
+
 NATION_NAMES = ("Republika Srbija", "Република Србија", "Republic of Serbia")
 
 VIEW_COMMENTS = {
@@ -110,35 +112,10 @@ def _values(rows) -> str:
     return ", ".join("(" + ", ".join(_literal(v) for v in row) + ")" for row in rows)
 
 
-def _extra_labels() -> list[tuple[str, str, str, str]]:
-    """Labels of categories that are not plain codes of a list: totals, citizenship, datasets, and the
-    article/stage(/sex) combinations of the criminal justice indicators."""
-    from thb_reporting import contracts, reference
-
-    lists = reference.code_lists()
-    label = {(name, c.code): (c.label_sr, c.label_en) for name, codes in lists.items() for c in codes}
-    rows = [("total", "total", "Ukupno", "Total"),
-            ("citizenship", "serbian", "Državljani Srbije", "Serbian citizens"),
-            ("citizenship", "foreign", "Strani državljani", "Foreign citizens")]
-    for dataset in contracts.datasets():
-        title = contracts.load(dataset).title
-        rows.append(("dataset", dataset, title.get("sr", dataset), title.get("en", dataset)))
-    for article in (c.code for c in lists["criminal_code_article"]):
-        for stage in (c.code for c in lists["justice_stage"]):
-            a, s = label[("criminal_code_article", article)], label[("justice_stage", stage)]
-            rows.append(("article_stage", f"{article}/{stage}", f"{a[0]}: {s[0]}", f"{a[1]}: {s[1]}"))
-            for sex in ("female", "male"):
-                x = label[("sex", sex)]
-                rows.append(("article_stage_sex", f"{article}/{stage}/{sex}", f"{a[0]}: {s[0]}, {x[0]}",
-                             f"{a[1]}: {s[1]}, {x[1]}"))
-    return rows
-
-
 def _labelled_sql() -> str:
     sr, cyr, en = (_literal(n) for n in NATION_NAMES)
     return f"""
-WITH breakdown_code_list(dataset, breakdown, code_list) AS (VALUES {_values(BREAKDOWN_CODE_LISTS)}),
-     extra_label(breakdown, category, label_sr, label_en) AS (VALUES {_values(_extra_labels())})
+WITH category_label(indicator, breakdown, category, label_sr, label_en) AS (VALUES {_values(category_labels())})
 SELECT i.level,
        CASE i.level WHEN 'team' THEN 'Lokalni tim' WHEN 'district' THEN 'Okrug' ELSE 'Republika' END AS level_sr,
        CASE i.level WHEN 'team' THEN 'Local team' WHEN 'district' THEN 'District' ELSE 'Nation' END AS level_en,
@@ -154,8 +131,8 @@ SELECT i.level,
        i.indicator, c.label_sr AS indicator_sr, c.label_en AS indicator_en, c.dataset,
        CASE WHEN c.unit = 'share' THEN 'percent' ELSE c.unit END AS unit,
        i.breakdown, i.category,
-       COALESCE(x.label_sr, cl.label_sr, i.category) AS category_sr,
-       COALESCE(x.label_en, cl.label_en, i.category) AS category_en,
+       COALESCE(x.label_sr, i.category) AS category_sr,
+       COALESCE(x.label_en, i.category) AS category_en,
        CAST(round(CAST(i.value AS numeric) * CASE WHEN c.unit = 'share' THEN 100 ELSE 1 END, 2)
             AS double precision) AS value,
        i.suppressed
@@ -163,9 +140,7 @@ FROM national.public_indicators i
 JOIN national.indicator_catalogue c ON c.indicator = i.indicator
 LEFT JOIN national.teams t ON i.level = 'team' AND t.municipality_code = i.area_code
 LEFT JOIN national.districts d ON i.level = 'district' AND d.district_code = i.area_code
-LEFT JOIN breakdown_code_list b ON b.dataset = c.dataset AND b.breakdown = i.breakdown
-LEFT JOIN national.code_lists cl ON cl.code_list = b.code_list AND cl.code = i.category
-LEFT JOIN extra_label x ON x.breakdown = i.breakdown AND x.category = i.category"""
+LEFT JOIN category_label x ON x.indicator = i.indicator AND x.breakdown = i.breakdown AND x.category = i.category"""
 
 
 _AREA_PERIOD = ("level, level_sr, level_en, area_code, area_name_lat, area_name_cyr, area_name_en, district_code, "
@@ -173,20 +148,24 @@ _AREA_PERIOD = ("level, level_sr, level_en, area_code, area_name_lat, area_name_
 
 
 def _prosecutions_sql() -> str:
+    from thb_reporting.indicator_catalogue import KEY_SEPARATOR
+    from thb_reporting.reference import codes
+
+    sep = _literal(KEY_SEPARATOR)  # article/stage(/sex): indicator_catalogue.category_key
+    stage_order = " ".join(f"WHEN {_literal(c)} THEN {n}" for n, c in enumerate(codes("justice_stage"), start=1))
     return f"""
 SELECT {_AREA_PERIOD}, indicator, indicator_sr, indicator_en, unit,
-       split_part(category, '/', 1) AS article, a.label_sr AS article_sr, a.label_en AS article_en,
-       split_part(category, '/', 2) AS stage,
-       CASE split_part(category, '/', 2) WHEN 'criminal_complaint' THEN 1 WHEN 'investigation' THEN 2
-            WHEN 'indictment' THEN 3 WHEN 'first_instance_judgment' THEN 4 WHEN 'final_conviction' THEN 5 END
+       split_part(category, {sep}, 1) AS article, a.label_sr AS article_sr, a.label_en AS article_en,
+       split_part(category, {sep}, 2) AS stage,
+       CASE split_part(category, {sep}, 2) {stage_order} END
          AS stage_order,
        s.label_sr AS stage_sr, s.label_en AS stage_en,
-       NULLIF(split_part(category, '/', 3), '') AS sex, x.label_sr AS sex_sr, x.label_en AS sex_en,
+       NULLIF(split_part(category, {sep}, 3), '') AS sex, x.label_sr AS sex_sr, x.label_en AS sex_en,
        value, suppressed
 FROM reporting_public.indicators_labelled
-LEFT JOIN national.code_lists a ON a.code_list = 'criminal_code_article' AND a.code = split_part(category, '/', 1)
-LEFT JOIN national.code_lists s ON s.code_list = 'justice_stage' AND s.code = split_part(category, '/', 2)
-LEFT JOIN national.code_lists x ON x.code_list = 'sex' AND x.code = split_part(category, '/', 3)
+LEFT JOIN national.code_lists a ON a.code_list = 'criminal_code_article' AND a.code = split_part(category, {sep}, 1)
+LEFT JOIN national.code_lists s ON s.code_list = 'justice_stage' AND s.code = split_part(category, {sep}, 2)
+LEFT JOIN national.code_lists x ON x.code_list = 'sex' AND x.code = split_part(category, {sep}, 3)
 WHERE dataset = 'criminal_justice' AND breakdown IN ('article_stage', 'article_stage_sex')"""
 
 
@@ -204,16 +183,15 @@ def labelled_views() -> dict[str, str]:
             "prosecutions_by_article_and_stage": _prosecutions_sql()}
 
 
-def create_reader_views(conn) -> None:
+def create_reader_views(conn, metadata) -> None:
     """The labelled views, and descriptions on every reporting_public view and column (run by their owner)."""
     for view, query in labelled_views().items():
         conn.execute(text(f"CREATE OR REPLACE VIEW reporting_public.{view} AS {query}"))
-    comment_public_views(conn)
+    comment_public_views(conn, metadata)
 
 
-def comment_public_views(conn) -> None:
-    from thb_reporting.warehouse import metadata
-
+def comment_public_views(conn, metadata) -> None:
+    """COMMENT ON every reporting_public view and column; metadata: the warehouse's tables (their comments)."""
     columns = conn.execute(text(
         "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'reporting_public' AND c.relkind = 'v' "
@@ -221,7 +199,7 @@ def comment_public_views(conn) -> None:
     for view in sorted({v for v, _ in columns}):
         conn.execute(text(f"COMMENT ON VIEW reporting_public.{view} IS {_literal(VIEW_COMMENTS.get(view))}"))
     for view, column in columns:
-        source = metadata().tables.get(PUBLIC_VIEWS.get(view, ""))
+        source = metadata.tables.get(PUBLIC_VIEWS.get(view, ""))
         described = (PUBLIC_COLUMN_COMMENTS.get((view, column))
                      or (source.columns[column].comment if source is not None and column in source.columns else None)
                      or COLUMN_COMMENTS.get(column))

@@ -279,7 +279,7 @@ def ensure_schema(engine: Engine, upgrade: bool = False) -> None:
         if is_postgres(conn):
             from thb_reporting.access import ensure_access
 
-            ensure_access(conn)
+            ensure_access(conn, metadata())
 
 
 COPY_ROWS = 16_384  # rows per slice of CSV sent to COPY
