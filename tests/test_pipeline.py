@@ -128,8 +128,8 @@ def test_each_file_is_read_and_parsed_once_per_run(config, generator, monkeypatc
 
     from airflow.sdk import ObjectStoragePath
 
-    truth = generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS)
-    largest = max(truth.files, key=lambda f: f.path.stat().st_size)
+    files = generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS)
+    largest = max(files, key=lambda f: f.path.stat().st_size)
     monkeypatch.setattr(ingest, "BATCH_FILE_BYTES", largest.path.stat().st_size - 1)  # validated alone
     inbox_reads, archive_reads, parsed, batched = Counter(), Counter(), Counter(), []
 
@@ -170,9 +170,9 @@ def test_each_file_is_read_and_parsed_once_per_run(config, generator, monkeypatc
     outcome = ingest.process_submissions(config, ingest.collect_new_submissions(config))
     assert (len(outcome["accepted"]), len(outcome["rejected"]), outcome["failed"]) == (5, 3, [])
     rows = ledger(config.reporting_db_url)
-    assert len(rows) == len(truth.files)
+    assert len(rows) == len(files)
     # all but the largest were handed to the batch (when it fails, its first group was, and then it stopped)
-    assert 0 < len(batched) < len(truth.files) if batch_fails else len(batched) == len(truth.files) - 1
+    assert 0 < len(batched) < len(files) if batch_fails else len(batched) == len(files) - 1
     assert inbox_reads == Counter(r.inbox_path for r in rows)
     assert archive_reads == Counter(r.archive_path for r in rows)
     assert parsed == Counter(r.content_sha256 for r in rows)
