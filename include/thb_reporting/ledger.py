@@ -77,6 +77,10 @@ SUBMISSIONS = Table(
     Column("notification", Text, comment="the team's e-mail: queued | retrying | sent | no_contact (ledger.outbox)"),
     Column("contract_version", Integer,
            comment="the version of the dataset's contract it was validated under (the one in force for its quarter)"),
+    Column("mail_message_id", Text, comment="the Message-ID of the e-mail that brought it (thb_reporting.mailbox); "
+                                            "empty for a file dropped in the inbox folder"),
+    Column("mail_sender", Text, comment="the registered contact that e-mailed it"),
+    Column("mail_date", DateTime(timezone=True), comment="the Date of that e-mail"),
     # The same bytes under another name are another submission (two quarters can have equal figures).
     UniqueConstraint("team_code", "file_name", "content_sha256", name="submissions_team_file_content_key"),
     schema=SCHEMA, comment="One row per file received from a team",
@@ -110,6 +114,21 @@ QUARTER_LOCKS = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False, comment="when"),
     Column("reason", Text, comment="why, in the coordinator's words"),
     schema=SCHEMA, comment="Locks and unlocks of quarters by the national coordinator; the latest per quarter holds",
+)
+MAIL_MESSAGES = Table(
+    "mail_messages", METADATA,
+    Column("message_key", Text, primary_key=True,
+           comment="the e-mail's Message-ID, or sha256:<hash of the whole message> when it has no usable one"),
+    Column("sender", Text, comment="the sender's address when it is a registered contact; empty otherwise"),
+    Column("mail_date", DateTime(timezone=True), comment="the e-mail's Date"),
+    Column("outcome", Text, nullable=False,
+           comment="delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
+                   "ambiguous_team"),
+    Column("team_code", Text, comment="the team whose inbox the attachment was placed in"),
+    Column("file_name", Text, comment="the name the attachment was placed under in the team's inbox"),
+    Column("content_sha256", Text, comment="SHA-256 of the attachment placed in the inbox"),
+    Column("handled_at", DateTime(timezone=True), nullable=False, comment="when the mailbox step handled it"),
+    schema=SCHEMA, comment="Each e-mail the reporting mailbox took, once (thb_reporting.mailbox)",
 )
 OUTBOX = Table(  # its rows are written and read by thb_reporting.outbox only
     "outbox", METADATA,
@@ -205,6 +224,36 @@ def set_snapshot_path(conn, submission_id: int, path: str, unless_like: str | No
     if unless_like is not None:
         query = query.where(SUBMISSIONS.c.snapshot_path.notlike(unless_like))
     conn.execute(query.values(snapshot_path=path))
+
+
+# --- e-mails of the reporting mailbox -----------------------------------------------------------------
+def mail_seen(conn, message_key: str, team: str | None = None, sha256: str | None = None) -> bool:
+    """Whether an e-mail was handled already: by its key, or (when given) its attachment's team and hash."""
+    c = MAIL_MESSAGES.c
+    if conn.execute(select(c.message_key).where(c.message_key == message_key)).first():
+        return True
+    return sha256 is not None and conn.execute(select(c.message_key).where(
+        c.team_code == team, c.content_sha256 == sha256, c.outcome == "delivered")).first() is not None
+
+
+def record_mail(conn, message_key: str, outcome: str, handled_at, *, sender: str | None = None, mail_date=None,
+                team_code: str | None = None, file_name: str | None = None, content_sha256: str | None = None) -> None:
+    conn.execute(MAIL_MESSAGES.insert().values(
+        message_key=message_key, sender=sender, mail_date=mail_date, outcome=outcome, team_code=team_code,
+        file_name=file_name, content_sha256=content_sha256, handled_at=handled_at))
+
+
+def link_mail(conn) -> int:
+    """Give each submission that an e-mail brought its Message-ID, sender and date (matched by team, file
+    name and hash); returns how many were linked now."""
+    s, m = SUBMISSIONS.c, MAIL_MESSAGES.c
+    linked = 0
+    for r in conn.execute(select(MAIL_MESSAGES).where(m.outcome == "delivered")):
+        linked += conn.execute(update(SUBMISSIONS).where(
+            s.team_code == r.team_code, s.file_name == r.file_name, s.content_sha256 == r.content_sha256,
+            s.mail_message_id.is_(None)).values(
+            mail_message_id=r.message_key, mail_sender=r.sender, mail_date=r.mail_date)).rowcount
+    return linked
 
 
 # --- reading submissions ------------------------------------------------------------------------------
