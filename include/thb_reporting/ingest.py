@@ -99,7 +99,8 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
         known.add((team, path.name, sha))
         log.info("received %s from team %s (%d bytes, sha256 %s)", shown(path.name, kind="file_name"), shown(team) or "-",
                  len(data), sha[:12])
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        ledger.link_mail(conn)  # a file the mailbox placed: its e-mail's Message-ID, sender and date
         return [r.submission_id for r in ledger.waiting(conn)]
 
 

@@ -117,8 +117,10 @@ QUARTER_LOCKS = Table(
 )
 MAIL_MESSAGES = Table(
     "mail_messages", METADATA,
-    Column("message_key", Text, primary_key=True,
+    Column("message_key", Text, nullable=False, index=True,
            comment="the e-mail's Message-ID, or sha256:<hash of the whole message> when it has no usable one"),
+    Column("content_sha256", Text, nullable=False,
+           comment="SHA-256 of an attachment placed in the inbox (one row each); empty when none was"),
     Column("sender", Text, comment="the sender's address when it is a registered contact; empty otherwise"),
     Column("mail_date", DateTime(timezone=True), comment="the e-mail's Date"),
     Column("outcome", Text, nullable=False,
@@ -126,9 +128,10 @@ MAIL_MESSAGES = Table(
                    "ambiguous_team"),
     Column("team_code", Text, comment="the team whose inbox the attachment was placed in"),
     Column("file_name", Text, comment="the name the attachment was placed under in the team's inbox"),
-    Column("content_sha256", Text, comment="SHA-256 of the attachment placed in the inbox"),
     Column("handled_at", DateTime(timezone=True), nullable=False, comment="when the mailbox step handled it"),
-    schema=SCHEMA, comment="Each e-mail the reporting mailbox took, once (thb_reporting.mailbox)",
+    UniqueConstraint("message_key", "content_sha256", name="mail_messages_key_content_key"),
+    schema=SCHEMA, comment="Each e-mail the reporting mailbox took, once (thb_reporting.mailbox): one row per "
+                           "attachment placed in a team's inbox, or one row saying why none was",
 )
 OUTBOX = Table(  # its rows are written and read by thb_reporting.outbox only
     "outbox", METADATA,
@@ -237,7 +240,7 @@ def mail_seen(conn, message_key: str, team: str | None = None, sha256: str | Non
 
 
 def record_mail(conn, message_key: str, outcome: str, handled_at, *, sender: str | None = None, mail_date=None,
-                team_code: str | None = None, file_name: str | None = None, content_sha256: str | None = None) -> None:
+                team_code: str | None = None, file_name: str | None = None, content_sha256: str = "") -> None:
     conn.execute(MAIL_MESSAGES.insert().values(
         message_key=message_key, sender=sender, mail_date=mail_date, outcome=outcome, team_code=team_code,
         file_name=file_name, content_sha256=content_sha256, handled_at=handled_at))
@@ -248,7 +251,9 @@ def link_mail(conn) -> int:
     name and hash); returns how many were linked now."""
     s, m = SUBMISSIONS.c, MAIL_MESSAGES.c
     linked = 0
-    for r in conn.execute(select(MAIL_MESSAGES).where(m.outcome == "delivered")):
+    unlinked = select(s.submission_id).where(s.mail_message_id.is_(None), s.team_code == m.team_code,
+                                             s.file_name == m.file_name, s.content_sha256 == m.content_sha256)
+    for r in conn.execute(select(MAIL_MESSAGES).where(m.outcome == "delivered", unlinked.exists())):
         linked += conn.execute(update(SUBMISSIONS).where(
             s.team_code == r.team_code, s.file_name == r.file_name, s.content_sha256 == r.content_sha256,
             s.mail_message_id.is_(None)).values(

@@ -62,6 +62,13 @@ def _envelope(subject: str, to: list[str], key: str) -> EmailMessage:
     return message
 
 
+def _in_thread(message: EmailMessage, message_id: str | None) -> None:
+    """Make the message a reply to the e-mail of that Message-ID (thb_reporting.mailbox checked its form)."""
+    if message_id and message_id.startswith("<"):  # not the hash that stands for a missing one
+        message["In-Reply-To"] = message_id
+        message["References"] = message_id
+
+
 def _coordinator() -> str:
     return reference.national_contacts()["national_coordinator"]["email"]
 
@@ -104,16 +111,18 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
     if team is None or not team.contact_emails:
         return None
     accepted = sub.status == Status.ACCEPTED
+    sent_by = getattr(sub, "mail_sender", None)  # e-mailed: the reply goes to its sender too, in its thread
     contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     file_name = _file_name(sub)
     message = _message(
-        "submission", list(team.contact_emails), _key(sub),
+        "submission", list(dict.fromkeys([*([sent_by] if sent_by else []), *team.contact_emails])), _key(sub),
         named=sub.dataset or file_name, accepted=accepted, team_name_lat=team.name_lat, file_name=file_name,
         dataset=sub.dataset or "?", quarter=sub.quarter, sha256=sub.content_sha256,
         received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), rows_accepted=sub.rows_accepted,
         groups=_groups(findings, contract, quarter), figures=figures if accepted else [],
     )
+    _in_thread(message, getattr(sub, "mail_message_id", None))
     if findings:
         from thb_reporting.status_report import submission_report
 
@@ -151,6 +160,25 @@ def unregistered_folder_message(sub, findings: list[Finding]) -> EmailMessage:
     """A file rejected because its folder is no registered team's (or the inbox root): the team cannot be
     told, so the national coordinator is."""
     return _coordinator_notice("unregistered_folder", sub, [_coordinator()], findings)
+
+
+# --- the reporting mailbox (thb_reporting.mailbox) -----------------------------------------------------
+def mail_refused_message(reason: str, sender: str, message_id: str, ref: str, date: dt.datetime, *, max_mb: int,
+                         team: reference.Team | None = None) -> EmailMessage:
+    """The reply to an e-mail from a registered contact that brought no file the pipeline can take (reason:
+    a mailbox.Outcome), in its thread (ref: the e-mail's number in the mailbox step). It quotes nothing of
+    the e-mail but its date."""
+    message = _message("mail_refused", [sender], f"mail-{ref}", reason=reason, max_mb=max_mb,
+                       sent_at=date.strftime("%Y-%m-%d %H:%M UTC"), team_name_lat=team.name_lat if team else None)
+    _in_thread(message, message_id)
+    return message
+
+
+def unknown_sender_message(ref: str, date: dt.datetime, folder: str) -> EmailMessage:
+    """To the coordinator: an e-mail from an address of no registered team, kept in `folder` of the mailbox
+    (ref: the e-mail's number in the mailbox step, as its log line names it)."""
+    return _message("unknown_sender", [_coordinator()], f"mail-{ref}", ref=ref,
+                    sent_at=date.strftime("%Y-%m-%d %H:%M UTC"), folder=folder)
 
 
 # --- the coordinator's weekly digest; reminders and overdue notices ------------------------------------

@@ -1,0 +1,274 @@
+"""Submission by e-mail: the reporting mailbox, pulled over IMAP (Airflow's ImapHook, connection imap_default).
+
+Every message in the mailbox's INBOX is handled once (by its Message-ID, and by the hash of each attachment,
+in ledger.mail_messages) and then moved to a folder of the mailbox, never deleted:
+  THB/processed    an attachment from a registered contact was placed in its team's inbox folder
+                   (<inbox>/<team>/<file>), where the folder pipeline takes it unchanged (ingest links the
+                   submission to the e-mail's Message-ID, sender and date); and duplicates of such messages
+  THB/quarantine   everything else: unknown sender (the coordinator is told, the sender is not), no usable
+                   attachment (signed-only mail included), an archive, encrypted mail, an oversized message,
+                   a sender of several teams who did not name one; each but the first gets a reply.
+Nothing from a message (subject, file name, body, addresses) reaches a log line, a reply or a ledger column:
+the sender is stored as the registry's address it matched, the Message-ID only when it has the plain form
+of one, and a file name only as the inbox file's name (storage.safe_name), which ingest screens like any.
+Without the connection imap_default this step does nothing (the folder inbox alone), and says so once."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+from enum import StrEnum
+
+from thb_reporting import ledger, messages
+from thb_reporting.config import PipelineConfig
+from thb_reporting.outbox import enqueue
+from thb_reporting.storage import safe_name, storage_path, write_atomically
+from thb_reporting.submission_files import SubmissionError, file_format
+from thb_reporting.warehouse import ensure_schema, reporting_engine
+
+log = logging.getLogger(__name__)
+CONNECTION = "imap_default"
+INBOX = "INBOX"
+PROCESSED_FOLDER = "THB/processed"
+QUARANTINE_FOLDER = "THB/quarantine"
+ARCHIVE_NAMES = re.compile(r"\.(zip|rar|7z|gz|tgz|tar|bz2|xz)$", re.IGNORECASE)
+ARCHIVE_BYTES = (b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+SIGNATURES = {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+ENCRYPTED = {"application/pkcs7-mime", "application/x-pkcs7-mime", "application/pgp-encrypted", "multipart/encrypted"}
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>")  # printable, no spaces, no <>: safe in a header
+
+
+class Outcome(StrEnum):
+    """What became of one e-mail (ledger.mail_messages.outcome)."""
+    DELIVERED = "delivered"  # its attachments are in the team's inbox folder
+    DUPLICATE = "duplicate"  # handled before (same Message-ID, or the same file from the same team)
+    UNKNOWN_SENDER = "unknown_sender"  # no registered contact: the coordinator is told, not the sender
+    NO_ATTACHMENT = "no_attachment"  # no file (a signature alone is none)
+    ARCHIVE = "archive"  # zip, rar, 7z …: the team is asked to attach the spreadsheet itself
+    ENCRYPTED = "encrypted"  # S/MIME or PGP encrypted: the pipeline cannot read it
+    OVERSIZED = "oversized"  # larger than the pipeline takes
+    AMBIGUOUS_TEAM = "ambiguous_team"  # a contact of several teams who named none of them, or several
+
+
+KEPT_IN = {Outcome.DELIVERED: PROCESSED_FOLDER, Outcome.DUPLICATE: PROCESSED_FOLDER}  # others: QUARANTINE_FOLDER
+
+
+@dataclass
+class Verdict:
+    """What to do with one e-mail (judge): its outcome, the registered address and team it came from, and
+    the attachments to place in that team's inbox."""
+    outcome: Outcome
+    sender: str | None = None
+    team: str | None = None
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def max_message_bytes(config: PipelineConfig) -> int:
+    """The largest e-mail taken: the largest file, base64-encoded, and room for the text around it."""
+    return config.max_file_bytes * 4 // 3 + (1 << 20)
+
+
+def message_key(message: EmailMessage, raw: bytes) -> str:
+    """The e-mail's Message-ID when it has the plain form of one; otherwise the hash of its bytes."""
+    mid = str(message.get("Message-ID", "") or "").strip()
+    return mid if _MESSAGE_ID.fullmatch(mid) else f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def _date(message: EmailMessage) -> dt.datetime | None:
+    try:
+        date = parsedate_to_datetime(str(message.get("Date", "")))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return date if date.tzinfo else date.replace(tzinfo=dt.timezone.utc)
+
+
+def _plain(text: str) -> str:
+    """Lower case, no diacritics, words separated by single spaces (to find a team's name in a subject)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", text.lower().replace("đ", "dj"))
+    return " " + " ".join(re.split(r"[^a-z0-9]+", "".join(ch for ch in text if not unicodedata.combining(ch)))).strip() + " "
+
+
+def registered_sender(message: EmailMessage, teams) -> tuple[str | None, list[str]]:
+    """(the registry's address the sender matched, the codes of the teams it is a contact of), or (None, [])."""
+    addresses = [a.lower() for _, a in getaddresses([str(message.get("From", ""))]) if a]
+    if len(addresses) != 1:
+        return None, []
+    of = [(code, e) for code, team in teams.items() for e in team.contact_emails if e.lower() == addresses[0]]
+    return (of[0][1], [code for code, _ in of]) if of else (None, [])
+
+
+def _is_archive(name: str, data: bytes) -> bool:
+    if ARCHIVE_NAMES.search(name) or data.startswith(ARCHIVE_BYTES):
+        return True
+    try:
+        file_format(data)  # an XLSX is a zip too: only the pipeline's own reading tells them apart
+    except SubmissionError as e:
+        return e.rule == "zip_archive"
+    return False
+
+
+def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
+    """What to do with an e-mail of `size` bytes (pure: reads nothing but the message and the registry)."""
+    teams = config.teams
+    sender, of = registered_sender(message, teams)
+    if sender is None:
+        return Verdict(Outcome.UNKNOWN_SENDER)
+    if size > max_message_bytes(config):
+        return Verdict(Outcome.OVERSIZED, sender)
+    if any(part.get_content_type() in ENCRYPTED for part in message.walk()):
+        return Verdict(Outcome.ENCRYPTED, sender)
+    files, archives = [], 0
+    for part in message.walk():
+        name = part.get_filename()
+        if part.is_multipart() or not name or part.get_content_type() in SIGNATURES:
+            continue
+        data = part.get_payload(decode=True) or b""
+        if _is_archive(name, data):
+            archives += 1
+        else:
+            files.append((name, data))
+    if archives:
+        return Verdict(Outcome.ARCHIVE, sender)
+    if not files:
+        return Verdict(Outcome.NO_ATTACHMENT, sender)
+    if any(len(data) > config.max_file_bytes for _, data in files):
+        return Verdict(Outcome.OVERSIZED, sender)
+    if len(of) > 1:  # a contact of several teams names the one it reports for
+        said = _plain(" ".join([str(message.get("Subject", "")), *(name for name, _ in files)]))
+        named = [code for code in of if any(_plain(n) in said for n in (code, teams[code].name_lat))]
+        if len(named) != 1:
+            return Verdict(Outcome.AMBIGUOUS_TEAM, sender)
+        of = named
+    return Verdict(Outcome.DELIVERED, sender, of[0], files)
+
+
+def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outcome:
+    """Handle one e-mail (its bytes; size: as the server counts it, when only the header was fetched):
+    place its files in the team's inbox, queue the reply or the coordinator's notice, and record it once."""
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    message = message_from_bytes(raw, policy=policy.default)
+    key = message_key(message, raw)
+    with engine.connect() as conn:
+        if ledger.mail_seen(conn, key):
+            return Outcome.DUPLICATE
+    verdict = judge(message, size if size is not None else len(raw), config)
+    date, now = _date(message), _now()
+    common = {"sender": verdict.sender, "mail_date": date}
+    placed = []
+    if verdict.outcome == Outcome.DELIVERED:
+        with engine.connect() as conn:
+            fresh = [(n, d) for n, d in verdict.files
+                     if not ledger.mail_seen(conn, "", verdict.team, hashlib.sha256(d).hexdigest())]
+        for name, data in fresh:  # written before the ledger says so: a crash in between writes the same again
+            write_atomically(storage_path(config.inbox) / verdict.team / safe_name(name), data)
+            placed.append((safe_name(name), hashlib.sha256(data).hexdigest()))
+        if not placed:
+            verdict.outcome = Outcome.DUPLICATE
+    with engine.begin() as conn:
+        for name, sha in placed:
+            ledger.record_mail(conn, key, Outcome.DELIVERED.value, now, team_code=verdict.team, file_name=name,
+                               content_sha256=sha, **common)
+        if not placed:
+            ledger.record_mail(conn, key, verdict.outcome.value, now, team_code=verdict.team, **common)
+        reply = _reply(verdict, key, date or now, config)
+        if reply is not None:
+            enqueue(conn, f"mail:{_ref(key)}", "mail_reply", reply)
+    log.info("e-mail %s: %s%s", _ref(key), verdict.outcome.value,
+             f" ({len(placed)} file(s) for team {verdict.team})" if placed else "")
+    return verdict.outcome
+
+
+def _ref(key: str) -> str:
+    """An e-mail's number in logs and notices: the start of its key's hash (the key may name the sender)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _reply(verdict: Verdict, key: str, date: dt.datetime, config: PipelineConfig) -> EmailMessage | None:
+    if verdict.outcome == Outcome.UNKNOWN_SENDER:
+        return messages.unknown_sender_message(_ref(key), date, QUARANTINE_FOLDER)
+    if verdict.outcome in (Outcome.DELIVERED, Outcome.DUPLICATE):
+        return None  # the validation e-mail answers a delivered file; a duplicate was answered before
+    team = config.teams.get(verdict.team) if verdict.team else None
+    return messages.mail_refused_message(verdict.outcome.value, verdict.sender, key, _ref(key), date,
+                                         max_mb=max(1, config.max_file_bytes >> 20), team=team)
+
+
+# --- the IMAP side ------------------------------------------------------------------------------------
+_told_no_mailbox = False
+
+
+def imap_client_from_airflow():
+    """A logged-in imaplib client through ImapHook and the connection imap_default, or None without it."""
+    from airflow.providers.imap.hooks.imap import ImapHook
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    global _told_no_mailbox
+    try:
+        Connection.get(CONNECTION)
+    except AirflowNotFoundException:
+        if not _told_no_mailbox:
+            log.info("no connection %s: no reporting mailbox is pulled (the folder inbox alone)", CONNECTION)
+            _told_no_mailbox = True
+        return None
+    return ImapHook(imap_conn_id=CONNECTION).get_conn().mail_client
+
+
+def _ok(response, what: str):
+    typ, data = response
+    if typ != "OK":
+        raise RuntimeError(f"IMAP {what} failed: {typ}")
+    return data
+
+
+def _move(client, uid: bytes, folder: str) -> None:
+    """Move a message to a folder of the mailbox (created when missing); copy and expunge without MOVE."""
+    client.create(folder)  # NO when it exists: fine
+    if b"MOVE" in b" ".join(client.capabilities if isinstance(client.capabilities[0], bytes)
+                             else [c.encode() for c in client.capabilities]):
+        _ok(client.uid("MOVE", uid, folder), "MOVE")
+        return
+    _ok(client.uid("COPY", uid, folder), "COPY")
+    _ok(client.uid("STORE", uid, "+FLAGS", r"(\Deleted)"), "STORE")
+    client.expunge()
+
+
+def _fetched_bytes(data) -> bytes:
+    return b"".join(part[1] for part in data if isinstance(part, tuple))
+
+
+def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
+    """Handle every message in the mailbox's INBOX (client: a logged-in imaplib client; None: through
+    imap_default, and nothing without it); returns how many had each outcome."""
+    own = client is None
+    client = client or imap_client_from_airflow()
+    counts: dict[str, int] = {}
+    if client is None:
+        return counts
+    try:
+        _ok(client.select(INBOX), "SELECT")
+        for uid in _ok(client.uid("SEARCH", None, "ALL"), "SEARCH")[0].split():
+            head = _ok(client.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[HEADER])"), "FETCH")
+            size = int(re.search(rb"RFC822\.SIZE (\d+)", b" ".join(p[0] if isinstance(p, tuple) else p for p in head)).group(1))
+            if size > max_message_bytes(config):  # judged by its header: the body is not downloaded
+                outcome = handle(config, _fetched_bytes(head), size)
+            else:
+                outcome = handle(config, _fetched_bytes(_ok(client.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")), size)
+            _move(client, uid, KEPT_IN.get(outcome, QUARANTINE_FOLDER))
+            counts[outcome.value] = counts.get(outcome.value, 0) + 1
+    finally:
+        if own:
+            client.logout()
+    return counts
