@@ -1,0 +1,292 @@
+"""Submission by e-mail (thb_reporting.mailbox) against a real IMAP server (a private Dovecot on loopback,
+messages delivered with IMAP APPEND) and the real SMTP test server: a team e-mails a file, it goes through
+the folder pipeline unchanged and the validation e-mail answers in the same thread; each kind of e-mail
+that brings no usable file gets its reply (the coordinator is told of unknown senders), and is kept in a
+folder of the mailbox; every e-mail is handled once, across restarts."""
+from __future__ import annotations
+
+import csv
+import imaplib
+import io
+import json
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_KEY
+
+SHARED = "zajednicki.kontakt@example.org"  # a contact of two teams (subotica and sombor)
+
+
+@pytest.fixture
+def mail_config(tmp_path):
+    """A local configuration (SQLite) whose team registry makes SHARED a contact of subotica and sombor, and
+    whose files may be 64 KB at most."""
+    from thb_reporting.config import PipelineConfig
+    from thb_reporting.reference import PACKAGE_TEAMS
+
+    with open(PACKAGE_TEAMS, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        if r["municipality_code"] in ("subotica", "sombor"):
+            r["contact_emails"] += f";{SHARED}"
+    registry = tmp_path / "teams.csv"
+    with open(registry, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return PipelineConfig.local(tmp_path / "data", TEST_KEY, teams_registry=str(registry), max_file_bytes=64 * 1024)
+
+
+@pytest.fixture
+def imap(imap_server):
+    """A logged-in client of the test mailbox, and a function that delivers a message into its INBOX."""
+    port, user, password = imap_server
+    client = imaplib.IMAP4("127.0.0.1", port)
+    client.login(user, password)
+
+    def deliver(message: EmailMessage) -> None:
+        assert client.append("INBOX", None, None, bytes(message))[0] == "OK"
+
+    yield client, deliver
+    client.logout()
+
+
+@pytest.fixture
+def imap_default(imap_server, monkeypatch):
+    """The connection imap_default to the test mailbox, as a deployment sets it (AIRFLOW_CONN_IMAP_DEFAULT)."""
+    port, user, password = imap_server
+    monkeypatch.setenv("AIRFLOW_CONN_IMAP_DEFAULT", json.dumps({
+        "conn_type": "imap", "host": "127.0.0.1", "port": port, "login": user, "password": password,
+        "extra": {"use_ssl": False}}))
+
+
+def folder(client, name: str) -> list[bytes]:
+    """The Message-IDs of the messages in a folder of the mailbox."""
+    if client.select(name)[0] != "OK":
+        return []
+    ids = []
+    for uid in client.uid("SEARCH", None, "ALL")[1][0].split():
+        data = client.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")[1]
+        ids.append(data[0][1].split(b":", 1)[1].strip())
+    return ids
+
+
+def e_mail(sender: str, subject: str = "Izveštaj", files: list[tuple[str, bytes]] = (), *, body: str = "U prilogu.",
+           message_id: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, "izvestaji@example.org", subject
+    message["Date"] = "Wed, 01 Jul 2026 09:30:00 +0200"
+    message["Message-ID"] = message_id or make_msgid(domain="example.org")
+    message.set_content(body)
+    for name, data in files:
+        maintype, subtype = ("text", "csv") if name.endswith(".csv") else ("application", "octet-stream")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return message
+
+
+def victims_file(tmp_path: Path, team: str = "subotica") -> tuple[str, bytes]:
+    from thb_reporting.generator import SubmissionGenerator
+
+    generated = SubmissionGenerator(tmp_path / "scratch", seed=7).victims_file(team, "2026Q2", file_format="csv")
+    return generated.file_name, generated.path.read_bytes()
+
+
+def run_pipeline(config, port: int) -> None:
+    """The ingest DAG's steps after the mailbox: collect, validate, notify, deliver through the SMTP server."""
+    from thb_reporting.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.notifications import queue_submission_notices
+    from thb_reporting.outbox import SmtpSender, deliver_outbox
+
+    process_submissions(config, collect_new_submissions(config))
+    queue_submission_notices(config)
+    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+
+
+def submissions(config) -> list:
+    from thb_reporting import ledger
+    from thb_reporting.warehouse import reporting_engine
+
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        return ledger.submissions(conn)
+
+
+def test_a_team_e_mails_a_file_and_gets_the_validation_reply_in_the_same_thread(
+        tmp_path, mail_config, imap, imap_default, smtp_server, airflow_db):
+    from thb_reporting import mailbox
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    received = smtp.received
+    name, data = victims_file(tmp_path)
+    team = mail_config.teams["subotica"]
+    sent = e_mail(team.contact_emails[0].upper(), files=[(name, data)])  # addresses compare case-blind
+    deliver(sent)
+    assert mailbox.pull_mailbox(mail_config) == {"delivered": 1}  # through ImapHook and imap_default, as the DAG
+    assert (Path(mail_config.inbox.removeprefix("file://")) / "subotica" / name).read_bytes() == data
+    run_pipeline(mail_config, port)
+
+    [sub] = submissions(mail_config)
+    assert sub.status == "accepted" and sub.team_code == "subotica"
+    assert Path(sub.archive_path.removeprefix("file://")).read_bytes() == data  # byte for byte
+    assert sub.mail_message_id == sent["Message-ID"] and sub.mail_sender == team.contact_emails[0]
+    assert sub.mail_date.isoformat().startswith("2026-07-01") and sub.mail_date.hour in (7, 9)
+    [(recipients, reply)] = received
+    assert reply["In-Reply-To"] == sent["Message-ID"] and reply["References"] == sent["Message-ID"]
+    assert sorted(recipients) == sorted(team.contact_emails)  # the sender is one of them: once
+    assert reply["Subject"].startswith("[THB] Prihvaćeno / Accepted")
+    assert folder(client, "THB/processed") == [sent["Message-ID"].encode()]
+    assert folder(client, "INBOX") == []
+
+
+def test_the_reply_goes_to_the_sender_and_every_contact_of_the_team(tmp_path, mail_config, imap, smtp_server):
+    from thb_reporting import mailbox
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    received = smtp.received
+    name, data = victims_file(tmp_path, "sombor")
+    deliver(e_mail(SHARED, subject="Izveštaj tima Sombor", files=[(name, data)]))  # names its team
+    assert mailbox.pull_mailbox(mail_config, client) == {"delivered": 1}
+    run_pipeline(mail_config, port)
+    [(recipients, reply)] = received
+    assert set(recipients) == {SHARED, *mail_config.teams["sombor"].contact_emails}
+    assert submissions(mail_config)[0].team_code == "sombor"
+
+
+def test_the_same_e_mail_is_processed_once_also_after_a_restart(tmp_path, mail_config, imap, smtp_server):
+    from thb_reporting import mailbox
+    from thb_reporting.config import PipelineConfig
+    from thb_reporting.warehouse import dispose_engines
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    received = smtp.received
+    name, data = victims_file(tmp_path)
+    sent = e_mail(mail_config.teams["subotica"].contact_emails[0], files=[(name, data)])
+    deliver(sent)
+    assert mailbox.pull_mailbox(mail_config, client) == {"delivered": 1}
+    run_pipeline(mail_config, port)
+    dispose_engines()  # a new process: a new configuration, new engines, the same database and mailbox
+    again = PipelineConfig(**{**mail_config.__dict__})
+    deliver(sent)  # fetched again (a retry, or the mail server delivered it twice)
+    resent = e_mail(mail_config.teams["subotica"].contact_emails[0], files=[(name, data)])  # a new Message-ID
+    deliver(resent)
+    assert mailbox.pull_mailbox(again, client) == {"duplicate": 2}
+    run_pipeline(again, port)
+    assert len(submissions(again)) == 1 and len(received) == 1
+    assert sorted(folder(client, "THB/processed")) == sorted([sent["Message-ID"].encode()] * 2 + [resent["Message-ID"].encode()])
+
+
+def test_an_unknown_sender_is_not_answered_the_coordinator_is_told(tmp_path, mail_config, imap, smtp_server):
+    from thb_reporting import mailbox, reference
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    received = smtp.received
+    name, data = victims_file(tmp_path)
+    sent = e_mail("neko.drugi@example.net", subject="JMBG 0101100710006", files=[(name, data)])
+    deliver(sent)
+    assert mailbox.pull_mailbox(mail_config, client) == {"unknown_sender": 1}
+    run_pipeline(mail_config, port)
+    [(recipients, notice)] = received
+    assert recipients == [reference.national_contacts()["national_coordinator"]["email"]]
+    assert "THB/quarantine" in notice.get_body(("plain",)).get_content()
+    assert "neko.drugi" not in notice.as_string() and "0101100710006" not in notice.as_string()
+    assert submissions(mail_config) == []
+    assert folder(client, "THB/quarantine") == [sent["Message-ID"].encode()]
+
+
+def _zip(name: str, data: bytes) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _encrypted(sender: str) -> EmailMessage:
+    message = e_mail(sender)
+    message.set_payload(None)
+    message.clear_content()
+    message.set_content(b"0\x82\x01\x00fake-enveloped-data", maintype="application", subtype="pkcs7-mime",
+                        params={"smime-type": "enveloped-data"}, filename="smime.p7m")
+    return message
+
+
+def _signed_only(sender: str) -> EmailMessage:
+    message = e_mail(sender)
+    message.add_attachment(b"-----BEGIN PGP SIGNATURE-----\n...\n-----END PGP SIGNATURE-----\n",
+                           maintype="application", subtype="pgp-signature", filename="signature.asc")
+    return message
+
+
+@pytest.mark.parametrize("kind", ["no_attachment", "signed_only", "archive", "oversized", "encrypted", "ambiguous_team"])
+def test_an_e_mail_without_a_usable_file_gets_a_clear_reply_and_is_quarantined(
+        tmp_path, mail_config, imap, smtp_server, kind, pipeline_log):
+    from thb_reporting import mailbox
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    received = smtp.received
+    contact = mail_config.teams["subotica"].contact_emails[0]
+    name, data = victims_file(tmp_path)
+    secret = "Marko Marković 0101100710006"
+    sent = {
+        "no_attachment": lambda: e_mail(contact, subject=secret, body=secret),
+        "signed_only": lambda: _signed_only(contact),
+        "archive": lambda: e_mail(contact, files=[(f"{secret}.zip", _zip(name, data))]),
+        "oversized": lambda: e_mail(contact, files=[(name, data + b"\n" * (80 * 1024))]),
+        "encrypted": lambda: _encrypted(contact),
+        "ambiguous_team": lambda: e_mail(SHARED, subject=secret, files=[(name, data)]),
+    }[kind]()
+    deliver(sent)
+    outcome = "no_attachment" if kind == "signed_only" else kind
+    assert mailbox.pull_mailbox(mail_config, client) == {outcome: 1}
+    run_pipeline(mail_config, port)
+    [(recipients, reply)] = received
+    assert recipients == [SHARED if kind == "ambiguous_team" else contact]
+    assert reply["In-Reply-To"] == sent["Message-ID"]
+    text = reply.get_body(("plain",)).get_content()
+    assert text.index("Vaša poruka") < text.index("ENGLISH") < text.index("Your e-mail")  # Serbian first
+    assert {"no_attachment": "no attached file", "archive": "is an archive", "oversized": "larger than",
+            "encrypted": "is encrypted", "ambiguous_team": "several teams"}[outcome] in text
+    assert "0101100710006" not in reply.as_string() and "Marko" not in reply.as_string()
+    assert not any("0101100710006" in line or "Marko" in line for line in pipeline_log)
+    assert submissions(mail_config) == []
+    assert folder(client, "THB/quarantine") == [sent["Message-ID"].encode()]
+
+
+def test_without_imap_default_the_mail_step_does_nothing_and_says_so_once(mail_config, pipeline_log, airflow_db):
+    from thb_reporting import mailbox
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(mailbox, "_told_no_mailbox", False)
+    try:
+        assert mailbox.pull_mailbox(mail_config) == {} and mailbox.pull_mailbox(mail_config) == {}
+    finally:
+        monkey.undo()
+    assert sum("no connection imap_default" in line for line in pipeline_log) == 1
+
+
+def test_the_folder_inbox_keeps_working_beside_the_mailbox(tmp_path, mail_config, imap, smtp_server):
+    from thb_reporting import mailbox
+    from thb_reporting.generator import SubmissionGenerator
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    received = smtp.received
+    dropped = SubmissionGenerator(Path(mail_config.inbox.removeprefix("file://")), seed=3).victims_file(
+        "sombor", "2026Q2", file_format="csv")
+    name, data = victims_file(tmp_path)
+    deliver(e_mail(mail_config.teams["subotica"].contact_emails[0], files=[(name, data)]))
+    assert mailbox.pull_mailbox(mail_config, client) == {"delivered": 1}
+    run_pipeline(mail_config, port)
+    subs = {s.team_code: s for s in submissions(mail_config)}
+    assert subs["sombor"].status == subs["subotica"].status == "accepted"
+    assert subs["sombor"].mail_message_id is None and subs["sombor"].file_name == dropped.file_name
+    by_team = {tuple(sorted(r)): m for r, m in received}
+    assert by_team[tuple(sorted(mail_config.teams["sombor"].contact_emails))]["In-Reply-To"] is None
