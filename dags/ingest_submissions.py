@@ -4,6 +4,9 @@
 Every 15 minutes: picks up the files local anti-trafficking teams dropped in their inbox folder
 (`<inbox>/<team>/<dataset>_<year>Q<n>.csv|xlsx`), and for each file not seen before:
 
+0. **pull_mailbox**: with the connection `imap_default`, takes the reporting mailbox's e-mails: an attachment
+   from a team's registered contact is placed in that team's inbox folder (then as any file below); the others
+   get a reply (the coordinator is told of unknown senders) and are kept in `THB/quarantine` (README);
 1. **collect_new_submissions**: archives it byte for byte and records it in the ledger
    (`ledger.submissions`) as *received*. Only regular files inside the inbox are read: a symbolic link, FIFO,
    device or socket (or, on object storage, a key with a `..`, `.` or empty segment) is recorded as *rejected*
@@ -26,7 +29,7 @@ Every 15 minutes: picks up the files local anti-trafficking teams dropped in the
    the outbox and is retried with backoff.
 
 Configuration: variables `thb_data_root`, `thb_inbox`, `thb_pseudonymisation_key` (required),
-`thb_max_file_bytes`, `thb_max_processing_attempts`; connection `reporting_db`. See README.
+`thb_max_file_bytes`, `thb_max_processing_attempts`; connections `reporting_db`, `imap_default`. See README.
 """
 from __future__ import annotations
 
@@ -37,6 +40,19 @@ from thb_reporting.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS
 
 @dag(schedule="*/15 * * * *", tags=["thb", "ingest"], doc_md=__doc__, **DAG_DEFAULTS)
 def ingest_submissions():
+    @task
+    def pull_mailbox() -> dict:
+        import logging
+
+        from thb_reporting.config import PipelineConfig
+        from thb_reporting.mailbox import pull_mailbox
+
+        try:
+            return pull_mailbox(PipelineConfig.from_airflow())  # nothing without the connection imap_default
+        except Exception as e:  # a mail server down must not hold back the folder inbox; tried again next run
+            logging.getLogger(__name__).warning("the reporting mailbox could not be read (%s)", type(e).__name__)
+            return {}
+
     @task
     def collect_new_submissions() -> list[int]:
         from thb_reporting.config import PipelineConfig
@@ -84,7 +100,9 @@ def ingest_submissions():
         queued = queue_submission_notices(config)
         return {"queued": queued, **deliver_outbox(config, sender_from_airflow(config))}
 
-    processed = validate_and_snapshot(collect_new_submissions())
+    collected = collect_new_submissions()
+    pull_mailbox() >> collected
+    processed = validate_and_snapshot(collected)
     announce_new_snapshots(processed)
     processed >> notify_teams()
 
