@@ -127,7 +127,6 @@ MAIL_MESSAGES = Table(
            comment="delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
                    "ambiguous_team"),
     Column("team_code", Text, comment="the team whose inbox the attachment was placed in"),
-    Column("file_name", Text, comment="the name the attachment was placed under in the team's inbox"),
     Column("handled_at", DateTime(timezone=True), nullable=False, comment="when the mailbox step handled it"),
     UniqueConstraint("message_key", "content_sha256", name="mail_messages_key_content_key"),
     schema=SCHEMA, comment="Each e-mail the reporting mailbox took, once (thb_reporting.mailbox): one row per "
@@ -240,23 +239,22 @@ def mail_seen(conn, message_key: str, team: str | None = None, sha256: str | Non
 
 
 def record_mail(conn, message_key: str, outcome: str, handled_at, *, sender: str | None = None, mail_date=None,
-                team_code: str | None = None, file_name: str | None = None, content_sha256: str = "") -> None:
+                team_code: str | None = None, content_sha256: str = "") -> None:
     conn.execute(MAIL_MESSAGES.insert().values(
         message_key=message_key, sender=sender, mail_date=mail_date, outcome=outcome, team_code=team_code,
-        file_name=file_name, content_sha256=content_sha256, handled_at=handled_at))
+        content_sha256=content_sha256, handled_at=handled_at))
 
 
 def link_mail(conn) -> int:
-    """Give each submission that an e-mail brought its Message-ID, sender and date (matched by team, file
-    name and hash); returns how many were linked now."""
+    """Give each submission that an e-mail brought its Message-ID, sender and date (matched by team and
+    hash: the file's name is not kept, it may hold an identifier); returns how many were linked now."""
     s, m = SUBMISSIONS.c, MAIL_MESSAGES.c
     linked = 0
     unlinked = select(s.submission_id).where(s.mail_message_id.is_(None), s.team_code == m.team_code,
-                                             s.file_name == m.file_name, s.content_sha256 == m.content_sha256)
+                                             s.content_sha256 == m.content_sha256)
     for r in conn.execute(select(MAIL_MESSAGES).where(m.outcome == "delivered", unlinked.exists())):
         linked += conn.execute(update(SUBMISSIONS).where(
-            s.team_code == r.team_code, s.file_name == r.file_name, s.content_sha256 == r.content_sha256,
-            s.mail_message_id.is_(None)).values(
+            s.team_code == r.team_code, s.content_sha256 == r.content_sha256, s.mail_message_id.is_(None)).values(
             mail_message_id=r.message_key, mail_sender=r.sender, mail_date=r.mail_date)).rowcount
     return linked
 

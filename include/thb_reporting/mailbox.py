@@ -10,7 +10,8 @@ in ledger.mail_messages) and then moved to a folder of the mailbox, never delete
                    a sender of several teams who did not name one; each but the first gets a reply.
 Nothing from a message (subject, file name, body, addresses) reaches a log line, a reply or a ledger column:
 the sender is stored as the registry's address it matched, the Message-ID only when it has the plain form
-of one, and a file name only as the inbox file's name (storage.safe_name), which ingest screens like any.
+of one; an attachment's name only names the file placed in the inbox (storage.safe_name), which ingest
+screens like any file's name.
 Without the connection imap_default this step does nothing (the folder inbox alone), and says so once."""
 from __future__ import annotations
 
@@ -173,13 +174,13 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outco
                      if not ledger.mail_seen(conn, "", verdict.team, hashlib.sha256(d).hexdigest())]
         for name, data in fresh:  # written before the ledger says so: a crash in between writes the same again
             write_atomically(storage_path(config.inbox) / verdict.team / safe_name(name), data)
-            placed.append((safe_name(name), hashlib.sha256(data).hexdigest()))
+            placed.append(hashlib.sha256(data).hexdigest())
         if not placed:
             verdict.outcome = Outcome.DUPLICATE
     with engine.begin() as conn:
-        for name, sha in placed:
-            ledger.record_mail(conn, key, Outcome.DELIVERED.value, now, team_code=verdict.team, file_name=name,
-                               content_sha256=sha, **common)
+        for sha in placed:
+            ledger.record_mail(conn, key, Outcome.DELIVERED.value, now, team_code=verdict.team, content_sha256=sha,
+                               **common)
         if not placed:
             ledger.record_mail(conn, key, verdict.outcome.value, now, team_code=verdict.team, **common)
         reply = _reply(verdict, key, date or now, config)

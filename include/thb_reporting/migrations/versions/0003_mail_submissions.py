@@ -28,7 +28,6 @@ def upgrade() -> None:
     sa.Column('mail_date', sa.DateTime(timezone=True), nullable=True, comment="the e-mail's Date"),
     sa.Column('outcome', sa.Text(), nullable=False, comment='delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | ambiguous_team'),
     sa.Column('team_code', sa.Text(), nullable=True, comment='the team whose inbox the attachment was placed in'),
-    sa.Column('file_name', sa.Text(), nullable=True, comment="the name the attachment was placed under in the team's inbox"),
     sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False, comment='when the mailbox step handled it'),
     sa.UniqueConstraint('message_key', 'content_sha256', name='mail_messages_key_content_key'),
     schema='ledger',
