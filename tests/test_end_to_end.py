@@ -64,7 +64,8 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     assert len(truth.files) == 26
 
     states = cycle()
-    assert states == {"pull_mailbox": "success", "collect_new_submissions": "success", "validate_and_snapshot": "success",
+    assert states == {"pull_mailbox": "success", "collect_new_submissions": "success",
+                      "validate_and_snapshot": "success",
                       "announce_new_snapshots": "success", "notify_teams": "success", "publish_datasets": "success"}
     # the published figures equal the generator's truth exactly
     assert published_indicator(db_url) == truth.victims_by_team_quarter()

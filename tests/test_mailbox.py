@@ -290,3 +290,18 @@ def test_the_folder_inbox_keeps_working_beside_the_mailbox(tmp_path, mail_config
     assert subs["sombor"].mail_message_id is None and subs["sombor"].file_name == dropped.file_name
     by_team = {tuple(sorted(r)): m for r, m in received}
     assert by_team[tuple(sorted(mail_config.teams["sombor"].contact_emails))]["In-Reply-To"] is None
+
+
+def test_a_message_too_large_to_download_is_judged_by_its_header(mail_config, imap, smtp_server):
+    from thb_reporting import mailbox
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    contact = mail_config.teams["subotica"].contact_emails[0]
+    sent = e_mail(contact, files=[("victims_2026Q2.csv", b"x" * (mailbox.max_message_bytes(mail_config) + 1))])
+    deliver(sent)
+    assert mailbox.pull_mailbox(mail_config, client) == {"oversized": 1}
+    run_pipeline(mail_config, port)
+    [(recipients, reply)] = smtp.received
+    assert recipients == [contact] and reply["In-Reply-To"] == sent["Message-ID"]
+    assert folder(client, "THB/quarantine") == [sent["Message-ID"].encode()]

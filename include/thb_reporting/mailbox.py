@@ -97,7 +97,8 @@ def _plain(text: str) -> str:
     import unicodedata
 
     text = unicodedata.normalize("NFKD", text.lower().replace("đ", "dj"))
-    return " " + " ".join(re.split(r"[^a-z0-9]+", "".join(ch for ch in text if not unicodedata.combining(ch)))).strip() + " "
+    words = re.split(r"[^a-z0-9]+", "".join(ch for ch in text if not unicodedata.combining(ch)))
+    return " " + " ".join(w for w in words if w) + " "
 
 
 def registered_sender(message: EmailMessage, teams) -> tuple[str | None, list[str]]:
@@ -262,7 +263,8 @@ def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
         _ok(client.select(INBOX), "SELECT")
         for uid in _ok(client.uid("SEARCH", None, "ALL"), "SEARCH")[0].split():
             head = _ok(client.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[HEADER])"), "FETCH")
-            size = int(re.search(rb"RFC822\.SIZE (\d+)", b" ".join(p[0] if isinstance(p, tuple) else p for p in head)).group(1))
+            said = b" ".join(p[0] if isinstance(p, tuple) else p for p in head)
+            size = int(re.search(rb"RFC822\.SIZE (\d+)", said).group(1))
             if size > max_message_bytes(config):  # judged by its header: the body is not downloaded
                 outcome = handle(config, _fetched_bytes(head), size)
             else:
