@@ -265,10 +265,17 @@ def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
             head = _ok(client.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[HEADER])"), "FETCH")
             said = b" ".join(p[0] if isinstance(p, tuple) else p for p in head)
             size = int(re.search(rb"RFC822\.SIZE (\d+)", said).group(1))
-            if size > max_message_bytes(config):  # judged by its header: the body is not downloaded
-                outcome = handle(config, _fetched_bytes(head), size)
-            else:
-                outcome = handle(config, _fetched_bytes(_ok(client.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH")), size)
+            try:
+                if size > max_message_bytes(config):  # judged by its header: the body is not downloaded
+                    outcome = handle(config, _fetched_bytes(head), size)
+                else:
+                    raw = _fetched_bytes(_ok(client.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH"))
+                    outcome = handle(config, raw, size)
+            except Exception as e:  # one message's trouble holds back no other; it stays for the next run
+                log.warning("an e-mail could not be handled (%s); it stays in the mailbox for the next run",
+                            type(e).__name__)
+                counts["error"] = counts.get("error", 0) + 1
+                continue
             _move(client, uid, KEPT_IN.get(outcome, QUARANTINE_FOLDER))
             counts[outcome.value] = counts.get(outcome.value, 0) + 1
     finally:
