@@ -305,3 +305,28 @@ def test_a_message_too_large_to_download_is_judged_by_its_header(mail_config, im
     [(recipients, reply)] = smtp.received
     assert recipients == [contact] and reply["In-Reply-To"] == sent["Message-ID"]
     assert folder(client, "THB/quarantine") == [sent["Message-ID"].encode()]
+
+
+def test_an_e_mail_that_cannot_be_handled_stays_and_holds_back_no_other(
+        tmp_path, mail_config, imap, monkeypatch, pipeline_log):
+    from thb_reporting import mailbox
+
+    client, deliver = imap
+    contact = mail_config.teams["subotica"].contact_emails[0]
+    stuck, fine = e_mail(contact, subject="first"), e_mail(contact, files=[victims_file(tmp_path)])
+    deliver(stuck)
+    deliver(fine)
+    handle = mailbox.handle
+
+    def failing_first(config, raw, size=None):
+        if b"Subject: first" in raw:
+            raise ValueError("0101100710006")  # its message may quote the e-mail: never logged
+        return handle(config, raw, size)
+
+    monkeypatch.setattr(mailbox, "handle", failing_first)
+    assert mailbox.pull_mailbox(mail_config, client) == {"error": 1, "delivered": 1}
+    assert folder(client, "INBOX") == [stuck["Message-ID"].encode()]
+    assert any("ValueError" in line for line in pipeline_log)
+    assert not any("0101100710006" in line for line in pipeline_log)
+    monkeypatch.setattr(mailbox, "handle", handle)  # the next run takes it
+    assert mailbox.pull_mailbox(mail_config, client) == {"no_attachment": 1}
