@@ -107,7 +107,7 @@ def registered_sender(message: EmailMessage, teams) -> tuple[str | None, list[st
     if len(addresses) != 1:
         return None, []
     of = [(code, e) for code, team in teams.items() for e in team.contact_emails if e.lower() == addresses[0]]
-    return (of[0][1], [code for code, _ in of]) if of else (None, [])
+    return (of[0][1], list(dict.fromkeys(code for code, _ in of))) if of else (None, [])
 
 
 def _is_archive(name: str, data: bytes) -> bool:
@@ -171,8 +171,8 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outco
     placed = []
     if verdict.outcome == Outcome.DELIVERED:
         with engine.connect() as conn:
-            fresh = [(n, d) for n, d in verdict.files
-                     if not ledger.mail_seen(conn, "", verdict.team, hashlib.sha256(d).hexdigest())]
+            by_hash = {hashlib.sha256(d).hexdigest(): (n, d) for n, d in verdict.files}  # the same file twice: once
+            fresh = [file for sha, file in by_hash.items() if not ledger.mail_seen(conn, "", verdict.team, sha)]
         for name, data in fresh:  # written before the ledger says so: a crash in between writes the same again
             write_atomically(storage_path(config.inbox) / verdict.team / safe_name(name), data)
             placed.append(hashlib.sha256(data).hexdigest())
