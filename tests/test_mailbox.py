@@ -330,3 +330,23 @@ def test_an_e_mail_that_cannot_be_handled_stays_and_holds_back_no_other(
     assert not any("0101100710006" in line for line in pipeline_log)
     monkeypatch.setattr(mailbox, "handle", handle)  # the next run takes it
     assert mailbox.pull_mailbox(mail_config, client) == {"no_attachment": 1}
+
+
+def test_several_files_in_one_e_mail_each_a_submission_in_its_thread(tmp_path, mail_config, imap, smtp_server):
+    from thb_reporting import mailbox
+    from thb_reporting.generator import SubmissionGenerator
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    contact = mail_config.teams["subotica"].contact_emails[0]
+    victims = victims_file(tmp_path)
+    other = SubmissionGenerator(tmp_path / "scratch2", seed=8).victims_file("subotica", "2026Q1", file_format="xlsx")
+    files = [victims, (other.file_name, other.path.read_bytes()), victims]  # the same file twice: once
+    sent = e_mail(contact, files=files)
+    deliver(sent)
+    assert mailbox.pull_mailbox(mail_config, client) == {"delivered": 1}
+    run_pipeline(mail_config, port)
+    subs = submissions(mail_config)
+    assert sorted(s.file_name for s in subs) == sorted([victims[0], other.file_name])
+    assert {s.mail_message_id for s in subs} == {sent["Message-ID"]}
+    assert [m["In-Reply-To"] for _, m in smtp.received] == [sent["Message-ID"]] * 2
