@@ -101,12 +101,10 @@ class InboxArrivalTrigger(BaseEventTrigger):
         if inbox is None or state is None:
             from airflow.sdk import Variable
 
-            data_root = Variable.get("thb_data_root", default=None)
-            if data_root is None:
-                from thb_reporting.config import PROJECT_ROOT
+            from thb_reporting.config import PROJECT_ROOT
 
-                data_root = (PROJECT_ROOT / "data").as_uri()
-            data_root = data_root.rstrip("/")
+            # as PipelineConfig.from_airflow reads them (the triggerer resolves variables as a task does)
+            data_root = Variable.get("thb_data_root", default=(PROJECT_ROOT / "data").as_uri()).rstrip("/")
             inbox = inbox or Variable.get("thb_inbox", default=f"{data_root}/inbox").rstrip("/")
             state = state or f"{data_root}/{STATE_FILE}"
         local = inbox.startswith(("file:", "/"))
