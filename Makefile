@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv suites templates bench bench-file bench-scale bench-history clean airflow-ui
+.PHONY: demo test venv suites templates bench bench-file bench-scale bench-history bench-feedback clean airflow-ui
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ bench-scale: venv
 
 bench-history: venv
 	$(PY) bench/history.py --teams $${TEAMS:-13} --new $${NEW:-2026Q3}
+
+## The validation e-mail's delay on a real Airflow (scheduler, dag-processor, triggerer, LocalExecutor, SMTP
+## server on loopback): TEAMS files at random moments over SPREAD seconds, then a BURST at once; p50, p95,
+## max, and the triggerer's CPU per hour idle. PostgreSQL needed. Not part of `make bench` (it takes ~15 min).
+bench-feedback: venv
+	$(PY) bench/feedback.py --teams $${TEAMS:-13} --spread $${SPREAD:-300} --burst $${BURST:-145}
 
 clean:
 	rm -rf $(VENV) .airflow data build .pytest_cache

@@ -1,7 +1,8 @@
 """
 ### Ingest submissions
 
-Every 15 minutes: picks up the files local anti-trafficking teams dropped in their inbox folder
+As soon as a file arrives (the triggerer watches the inbox: a few seconds on a local folder, a minute on
+S3 or SFTP), and hourly as a safety net: picks up the files local anti-trafficking teams dropped in their inbox folder
 (`<inbox>/<team>/<dataset>_<year>Q<n>.csv|xlsx`), and for each file not seen before:
 
 0. **pull_mailbox**: with the connection `imap_default`, takes the reporting mailbox's e-mails: an attachment
@@ -35,10 +36,10 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from thb_reporting.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS
+from thb_reporting.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS, INGEST_SCHEDULE
 
 
-@dag(schedule="*/15 * * * *", tags=["thb", "ingest"], doc_md=__doc__, **DAG_DEFAULTS)
+@dag(schedule=INGEST_SCHEDULE, tags=["thb", "ingest"], doc_md=__doc__, **DAG_DEFAULTS)
 def ingest_submissions():
     @task
     def pull_mailbox() -> dict:

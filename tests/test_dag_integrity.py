@@ -39,7 +39,12 @@ def test_dags_are_documented_tagged_owned_and_retried(dagbag):
 def test_schedules(dagbag):
     ingest = dagbag.dags["ingest_submissions"]
     publish = dagbag.dags["publish_national_tables"]
-    assert ingest.schedule == "*/15 * * * *" and ingest.catchup is False
+    assert ingest.catchup is False
+    # on an arrival in the inbox (the triggerer's watch), and hourly as a safety net
+    assert ingest.schedule.timetable.expression == "0 * * * *"
+    arrivals = ingest.schedule.asset_condition
+    assert arrivals.name == "thb_inbox_arrivals"
+    assert [w.trigger.serialize()[0] for w in arrivals.watchers] == ["thb_reporting.inbox_watch.InboxArrivalTrigger"]
     outlets = [o.name for t in ingest.tasks for o in t.outlets]
     assert outlets == ["thb_accepted_snapshots"]
     assert [a.name for a in publish.schedule] == ["thb_accepted_snapshots"]

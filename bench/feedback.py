@@ -1,0 +1,294 @@
+"""Benchmark: how long a team waits for its validation e-mail (issue #14), on a real Airflow.
+
+On loopback, with a fresh Airflow home and a fresh PostgreSQL database for Airflow's metadata and another for
+the warehouse: an api-server (the execution API), a scheduler with the LocalExecutor, a dag-processor and a
+triggerer; ingest_submissions and publish_national_tables unpaused; an SMTP server (aiosmtpd) that the
+connection smtp_default points to. The team registry is bench/scale.py's synthetic one of 145
+municipalities. Then:
+
+- **random**: one generated victims file each for the first --teams teams (default 13), moved into the
+  team's inbox folder at random moments over --spread seconds;
+- **burst**: one file each for --burst teams (default 145) moved in at once.
+
+For each file: the time from its arrival (the rename into the inbox) to the first e-mail the SMTP server
+receives for the team's contacts after it. p50, p95, max per phase. Then the triggerer's CPU time (its
+process group, from /proc) over an idle minute, as seconds of CPU per hour idle. Goal on 2 cores: p95 ≤ 60 s,
+p50 ≤ 30 s; the burst all answered within 5 minutes. Writes bench/results/feedback.json.
+
+    .venv/bin/python bench/feedback.py                       # or: make bench-feedback
+    .venv/bin/python bench/feedback.py --burst 30 --spread 120
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import KEY, RESULTS, fresh_database, write_results  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parents[1]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+DAG_IDS = ("ingest_submissions", "publish_national_tables")
+RANDOM_QUARTER, BURST_QUARTER = "2026Q2", "2026Q3"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mailbox:
+    """What the SMTP server received: (monotonic time, recipients)."""
+
+    def __init__(self):
+        self.received: list[tuple[float, list[str]]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.received.append((time.monotonic(), [r.lower() for r in envelope.rcpt_tos]))
+        return "250 OK"
+
+
+class Processes:
+    """Airflow's processes, each in its own process group, logging to its own file."""
+
+    def __init__(self, logs: Path, env: dict[str, str]):
+        self.logs, self.env, self.procs = logs, env, {}
+        logs.mkdir(parents=True, exist_ok=True)
+
+    def run(self, *args: str) -> None:
+        subprocess.run([AIRFLOW, *args], env=self.env, check=True, stdout=subprocess.DEVNULL, timeout=600)
+
+    def start(self, name: str, *args: str) -> None:
+        with open(self.logs / f"{name}.log", "wb") as log:
+            self.procs[name] = subprocess.Popen([AIRFLOW, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def check_alive(self) -> None:
+        dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+        if dead:
+            raise RuntimeError(f"Airflow processes ended early {dead}; logs in {self.logs}")
+
+    def cpu_seconds(self, name: str) -> float:
+        """User and system CPU time of every live process in the group of `name`."""
+        group, total, tick = self.procs[name].pid, 0.0, os.sysconf("SC_CLK_TCK")
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == group:  # pgrp
+                    total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for p in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for p in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def wait_for(what: str, check, procs: Processes, timeout: float, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        procs.check_alive()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; logs in {procs.logs}")
+        time.sleep(interval)
+
+
+def http_up(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=3)
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def staged_files(root: Path, registry: Path, teams: list[str], quarter: str, seed: int) -> dict[str, Path]:
+    """One generated victims file per team, outside the inbox: team → path."""
+    from thb_reporting import reference
+    from thb_reporting.generator import SubmissionGenerator
+
+    generator = SubmissionGenerator(root, seed=seed, teams=reference.teams(registry))
+    return {f.team: f.path for f in generator.scenario(teams, [quarter])}
+
+
+def drop(staged: Path, inbox: Path, team: str) -> float:
+    """Move a staged file into the team's inbox folder (a rename: it appears whole); the arrival time."""
+    target = inbox / team / staged.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staged, target)
+    return time.monotonic()
+
+
+def answered(mailbox: Mailbox, contacts: dict[str, set[str]], arrivals: dict[str, float]) -> dict[str, float]:
+    """Seconds from each file's arrival to the first e-mail to its team's contacts after it."""
+    with mailbox.lock:
+        received = list(mailbox.received)
+    waits = {}
+    for team, arrived in arrivals.items():
+        times = [t for t, rcpts in received if t >= arrived and contacts[team] & set(rcpts)]
+        if times:
+            waits[team] = min(times) - arrived
+    return waits
+
+
+def summary(waits: dict[str, float], expected: int, elapsed: float) -> dict:
+    values = sorted(waits.values())
+    if not values:
+        return {"files": expected, "answered": 0}
+    p95 = values[min(len(values) - 1, max(0, int(round(0.95 * len(values))) - 1))]
+    return {"files": expected, "answered": len(values), "p50_s": round(statistics.median(values), 1),
+            "p95_s": round(p95, 1), "max_s": round(values[-1], 1), "all_answered_after_s": round(elapsed, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teams", type=int, default=13, help="files dropped at random moments")
+    parser.add_argument("--spread", type=float, default=300, help="seconds over which they are dropped")
+    parser.add_argument("--burst", type=int, default=145, help="files dropped at once (0: none)")
+    parser.add_argument("--idle", type=float, default=60, help="seconds of idle over which the triggerer's CPU is measured")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for a phase's e-mails")
+    args = parser.parse_args()
+
+    from aiosmtpd.controller import Controller
+
+    from thb_reporting import reference
+    from thb_reporting.generator import synthetic_registry
+
+    root = RESULTS / "feedback"
+    shutil.rmtree(root, ignore_errors=True)
+    registry = synthetic_registry(root / "teams.csv", max(145, args.burst))
+    registry_teams = reference.teams(registry)
+    contacts = {code: {c.lower() for c in team.contact_emails} for code, team in registry_teams.items()}
+    data, inbox = root / "data", root / "data" / "inbox"
+    inbox.mkdir(parents=True)
+    codes = list(registry_teams)
+    random_files = staged_files(root / "staged-random", registry, codes[:args.teams], RANDOM_QUARTER, seed=14)
+    burst_files = staged_files(root / "staged-burst", registry, codes[:args.burst], BURST_QUARTER, seed=15) if args.burst else {}
+
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    metadata_url = fresh_database("thb_bench_feedback_airflow")
+    warehouse_url = fresh_database("thb_bench_feedback_warehouse")
+    api_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_VAR_", "AIRFLOW_CONN_"))}
+    env.update({
+        "AIRFLOW_HOME": str(root / "airflow-home"),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        "AIRFLOW_VAR_THB_DATA_ROOT": data.as_uri(),
+        "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": KEY.decode(),
+        "AIRFLOW_VAR_THB_TEAMS_REGISTRY": str(registry),
+        "AIRFLOW_CONN_REPORTING_DB": warehouse_url.replace("postgresql+psycopg://", "postgresql://"),
+        "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp.port}",
+    })
+    procs = Processes(root / "process-logs", env)
+    results: dict = {"machine": f"{os.cpu_count()} cores, {os.uname().machine}, Python {sys.version.split()[0]}"}
+    try:
+        started = time.monotonic()
+        procs.run("db", "migrate")
+        procs.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1")
+        procs.start("scheduler", "scheduler")
+        procs.start("dag-processor", "dag-processor")
+        procs.start("triggerer", "triggerer")
+        wait_for("the api-server", lambda: http_up(f"http://127.0.0.1:{api_port}/api/v2/version"), procs, 300)
+        from sqlalchemy import create_engine, text
+
+        metadata = create_engine(metadata_url)
+
+        def parsed():
+            with metadata.connect() as conn:
+                return {r[0] for r in conn.execute(text("SELECT dag_id FROM serialized_dag"))} >= set(DAG_IDS)
+
+        wait_for("the DAGs to be parsed", parsed, procs, 300)
+        procs.run("dags", "unpause", "--treat-dag-id-as-regex", "--yes", f"^({'|'.join(DAG_IDS)})$")
+        state = data / "state" / "inbox_watch.json"
+        wait_for("the triggerer's first watch of the inbox", state.exists, procs, 300)
+        results["startup_s"] = round(time.monotonic() - started, 1)
+        print(f"up after {results['startup_s']} s; dropping {len(random_files)} files over {args.spread:.0f} s", flush=True)
+
+        # ---- random moments
+        rng = random.Random(14)
+        moments = sorted(rng.uniform(0, args.spread) for _ in random_files)
+        phase_start, arrivals = time.monotonic(), {}
+        for moment, (team, path) in zip(moments, random_files.items()):
+            time.sleep(max(0.0, phase_start + moment - time.monotonic()))
+            arrivals[team] = drop(path, inbox, team)
+        wait_for("the random phase's e-mails", lambda: len(answered(mailbox, contacts, arrivals)) == len(arrivals),
+                 procs, args.timeout, 2)
+        results["random"] = summary(answered(mailbox, contacts, arrivals), len(arrivals), time.monotonic() - phase_start)
+        print("random:", results["random"], flush=True)
+
+        # ---- the burst
+        if burst_files:
+            time.sleep(10)
+            phase_start = time.monotonic()
+            arrivals = {team: drop(path, inbox, team) for team, path in burst_files.items()}
+            with contextlib.suppress(TimeoutError):
+                wait_for("the burst's e-mails", lambda: len(answered(mailbox, contacts, arrivals)) == len(arrivals),
+                         procs, args.timeout, 2)
+            results["burst"] = summary(answered(mailbox, contacts, arrivals), len(arrivals),
+                                       time.monotonic() - phase_start)
+            print("burst:", results["burst"], flush=True)
+
+        # ---- the cost of waiting: the triggerer's CPU over an idle period, once the runs are over
+        def idle():
+            with metadata.connect() as conn:
+                return not conn.execute(text("SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running')")).scalar_one()
+
+        wait_for("the runs to end", idle, procs, args.timeout, 2)
+        time.sleep(5)
+        before, t0 = procs.cpu_seconds("triggerer"), time.monotonic()
+        time.sleep(args.idle)
+        cpu, span = procs.cpu_seconds("triggerer") - before, time.monotonic() - t0
+        results["triggerer_idle_cpu_s_per_hour"] = round(cpu * 3600 / span, 1)
+        results["triggerer_idle_cpu_percent"] = round(100 * cpu / span, 2)
+        with metadata.connect() as conn:
+            results["ingest_runs"] = conn.execute(text(
+                "SELECT run_type, count(*) FROM dag_run WHERE dag_id = 'ingest_submissions' GROUP BY run_type")).all()
+        results["ingest_runs"] = {str(k): v for k, v in results["ingest_runs"]}
+        metadata.dispose()
+    finally:
+        procs.stop()
+        smtp.stop()
+    print(f"triggerer idle: {results['triggerer_idle_cpu_s_per_hour']} s CPU per hour "
+          f"({results['triggerer_idle_cpu_percent']} % of a core); ingest runs {results['ingest_runs']}")
+    print("written", write_results("feedback", results))
+
+
+if __name__ == "__main__":
+    main()
