@@ -350,3 +350,32 @@ def test_several_files_in_one_e_mail_each_a_submission_in_its_thread(tmp_path, m
     assert sorted(s.file_name for s in subs) == sorted([victims[0], other.file_name])
     assert {s.mail_message_id for s in subs} == {sent["Message-ID"]}
     assert [m["In-Reply-To"] for _, m in smtp.received] == [sent["Message-ID"]] * 2
+
+
+def test_a_second_file_of_the_same_name_waits_until_the_first_is_collected(tmp_path, mail_config, imap, smtp_server):
+    """Two e-mails of a team, each with a file of the same name but other figures, in one pull: the second
+    would overwrite the first in the inbox before the pipeline received it, so it waits in the mailbox;
+    the next run takes it. Both files are archived and answered: nothing is lost."""
+    from thb_reporting import mailbox
+    from thb_reporting.generator import SubmissionGenerator
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    contact = mail_config.teams["subotica"].contact_emails[0]
+    first = victims_file(tmp_path)
+    second = SubmissionGenerator(tmp_path / "scratch2", seed=9).victims_file("subotica", "2026Q2", file_format="csv")
+    assert second.file_name == first[0] and second.path.read_bytes() != first[1]
+    sent = [e_mail(contact, files=[first]), e_mail(contact, files=[(second.file_name, second.path.read_bytes())])]
+    for message in sent:
+        deliver(message)
+    assert mailbox.pull_mailbox(mail_config, client) == {"delivered": 1, "waiting": 1}
+    assert folder(client, "INBOX") == [sent[1]["Message-ID"].encode()]  # kept, not lost
+    run_pipeline(mail_config, port)
+    assert mailbox.pull_mailbox(mail_config, client) == {"delivered": 1}
+    run_pipeline(mail_config, port)
+    import hashlib
+
+    subs = submissions(mail_config)
+    assert sorted(s.content_sha256 for s in subs) == sorted(hashlib.sha256(d).hexdigest()
+                                                            for d in (first[1], second.path.read_bytes()))
+    assert sorted(m["In-Reply-To"] for _, m in smtp.received) == sorted(m["Message-ID"] for m in sent)

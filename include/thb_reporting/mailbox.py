@@ -155,6 +155,23 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
     return Verdict(Outcome.DELIVERED, sender, of[0], files)
 
 
+class InboxNotCollected(Exception):
+    """A file of the same name waits in the team's inbox with other bytes, not yet received by the pipeline:
+    writing over it would lose it. The e-mail stays in the mailbox until a run has collected that file."""
+
+
+def _would_overwrite(config: PipelineConfig, conn, team: str, files) -> bool:
+    """Whether placing `files` would replace a file of the team's inbox that the pipeline has not received."""
+    known = None
+    for name, data in files:
+        target = storage_path(config.inbox) / team / safe_name(name)
+        if target.exists() and (waiting := target.read_bytes()) != data:
+            known = known if known is not None else ledger.known_files(conn)[0]
+            if (team, safe_name(name), hashlib.sha256(waiting).hexdigest()) not in known:
+                return True
+    return False
+
+
 def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outcome:
     """Handle one e-mail (its bytes; size: as the server counts it, when only the header was fetched):
     place its files in the team's inbox, queue the reply or the coordinator's notice, and record it once."""
@@ -173,6 +190,8 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outco
         with engine.connect() as conn:
             by_hash = {hashlib.sha256(d).hexdigest(): (n, d) for n, d in verdict.files}  # the same file twice: once
             fresh = [file for sha, file in by_hash.items() if not ledger.mail_seen(conn, "", verdict.team, sha)]
+            if _would_overwrite(config, conn, verdict.team, fresh):
+                raise InboxNotCollected()
         for name, data in fresh:  # written before the ledger says so: a crash in between writes the same again
             write_atomically(storage_path(config.inbox) / verdict.team / safe_name(name), data)
             placed.append(hashlib.sha256(data).hexdigest())
@@ -265,6 +284,7 @@ def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
             head = _ok(client.uid("FETCH", uid, "(RFC822.SIZE BODY.PEEK[HEADER])"), "FETCH")
             said = b" ".join(p[0] if isinstance(p, tuple) else p for p in head)
             size = int(re.search(rb"RFC822\.SIZE (\d+)", said).group(1))
+            error = None
             try:
                 if size > max_message_bytes(config):  # judged by its header: the body is not downloaded
                     outcome = handle(config, _fetched_bytes(head), size)
@@ -272,8 +292,15 @@ def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
                     raw = _fetched_bytes(_ok(client.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH"))
                     outcome = handle(config, raw, size)
             except Exception as e:  # one message's trouble holds back no other; it stays for the next run
+                error = e  # logged below, outside the except block (see ingest.process_submissions)
+            if isinstance(error, InboxNotCollected):
+                log.info("an e-mail waits for the next run: a file of the same name in its team's inbox is not "
+                         "collected yet")
+                counts["waiting"] = counts.get("waiting", 0) + 1
+                continue
+            if error is not None:
                 log.warning("an e-mail could not be handled (%s); it stays in the mailbox for the next run",
-                            type(e).__name__)
+                            type(error).__name__)
                 counts["error"] = counts.get("error", 0) + 1
                 continue
             _move(client, uid, KEPT_IN.get(outcome, QUARANTINE_FOLDER))
