@@ -42,9 +42,11 @@ def test_schedules(dagbag):
     assert ingest.catchup is False
     # on an arrival in the inbox (the triggerer's watch), and hourly as a safety net
     assert ingest.schedule.timetable.expression == "0 * * * *"
-    arrivals = ingest.schedule.asset_condition
-    assert arrivals.name == "thb_inbox_arrivals"
-    assert [w.trigger.serialize()[0] for w in arrivals.watchers] == ["thb_reporting.inbox_watch.InboxArrivalTrigger"]
+    # on an arrival in the inbox or the reporting mailbox (the triggerer's watches)
+    arrivals = {a.name: a for a in ingest.schedule.asset_condition.objects}
+    assert {name: [w.trigger.serialize()[0] for w in a.watchers] for name, a in arrivals.items()} == {
+        "thb_inbox_arrivals": ["thb_reporting.inbox_watch.InboxArrivalTrigger"],
+        "thb_mail_arrivals": ["thb_reporting.inbox_watch.MailboxArrivalTrigger"]}
     outlets = [o.name for t in ingest.tasks for o in t.outlets]
     assert outlets == ["thb_accepted_snapshots"]
     assert [a.name for a in publish.schedule] == ["thb_accepted_snapshots"]

@@ -379,3 +379,47 @@ def test_a_second_file_of_the_same_name_waits_until_the_first_is_collected(tmp_p
     assert sorted(s.content_sha256 for s in subs) == sorted(hashlib.sha256(d).hexdigest()
                                                             for d in (first[1], second.path.read_bytes()))
     assert sorted(m["In-Reply-To"] for _, m in smtp.received) == sorted(m["Message-ID"] for m in sent)
+
+
+def test_the_triggerer_s_watch_fires_once_per_new_e_mail(tmp_path, imap, imap_default):
+    """The mailbox watch (inbox_watch.MailboxArrivalTrigger) as the triggerer runs it, against the real
+    mailbox through imap_default: one event when an e-mail arrives, none while nothing new waits, none for
+    a message it has seen after a restart, and again for the next e-mail."""
+    import asyncio
+
+    from test_inbox_watch import Watch, next_event
+    from thb_reporting.inbox_watch import MailboxArrivalTrigger
+
+    client, deliver = imap
+    state = (tmp_path / "mailbox_watch.json").as_uri()
+
+    async def scenario():
+        watch = Watch(MailboxArrivalTrigger(state=state, poll_seconds=0.1))
+        assert await next_event(watch, 1.0) is None  # an empty mailbox: nothing
+        deliver(e_mail("tim@example.org"))
+        assert (await next_event(watch, 5.0)).payload == {"messages": 1}
+        assert await next_event(watch, 1.0) is None  # it still waits there: not again
+        await watch.aclose()
+        restarted = Watch(MailboxArrivalTrigger(state=state, poll_seconds=0.1))
+        assert await next_event(restarted, 1.0) is None  # seen before the restart
+        deliver(e_mail("tim@example.org"))
+        assert (await next_event(restarted, 5.0)).payload == {"messages": 1}
+        await restarted.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_without_imap_default_the_mailbox_watch_fires_nothing(tmp_path, monkeypatch):
+    import asyncio
+
+    from test_inbox_watch import Watch, next_event
+    from thb_reporting.inbox_watch import MailboxArrivalTrigger
+
+    monkeypatch.delenv("AIRFLOW_CONN_IMAP_DEFAULT", raising=False)
+
+    async def scenario():
+        watch = Watch(MailboxArrivalTrigger(state=(tmp_path / "s.json").as_uri(), poll_seconds=0.1))
+        assert await next_event(watch, 1.0) is None
+        await watch.aclose()
+
+    asyncio.run(scenario())

@@ -80,6 +80,19 @@ def arrivals(seen: dict[str, str], now: dict[str, str]) -> list[str]:
     return [key for key, signature in now.items() if seen.get(key) != signature]
 
 
+async def take_note(state_url: str, seen: dict[str, str] | None, now: dict[str, str]) -> tuple[dict, list[str]]:
+    """What is seen from now on, and what arrived. The first watch (nothing seen yet) only takes note: what
+    is there already is the safety net's. Removals are noted too, so that something dropped again later
+    is new again. Saved before the caller fires, so a restarted watch fires nothing twice."""
+    if seen is None:
+        seen = now
+        await asyncio.to_thread(save_seen, state_url, seen)
+    new = arrivals(seen, now)
+    if now != seen:
+        await asyncio.to_thread(save_seen, state_url, now)
+    return now, new
+
+
 class InboxArrivalTrigger(BaseEventTrigger):
     """Fires one event for each listing of the inbox that shows new or changed files.
 
@@ -120,14 +133,83 @@ class InboxArrivalTrigger(BaseEventTrigger):
                 log.warning("the inbox could not be listed (%s); trying again in %.0f s", type(e).__name__, interval)
                 await asyncio.sleep(interval)
                 continue
-            if seen is None:  # the first watch of this inbox: what is there is the safety net's
-                seen = now
-                await asyncio.to_thread(save_seen, state, seen)
-            new = arrivals(seen, now)
-            if now != seen:  # removals too, so that a file dropped again later is new again
-                seen = now
-                await asyncio.to_thread(save_seen, state, seen)
+            seen, new = await take_note(state, seen, now)
             if new:
                 log.info("%d new or changed file(s) in the inbox", len(new))
                 yield TriggerEvent({"files": len(new)})
+            await asyncio.sleep(interval)
+
+
+# --- the reporting mailbox (mailbox.py): the same kind of watch over IMAP ---------------------------------
+MAILBOX_POLL_SECONDS = 15.0  # a login and a SEARCH: light for the mail server
+NO_MAILBOX_RECHECK_SECONDS = 300.0  # without imap_default, whether one was configured since
+MAILBOX_STATE_FILE = "state/mailbox_watch.json"
+
+
+def mailbox_signatures() -> dict[str, str] | None:
+    """The messages waiting in the reporting mailbox's INBOX (UIDVALIDITY:UID → 'waiting'), through the
+    connection imap_default; None when there is none. Only identifiers of the server: nothing of a message."""
+    from thb_reporting.mailbox import INBOX, imap_client_from_airflow
+
+    client = imap_client_from_airflow()
+    if client is None:
+        return None
+    try:
+        client.select(INBOX, readonly=True)
+        validity = (client.response("UIDVALIDITY")[1] or [b"0"])[0]
+        validity = validity.decode() if isinstance(validity, bytes) else str(validity)
+        uids = client.uid("SEARCH", None, "ALL")[1][0].split()
+        return {f"{validity}:{uid.decode()}": "waiting" for uid in uids}
+    finally:
+        client.logout()
+
+
+class MailboxArrivalTrigger(BaseEventTrigger):
+    """Fires one event for each look at the reporting mailbox that finds messages it has not seen, so that
+    an e-mailed file starts ingest_submissions within seconds, like a file dropped in the inbox. Messages
+    that stay in the INBOX (waiting for the next run) do not fire again. state: a URL; None reads
+    thb_data_root in the triggerer. Without the connection imap_default it fires nothing."""
+
+    def __init__(self, *, state: str | None = None, poll_seconds: float | None = None) -> None:
+        super().__init__()
+        self.state, self.poll_seconds = state, poll_seconds
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}",
+                {"state": self.state, "poll_seconds": self.poll_seconds})
+
+    def _resolve(self) -> str:
+        if self.state is not None:
+            return self.state
+        from airflow.sdk import Variable
+
+        from thb_reporting.config import PROJECT_ROOT
+
+        data_root = Variable.get("thb_data_root", default=(PROJECT_ROOT / "data").as_uri()).rstrip("/")
+        return f"{data_root}/{MAILBOX_STATE_FILE}"
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        import imaplib
+
+        state = await asyncio.to_thread(self._resolve)
+        interval = self.poll_seconds or MAILBOX_POLL_SECONDS
+        seen = await asyncio.to_thread(load_seen, state)
+        while True:
+            error = None
+            try:
+                now = await asyncio.to_thread(mailbox_signatures)
+            except (OSError, imaplib.IMAP4.error) as e:  # the mail server is away: the next look may succeed
+                error, now = e, None
+            if error is not None:
+                log.warning("the reporting mailbox could not be read (%s); trying again in %.0f s",
+                            type(error).__name__, interval)
+                await asyncio.sleep(interval)
+                continue
+            if now is None:
+                await asyncio.sleep(max(interval, NO_MAILBOX_RECHECK_SECONDS))
+                continue
+            seen, new = await take_note(state, seen, now)
+            if new:
+                log.info("%d new e-mail(s) in the reporting mailbox", len(new))
+                yield TriggerEvent({"messages": len(new)})
             await asyncio.sleep(interval)
