@@ -51,7 +51,7 @@ bench-history: venv
 ## server on loopback): TEAMS files at random moments over SPREAD seconds, then a BURST at once; p50, p95,
 ## max, and the triggerer's CPU per hour idle. PostgreSQL needed. Not part of `make bench` (it takes ~15 min).
 bench-feedback: venv
-	$(PY) bench/feedback.py --teams $${TEAMS:-13} --spread $${SPREAD:-300} --burst $${BURST:-145}
+	$(PY) bench/feedback.py --teams $${TEAMS:-13} --spread $${SPREAD:-300} --burst $${BURST:-145} --mail $${MAIL:-13}
 
 clean:
 	rm -rf $(VENV) .airflow data build .pytest_cache

@@ -8,9 +8,13 @@ municipalities. Then:
 
 - **random**: one generated victims file each for the first --teams teams (default 13), moved into the
   team's inbox folder at random moments over --spread seconds;
-- **burst**: one file each for --burst teams (default 145) moved in at once.
+- **burst**: one file each for --burst teams (default 145) moved in at once;
+- **mail**: one file each for the first --mail teams (default 13), e-mailed from the team's registered
+  contact at random moments over --spread seconds into a private Dovecot (tests/dovecot.py) that the
+  connection imap_default points to: the mailbox watch, the pull, the pipeline and the reply in the thread.
 
-For each file: the time from its arrival (the rename into the inbox) to the first e-mail the SMTP server
+For each file: the time from its arrival (the rename into the inbox, or the e-mail's delivery into the
+mailbox) to the first e-mail the SMTP server
 receives for the team's contacts after it. p50, p95, max per phase. Then the triggerer's CPU time (its
 process group, from /proc) over an idle minute, as seconds of CPU per hour idle. Goal on 2 cores: p95 ≤ 60 s,
 p50 ≤ 30 s; the burst all answered within 5 minutes. Writes bench/results/feedback.json.
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import imaplib
+import json
 import os
 import random
 import shutil
@@ -42,7 +48,7 @@ from common import KEY, RESULTS, fresh_database, write_results  # noqa: E402
 PROJECT = Path(__file__).resolve().parents[1]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DAG_IDS = ("ingest_submissions", "publish_national_tables")
-RANDOM_QUARTER, BURST_QUARTER = "2026Q2", "2026Q3"
+RANDOM_QUARTER, BURST_QUARTER, MAIL_QUARTER = "2026Q2", "2026Q3", "2026Q4"
 
 
 def free_port() -> int:
@@ -143,6 +149,21 @@ def drop(staged: Path, inbox: Path, team: str) -> float:
     return time.monotonic()
 
 
+def send(client, sender: str, staged: Path) -> float:
+    """E-mail a staged file from a team's contact into the mailbox's INBOX (IMAP APPEND, as a mail server
+    delivers it); the arrival time."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, "izvestaji@example.org", "Izveštaj"
+    message["Message-ID"] = make_msgid(domain="example.org")
+    message.set_content("U prilogu.")
+    message.add_attachment(staged.read_bytes(), maintype="text", subtype="csv", filename=staged.name)
+    assert client.append("INBOX", None, None, bytes(message))[0] == "OK"
+    return time.monotonic()
+
+
 def answered(mailbox: Mailbox, contacts: dict[str, set[str]], arrivals: dict[str, float]) -> dict[str, float]:
     """Seconds from each file's arrival to the first e-mail to its team's contacts after it."""
     with mailbox.lock:
@@ -170,6 +191,7 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=300, help="seconds over which they are dropped")
     parser.add_argument("--burst", type=int, default=145, help="files dropped at once (0: none)")
     parser.add_argument("--idle", type=float, default=60, help="seconds of idle over which the triggerer's CPU is measured")
+    parser.add_argument("--mail", type=int, default=13, help="files e-mailed at random moments (0: none; needs dovecot)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for a phase's e-mails")
     args = parser.parse_args()
 
@@ -189,6 +211,13 @@ def main() -> None:
     random_files = staged_files(root / "staged-random", registry, codes[:args.teams], RANDOM_QUARTER, seed=14)
     burst_files = staged_files(root / "staged-burst", registry, codes[:args.burst], BURST_QUARTER, seed=15) if args.burst else {}
 
+    mail_files = staged_files(root / "staged-mail", registry, codes[:args.mail], MAIL_QUARTER, seed=16) if args.mail else {}
+    imap = contextlib.ExitStack()
+    if mail_files:
+        sys.path.insert(0, str(PROJECT / "tests"))
+        import dovecot  # tests/dovecot.py: no side effects
+
+        imap_port, imap_user, imap_password = imap.enter_context(dovecot.running())
     mailbox = Mailbox()
     smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -216,6 +245,10 @@ def main() -> None:
         "AIRFLOW_CONN_REPORTING_DB": warehouse_url.replace("postgresql+psycopg://", "postgresql://"),
         "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp.port}",
     })
+    if mail_files:
+        env["AIRFLOW_CONN_IMAP_DEFAULT"] = json.dumps({"conn_type": "imap", "host": "127.0.0.1", "port": imap_port,
+                                                       "login": imap_user, "password": imap_password,
+                                                       "extra": {"use_ssl": False}})
     procs = Processes(root / "process-logs", env)
     results: dict = {"machine": f"{os.cpu_count()} cores, {os.uname().machine}, Python {sys.version.split()[0]}"}
     try:
@@ -265,6 +298,24 @@ def main() -> None:
                                        time.monotonic() - phase_start)
             print("burst:", results["burst"], flush=True)
 
+        # ---- e-mails at random moments
+        if mail_files:
+            time.sleep(10)
+            mail_state = data / "state" / "mailbox_watch.json"
+            wait_for("the triggerer's first look at the mailbox", mail_state.exists, procs, 300)
+            client = imaplib.IMAP4("127.0.0.1", imap_port)
+            client.login(imap_user, imap_password)
+            moments = sorted(rng.uniform(0, args.spread) for _ in mail_files)
+            phase_start, arrivals = time.monotonic(), {}
+            for moment, (team, path) in zip(moments, mail_files.items()):
+                time.sleep(max(0.0, phase_start + moment - time.monotonic()))
+                arrivals[team] = send(client, registry_teams[team].contact_emails[0], path)
+            client.logout()
+            wait_for("the mail phase's e-mails", lambda: len(answered(mailbox, contacts, arrivals)) == len(arrivals),
+                     procs, args.timeout, 2)
+            results["mail"] = summary(answered(mailbox, contacts, arrivals), len(arrivals), time.monotonic() - phase_start)
+            print("mail:", results["mail"], flush=True)
+
         # ---- the cost of waiting: the triggerer's CPU over an idle period, once the runs are over
         def idle():
             with metadata.connect() as conn:
@@ -285,6 +336,7 @@ def main() -> None:
     finally:
         procs.stop()
         smtp.stop()
+        imap.close()
     print(f"triggerer idle: {results['triggerer_idle_cpu_s_per_hour']} s CPU per hour "
           f"({results['triggerer_idle_cpu_percent']} % of a core); ingest runs {results['ingest_runs']}")
     print("written", write_results("feedback", results))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from dovecot import free_port  # noqa: F401 (also the fixtures' and other tests' free port)
+
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="thb-test-airflow-"))
 from thb_reporting.airflow_runs import airflow_environment  # noqa: E402  (light: no Airflow import)
 
@@ -117,12 +119,6 @@ class _Mailbox:
         return "250 OK"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -163,82 +159,17 @@ def pipeline_log():
         logger.setLevel(level)
 
 
-_DOVECOT_CONF = """\
-base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-listen = 127.0.0.1
-protocols = imap
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:{root}/mail/%u
-first_valid_uid = 0
-default_internal_user = {internal}
-default_login_user = {login}
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {root}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={root}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
-
-
 @pytest.fixture
 def imap_server():
     """A private Dovecot (Debian's dovecot-imapd) on a free loopback port with one user and a fresh mail
-    folder; yields (port, login, password). Fails under CI=true when dovecot is missing, skips elsewhere."""
-    import pwd
-    import shutil
-    import subprocess
-    import time
+    folder (tests/dovecot.py); yields (port, login, password). Fails under CI=true when dovecot is missing,
+    skips elsewhere."""
+    import dovecot
 
-    dovecot = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
-    if dovecot is None:
+    if dovecot.executable() is None:
         message = "dovecot is missing (apt-get install dovecot-imapd)"
         if IN_CI:
             pytest.fail(message + " (CI=true: the mailbox tests must run)")
         pytest.skip(message)
-    root = Path(tempfile.mkdtemp(prefix="thb-test-dovecot-"))
-    root.chmod(0o755)  # the mail processes may run as another user
-    if os.geteuid() == 0:  # Dovecot's processes never run as root: its own users, from the package
-        internal, login = "dovecot", "dovenull"
-        uid, gid = pwd.getpwnam("dovecot").pw_uid, pwd.getpwnam("dovecot").pw_gid
-    else:
-        internal = login = pwd.getpwuid(os.getuid()).pw_name
-        uid, gid = os.getuid(), os.getgid()
-    for sub in ("mail", "home"):
-        (root / sub).mkdir()
-        os.chown(root / sub, uid, gid) if os.geteuid() == 0 else None
-    port, user, password = free_port(), "reports", uuid.uuid4().hex
-    (root / "passwd").write_text(f"{user}:{{PLAIN}}{password}\n")
-    conf = root / "dovecot.conf"
-    conf.write_text(_DOVECOT_CONF.format(root=root, internal=internal, login=login, uid=uid, gid=gid, port=port))
-    subprocess.run([dovecot, "-c", str(conf)], check=True)
-    try:
-        import socket
-
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.1)
-        yield port, user, password
-    finally:
-        subprocess.run([dovecot, "-c", str(conf), "stop"], check=False)
-        shutil.rmtree(root, ignore_errors=True)
+    with dovecot.running() as server:
+        yield server
