@@ -31,30 +31,24 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import KEY, RESULTS, fresh_database, write_results  # noqa: E402
 
+PROJECT_TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path.insert(0, str(PROJECT_TESTS))  # side-effect-free helpers shared with the tests
+from airflow_cluster import Cluster, http_up, wait_for  # noqa: E402
+from dovecot import free_port  # noqa: E402
+
 PROJECT = Path(__file__).resolve().parents[1]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DAG_IDS = ("ingest_submissions", "publish_national_tables")
 RANDOM_QUARTER, BURST_QUARTER, MAIL_QUARTER = "2026Q2", "2026Q3", "2026Q4"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Mailbox:
@@ -68,68 +62,6 @@ class Mailbox:
         with self.lock:
             self.received.append((time.monotonic(), [r.lower() for r in envelope.rcpt_tos]))
         return "250 OK"
-
-
-class Processes:
-    """Airflow's processes, each in its own process group, logging to its own file."""
-
-    def __init__(self, logs: Path, env: dict[str, str]):
-        self.logs, self.env, self.procs = logs, env, {}
-        logs.mkdir(parents=True, exist_ok=True)
-
-    def run(self, *args: str) -> None:
-        subprocess.run([AIRFLOW, *args], env=self.env, check=True, stdout=subprocess.DEVNULL, timeout=600)
-
-    def start(self, name: str, *args: str) -> None:
-        with open(self.logs / f"{name}.log", "wb") as log:
-            self.procs[name] = subprocess.Popen([AIRFLOW, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def check_alive(self) -> None:
-        dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
-        if dead:
-            raise RuntimeError(f"Airflow processes ended early {dead}; logs in {self.logs}")
-
-    def cpu_seconds(self, name: str) -> float:
-        """User and system CPU time of every live process in the group of `name`."""
-        group, total, tick = self.procs[name].pid, 0.0, os.sysconf("SC_CLK_TCK")
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == group:  # pgrp
-                    total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        return total
-
-    def stop(self) -> None:
-        for p in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for p in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for p in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-
-
-def wait_for(what: str, check, procs: Processes, timeout: float, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        procs.check_alive()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}; logs in {procs.logs}")
-        time.sleep(interval)
-
-
-def http_up(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=3)
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def staged_files(root: Path, registry: Path, teams: list[str], quarter: str, seed: int) -> dict[str, Path]:
@@ -214,8 +146,7 @@ def main() -> None:
     mail_files = staged_files(root / "staged-mail", registry, codes[:args.mail], MAIL_QUARTER, seed=16) if args.mail else {}
     imap = contextlib.ExitStack()
     if mail_files:
-        sys.path.insert(0, str(PROJECT / "tests"))
-        import dovecot  # tests/dovecot.py: no side effects
+        import dovecot
 
         imap_port, imap_user, imap_password = imap.enter_context(dovecot.running())
     mailbox = Mailbox()
@@ -249,11 +180,11 @@ def main() -> None:
         env["AIRFLOW_CONN_IMAP_DEFAULT"] = json.dumps({"conn_type": "imap", "host": "127.0.0.1", "port": imap_port,
                                                        "login": imap_user, "password": imap_password,
                                                        "extra": {"use_ssl": False}})
-    procs = Processes(root / "process-logs", env)
+    procs = Cluster(root, env)
     results: dict = {"machine": f"{os.cpu_count()} cores, {os.uname().machine}, Python {sys.version.split()[0]}"}
     try:
         started = time.monotonic()
-        procs.run("db", "migrate")
+        procs.airflow("db", "migrate", timeout=600)
         procs.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1")
         procs.start("scheduler", "scheduler")
         procs.start("dag-processor", "dag-processor")
@@ -268,7 +199,7 @@ def main() -> None:
                 return {r[0] for r in conn.execute(text("SELECT dag_id FROM serialized_dag"))} >= set(DAG_IDS)
 
         wait_for("the DAGs to be parsed", parsed, procs, 300)
-        procs.run("dags", "unpause", "--treat-dag-id-as-regex", "--yes", f"^({'|'.join(DAG_IDS)})$")
+        procs.airflow("dags", "unpause", "--treat-dag-id-as-regex", "--yes", f"^({'|'.join(DAG_IDS)})$")
         state = data / "state" / "inbox_watch.json"
         wait_for("the triggerer's first watch of the inbox", state.exists, procs, 300)
         results["startup_s"] = round(time.monotonic() - started, 1)
