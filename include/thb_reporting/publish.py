@@ -13,7 +13,8 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import contracts, disclosure, exports, indicators, ledger, national_summary, reference, snapshots
+from thb_reporting import (contracts, coverage, disclosure, exports, indicators, ledger, national_summary, reference, snapshots,
+                           transmissions)
 from thb_reporting.config import PipelineConfig
 from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
@@ -144,7 +145,9 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
                                 ("sdg_16_2_2", sdg, "year")):
         conn.execute(delete(table(name)).where(table(name).c[column].in_(sorted(periods))))
         insert_rows(conn, table(name), pa.Table.from_pandas(frame, preserve_index=False))
-    return {"indicators": public, "crim_thb": crim, "sdg": sdg}
+    submitted_coverage = coverage.of_submissions(current, teams, periods)
+    return {"indicators": public, "crim_thb": crim, "sdg": sdg, "facts": facts, "exact": result,
+            "coverage": submitted_coverage}
 
 
 def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
@@ -198,6 +201,8 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
     catalogue = _catalogue_frame()
     for year in sorted(touched_years):
         exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)
+        transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
+            computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold))
     national_summary.write_summaries(config, touched_years)  # reads the committed public indicators
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),

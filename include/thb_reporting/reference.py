@@ -27,6 +27,11 @@ class Team:
     district_cyr: str
     contact_emails: tuple[str, ...]
     active_since: str  # first quarter the team owes submissions, e.g. 2024Q1
+    # local: a team of one municipality, whose figures are a part of the nation's; national: a unit whose
+    # records cover the whole country for its datasets (the Centre for Protection of Victims of
+    # Trafficking, CZŽTLJ, for victims). Optional columns of the registry (thb_reporting.coverage).
+    scope: str = "local"
+    datasets: str = ""  # the datasets the unit reports, ';'-separated; empty: every dataset
 
 
 def csv_rows(name: str | Path) -> list[dict[str, str]]:
@@ -92,6 +97,8 @@ def _read_registry(path: Path) -> TeamRegistry:
         own = r.pop("population", None)  # optional: a registry may give the population of its municipalities
         if own and r["municipality_code"] not in population:
             population[r["municipality_code"]] = int(own)
+        if not r.get("scope"):
+            r.pop("scope", None)  # an empty optional column: the default
         by_code[r["municipality_code"]] = Team(contact_emails=emails, **r)
     return TeamRegistry(path, by_code, population)
 

@@ -1,0 +1,82 @@
+"""What a figure covers: the reporting units whose accepted submissions it sums, and whether that is the
+nation.
+
+Local teams see a part of the country's cases. A figure is the nation's only where a unit of national
+scope (reference.Team.scope == "national", e.g. the Centre for Protection of Victims of Trafficking for
+victims) has an accepted submission of the dataset for every quarter the figure sums; otherwise it is the
+sum of the units listed, covering their municipalities' population. Every national figure and export row
+carries its Coverage; nothing labels a partial sum as the country. Pure: no I/O.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from thb_reporting import reference
+
+NATION_LABEL = "nation"
+UNITS_LABEL = "units"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    dataset: str
+    period: str                  # a quarter (2026Q3) or a year (2026)
+    national: bool               # a national unit reported the dataset for every quarter in `quarters`
+    units: tuple[str, ...]       # the reporting units whose accepted submissions the figure sums, sorted
+    quarters: tuple[str, ...]    # the quarters of the period with any accepted submission of the dataset
+    population: int | None       # of the local units' municipalities; the nation's when national
+    nation_population: int | None
+
+    @property
+    def label(self) -> str:
+        """'nation' or 'units' (then `units` says which)."""
+        return NATION_LABEL if self.national else UNITS_LABEL
+
+    @property
+    def population_share(self) -> float | None:
+        if self.population is None or not self.nation_population:
+            return None
+        return self.population / self.nation_population
+
+    def describe(self, lang: str = "en") -> str:
+        """One line for a reader: what the figure covers."""
+        if self.national:
+            return "cela Republika Srbija (nacionalna jedinica)" if lang == "sr" else "the whole country (national unit)"
+        n = len(self.units)
+        share = f", {self.population_share:.1%}" if self.population_share is not None else ""
+        pop = f"{self.population:,}".replace(",", ".") if self.population is not None else "?"
+        if lang == "sr":
+            return f"zbir {n} lokalnih timova ({', '.join(self.units)}; stanovništvo {pop}{share}), ne cela zemlja"
+        return f"sum of {n} local teams ({', '.join(self.units)}; population {pop}{share}), not the whole country"
+
+
+def reports_nationally(team: reference.Team, dataset: str) -> bool:
+    return team.scope == "national" and (not team.datasets or dataset in team.datasets.split(";"))
+
+
+def of_submissions(submitted: Iterable[tuple[str, str, str]], teams: reference.TeamRegistry,
+                   periods: Iterable[str]) -> dict[tuple[str, str], Coverage]:
+    """(dataset, period) → Coverage, for every dataset with an accepted submission in a period of
+    `periods` (quarters like 2026Q3 and/or years like 2026). `submitted`: (dataset, unit, quarter) of
+    the current accepted submissions (publish's ledger view); a unit missing from the registry counts as
+    local with no known population."""
+    by_quarter: dict[tuple[str, str], set[str]] = {}
+    for dataset, unit, quarter in submitted:
+        by_quarter.setdefault((dataset, quarter), set()).add(unit)
+    nation_population = teams.population.get("RS")
+    out = {}
+    for period in periods:
+        for dataset in sorted({d for d, _ in by_quarter}):
+            quarters = tuple(sorted(q for d, q in by_quarter if d == dataset and q.startswith(period)))
+            if not quarters:
+                continue
+            units = set().union(*(by_quarter[(dataset, q)] for q in quarters))
+            national = all(any(u in teams and reports_nationally(teams[u], dataset) for u in by_quarter[(dataset, q)])
+                           for q in quarters)
+            local = [u for u in units if not (u in teams and teams[u].scope == "national")]
+            known = [teams.population.get(u) for u in local]
+            population = nation_population if national else (None if None in known else sum(known))
+            out[(dataset, period)] = Coverage(dataset, period, national, tuple(sorted(units)), quarters, population,
+                                              nation_population)
+    return out

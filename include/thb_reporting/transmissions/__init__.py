@@ -1,0 +1,77 @@
+"""Transmission files: exact figures for the international collections (Eurostat, UNODC / SDG 16.2.2,
+GRETA), per year, under <data_root>/transmissions/<year>/, beside the public exports (which stay
+suppressed, thb_reporting.exports).
+
+A transmission carries exact counts and a confidentiality flag for the receiver to protect, never a
+blank for a suppressed cell. Every file has a metadata sidecar <file>.metadata.json: source, coverage,
+definitions, contact, date, and where each code list came from. Each kind of transmission is one module
+of this package with a `build(inputs, year) -> list[TransmissionFile]`; BUILDERS lists them, publish
+calls write_year after the tables are committed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from thb_reporting import reference
+from thb_reporting.coverage import Coverage
+
+
+@dataclass(frozen=True)
+class TransmissionInputs:
+    """What a builder may read: exact figures only (a builder flags, it never suppresses)."""
+    facts: dict                  # dataset → pandas DataFrame of the published rows of the years (or None)
+    indicators: object           # pandas DataFrame of national.indicators rows (exact) of the years
+    coverage: dict[tuple[str, str], Coverage]  # (dataset, period) → Coverage (thb_reporting.coverage)
+    teams: reference.TeamRegistry
+    threshold: int               # disclosure's threshold: cells it would suppress are flagged confidential
+    produced_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+
+@dataclass(frozen=True)
+class TransmissionFile:
+    name: str          # file name, e.g. crim_thb_vict_2026.csv
+    content: bytes
+    metadata: dict     # the sidecar's content (see metadata())
+
+
+def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage], definitions: dict[str, str],
+             code_lists: dict[str, str], produced_at: dt.datetime, file_format: str, notes: list[str] | None = None) -> dict:
+    """The sidecar every transmission file has. `code_lists`: code list or dimension → where its codes
+    come from (a published structure's URN or document)."""
+    contact = reference.national_contacts()["national_coordinator"]
+    return {
+        "title": title,
+        "receiver": receiver,
+        "format": file_format,
+        "source": source,
+        "coverage": [{"dataset": c.dataset, "period": c.period, "scope": c.label, "units": list(c.units),
+                      "quarters": list(c.quarters), "population": c.population,
+                      "description_en": c.describe("en"), "description_sr": c.describe("sr")} for c in coverage],
+        "definitions": definitions,
+        "code_lists": code_lists,
+        "contact": {"name": contact["name"], "email": contact["email"]},
+        "produced_at": produced_at.isoformat(timespec="seconds"),
+        "notes": notes or [],
+    }
+
+
+def _builders():
+    return []  # each transmission module adds itself here, in the order its files are listed
+
+
+def write_year(data_root: str, year: str, inputs: TransmissionInputs) -> list:
+    """Write every transmission file of the year and its sidecar, each whole then renamed into place.
+    Returns the paths written."""
+    from thb_reporting.storage import storage_path, write_atomically
+
+    folder = storage_path(data_root) / "transmissions" / year
+    written = []
+    for build in _builders():
+        for f in build(inputs, year):
+            write_atomically(folder / f.name, f.content)
+            sidecar = folder / f"{f.name}.metadata.json"
+            write_atomically(sidecar, json.dumps(f.metadata, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
+            written += [folder / f.name, sidecar]
+    return written
