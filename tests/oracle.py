@@ -172,6 +172,36 @@ class Truth:
                 if indicator == "victims" and level in ("team", "nation") and len(period) == 4
                 and breakdown in ("total", "sex", "age_group", "exploitation")}
 
+    # The SDG 16.2.2 groups of the national forms, written here from the series' names (sexual exploitation;
+    # forced labour, servitude and slavery; removal of organ; other purposes), not read from the product.
+    SDG_GROUP = {"sexual": "sexual", "pornography": "sexual", "labour": "labour", "servitude": "labour",
+                 "organ_removal": "organs", "begging": "other", "criminality": "other", "forced_marriage": "other",
+                 "illegal_adoption": "other", "other": "other"}
+
+    def sdg_victims(self, year: str) -> Counter:
+        """Victims (identified and presumed) of a year counted once nationally (one person per CPTV number,
+        the first referred kept): {(group, sex, age_group): persons} for group 'all' and each SDG group of
+        forms (a person with forms in two groups counts in each, once per group), sex and age_group
+        ('child' < 18, 'adult', 'unknown') and their totals ('total')."""
+        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims") if q[:4] == year
+                         for i, r in enumerate(rows)), key=lambda x: x[:3])
+        out, seen = Counter(), set()
+        for _, _, _, _, r in people:
+            number = " ".join(r["cptv_ref"].split()).upper() if r["cptv_ref"] else None
+            if number and number in seen:
+                continue
+            seen.add(number)
+            if r["status"] not in ("possible_victim", "identified_victim"):
+                continue
+            age = r["age_years"]
+            age_group = "unknown" if age is None else ("child" if age < 18 else "adult")
+            groups = {"all"} | {self.SDG_GROUP[f] for f in (r["exploitation"] or "").split(";") if f}
+            for group in groups:
+                for sex in (r["sex"], "total"):
+                    for a in (age_group, "total"):
+                        out[(group, sex, a)] += 1
+        return out
+
     def _files_rows(self, dataset: str) -> list[tuple[str, str, list[dict]]]:
         return [(t, q, f.rows) for (t, q), f in sorted(self.current(dataset).items())]
 

@@ -117,6 +117,11 @@ def crim_thb_relations(crim, cells, margins: dict, offset: int) -> list[Relation
             for (year, indicator, breakdown, categories), members in parts.items()]
 
 
+def primary(values, threshold: int = DEFAULT_THRESHOLD) -> list[int]:
+    """The positions of the counts the rule suppresses in their own right: from 1 to the threshold."""
+    return [i for i, v in enumerate(values) if 0 < v <= threshold]
+
+
 def _bounds_sum(cells, bound) -> tuple[float, int]:
     """The finite part of the sum of the bounds, and how many are infinite."""
     finite = [bound[i] for i in cells if bound[i] != math.inf]
@@ -227,11 +232,10 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     counts = cells[units.isin(SUPPRESSED_UNITS)].reset_index()  # 'index' keeps the position in cells
     crim = crim.reset_index(drop=True)
     values = counts["value"].tolist() + crim["value"].tolist()
-    primary = [i for i, v in enumerate(values) if 0 < v <= threshold]
     groups = relations(counts, district_of)
     if joint:
         groups += crim_thb_relations(crim, counts, margins, offset=len(counts))
-    hidden = suppress(values, primary, groups)
+    hidden = suppress(values, primary(values, threshold), groups)
     suppressed = set(counts.loc[sorted(i for i in hidden if i < len(counts)), "index"])
     mask = cells.index.isin(suppressed)
     # a share is a count over a count (the catalogue's share parts): hide it when either is hidden

@@ -60,6 +60,28 @@ def eu_members() -> frozenset[str]:
     return frozenset(r["code"] for r in csv_rows("countries.csv") if r["eu_member"] == "yes")
 
 
+@dataclass(frozen=True)
+class Population:
+    value: int
+    year: int       # the year the figure is of (a census or the statistical office's mid-year estimate)
+    source: str
+
+
+# The year of the census whose figures TeamRegistry.population gives (the public SDG export and the
+# coverage of a figure use them); per-year figures: TeamRegistry.population_in.
+POPULATION_CENSUS_YEAR = 2022
+
+
+def _population_figures() -> dict[str, dict[int, Population]]:
+    figures: dict[str, dict[int, Population]] = {}
+    for r in csv_rows("population.csv"):
+        year = int(r["year"])
+        if year in figures.setdefault(r["area_code"], {}):
+            raise ValueError(f"population.csv: two figures for {r['area_code']} in {year}")
+        figures[r["area_code"]][year] = Population(int(r["population"]), year, r["source"])
+    return figures
+
+
 PACKAGE_TEAMS = REFERENCE_DIR / "teams.csv"  # the registry when a configuration names none
 
 
@@ -71,7 +93,9 @@ class TeamRegistry(Mapping):
     it on: no registry is ever "in force" for the whole process, so two configurations cannot fight."""
     path: Path
     by_code: dict[str, Team] = field(compare=False, repr=False)
-    population: dict[str, int] = field(compare=False, repr=False)
+    population: dict[str, int] = field(compare=False, repr=False)  # of the census year (POPULATION_CENSUS_YEAR)
+    # area → year → Population: every figure of population.csv (a registry's own column counts as the census year's)
+    population_by_year: dict[str, dict[int, "Population"]] = field(default_factory=dict, compare=False, repr=False)
 
     def __getitem__(self, code: str) -> Team:
         return self.by_code[code]
@@ -82,6 +106,13 @@ class TeamRegistry(Mapping):
     def __len__(self) -> int:
         return len(self.by_code)
 
+    def population_in(self, area: str, year: int | str) -> Population | None:
+        """The population of an area for a year: that year's figure, else the latest earlier one (its
+        `year` then says which; a caller that must not use another year's figure checks it), else None."""
+        figures = self.population_by_year.get(area, {})
+        earlier = [y for y in figures if y <= int(year)]
+        return figures[max(earlier)] if earlier else None
+
 
 def teams(registry: str | Path | None = None) -> TeamRegistry:
     """The registry at `registry` (a local path or file:// URL; None: the package's teams.csv), read once
@@ -91,22 +122,25 @@ def teams(registry: str | Path | None = None) -> TeamRegistry:
 
 @cache
 def _read_registry(path: Path) -> TeamRegistry:
-    by_code, population = {}, {r["area_code"]: int(r["population"]) for r in csv_rows("population.csv")}
+    by_year = _population_figures()
+    by_code = {}
     for r in csv_rows(path):
         emails = tuple(e.strip() for e in r.pop("contact_emails").split(";") if e.strip())
         own = r.pop("population", None)  # optional: a registry may give the population of its municipalities
-        if own and r["municipality_code"] not in population:
-            population[r["municipality_code"]] = int(own)
+        if own and r["municipality_code"] not in by_year:
+            by_year[r["municipality_code"]] = {POPULATION_CENSUS_YEAR: Population(
+                int(own), POPULATION_CENSUS_YEAR, f"team registry {path.name} (taken as of the census year)")}
         if not r.get("scope"):
             r.pop("scope", None)  # an empty optional column: the default
         by_code[r["municipality_code"]] = Team(contact_emails=emails, **r)
-    return TeamRegistry(path, by_code, population)
+    population = {area: f[POPULATION_CENSUS_YEAR].value for area, f in by_year.items() if POPULATION_CENSUS_YEAR in f}
+    return TeamRegistry(path, by_code, population, by_year)
 
 
 def population(registry: str | Path | None = None) -> dict[str, int]:
-    """Population per municipality code of the registry, and of the nation under 'RS' (see population.csv
-    for the source; the figures must be checked against the statistical office's release before an export
-    is published)."""
+    """Population per municipality code of the registry, and of the nation under 'RS', of the census year
+    (POPULATION_CENSUS_YEAR; see population.csv for the source; the figures must be checked against the
+    statistical office's release before an export is published). Per year: TeamRegistry.population_in."""
     return teams(registry).population
 
 
@@ -119,6 +153,31 @@ def districts() -> dict[str, dict[str, str]]:
 def eurostat_codes() -> dict[tuple[str, str], str]:
     """(dimension, our code) → Eurostat crim_thb code."""
     return {(r["dimension"], r["code"]): r["eurostat_code"] for r in csv_rows("eurostat.csv")}
+
+
+@dataclass(frozen=True)
+class SdgCode:
+    component: str     # a dimension or attribute of the SDG data structure (or CONF_STATUS, added by us)
+    code: str
+    label_en: str
+    national_code: str  # what it stands for here: our code, or a role (all_victims, per_100000:<series> …)
+    code_list: str     # agency:id(version) of its code list
+    source: str        # where the code was read (structure URN and copy)
+
+
+@cache
+def sdg_codes() -> dict[str, tuple[SdgCode, ...]]:
+    """component → the SDG data structure's codes the SDG 16.2.2 transmission uses (reference/sdg.csv)."""
+    out: dict[str, list[SdgCode]] = {}
+    for r in csv_rows("sdg.csv"):
+        out.setdefault(r["component"], []).append(SdgCode(**r))
+    return {component: tuple(codes) for component, codes in out.items()}
+
+
+@cache
+def sdg_series_of_exploitation() -> dict[str, str]:
+    """National form of exploitation → the SDG 16.2.2 count series of its group (reference/sdg_exploitation.csv)."""
+    return {r["exploitation"]: r["sdg_series"] for r in csv_rows("sdg_exploitation.csv")}
 
 
 @cache
