@@ -89,14 +89,15 @@ def confidentiality(cells: dict[tuple, int], threshold: int) -> dict[tuple, str]
     index = {k: i for i, k in enumerate(keys)}
     values = [cells[k] for k in keys]
     total_sex, total_age = _code("SEX", "total"), _code("AGE", "total")
-    groups = []
-    for series, sex, age in keys:
-        if sex == total_sex:  # the sexes of an age add up to its total
-            groups.append(([index[(series, s, age)] for _, s, a in [k for k in keys if k[0] == series and k[2] == age]
-                            if s != total_sex], [index[(series, sex, age)]]))
-        if age == total_age:  # the ages of a sex add up to its total
-            groups.append(([index[(series, sex, a)] for _, s, a in [k for k in keys if k[0] == series and k[1] == sex]
-                            if a != total_age], [index[(series, sex, age)]]))
+    series_codes = dict.fromkeys(k[0] for k in keys)
+    sexes = [c.code for c in reference.sdg_codes()["SEX"] if c.code != total_sex]
+    ages = [c.code for c in reference.sdg_codes()["AGE"] if c.code != total_age]
+    groups = []  # (parts, totals): the sexes of an age add up to its total, the ages of a sex to its total
+    for series in series_codes:
+        for age in [*ages, total_age]:
+            groups.append(([index[(series, s, age)] for s in sexes], [index[(series, total_sex, age)]]))
+        for sex in [*sexes, total_sex]:
+            groups.append(([index[(series, sex, a)] for a in ages], [index[(series, sex, total_age)]]))
     first = set(disclosure.primary(values, threshold))
     hidden = disclosure.suppress(values, first, groups)
     flag = {c.national_code: c.code for c in reference.sdg_codes()["CONF_STATUS"]}
