@@ -117,6 +117,39 @@ def crim_thb_relations(crim, cells, margins: dict, offset: int) -> list[Relation
             for (year, indicator, breakdown, categories), members in parts.items()]
 
 
+def primary_cells(values, threshold: int = DEFAULT_THRESHOLD) -> list[int]:
+    """Positions of the counts suppressed in the first place: 1 to the threshold (zeros are shown)."""
+    return [i for i, v in enumerate(values) if 0 < v <= threshold]
+
+
+def margin_relations(keys: list[tuple], values, totals: tuple) -> list[Relation]:
+    """The sums of a cube of counts whose cells are `keys` (one code per dimension) with `values`: along
+    each dimension d with a total code totals[d] (None: no total), the cells that differ from a total cell
+    only in d add up to it. Only the sums that hold are returned: where a person counts under several
+    codes of a dimension (forms of exploitation) its parts add up to more than the total, and that
+    inequality tells an attacker less than a sum."""
+    index = {key: i for i, key in enumerate(keys)}
+    groups: list[Relation] = []
+    for d, total in enumerate(totals):
+        if total is None:
+            continue
+        parts = defaultdict(list)
+        for key, i in index.items():
+            if key[d] != total:
+                parts[key[:d] + (total,) + key[d + 1:]].append(i)
+        for total_key, members in parts.items():
+            t = index.get(total_key)
+            if t is not None and sum(values[i] for i in members) == values[t]:
+                groups.append((members, [t]))
+    return groups
+
+
+def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESHOLD) -> set[int]:
+    """Positions of the counts the rule keeps from the public: primary (1 to the threshold) and secondary
+    (suppress) over the sums `groups`. A transmission sends them exact, flagged confidential."""
+    return suppress(values, primary_cells(values, threshold), groups)
+
+
 def _bounds_sum(cells, bound) -> tuple[float, int]:
     """The finite part of the sum of the bounds, and how many are infinite."""
     finite = [bound[i] for i in cells if bound[i] != math.inf]
@@ -227,7 +260,7 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     counts = cells[units.isin(SUPPRESSED_UNITS)].reset_index()  # 'index' keeps the position in cells
     crim = crim.reset_index(drop=True)
     values = counts["value"].tolist() + crim["value"].tolist()
-    primary = [i for i, v in enumerate(values) if 0 < v <= threshold]
+    primary = primary_cells(values, threshold)
     groups = relations(counts, district_of)
     if joint:
         groups += crim_thb_relations(crim, counts, margins, offset=len(counts))
