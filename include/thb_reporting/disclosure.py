@@ -144,10 +144,54 @@ def margin_relations(keys: list[tuple], values, totals: tuple) -> list[Relation]
     return groups
 
 
+def determined(suppressed: set[int], groups: list[Relation]) -> set[int]:
+    """The suppressed cells that the sums alone fix, whatever the values: a cell's value is the same in
+    every solution of the sums over the suppressed cells when its unit vector lies in the span of their
+    rows, i.e. its component of every null-space vector is zero. Interval propagation (pinned) misses such
+    cells where several sums of a crossed table combine (three-way tables with all their margins)."""
+    import numpy as np
+
+    hidden = sorted(suppressed)
+    column = {c: j for j, c in enumerate(hidden)}
+    rows = []
+    for parts, totals in groups:
+        row = np.zeros(len(hidden))
+        for sign, cells in ((1, parts), (-1, totals)):
+            for c in cells:
+                if c in column:
+                    row[column[c]] += sign
+        if row.any():
+            rows.append(row)
+    if not rows:
+        return set()
+    _, singular, vt = np.linalg.svd(np.array(rows))
+    null = vt[int((singular > 1e-9).sum()):]
+    return {c for c, j in column.items() if not null.shape[0] or np.abs(null[:, j]).max() < 1e-9}
+
+
 def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESHOLD) -> set[int]:
     """Positions of the counts the rule keeps from the public: primary (1 to the threshold) and secondary
-    (suppress) over the sums `groups`. A transmission sends them exact, flagged confidential."""
-    return suppress(values, primary_cells(values, threshold), groups)
+    (suppress) over the sums `groups`, and then, while the sums together fix a suppressed cell
+    (determined), the smallest other non-zero cell of one of its sums too. A transmission sends them
+    exact, flagged confidential."""
+    hidden = suppress(values, primary_cells(values, threshold), groups)
+    relations_of = defaultdict(list)
+    for g, (parts, totals) in enumerate(groups):
+        for i in parts + totals:
+            relations_of[i].append(g)
+    while fixed := determined(hidden, groups):
+        # the nearest non-zero cells not hidden yet: in the sums of the fixed cell, else in the sums of
+        # the cells of those sums, and so on
+        reached, frontier, choices = set(), {min(fixed)}, []
+        while frontier and not choices:
+            reached |= frontier
+            around = {i for cell in frontier for g in relations_of[cell] for i in groups[g][0] + groups[g][1]}
+            choices = [i for i in around if i not in hidden and values[i] > 0]
+            frontier = around - reached
+        if not choices:
+            break  # every cell tied to it is zero or hidden already: nothing more to hide
+        hidden = suppress(values, hidden | {min(choices, key=lambda i: (values[i], i))}, groups)
+    return hidden
 
 
 def _bounds_sum(cells, bound) -> tuple[float, int]:
