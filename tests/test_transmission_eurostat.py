@@ -227,3 +227,26 @@ class _Inputs:
     facts = {"victims": None, "criminal_justice": None}
     coverage = {}
     threshold = 4
+
+
+@pytest.mark.airflow
+def test_the_demo_writes_the_transmission(airflow_db, tmp_path, monkeypatch):
+    """`thb demo` (both DAGs under dag.test()) writes each year's file and sidecar; pysdmx reads it back and
+    every row's GEO agrees with the sidecar's coverage."""
+    from pysdmx.io import get_datasets
+
+    from thb_reporting import cli
+
+    monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", "")  # set here so that what the demo sets is undone after the test
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", cli.DEMO_KEY)
+    data = tmp_path / "demo"
+    assert cli.main(["demo", "--data", str(data), "--airflow-home", str(airflow_db)]) == 0
+    for year in sorted({q[:4] for q in cli.DEMO_QUARTERS}):
+        path = data / "transmissions" / year / f"crim_thb_{year}.csv"
+        frame = get_datasets(path)[0].data
+        sidecar = json.loads(Path(f"{path}.metadata.json").read_text(encoding="utf-8"))
+        scope = {c["dataset"]: c["scope"] for c in sidecar["coverage"]}
+        assert set(scope) == {"victims", "criminal_justice"} and len(frame) > 100
+        for legal_status, geo in zip(frame["LEG_STAT"], frame["GEO"]):
+            dataset = "criminal_justice" if legal_status.startswith("PER_") else "victims"
+            assert geo == ("RS" if scope[dataset] == "nation" else "RS_LOCAL_UNITS")
