@@ -79,6 +79,33 @@ def _sums(truth: dict[tuple, int | None]) -> list[tuple[list, tuple]]:
     return sums
 
 
+def _hidden_in_public(config, year: str = YEAR) -> set[tuple]:
+    """The cube cells of the nation's figures that national.public_indicators shows suppressed."""
+    from sqlalchemy import select
+
+    from thb_reporting.warehouse import reporting_engine, table
+
+    codes = reference.eurostat_codes()
+    age = {"child": "Y_LT18", "adult": "Y_GE18", "unknown": "UNK"}
+    t = table("public_indicators")
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        rows = conn.execute(select(t.c.indicator, t.c.breakdown, t.c.category).where(
+            t.c.suppressed, t.c.level == "nation", t.c.period == year)).all()
+    out = set()
+    for indicator, breakdown, category in rows:
+        if indicator == "persons_by_status" and category in ("possible_victim", "identified_victim"):
+            out.add((codes[("leg_stat", category)], "T", "TOTAL", "TOTAL", "TOTAL"))
+        elif indicator == "victims" and breakdown == "total":
+            out.add(("TOTAL", "T", "TOTAL", "TOTAL", "TOTAL"))
+        elif indicator == "victims" and breakdown == "sex":
+            out.add(("TOTAL", codes[("sex", category)], "TOTAL", "TOTAL", "TOTAL"))
+        elif indicator == "victims" and breakdown == "age_group":
+            out.add(("TOTAL", "T", age[category], "TOTAL", "TOTAL"))
+        elif indicator == "victims" and (breakdown, category) == ("citizenship", "serbian"):
+            out.add(("TOTAL", "T", "TOTAL", "NAT", "TOTAL"))
+    return out
+
+
 def _pinned(cells: dict[tuple, dict], sums) -> set:
     """The confidential cells an attacker pins to one value, knowing every free value, that every count is
     at least 1 where it is hidden (zeros are free) and every sum: linear-programming bounds."""
@@ -166,12 +193,16 @@ def test_every_cell_exact_flagged_by_the_rule_and_labelled_by_its_coverage(natio
     for parts, total in sums:
         assert sum(cells[k]["CONF_STATUS"] == "C" for k in [*parts, total]) != 1, (parts, total)
     assert _pinned(cells, sums) == set()
+    # what the public tables suppress of the nation's year is confidential here too
+    hidden_in_public = _hidden_in_public(config)
+    assert hidden_in_public <= {k for k, r in cells.items() if r["CONF_STATUS"] == "C"}
     # and it is the disclosure rule's choice, on the truth's own figures
     for block in (lambda k: not k[0].startswith("PER_"), lambda k: k[0].startswith("PER_")):
         keys = [k for k, v in truth.items() if v is not None and block(k)]
         values = [truth[k] for k in keys]
         totals = ((None if keys[0][0].startswith("PER_") else "TOTAL"), "T", "TOTAL", "TOTAL", "TOTAL")
-        chosen = disclosure.confidential(values, disclosure.margin_relations(keys, values, totals), threshold)
+        chosen = disclosure.confidential(values, disclosure.margin_relations(keys, values, totals), threshold,
+                                         [i for i, k in enumerate(keys) if k in hidden_in_public])
         assert {keys[i] for i in chosen} == {k for k in keys if cells[k]["CONF_STATUS"] == "C"}
 
     # GEO: the country only where a national unit reported every quarter of the year

@@ -144,42 +144,57 @@ def margin_relations(keys: list[tuple], values, totals: tuple) -> list[Relation]
     return groups
 
 
-def determined(suppressed: set[int], groups: list[Relation]) -> set[int]:
-    """The suppressed cells that the sums alone fix, whatever the values: a cell's value is the same in
-    every solution of the sums over the suppressed cells when its unit vector lies in the span of their
-    rows, i.e. its component of every null-space vector is zero. Interval propagation (pinned) misses such
-    cells where several sums of a crossed table combine (three-way tables with all their margins)."""
+def recoverable(values, suppressed: set[int], groups: list[Relation]) -> set[int]:
+    """The suppressed cells an attacker pins to one whole number from the published cells, the sums and
+    the knowledge that each suppressed count is at least 1: the smallest and largest value of each over
+    every solution (linear programming). Exact where interval propagation (pinned) is not: several sums
+    of a crossed table combine (three-way tables with all their margins)."""
     import numpy as np
+    from scipy.optimize import linprog
 
     hidden = sorted(suppressed)
     column = {c: j for j, c in enumerate(hidden)}
-    rows = []
+    rows, rhs = [], []
     for parts, totals in groups:
-        row = np.zeros(len(hidden))
+        row, constant = np.zeros(len(hidden)), 0
         for sign, cells in ((1, parts), (-1, totals)):
             for c in cells:
                 if c in column:
                     row[column[c]] += sign
+                else:
+                    constant += sign * values[c]
         if row.any():
             rows.append(row)
+            rhs.append(-constant)
     if not rows:
         return set()
-    _, singular, vt = np.linalg.svd(np.array(rows))
-    null = vt[int((singular > 1e-9).sum()):]
-    return {c for c, j in column.items() if not null.shape[0] or np.abs(null[:, j]).max() < 1e-9}
+    matrix, rhs = np.array(rows), np.array(rhs, dtype=float)
+    out = set()
+    for c, j in column.items():
+        bounds = []
+        for sense in (-1, 1):  # the largest first: where it is unbounded, the cell is safe
+            objective = np.zeros(len(hidden))
+            objective[j] = sense
+            result = linprog(objective, A_eq=matrix, b_eq=rhs, bounds=(1, None), method="highs")
+            if result.status != 0:
+                break
+            bounds.append(sense * result.fun)
+        if len(bounds) == 2 and math.floor(bounds[0] + 1e-6) == math.ceil(bounds[1] - 1e-6):
+            out.add(c)
+    return out
 
 
-def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESHOLD) -> set[int]:
-    """Positions of the counts the rule keeps from the public: primary (1 to the threshold) and secondary
-    (suppress) over the sums `groups`, and then, while the sums together fix a suppressed cell
-    (determined), the smallest other non-zero cell of one of its sums too. A transmission sends them
-    exact, flagged confidential."""
-    hidden = suppress(values, primary_cells(values, threshold), groups)
+def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESHOLD, also=()) -> set[int]:
+    """Positions of the counts the rule keeps from the public: primary (1 to the threshold, and `also`:
+    cells whose figure another output already hides) and secondary (suppress) over the sums `groups`,
+    and then, while an attacker still recovers a suppressed cell (recoverable), the nearest non-zero cell
+    tied to it too. A transmission sends them exact, flagged confidential."""
+    hidden = suppress(values, sorted(set(primary_cells(values, threshold)) | set(also)), groups)
     relations_of = defaultdict(list)
     for g, (parts, totals) in enumerate(groups):
         for i in parts + totals:
             relations_of[i].append(g)
-    while fixed := determined(hidden, groups):
+    while fixed := recoverable(values, hidden, groups):
         # the nearest non-zero cells not hidden yet: in the sums of the fixed cell, else in the sums of
         # the cells of those sums, and so on
         reached, frontier, choices = set(), {min(fixed)}, []

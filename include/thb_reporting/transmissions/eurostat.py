@@ -112,11 +112,50 @@ def _justice_cells(rows, year: str) -> dict[tuple, int]:
     return cells
 
 
-def _flags(cells: dict[tuple, int | None], totals: tuple, threshold: int) -> set[tuple]:
+def _hidden_in_public(inputs, year: str) -> set[tuple]:
+    """The cube's cells whose figure the public outputs of the year suppress (the nation's victims, by
+    sex, by child/adult, Serbian citizens, by legal status): were they free here, the receiver's
+    publication would give the public suppression away. The public outputs are computed again as publish
+    computed them (disclosure.public_outputs is deterministic; same indicators, same years)."""
+    from thb_reporting import exports
+    from thb_reporting.indicators import catalogue
+
+    indicators = inputs.indicators
+    if indicators is None or indicators.empty or inputs.facts.get("victims") is None:
+        return set()
+    years = {p[:4] for p in indicators["period"]}
+    district_of = {code: t.district_code for code, t in inputs.teams.items()}
+    public, _ = disclosure.public_outputs(indicators, exports.crim_thb(inputs.facts["victims"], years), catalogue(),
+                                          district_of, exports.crim_thb_margins(), inputs.threshold)
+    hidden = public[public["suppressed"] & (public["level"] == "nation") & (public["period"] == year)]
+    codes = _codes()
+    total = {d: codes[d]["total"] for d in ("leg_stat", "sex", "age", "citizen", "expl")}
+    citizen = {"serbian": codes["citizen"]["reporting_country"]}
+    out = set()
+    for indicator, breakdown, category in zip(hidden["indicator"], hidden["breakdown"], hidden["category"]):
+        cell = dict(total)
+        if indicator == "persons_by_status" and category in VICTIM_STATUSES:
+            cell["leg_stat"] = codes["leg_stat"][category]
+        elif indicator != "victims" or breakdown not in ("total", "sex", "age_group", "citizenship"):
+            continue
+        elif breakdown == "sex":
+            cell["sex"] = codes["sex"][category]
+        elif breakdown == "age_group":
+            cell["age"] = codes["age"][category]
+        elif breakdown == "citizenship":
+            if category not in citizen:
+                continue  # foreign = other EU + non-EU: no one cell of the cube
+            cell["citizen"] = citizen[category]
+        out.add(tuple(cell.values()))
+    return out
+
+
+def _flags(cells: dict[tuple, int | None], totals: tuple, threshold: int, hidden_elsewhere=frozenset()) -> set[tuple]:
     """The cells the disclosure rule keeps from the public, over the sums of this block."""
     keys = [k for k, v in cells.items() if v is not None]
     values = [cells[k] for k in keys]
-    hidden = disclosure.confidential(values, disclosure.margin_relations(keys, values, totals), threshold)
+    also = [i for i, k in enumerate(keys) if k in hidden_elsewhere]
+    hidden = disclosure.confidential(values, disclosure.margin_relations(keys, values, totals), threshold, also)
     return {keys[i] for i in hidden}
 
 
@@ -135,8 +174,9 @@ def observations(inputs, year: str):
         blocks.append((c, _justice_cells(justice, year), (None, *total[1:])))  # stages are not parts of a total
     convicted = _code("leg_stat", "final_conviction")
     rows = []
+    hidden_in_public = _hidden_in_public(inputs, year) if blocks else set()
     for cover, cells, totals in blocks:
-        confidential = _flags(cells, totals, inputs.threshold)
+        confidential = _flags(cells, totals, inputs.threshold, hidden_in_public)
         geo = _code("geo", "nation" if cover.national else "units")
         comment = "" if cover.national else cover.describe("en")
         for key, value in cells.items():
@@ -214,8 +254,7 @@ def code_list_sources() -> dict[str, str]:
     out["LEG_STAT"] += (" | IDENT, PRESUM (victims): reference/eurostat.csv, the public crim_thb export's codes"
                         " [NOT CONFIRMED against Eurostat's code list]")
     out["SEX"] += " | F, M, UNK: reference/eurostat.csv; Eurostat SEX code list"
-    out["CITIZEN"] += (" | NAT, EU27_2020_FOR, NEU27_2020_FOR: reference/eurostat.csv; Eurostat CITIZEN code list"
-                       " (as queried from the Eurostat dissemination API)")
+    out["CITIZEN"] += " | NAT, EU27_2020_FOR, NEU27_2020_FOR: reference/eurostat.csv; Eurostat CITIZEN codes (as STLS)"
     out["EXPL"] += " | SEX, LAB, OTH: reference/eurostat.csv [NOT CONFIRMED against Eurostat's code list]"
     return out
 
