@@ -163,6 +163,67 @@ class Truth:
                      codes[("citizen", citizen)], group)] += 1
         return dict(out)
 
+    def eurostat_transmission(self, year: str) -> dict[tuple, int | None]:
+        """{(LEG_STAT, SEX, AGE, CITIZEN, EXPL): persons} of the Eurostat transmission's year: victims each
+        once nationally, crossed by legal status × sex × age, × citizenship, × form (a person under each
+        Eurostat group of its forms, once in TOTAL), every combination with TOTAL; stateless None (the
+        contract cannot tell); and suspected / prosecuted / convicted persons by sex summed over the
+        teams' criminal_justice rows of the stages the reference maps."""
+        codes, eu = reference.eurostat_codes(), reference.eu_members()
+        extra = {(r["code_list"], r["code"]): r["eurostat_code"] for r in reference.csv_rows("eurostat_transmission.csv")}
+        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims") if q[:4] == year
+                         for i, r in enumerate(rows)), key=lambda x: x[:3])
+        seen, persons = set(), []
+        for _, _, _, _, r in people:
+            number = " ".join(r["cptv_ref"].split()).upper() if r["cptv_ref"] else None
+            if number and number in seen:
+                continue
+            seen.add(number)
+            if r["status"] not in ("possible_victim", "identified_victim"):
+                continue
+            age = r["age_years"]
+            citizen = "reporting_country" if r["citizenship"] == "RS" else ("other_eu" if r["citizenship"] in eu else "non_eu")
+            persons.append({"leg": codes[("leg_stat", r["status"])], "sex": codes[("sex", r["sex"])],
+                            "age": extra[("age", "unknown" if age is None else ("child" if age < 18 else "adult"))],
+                            "citizen": codes[("citizen", citizen)],
+                            "expl": {codes[("expl", f)] for f in (r["exploitation"] or "").split(";") if f}
+                            or {extra[("expl", "not_stated")]}})
+        out: dict[tuple, int | None] = {}
+        T = {d: extra[(d, "total")] for d in ("leg_stat", "sex", "age", "citizen", "expl")}
+        if self.current("victims") and any(q[:4] == year for _, q in self.current("victims")):
+            legs = [codes[("leg_stat", "possible_victim")], codes[("leg_stat", "identified_victim")], T["leg_stat"]]
+            sexes = [codes[("sex", s)] for s in ("female", "male", "other_unknown")] + [T["sex"]]
+            ages = [extra[("age", a)] for a in ("child", "adult", "unknown")] + [T["age"]]
+            citizens = [codes[("citizen", c)] for c in ("reporting_country", "other_eu", "non_eu")] + [
+                extra[("citizen", c)] for c in ("stateless", "unknown", "total")]
+            forms = sorted({codes[k] for k in codes if k[0] == "expl"}) + [extra[("expl", "not_stated")], T["expl"]]
+
+            def n(leg, sex, age=None, citizen=None, form=None):
+                return sum(1 for p in persons if leg in (p["leg"], T["leg_stat"]) and sex in (p["sex"], T["sex"])
+                           and (age is None or age in (p["age"], T["age"]))
+                           and (citizen is None or citizen in (p["citizen"], T["citizen"]))
+                           and (form is None or form == T["expl"] or form in p["expl"]))
+            for leg in legs:
+                for sex in sexes:
+                    for age in ages:
+                        out[(leg, sex, age, T["citizen"], T["expl"])] = n(leg, sex, age=age)
+                    for citizen in citizens:
+                        out[(leg, sex, T["age"], citizen, T["expl"])] = (
+                            None if citizen == extra[("citizen", "stateless")] else n(leg, sex, citizen=citizen))
+                    for form in forms:
+                        out[(leg, sex, T["age"], T["citizen"], form)] = n(leg, sex, form=form)
+        justice = [(q, r) for t, q, rows in self._files_rows("criminal_justice") if q[:4] == year for r in rows]
+        if justice:
+            for stage in reference.codes("justice_stage"):
+                legal_status = extra[("leg_stat", stage)]
+                if not legal_status:
+                    continue
+                female = sum(r["persons_female"] for _, r in justice if r["stage"] == stage)
+                male = sum(r["persons_male"] for _, r in justice if r["stage"] == stage)
+                for sex, value in ((codes[("sex", "female")], female), (codes[("sex", "male")], male), (T["sex"], female + male)):
+                    out[(legal_status, sex, T["age"], T["citizen"], T["expl"])] = value
+        return out
+
     def sdg_16_2_2(self, district_of: dict[str, str], population: dict[str, int] | None = None) -> dict[tuple, float]:
         """{(level, area, year, breakdown, category): victims per 100,000 population} (population: the
         package's registry unless given)."""

@@ -185,8 +185,8 @@ def test_every_national_form_has_an_sdg_series_and_the_schema_holds_every_code()
 
 
 def test_primary_suppression_is_the_counts_from_one_to_the_threshold():
-    assert disclosure.primary([0, 1, 4, 5, 3, 12], 4) == [1, 2, 4]
-    assert disclosure.primary([2], 1) == []
+    assert disclosure.primary_cells([0, 1, 4, 5, 3, 12], 4) == [1, 2, 4]
+    assert disclosure.primary_cells([2], 1) == []
 
 
 def test_a_figure_for_two_flagged_cells_of_a_sum_flags_a_third_when_needed():

@@ -117,9 +117,96 @@ def crim_thb_relations(crim, cells, margins: dict, offset: int) -> list[Relation
             for (year, indicator, breakdown, categories), members in parts.items()]
 
 
-def primary(values, threshold: int = DEFAULT_THRESHOLD) -> list[int]:
-    """The positions of the counts the rule suppresses in their own right: from 1 to the threshold."""
+def primary_cells(values, threshold: int = DEFAULT_THRESHOLD) -> list[int]:
+    """Positions of the counts suppressed in the first place: 1 to the threshold (zeros are shown)."""
     return [i for i, v in enumerate(values) if 0 < v <= threshold]
+
+
+def margin_relations(keys: list[tuple], values, totals: tuple) -> list[Relation]:
+    """The sums of a cube of counts whose cells are `keys` (one code per dimension) with `values`: along
+    each dimension d with a total code totals[d] (None: no total), the cells that differ from a total cell
+    only in d add up to it. Only the sums that hold are returned: where a person counts under several
+    codes of a dimension (forms of exploitation) its parts add up to more than the total, and that
+    inequality tells an attacker less than a sum."""
+    index = {key: i for i, key in enumerate(keys)}
+    groups: list[Relation] = []
+    for d, total in enumerate(totals):
+        if total is None:
+            continue
+        parts = defaultdict(list)
+        for key, i in index.items():
+            if key[d] != total:
+                parts[key[:d] + (total,) + key[d + 1:]].append(i)
+        for total_key, members in parts.items():
+            t = index.get(total_key)
+            if t is not None and sum(values[i] for i in members) == values[t]:
+                groups.append((members, [t]))
+    return groups
+
+
+def recoverable(values, suppressed: set[int], groups: list[Relation]) -> set[int]:
+    """The suppressed cells an attacker pins to one whole number from the published cells, the sums and
+    the knowledge that each suppressed count is at least 1: the smallest and largest value of each over
+    every solution (linear programming). Exact where interval propagation (pinned) is not: several sums
+    of a crossed table combine (three-way tables with all their margins)."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    hidden = sorted(suppressed)
+    column = {c: j for j, c in enumerate(hidden)}
+    rows, rhs = [], []
+    for parts, totals in groups:
+        row, constant = np.zeros(len(hidden)), 0
+        for sign, cells in ((1, parts), (-1, totals)):
+            for c in cells:
+                if c in column:
+                    row[column[c]] += sign
+                else:
+                    constant += sign * values[c]
+        if row.any():
+            rows.append(row)
+            rhs.append(-constant)
+    if not rows:
+        return set()
+    matrix, rhs = np.array(rows), np.array(rhs, dtype=float)
+    out = set()
+    for c, j in column.items():
+        bounds = []
+        for sense in (-1, 1):  # the largest first: where it is unbounded, the cell is safe
+            objective = np.zeros(len(hidden))
+            objective[j] = sense
+            result = linprog(objective, A_eq=matrix, b_eq=rhs, bounds=(1, None), method="highs")
+            if result.status != 0:
+                break
+            bounds.append(sense * result.fun)
+        if len(bounds) == 2 and math.floor(bounds[0] + 1e-6) == math.ceil(bounds[1] - 1e-6):
+            out.add(c)
+    return out
+
+
+def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESHOLD, also=()) -> set[int]:
+    """Positions of the counts the rule keeps from the public: primary (1 to the threshold, and `also`:
+    cells whose figure another output already hides) and secondary (suppress) over the sums `groups`,
+    and then, while an attacker still recovers a suppressed cell (recoverable), the nearest non-zero cell
+    tied to it too. A transmission sends them exact, flagged confidential."""
+    hidden = suppress(values, sorted(set(primary_cells(values, threshold)) | set(also)), groups)
+    relations_of = defaultdict(list)
+    for g, (parts, totals) in enumerate(groups):
+        for i in parts + totals:
+            relations_of[i].append(g)
+    while fixed := recoverable(values, hidden, groups):
+        # the nearest non-zero cells not hidden yet: in the sums of the fixed cell, else in the sums of
+        # the cells of those sums, and so on
+        reached, frontier, choices = set(), {min(fixed)}, []
+        while frontier and not choices:
+            reached |= frontier
+            around = {i for cell in frontier for g in relations_of[cell] for i in groups[g][0] + groups[g][1]}
+            choices = [i for i in around if i not in hidden and values[i] > 0]
+            frontier = around - reached
+        if not choices:
+            break  # every cell tied to it is zero or hidden already: nothing more to hide
+        hidden = suppress(values, hidden | {min(choices, key=lambda i: (values[i], i))}, groups)
+    return hidden
 
 
 def _bounds_sum(cells, bound) -> tuple[float, int]:
@@ -235,7 +322,7 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     groups = relations(counts, district_of)
     if joint:
         groups += crim_thb_relations(crim, counts, margins, offset=len(counts))
-    hidden = suppress(values, primary(values, threshold), groups)
+    hidden = suppress(values, primary_cells(values, threshold), groups)
     suppressed = set(counts.loc[sorted(i for i in hidden if i < len(counts)), "index"])
     mask = cells.index.isin(suppressed)
     # a share is a count over a count (the catalogue's share parts): hide it when either is hidden

@@ -181,6 +181,13 @@ def sdg_series_of_exploitation() -> dict[str, str]:
 
 
 @cache
+def eurostat_transmission() -> dict[tuple[str, str], dict[str, str]]:
+    """(code list, our code) → its row of eurostat_transmission.csv (eurostat_code, label_en, confirmed,
+    source): the codes the Eurostat transmission adds to eurostat.csv's, and where each came from."""
+    return {(r["code_list"], r["code"]): r for r in csv_rows("eurostat_transmission.csv")}
+
+
+@cache
 def national_contacts() -> dict[str, dict[str, str]]:
     """role (national_coordinator, sender) → {"email": …, "name": …}."""
     return {r["role"]: {"email": r["email"], "name": r["name"]} for r in csv_rows("national_contacts.csv")}

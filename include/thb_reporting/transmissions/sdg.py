@@ -16,7 +16,7 @@ Decisions (also in each file's sidecar):
   (Custom groupings of data providers) with COMMENT_OBS saying which teams and population it sums, and
   the rate over the population of those teams' municipalities.
 - Exact counts; the confidentiality flag CONF_STATUS (not a component of the SDG structure: added, and
-  said in the sidecar) is C for counts disclosure.primary suppresses, D for the further cells
+  said in the sidecar) is C for counts disclosure.primary_cells suppresses, D for the further cells
   disclosure.suppress hides so that no suppressed cell follows from the sex × age sums, F otherwise. A
   rate carries its count's flag (with the population it gives the count back).
 """
@@ -83,7 +83,7 @@ def counts(persons):
 
 
 def confidentiality(cells: dict[tuple, int], threshold: int) -> dict[tuple, str]:
-    """CONF_STATUS of each count cell: C where disclosure.primary suppresses it, D where disclosure.suppress
+    """CONF_STATUS of each count cell: C where disclosure.primary_cells suppresses it, D where disclosure.suppress
     hides it as well so that the sex × age sums of a series give no suppressed cell back, F otherwise."""
     keys = list(cells)
     index = {k: i for i, k in enumerate(keys)}
@@ -98,7 +98,7 @@ def confidentiality(cells: dict[tuple, int], threshold: int) -> dict[tuple, str]
             groups.append(([index[(series, s, age)] for s in sexes], [index[(series, total_sex, age)]]))
         for sex in [*sexes, total_sex]:
             groups.append(([index[(series, sex, a)] for a in ages], [index[(series, sex, total_age)]]))
-    first = set(disclosure.primary(values, threshold))
+    first = set(disclosure.primary_cells(values, threshold))
     hidden = disclosure.suppress(values, first, groups)
     flag = {c.national_code: c.code for c in reference.sdg_codes()["CONF_STATUS"]}
     return {k: flag["primary"] if index[k] in first else flag["secondary"] if index[k] in hidden else flag["free"]
