@@ -15,7 +15,7 @@ from thb_reporting.warehouse import reader_engine, table
 RULES = ("code_list", "composite", "categories")  # how a breakdown's categories are made: exactly one
 UNITS = {"persons", "cases", "programmes", "activities", "events", "rsd", "share"}
 PAGES = {"status_page", "summary"}
-OUTPUTS = {"receipt", "sdg_16_2_2"}
+OUTPUTS = {"receipt", "sdg_16_2_2", "status_page", "greta"}
 
 
 def _code_lists() -> set[str]:
@@ -62,6 +62,8 @@ def problems(document: dict) -> list[str]:
             spec = spec or {}
             where = f"{name}/{breakdown}"
             rules = [r for r in RULES if r in spec]
+            if rules == ["code_list", "categories"]:  # a code list and categories besides it (multiple_forms)
+                rules = ["code_list"]
             if breakdown != "total" and len(rules) != 1:
                 out.append(f"{where}: needs exactly one of {RULES}, has {rules}")
             if spec.get("code_list", next(iter(lists))) not in lists:
@@ -80,7 +82,8 @@ def problems(document: dict) -> list[str]:
                 continue
             if isinstance(sums_to, dict) and "breakdown" in sums_to:  # a composite into a coarser composite
                 coarser = breakdowns.get(sums_to["breakdown"]) or {}
-                if spec.get("composite", [])[:-1] != coarser.get("composite") or not spec.get("composite"):
+                coarser_lists = coarser.get("composite") or ([coarser["code_list"]] if "code_list" in coarser else None)
+                if spec.get("composite", [])[:-1] != coarser_lists or not spec.get("composite"):
                     out.append(f"{where}: adds up into {sums_to['breakdown']!r}, which must be its composite "
                                f"without the last code list")
                 continue

@@ -58,7 +58,9 @@ def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage]
 
 
 def _builders():
-    return []  # each transmission module adds itself here, in the order its files are listed
+    from thb_reporting.transmissions import greta
+
+    return [greta.build]  # each transmission module adds itself here, in the order its files are listed
 
 
 def write_year(data_root: str, year: str, inputs: TransmissionInputs) -> list:
