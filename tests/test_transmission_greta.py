@@ -23,9 +23,11 @@ QUARTERS = ["2026Q2", "2026Q3"]
 
 
 def _sheets(path) -> dict[str, list[dict]]:
+    import io
+
     from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=True)
+    book = load_workbook(io.BytesIO(path.read_bytes()), read_only=True)
     out = {}
     for sheet in book.worksheets:
         rows = list(sheet.iter_rows(values_only=True))
@@ -59,7 +61,8 @@ def test_the_greta_workbook_holds_the_truth_exactly_and_flags_what_disclosure_hi
     forms = [*reference.codes("exploitation"), "multiple_forms", "not_stated"]
     sexes, ages = reference.codes("sex"), reference.codes("age_group")
     table_rows = {(r["category"], r["sex"], r["age_group"]): r for r in sheets["victims_by_form"]}
-    assert set(table_rows) == set(product([*forms, "total"], [*sexes, "total"], [*ages, "total"]))
+    # form × sex and form × age group (with their margins), not the three crossed
+    assert set(table_rows) == {k for k in product([*forms, "total"], [*sexes, "total"], [*ages, "total"]) if "total" in k[1:]}
     for (form, sex, age), r in table_rows.items():
         expected = sum(n for (f, s, a), n in counts.items()
                        if form in (f, "total") and sex in (s, "total") and age in (a, "total"))
@@ -83,7 +86,7 @@ def test_the_greta_workbook_holds_the_truth_exactly_and_flags_what_disclosure_hi
         if 0 < r["value"] <= config.suppression_threshold:
             assert r["confidential"] == "C", key
         if r["value"] == 0:
-            assert r["confidential"] == "", key
+            assert r["confidential"] is None, key
     _assert_no_flagged_cell_is_given_away(table_rows, forms, sexes, ages)
 
     # referral outcome by referral source, and access to justice: the catalogue's cells, flags as published
@@ -138,6 +141,8 @@ def _assert_no_flagged_cell_is_given_away(rows: dict, forms, sexes, ages) -> Non
             if k[dimension] != "total":
                 continue
             line = [k[:dimension] + (c,) + k[dimension + 1:] for c in codes]
+            if not all(cell in rows for cell in line):
+                continue
             coefficients, constant = [0.0] * len(hidden), 0.0
             for cell, sign in [(c, 1) for c in line] + [(k, -1)]:
                 if cell in col:
@@ -241,11 +246,11 @@ def test_rs_only_where_the_national_unit_reported(national, tmp_path):
     assert f.metadata["coverage"][0]["scope"] == ("nation" if national else "units")
     access = {(r["breakdown"], r["category"]): r for r in sheets["access_to_justice"]}
     assert access[("compensation", "awarded")]["value"] == 3 and access[("compensation", "awarded")]["confidential"] == "C"
-    assert access[("compensation", "not_claimed")]["value"] == 0 and access[("compensation", "not_claimed")]["confidential"] == ""
+    assert access[("compensation", "not_claimed")]["value"] == 0 and access[("compensation", "not_claimed")]["confidential"] is None
     # exact with threshold 0: nothing is confidential
     (open_file,) = greta.build(_inputs(frame, national, threshold=0), "2026")
     path.write_bytes(open_file.content)
-    assert {r["confidential"] for name, rows in _sheets(path).items() if name != "metadata" for r in rows} == {""}
+    assert {r["confidential"] for name, rows in _sheets(path).items() if name != "metadata" for r in rows} == {None}
 
 
 def test_no_file_without_victims_of_the_year():

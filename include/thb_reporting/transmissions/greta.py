@@ -3,12 +3,12 @@ the Council of Europe's Group of Experts (GRETA) asks in its questionnaires' "St
 Programme for combating trafficking in human beings 2024–2029 ask of Serbia.
 
 Sheets: metadata; victims by form of exploitation, each person once (one form, or "multiple forms"), by
-sex and children/adults; referral outcome by referral source (identified / presumed / not a victim);
+sex and by children/adults; referral outcome by referral source (identified / presumed / not a victim);
 access to justice (compensation, free legal aid, residence permits). One row per cell: the exact count
 and `confidential` = C where the disclosure rule (thb_reporting.disclosure) suppresses the cell in the
 public tables or, for the crossing of form, sex and age that the public tables do not have, would
 suppress it in this table (its primary and secondary suppression run over the table's own sums, with the
-published margins' suppression as given). Every row says its area and coverage: RS only where the
+published margins' suppression as given: a margin the public tables show is never chosen). Every row says its area and coverage: RS only where the
 national unit reported every quarter of the year (thb_reporting.coverage), otherwise the reporting units
 and their population; a partial sum is never labelled as the country.
 """
@@ -106,7 +106,7 @@ def _nation_year(exact, year: str, indicator: str, breakdown: str) -> dict[str, 
 def _cell(breakdown: str, category: str, label: tuple[str, str], value: float, confidential: bool,
           sex: str = TOTAL, age_group: str = TOTAL) -> dict:
     return {"breakdown": breakdown, "category": category, "label_sr": label[0], "label_en": label[1], "sex": sex,
-            "age_group": age_group, "value": int(value), "confidential": CONFIDENTIAL if confidential else ""}
+            "age_group": age_group, "value": int(value), "confidential": CONFIDENTIAL if confidential else None}  # an empty cell: not confidential
 
 
 def _catalogue_cells(exact, published: set[tuple], year: str, indicator: str, breakdowns) -> list[dict]:
@@ -127,8 +127,8 @@ def _catalogue_cells(exact, published: set[tuple], year: str, indicator: str, br
 
 
 def _victims_by_form(victims, exact, published: set[tuple], year: str, threshold: int) -> list[dict]:
-    """Victims of the year, counted once nationally, by form (once per person) × sex × age group, with every
-    margin (total). The one-way margins are the catalogue's public cells (their suppression as published);
+    """Victims of the year, counted once nationally, by form (once per person) × sex and by form × age group,
+    with every margin (total). The one-way margins are the catalogue's public cells (their suppression as published);
     the crossings' flags come from disclosure.suppress over this table's sums."""
     import pandas as pd
 
@@ -143,7 +143,10 @@ def _victims_by_form(victims, exact, published: set[tuple], year: str, threshold
     forms = [c for c in reference.codes("exploitation")] + ["multiple_forms", NOT_STATED]
     sexes, ages = list(reference.codes("sex")), list(reference.codes("age_group"))
     counts = frame.value_counts().to_dict()
-    keys = list(product([*forms, TOTAL], [*sexes, TOTAL], [*ages, TOTAL]))
+    # form × sex and form × age group, not the three crossed: the public tables give sex and age group
+    # apart, and the disclosure rule's bounds are exact for such tables (on three crossed dimensions an
+    # attacker's linear programme pins cells that its propagation leaves open)
+    keys = [k for k in product([*forms, TOTAL], [*sexes, TOTAL], [*ages, TOTAL]) if TOTAL in k[1:]]
 
     def count(form, sex, age):
         return sum(n for (f, s, a), n in counts.items()
@@ -155,15 +158,18 @@ def _victims_by_form(victims, exact, published: set[tuple], year: str, threshold
     groups = []
     for dimension, codes in enumerate((forms, sexes, ages)):
         for k in keys:
-            if k[dimension] == TOTAL:
-                groups.append(([position[k[:dimension] + (c,) + k[dimension + 1:]] for c in codes], [position[k]]))
+            line = [k[:dimension] + (c,) + k[dimension + 1:] for c in codes]
+            if k[dimension] == TOTAL and all(cell in position for cell in line):
+                groups.append(([position[cell] for cell in line], [position[k]]))
     margins = {(TOTAL, TOTAL, TOTAL): ("victims", TOTAL, TOTAL)}
     margins |= {(f, TOTAL, TOTAL): ("victims", "exploitation_once", f) for f in forms}
     margins |= {(TOTAL, s, TOTAL): ("victims", "sex", s) for s in sexes}
     margins |= {(TOTAL, TOTAL, a): ("victims", "age_group", a) for a in ages}
     primary = {i for i, v in enumerate(values) if 0 < v <= threshold}
     primary |= {position[k] for k, cell in margins.items() if cell in published}
-    confidential = disclosure.suppress(values, primary, groups)
+    # a margin the public tables show stays shown: the crossings are suppressed around it
+    shown = frozenset(position[k] for k, cell in margins.items() if cell not in published)
+    confidential = disclosure.suppress(values, primary, groups, shown)
     label = {f: indicator_catalogue.category_label("victims", "exploitation_once", f) for f in [*forms, TOTAL]}
     return [_cell("exploitation_once", f, label[f], values[position[(f, s, a)]], position[(f, s, a)] in confidential, s, a)
             for f, s, a in keys]
