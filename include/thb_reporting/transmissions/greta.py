@@ -75,7 +75,9 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
         code_lists={"exploitation, sex, age_group, referral_source, victim_status, yes_no":
                     "national code lists, reference/code_lists.csv (victims data contract)",
                     "compensation_status, residence_permit":
-                    "national code lists, reference/code_lists.csv; categories after " + QUESTIONNAIRE,
+                    "national code lists, reference/code_lists.csv (victims contract version 2), made for the "
+                    "questionnaire's topics (compensation, residence permits); no international code list for them "
+                    "was found to confirm",
                     "tables": QUESTIONNAIRE + "; " + PROGRAMME},
         produced_at=inputs.produced_at,
         file_format="XLSX (Office Open XML workbook): a metadata sheet and one sheet per table, one row per cell",
