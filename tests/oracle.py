@@ -67,6 +67,9 @@ class Truth:
                 teams_per_number = defaultdict(set)
                 for team, area, period, r in kept:
                     add("persons_by_status", area, period, "status", r["status"])
+                    add("persons_referred", area, period, "total", "total")
+                    add("persons_referred", area, period, "referral_source", r["referral_source"])
+                    add("persons_referred", area, period, "referral_source_status", f"{r['referral_source']}/{r['status']}")
                     if r["status"] not in statuses:
                         continue
                     victims_per[(area, period)] += 1
@@ -78,6 +81,9 @@ class Truth:
                         add("victims", area, period, "exploitation", form)
                     add("victims", area, period, "citizenship", "serbian" if r["citizenship"] == "RS" else "foreign")
                     add("victims", area, period, "migration_status", r["migration_status"])
+                    add("victims", area, period, "exploitation_once", self.form_once(r))
+                    for column in ("compensation", "free_legal_aid", "residence_permit"):  # victims contract v2
+                        add("victims", area, period, column, r.get(column) or "not_stated")
                     for service in (r["services"] or "").split(";"):
                         if service:
                             add("victims_receiving_service", area, period, "service", service)
@@ -142,6 +148,31 @@ class Truth:
                         add("cross_border_persons", area, period, "total", "total", r["persons"])
                         add("cross_border_persons", area, period, "counterpart_country", r["counterpart_country"], r["persons"])
         return dict(out)
+
+    @staticmethod
+    def form_once(row: dict) -> str:
+        """A person's form counted once: the one form, multiple_forms for two or more, not_stated for none."""
+        forms = {f for f in (row["exploitation"] or "").split(";") if f}
+        return "not_stated" if not forms else (forms.pop() if len(forms) == 1 else "multiple_forms")
+
+    def nation_victims(self, year: str) -> list[dict]:
+        """The victims (identified and presumed) of a year, each person once nationally (first referred kept)."""
+        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims")
+                         for i, r in enumerate(rows) if q.startswith(year)), key=lambda x: x[:3])
+        seen, out = set(), []
+        for _, _, _, _, r in people:
+            key = " ".join(r["cptv_ref"].split()).upper() if r["cptv_ref"] else None
+            if key and key in seen:
+                continue
+            seen.add(key)
+            if r["status"] in ("possible_victim", "identified_victim"):
+                out.append(r)
+        return out
+
+    def victims_by_form_sex_age(self, year: str) -> Counter:
+        """{(form counted once, sex, child | adult | unknown): victims} of a year, nationally."""
+        return Counter((self.form_once(r), r["sex"], "unknown" if r["age_years"] is None else
+                        ("child" if r["age_years"] < 18 else "adult")) for r in self.nation_victims(year))
 
     def crim_thb(self) -> dict[tuple, int]:
         """{(time, leg_stat, sex, citizen, expl): victims}, each person once nationally per year."""

@@ -15,7 +15,7 @@ from thb_reporting.warehouse import reader_engine, table
 RULES = ("code_list", "composite", "categories")  # how a breakdown's categories are made: exactly one
 UNITS = {"persons", "cases", "programmes", "activities", "events", "rsd", "share"}
 PAGES = {"status_page", "summary"}
-OUTPUTS = {"receipt", "sdg_16_2_2"}
+OUTPUTS = {"receipt", "sdg_16_2_2", "status_page", "greta"}
 
 
 def _code_lists() -> set[str]:
@@ -62,6 +62,8 @@ def problems(document: dict) -> list[str]:
             spec = spec or {}
             where = f"{name}/{breakdown}"
             rules = [r for r in RULES if r in spec]
+            if rules == ["code_list", "categories"]:  # a code list and categories besides it (multiple_forms)
+                rules = ["code_list"]
             if breakdown != "total" and len(rules) != 1:
                 out.append(f"{where}: needs exactly one of {RULES}, has {rules}")
             if spec.get("code_list", next(iter(lists))) not in lists:
@@ -80,7 +82,8 @@ def problems(document: dict) -> list[str]:
                 continue
             if isinstance(sums_to, dict) and "breakdown" in sums_to:  # a composite into a coarser composite
                 coarser = breakdowns.get(sums_to["breakdown"]) or {}
-                if spec.get("composite", [])[:-1] != coarser.get("composite") or not spec.get("composite"):
+                coarser_lists = coarser.get("composite") or ([coarser["code_list"]] if "code_list" in coarser else None)
+                if spec.get("composite", [])[:-1] != coarser_lists or not spec.get("composite"):
                     out.append(f"{where}: adds up into {sums_to['breakdown']!r}, which must be its composite "
                                f"without the last code list")
                 continue
@@ -135,9 +138,15 @@ def test_what_the_outputs_read():
         "victims", "victims_in_reintegration", "programme_beneficiaries", "people_reached")
     assert indicator_catalogue.charted("summary") == indicator_catalogue.charted("status_page") + ("reporting_rate",)
     assert indicator_catalogue.summary_tables()[:2] == (("persons_by_status", "status"), ("victims", "sex"))
-    assert indicator_catalogue.additive_breakdowns() == {("victims", b) for b in ("sex", "age_group", "citizenship", "migration_status")} | {
-        ("programme_beneficiaries", "type"), ("people_reached", "type"), ("cross_border_persons", "counterpart_country")}
-    assert indicator_catalogue.sums_into_coarser_breakdowns() == (("prosecution_persons", "article_stage_sex", "article_stage"),)
+    assert indicator_catalogue.additive_breakdowns() == {("victims", b) for b in (
+        "sex", "age_group", "citizenship", "migration_status", "exploitation_once", "compensation", "free_legal_aid",
+        "residence_permit")} | {("persons_referred", "referral_source"), ("programme_beneficiaries", "type"),
+                                ("people_reached", "type"), ("cross_border_persons", "counterpart_country")}
+    assert indicator_catalogue.sums_into_coarser_breakdowns() == (
+        ("persons_referred", "referral_source_status", "referral_source"),
+        ("prosecution_persons", "article_stage_sex", "article_stage"))
+    assert ("victims", "exploitation_once") in indicator_catalogue.shown_in("status_page")
+    assert {b for i, b in indicator_catalogue.shown_in("greta")} >= {"exploitation_once", "referral_source_status", "compensation"}
     assert indicator_catalogue.sums_into_other_totals() == (
         ("persons_by_status", "status", ("possible_victim", "identified_victim"), "victims"),)
     receipt = set(indicator_catalogue.receipt_breakdowns())
@@ -172,6 +181,10 @@ def test_labels_of_composite_and_made_categories():
         "Slavery (CC art. 390): Final conviction, Female")
     assert category_label("victims", "citizenship", "foreign") == ("Strani državljani", "Foreign citizens")
     assert category_label("victims", "exploitation", "not_stated")[1] == "Not stated"
+    assert category_label("victims", "exploitation_once", "multiple_forms")[1] == "Multiple forms of exploitation"
+    assert category_label("victims", "exploitation_once", "labour")[1] == "Labour exploitation"
+    assert category_label("persons_referred", "referral_source_status", "police/not_a_victim")[1] == "Police: Not a victim"
+    assert category_label("victims", "compensation", "awarded")[0] == "Naknada štete dosuđena"
     assert category_label("cross_border_events", "counterpart_country", "MK")[1] == "North Macedonia"
     assert category_label("reporting_rate", "dataset", "victims") == tuple(contracts.load("victims").title[k] for k in ("sr", "en"))
 

@@ -103,9 +103,13 @@ def _assert_labels_not_codes(labels: dict) -> None:
     the stage by their code lists' labels (čl. 388 KZ: Optužnica), never the key 388/indictment."""
     code_labels = {(name, c.code): c.label_sr for name, codes in reference.code_lists().items() for c in codes}
     shown = {breakdown for _, breakdown, _ in labels}
-    assert {"article_stage", "citizenship", "sex", "status"} <= shown, shown
+    assert {"article_stage", "citizenship", "sex", "status", "exploitation_once", "referral_source_status",
+            "compensation", "free_legal_aid", "residence_permit"} <= shown, shown
     for (name, breakdown, category), text in labels.items():
         assert text.strip() not in ("", category), (name, breakdown, category, text)
+        if breakdown == "referral_source_status":  # the source and the outcome by their labels
+            source, status = category.split("/")
+            assert code_labels[("referral_source", source)] in text and code_labels[("victim_status", status)] in text, text
         if breakdown == "article_stage":
             assert category not in text, text
             article, stage = category.split("/")

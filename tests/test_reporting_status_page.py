@@ -127,6 +127,71 @@ def test_page_shows_the_scenario_and_links_to_the_validation_reports(tmp_path):
     assert "100 % / 100 %" in page.text and "80 % / 0 %" in page.text
     # the national chart draws one point per quarter with published values
     assert page.text.count("<svg") == 4 and "2026Q3: " in page.text
+    _assert_national_tables(page.text, config.reporting_db_url)
+
+
+class _NationalTables(HTMLParser):
+    """The page's national tables: (indicator, breakdown, category) → [(text, suppressed), ...] per quarter,
+    and the label of each row."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self.labels, self._table, self._row, self._td, self._column = {}, {}, None, None, None, 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and a.get("class") == "national":
+            self._table = (a["data-indicator"], a["data-breakdown"])
+        elif tag == "tr" and self._table and "data-category" in a:
+            self._row, self._column = (*self._table, a["data-category"]), 0
+            self.cells[self._row] = []
+        elif tag == "td" and self._row:
+            self._column += 1
+            self._td = [self._column, "", a.get("data-suppressed") == "true"]
+
+    def handle_data(self, data):
+        if self._td is not None:
+            self._td[1] += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._td is not None:
+            column, text, suppressed = self._td
+            if column == 1:
+                self.labels[self._row] = text
+            else:
+                self.cells[self._row].append((text.strip(), suppressed))
+            self._td = None
+        elif tag == "table":
+            self._table = self._row = None
+
+
+def _assert_national_tables(html: str, db_url: str) -> None:
+    """The tables the catalogue shows on the status page (shown_in: status_page) hold the nation's public cells
+    of each quarter, a suppressed one as x, each row by its Serbian then English label."""
+    from sqlalchemy import select
+
+    from thb_reporting import indicator_catalogue
+    from thb_reporting.warehouse import reader_engine, table
+
+    parser = _NationalTables()
+    parser.feed(html)
+    t = table("public_indicators")
+    with reader_engine(db_url).connect() as conn:
+        rows = conn.execute(select(t).where(t.c.level == "nation", t.c.period.in_(QUARTERS))).all()
+    public = {(r.indicator, r.breakdown, r.category, r.period): r for r in rows}
+    shown = set(indicator_catalogue.shown_in("status_page"))
+    assert {(i, b) for i, b, _ in parser.cells} == shown
+    hidden = 0
+    for key, cells in parser.cells.items():
+        assert len(cells) == len(QUARTERS), key
+        for quarter, (text, suppressed) in zip(QUARTERS, cells):
+            r = public.get((*key, quarter))
+            assert suppressed == bool(r is not None and r.suppressed), (key, quarter)
+            hidden += suppressed
+            assert text == ("x" if suppressed else f"{(r.value if r is not None else 0):,.0f}".replace(",", ".")), (key, quarter)
+        sr, en = indicator_catalogue.category_label(*key)
+        assert parser.labels[key].startswith(sr) and en in parser.labels[key], (key, parser.labels[key])
+    assert hidden > 0 and any(k[1] == "exploitation_once" and k[2] == "multiple_forms" for k in parser.cells)
 
 
 def test_page_is_behind_airflows_login(tmp_path):

@@ -264,20 +264,21 @@ def pinned(values, suppressed: set[int], groups: list[Relation]) -> dict[int, in
     return by
 
 
-def _smallest_other(values, suppressed: set[int], relation: Relation) -> int | None:
+def _smallest_other(values, suppressed: set[int], relation: Relation, shown: frozenset[int] = frozenset()) -> int | None:
     """The cell to suppress next in a relation: its smallest non-zero part not yet suppressed, else its
-    smallest other non-zero cell."""
+    smallest other non-zero cell; never one of `shown`."""
     parts, totals = relation
-    candidates = ([i for i in parts if i not in suppressed and values[i] > 0]
-                  or [i for i in parts + totals if i not in suppressed and values[i] > 0])
+    candidates = ([i for i in parts if i not in suppressed and i not in shown and values[i] > 0]
+                  or [i for i in parts + totals if i not in suppressed and i not in shown and values[i] > 0])
     return min(candidates, key=lambda i: (values[i], i)) if candidates else None
 
 
-def suppress(values, primary, groups: list[Relation]) -> set[int]:
+def suppress(values, primary, groups: list[Relation], shown: frozenset[int] = frozenset()) -> set[int]:
     """Secondary suppression: returns the set of positions to suppress, primary ones included. First, fast,
     while a relation has exactly one suppressed cell, its smallest other cell (_smallest_other) is
     suppressed too; then, while suppressed cells are pinned, the smallest other cell of each relation that
-    pinned one first (or of another relation of that cell)."""
+    pinned one first (or of another relation of that cell). `shown`: cells already published elsewhere
+    (a transmission's margins that are public cells), never chosen."""
     suppressed = set(primary)
     relations_of = defaultdict(list)
     for g, (parts, totals) in enumerate(groups):
@@ -289,7 +290,7 @@ def suppress(values, primary, groups: list[Relation]) -> set[int]:
             changed = False
             for relation in groups:
                 if sum(i in suppressed for i in relation[0] + relation[1]) == 1:
-                    choice = _smallest_other(values, suppressed, relation)
+                    choice = _smallest_other(values, suppressed, relation, shown)
                     if choice is not None:
                         suppressed.add(choice)
                         changed = True
@@ -298,7 +299,7 @@ def suppress(values, primary, groups: list[Relation]) -> set[int]:
             if g in fixed:
                 continue
             choice = next((c for h in [g, *relations_of[cell]]
-                           if (c := _smallest_other(values, suppressed, groups[h])) is not None), None)
+                           if (c := _smallest_other(values, suppressed, groups[h], shown)) is not None), None)
             if choice is not None:
                 added.add(choice)
                 fixed.add(g)

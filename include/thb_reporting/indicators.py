@@ -14,6 +14,10 @@ NOT_STATED = "not_stated"
 LEVELS = ("team", "district", "nation")
 NATION = "RS"
 VICTIM_STATUSES = ("possible_victim", "identified_victim")
+MULTIPLE_FORMS = "multiple_forms"
+# access to justice: victims contract version 2 (2026Q3); a quarter validated under version 1 has no such
+# column, and its persons count as not stated
+ACCESS_TO_JUSTICE = ("compensation", "free_legal_aid", "residence_permit")
 OUTPUT_COLUMNS = ["indicator", "level", "area_code", "period", "breakdown", "category", "value"]
 
 
@@ -85,11 +89,32 @@ def deduplicated(persons):
     return ordered[~tokened | ~ordered.duplicated(["area_code", "period", "cptv_ref_token"])]
 
 
+def form_once(exploitation):
+    """A person's form of exploitation counted once: the one code, MULTIPLE_FORMS for two or more,
+    NOT_STATED for none (a Series of ';'-joined codes in, a Series of categories out)."""
+    codes = exploitation.fillna("").str.split(";").map(lambda forms: sorted({f for f in forms if f}))
+    return codes.map(lambda forms: NOT_STATED if not forms else (forms[0] if len(forms) == 1 else MULTIPLE_FORMS))
+
+
+def stated(frame, column: str):
+    """The column's codes with NOT_STATED for an empty cell, or for every row when the rows' contract
+    version has no such column."""
+    import pandas as pd
+
+    if column not in frame:
+        return pd.Series(NOT_STATED, index=frame.index, dtype="object")
+    return frame[column].astype("object").where(frame[column].notna() & (frame[column] != ""), NOT_STATED)
+
+
 def _victim_indicators(out: _Emitter, persons) -> None:
     from thb_reporting import reference
 
     persons = deduplicated(persons)
     out.add(persons, "persons_by_status", "status", persons["status"])
+    out.add(persons, "persons_referred", "total", "total")
+    source = stated(persons, "referral_source")
+    out.add(persons, "persons_referred", "referral_source", source)
+    out.add(persons, "persons_referred", "referral_source_status", category_key(source, persons["status"]))
     victims = persons[persons["status"].isin(VICTIM_STATUSES)]
     out.add(victims, "victims", "total", "total")
     out.add(victims, "victims", "sex", victims["sex"])
@@ -98,6 +123,9 @@ def _victim_indicators(out: _Emitter, persons) -> None:
     out.add(forms, "victims", "exploitation", forms["_category"])
     out.add(victims, "victims", "citizenship", victims["citizenship"].map(lambda c: "serbian" if c == "RS" else "foreign"))
     out.add(victims, "victims", "migration_status", victims["migration_status"])
+    out.add(victims, "victims", "exploitation_once", form_once(victims["exploitation"]))
+    for breakdown in ACCESS_TO_JUSTICE:
+        out.add(victims, "victims", breakdown, stated(victims, breakdown))
     served = _exploded(victims, "services", empty=None)
     out.add(served, "victims_receiving_service", "service", served["_category"])
     in_programme = victims[victims["reintegration_programme"] == "yes"]

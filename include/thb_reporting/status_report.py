@@ -123,6 +123,31 @@ def national_series(conn, names=None, quarters: list[str] | None = None) -> list
     return out
 
 
+def national_tables(conn, quarters: list[str], output: str = "status_page") -> list[dict]:
+    """The nation's public cells of the breakdowns the catalogue shows in `output`, one column per quarter:
+    [{indicator, breakdown, sr, en, unit, rows: [{category, label (sr, en), cells: [value or None]}]}]; a
+    category with no cell in a quarter is 0 there, a suppressed one None."""
+    catalogue = indicator_catalogue.catalogue()
+    pairs = indicator_catalogue.shown_in(output)
+    public = table("public_indicators")
+    query = select(public.c.indicator, public.c.breakdown, public.c.category, public.c.period, public.c.value,
+                   public.c.suppressed).where(public.c.level == "nation", public.c.period.in_(quarters),
+                                              public.c.indicator.in_(sorted({i for i, _ in pairs})))
+    values: dict[tuple, dict] = {}
+    for r in conn.execute(query):
+        if (r.indicator, r.breakdown) in pairs:
+            values.setdefault((r.indicator, r.breakdown), {}).setdefault(r.category, {})[r.period] = (
+                None if r.suppressed else r.value)
+    out = []
+    for name, breakdown in pairs:
+        cells = values.get((name, breakdown), {})
+        out.append({"indicator": name, "breakdown": breakdown, "sr": catalogue[name]["sr"], "en": catalogue[name]["en"],
+                    "unit": catalogue[name]["unit"],
+                    "rows": [{"category": c, "label": indicator_catalogue.category_label(name, breakdown, c),
+                              "cells": [cells[c].get(q, 0.0) for q in quarters]} for c in sorted(cells)]})
+    return out
+
+
 def format_value(value, unit: str = "persons") -> str:
     if value is None:
         return SUPPRESSED_MARK

@@ -58,9 +58,9 @@ def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage]
 
 
 def _builders():
-    from thb_reporting.transmissions import eurostat, sdg
+    from thb_reporting.transmissions import eurostat, greta, sdg
 
-    return [eurostat.build, sdg.build]  # each transmission module adds itself here, in the order its files are listed
+    return [eurostat.build, sdg.build, greta.build]  # each transmission module adds itself here, in the order its files are listed
 
 
 def write_year(data_root: str, year: str, inputs: TransmissionInputs) -> list:
