@@ -17,6 +17,7 @@ PUBLIC_VIEWS = {
     "indicators": "national.public_indicators",
     "crim_thb": "national.export_crim_thb",
     "sdg_16_2_2": "national.sdg_16_2_2",
+    "coverage": "national.coverage",  # what each dataset's national figures cover, per period
     "indicator_catalogue": "national.indicator_catalogue",
     "teams": "national.teams",
     "districts": "national.districts",

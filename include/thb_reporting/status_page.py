@@ -41,7 +41,8 @@ def _config_from_airflow():
 def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quarters: int = 8) -> str:
     """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting.reporting_calendar import COLOURS, STATUS_WORDS
-    from thb_reporting.status_report import format_value, line_chart_svg, national_series, render, status_matrix
+    from thb_reporting.status_report import (coverage_of_periods, format_value, line_chart_svg, national_series, render,
+                                             status_matrix)
     from thb_reporting.warehouse import ensure_schema, reader_engine, reporting_engine
 
     if db_url not in _SCHEMA_READY:  # once per warehouse and process: an empty warehouse shows an empty page
@@ -50,8 +51,9 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
     with reader_engine(db_url).connect() as conn:
         matrix = status_matrix(conn, teams, today, last_quarters)
         series = national_series(conn, quarters=matrix["quarters"])
+        covered = coverage_of_periods(conn, matrix["quarters"])
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
-    return render("status.html.j2", m=matrix, charts=charts, fmt=format_value, colours=COLOURS, words=STATUS_WORDS,
+    return render("status.html.j2", m=matrix, charts=charts, coverage=covered, fmt=format_value, colours=COLOURS, words=STATUS_WORDS,
                   now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
