@@ -47,8 +47,8 @@ class Coverage:
         share = f", {self.population_share:.1%}" if self.population_share is not None else ""
         pop = f"{self.population:,}".replace(",", ".") if self.population is not None else "?"
         if lang == "sr":
-            return f"zbir {n} lokalnih timova ({', '.join(self.units)}; stanovništvo {pop}{share}), ne cela zemlja"
-        return f"sum of {n} local teams ({', '.join(self.units)}; population {pop}{share}), not the whole country"
+            return f"zbir {n} jedinica izveštavanja ({', '.join(self.units)}; stanovništvo {pop}{share}), ne cela zemlja"
+        return f"sum of {n} reporting units ({', '.join(self.units)}; population {pop}{share}), not the whole country"
 
 
 def reports_nationally(team: reference.Team, dataset: str) -> bool:
