@@ -67,7 +67,7 @@ def _coverage_columns() -> list[Column]:
                                          "country's figure; empty for the calendar's rates"),
         Column("coverage_units", Text, comment="the reporting units whose accepted submissions the figure sums, ';'-separated"),
         Column("coverage_population", BigInteger, comment="the population covered: the nation's when coverage is nation, "
-                                                          "else the local units' municipalities' (reference/population.csv)"),
+                                                          "else that of the local units' municipalities (census 2022)"),
     ]
 
 
@@ -187,12 +187,12 @@ def _metadata(_contracts_dir) -> MetaData:
         "coverage", md,
         Column("dataset", Text, primary_key=True, comment="the dataset"),
         Column("period", Text, primary_key=True, comment="a quarter (2026Q1) or a year (2026)"),
-        Column("coverage", Text, nullable=False, comment="nation | units (thb_reporting.coverage)"),
+        Column("coverage", Text, nullable=False, comment="nation: the whole country; units: the sum of the units listed only"),
         Column("national", Boolean, nullable=False, comment="a unit of national scope reported every quarter summed"),
         Column("units", Text, nullable=False, comment="the reporting units with an accepted submission, ';'-separated"),
         Column("quarters", Text, nullable=False, comment="the quarters of the period with an accepted submission"),
         Column("population", BigInteger, comment="the population covered (the nation's when national)"),
-        Column("nation_population", BigInteger, comment="the nation's population (reference/population.csv)"),
+        Column("nation_population", BigInteger, comment="the nation's population (census 2022)"),
         Column("population_share", Float, comment="population / nation_population"),
         Column("description_sr", Text, comment="what the figures cover, in Serbian"),
         Column("description_en", Text, comment="what the figures cover, in English"),

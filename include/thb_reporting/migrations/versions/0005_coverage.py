@@ -24,12 +24,12 @@ def upgrade() -> None:
     op.create_table('coverage',
     sa.Column('dataset', sa.Text(), nullable=False, comment='the dataset'),
     sa.Column('period', sa.Text(), nullable=False, comment='a quarter (2026Q1) or a year (2026)'),
-    sa.Column('coverage', sa.Text(), nullable=False, comment='nation | units (thb_reporting.coverage)'),
+    sa.Column('coverage', sa.Text(), nullable=False, comment='nation: the whole country; units: the sum of the units listed only'),
     sa.Column('national', sa.Boolean(), nullable=False, comment='a unit of national scope reported every quarter summed'),
     sa.Column('units', sa.Text(), nullable=False, comment="the reporting units with an accepted submission, ';'-separated"),
     sa.Column('quarters', sa.Text(), nullable=False, comment='the quarters of the period with an accepted submission'),
     sa.Column('population', sa.BigInteger(), nullable=True, comment="the population covered (the nation's when national)"),
-    sa.Column('nation_population', sa.BigInteger(), nullable=True, comment="the nation's population (reference/population.csv)"),
+    sa.Column('nation_population', sa.BigInteger(), nullable=True, comment="the nation's population (census 2022)"),
     sa.Column('population_share', sa.Float(), nullable=True, comment='population / nation_population'),
     sa.Column('description_sr', sa.Text(), nullable=True, comment='what the figures cover, in Serbian'),
     sa.Column('description_en', sa.Text(), nullable=True, comment='what the figures cover, in English'),
@@ -40,29 +40,46 @@ def upgrade() -> None:
     with op.batch_alter_table('export_crim_thb', schema='national') as batch_op:
         batch_op.add_column(sa.Column('coverage', sa.Text(), nullable=True, comment="nation: a unit of national scope (the Centre) reported the dataset for every quarter summed; units: the sum of the units in coverage_units only, not the country's figure; empty for the calendar's rates"))
         batch_op.add_column(sa.Column('coverage_units', sa.Text(), nullable=True, comment="the reporting units whose accepted submissions the figure sums, ';'-separated"))
-        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else the local units' municipalities' (reference/population.csv)"))
+        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else that of the local units' municipalities (census 2022)"))
 
     with op.batch_alter_table('indicators', schema='national') as batch_op:
         batch_op.add_column(sa.Column('coverage', sa.Text(), nullable=True, comment="nation: a unit of national scope (the Centre) reported the dataset for every quarter summed; units: the sum of the units in coverage_units only, not the country's figure; empty for the calendar's rates"))
         batch_op.add_column(sa.Column('coverage_units', sa.Text(), nullable=True, comment="the reporting units whose accepted submissions the figure sums, ';'-separated"))
-        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else the local units' municipalities' (reference/population.csv)"))
+        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else that of the local units' municipalities (census 2022)"))
 
     with op.batch_alter_table('public_indicators', schema='national') as batch_op:
         batch_op.add_column(sa.Column('coverage', sa.Text(), nullable=True, comment="nation: a unit of national scope (the Centre) reported the dataset for every quarter summed; units: the sum of the units in coverage_units only, not the country's figure; empty for the calendar's rates"))
         batch_op.add_column(sa.Column('coverage_units', sa.Text(), nullable=True, comment="the reporting units whose accepted submissions the figure sums, ';'-separated"))
-        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else the local units' municipalities' (reference/population.csv)"))
+        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else that of the local units' municipalities (census 2022)"))
 
     with op.batch_alter_table('sdg_16_2_2', schema='national') as batch_op:
         batch_op.add_column(sa.Column('coverage', sa.Text(), nullable=True, comment="nation: a unit of national scope (the Centre) reported the dataset for every quarter summed; units: the sum of the units in coverage_units only, not the country's figure; empty for the calendar's rates"))
         batch_op.add_column(sa.Column('coverage_units', sa.Text(), nullable=True, comment="the reporting units whose accepted submissions the figure sums, ';'-separated"))
-        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else the local units' municipalities' (reference/population.csv)"))
+        batch_op.add_column(sa.Column('coverage_population', sa.BigInteger(), nullable=True, comment="the population covered: the nation's when coverage is nation, else that of the local units' municipalities (census 2022)"))
 
+    with op.batch_alter_table('export_crim_thb', schema='national') as batch_op:
+        batch_op.alter_column('geo', existing_type=sa.Text(), existing_nullable=False, existing_comment='RS',
+                              comment='RS where the figures cover the nation (coverage nation), else RS_PART: a sum of the units in coverage_units, not the country')
+    with op.batch_alter_table('sdg_16_2_2', schema='national') as batch_op:
+        batch_op.alter_column('area_code', existing_type=sa.Text(), existing_nullable=False,
+                              existing_comment='municipality code or RS',
+                              comment="municipality code; RS for the nation (coverage nation), RS_PART for a sum of local teams that is not the nation's")
+        batch_op.alter_column('population', existing_type=sa.BigInteger(), existing_nullable=False,
+                              existing_comment='reference population (reference/population.csv)',
+                              comment="reference population (reference/population.csv): the municipality's, the nation's, or for RS_PART the covered one")
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('sdg_16_2_2', schema='national') as batch_op:
+        batch_op.alter_column('area_code', existing_type=sa.Text(), existing_nullable=False,
+                              comment='municipality code or RS')
+        batch_op.alter_column('population', existing_type=sa.BigInteger(), existing_nullable=False,
+                              comment='reference population (reference/population.csv)')
+    with op.batch_alter_table('export_crim_thb', schema='national') as batch_op:
+        batch_op.alter_column('geo', existing_type=sa.Text(), existing_nullable=False, comment='RS')
     with op.batch_alter_table('sdg_16_2_2', schema='national') as batch_op:
         batch_op.drop_column('coverage_population')
         batch_op.drop_column('coverage_units')
