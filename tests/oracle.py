@@ -46,7 +46,8 @@ class Truth:
         unless a row gave them; shares are given for every code of an area and period with victims."""
         out: dict[tuple, float] = defaultdict(float)
         statuses = ("possible_victim", "identified_victim")
-        areas = {"team": lambda t: t, "district": lambda t: district_of[t], "nation": lambda t: "RS"}
+        # the Centre (no district in the registry) counts in its own team rows and the nation's only
+        areas = {"team": lambda t: t, "district": lambda t: district_of.get(t) or None, "nation": lambda t: "RS"}
         services = reference.codes("service")
         for level, area_of in areas.items():
             for period_of in (lambda q: q, lambda q: q[:4]):
@@ -58,6 +59,8 @@ class Truth:
                                  for i, r in enumerate(rows)), key=lambda x: x[:3])
                 kept, seen = [], set()
                 for _, team, _, quarter, r in people:
+                    if area_of(team) is None:
+                        continue
                     key = (area_of(team), period_of(quarter), " ".join(r["cptv_ref"].split()).upper()) if r["cptv_ref"] else None
                     if key and key in seen:
                         continue
@@ -255,14 +258,49 @@ class Truth:
                     out[(legal_status, sex, T["age"], T["citizen"], T["expl"])] = value
         return out
 
-    def sdg_16_2_2(self, district_of: dict[str, str], population: dict[str, int] | None = None) -> dict[tuple, float]:
-        """{(level, area, year, breakdown, category): victims per 100,000 population} (population: the
-        package's registry unless given)."""
-        population = population if population is not None else reference.population()
-        return {(level, area, period, breakdown, category): value * 100_000 / population[area]
-                for (indicator, level, area, period, breakdown, category), value in self.indicators(district_of).items()
-                if indicator == "victims" and level in ("team", "nation") and len(period) == 4
-                and breakdown in ("total", "sex", "age_group", "exploitation")}
+    def sdg_16_2_2(self, district_of: dict[str, str], teams: reference.TeamRegistry | None = None) -> dict[tuple, float]:
+        """{(level, area, year, breakdown, category): victims per 100,000 population} (teams: the package's
+        registry unless given). The nation's row is 'RS' over the nation's population where the Centre
+        reported every quarter of the year, else 'RS_PART' over the population of the local teams summed;
+        a unit without a municipality (the Centre) has no rate of its own."""
+        teams = teams if teams is not None else reference.teams()
+        covered = self.coverage(teams)
+        out = {}
+        for (indicator, level, area, period, breakdown, category), value in self.indicators(
+                {c: t.district_code for c, t in teams.items()}).items():
+            if indicator != "victims" or level not in ("team", "nation") or len(period) != 4 \
+                    or breakdown not in ("total", "sex", "age_group", "exploitation"):
+                continue
+            if level == "nation":
+                national, _, population = covered[("victims", period)]
+                area = "RS" if national else "RS_PART"
+            else:
+                population = teams.population.get(area)
+                if population is None:
+                    continue
+            out[(level, area, period, breakdown, category)] = value * 100_000 / population
+        return out
+
+    def coverage(self, teams: reference.TeamRegistry) -> dict[tuple[str, str], tuple[bool, tuple[str, ...], int]]:
+        """{(dataset, period): (national, units, population)} for every quarter and year with an accepted
+        file: national where a unit of national scope for the dataset has an accepted file in every quarter
+        of the period that has any; population the nation's then, else the sum over the local units."""
+        files = [f for f in self.files if f.expected_status == "accepted"]
+        out = {}
+        for dataset in {f.dataset for f in files}:
+            by_quarter = defaultdict(set)
+            for f in files:
+                if f.dataset == dataset:
+                    by_quarter[f.quarter].add(f.team)
+            for period in set(by_quarter) | {q[:4] for q in by_quarter}:
+                quarters = [q for q in by_quarter if q.startswith(period)]
+                units = set().union(*(by_quarter[q] for q in quarters))
+                national = all(any(teams[u].scope == "national" and dataset in (teams[u].datasets or dataset).split(";")
+                                   for u in by_quarter[q]) for q in quarters)
+                population = teams.population["RS"] if national else sum(
+                    teams.population[u] for u in units if teams[u].scope == "local")
+                out[(dataset, period)] = (national, tuple(sorted(units)), population)
+        return out
 
     # The SDG 16.2.2 groups of the national forms, written here from the series' names (sexual exploitation;
     # forced labour, servitude and slavery; removal of organ; other purposes), not read from the product.

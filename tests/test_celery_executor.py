@@ -82,7 +82,7 @@ def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeyp
     broker_url, key_prefix = redis_broker
     celery_data, local_data = tmp_path / "celery-data", tmp_path / "local-data"
     truth = Truth(SubmissionGenerator(celery_data / "inbox", seed=20).scenario(list(reference.teams()), QUARTERS, PLANTS))
-    assert len(truth.files) == 26
+    assert len(truth.files) == 28  # 13 teams and the Centre (victims) × 2 quarters
     shutil.copytree(celery_data / "inbox", local_data / "inbox")  # the same bytes and modification times
 
     with fresh_database("thb_test_airflow") as metadata_url, fresh_database("thb_test_local") as local_url:

@@ -15,7 +15,8 @@ from test_indicators import CALENDAR, THRESHOLD
 from test_national_summary import _Figures
 from test_pipeline import run_cycle
 from oracle import Truth
-from thb_reporting import contracts, disclosure, exports, indicators, reference
+from thb_reporting import contracts, coverage, disclosure, exports, indicators, reference
+from thb_reporting.indicators import NATION
 from thb_reporting.generator import encode
 from thb_reporting.warehouse import reporting_engine, table
 
@@ -63,6 +64,8 @@ def _published_outputs(config) -> dict[tuple, float | None]:
         if key[0] in CALENDAR or (key[0] != CRIM and UNITS[key[0]] not in ("persons", "cases", "share")):
             return
         hidden = value in (None, "") if hidden is None else hidden
+        if key[2] == coverage.PARTIAL_AREA:  # the files' label of the nation-level cell that is a partial sum
+            key = (*key[:2], NATION, *key[3:])
         shown[key].add(None if hidden else (0.0 if value == "" else round(float(value), 6)))
 
     public, crim = table("public_indicators"), table("export_crim_thb")
@@ -73,7 +76,6 @@ def _published_outputs(config) -> dict[tuple, float | None]:
             see((CRIM, r.time, r.leg_stat, r.sex, r.citizen, r.expl), r.value, r.suppressed)
     folders = sorted((Path(config.data_root.removeprefix("file://")) / "exports").iterdir())
     assert folders
-    population = reference.population()
     for folder in folders:
         year = folder.name
         with open(folder / f"national_indicators_{year}.csv", encoding="utf-8-sig") as f:
@@ -95,7 +97,7 @@ def _published_outputs(config) -> dict[tuple, float | None]:
             for r in csv.DictReader(f):  # the rate gives the count back, with the published population
                 key = ("victims", r["level"], r["area_code"], r["year"], r["breakdown"], r["category"])
                 see(key, r["victims"])
-                see(key, r["rate_per_100000"] and round(float(r["rate_per_100000"]) * population[r["area_code"]] / 100_000))
+                see(key, r["rate_per_100000"] and round(float(r["rate_per_100000"]) * int(r["population"]) / 100_000))
         summaries = sorted(folder.glob("national_summary_*.html"))
         assert summaries
         for page in summaries:
@@ -139,9 +141,9 @@ def _relations(published: dict, district_of: dict) -> list[tuple[list, list, str
         if breakdown == "article_stage_sex":  # men and women of an article and stage add up to its persons
             article, stage, _ = category.split("/")
             by_total[(indicator, level, area, period, "article_stage", f"{article}/{stage}"), "=", breakdown].append(k)
-        if level == "team":
+        if level == "team" and district_of[area]:
             by_total[(indicator, "district", district_of[area], period, breakdown, category), once, "area"].append(k)
-        if level == "district":
+        if level == "district" or (level == "team" and not district_of[area]):  # the Centre: in no district
             by_total[(indicator, "nation", "RS", period, breakdown, category), once, "area"].append(k)
         if len(period) == 6 and dataset != "programmes":
             by_total[(indicator, level, area, period[:4], breakdown, category), once, "year"].append(k)
@@ -293,12 +295,14 @@ _SEEDED_RUN = """
 import hashlib, sys
 import pandas as pd
 from sqlalchemy import create_engine
-from thb_reporting import contracts, disclosure, exports, indicators, reference
+from thb_reporting import contracts, coverage, disclosure, exports, indicators, reference
 engine = create_engine(sys.argv[1])
 facts = {d: pd.read_sql_table(d, engine).convert_dtypes() for d in contracts.datasets()}
 district_of = {code: t.district_code for code, t in reference.teams().items()}
 rows = indicators.national_indicators(facts, district_of)
-public, crim = disclosure.public_outputs(rows, exports.crim_thb(facts["victims"], {"2026"}), indicators.catalogue(),
+covered = coverage.of_submissions({(d, t, q) for d, f in facts.items() for t, q in zip(f["team_code"], f["quarter"])},
+                                  reference.teams(), {"2026"})
+public, crim = disclosure.public_outputs(rows, exports.crim_thb(facts["victims"], {"2026"}, covered), indicators.catalogue(),
                                          district_of, exports.crim_thb_margins(), 4)
 print(hashlib.sha256((public.to_csv(index=False) + crim.to_csv(index=False)).encode()).hexdigest())
 """

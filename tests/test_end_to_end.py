@@ -1,15 +1,17 @@
-"""Real Airflow runs (dag.test()) of both DAGs: 13 teams × 2 quarters with planted errors, once on the
+"""Real Airflow runs (dag.test()) of both DAGs: 13 teams and the Centre × 2 quarters with planted errors, once on the
 embedded SQLite default and once on PostgreSQL through the reporting_db connection."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import TEST_KEY
 from helpers import dump, findings, ledger, publications, published_indicator
 from oracle import Truth
+from test_national_coverage import assert_no_partial_sum_labelled_as_the_nation
 from thb_reporting import reference
 from thb_reporting.config import sqlite_url
 from thb_reporting.generator import SubmissionGenerator
@@ -61,7 +63,7 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     data, db_url, mailbox = pipeline_env
     generator = SubmissionGenerator(data / "inbox", seed=20)
     truth = Truth(generator.scenario(list(reference.teams()), QUARTERS, PLANTS))
-    assert len(truth.files) == 26
+    assert len(truth.files) == 28  # 13 teams and the Centre (victims) × 2 quarters
 
     states = cycle()
     assert states == {"pull_mailbox": "success", "collect_new_submissions": "success",
@@ -72,7 +74,11 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     assert len(dump(db_url, "victims")) == truth.published_rows()
     # every bad file is quarantined with its reason, row and column in the ledger
     rows = {(r.team_code, r.file_name): r for r in ledger(db_url)}
-    assert len(rows) == 26
+    assert len(rows) == 28
+    # the Centre reported both quarters: the victims figures are the nation's, and labelled so
+    covered = assert_no_partial_sum_labelled_as_the_nation(
+        SimpleNamespace(teams=reference.teams(), reporting_db_url=db_url, data_root=data.as_uri()))
+    assert all(covered[("victims", p)][0] for p in [*QUARTERS, "2026"]) and covered == truth.coverage(reference.teams())
     reasons = {(f.submission_id, f.rule, f.source_row) for f in findings(db_url)}
     for f in truth.files:
         r = rows[(f.team, f.file_name)]
@@ -99,7 +105,7 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     generator.victims_file("vranje", "2026Q3", version=2)
     cycle()
     assert published_indicator(db_url) == Truth(generator.files).victims_by_team_quarter()
-    assert len(mailbox.received) == 28  # the two new files, and nothing sent twice
+    assert len(mailbox.received) == 30  # the two new files, and nothing sent twice
     after = {(r.team_code, r.file_name): r for r in ledger(db_url)}
     assert after[("vranje", "victims_2026Q3.csv")].superseded_by == after[("vranje", "victims_2026Q3_v2.csv")].submission_id
     assert publications(db_url)[("subotica", "2026Q2")] == after[("subotica", "victims_2026Q2_v2.csv")].submission_id

@@ -6,7 +6,7 @@ import math
 from sqlalchemy import select
 
 from oracle import Truth
-from thb_reporting import contracts, reference
+from thb_reporting import contracts, indicator_catalogue, reference
 from thb_reporting.warehouse import reporting_engine, table
 from test_pipeline import run_cycle
 
@@ -79,6 +79,7 @@ def _assert_exports(config, truth, district_of) -> None:
     assert sdg_rows.keys() == rates.keys()
     for key, (rate, hidden) in sdg_rows.items():
         level, area, year, breakdown, category = key
+        area = "RS" if area == "RS_PART" else area  # the tables' nation-level cell, with its coverage columns
         assert hidden == public[("victims", level, area, year, breakdown, category)][1]
         assert (rate is None) if hidden else math.isclose(rate, rates[key])
     folder = Path(config.data_root.removeprefix("file://")) / "exports" / "2026"
@@ -86,8 +87,16 @@ def _assert_exports(config, truth, district_of) -> None:
         from_file = {(r["time"], r["leg_stat"], r["sex"], r["citizen"], r["expl"]): r["value"] for r in csv.DictReader(f)}
     assert from_file == {k: "" if hidden else str(v) for k, (v, hidden) in crim_rows.items()}
     with open(folder / "national_indicators_2026.csv", encoding="utf-8-sig") as f:
-        indicators_file = {(r["indicator"], r["level"], r["area_code"], r["period"], r["breakdown"], r["category"]):
-                           r["value"] for r in csv.DictReader(f)}
+        file_rows = list(csv.DictReader(f))
+    covered = truth.coverage(reference.teams())
+    for r in file_rows:  # a nation-level sum is 'RS' only where the Centre covers it, as the truth says
+        if r["level"] == "nation" and r["indicator"] not in CALENDAR:
+            dataset = indicator_catalogue.catalogue()[r["indicator"]]["dataset"]
+            national, units, population = covered[(dataset, r["period"])]
+            assert (r["area_code"], r["coverage"], r["coverage_units"], r["coverage_population"]) == (
+                "RS" if national else "RS_PART", "nation" if national else "units", ";".join(units), str(population)), r
+    indicators_file = {(r["indicator"], r["level"], "RS" if r["area_code"] == "RS_PART" else r["area_code"], r["period"],
+                        r["breakdown"], r["category"]): r["value"] for r in file_rows}
     assert {k for k in indicators_file if k[0] not in CALENDAR} == {k for k in public if k[3].startswith("2026")}
     for key, text in indicators_file.items():
         if key[0] in CALENDAR:
@@ -101,8 +110,9 @@ def _assert_exports(config, truth, district_of) -> None:
     for sheet, level in (("nacija_nation", "nation"), ("okruzi_districts", "district"), ("timovi_teams", "team")):
         rows = book[sheet].iter_rows(values_only=True)
         header = next(rows)
-        from_sheet = {tuple(r[header.index(c)] for c in ("indicator", "level", "area_code", "period", "breakdown", "category")):
-                      r[header.index("value")] for r in rows}
+        from_sheet = {tuple("RS" if v == "RS_PART" else v for v in (r[header.index(c)] for c in (
+                          "indicator", "level", "area_code", "period", "breakdown", "category"))): r[header.index("value")]
+                      for r in rows}
         want = {k: v for k, v in indicators_file.items() if k[1] == level}
         assert from_sheet.keys() == want.keys()
         assert all((v is None) if want[k] == "" else math.isclose(v, float(want[k])) for k, v in from_sheet.items())

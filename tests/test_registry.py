@@ -22,19 +22,24 @@ def test_a_registry_of_145_municipalities_goes_through_ingest_and_publish(tmp_pa
     config = PipelineConfig.local(tmp_path / "data", TEST_KEY, reporting_db_url=sqlite_url(tmp_path / "r.sqlite"),
                                   teams_registry=str(registry))
     teams = config.teams
-    assert len(teams) == 145 and {"nis", "opstina_145"} <= set(teams)
+    assert len([t for t in teams.values() if t.scope == "local"]) == 145 and {"nis", "opstina_145", "czztlj"} <= set(teams)
     assert teams.population["opstina_145"] > 0
     generator = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=3, teams=teams)
-    generator.scenario(["opstina_145", "nis"], ["2026Q2"], datasets=("victims", "activities"))
+    generator.scenario(["czztlj", "opstina_145", "nis"], ["2026Q2"], datasets=("victims", "activities"))
     outcome = process_submissions(config, collect_new_submissions(config))
-    assert len(outcome["accepted"]) == 4 and not outcome["rejected"], outcome
+    assert len(outcome["accepted"]) == 5 and not outcome["rejected"], outcome  # the Centre sends victims only
     publish(config)
     engine = reporting_engine(config.reporting_db_url)
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(table("teams"))).scalar_one() == 145
+        assert conn.execute(select(func.count()).select_from(table("teams"))).scalar_one() == 146  # and the Centre
         sdg = table("sdg_16_2_2")
-        assert "opstina_145" in set(conn.execute(select(sdg.c.area_code)).scalars())
-    assert len(reference.teams()) == 13  # the package's own registry, untouched
+        areas = set(conn.execute(select(sdg.c.area_code)).scalars())
+        # the Centre (no municipality) has no rate of its own; its quarter makes the nation's figure the nation's
+        assert "opstina_145" in areas and "czztlj" not in areas and "RS" in areas
+        indicators = table("indicators")
+        levels = set(conn.execute(select(indicators.c.level).where(indicators.c.area_code == "czztlj")).scalars())
+        assert levels == {"team"}
+    assert len(reference.teams()) == 14  # the package's own registry (13 teams and the Centre), untouched
 
 
 def test_the_default_registry_is_the_package_one(tmp_path):
@@ -50,13 +55,13 @@ def test_two_configurations_in_one_process_each_keep_their_registry(tmp_path, or
     from thb_reporting.ingest import collect_new_submissions, process_submissions
     from thb_reporting.publish import publish
 
-    larger = synthetic_registry(tmp_path / "teams.csv", 15)  # the 13 teams, and opstina_014, opstina_015
+    larger = synthetic_registry(tmp_path / "teams.csv", 15)  # the 13 teams, opstina_014, opstina_015, the Centre
     made = {"larger": lambda: PipelineConfig.local(tmp_path / "larger", TEST_KEY, teams_registry=str(larger)),
             "package": lambda: PipelineConfig.local(tmp_path / "package", TEST_KEY)}
     names = ["larger", "package"] if order == "larger_first" else ["package", "larger"]
     configs = {name: made[name]() for name in names}
     assert set(configs["larger"].teams) - set(configs["package"].teams) == {"opstina_014", "opstina_015"}
-    assert len(configs["package"].teams) == 13
+    assert len(configs["package"].teams) == 14
 
     for name in names:
         config = configs[name]

@@ -23,8 +23,11 @@ def test_statuses_and_rates_equal_the_scenario(config, generator):
     run_cycle(config)
 
     expected = {}
-    for team in reference.teams():
+    teams = reference.teams()
+    for team in teams:
         for dataset in contracts.datasets():
+            if not teams[team].reports(dataset):
+                continue  # the Centre owes victims only
             f = next((f for f in truth.files if (f.team, f.dataset) == (team, dataset)), None)
             expected[(team, dataset)] = ("missing" if f is None else "rejected" if f.plant else
                                          "accepted" if team == "subotica" or (team == "vranje" and dataset in ("victims", "activities"))
@@ -37,10 +40,12 @@ def test_statuses_and_rates_equal_the_scenario(config, generator):
             select(ind).where(ind.c.indicator.in_(["reporting_rate", "on_time_rate"]), ind.c.period == "2026Q3"))}
     assert got == expected
     assert "2024Q1" in owed and "2026Q4" not in owed  # from the teams' first quarter to the last that ended
-    for team in reference.teams():
-        mine = [expected[(team, d)] for d in contracts.datasets()]
-        assert rates[("reporting_rate", "team", team, "total")] == sum(s.startswith("accepted") for s in mine) / 5
-        assert rates[("on_time_rate", "team", team, "total")] == mine.count("accepted") / 5
+    assert [d for t, d in expected if t == "czztlj"] == ["victims"]
+    assert ("reporting_rate", "district", "", "total") not in rates  # the Centre lies in no district
+    for team in teams:
+        mine = [expected[(team, d)] for d in contracts.datasets() if (team, d) in expected]
+        assert rates[("reporting_rate", "team", team, "total")] == sum(s.startswith("accepted") for s in mine) / len(mine)
+        assert rates[("on_time_rate", "team", team, "total")] == mine.count("accepted") / len(mine)
     everything = list(expected.values())
     assert rates[("reporting_rate", "nation", "RS", "total")] == sum(s.startswith("accepted") for s in everything) / len(everything)
     assert rates[("on_time_rate", "nation", "RS", "victims")] == sum(
@@ -75,7 +80,8 @@ def test_obligations_decide_what_each_team_owes(tmp_path):
     assert owes(nis, "programmes", Quarter.parse("2024Q3"), rules) and not owes(nis, "programmes", Quarter.parse("2024Q2"), rules)
     assert not owes(nis, "victims", Quarter.parse("2023Q4"), rules)  # before the team's first quarter
     in_force = reporting_obligations(reference.teams())  # reference/reporting_obligations.csv
-    assert all(owes(t, d, Quarter.parse("2026Q3"), in_force) for t in reference.teams().values() for d in contracts.datasets())
+    assert all(owes(t, d, Quarter.parse("2026Q3"), in_force) == (t.scope == "local" or d == "victims")
+               for t in reference.teams().values() for d in contracts.datasets())  # the Centre: victims only
 
     engine = reporting_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
     ensure_schema(engine)
@@ -83,5 +89,7 @@ def test_obligations_decide_what_each_team_owes(tmp_path):
         rows = reporting_statuses(conn, reference.teams(), [Quarter.parse("2026Q3")], dt.date(2026, 11, 1), obligations=rules)
     owed = {(r["team_code"], r["dataset"]) for r in rows}
     assert ("sombor", "cross_border") not in owed and ("nis", "cross_border") in owed
-    assert len(owed) == len(reference.teams()) * len(contracts.datasets()) - 1
+    local = [t for t in reference.teams().values() if t.scope == "local"]
+    assert len(owed) == len(local) * len(contracts.datasets()) - 1 + 1  # and the Centre's victims
+    assert {d for t, d in owed if t == "czztlj"} == {"victims"}
     assert {r["status"] for r in rows} == {"missing"}

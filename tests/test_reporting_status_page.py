@@ -52,6 +52,7 @@ def _scenario(data_root: Path):
             for quarter in QUARTERS:
                 f = next((f for f in truth.files if (f.team, f.dataset, f.quarter) == (team, dataset, quarter)), None)
                 expected[(team, dataset, quarter)] = (
+                    "not_owed" if not reference.teams()[team].reports(dataset) else  # the Centre: victims only
                     "missing" if f is None else "rejected" if f.plant else
                     "accepted" if team == "subotica" else "accepted_late")
     return config, expected
@@ -101,7 +102,12 @@ def test_page_shows_the_scenario_and_links_to_the_validation_reports(tmp_path):
     cells = _cells(page.text)
     assert {k: v[0] for k, v in cells.items()} == expected
     assert all(("locked" in title) == (key[2] == "2026Q2") for key, (_, _, title) in cells.items())
-    assert all((link is None) == (expected[key] == "missing") for key, (_, link, _) in cells.items())
+    assert all((link is None) == (expected[key] in ("missing", "not_owed")) for key, (_, link, _) in cells.items())
+    # what the national figures cover: the local teams only (the Centre sent nothing), Serbian first
+    coverage = page.text[page.text.index('<table id="coverage">'):]
+    assert page.text.index("Obuhvat nacionalnih podataka") < page.text.index("What the national figures cover")
+    assert 'data-dataset="victims"' in coverage and 'data-period="2026Q3" data-coverage="units"' in coverage
+    assert 'data-coverage="nation"' not in coverage[:coverage.index("</table>")]
 
     # the rejected cell links to its report: the rule, row, column and how to fix it, both languages
     status, link, _ = cells[("nis", "victims", "2026Q3")]

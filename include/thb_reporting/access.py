@@ -24,7 +24,7 @@ from thb_reporting.reader_views import PUBLIC_VIEWS, create_reader_views
 ROLES = ("pipeline_writer", "reporting_analyst", "reporting_reader")
 SCHEMAS = ("ledger", "national", "reporting_public")
 ANALYST_TABLES = ("indicators", "public_indicators", "victims_by_team_quarter", "export_crim_thb", "sdg_16_2_2",
-                  "indicator_catalogue", "teams", "districts", "code_lists", "quarters")
+                  "coverage", "indicator_catalogue", "teams", "districts", "code_lists", "quarters")
 
 
 def create_roles(admin_conn, pipeline_logins: str | list[str] | tuple[str, ...] = ()) -> None:

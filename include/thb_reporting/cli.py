@@ -98,6 +98,9 @@ def show_published(db_url: str) -> None:
         shared = conn.execute(select(ind.c.period, func.count(), func.sum(ind.c.value)).where(
             ind.c.indicator == "victims_also_reported_by_another_team", ind.c.level == "team", ind.c.value > 0)
             .group_by(ind.c.period)).all()
+        cov = table("coverage")
+        covered = conn.execute(select(cov.c.period, cov.c.dataset, cov.c.coverage, cov.c.description_en)
+                               .order_by(cov.c.period, cov.c.dataset)).all()
     _print_table("Submissions received (ledger.submissions)", counts, ["dataset", "status", "files"])
     print("\nRejected, with the reasons (every finding by row and column: ledger.findings)")
     for sid, team, file_name, summary in rejected:
@@ -112,6 +115,9 @@ def show_published(db_url: str) -> None:
                   for p, teams, persons in shared],
                  ["period", "teams told", "such persons, team by team", "victims summed over teams",
                   "victims in the nation"])
+    _print_table("What the national figures cover (national.coverage): 'nation' where the Centre for Protection of "
+                 "Victims of Trafficking reported every quarter, else the units summed (exports: RS_PART)",
+                 [list(r) for r in covered], ["period", "dataset", "coverage", "what it covers"])
     periods, rows = national_summary_rows(nation)
     _print_table(f"National summary (national.indicators, level nation; {NO_DATA} no data for that period)",
                  rows, ["indicator", *periods])
@@ -141,7 +147,8 @@ def demo(args) -> int:
     if data.exists():
         shutil.rmtree(data)
     teams = reference.teams(reference.PACKAGE_TEAMS)  # the demo's teams: the package's registry
-    print(f"1. Generating synthetic submissions: {len(teams)} teams × {len(contracts.datasets())} datasets × "
+    print(f"1. Generating synthetic submissions: {len(teams)} reporting units (the Centre: victims only) × "
+          f"{len(contracts.datasets())} datasets × "
           f"{len(DEMO_QUARTERS)} quarters into {data / 'inbox'} ({len(DEMO_PLANTS)} with planted errors)")
     generator = SubmissionGenerator(data / "inbox", seed=args.seed, shared_persons=1)
     generator.scenario(list(teams), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())

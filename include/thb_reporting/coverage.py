@@ -47,12 +47,12 @@ class Coverage:
         share = f", {self.population_share:.1%}" if self.population_share is not None else ""
         pop = f"{self.population:,}".replace(",", ".") if self.population is not None else "?"
         if lang == "sr":
-            return f"zbir {n} lokalnih timova ({', '.join(self.units)}; stanovništvo {pop}{share}), ne cela zemlja"
-        return f"sum of {n} local teams ({', '.join(self.units)}; population {pop}{share}), not the whole country"
+            return f"zbir {n} jedinica izveštavanja ({', '.join(self.units)}; stanovništvo {pop}{share}), ne cela zemlja"
+        return f"sum of {n} reporting units ({', '.join(self.units)}; population {pop}{share}), not the whole country"
 
 
 def reports_nationally(team: reference.Team, dataset: str) -> bool:
-    return team.scope == "national" and (not team.datasets or dataset in team.datasets.split(";"))
+    return team.scope == "national" and team.reports(dataset)
 
 
 def of_submissions(submitted: Iterable[tuple[str, str, str]], teams: reference.TeamRegistry,
@@ -80,3 +80,66 @@ def of_submissions(submitted: Iterable[tuple[str, str, str]], teams: reference.T
             out[(dataset, period)] = Coverage(dataset, period, national, tuple(sorted(units)), quarters, population,
                                               nation_population)
     return out
+
+
+# What the tables and files say of each figure (national.indicators, public_indicators, export_crim_thb,
+# sdg_16_2_2 and their files): 'nation' | 'units', the units summed (';'-separated), the population they
+# cover (the nation's when national; empty when a unit's is not known, e.g. the Centre's own row).
+COLUMNS = ("coverage", "coverage_units", "coverage_population")
+# geo / area code of a nation-level sum that is not the nation's (documented in docs/architecture.md):
+# never 'RS', which Eurostat and the SDG database read as the country.
+PARTIAL_AREA = "RS_PART"
+
+
+def nation_area(c: Coverage) -> str:
+    """The geo/area code of a nation-level figure: the country's only where it covers the nation."""
+    from thb_reporting.indicators import NATION
+
+    return NATION if c.national else PARTIAL_AREA
+
+
+def columns_of(c: Coverage | None) -> dict:
+    """The COLUMNS of a figure with this coverage (all empty without one)."""
+    if c is None:
+        return dict.fromkeys(COLUMNS)
+    return {"coverage": c.label, "coverage_units": ";".join(c.units), "coverage_population": c.population}
+
+
+def of_area(covered: dict[tuple[str, str], Coverage], teams: reference.TeamRegistry, dataset: str, period: str,
+            level: str, area: str) -> Coverage | None:
+    """The coverage of a figure of `level` (team | district | nation) and `area`: the nation's as
+    of_submissions says; a district's the units of the nation's that lie in it; a team's the team alone
+    (a unit of national scope included: its own records, not the nation's figure)."""
+    whole = covered.get((dataset, period))
+    if whole is None:
+        return None
+    if level == "nation":
+        return whole
+    units = [u for u in whole.units if (u == area if level == "team" else u in teams and teams[u].district == area)]
+    known = [teams.population.get(u) for u in units]
+    return Coverage(dataset, period, False, tuple(units), whole.quarters, None if None in known else sum(known),
+                    whole.nation_population)
+
+
+def annotate(rows, covered: dict[tuple[str, str], Coverage], teams: reference.TeamRegistry, dataset_of: dict[str, str]):
+    """`rows` (indicator rows: indicator, level, area_code, period, …) with the COLUMNS added, from the
+    coverage of the indicator's dataset (dataset_of: indicator → dataset) in the row's area and period.
+    Rows of an indicator computed from no submissions (the calendar's rates) get empty columns."""
+    import pandas as pd
+
+    keys = rows[["indicator", "level", "area_code", "period"]].drop_duplicates()
+    found = [columns_of(of_area(covered, teams, dataset_of.get(i), p, lvl, a))
+             for i, lvl, a, p in zip(keys["indicator"], keys["level"], keys["area_code"], keys["period"])]
+    table = pd.concat([keys.reset_index(drop=True), pd.DataFrame(found, columns=list(COLUMNS))], axis=1)
+    table["coverage_population"] = table["coverage_population"].astype("Int64")
+    return rows.drop(columns=[c for c in COLUMNS if c in rows], errors="ignore").merge(
+        table, on=["indicator", "level", "area_code", "period"], how="left")
+
+
+def table_rows(covered: dict[tuple[str, str], Coverage]) -> list[dict]:
+    """national.coverage: one row per dataset and period, for a ministry to read what each figure covers."""
+    return [{"dataset": c.dataset, "period": c.period, "coverage": c.label, "national": c.national,
+             "units": ";".join(c.units), "quarters": ";".join(c.quarters), "population": c.population,
+             "nation_population": c.nation_population, "population_share": c.population_share,
+             "description_sr": c.describe("sr"), "description_en": c.describe("en")}
+            for _, c in sorted(covered.items())]

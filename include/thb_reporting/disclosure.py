@@ -8,8 +8,8 @@ crim_thb cube (national.export_crim_thb and its file). Their counts of persons a
 that anyone can write down:
   - the categories of a breakdown that partitions its total (sex, age group, citizenship, migration status;
     beneficiaries and people reached by type, persons by counterpart country) add up to it, men and women
-    of an article and stage to its persons, the teams of a district to the district, the districts to the
-    nation, the quarters to the year, and identified plus presumed victims to all victims (the catalogue's
+    of an article and stage to its persons, the teams of a district to the district, the districts (and
+    the units in no district: the Centre) to the nation, the quarters to the year, and identified plus presumed victims to all victims (the catalogue's
     `sums_to`, indicators.yaml);
   - the crim_thb cells of a year with one legal status, sex, citizenship or group of forms of exploitation
     add up to the nation's count of that status, sex, citizenship (Serbian; foreign = EU + non-EU) or of
@@ -74,9 +74,9 @@ def relations(cells, district_of: dict[str, str]) -> list[Relation]:
         if (indicator, breakdown) in coarser:  # e.g. 388/indictment/male + …/female = 388/indictment
             parent = indicator_catalogue.category_key(*indicator_catalogue.category_parts(category)[:-1])
             finer[(indicator, level, area, period, coarser[(indicator, breakdown)], parent)].append(i)
-        if level == "team":
+        if level == "team" and district_of.get(area):
             areas[(indicator, "district", district_of.get(area), period, breakdown, category)].append(i)
-        elif level == "district":
+        elif level in ("district", "team"):  # a unit in no district (the Centre) sums into the nation
             areas[(indicator, "nation", NATION, period, breakdown, category)].append(i)
         if len(period) == 6:  # 2026Q1
             quarters[(indicator, level, area, period[:4], breakdown, category)].append(i)

@@ -3,24 +3,29 @@ Eurostat's crim_thb, and SDG indicator 16.2.2 (victims per 100,000 population).
 
 Everything here is for the public: counts from 1 to the threshold are suppressed, in the indicators and
 the crim_thb cube together (thb_reporting.disclosure.public_outputs). The exact figures stay in
-national.indicators, for the ministries' analysts."""
+national.indicators, for the ministries' analysts. Every row says its coverage (thb_reporting.coverage):
+a nation-level figure is labelled 'RS' only where a unit of national scope (the Centre) reported every
+quarter it sums; otherwise it is 'RS_PART', the sum of the units named, over the population they cover."""
 from __future__ import annotations
 
 import io
 
-from thb_reporting import indicator_catalogue, reference
+from thb_reporting import coverage, indicator_catalogue, reference
 from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES, deduplicated
 
-CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", "value", "suppressed"]
+# geo / area_code is 'RS' only where the figures cover the nation (coverage.nation_area); a sum of local
+# teams is 'RS_PART' with the units and population it covers in the coverage columns.
+CRIM_THB_COLUMNS = ["geo", "time", "leg_stat", "sex", "citizen", "expl", "unit", *coverage.COLUMNS, "value", "suppressed"]
 SDG_COLUMNS = ["level", "area_code", "year", "breakdown", "category", "victims", "population", "rate_per_100000",
-               "suppressed"]
+               *coverage.COLUMNS, "suppressed"]
 
 
-def crim_thb(victims, years: set[str]):
+def crim_thb(victims, years: set[str], covered: dict):
     """Victims (identified and presumed) of each year, counted once nationally, by legal status, sex,
     citizenship (reporting country / other EU / non-EU) and form of exploitation (sexual / labour /
     other; a person with forms in two groups counts in each): exact counts, every column of
-    CRIM_THB_COLUMNS but `suppressed` (disclosure.public_outputs suppresses them with the public indicators)."""
+    CRIM_THB_COLUMNS but `suppressed` (disclosure.public_outputs suppresses them with the public indicators).
+    covered: coverage.of_submissions of the years; geo is 'RS' only for a year the Centre covers."""
     import pandas as pd
 
     if victims is None or victims.empty:
@@ -40,7 +45,12 @@ def crim_thb(victims, years: set[str]):
             lambda forms: sorted({codes[("expl", f)] for f in forms.split(";") if f}) or ["UNK"]),
     }).explode("expl")
     counts = frame.groupby(["time", "leg_stat", "sex", "citizen", "expl"]).size().rename("value").reset_index()
-    return counts.assign(geo=NATION, unit="NR")[CRIM_THB_COLUMNS[:-1]]
+    of_year = {year: covered[("victims", year)] for year in counts["time"].unique()}
+    described = pd.DataFrame([{"time": y, "geo": coverage.nation_area(c), **coverage.columns_of(c)} for y, c in of_year.items()],
+                             columns=["time", "geo", *coverage.COLUMNS])
+    counts = counts.merge(described, on="time", how="left").assign(unit="NR")
+    counts["coverage_population"] = counts["coverage_population"].astype("Int64")
+    return counts[CRIM_THB_COLUMNS[:-1]]
 
 
 def crim_thb_margins() -> dict[str, dict[str, tuple[str, str, list[str]]]]:
@@ -62,17 +72,24 @@ def crim_thb_margins() -> dict[str, dict[str, tuple[str, str, list[str]]]]:
 def sdg_16_2_2(indicator_rows, years: set[str], population: dict[str, int]):
     """Victims per 100,000 population by sex, age group and form of exploitation, for each team's
     municipality and for the nation, per year (population: the team registry's, reference.TeamRegistry).
-    `indicator_rows` are the public ones: where the count is suppressed, so is the rate."""
+    `indicator_rows` are the public ones, with their coverage columns: where the count is suppressed, so is
+    the rate. A nation-level sum that is not the nation's is 'RS_PART' over the population it covers, never
+    the nation's; a unit without a municipality (the Centre) has no rate of its own."""
     import pandas as pd
 
     rows = indicator_rows[indicator_rows["level"].isin(["team", "nation"]) & indicator_rows["period"].isin(years)]
     rows = rows[indicator_catalogue.shown_rows(rows, "sdg_16_2_2")]  # victims: total, sex, age group, form
+    nation = rows["level"] == "nation"
+    partial = nation & (rows["coverage"] != coverage.NATION_LABEL)
+    people = rows["coverage_population"].where(nation, rows["area_code"].map(population))
+    rows, people, partial = rows[people.notna()], people[people.notna()], partial[people.notna()]
     if rows.empty:
         return pd.DataFrame(columns=SDG_COLUMNS)
     out = pd.DataFrame({
-        "level": rows["level"], "area_code": rows["area_code"], "year": rows["period"],
+        "level": rows["level"], "area_code": rows["area_code"].mask(partial, coverage.PARTIAL_AREA), "year": rows["period"],
         "breakdown": rows["breakdown"], "category": rows["category"], "victims": rows["value"].round().astype("Int64"),
-        "population": rows["area_code"].map(population).astype("int64"), "suppressed": rows["suppressed"],
+        "population": people.astype("int64"), "suppressed": rows["suppressed"],
+        **{c: rows[c] for c in coverage.COLUMNS},
     })
     out["rate_per_100000"] = (out["victims"].astype("Float64") * 100_000 / out["population"])
     return out.reset_index(drop=True)[SDG_COLUMNS]
@@ -107,7 +124,10 @@ def write_files(data_root: str, year: str, indicator_rows, crim, sdg, catalogue)
     from thb_reporting.storage import storage_path, write_atomically
 
     folder = storage_path(data_root) / "exports" / year
-    year_rows = indicator_rows[indicator_rows["period"].str.startswith(year)]
+    year_rows = indicator_rows[indicator_rows["period"].str.startswith(year)].copy()
+    # in a file that leaves the ministries, a nation-level sum that is not the nation's is not 'RS'
+    partial = (year_rows["level"] == "nation") & (year_rows["coverage"] == coverage.UNITS_LABEL)
+    year_rows.loc[partial, "area_code"] = coverage.PARTIAL_AREA
     files = {
         f"national_indicators_{year}.csv": _csv(year_rows),
         f"national_indicators_{year}.xlsx": _xlsx({

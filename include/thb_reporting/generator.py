@@ -88,6 +88,7 @@ class SubmissionGenerator:
         self._serial = Counter()
         self._with_cptv: dict[str, list[dict]] = {}  # quarter → the last victims file's own people with a CPTV number
         self.shared: list[tuple[str, str, str]] = []  # (quarter, team, CPTV number) of each person reported again
+        self._referred: dict[str, list[dict]] = {}  # quarter → local teams' people with a CPTV number (for the Centre)
 
     def _rng(self, *parts) -> random.Random:
         return random.Random(f"{self.seed}:" + ":".join(map(str, parts)))
@@ -100,7 +101,10 @@ class SubmissionGenerator:
         return "".join(ch for ch in self.teams[team].name_lat.upper() if ch.isalpha())[:2]
 
     def victims_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
+        if team in self.teams and self.teams[team].scope == "national":
+            return self.centre_victims_rows(rng, team, quarter, n)
         rows = [self.person(rng, team, quarter) for _ in range(n)]
+        self._referred.setdefault(str(quarter), []).extend(r for r in rows if r["cptv_ref"])
         if self.shared_persons:
             own = [r for r in rows if r["cptv_ref"]]
             for person in self._with_cptv.get(str(quarter), [])[: self.shared_persons]:
@@ -109,6 +113,22 @@ class SubmissionGenerator:
                             {**person, "case_ref": f"{self._prefix(team)}-{quarter.year}-{self._serial[team]:04d}"})
                 self.shared.append((str(quarter), team, person["cptv_ref"]))
             self._with_cptv[str(quarter)] = own
+        return rows
+
+    def centre_victims_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
+        """The Centre's file (a unit of national scope): about two thirds of the people with a CPTV number
+        that local teams' victims files of the quarter written so far hold (whether or not those files are
+        accepted), under the same CPTV number and the Centre's own case reference, and `n` people no local
+        team saw, each with a CPTV number (the Centre gives it)."""
+        rows = []
+        for person in self._referred.get(str(quarter), []):
+            if rng.random() < 0.67:
+                self._serial[team] += 1
+                rows.append({**person, "case_ref": f"{self._prefix(team)}-{quarter.year}-{self._serial[team]:04d}"})
+        for _ in range(n):
+            person = self.person(rng, team, quarter)
+            person["cptv_ref"] = person["cptv_ref"] or f"CZŽTL-{quarter.year}/{rng.randrange(10**10):010d}"
+            rows.insert(rng.randrange(len(rows) + 1), person)
         return rows
 
     def person(self, rng: random.Random, team: str, quarter: Quarter) -> dict:
@@ -273,12 +293,17 @@ class SubmissionGenerator:
 
     def scenario(self, teams: list[str], quarters: list[str], plants: dict[tuple, str] | None = None,
                  datasets: tuple[str, ...] = ("victims",)) -> list[GeneratedFile]:
-        """Every team's file of every dataset for every quarter. plants maps (team, quarter) for victims, or
+        """Every team's file of every dataset it reports (registry) for every quarter; a unit of national
+        scope (the Centre) after the local teams of the list, so that its file holds people they reported.
+        plants maps (team, quarter) for victims, or
         (team, quarter, dataset), to a plant. Returns self.files: every file written so far."""
         plants = plants or {}
+        teams = sorted(teams, key=lambda t: t in self.teams and self.teams[t].scope == "national")  # stable
         for quarter in quarters:
             for dataset in datasets:
                 for team in teams:
+                    if team in self.teams and not self.teams[team].reports(dataset):
+                        continue  # the Centre reports victims only
                     plant = plants.get((team, quarter, dataset)) or (plants.get((team, quarter)) if dataset == "victims" else None)
                     self.dataset_file(dataset, team, quarter, plant=plant)
         return self.files
@@ -328,22 +353,28 @@ def encode(dataset: str, rows: list[dict], columns: list[str], file_format: str)
 
 def synthetic_registry(target: Path, municipalities: int = 145, seed: int = 145) -> Path:
     """A team registry (the columns of reference/teams.csv, with a population column) of `municipalities`
-    teams: the real registry's teams first, then invented municipalities ('opstina_014', …) spread over
-    the districts outside Kosovo and Metohija, for scale tests of a registry with every municipality."""
+    local teams: the real registry's local teams first, then invented municipalities ('opstina_014', …)
+    spread over the districts outside Kosovo and Metohija, for scale tests of a registry with every
+    municipality; then the real registry's units of national scope (the Centre), which have no municipality."""
     rng = random.Random(seed)
     real = list(reference.teams(reference.PACKAGE_TEAMS).values())
     population = reference.population(reference.PACKAGE_TEAMS)
     districts = [d for d in reference.districts().values() if d["region_code"] != "RS-KM"]
-    rows = [{"municipality_code": t.municipality_code, "name_lat": t.name_lat, "name_cyr": t.name_cyr,
-             "district_code": t.district_code, "district_lat": t.district_lat, "district_cyr": t.district_cyr,
-             "contact_emails": ";".join(t.contact_emails), "active_since": t.active_since,
-             "population": population.get(t.municipality_code, "")} for t in real[:municipalities]]
+
+    def row(t):
+        return {"municipality_code": t.municipality_code, "name_lat": t.name_lat, "name_cyr": t.name_cyr,
+                "district_code": t.district_code, "district_lat": t.district_lat, "district_cyr": t.district_cyr,
+                "contact_emails": ";".join(t.contact_emails), "active_since": t.active_since,
+                "population": population.get(t.municipality_code, ""), "scope": t.scope, "datasets": t.datasets}
+
+    rows = [row(t) for t in real if t.scope == "local"][:municipalities]
     for n in range(len(rows) + 1, municipalities + 1):
         d = districts[n % len(districts)]
         rows.append({"municipality_code": f"opstina_{n:03d}", "name_lat": f"Opština {n:03d}",
                      "name_cyr": f"Општина {n:03d}", "district_code": d["district_code"], "district_lat": d["name_lat"],
                      "district_cyr": d["name_cyr"], "contact_emails": f"tim.opstina{n:03d}@example.org",
-                     "active_since": "2024Q1", "population": rng.randint(5_000, 120_000)})
+                     "active_since": "2024Q1", "population": rng.randint(5_000, 120_000), "scope": "local", "datasets": ""})
+    rows += [row(t) for t in real if t.scope != "local"]
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", encoding="utf-8", newline="") as f:

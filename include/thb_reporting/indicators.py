@@ -3,7 +3,10 @@
 Counts per team, district and nation, per quarter and year, in one long table. A person reported with
 the same CPTV referral number (the same token) several times counts once per area and period: once in
 each team that reported them, once in the district, once nationally; of two reports, the one referred
-first is kept. A programme reported in several quarters counts once in the year (its latest report).
+first is kept. The Centre for Protection of Victims of Trafficking (a unit of national scope, no
+municipality) reports every person it referred or identified: its rows make its own team-level rows and
+count at nation level, where the CPTV number links them to the local teams' rows (a person once); they
+count in no district (the Centre's records do not say where a person was met). A programme reported in several quarters counts once in the year (its latest report).
 """
 from __future__ import annotations
 
@@ -194,8 +197,12 @@ def national_indicators(facts: dict, district_of: dict[str, str], levels: tuple[
         for dataset, rows in facts.items():
             if rows is None or rows.empty:
                 continue
-            area = {"team": rows["team_code"], "district": rows["team_code"].map(district_of),
+            area = {"team": rows["team_code"], "district": rows["team_code"].map(district_of).replace("", None),
                     "nation": pd.Series(NATION, index=rows.index)}[level]
+            if level == "district":  # a unit of national scope (the Centre) lies in no district
+                rows, area = rows[area.notna()], area[area.notna()]
+                if rows.empty:
+                    continue
             for period in (rows["quarter"], rows["quarter"].str.slice(0, 4)):
                 BY_DATASET[dataset](out, rows.assign(area_code=area, period=period))
         parts.extend(out.parts)

@@ -1,6 +1,7 @@
 """The published national summary: one HTML page per quarter, written next to the year's exports
 (<data_root>/exports/<year>/national_summary_<quarter>.html), with the figures a ministry would quote and
-charts over the quarters. Public: it reads only national.public_indicators, where counts of persons and
+charts over the quarters, and what the figures cover (national.coverage: the nation where the Centre
+reported, else the local teams summed). Public: it reads only national.public_indicators, where counts of persons and
 cases from 1 to the threshold, and any count that would reveal one, are suppressed (shown as x)."""
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy import select
 
 from thb_reporting import indicator_catalogue, reference
 from thb_reporting.quarters import Quarter
-from thb_reporting.status_report import SUPPRESSED_MARK, format_value, line_chart_svg, national_series, render
+from thb_reporting.status_report import (SUPPRESSED_MARK, coverage_of_periods, format_value, line_chart_svg, national_series,
+                                         render)
 from thb_reporting.warehouse import table
 
 
@@ -53,6 +55,7 @@ def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) 
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
     return render("national_summary.html.j2", quarter=str(q), year=q.year, headlines=headlines, breakdowns=breakdowns,
                   districts=by_district, rates=rates, charts=charts, threshold=threshold, mark=SUPPRESSED_MARK,
+                  coverage=coverage_of_periods(conn, [str(q), str(q.year)]),
                   published=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 

@@ -70,7 +70,7 @@ def _replace(conn, name: str, rows: list[dict]) -> None:
 def _refresh_reference(conn, quarters: set[str], teams: reference.TeamRegistry) -> None:
     """The dimensions: teams, districts, every code list, the quarters with data, the indicator catalogue."""
     _replace(conn, "teams", [
-        {k: getattr(t, k) for k in ("municipality_code", "name_lat", "name_cyr", "district_code", "district_lat", "district_cyr")}
+        {k: getattr(t, k) or None for k in ("municipality_code", "name_lat", "name_cyr", "district_code", "district_lat", "district_cyr")}
         for t in teams.values()])
     _replace(conn, "districts", list(reference.districts().values()))
     _replace(conn, "code_lists", [
@@ -133,19 +133,25 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
         parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
         facts[dataset] = _concat(parts).to_pandas() if parts else None
     district_of = {code: t.district_code for code, t in teams.items()}
-    result = indicators.national_indicators(facts, district_of)
-    target = table("indicators")
     periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
+    submitted_coverage = coverage.of_submissions(current, teams, periods)
+    result = indicators.national_indicators(facts, district_of)
+    result = coverage.annotate(result, submitted_coverage, teams,
+                               {name: item["dataset"] for name, item in indicators.catalogue().items()})
+    target = table("indicators")
     conn.execute(delete(target).where(target.c.period.in_(sorted(periods))))
     insert_rows(conn, target, pa.Table.from_pandas(result, preserve_index=False))
-    public, crim = disclosure.public_outputs(result, exports.crim_thb(facts["victims"], years), indicators.catalogue(),
-                                             district_of, exports.crim_thb_margins(), threshold)
+    public, crim = disclosure.public_outputs(result, exports.crim_thb(facts["victims"], years, submitted_coverage),
+                                             indicators.catalogue(), district_of, exports.crim_thb_margins(), threshold)
     sdg = exports.sdg_16_2_2(public, years, teams.population)
     for name, frame, column in (("public_indicators", public, "period"), ("export_crim_thb", crim, "time"),
                                 ("sdg_16_2_2", sdg, "year")):
         conn.execute(delete(table(name)).where(table(name).c[column].in_(sorted(periods))))
         insert_rows(conn, table(name), pa.Table.from_pandas(frame, preserve_index=False))
-    submitted_coverage = coverage.of_submissions(current, teams, periods)
+    covered = table("coverage")
+    conn.execute(delete(covered).where(covered.c.period.in_(sorted(periods))))
+    if submitted_coverage:
+        conn.execute(covered.insert(), coverage.table_rows(submitted_coverage))
     return {"indicators": public, "crim_thb": crim, "sdg": sdg, "facts": facts, "exact": result,
             "coverage": submitted_coverage}
 
@@ -202,7 +208,8 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
     for year in sorted(touched_years):
         exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)
         transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
-            computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold))
+            computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold,
+            public=computed["indicators"]))
     national_summary.write_summaries(config, touched_years)  # reads the committed public indicators
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),

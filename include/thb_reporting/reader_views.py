@@ -17,6 +17,7 @@ PUBLIC_VIEWS = {
     "indicators": "national.public_indicators",
     "crim_thb": "national.export_crim_thb",
     "sdg_16_2_2": "national.sdg_16_2_2",
+    "coverage": "national.coverage",  # what each dataset's national figures cover, per period
     "indicator_catalogue": "national.indicator_catalogue",
     "teams": "national.teams",
     "districts": "national.districts",
@@ -36,6 +37,10 @@ VIEW_COMMENTS = {
                 "form of exploitation), for the nation; small counts suppressed.",
     "sdg_16_2_2": "SDG indicator 16.2.2: victims of trafficking per 100,000 population, per municipality with a team "
                   "and for the nation, per year; small counts and their rates suppressed.",
+    "coverage": "What the national figures of each dataset cover, per quarter and year: the whole country where the "
+                "Centre for Protection of Victims of Trafficking reported every quarter (coverage nation), else the sum "
+                "of the reporting units listed and the population they cover (coverage units; the exports label such a "
+                "sum RS_PART, not RS).",
     "indicator_catalogue": "What each indicator measures, in Serbian and English, its unit and the dataset it comes from.",
     "teams": "The local anti-trafficking teams: municipality code, names in Latin and Cyrillic script, district.",
     "districts": "Districts (okruzi) and the City of Belgrade, names in Latin and Cyrillic script.",
@@ -94,7 +99,8 @@ PUBLIC_COLUMN_COMMENTS = {
     ("indicator_catalogue", "unit"): "persons, cases, programmes, activities, events, rsd (Serbian dinars), "
                                      "share (0 to 1)",
     ("crim_thb", "expl"): "SEX sexual | LAB labour | OTH other forms of exploitation (Eurostat's groups)",
-    ("sdg_16_2_2", "population"): "reference population (census 2022)",
+    ("sdg_16_2_2", "population"): "reference population (census 2022): the municipality's, the nation's, or for "
+                                   "RS_PART the population of the local teams summed",
     ("sdg_16_2_2", "suppressed"): "true where the count is suppressed in reporting_public.indicators",
     ("indicators", "indicator"): COLUMN_COMMENTS["indicator"],
     ("indicators", "value"): "the figure (a share from 0 to 1 where the unit is share); empty where suppressed",

@@ -33,6 +33,16 @@ class Team:
     scope: str = "local"
     datasets: str = ""  # the datasets the unit reports, ';'-separated; empty: every dataset
 
+    def reports(self, dataset: str) -> bool:
+        """Whether the unit reports (and owes) the dataset at all: the Centre reports victims only."""
+        return not self.datasets or dataset in self.datasets.split(";")
+
+    @property
+    def district(self) -> str | None:
+        """The district the unit's municipality lies in; None for a unit of national scope (the Centre
+        has no municipality: its rows count at team and nation level, in no district)."""
+        return self.district_code or None
+
 
 def csv_rows(name: str | Path) -> list[dict[str, str]]:
     with open(REFERENCE_DIR / name, encoding="utf-8", newline="") as f:

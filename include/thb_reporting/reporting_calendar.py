@@ -69,8 +69,8 @@ def owed_quarters(team, today: dt.date) -> list[Quarter]:
 
 def owes(team, dataset: str, quarter: Quarter, obligations: tuple[Obligation, ...]) -> bool:
     """Whether the team owes the dataset for the quarter: the last matching line of the obligations wins;
-    nothing is owed before the team's first quarter."""
-    if quarter < Quarter.parse(team.active_since):
+    nothing is owed before the team's first quarter, nor a dataset the unit does not report (registry)."""
+    if quarter < Quarter.parse(team.active_since) or not team.reports(dataset):
         return False
     result = False
     for rule in obligations:
@@ -123,10 +123,13 @@ def reporting_statuses(conn, teams: reference.TeamRegistry, quarters: list[Quart
 
 def completeness_indicators(statuses: list[dict], district_of: dict[str, str]) -> list[dict]:
     """reporting_rate and on_time_rate per team, district and nation, per quarter and year, by dataset
-    and in total: rows shaped like national.indicators."""
+    and in total: rows shaped like national.indicators. A unit without a district (the Centre) counts in
+    its own team row and the nation's."""
     tallies: dict[tuple, list[int]] = {}
     for s in statuses:
-        for level, area in (("team", s["team_code"]), ("district", district_of[s["team_code"]]), ("nation", "RS")):
+        district = district_of.get(s["team_code"])
+        areas = [("team", s["team_code"])] + ([("district", district)] if district else []) + [("nation", "RS")]
+        for level, area in areas:
             for period in (s["quarter"], s["quarter"][:4]):
                 for category in (s["dataset"], "total"):
                     t = tallies.setdefault((level, area, period, category), [0, 0, 0])

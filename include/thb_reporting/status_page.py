@@ -42,7 +42,7 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
     """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting.reporting_calendar import COLOURS, STATUS_WORDS
     from thb_reporting.status_report import (
-        format_value, line_chart_svg, national_series, national_tables, render, status_matrix,
+        coverage_of_periods, format_value, line_chart_svg, national_series, national_tables, render, status_matrix,
     )
     from thb_reporting.warehouse import ensure_schema, reader_engine, reporting_engine
 
@@ -53,8 +53,10 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
         matrix = status_matrix(conn, teams, today, last_quarters)
         series = national_series(conn, quarters=matrix["quarters"])
         tables = national_tables(conn, matrix["quarters"][-4:])  # the last four quarters: a year at a glance
+        covered = coverage_of_periods(conn, matrix["quarters"])
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
-    return render("status.html.j2", m=matrix, charts=charts, tables=tables, fmt=format_value, colours=COLOURS, words=STATUS_WORDS,
+    return render("status.html.j2", m=matrix, charts=charts, tables=tables, coverage=covered, fmt=format_value,
+                  colours=COLOURS, words=STATUS_WORDS,
                   now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 

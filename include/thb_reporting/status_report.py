@@ -99,6 +99,25 @@ def status_matrix(conn, teams: reference.TeamRegistry, today: dt.date | None = N
             "counts": {status: sum(s["status"] == status for s in statuses) for status in STATUS_WORDS["en"] if status != NOT_OWED}}
 
 
+def coverage_of_periods(conn, periods: list[str]) -> list[dict]:
+    """What the national figures of each dataset cover in each of `periods` (national.coverage), for the
+    pages a coordinator reads: per dataset, per period the label and the sentence in Serbian and English;
+    a period without data of the dataset is None."""
+    c = table("coverage")
+    found = {(r.dataset, r.period): r for r in conn.execute(select(c).where(c.c.period.in_(periods)))}
+    out = []
+    for dataset in contracts.datasets():
+        if not any((dataset, p) in found for p in periods):
+            continue
+        title = contracts.load(dataset).title
+        out.append({"dataset": dataset, "sr": title["sr"], "en": title["en"], "cells": [
+            None if (r := found.get((dataset, p))) is None else
+            {"period": p, "coverage": r.coverage, "sr": r.description_sr, "en": r.description_en,
+             "short": ("nacija / nation" if r.national else f"{len(r.units.split(';'))} jedinica / units")}
+            for p in periods]})
+    return out
+
+
 def national_series(conn, names=None, quarters: list[str] | None = None) -> list[dict]:
     """Each indicator's national total per quarter as the public sees it (national.public_indicators);
     `names` by default those the catalogue charts on the status page (the figures a ministry asks for first).

@@ -59,6 +59,18 @@ def _indicator_key() -> list[Column]:
     ]
 
 
+def _coverage_columns() -> list[Column]:
+    """What a figure covers (thb_reporting.coverage.COLUMNS; fresh objects: a Column belongs to one table)."""
+    return [
+        Column("coverage", Text, comment="nation: a unit of national scope (the Centre) reported the dataset for every "
+                                         "quarter summed; units: the sum of the units in coverage_units only, not the "
+                                         "country's figure; empty for the calendar's rates"),
+        Column("coverage_units", Text, comment="the reporting units whose accepted submissions the figure sums, ';'-separated"),
+        Column("coverage_population", BigInteger, comment="the population covered: the nation's when coverage is nation, "
+                                                          "else that of the local units' municipalities (census 2022)"),
+    ]
+
+
 def metadata() -> MetaData:
     """The tables of the reporting database: the ledger, the derived national tables and a fact table per
     data contract (the union of the columns of its versions: the current version's). Alembic's target
@@ -112,6 +124,7 @@ def _metadata(_contracts_dir) -> MetaData:
         "indicators", md,
         *_indicator_key(),
         Column("value", Float, nullable=False, comment="count, sum or share (see the catalogue's unit)"),
+        *_coverage_columns(),
         Index("indicators_period", "period"),
         Index("indicators_indicator", "indicator"),  # the calendar's rates are replaced by name at every publish
         schema="national", comment="National indicators per team, district and nation, per quarter and year (exact counts)",
@@ -121,6 +134,7 @@ def _metadata(_contracts_dir) -> MetaData:
         *_indicator_key(),
         Column("value", Float, comment="as in national.indicators; empty where suppressed"),
         Column("suppressed", Boolean, nullable=False, comment="true: a small count, or one that would reveal one"),
+        *_coverage_columns(),
         Index("public_indicators_period", "period"),
         Index("public_indicators_indicator", "indicator"),
         schema="national",
@@ -140,7 +154,8 @@ def _metadata(_contracts_dir) -> MetaData:
     )
     Table(
         "export_crim_thb", md,
-        Column("geo", Text, nullable=False, comment="RS"),
+        Column("geo", Text, nullable=False, comment="RS where the figures cover the nation (coverage nation), else RS_PART: "
+                                                    "a sum of the units in coverage_units, not the country"),
         Column("time", Text, nullable=False, comment="year"),
         Column("leg_stat", Text, nullable=False, comment="IDENT identified | PRESUM presumed victims"),
         Column("sex", Text, nullable=False, comment="F | M | UNK"),
@@ -149,20 +164,41 @@ def _metadata(_contracts_dir) -> MetaData:
         Column("unit", Text, nullable=False, comment="NR: number of persons"),
         Column("value", BigInteger, comment="victims, counted once nationally; once per form group; empty where suppressed"),
         Column("suppressed", Boolean, nullable=False, comment="true: a count from 1 to the threshold"),
+        *_coverage_columns(),
         schema="national", comment="Victims per year shaped like Eurostat crim_thb, small counts suppressed",
     )
     Table(
         "sdg_16_2_2", md,
         Column("level", Text, nullable=False, comment="team (its municipality) | nation"),
-        Column("area_code", Text, nullable=False, comment="municipality code or RS"),
+        Column("area_code", Text, nullable=False, comment="municipality code; RS for the nation (coverage nation), "
+                                                          "RS_PART for a sum of local teams that is not the nation's"),
         Column("year", Text, nullable=False, comment="year"),
         Column("breakdown", Text, nullable=False, comment="total | sex | age_group | exploitation"),
         Column("category", Text, nullable=False, comment="a code of the breakdown, or total"),
         Column("victims", BigInteger, comment="victims (identified and presumed); empty where suppressed"),
-        Column("population", BigInteger, nullable=False, comment="reference population (reference/population.csv)"),
+        Column("population", BigInteger, nullable=False, comment="reference population (reference/population.csv): the "
+                                                                  "municipality's, the nation's, or for RS_PART the covered one"),
         Column("rate_per_100000", Float, comment="victims per 100,000 population; empty where suppressed"),
         Column("suppressed", Boolean, nullable=False, comment="true where national.public_indicators suppresses the count"),
+        *_coverage_columns(),
         schema="national", comment="SDG indicator 16.2.2: victims of trafficking per 100,000 population",
+    )
+    Table(
+        "coverage", md,
+        Column("dataset", Text, primary_key=True, comment="the dataset"),
+        Column("period", Text, primary_key=True, comment="a quarter (2026Q1) or a year (2026)"),
+        Column("coverage", Text, nullable=False, comment="nation: the whole country; units: the sum of the units listed only"),
+        Column("national", Boolean, nullable=False, comment="a unit of national scope reported every quarter summed"),
+        Column("units", Text, nullable=False, comment="the reporting units with an accepted submission, ';'-separated"),
+        Column("quarters", Text, nullable=False, comment="the quarters of the period with an accepted submission"),
+        Column("population", BigInteger, comment="the population covered (the nation's when national)"),
+        Column("nation_population", BigInteger, comment="the nation's population (census 2022)"),
+        Column("population_share", Float, comment="population / nation_population"),
+        Column("description_sr", Text, comment="what the figures cover, in Serbian"),
+        Column("description_en", Text, comment="what the figures cover, in English"),
+        schema="national",
+        comment="What the national figures of each dataset and period cover: the nation (the Centre reported) or a "
+                "set of local teams and their population",
     )
     Table(
         "publications", md,

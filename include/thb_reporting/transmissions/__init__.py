@@ -27,6 +27,24 @@ class TransmissionInputs:
     teams: reference.TeamRegistry
     threshold: int               # disclosure's threshold: cells it would suppress are flagged confidential
     produced_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    public: object = None        # the public indicator rows as published (suppressed flags); None: public_rows computes them
+
+
+def public_rows(inputs: TransmissionInputs):
+    """The public indicator rows (disclosure.public_outputs over the exact indicators, as publish runs it):
+    a transmission flags every nation figure the public tables hide, or the receiver's publication would
+    give the public suppression away. Publish passes its own; a caller without them gets them computed
+    the same way."""
+    if inputs.public is not None:
+        return inputs.public
+    from thb_reporting import disclosure, exports, indicator_catalogue
+
+    years = {p[:4] for p in inputs.indicators["period"]}
+    district_of = {code: t.district_code for code, t in inputs.teams.items()}
+    public, _ = disclosure.public_outputs(inputs.indicators, exports.crim_thb(inputs.facts.get("victims"), years, inputs.coverage),
+                                          indicator_catalogue.catalogue(), district_of, exports.crim_thb_margins(),
+                                          inputs.threshold)
+    return public
 
 
 @dataclass(frozen=True)

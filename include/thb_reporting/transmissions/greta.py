@@ -89,12 +89,9 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
 def _public_suppressed(inputs: TransmissionInputs, exact, year: str) -> set[tuple]:
     """(indicator, breakdown, category) of the nation's cells of the year that the public tables suppress:
     disclosure.public_outputs as publish runs it."""
-    from thb_reporting import disclosure, exports
+    from thb_reporting.transmissions import public_rows
 
-    district_of = {code: t.district_code for code, t in inputs.teams.items()}
-    public, _ = disclosure.public_outputs(exact, exports.crim_thb(inputs.facts.get("victims"), {year}),
-                                          indicator_catalogue.catalogue(), district_of, exports.crim_thb_margins(),
-                                          inputs.threshold)
+    public = public_rows(inputs)
     hidden = public[public["suppressed"] & (public["level"] == "nation") & (public["period"] == year)]
     return set(zip(hidden["indicator"], hidden["breakdown"], hidden["category"]))
 

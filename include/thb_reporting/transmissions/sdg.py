@@ -82,9 +82,10 @@ def counts(persons):
     return {(se, s, a): tally[(se, s, a)] for se in series for s in sex_of.values() for a in age_of.values()}
 
 
-def confidentiality(cells: dict[tuple, int], threshold: int) -> dict[tuple, str]:
-    """CONF_STATUS of each count cell: C where disclosure.primary_cells suppresses it, D where disclosure.suppress
-    hides it as well so that the sex × age sums of a series give no suppressed cell back, F otherwise."""
+def confidentiality(cells: dict[tuple, int], threshold: int, hidden_in_public: set[tuple] = frozenset()) -> dict[tuple, str]:
+    """CONF_STATUS of each count cell, by the disclosure rule (disclosure.confidential over the sex × age sums
+    of each series, the cells the public tables hide given): C where the count itself is from 1 to the
+    threshold, D where it is hidden so that no C can be recomputed (or the public tables hide it), F otherwise."""
     keys = list(cells)
     index = {k: i for i, k in enumerate(keys)}
     values = [cells[k] for k in keys]
@@ -99,10 +100,33 @@ def confidentiality(cells: dict[tuple, int], threshold: int) -> dict[tuple, str]
         for sex in [*sexes, total_sex]:
             groups.append(([index[(series, sex, a)] for a in ages], [index[(series, sex, total_age)]]))
     first = set(disclosure.primary_cells(values, threshold))
-    hidden = disclosure.suppress(values, first, groups)
+    hidden = disclosure.confidential(values, groups, threshold, also=[index[k] for k in hidden_in_public if k in index])
     flag = {c.national_code: c.code for c in reference.sdg_codes()["CONF_STATUS"]}
     return {k: flag["primary"] if index[k] in first else flag["secondary"] if index[k] in hidden else flag["free"]
             for k in keys}
+
+
+def _hidden_in_public(inputs: TransmissionInputs, year: str) -> set[tuple]:
+    """The cells of the all-victims series whose nation figure of the year the public tables hide (the
+    victims' total, by sex, by child/adult): were they free here, the receiver's publication would give
+    the public suppression away (transmissions.public_rows)."""
+    from thb_reporting.transmissions import public_rows
+
+    if inputs.indicators is None or inputs.indicators.empty:
+        return set()
+    public = public_rows(inputs)
+    hidden = public[public["suppressed"] & (public["level"] == "nation") & (public["period"] == year)
+                    & (public["indicator"] == "victims")]
+    everyone, total_sex, total_age = _code("SERIES", "all_victims"), _code("SEX", "total"), _code("AGE", "total")
+    out = set()
+    for breakdown, category in zip(hidden["breakdown"], hidden["category"]):
+        if breakdown == "total":
+            out.add((everyone, total_sex, total_age))
+        elif breakdown == "sex":
+            out.add((everyone, _code("SEX", category), total_age))
+        elif breakdown == "age_group":
+            out.add((everyone, total_sex, _code("AGE", category)))
+    return out
 
 
 def denominator(inputs: TransmissionInputs, year: str, coverage) -> tuple[int, list[reference.Population]] | None:
@@ -163,7 +187,7 @@ def rows(inputs: TransmissionInputs, year: str) -> tuple[list[dict], list[str]]:
     if victims is None or victims.empty or cover is None:
         return [], []
     cells = counts(victims_of_year(victims, year))
-    flags = confidentiality(cells, inputs.threshold)
+    flags = confidentiality(cells, inputs.threshold, _hidden_in_public(inputs, year))
     area = _code("REF_AREA", "nation" if cover.national else "units")
     fixed = {d: _only(d) for d in DIMENSIONS if d not in ("SERIES", "REF_AREA", "SEX", "AGE")}
     fixed |= {"REF_AREA": area, "TIME_PERIOD": year, "UNIT_MULT": _only("UNIT_MULT"), "NATURE": _only("NATURE")}
