@@ -210,7 +210,7 @@ def test_every_cell_exact_flagged_by_the_rule_and_labelled_by_its_coverage(natio
     for key, row in cells.items():
         is_victims = not key[0].startswith("PER_")
         national = national_victims and is_victims  # the Centre does not report criminal justice
-        assert row["GEO"] == ("RS" if national else "RS_LOCAL_UNITS"), key
+        assert row["GEO"] == ("RS" if national else "RS_PART"), key
         assert (row["COMMENT_OBS"] == "") == national
         if not national:
             assert "not the whole country" in row["COMMENT_OBS"]
@@ -226,7 +226,7 @@ def test_no_partial_sum_is_labelled_the_country(config, generator):
     generator.scenario(["subotica", "nis", "vranje"], QUARTERS, datasets=("victims", "criminal_justice"))
     run_cycle(config)
     cells, sidecar = _written(config)
-    assert cells and {r["GEO"] for r in cells.values()} == {"RS_LOCAL_UNITS"}
+    assert cells and {r["GEO"] for r in cells.values()} == {"RS_PART"}
     assert all("sum of 3 local teams" in r["COMMENT_OBS"] for r in cells.values())
     assert {c["scope"] for c in sidecar["coverage"]} == {"units"}
 
@@ -280,4 +280,13 @@ def test_the_demo_writes_the_transmission(airflow_db, tmp_path, monkeypatch):
         assert set(scope) == {"victims", "criminal_justice"} and len(frame) > 100
         for legal_status, geo in zip(frame["LEG_STAT"], frame["GEO"]):
             dataset = "criminal_justice" if legal_status.startswith("PER_") else "victims"
-            assert geo == ("RS" if scope[dataset] == "nation" else "RS_LOCAL_UNITS")
+            assert geo == ("RS" if scope[dataset] == "nation" else "RS_PART")
+
+
+def test_the_geo_codes_are_coverage_s():
+    """GEO of a transmission row comes from coverage.nation_area; the code list the schema validates it
+    against must hold exactly those two codes."""
+    from thb_reporting import coverage
+
+    geo = {r["code"]: r["eurostat_code"] for r in reference.csv_rows("eurostat_transmission.csv") if r["code_list"] == "geo"}
+    assert geo == {"nation": "RS", "units": coverage.PARTIAL_AREA}

@@ -114,7 +114,7 @@ def test_the_greta_workbook_holds_the_truth_exactly_and_flags_what_disclosure_hi
 
     # coverage: the package's registry has no national unit, so nothing is labelled as the country
     every_row = [r for name, rows in sheets.items() if name != "metadata" for r in rows]
-    assert {r["area"] for r in every_row} == {"units"}
+    assert {r["area"] for r in every_row} == {"RS_PART"}
     assert all("not the whole country" in r["coverage"] and "subotica" in r["coverage"] for r in every_row)
     sidecar = json.loads((folder / "greta_2026.xlsx.metadata.json").read_text(encoding="utf-8"))
     assert [c["scope"] for c in sidecar["coverage"]] == ["units"]
@@ -242,7 +242,7 @@ def test_rs_only_where_the_national_unit_reported(national, tmp_path):
     path.write_bytes(f.content)
     sheets = _sheets(path)
     areas = {r["area"] for name, rows in sheets.items() if name != "metadata" for r in rows}
-    assert areas == ({"RS"} if national else {"units"})
+    assert areas == ({"RS"} if national else {"RS_PART"})
     assert f.metadata["coverage"][0]["scope"] == ("nation" if national else "units")
     access = {(r["breakdown"], r["category"]): r for r in sheets["access_to_justice"]}
     assert access[("compensation", "awarded")]["value"] == 3 and access[("compensation", "awarded")]["confidential"] == "C"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from thb_reporting import indicator_catalogue
+from thb_reporting import coverage, indicator_catalogue
 from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES
 from thb_reporting.transmissions import TransmissionFile, TransmissionInputs, metadata
 
@@ -45,7 +45,7 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
         return []
     exact = inputs.indicators[inputs.indicators["period"].str.slice(0, 4) == year]
     published = _public_suppressed(inputs, exact, year)
-    area = NATION if cover.national else cover.label  # never RS for a partial sum
+    area = coverage.nation_area(cover)  # never RS for a partial sum
     sheets = {
         "victims_by_form": _victims_by_form(victims, exact, published, year, inputs.threshold),
         **{name: _catalogue_cells(exact, published, year, *what) for name, what in SHEETS.items()},
@@ -70,7 +70,7 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
                                  "quarter's contract had no such column",
             "confidential": f"C: the disclosure rule (counts of 1 to {inputs.threshold} and any cell that would "
                             "reveal one) suppresses the cell in the public tables; the value is exact",
-            "area": f"{NATION} only where the national unit reported every quarter; otherwise 'units' and the coverage",
+            "area": f"{NATION} only where the national unit reported every quarter; otherwise RS_PART (coverage.PARTIAL_AREA) and the coverage",
         },
         code_lists={"exploitation, sex, age_group, referral_source, victim_status, yes_no":
                     "national code lists, reference/code_lists.csv (victims data contract)",
