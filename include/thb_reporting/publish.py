@@ -13,8 +13,8 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import (contracts, coverage, disclosure, exports, indicators, ledger, national_summary, reference, snapshots,
-                           transmissions)
+from thb_reporting import (contracts, coverage, disclosure, exports, indicators, ledger, national_summary, reference,
+                           research_export, snapshots, transmissions)
 from thb_reporting.config import PipelineConfig
 from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
@@ -203,6 +203,8 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
         exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)
         transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
             computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold))
+        research_export.write_year(config.data_root, year, computed["facts"]["victims"], config.research_k,
+                                   computed["coverage"].get(("victims", year)))
     national_summary.write_summaries(config, touched_years)  # reads the committed public indicators
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),
