@@ -115,7 +115,7 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def _concat(parts):
+def concat_snapshots(parts):
     """Snapshots of several contract versions as one table: a column a quarter's version lacks is empty (null)."""
     import pyarrow as pa
 
@@ -131,7 +131,7 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
     facts = {}
     for dataset in contracts.datasets():
         parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
-        facts[dataset] = _concat(parts).to_pandas() if parts else None
+        facts[dataset] = concat_snapshots(parts).to_pandas() if parts else None
     district_of = {code: t.district_code for code, t in teams.items()}
     result = indicators.national_indicators(facts, district_of)
     target = table("indicators")
@@ -176,7 +176,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
                     by_team = table("victims_by_team_quarter")
                     conn.execute(delete(by_team).where(and_(by_team.c.team_code == team, by_team.c.quarter == quarter)))
                 conn.execute(delete(pubs).where(pubs.c.dataset == dataset, pubs.c.team_code == team, pubs.c.quarter == quarter))
-            rows = _concat([snapshot_rows(current[k]) for k in changed]) if changed else None
+            rows = concat_snapshots([snapshot_rows(current[k]) for k in changed]) if changed else None
             if rows is not None:
                 insert_rows(conn, facts, rows)
                 if dataset == "victims":
