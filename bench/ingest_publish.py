@@ -55,14 +55,14 @@ def run_project(path: Path, workdir: Path) -> dict:
     name = parse_file_name(path.name)
     frame = read_submission(path.read_bytes(), name)
     stages.done("read")
-    prepared = prepare(frame, contracts.load("victims"))
+    prepared = prepare(frame, contracts.for_quarter("victims", name.quarter))
     stages.done("validate")
     runner = SuiteRunner(("victims",))  # what is left of GX's import, and its context: once per task
     stages.done("gx_start")
-    outcome = finish(prepared, contracts.load("victims"), name.quarter, runner)
+    outcome = finish(prepared, contracts.for_quarter("victims", name.quarter), name.quarter, runner)
     assert not outcome.errors, outcome.errors[:3]
     stages.done("validate")
-    rows = stored_rows(outcome.typed, contracts.load("victims"), pseudonymiser(KEY))
+    rows = stored_rows(outcome.typed, contracts.for_quarter("victims", name.quarter), pseudonymiser(KEY))
     stages.done("pseudonymise")
     target = storage_path((workdir / "project.parquet").as_uri())
     _write_parquet(target, rows)
@@ -95,10 +95,11 @@ def run_baseline(path: Path, workdir: Path) -> dict:
     import pyarrow.parquet as pq
 
     from thb_reporting import contracts
+    from thb_reporting.contracts import band_bounds
     from thb_reporting.quarters import Quarter
 
     url = fresh_database("thb_bench_baseline").replace("postgresql+psycopg://", "postgresql://")
-    contract = contracts.load("victims")
+    contract = contracts.for_quarter("victims", QUARTER)  # the version the generated file is written under
     stages = Stages()
     stages.done("gx_start")  # the baseline has no such cost
     names = list(contract.column_names)
@@ -126,7 +127,8 @@ def run_baseline(path: Path, workdir: Path) -> dict:
 
     for ref in ("case_ref", "cptv_ref"):
         df[ref] = pd.Series(pd.arrays.ArrowExtensionArray(tokens(df[ref].to_numpy(dtype=object, na_value=None))))
-    df["age_years"] = pd.cut(age, [-1, 13, 17, 24, 34, 49, 200], labels=["0_13", "14_17", "18_24", "25_34", "35_49", "50_plus"])
+    bands = band_bounds("age_band")  # the contract's band list, as ingest bands ages
+    df["age_years"] = pd.cut(age, [-1, *(high if high is not None else 200 for _, _, high in bands)], labels=[c for c, *_ in bands])
     df["referral_date"] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array(dates.to_numpy(), pa.timestamp("ns")).cast(pa.date32())))
     out = pa.Table.from_pandas(df, preserve_index=False)
     stages.done("pseudonymise")

@@ -10,6 +10,15 @@ from thb_reporting import reference
 from thb_reporting.generator import GeneratedFile
 
 
+# CTDC's Global Dataset age bands (ageBroad) and the research export's columns after its row id
+CTDC_AGE_BANDS = [(0, 8, "0--8"), (9, 17, "9--17"), (18, 20, "18--20"), (21, 23, "21--23"), (24, 26, "24--26"),
+                  (27, 29, "27--29"), (30, 38, "30--38"), (39, 47, "39--47"), (48, None, "48+")]
+RESEARCH_FIELDS = ("yearOfRegistration", "vic_TraffickingStatus", "prs_Gender", "ageBroad", "majorityStatus",
+                   "majorityStatusAtExploit", "prs_Citizenship", "CountryOfExploitation", "vic_TypeOfExploitation",
+                   "isSexualExploit", "isForcedLabour", "isOtherExploit", "vic_MethodsOfControl",
+                   "vic_RelationshipToTrafficker", "vic_ForcedLabourIndustry")
+
+
 @dataclass
 class Truth:
     """What the pipeline must make of the generated files. `files` may be a generator's own list
@@ -330,6 +339,43 @@ class Truth:
                 for sex in (r["sex"], "total"):
                     for a in (age_group, "total"):
                         out[(group, sex, a)] += 1
+        return out
+
+    def research_persons(self, year: str) -> Counter:
+        """The research export's rows of a year before any generalisation (k = 1), as a Counter of tuples in
+        the order of RESEARCH_FIELDS: presumed and identified victims, each person once nationally (the same
+        CPTV number once, the first referred kept), the national codes mapped by reference/standard_codes.csv
+        and ages banded here by CTDC's bands."""
+        htcds, ctdc = reference.standard_codes("HTCDS 2.0"), reference.standard_codes("CTDC")
+
+        def mapped(code_list, field, value, standard=htcds):
+            values = [standard[(code_list, c)][field] for c in (value or "").split(";") if c and field in standard.get((code_list, c), {})]
+            return ";".join(dict.fromkeys(values))
+
+        def band(age):
+            if age is None:
+                return "", ""
+            broad = next(label for low, high, label in CTDC_AGE_BANDS if low <= age and (high is None or age <= high))
+            return broad, "Minor" if age < 18 else "Adult"
+
+        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims") if q[:4] == year
+                         for i, r in enumerate(rows)), key=lambda x: x[:3])
+        seen, out = set(), Counter()
+        for _, _, _, _, r in people:
+            key = " ".join(r["cptv_ref"].split()).upper() if r["cptv_ref"] else None
+            if key and key in seen:
+                continue
+            seen.add(key)
+            if r["status"] not in ("possible_victim", "identified_victim"):
+                continue
+            flags = {f: mapped("exploitation", f, r["exploitation"], ctdc) for f in ("isSexualExploit", "isForcedLabour", "isOtherExploit")}
+            industry = mapped("forced_labour_industry", "vic_ForcedLabourIndustry", r.get("forced_labour_industry"))
+            out[(year, mapped("victim_status", "vic_TraffickingStatus", r["status"]), mapped("sex", "prs_Gender", r["sex"]),
+                 *band(r["age_years"]), band(r.get("age_when_trafficked"))[1], r["citizenship"],
+                 r.get("country_of_exploitation") or "", mapped("exploitation", "vic_TypeOfExploitation", r["exploitation"]),
+                 *flags.values(), mapped("methods_of_control", "vic_MethodsOfControl", r.get("methods_of_control")),
+                 mapped("relationship_to_trafficker", "vic_RelationshipToTrafficker", r.get("relationship_to_trafficker")),
+                 industry if flags["isForcedLabour"] else "")] += 1
         return out
 
     def _files_rows(self, dataset: str) -> list[tuple[str, str, list[dict]]]:

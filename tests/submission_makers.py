@@ -78,9 +78,9 @@ def workbook(build) -> bytes:
     return buf.getvalue()
 
 
-def fill_sheet(sheet, dataset: str, rows: list[dict], header: bool = True) -> list[str]:
-    """The template's columns (header row unless header=False) and the rows, from row 1 of `sheet`."""
-    columns = list(contracts.load(dataset).column_names)
+def fill_sheet(sheet, dataset: str, rows: list[dict], header: bool = True, quarter: str = "2026Q2") -> list[str]:
+    """The template's columns for the quarter (header row unless header=False) and the rows, from row 1 of `sheet`."""
+    columns = list(contracts.for_quarter(dataset, quarter).column_names)
     if header:
         sheet.append(columns)
     for r in rows:

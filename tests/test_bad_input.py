@@ -31,13 +31,13 @@ def _rows(dataset: str, seed: int = 1):
 
 def _csv(dataset="victims", rows=None, columns=None, fmt="csv_utf8") -> bytes:
     rows = rows if rows is not None else _rows(dataset)
-    return encode(dataset, rows, columns or list(contracts.load(dataset).column_names), fmt)
+    return encode(dataset, rows, columns or list(contracts.for_quarter(dataset, Q).column_names), fmt)
 
 
 def _victims_sheet(book, title="victims", first=None):
     sheet = book.active if first is None else book.create_sheet(title)
     sheet.title = title
-    columns = list(contracts.load("victims").column_names)
+    columns = list(contracts.for_quarter("victims", Q).column_names)
     sheet.append(columns)
     for r in _rows("victims"):
         sheet.append([r[c] for c in columns])
@@ -46,7 +46,7 @@ def _victims_sheet(book, title="victims", first=None):
 
 def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     """(team folder, file name, bytes, expected status, expected rule)."""
-    victims = list(contracts.load("victims").column_names)
+    victims = list(contracts.for_quarter("victims", Q).column_names)
     good = _csv().decode()
     header, *lines = good.splitlines()
     cases = []

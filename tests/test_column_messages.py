@@ -35,7 +35,7 @@ def test_messages_give_the_column_letter_of_the_file_and_the_header_words(tmp_pa
     rows[2]["status"] = "nepoznato"  # spreadsheet row 4
     rows[5]["cross_border"], rows[5]["country_of_exploitation"] = "yes", None  # row 7
     # the team's own order of the columns: the country first, the status last (column O of 15)
-    others = [c for c in contracts.load("victims").column_names if c not in ("status", "country_of_exploitation")]
+    others = [c for c in contracts.for_quarter("victims", "2026Q1").column_names if c not in ("status", "country_of_exploitation")]
     columns = ["country_of_exploitation", *others, "status"]
     victims.path.write_bytes(encode("victims", rows, columns, "csv_utf8"))
     generator.dataset_file("criminal_justice", "vranje", "2026Q1", plant="conviction_above_indictment", file_format="xlsx")

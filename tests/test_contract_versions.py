@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from helpers import findings, ledger
@@ -18,11 +19,13 @@ from thb_reporting.suites import write_suites
 from thb_reporting.warehouse import metadata, reader_engine, table
 
 TEAMS = ["nis", "vranje"]
-NEW_COLUMN, NEW_CODE = "accommodation_days", "mobile_team"  # victims v2, from 2026Q3
-VERSION_2 = f"""
-versions:
-  - version: 2
-    from_quarter: 2026Q3
+NEW_COLUMN, NEW_CODE = "accommodation_days", "mobile_team"  # victims v3, from 2026Q4
+# the package's victims v2 (the case standard's fields, 2026Q3) and its revision are the starting point
+PACKAGE_VERSION, PACKAGE_HEAD = 2, "0005_coverage"
+OLD_QUARTERS, NEW_QUARTER = ("2026Q2", "2026Q3"), "2026Q4"
+NEW_VERSION = f"""
+  - version: 3
+    from_quarter: 2026Q4
     added_columns:
       - name: {NEW_COLUMN}
         type: integer
@@ -35,6 +38,13 @@ versions:
 """
 
 
+def _with_version(contract_text: str, entry: str) -> str:
+    """The contract with one more entry at the end of its versions: list."""
+    doc = yaml.safe_load(contract_text)
+    doc.setdefault("versions", []).extend(yaml.safe_load(entry))
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+
+
 def _forget_cached_contracts() -> None:
     """What a process caches from the contracts and code lists (a deployment restarts after a change)."""
     for cached in (reference.code_lists, reference.code_aliases, suite_runner._positions, suite_runner._columns_read,
@@ -44,15 +54,15 @@ def _forget_cached_contracts() -> None:
 
 @pytest.fixture
 def contract_change(tmp_path, monkeypatch):
-    """Apply the change as a data steward would, on copies: victims.yaml gets version 2, code_lists.csv the
+    """Apply the change as a data steward would, on copies: victims.yaml gets version 3, code_lists.csv the
     code's row with its labels, the suites are regenerated; revisions go to a folder of their own."""
     folder = tmp_path / "steward"
     shutil.copytree(contracts.PACKAGE_CONTRACTS, folder / "contracts")
     shutil.copytree(reference.REFERENCE_DIR, folder / "reference")
 
     def apply():
-        with open(folder / "contracts" / "victims.yaml", "a", encoding="utf-8") as f:
-            f.write(VERSION_2)
+        victims = folder / "contracts" / "victims.yaml"
+        victims.write_text(_with_version(victims.read_text(encoding="utf-8"), NEW_VERSION), encoding="utf-8")
         with open(folder / "reference" / "code_lists.csv", "a", encoding="utf-8") as f:
             f.write(f"referral_source,{NEW_CODE},Mobilni tim,Mobile outreach team\n")
         monkeypatch.setenv("THB_CONTRACTS_DIR", str(folder / "contracts"))
@@ -93,25 +103,25 @@ def _cycle(config) -> dict:
 
 def test_a_new_version_adds_a_column_and_a_code_from_its_quarter(config, generator, contract_change, capsys):
     db = config.reporting_db_url
-    generator.scenario(TEAMS, ["2026Q1", "2026Q2"])
+    generator.scenario(TEAMS, list(OLD_QUARTERS))
     assert len(_cycle(config)["accepted"]) == 4
     old_columns = [c.name for c in table("victims").columns]
-    before = _victims(db, ("2026Q1", "2026Q2"), old_columns)
+    before = _victims(db, OLD_QUARTERS, old_columns)
     assert before and NEW_COLUMN not in old_columns
 
     previous = migrations.head()  # the package's head, that the new revision follows
     versions = contract_change()
-    assert [(c.version, c.from_quarter) for c in contracts.versions("victims")] == [(1, None), (2, "2026Q3")]
+    assert [(c.version, c.from_quarter) for c in contracts.versions("victims")] == [(1, None), (2, "2026Q3"), (3, NEW_QUARTER)]
     assert NEW_COLUMN in table("victims").c  # the model follows the contracts folder at once
-    assert cli.main(["db", "revision", "-m", "victims v2: days in accommodation", "--db", db,
+    assert cli.main(["db", "revision", "-m", "victims v3: days in accommodation", "--db", db,
                      "--versions-dir", str(versions)]) == 0
     [revision] = versions.glob("*.py")
     source = revision.read_text(encoding="utf-8")
-    assert f"'{NEW_COLUMN}'" in source and "schema='national'" in source and f"'{previous}'" in source
+    assert f"'{NEW_COLUMN}'" in source and "schema='national'" in source and f"'{PACKAGE_HEAD}'" in source
 
     with pytest.raises(migrations.DatabaseBehind, match=r"thb db upgrade") as behind:
         publish.publish(config)
-    assert previous in str(behind.value) and migrations.head() in str(behind.value)
+    assert PACKAGE_HEAD in str(behind.value) and migrations.head() in str(behind.value)
 
     capsys.readouterr()
     assert cli.main(["db", "upgrade", "--db", db]) == 0
@@ -119,34 +129,37 @@ def test_a_new_version_adds_a_column_and_a_code_from_its_quarter(config, generat
     assert cli.main(["db", "current", "--db", db]) == 0
     assert f"at revision {migrations.head()}" in capsys.readouterr().out
 
-    v2 = list(contracts.load("victims").column_names)
-    v1 = [c for c in v2 if c != NEW_COLUMN]
-    q3 = {team: [{**r, NEW_COLUMN: i * 3, "referral_source": NEW_CODE if i % 2 else r["referral_source"]}
-                 for i, r in enumerate(_rows(team, "2026Q3"))] for team in TEAMS}
-    for team, rows in q3.items():
-        _send(config, team, "2026Q3", rows, v2)
-    late_q2 = [{**r, "referral_source": NEW_CODE} for r in _rows("nis", "2026Q2", 3)]
-    _send(config, "nis", "2026Q2", late_q2, v1, name="victims_2026Q2_ispravka.csv")
+    newest = list(contracts.load("victims").column_names)
+    previous = list(contracts.load(f"victims.v{PACKAGE_VERSION}").column_names)
+    assert previous == [c for c in newest if c != NEW_COLUMN]
+    late_quarter = OLD_QUARTERS[-1]  # sent under the package's version, before the new one's quarter
+    new = {team: [{**r, NEW_COLUMN: i * 3, "referral_source": NEW_CODE if i % 2 else r["referral_source"]}
+                  for i, r in enumerate(_rows(team, NEW_QUARTER))] for team in TEAMS}
+    for team, rows in new.items():
+        _send(config, team, NEW_QUARTER, rows, newest)
+    late = [{**r, "referral_source": NEW_CODE} for r in _rows("nis", late_quarter, 3)]
+    _send(config, "nis", late_quarter, late, previous, name=f"victims_{late_quarter}_ispravka.csv")
     outcome = _cycle(config)
     assert len(outcome["accepted"]) == 2 and len(outcome["rejected"]) == 1
 
-    assert _victims(db, ("2026Q1", "2026Q2"), old_columns) == before  # as published, the same values
-    assert _victims(db, ("2026Q1", "2026Q2"), [NEW_COLUMN]) == [(None,)] * len(before)
-    published = _victims(db, ("2026Q3",), ["team_code", "source_row", NEW_COLUMN, "referral_source"])
-    sent = sorted((team, i + 2, r[NEW_COLUMN], r["referral_source"]) for team, rows in q3.items() for i, r in enumerate(rows))
+    assert _victims(db, OLD_QUARTERS, old_columns) == before  # as published, the same values
+    assert _victims(db, OLD_QUARTERS, [NEW_COLUMN]) == [(None,)] * len(before)
+    published = _victims(db, (NEW_QUARTER,), ["team_code", "source_row", NEW_COLUMN, "referral_source"])
+    sent = sorted((team, i + 2, r[NEW_COLUMN], r["referral_source"]) for team, rows in new.items() for i, r in enumerate(rows))
     assert published == sent and any(code == NEW_CODE for *_, code in published)
 
     by_file = {(r.team_code, r.file_name): r for r in ledger(db)}
-    assert {(t, q): by_file[(t, f"victims_{q}.csv")].contract_version
-            for t in TEAMS for q in ("2026Q1", "2026Q2", "2026Q3")} == {
-        (t, q): 2 if q == "2026Q3" else 1 for t in TEAMS for q in ("2026Q1", "2026Q2", "2026Q3")}
-    rejected = by_file[("nis", "victims_2026Q2_ispravka.csv")]
-    assert (rejected.status, rejected.contract_version) == ("rejected", 1)  # the new code, before its quarter
+    quarters = (*OLD_QUARTERS, NEW_QUARTER)
+    assert {(t, q): by_file[(t, f"victims_{q}.csv")].contract_version for t in TEAMS for q in quarters} == {
+        (t, q): contracts.for_quarter("victims", q).version for t in TEAMS for q in quarters}
+    assert {contracts.for_quarter("victims", q).version for q in quarters} == {1, 2, 3}
+    rejected = by_file[("nis", f"victims_{late_quarter}_ispravka.csv")]
+    assert (rejected.status, rejected.contract_version) == ("rejected", PACKAGE_VERSION)  # the new code, before its quarter
     assert {(f.rule, f.column_name, f.value) for f in findings(db) if f.submission_id == rejected.submission_id} == {
         ("code_list", "referral_source", NEW_CODE)}
     from thb_reporting.status_page import submission_report_html
 
-    report = submission_report_html(db, reference.teams(), rejected.submission_id, standalone=True)  # explained under version 1
+    report = submission_report_html(db, reference.teams(), rejected.submission_id, standalone=True)  # explained under its version
     assert "Police (police)" in report and f"Mobile outreach team ({NEW_CODE})" not in report
 
 
@@ -154,9 +167,11 @@ def test_each_quarter_is_validated_under_the_version_in_force(contract_change):
     contract_change()
     assert contracts.for_quarter("victims", "2026Q2").version == 1
     assert contracts.for_quarter("victims", Quarter.parse("2026Q3")).version == 2
+    assert contracts.for_quarter("victims", Quarter.parse(NEW_QUARTER)).version == 3
     assert contracts.for_quarter("victims", "2027Q1").suite_name == "victims"
-    v1 = contracts.load("victims.v1")
-    assert NEW_COLUMN not in v1.column_names and NEW_CODE not in v1.column("referral_source").allowed_codes
+    for earlier in ("victims.v1", "victims.v2"):
+        before = contracts.load(earlier)
+        assert NEW_COLUMN not in before.column_names and NEW_CODE not in before.column("referral_source").allowed_codes
     assert NEW_CODE in contracts.load("victims").column("referral_source").allowed_codes
     assert contracts.for_quarter("activities", "2026Q3").version == 1  # a contract without versions
 
@@ -166,10 +181,11 @@ def test_a_version_must_say_from_which_quarter_and_name_known_codes(tmp_path, mo
     monkeypatch.setenv("THB_CONTRACTS_DIR", str(tmp_path / "contracts"))
     victims = tmp_path / "contracts" / "victims.yaml"
     original = victims.read_text(encoding="utf-8")
-    for change, error in ((VERSION_2.replace("from_quarter: 2026Q3", "from_quarter: soon"), "from_quarter"),
-                          (VERSION_2.replace("version: 2", "version: 3"), "numbered"),
-                          (VERSION_2, "code_lists.csv")):  # mobile_team is not in the package's code list
-        victims.write_text(original + change, encoding="utf-8")
+    for change, error in ((NEW_VERSION.replace(f"from_quarter: {NEW_QUARTER}", "from_quarter: soon"), "from_quarter"),
+                          (NEW_VERSION.replace("from_quarter: 2026Q4", "from_quarter: 2026Q3"), "later than the one before"),
+                          (NEW_VERSION.replace("version: 3", "version: 4"), "numbered"),
+                          (NEW_VERSION, "code_lists.csv")):  # mobile_team is not in the package's code list
+        victims.write_text(_with_version(original, change), encoding="utf-8")
         contracts._versions.cache_clear()
         with pytest.raises(ValueError, match=error):
             contracts.versions("victims")
@@ -200,6 +216,10 @@ def test_a_database_made_by_create_all_before_revisions_is_stamped_then_told_to_
         conn.execute(text("DROP TABLE mail_messages"))  # nor the e-mailed submissions (0003)
         for column in ("mail_message_id", "mail_sender", "mail_date"):
             conn.execute(text(f"ALTER TABLE submissions DROP COLUMN {column}"))
+        v1 = contracts.load("victims.v1").column_names
+        for column in contracts.load("victims.v2").columns:  # nor the case standard's fields (0004)
+            if column.name not in v1:
+                conn.execute(text(f"ALTER TABLE victims DROP COLUMN {column.stored_name}"))
         conn.execute(text("DROP TABLE coverage"))  # nor what the figures cover (0005)
         for name in ("indicators", "public_indicators", "export_crim_thb", "sdg_16_2_2"):
             for column in ("coverage", "coverage_units", "coverage_population"):

@@ -251,7 +251,7 @@ def _victims_with_identifiers(columns: list[str] | None = None) -> bytes:
     rows = generator.victims_rows(generator._rng("victims", "nis", Q, 1), "nis", Quarter.parse(Q), 8)
     for (row, column), value in PLANTED.items():
         rows[row - 2][column] = value
-    return encode("victims", rows, columns or list(contracts.load("victims").column_names), "csv_utf8")
+    return encode("victims", rows, columns or list(contracts.for_quarter("victims", Q).column_names), "csv_utf8")
 
 
 PLANTED = {(2, "case_ref"): VALID_JMBG, (3, "age_years"): "0101006500006", (4, "referral_date"): "ana@example.org",
@@ -281,7 +281,7 @@ def test_an_identifier_rejects_the_file_and_every_other_finding_comes_in_the_sam
 
 def test_missing_columns_still_stop_what_cannot_run(config):
     inbox = Path(config.inbox.removeprefix("file://"))
-    columns = [c for c in contracts.load("victims").column_names if c != "sex"]
+    columns = [c for c in contracts.for_quarter("victims", Q).column_names if c != "sex"]
     (inbox / "nis").mkdir(parents=True)
     (inbox / "nis" / f"victims_{Q}.csv").write_bytes(_victims_with_identifiers(columns))
     ingest.process_submissions(config, ingest.collect_new_submissions(config))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import email
+import email.policy
 import io
 import os
 
@@ -11,7 +13,7 @@ from oracle import Truth
 from thb_reporting import contracts, ingest, notifications, reference
 from thb_reporting.generator import VALID_JMBG
 from thb_reporting.notifications import queue_submission_notices, queue_weekly_digest
-from thb_reporting.outbox import SmtpSender, deliver_outbox
+from thb_reporting.outbox import FolderSender, SmtpSender, deliver_outbox
 from thb_reporting.warehouse import reporting_engine, table
 
 TEAMS = ["subotica", "nis", "vranje"]
@@ -182,3 +184,16 @@ def test_no_notice_for_a_locked_quarter(config, generator):
     assert queue_calendar_notices(config, dt.date(2026, 10, 20)) == []
     set_lock(config.reporting_db_url, "2026Q3", False, "test")
     assert len(queue_calendar_notices(config, dt.date(2026, 10, 20))) == len(reference.teams())
+
+
+def test_one_batch_of_files_under_two_contract_versions_gets_its_figures(config, generator, tmp_path):
+    """Snapshots of a quarter under victims v1 and of one under v2 (more columns) in one batch of notices."""
+    truth = Truth(generator.scenario(["nis"], ["2026Q2", "2026Q3"]))
+    assert {contracts.for_quarter("victims", f.quarter).version for f in truth.files} == {1, 2}
+    ingest.process_submissions(config, ingest.collect_new_submissions(config))
+    assert queue_submission_notices(config) == len(truth.files)
+    sent = tmp_path / "sent"
+    assert deliver_outbox(config, FolderSender(sent.as_uri())) == {"sent": len(truth.files), "failed": 0}
+    texts = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+             for p in sorted(sent.glob("*.eml"))]
+    assert len(texts) == len(truth.files) and all("Your figures as they will be published" in t for t in texts)

@@ -168,7 +168,7 @@ def _attacker_files(planted: dict[str, str]) -> list[tuple[str, str, bytes, str]
     from thb_reporting import contracts
     from thb_reporting.generator import encode
 
-    columns = list(contracts.load("victims").column_names)
+    columns = list(contracts.for_quarter("victims", Q).column_names)
     files = []
     # identifiers in cells of every column type: text, code, integer, date, country, list of codes
     rows = _victims_rows("subotica")

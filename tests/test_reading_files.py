@@ -20,8 +20,9 @@ from thb_reporting.submission_files import (
 )
 from thb_reporting.suites import ROW_KEY
 
-VICTIMS = list(contracts.load("victims").column_names)
 CSV_NAME, XLSX_NAME = parse_file_name("victims_2026Q2.csv"), parse_file_name("victims_2026Q2.xlsx")
+CONTRACT = contracts.for_quarter("victims", CSV_NAME.quarter)  # the version the files' quarter is read under
+VICTIMS = list(CONTRACT.column_names)
 
 
 def _rows(n: int = 6, seed: int = 1) -> list[dict]:
@@ -143,10 +144,10 @@ def test_control_characters_in_a_cell_are_a_finding_without_the_value(char):
     cells[0] = f"SECRET{char}X"
     lines[2] = ",".join(cells)
     frame = read_submission("\r\n".join(lines).encode(), CSV_NAME)
-    found = [f for f in check_columns(frame, contracts.load("victims"))]
+    found = [f for f in check_columns(frame, CONTRACT)]
     assert [(f.rule, f.column, f.row) for f in found] == [("control_character", "case_ref", 3)]
     assert "SECRET" not in repr(found)
-    prepared = prepare(frame, contracts.load("victims"))  # rejected, every other finding still reported
+    prepared = prepare(frame, CONTRACT)  # rejected, every other finding still reported
     assert any(f.rule == "control_character" for f in prepared.findings) and "SECRET" not in repr(prepared.findings)
     assert prepared.typed is None or prepared.typed.loc[prepared.typed["source_row"] == 3, "case_ref"].isna().all()
 
@@ -164,10 +165,10 @@ def test_a_control_character_in_a_header_and_nul_padding_after_the_last_line():
     padded = read_submission(text.encode() + b"\x00" * 512, CSV_NAME)  # dropped: harmless
     assert _reading_findings(padded) == [] and len(padded) == 6
     header = read_submission(text.replace("status", "sta\x00tus", 1).encode(), CSV_NAME)
-    found = [(f.rule, f.column, f.row) for f in check_columns(header, contracts.load("victims"))]
+    found = [(f.rule, f.column, f.row) for f in check_columns(header, CONTRACT)]
     position = VICTIMS.index("status") + 1
     assert ("control_character", f"{chr(64 + position)} (#{position})", 1) in found
-    assert "sta\x00tus" not in repr(check_columns(header, contracts.load("victims")))
+    assert "sta\x00tus" not in repr(check_columns(header, CONTRACT))
 
 
 def test_control_characters_in_an_xlsx_cell():
@@ -226,7 +227,7 @@ def test_a_title_row_above_the_header_is_reported_with_the_header_row():
 
 
 def test_a_header_with_labels_only_after_a_title_is_found_too():
-    labels = [contracts.load("victims").column(c).label["sr"] for c in VICTIMS]
+    labels = [CONTRACT.column(c).label["sr"] for c in VICTIMS]
     error = _refused(("Naslov\r\n" + ";".join(labels) + "\r\n").encode("cp1250"))
     assert (error.rule, error.row) == ("title_row_above_header", 2)
 
@@ -269,7 +270,7 @@ def test_unknown_headers_are_named_only_where_they_may_be_shown():
     extra = ["napomena", "SU-2026-000123", "marko@example.org", "0101100710006", "x" * 60]
     lines = [lines[0] + "," + ",".join(extra)] + [l + "," * len(extra) if l else l for l in lines[1:]]
     frame = read_submission("\r\n".join(lines).encode(), CSV_NAME)
-    found = [f for f in check_columns(frame, contracts.load("victims")) if f.rule == "unknown_column"]
+    found = [f for f in check_columns(frame, CONTRACT) if f.rule == "unknown_column"]
     n = len(VICTIMS)
     from openpyxl.utils import get_column_letter
 
@@ -280,7 +281,7 @@ def test_unknown_headers_are_named_only_where_they_may_be_shown():
 def test_a_duplicated_unknown_header_is_named_by_its_place():
     lines = _good_csv().split("\r\n")
     lines = [lines[0] + ",SU-2026-1,SU-2026-1"] + [l + ",," if l else l for l in lines[1:]]
-    found = check_columns(read_submission("\r\n".join(lines).encode(), CSV_NAME), contracts.load("victims"))
+    found = check_columns(read_submission("\r\n".join(lines).encode(), CSV_NAME), CONTRACT)
     assert "SU-2026-1".lower() not in repr(found)
     assert [f.rule for f in found] == ["unknown_column", "duplicate_column"]
 
@@ -301,7 +302,7 @@ def test_an_identifier_outside_the_data_rejects_the_file_without_its_value(where
         if where == "hidden_sheet":
             sheet.sheet_state = "hidden"
     frame = read_submission(make.workbook(build), XLSX_NAME)
-    prepared = prepare(frame, contracts.load("victims"))  # rejected whole, with every other finding
+    prepared = prepare(frame, CONTRACT)  # rejected whole, with every other finding
     identifiers = [f for f in prepared.findings if f.rule == "personal_identifier"]
     assert identifiers and all(f.detail.startswith("jmbg") for f in identifiers)
     if where != "right_of_the_data":
@@ -323,7 +324,7 @@ def test_the_template_workbook_itself_holds_nothing_to_report(tmp_path):
     generated = SubmissionGenerator(tmp_path, seed=4).victims_file("nis", "2026Q2", file_format="xlsx", people=5)
     frame = read_submission(generated.path.read_bytes(), parse_file_name(generated.file_name))
     assert _reading_findings(frame) == []
-    assert check_columns(frame, contracts.load("victims")) == []
+    assert check_columns(frame, CONTRACT) == []
 
 
 def test_a_decimal_number_cell_is_never_read_as_thousands():

@@ -29,7 +29,7 @@ def _good_file(tmp_path, dataset):
 def _check(generated, runner):
     name = parse_file_name(generated.file_name)
     frame = read_submission(generated.path.read_bytes(), name)
-    return validate(frame, contracts.load(name.dataset), name.quarter, runner)
+    return validate(frame, contracts.for_quarter(name.dataset, name.quarter), name.quarter, runner)
 
 
 def _write(generated, rows):
@@ -119,7 +119,7 @@ def test_the_cheap_pass_on_narrow_frames_fails_the_same_expectations(tmp_path, r
         rows[1][header.index("status")] = "identified_victim"
     _write(generated, rows)
     name = parse_file_name(generated.file_name)
-    typed = prepare(read_submission(generated.path.read_bytes(), name), contracts.load(dataset)).typed
+    typed = prepare(read_submission(generated.path.read_bytes(), name), contracts.for_quarter(dataset, name.quarter)).typed
     assert typed is not None
     single = runner.failing(dataset, typed, name.quarter)
     monkeypatch.setattr(suite_runner, "NARROW_FROM_ROWS", 0)
@@ -128,6 +128,6 @@ def test_the_cheap_pass_on_narrow_frames_fails_the_same_expectations(tmp_path, r
         return
     only = [i for i, _ in single]
     assert runner.failing(dataset, typed, name.quarter, only=only) == single
-    narrow = suite_runner.findings_from_gx(runner.run(dataset, typed, name.quarter, only=only), contracts.load(dataset))
-    whole = suite_runner.findings_from_gx(runner.run(dataset, typed, name.quarter), contracts.load(dataset))
+    narrow = suite_runner.findings_from_gx(runner.run(dataset, typed, name.quarter, only=only), contracts.for_quarter(dataset, name.quarter))
+    whole = suite_runner.findings_from_gx(runner.run(dataset, typed, name.quarter), contracts.for_quarter(dataset, name.quarter))
     assert sorted(narrow, key=repr) == sorted(whole, key=repr)

@@ -227,7 +227,7 @@ def test_no_partial_sum_is_labelled_the_country(config, generator):
     run_cycle(config)
     cells, sidecar = _written(config)
     assert cells and {r["GEO"] for r in cells.values()} == {"RS_PART"}
-    assert all("sum of 3 local teams" in r["COMMENT_OBS"] for r in cells.values())
+    assert all("sum of 3 reporting units" in r["COMMENT_OBS"] for r in cells.values())
     assert {c["scope"] for c in sidecar["coverage"]} == {"units"}
 
 

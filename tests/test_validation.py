@@ -30,7 +30,7 @@ def runner():
 def _validate(generated, runner):
     name = parse_file_name(generated.file_name)
     frame = read_submission(generated.path.read_bytes(), name)
-    return validate(frame, contracts.load(name.dataset), name.quarter, runner)
+    return validate(frame, contracts.for_quarter(name.dataset, name.quarter), name.quarter, runner)
 
 
 @pytest.mark.parametrize("file_format", ["csv_utf8", "csv_utf8_bom", "csv_cp1250", "xlsx"])
@@ -55,7 +55,7 @@ def test_planted_error_is_named_by_row_column_and_rule(tmp_path, runner, plant, 
     if plant == "unknown_code":
         assert finding.value == "nepoznato"
     for lang in ("sr", "en"):
-        text = describe(finding, lang, contracts.load("victims"), Quarter.parse("2026Q1"))
+        text = describe(finding, lang, contracts.for_quarter("victims", "2026Q1"), Quarter.parse("2026Q1"))
         assert "0101100710006" not in text and "@" not in text and "Marko" not in text
         if generated.planted_row:
             assert str(generated.planted_row) in text
@@ -87,7 +87,7 @@ def test_soft_rule_warns_without_rejecting(tmp_path, runner):
     rows[0][i] = rows[1][i] = "CZŽTL-2026/00042"
     path.write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n", encoding="utf-8")
     name = parse_file_name(path.name)
-    outcome = validate(read_submission(path.read_bytes(), name), contracts.load("victims"), name.quarter, runner)
+    outcome = validate(read_submission(path.read_bytes(), name), contracts.for_quarter("victims", name.quarter), name.quarter, runner)
     assert outcome.errors == []
     assert [(w.rule, w.column, w.row, w.value) for w in outcome.warnings] == [
         ("unique_within_team", "cptv_ref", 2, None), ("unique_within_team", "cptv_ref", 3, None)]

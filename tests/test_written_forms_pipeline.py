@@ -48,7 +48,7 @@ def test_a_written_cell_is_accepted_or_named_by_its_rule(tmp_path, runner, datas
     csv.writer(out, lineterminator="\n").writerows(rows)
     generated.path.write_text(out.getvalue(), encoding="utf-8")
     name = parse_file_name(generated.file_name)
-    outcome = validate(read_submission(generated.path.read_bytes(), name), contracts.load(dataset), name.quarter, runner)
+    outcome = validate(read_submission(generated.path.read_bytes(), name), contracts.for_quarter(dataset, name.quarter), name.quarter, runner)
     if not isinstance(expected, tuple):
         assert outcome.errors == []
         typed = outcome.typed.set_index("source_row")[column]
@@ -56,7 +56,7 @@ def test_a_written_cell_is_accepted_or_named_by_its_rule(tmp_path, runner, datas
         return
     assert [(f.rule, f.column, f.row, f.value, f.detail) for f in outcome.errors] == [(expected[0], column, 2, *expected[1:])]
     for lang in ("sr", "en"):
-        text = describe(outcome.errors[0], lang, contracts.load(dataset), name.quarter)
+        text = describe(outcome.errors[0], lang, contracts.for_quarter(dataset, name.quarter), name.quarter)
         assert "{" not in text and (expected[2] is None or expected[2].split("|")[0].replace(".", ",") in text
                                      or expected[2].split("|")[0] in text)
 

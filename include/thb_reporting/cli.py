@@ -177,6 +177,9 @@ def demo(args) -> int:
     if summaries:
         print(f"National summaries for the public (small counts suppressed), one per quarter: {summaries[-1]} and "
               f"{len(summaries) - 1} more beside the exports.")
+    research = sorted((data / "research").glob("*/victims_htcds_*.csv"))
+    if research:
+        print(f"For researchers, k-anonymised records under HTCDS/CTDC names (with a .metadata.json): {research[-1]}.")
     defaults = data == DEMO_DATA.resolve() and Path(args.airflow_home).resolve() == AIRFLOW_HOME.resolve()
     ui = "make airflow-ui" if defaults else f"thb airflow-ui --data {data} --airflow-home {Path(args.airflow_home).resolve()}"
     print(f"In Airflow: `{ui}`, then http://localhost:8080: the runs of the DAGs with their notes (files accepted and "

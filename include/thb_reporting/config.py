@@ -7,6 +7,7 @@ Every value has a working local default except the pseudonymisation key, which m
   variable thb_pseudonymisation_key or connection thb_pseudonymisation (password)
   variable thb_max_file_bytes       largest file accepted                       (default 50 MB)
   variable thb_suppression_threshold public outputs hide counts from 1 to this   (default 4)
+  variable thb_research_k           the research export's k-anonymity: every class of its quasi-identifiers has k rows (default 11, as CTDC)
   variable thb_max_processing_attempts a file that fails unexpectedly this often becomes `failed` (default 3)
   connection reporting_db           the national reporting database            (default SQLite <data_root>/warehouse/reporting.sqlite)
   variable thb_teams_registry       the team registry, a CSV like reference/teams.csv (default: that file)
@@ -31,6 +32,7 @@ class PipelineConfig:
     pseudonymisation_key: bytes
     max_file_bytes: int = 50 * 1024 * 1024
     suppression_threshold: int = 4  # public outputs hide counts from 1 to this
+    research_k: int = 11  # the research export's k (thb_reporting.research_export); CTDC publishes with k=11
     teams_registry: str | None = None  # a CSV with the columns of reference/teams.csv; None: that file
     max_processing_attempts: int = 3  # runs in which a file may fail unexpectedly before it is `failed`
 
@@ -67,6 +69,7 @@ class PipelineConfig:
             pseudonymisation_key=_key_from_airflow(),
             max_file_bytes=int(Variable.get("thb_max_file_bytes", default=str(cls.max_file_bytes))),
             suppression_threshold=int(Variable.get("thb_suppression_threshold", default=str(cls.suppression_threshold))),
+            research_k=int(Variable.get("thb_research_k", default=str(cls.research_k))),
             teams_registry=Variable.get("thb_teams_registry", default="") or None,
             max_processing_attempts=int(Variable.get("thb_max_processing_attempts",
                                                      default=str(cls.max_processing_attempts))),

@@ -43,6 +43,7 @@ class Column:
     not_before_quarter_start: bool = False
     privacy: str | None = None  # "pseudonymise" | "band"
     band_list: str | None = None
+    stored_as: str | None = None  # a banded column's stored name when not its band list's (two columns, one list)
     not_yet_codes: tuple[str, ...] = ()  # codes of its list that a later version of the contract adds
 
     @property
@@ -58,7 +59,7 @@ class Column:
         if self.privacy == "pseudonymise":
             return f"{self.name}_token"
         if self.privacy == "band":
-            return self.band_list
+            return self.stored_as or self.band_list
         return self.name
 
     @property
@@ -202,6 +203,11 @@ def _versions(folder: Path, dataset: str) -> tuple[Contract, ...]:
         if change.get("version") != n:
             raise ValueError(f"{dataset}: versions must be numbered 2, 3, ... in order (found {change.get('version')!r})")
         columns += [Column(**c) for c in change.get("added_columns") or ()]
+        # a hint reworded from a version on (what teams are asked changes, the rule does not)
+        hints = change.get("changed_hints") or {}
+        if unknown := sorted(set(hints) - {c.name for c in columns}):
+            raise ValueError(f"{dataset}: version {n} changes the hints of unknown columns {unknown}")
+        columns = [replace(c, hint=hints[c.name]) if c.name in hints else c for c in columns]
         not_yet: dict[str, set] = {}
         for added in later_codes[n - 1:]:  # codes added by a later version are not accepted under this one
             for code_list, codes in added.items():

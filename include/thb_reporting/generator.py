@@ -141,7 +141,7 @@ class SubmissionGenerator:
         forms = [] if status == "not_a_victim" and rng.random() < 0.6 else sorted(set(
             rng.choices(["sexual", "labour", "begging", "criminality", "forced_marriage", "servitude", "pornography", "other"],
                         [40, 30, 10, 6, 6, 3, 3, 2], k=rng.choice([1, 1, 1, 2]))))
-        return {
+        row = {
             "case_ref": f"{self._prefix(team)}-{quarter.year}-{self._serial[team]:04d}",
             # wide enough that two people share a number only by design
             "cptv_ref": f"CZŽTL-{quarter.year}/{rng.randrange(10**10):010d}" if rng.random() < 0.45 else None,
@@ -158,6 +158,37 @@ class SubmissionGenerator:
             "country_of_exploitation": rng.choice(DESTINATIONS) if cross_border else None,
             "services": ";".join(sorted(rng.sample(codes["services"], rng.randint(0, 3)))) or None,
             "reintegration_programme": "yes" if rng.random() < 0.3 else "no",
+        }
+        return row | self.case_standard_fields(team, quarter, row, age, forms)
+
+    def case_standard_fields(self, team: str, quarter: Quarter, row: dict, age: int | None, forms: list[str]) -> dict:
+        """The fields victims v2 adds (HTCDS and access to justice), for quarters under v2; drawn from a
+        random stream of their own, so the version 1 fields of every quarter stay as they were."""
+        if contracts.for_quarter("victims", quarter).version < 2:
+            return {}
+        rng = self._rng("victims_v2", team, quarter, self._serial[team])
+        victim = row["status"] != "not_a_victim"
+        known = lambda p: rng.random() < p  # noqa: E731  (how often a team knows the field)
+        methods = sorted(set(rng.choices(
+            ["debt_bondage", "withholds_documents", "threats_law_enforcement", "psychological_abuse", "physical_abuse",
+             "false_promises", "takes_earnings", "physical_threats", "restricts_financial_access", "other"],
+            [14, 12, 6, 16, 10, 18, 10, 8, 4, 2], k=rng.randint(1, 3))))
+        labour_industry = rng.choices(
+            ["a_agriculture_forestry_fishing", "f_construction", "c_manufacturing",
+             "i_accommodation_food_service", "t_households_as_employers"], [30, 30, 15, 15, 10])[0]
+        return {
+            "methods_of_control": ";".join(methods) if victim and known(0.7) else None,
+            "relationship_to_trafficker": rng.choices(["familial", "acquainted", "unacquainted"], [25, 45, 30])[0]
+            if victim and known(0.75) else None,
+            "age_when_trafficked": age - rng.randint(0, min(age, 4)) if age is not None and victim and known(0.8) else None,
+            "forced_labour_industry": labour_industry if "labour" in forms and known(0.85) else None,
+            # asked for everyone from v2: mostly Serbia when not cross-border, sometimes not known
+            "country_of_exploitation": row["country_of_exploitation"] or ("RS" if known(0.9) else None),
+            "compensation": rng.choices(["not_claimed", "claimed_pending", "awarded", "rejected"], [50, 25, 15, 10])[0]
+            if victim and known(0.8) else None,
+            "free_legal_aid": rng.choice(["yes", "no"]) if victim and known(0.85) else None,
+            "residence_permit": ("not_applicable" if row["citizenship"] == "RS" else
+                                 rng.choices(["applied", "granted", "refused"], [30, 55, 15])[0]) if known(0.9) else None,
         }
 
     def criminal_justice_rows(self, rng: random.Random, team: str, quarter: Quarter, n: int) -> list[dict]:
@@ -270,7 +301,7 @@ class SubmissionGenerator:
         rng = self._rng(dataset, team, quarter, version)
         teams = list(self.teams)
         file_format = file_format or FORMATS[(teams.index(team) + contracts.datasets().index(dataset)) % len(FORMATS)]
-        contract = contracts.load(dataset)
+        contract = contracts.for_quarter(dataset, quarter)  # the columns of the version in force for the quarter
         data_rows = getattr(self, f"{dataset}_rows")(rng, team, quarter, rows or rng.randint(4, 24))
         columns = list(contract.column_names)
         cells = [dict(r) for r in data_rows]
@@ -326,8 +357,8 @@ def encode(dataset: str, rows: list[dict], columns: list[str], file_format: str)
     if file_format == "xlsx":
         from thb_reporting.templates import xlsx_template
 
-        contract = contracts.load(dataset)
-        if list(columns) == list(contract.column_names):
+        contract = next((c for c in reversed(contracts.versions(dataset)) if list(columns) == list(c.column_names)), None)
+        if contract is not None:  # the template of the version whose columns these are
             return xlsx_template(contract, [{c: _cell(r.get(c), "xlsx") for c in columns} for r in rows])
         from openpyxl import Workbook  # a team's own workbook that does not follow the template
 

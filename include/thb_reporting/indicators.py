@@ -24,9 +24,15 @@ ACCESS_TO_JUSTICE = ("compensation", "free_legal_aid", "residence_permit")
 OUTPUT_COLUMNS = ["indicator", "level", "area_code", "period", "breakdown", "category", "value"]
 
 
+# Band lists of stored ages: the current one (CTDC's bands) and the one snapshots written before victims v2 hold
+AGE_BAND_LISTS = ("age_band", "age_band_v1")
+
+
 def age_group_of_band() -> dict[str, str]:
-    """child for bands that end below 18, adult for the rest; 'unknown' stays unknown."""
-    groups = {code: ("child" if high is not None and high < 18 else "adult") for code, _, high in band_bounds("age_band")}
+    """child for bands that end below 18, adult for the rest (of every band list snapshots hold: both nest
+    into <18/18+); 'unknown' stays unknown."""
+    groups = {code: ("child" if high is not None and high < 18 else "adult")
+              for bands in AGE_BAND_LISTS for code, _, high in band_bounds(bands)}
     groups["unknown"] = "unknown"
     return groups
 

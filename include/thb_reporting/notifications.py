@@ -33,10 +33,8 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     costs one computation, not one per file)."""
     from types import SimpleNamespace
 
-    import pyarrow as pa
-
     from thb_reporting import indicator_catalogue, indicators
-    from thb_reporting.publish import snapshot_rows
+    from thb_reporting.publish import concat_snapshots, snapshot_rows
 
     by_dataset: dict[str, list] = defaultdict(list)
     for sub in subs:
@@ -47,7 +45,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     out = {}
     for dataset, group in by_dataset.items():
         areas = {sub.submission_id: f"#{sub.submission_id}" for sub in group}
-        rows = pa.concat_tables([snapshot_rows(SimpleNamespace(
+        rows = concat_snapshots([snapshot_rows(SimpleNamespace(
             snapshot_path=sub.snapshot_path, submission_id=sub.submission_id, team_code=areas[sub.submission_id],
             quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at))
             for sub in group]).to_pandas()

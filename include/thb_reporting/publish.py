@@ -13,8 +13,8 @@ import logging
 
 from sqlalchemy import and_, delete, select, text
 
-from thb_reporting import (contracts, coverage, disclosure, exports, indicators, ledger, national_summary, reference, snapshots,
-                           transmissions)
+from thb_reporting import (contracts, coverage, disclosure, exports, indicators, ledger, national_summary, reference,
+                           research_export, snapshots, transmissions)
 from thb_reporting.config import PipelineConfig
 from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
@@ -115,7 +115,7 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def _concat(parts):
+def concat_snapshots(parts):
     """Snapshots of several contract versions as one table: a column a quarter's version lacks is empty (null)."""
     import pyarrow as pa
 
@@ -131,7 +131,7 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
     facts = {}
     for dataset in contracts.datasets():
         parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
-        facts[dataset] = _concat(parts).to_pandas() if parts else None
+        facts[dataset] = concat_snapshots(parts).to_pandas() if parts else None
     district_of = {code: t.district_code for code, t in teams.items()}
     periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
     submitted_coverage = coverage.of_submissions(current, teams, periods)
@@ -182,7 +182,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
                     by_team = table("victims_by_team_quarter")
                     conn.execute(delete(by_team).where(and_(by_team.c.team_code == team, by_team.c.quarter == quarter)))
                 conn.execute(delete(pubs).where(pubs.c.dataset == dataset, pubs.c.team_code == team, pubs.c.quarter == quarter))
-            rows = _concat([snapshot_rows(current[k]) for k in changed]) if changed else None
+            rows = concat_snapshots([snapshot_rows(current[k]) for k in changed]) if changed else None
             if rows is not None:
                 insert_rows(conn, facts, rows)
                 if dataset == "victims":
@@ -210,6 +210,8 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
         transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
             computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold,
             public=computed["indicators"]))
+        research_export.write_year(config.data_root, year, computed["facts"]["victims"], config.research_k,
+                                   computed["coverage"].get(("victims", year)))
     national_summary.write_summaries(config, touched_years)  # reads the committed public indicators
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),

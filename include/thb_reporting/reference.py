@@ -66,6 +66,23 @@ def codes(code_list: str) -> tuple[str, ...]:
 
 
 @cache
+def standard_codes(standard: str) -> dict[tuple[str, str], dict[str, str]]:
+    """A standard's value of each national code (reference/standard_codes.csv; standard: 'HTCDS 2.0' or
+    'CTDC'): {(code_list, code): {field: value}}."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for r in csv_rows("standard_codes.csv"):
+        if r["standard"] == standard:
+            out.setdefault((r["code_list"], r["code"]), {})[r["field"]] = r["value"]
+    return out
+
+
+@cache
+def standard_sources() -> dict[str, dict[str, str]]:
+    """Where each standard's field and values come from (reference/standard_sources.csv), by field."""
+    return {r["field"]: r for r in csv_rows("standard_sources.csv")}
+
+
+@cache
 def eu_members() -> frozenset[str]:
     return frozenset(r["code"] for r in csv_rows("countries.csv") if r["eu_member"] == "yes")
 

@@ -1,5 +1,6 @@
 """Accepted rows as Parquet snapshots, in a hive layout that DuckDB, Spark or pyarrow datasets read as one
-table per dataset (`read_parquet('<data_root>/snapshots/dataset=victims/**/*.parquet', hive_partitioning=true)`):
+table per dataset (`read_parquet('<data_root>/snapshots/dataset=victims/**/*.parquet', hive_partitioning=true,
+union_by_name=true)`: quarters under an earlier contract version lack the later version's columns):
 
   <data_root>/snapshots/dataset=<name>/team=<code>/quarter=<q>/<submission id>-<sha12>.parquet
 

@@ -1,7 +1,7 @@
 """national: coverage of every figure (indicators, exports), national.coverage
 
 Revision ID: 0005_coverage
-Revises: 0003_mail_submissions
+Revises: 0004_htcds
 Create Date: 2026-11-29 20:10:24.441976
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '0005_coverage'
-down_revision: Union[str, Sequence[str], None] = '0003_mail_submissions'
+down_revision: Union[str, Sequence[str], None] = '0004_htcds'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
