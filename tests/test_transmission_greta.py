@@ -117,7 +117,7 @@ def test_the_greta_workbook_holds_the_truth_exactly_and_flags_what_disclosure_hi
     assert {r["area"] for r in every_row} == {"RS_PART"}
     assert all("not the whole country" in r["coverage"] and "subotica" in r["coverage"] for r in every_row)
     sidecar = json.loads((folder / "greta_2026.xlsx.metadata.json").read_text(encoding="utf-8"))
-    assert [c["scope"] for c in sidecar["coverage"]] == ["units"]
+    assert [c["scope"] for c in sidecar["coverage"]] == ["units"] and "Serbia" not in sidecar["title"]
     assert sorted(sidecar["coverage"][0]["units"]) == sorted(TEAMS)
     assert sidecar["contact"]["email"] and sidecar["produced_at"] and "coe.int" in sidecar["code_lists"]["tables"]
     info = {r["field"]: r["value"] for r in sheets["metadata"]}
@@ -244,6 +244,7 @@ def test_rs_only_where_the_national_unit_reported(national, tmp_path):
     areas = {r["area"] for name, rows in sheets.items() if name != "metadata" for r in rows}
     assert areas == ({"RS"} if national else {"RS_PART"})
     assert f.metadata["coverage"][0]["scope"] == ("nation" if national else "units")
+    assert ("Serbia" in f.metadata["title"]) == national  # a partial sum is not named as the country
     access = {(r["breakdown"], r["category"]): r for r in sheets["access_to_justice"]}
     assert access[("compensation", "awarded")]["value"] == 3 and access[("compensation", "awarded")]["confidential"] == "C"
     assert access[("compensation", "not_claimed")]["value"] == 0 and access[("compensation", "not_claimed")]["confidential"] is None

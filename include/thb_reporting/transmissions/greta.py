@@ -47,14 +47,15 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
     published = _public_suppressed(inputs, exact, year)
     area = coverage.nation_area(cover)  # never RS for a partial sum
     sheets = {
-        "victims_by_form": _victims_by_form(victims, exact, published, year, inputs.threshold),
+        "victims_by_form": _victims_by_form(victims, published, year, inputs.threshold),
         **{name: _catalogue_cells(exact, published, year, *what) for name, what in SHEETS.items()},
     }
     for rows in sheets.values():
         for r in rows:
             r["area"], r["coverage"] = area, cover.describe("en")
     meta = metadata(
-        title=f"GRETA tables, Serbia, {year}: victims by form of exploitation, referral outcome, access to justice",
+        title=(f"GRETA tables, {'Serbia' if cover.national else 'sum of the reporting units, not the whole country'}, "
+               f"{year}: victims by form of exploitation, referral outcome, access to justice"),
         receiver="Council of Europe, GRETA (Group of Experts on Action against Trafficking in Human Beings)",
         source="Quarterly submissions of the anti-trafficking reporting units (national.indicators, exact counts)",
         coverage=[c for (d, p), c in sorted(inputs.coverage.items()) if d == "victims" and p == year],
@@ -125,7 +126,7 @@ def _catalogue_cells(exact, published: set[tuple], year: str, indicator: str, br
     return rows
 
 
-def _victims_by_form(victims, exact, published: set[tuple], year: str, threshold: int) -> list[dict]:
+def _victims_by_form(victims, published: set[tuple], year: str, threshold: int) -> list[dict]:
     """Victims of the year, counted once nationally, by form (once per person) × sex and by form × age group,
     with every margin (total). The one-way margins are the catalogue's public cells (their suppression as published);
     the crossings' flags come from disclosure.suppress over this table's sums."""
