@@ -146,6 +146,10 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
                           env=env, capture_output=True, text=True, timeout=900)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert f"thb airflow-ui --data {data} --airflow-home {home}" in demo.stdout
+    # the demo says what its national figures cover: the Centre sent victims for both quarters, nothing else
+    covered = demo.stdout[demo.stdout.index("What the national figures cover"):]
+    assert re.search(r"2026Q3\s+victims\s+nation", covered) and re.search(r"2026\s+victims\s+nation", covered)
+    assert re.search(r"2026Q3\s+criminal_justice\s+units", covered), covered[:2000]
 
     log = open(tmp_path / "airflow-ui.log", "wb")
     # the port as Airflow's own setting, as a deployment (or ../shared/tools/fresh-check) gives it
@@ -169,8 +173,10 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         token = json.loads(_get(f"{base}/auth/token", data={"username": "admin", "password": password}))["access_token"]
 
-        # the Reporting status page reads the demo's warehouse: its 13 teams' files, accepted and rejected
-        cells = _cells(_get(f"{base}/reporting-status/?quarters=2", token))
+        # the Reporting status page reads the demo's warehouse: its 13 teams' and the Centre's files
+        page = _get(f"{base}/reporting-status/?quarters=2", token)
+        cells = _cells(page)
+        assert 'data-period="2026Q3" data-coverage="nation"' in page  # victims: the Centre reported
         statuses = [status for (team, dataset, quarter), (status, _, _) in cells.items() if quarter in ("2026Q2", "2026Q3")]
         assert statuses.count("rejected") == 4 and statuses.count("missing") == 0, statuses
         assert cells[("novi_sad", "victims", "2026Q3")][0] == "rejected"
@@ -178,7 +184,7 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
         # the demo's runs are Airflow's runs, and the ingest runs carry their notes
         runs = json.loads(_get(f"{base}/api/v2/dags/ingest_submissions/dagRuns?order_by=run_after", token))["dag_runs"]
         assert [r["state"] for r in runs] == ["success", "success"]
-        assert runs[0]["note"].startswith("130 files: 125 accepted, 5 rejected"), runs[0]["note"]
+        assert runs[0]["note"].startswith("132 files: 127 accepted, 5 rejected"), runs[0]["note"]  # and the Centre's 2
         assert "novi_sad victims 2026Q3 (personal_identifier" in runs[0]["note"]
         first_run_id, rejected_id = runs[0]["dag_run_id"], re.search(r"#(\d+) novi_sad victims 2026Q3", runs[0]["note"])[1]
         assert runs[1]["note"].startswith("1 file: 1 accepted")
