@@ -119,6 +119,7 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     add("kragujevac", "victims_2026Q5.csv", good, "rejected", "file_name")
     add("kragujevac", "victims_2027Q3.csv", good, "rejected", "quarter_in_future")
     add("kraljevo", f"activities_{Q}_novi_pazar.csv", _csv("activities"), "rejected", "team_mismatch")
+    add("czztlj", f"activities_{Q}.csv", _csv("activities"), "rejected", "dataset_not_reported")  # victims only
     injected = [dict(p) for p in programmes]
     injected[1]["name"] = '=HYPERLINK("http://example.org","klik")'
     add("leskovac", f"programmes_{Q}.csv", _csv("programmes", injected), "rejected", "formula_injection")

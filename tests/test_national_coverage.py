@@ -87,7 +87,46 @@ def assert_no_partial_sum_labelled_as_the_nation(config) -> dict:
             for r in csv.DictReader(f):
                 if r["level"] == "nation" and r["indicator"] not in CALENDAR:
                     assert (r["area_code"] == "RS") == expected[(dataset_of[r["indicator"]], r["period"])][0], r
+    _assert_transmissions_name_the_country_only_when_covered(Path(config.data_root.removeprefix("file://")), expected)
     return expected
+
+
+# The column that names the area in each transmission file, and the country's code in it (the files are
+# read here as a receiver reads them: SDMX-CSV with pysdmx, the workbook with openpyxl).
+COUNTRY = {"crim_thb": ("GEO", "RS"), "sdg_16_2_2": ("REF_AREA", "688"), "greta": ("area", "RS")}
+
+
+def _assert_transmissions_name_the_country_only_when_covered(root: Path, expected) -> None:
+    import io
+    import json
+
+    from openpyxl import load_workbook
+    from pysdmx.io import get_datasets
+
+    files = [p for p in sorted((root / "transmissions").glob("*/*")) if not p.name.endswith(".metadata.json")]
+    assert {p.name.rsplit("_", 1)[0] for p in files} == set(COUNTRY)
+    for path in files:
+        year, kind = path.parent.name, path.name.rsplit("_", 1)[0]
+        column, country = COUNTRY[kind]
+        sidecar = json.loads(path.with_name(path.name + ".metadata.json").read_text(encoding="utf-8"))
+        for c in sidecar["coverage"]:
+            assert (c["scope"] == "nation") == expected[(c["dataset"], c["period"])][0], (path.name, c)
+        if kind == "greta":
+            areas = set()
+            for sheet in load_workbook(io.BytesIO(path.read_bytes()), read_only=True).worksheets[1:]:  # [0]: metadata
+                header, *rows = list(sheet.iter_rows(values_only=True))
+                areas |= {("victims", dict(zip(header, r))["area"]) for r in rows}
+        else:
+            frame = get_datasets(str(path))[0].data
+            if kind == "crim_thb":  # victims and criminal justice rows each say their own dataset's coverage
+                justice = {"PER_SUSP", "PER_PRSC", "PER_CNV"}
+                areas = {("criminal_justice" if leg in justice else "victims", geo)
+                         for leg, geo in zip(frame["LEG_STAT"], frame["GEO"])}
+            else:
+                areas = {("victims", str(a)) for a in frame[column]}
+        assert areas, path
+        for dataset, area in areas:
+            assert (area == country) == expected[(dataset, year)][0], (path.name, dataset, area)
 
 
 def _coverage_cells(html: str) -> dict[tuple[str, str], str]:

@@ -251,6 +251,8 @@ class _Processor:
         named = _team_named(name.remark, sub.team_code, self.config.teams)
         if named:
             raise SubmissionError("team_mismatch", named)
+        if not self.config.teams[sub.team_code].reports(name.dataset):  # the Centre reports victims only
+            raise SubmissionError("dataset_not_reported", name.dataset)
         if name.quarter.start > _now().date():
             raise SubmissionError("quarter_in_future", str(name.quarter))
         with self.engine.connect() as conn:
