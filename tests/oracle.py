@@ -214,16 +214,8 @@ class Truth:
         teams' criminal_justice rows of the stages the reference maps."""
         codes, eu = reference.eurostat_codes(), reference.eu_members()
         extra = {(r["code_list"], r["code"]): r["eurostat_code"] for r in reference.csv_rows("eurostat_transmission.csv")}
-        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims") if q[:4] == year
-                         for i, r in enumerate(rows)), key=lambda x: x[:3])
-        seen, persons = set(), []
-        for _, _, _, _, r in people:
-            number = " ".join(r["cptv_ref"].split()).upper() if r["cptv_ref"] else None
-            if number and number in seen:
-                continue
-            seen.add(number)
-            if r["status"] not in ("possible_victim", "identified_victim"):
-                continue
+        persons = []
+        for r in self.nation_victims(year):
             age = r["age_years"]
             citizen = "reporting_country" if r["citizenship"] == "RS" else ("other_eu" if r["citizenship"] in eu else "non_eu")
             persons.append({"leg": codes[("leg_stat", r["status"])], "sex": codes[("sex", r["sex"])],
@@ -322,16 +314,8 @@ class Truth:
         the first referred kept): {(group, sex, age_group): persons} for group 'all' and each SDG group of
         forms (a person with forms in two groups counts in each, once per group), sex and age_group
         ('child' < 18, 'adult', 'unknown') and their totals ('total')."""
-        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims") if q[:4] == year
-                         for i, r in enumerate(rows)), key=lambda x: x[:3])
-        out, seen = Counter(), set()
-        for _, _, _, _, r in people:
-            number = " ".join(r["cptv_ref"].split()).upper() if r["cptv_ref"] else None
-            if number and number in seen:
-                continue
-            seen.add(number)
-            if r["status"] not in ("possible_victim", "identified_victim"):
-                continue
+        out = Counter()
+        for r in self.nation_victims(year):
             age = r["age_years"]
             age_group = "unknown" if age is None else ("child" if age < 18 else "adult")
             groups = {"all"} | {self.SDG_GROUP[f] for f in (r["exploitation"] or "").split(";") if f}
@@ -358,16 +342,8 @@ class Truth:
             broad = next(label for low, high, label in CTDC_AGE_BANDS if low <= age and (high is None or age <= high))
             return broad, "Minor" if age < 18 else "Adult"
 
-        people = sorted(((r["referral_date"], t, i, q, r) for t, q, rows in self._files_rows("victims") if q[:4] == year
-                         for i, r in enumerate(rows)), key=lambda x: x[:3])
-        seen, out = set(), Counter()
-        for _, _, _, _, r in people:
-            key = " ".join(r["cptv_ref"].split()).upper() if r["cptv_ref"] else None
-            if key and key in seen:
-                continue
-            seen.add(key)
-            if r["status"] not in ("possible_victim", "identified_victim"):
-                continue
+        out = Counter()
+        for r in self.nation_victims(year):
             flags = {f: mapped("exploitation", f, r["exploitation"], ctdc) for f in ("isSexualExploit", "isForcedLabour", "isOtherExploit")}
             industry = mapped("forced_labour_industry", "vic_ForcedLabourIndustry", r.get("forced_labour_industry"))
             out[(year, mapped("victim_status", "vic_TraffickingStatus", r["status"]), mapped("sex", "prs_Gender", r["sex"]),
