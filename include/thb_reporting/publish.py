@@ -202,7 +202,8 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
     for year in sorted(touched_years):
         exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)
         transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
-            computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold))
+            computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold,
+            public_indicators=computed["indicators"]))
     national_summary.write_summaries(config, touched_years)  # reads the committed public indicators
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),

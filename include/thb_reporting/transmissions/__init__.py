@@ -27,6 +27,7 @@ class TransmissionInputs:
     teams: reference.TeamRegistry
     threshold: int               # disclosure's threshold: cells it would suppress are flagged confidential
     produced_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    public_indicators: object = None  # the public indicators as publish suppressed them (None: recomputed)
 
 
 @dataclass(frozen=True)

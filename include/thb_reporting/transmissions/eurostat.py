@@ -115,18 +115,21 @@ def _justice_cells(rows, year: str) -> dict[tuple, int]:
 def _hidden_in_public(inputs, year: str) -> set[tuple]:
     """The cube's cells whose figure the public outputs of the year suppress (the nation's victims, by
     sex, by child/adult, Serbian citizens, by legal status): were they free here, the receiver's
-    publication would give the public suppression away. The public outputs are computed again as publish
-    computed them (disclosure.public_outputs is deterministic; same indicators, same years)."""
+    publication would give the public suppression away. Publish passes the public indicators it wrote;
+    without them they are computed again as publish computes them (disclosure.public_outputs is
+    deterministic; same indicators, same years)."""
     from thb_reporting import exports
     from thb_reporting.indicators import catalogue
 
     indicators = inputs.indicators
     if indicators is None or indicators.empty or inputs.facts.get("victims") is None:
         return set()
-    years = {p[:4] for p in indicators["period"]}
-    district_of = {code: t.district_code for code, t in inputs.teams.items()}
-    public, _ = disclosure.public_outputs(indicators, exports.crim_thb(inputs.facts["victims"], years), catalogue(),
-                                          district_of, exports.crim_thb_margins(), inputs.threshold)
+    public = inputs.public_indicators
+    if public is None:
+        years = {p[:4] for p in indicators["period"]}
+        district_of = {code: t.district_code for code, t in inputs.teams.items()}
+        public, _ = disclosure.public_outputs(indicators, exports.crim_thb(inputs.facts["victims"], years), catalogue(),
+                                              district_of, exports.crim_thb_margins(), inputs.threshold)
     hidden = public[public["suppressed"] & (public["level"] == "nation") & (public["period"] == year)]
     codes = _codes()
     total = {d: codes[d]["total"] for d in ("leg_stat", "sex", "age", "citizen", "expl")}
