@@ -254,7 +254,7 @@ def _screenshots(base: str, password: str, data: Path, first_run_id: str, reject
         shots.append(_shot(browser, "reporting_status_demo.png"))
 
         browser.get(f"{base}/dags/ingest_submissions/runs/{urllib.parse.quote(first_run_id, safe='')}")
-        wait.until(lambda b: "125 accepted" in b.find_element(By.TAG_NAME, "body").text)
+        wait.until(lambda b: "127 accepted" in b.find_element(By.TAG_NAME, "body").text)
         shots.append(_shot(browser, "ingest_run_note.png"))
 
         browser.set_window_size(1100, 1400)

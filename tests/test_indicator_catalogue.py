@@ -184,7 +184,7 @@ def test_labels_of_composite_and_made_categories():
     assert category_label("victims", "exploitation_once", "multiple_forms")[1] == "Multiple forms of exploitation"
     assert category_label("victims", "exploitation_once", "labour")[1] == "Labour exploitation"
     assert category_label("persons_referred", "referral_source_status", "police/not_a_victim")[1] == "Police: Not a victim"
-    assert category_label("victims", "compensation", "awarded")[0] == "Naknada štete dosuđena"
+    assert category_label("victims", "compensation", "awarded")[0] == "Naknada dosuđena"
     assert category_label("cross_border_events", "counterpart_country", "MK")[1] == "North Macedonia"
     assert category_label("reporting_rate", "dataset", "victims") == tuple(contracts.load("victims").title[k] for k in ("sr", "en"))
 
