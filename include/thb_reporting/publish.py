@@ -205,14 +205,20 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
     # The files follow the committed tables; a failure here leaves the tables right and the next
     # publish of the year writes the files again.
     catalogue = _catalogue_frame()
+    not_sent = []  # a transmission that cannot be built fails the run, after every other file is written
     for year in sorted(touched_years):
         exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)
-        transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
-            computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold,
-            public=computed["indicators"]))
         research_export.write_year(config.data_root, year, computed["facts"]["victims"], config.research_k,
                                    computed["coverage"].get(("victims", year)))
+        try:
+            transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
+                computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold,
+                public=computed["indicators"]))
+        except transmissions.TransmissionsFailed as failure:
+            not_sent.append(str(failure))
     national_summary.write_summaries(config, touched_years)  # reads the committed public indicators
+    if not_sent:
+        raise transmissions.TransmissionsFailed("; ".join(not_sent))
     for dataset, change in summary.items():
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),
                  change["rows"], len(change["withdrawn"]))

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
 
 from thb_reporting import reference
 from thb_reporting.coverage import Coverage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,17 +84,32 @@ def _builders():
     return [eurostat.build, sdg.build, greta.build]  # each transmission module adds itself here, in the order its files are listed
 
 
+class TransmissionsFailed(RuntimeError):
+    """Some transmission files of a year could not be built; the others were written."""
+
+
 def write_year(data_root: str, year: str, inputs: TransmissionInputs) -> list:
     """Write every transmission file of the year and its sidecar, each whole then renamed into place.
-    Returns the paths written."""
+    One kind that cannot be built (e.g. a code added to a contract without its mapping to the receiver's
+    code list) does not keep the others from being written; TransmissionsFailed names it afterwards, so
+    the run fails where an engineer sees it. Returns the paths written."""
     from thb_reporting.storage import storage_path, write_atomically
 
     folder = storage_path(data_root) / "transmissions" / year
-    written = []
+    written, failed = [], []
     for build in _builders():
-        for f in build(inputs, year):
+        kind = build.__module__.rsplit(".", 1)[-1]
+        try:
+            files = build(inputs, year)
+        except Exception:  # the error's class and message name codes of the reference data, never a file's values
+            log.exception("transmission %s of %s could not be built", kind, year)
+            failed.append(kind)
+            continue
+        for f in files:
             write_atomically(folder / f.name, f.content)
             sidecar = folder / f"{f.name}.metadata.json"
             write_atomically(sidecar, json.dumps(f.metadata, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
             written += [folder / f.name, sidecar]
+    if failed:
+        raise TransmissionsFailed(f"transmissions of {year} not written: {', '.join(failed)} (see the log above)")
     return written
