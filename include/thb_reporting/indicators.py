@@ -115,6 +115,14 @@ def stated(frame, column: str):
     return frame[column].astype("object").where(frame[column].notna() & (frame[column] != ""), NOT_STATED)
 
 
+def national_victims_of_year(victims, year: str):
+    """The victims (identified and presumed) of a year, one row per person nationally (deduplicated as
+    the indicators are): what every transmission and the research export count from."""
+    persons = victims[victims["quarter"].str.startswith(str(year))].assign(area_code=NATION, period=str(year))
+    persons = deduplicated(persons)
+    return persons[persons["status"].isin(VICTIM_STATUSES)]
+
+
 def _victim_indicators(out: _Emitter, persons) -> None:
     from thb_reporting import reference
 

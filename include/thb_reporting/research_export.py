@@ -26,7 +26,7 @@ import secrets
 
 from thb_reporting import reference
 from thb_reporting.contracts import band_bounds
-from thb_reporting.indicators import AGE_BAND_LISTS, VICTIM_STATUSES, age_group_of_band, deduplicated
+from thb_reporting.indicators import AGE_BAND_LISTS, age_group_of_band, national_victims_of_year
 
 HTCDS, CTDC = "HTCDS 2.0", "CTDC"
 ROW_ID = "recordId"  # the export's own: a random id per row and export, linking to nothing
@@ -123,9 +123,7 @@ def persons(victims, year: str):
     field names, before any generalisation. `victims`: the published national.victims rows (pandas)."""
     import pandas as pd
 
-    rows = victims[victims["quarter"].str.slice(0, 4) == str(year)]
-    rows = deduplicated(rows.assign(area_code="RS", period=str(year)))
-    rows = rows[rows["status"].isin(VICTIM_STATUSES)]
+    rows = national_victims_of_year(victims, year)
     column = lambda name: rows[name] if name in rows else pd.Series(None, index=rows.index, dtype=object)  # noqa: E731
     group = age_group_of_band()
     majority = {code: fields["majorityStatus"] for (cl, code), fields in reference.standard_codes(CTDC).items()

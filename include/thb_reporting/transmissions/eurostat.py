@@ -31,7 +31,7 @@ import io
 from itertools import product
 
 from thb_reporting import coverage, disclosure, reference
-from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES, age_group_of_band, deduplicated
+from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES, age_group_of_band, national_victims_of_year
 
 DIMENSIONS = ("FREQ", "UNIT", "LEG_STAT", "SEX", "AGE", "CITIZEN", "EXPL", "GEO", "TIME_PERIOD")
 CUBE = ("LEG_STAT", "SEX", "AGE", "CITIZEN", "EXPL")  # the dimensions the tables break down
@@ -66,9 +66,7 @@ def _victim_cells(victims, year: str) -> dict[tuple, int | None]:
     """(LEG_STAT, SEX, AGE, CITIZEN, EXPL) → victims of the year (None: cannot be known)."""
     codes = _codes()
     eu = reference.eu_members()
-    persons = victims[victims["quarter"].str.startswith(year)].assign(area_code=NATION, period=year)
-    persons = deduplicated(persons)
-    persons = persons[persons["status"].isin(VICTIM_STATUSES)]
+    persons = national_victims_of_year(victims, year)
     age_group = age_group_of_band()
     people = [(codes["leg_stat"][status], codes["sex"][sex], codes["age"][age_group.get(band, "unknown") if isinstance(band, str) else "unknown"],
                codes["citizen"]["reporting_country" if c == NATION else ("other_eu" if c in eu else "non_eu")],

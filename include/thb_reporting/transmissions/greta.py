@@ -17,7 +17,7 @@ from __future__ import annotations
 from itertools import product
 
 from thb_reporting import coverage, indicator_catalogue
-from thb_reporting.indicators import NATION, NOT_STATED, VICTIM_STATUSES
+from thb_reporting.indicators import NATION, NOT_STATED
 from thb_reporting.transmissions import TransmissionFile, TransmissionInputs, metadata
 
 CONFIDENTIAL = "C"
@@ -133,11 +133,9 @@ def _victims_by_form(victims, published: set[tuple], year: str, threshold: int) 
     import pandas as pd
 
     from thb_reporting import disclosure, reference
-    from thb_reporting.indicators import age_group_of_band, deduplicated, form_once
+    from thb_reporting.indicators import age_group_of_band, form_once, national_victims_of_year
 
-    persons = victims.assign(area_code=NATION, period=victims["quarter"].str.slice(0, 4))
-    persons = deduplicated(persons[persons["period"] == year])
-    persons = persons[persons["status"].isin(VICTIM_STATUSES)]
+    persons = national_victims_of_year(victims, year)
     frame = pd.DataFrame({"form": form_once(persons["exploitation"]), "sex": persons["sex"],
                           "age_group": persons["age_band"].map(age_group_of_band())})
     forms = [c for c in reference.codes("exploitation")] + ["multiple_forms", NOT_STATED]

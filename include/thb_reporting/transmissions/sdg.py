@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 
 from thb_reporting import disclosure, reference
-from thb_reporting.indicators import NATION, VICTIM_STATUSES, age_group_of_band, deduplicated
+from thb_reporting.indicators import NATION, age_group_of_band, national_victims_of_year
 from thb_reporting.transmissions import TransmissionFile, TransmissionInputs, metadata
 
 STRUCTURE = ("IAEG-SDGs", "SDG", "1.14")
@@ -54,9 +54,7 @@ def rate_series() -> dict[str, str]:
 
 def victims_of_year(victims, year: str):
     """The victims (identified and presumed) of a year, one row per person nationally."""
-    persons = victims[victims["quarter"].str.startswith(year)].assign(area_code=NATION, period=year)
-    persons = deduplicated(persons)
-    return persons[persons["status"].isin(VICTIM_STATUSES)]
+    return national_victims_of_year(victims, year)
 
 
 def counts(persons):
