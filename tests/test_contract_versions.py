@@ -21,7 +21,7 @@ from thb_reporting.warehouse import metadata, reader_engine, table
 TEAMS = ["nis", "vranje"]
 NEW_COLUMN, NEW_CODE = "accommodation_days", "mobile_team"  # victims v3, from 2026Q4
 # the package's victims v2 (the case standard's fields, 2026Q3) and its revision are the starting point
-PACKAGE_VERSION, PACKAGE_HEAD = 2, "0005_coverage"
+PACKAGE_VERSION, PACKAGE_HEAD = 2, "0006_template_version"
 OLD_QUARTERS, NEW_QUARTER = ("2026Q2", "2026Q3"), "2026Q4"
 NEW_VERSION = f"""
   - version: 3

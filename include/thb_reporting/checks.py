@@ -10,19 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from thb_reporting.contracts import CODES_SEPARATOR, Contract
+from thb_reporting.contracts import versions as contracts_versions
 from thb_reporting.findings import ERROR, WARNING, Finding, column_letters, located
 from thb_reporting.privacy import identifier_kind, suspect_cells
 from thb_reporting.quarters import Quarter
-from thb_reporting.submission_files import READING_FINDINGS, column_position, shown_header
+from thb_reporting.submission_files import DECLARED_TEMPLATE, READING_FINDINGS, column_position, shown_header
 from thb_reporting.suite_runner import SuiteRunner, findings_from_gx
 from thb_reporting.suites import ROW_KEY, load_suite
 from thb_reporting.written_forms import Problem, read_date, read_whole_number, thousands_separators
 
 
 # --- structure and identifiers ----------------------------------------------------------------
-def check_columns(frame, contract: Contract) -> list[Finding]:
+def check_columns(frame, contract: Contract, followed: int | None = None) -> list[Finding]:
     """The template's columns, and the findings made while reading the file (control characters, an
-    identifier outside the data rows). A header not in the template is named only where it may be shown."""
+    identifier outside the data rows). A header not in the template is named only where it may be shown.
+    A file made from an earlier template (`followed`, Contract.template_followed) may lack the optional
+    columns a later version added (one warning names them all); a required one it lacks rejects it,
+    naming the template that has it."""
+    followed = contract.version if followed is None else followed
     seen, findings = set(), list(frame.attrs.get(READING_FINDINGS, ()))
     for position, col in enumerate((c for c in frame.columns if c != ROW_KEY), start=1):
         if col in seen:
@@ -30,8 +35,37 @@ def check_columns(frame, contract: Contract) -> list[Finding]:
         elif col not in contract.column_names:
             findings.append(Finding("unknown_column", column=shown_header(col, position)))
         seen.add(col)
-    findings += [Finding("missing_column", column=c) for c in contract.column_names if c not in frame.columns]
+    absent = [c for c in contract.columns if c.name not in frame.columns]
+    later = {c.name for c in contract.later_columns(followed)}
+    findings += [Finding("missing_column", column=c.name) for c in absent if c.name not in later]
+    findings += [Finding("missing_column_of_later_template", column=c.name, detail=str(c.since_version))
+                 for c in absent if c.name in later and c.required]
+    if not_stated := [c.name for c in absent if c.name in later and not c.required]:
+        findings.append(Finding("columns_of_later_template", WARNING, detail=f"{followed}|{','.join(not_stated)}"))
     return findings
+
+
+def _columns_of_later_quarters(frame, contract: Contract):
+    """(frame without them, findings) for the columns of a later contract version than the quarter's, as in
+    a current template used for an earlier quarter: left empty, they are dropped with a warning; holding
+    values, they reject the file (the quarter's version cannot record them)."""
+    from thb_reporting.contracts import load
+
+    latest = load(contract.dataset)
+    ahead = [c for c in latest.columns if c.since_version > contract.version and c.name in frame.columns]
+    findings = []
+    for c in ahead:
+        values = frame[c.name]
+        empty = bool((values.isna() | (values.astype("str").str.strip() == "")).all())
+        version = next(v for v in contracts_versions(contract.dataset) if v.version == c.since_version)
+        findings.append(Finding("empty_column_of_later_template" if empty else "column_of_later_template",
+                                WARNING if empty else ERROR, column=c.name, detail=f"{c.since_version}|{version.from_quarter}"))
+    return (frame.drop(columns=[c.name for c in ahead]) if ahead else frame), findings
+
+
+def columns_not_in_file(frame, contract: Contract, followed: int) -> tuple[str, ...]:
+    """The optional columns of a later template than the file's that it lacks: stored as not stated."""
+    return tuple(c.name for c in contract.later_columns(followed) if not c.required and c.name not in frame.columns)
 
 
 def find_personal_identifiers(frame) -> list[Finding]:
@@ -207,6 +241,8 @@ class Outcome:
     typed: object  # pandas.DataFrame of the contract's columns, parsed; None when the structure failed
     findings: list[Finding]
     gx_result: object = None  # Great Expectations' validation result, when the suite ran
+    template_version: int | None = None  # as Prepared
+    not_in_file: tuple[str, ...] = ()
 
     @property
     def errors(self) -> list[Finding]:
@@ -226,10 +262,12 @@ class Prepared:
     flagged: frozenset = frozenset()
     cleared: bool = False  # the suite already passed on these rows (clear_in_batches)
     letters: dict = field(default_factory=dict)  # column → its letter in the file (column_letters)
+    template_version: int | None = None  # the template version the file was made from (Contract.template_followed)
+    not_in_file: tuple[str, ...] = ()  # columns of a later template it lacks, stored as not stated
 
 
 # Structure findings after which the rows cannot be typed: every other check waits for a corrected file.
-UNTYPABLE = {"missing_column", "duplicate_column"}
+UNTYPABLE = {"missing_column", "missing_column_of_later_template", "duplicate_column"}
 
 
 def prepare(frame, contract: Contract) -> Prepared:
@@ -238,12 +276,17 @@ def prepare(frame, contract: Contract) -> Prepared:
     team can fix everything at once; the cells holding an identifier are left out of every other finding
     (their value is never quoted)."""
     letters = column_letters(frame)
+    followed = contract.template_followed(frame.columns, frame.attrs.get(DECLARED_TEMPLATE))
     if frame.shape[0] == 0:
-        return Prepared(None, [Finding("empty_file", detail="header only")], letters=letters)
-    structure = check_columns(frame, contract)
-    identifiers = find_personal_identifiers(frame)
+        return Prepared(None, [Finding("empty_file", detail="header only")], letters=letters, template_version=followed)
+    identifiers = find_personal_identifiers(frame)  # every column of the file, those dropped next included
+    frame, ahead = _columns_of_later_quarters(frame, contract)
+    structure = check_columns(frame, contract, followed) + ahead
     if any(f.rule in UNTYPABLE for f in structure):
-        return Prepared(None, structure + identifiers, letters=letters)
+        return Prepared(None, structure + identifiers, letters=letters, template_version=followed)
+    not_in_file = columns_not_in_file(frame, contract, followed)
+    if not_in_file:  # not stated: empty cells, as a team that had the column and left it empty
+        frame = frame.assign(**dict.fromkeys(not_in_file, None))
     # cells holding an identifier or a control character: never quoted, nor carried on to any other rule
     secret = frozenset((f.row, f.column) for f in identifiers + structure
                        if f.rule in ("personal_identifier", "control_character") and f.row)
@@ -254,7 +297,8 @@ def prepare(frame, contract: Contract) -> Prepared:
         for column in {c for _, c in secret} & set(contract.column_names):
             typed.loc[[index_of[r] for r, c in secret if c == column], column] = None
     return Prepared(typed, structure + identifiers + type_findings + check_row_rules(typed, contract),
-                    frozenset((f.row, f.column) for f in type_findings) | secret, letters=letters)
+                    frozenset((f.row, f.column) for f in type_findings) | secret, letters=letters,
+                    template_version=followed, not_in_file=not_in_file)
 
 
 def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
@@ -262,8 +306,9 @@ def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: Sui
     gets the whole suite's row-level result, for its findings; a file that passes the
     cheap pass needs nothing more; one that fails only soft rules has those run again row by row."""
     typed, findings = prepared.typed, located(prepared.findings, prepared.letters)
+    template = {"template_version": prepared.template_version, "not_in_file": prepared.not_in_file}
     if typed is None:
-        return Outcome(None, findings)
+        return Outcome(None, findings, **template)
     gx_result, gx_findings = None, []
     rejected = any(f.severity == ERROR for f in findings)
     failed = [] if prepared.cleared or rejected else runner.failing(contract.suite_name, typed, quarter)
@@ -274,7 +319,7 @@ def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: Sui
         gx_findings = findings_from_gx(runner.run(contract.suite_name, typed, quarter, only=[i for i, _ in failed]), contract)
     gx_findings = located([f for f in gx_findings if (f.row, f.column) not in prepared.flagged], prepared.letters)
     findings = sorted(findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
-    return Outcome(typed, findings, gx_result)
+    return Outcome(typed, findings, gx_result, **template)
 
 
 ACROSS_ROWS = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}

@@ -45,6 +45,7 @@ class Column:
     band_list: str | None = None
     stored_as: str | None = None  # a banded column's stored name when not its band list's (two columns, one list)
     not_yet_codes: tuple[str, ...] = ()  # codes of its list that a later version of the contract adds
+    since_version: int = 1  # the contract version that added the column (its template has it from then)
 
     @property
     def allowed_codes(self) -> tuple[str, ...]:
@@ -115,6 +116,24 @@ class Contract:
             if c.name == name:
                 return c
         raise KeyError(f"{self.dataset} has no column {name!r}")
+
+    def template_followed(self, header, declared: int | None = None) -> int:
+        """The template version a file of this version's quarter was made from, by the columns its header
+        has (a later version's columns are absent from an earlier template), raised to the version the file
+        declares (templates.declared_version) where it names one up to this version. A version that added
+        no column is told apart only by its declaration."""
+        present = set(header)
+        followed = max((c.since_version for c in self.columns if c.name in present), default=1)
+        added = {c.since_version for c in self.columns}
+        while followed < self.version and followed + 1 not in added:  # versions that changed codes or hints only
+            followed += 1
+        if declared is not None and followed <= declared <= self.version:
+            followed = declared
+        return followed
+
+    def later_columns(self, followed: int) -> tuple[Column, ...]:
+        """The columns that this version has and the template of version `followed` does not."""
+        return tuple(c for c in self.columns if c.since_version > followed)
 
     def stored_columns(self) -> tuple[tuple[str, str], ...]:
         """(name, logical type) of each column as accepted data keeps it."""
@@ -202,7 +221,7 @@ def _versions(folder: Path, dataset: str) -> tuple[Contract, ...]:
         change = changes[n - 2] if n > 1 else {"version": 1}
         if change.get("version") != n:
             raise ValueError(f"{dataset}: versions must be numbered 2, 3, ... in order (found {change.get('version')!r})")
-        columns += [Column(**c) for c in change.get("added_columns") or ()]
+        columns += [Column(**c, since_version=n) for c in change.get("added_columns") or ()]
         # a hint reworded from a version on (what teams are asked changes, the rule does not)
         hints = change.get("changed_hints") or {}
         if unknown := sorted(set(hints) - {c.name for c in columns}):

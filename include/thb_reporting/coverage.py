@@ -136,10 +136,46 @@ def annotate(rows, covered: dict[tuple[str, str], Coverage], teams: reference.Te
         table, on=["indicator", "level", "area_code", "period"], how="left")
 
 
-def table_rows(covered: dict[tuple[str, str], Coverage]) -> list[dict]:
-    """national.coverage: one row per dataset and period, for a ministry to read what each figure covers."""
-    return [{"dataset": c.dataset, "period": c.period, "coverage": c.label, "national": c.national,
-             "units": ";".join(c.units), "quarters": ";".join(c.quarters), "population": c.population,
-             "nation_population": c.nation_population, "population_share": c.population_share,
-             "description_sr": c.describe("sr"), "description_en": c.describe("en")}
-            for _, c in sorted(covered.items())]
+def not_in_files(current: dict, periods: Iterable[str]) -> dict[tuple[str, str], dict[str, int]]:
+    """(dataset, period) → column → the rows (persons, for victims) of the current submissions whose file
+    lacked that column, made from an earlier template (ledger columns_not_in_file): stored as not stated.
+    `current`: (dataset, unit, quarter) → its ledger row, as for of_submissions."""
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for (dataset, _, quarter), sub in sorted(current.items()):
+        for column in filter(None, (sub.columns_not_in_file or "").split(",")):
+            for period in periods:
+                if quarter.startswith(period) and sub.rows_accepted:
+                    counts = out.setdefault((dataset, period), {})
+                    counts[column] = counts.get(column, 0) + sub.rows_accepted
+    return out
+
+
+def _counted(n: int, threshold: int) -> str:
+    """A count of persons as a public note may show it: 1 to the threshold as the range, as disclosure hides them."""
+    return f"1–{threshold}" if 0 < n <= threshold else str(n)
+
+
+def _not_in_file_notes(counts: dict[str, int], threshold: int) -> dict[str, str | None]:
+    if not counts:
+        return {"not_in_file": None, "sr": "", "en": ""}
+    listed = [(column, _counted(n, threshold)) for column, n in sorted(counts.items())]
+    return {"not_in_file": "; ".join(f"{column}: {n}" for column, n in listed),
+            "sr": "; nije navedeno jer fajl ranijeg šablona nema kolonu: "
+                  + ", ".join(f"{column} ({n} osoba/redova)" for column, n in listed),
+            "en": "; not stated because a file of an earlier template lacks the column: "
+                  + ", ".join(f"{column} ({n} persons/rows)" for column, n in listed)}
+
+
+def table_rows(covered: dict[tuple[str, str], Coverage], not_in_file: dict | None = None,
+               threshold: int = 0) -> list[dict]:
+    """national.coverage: one row per dataset and period, for a ministry to read what each figure covers,
+    and how many persons' columns are not stated because their file lacked them (not_in_files)."""
+    rows = []
+    for key, c in sorted(covered.items()):
+        notes = _not_in_file_notes((not_in_file or {}).get(key, {}), threshold)
+        rows.append({"dataset": c.dataset, "period": c.period, "coverage": c.label, "national": c.national,
+                     "units": ";".join(c.units), "quarters": ";".join(c.quarters), "population": c.population,
+                     "nation_population": c.nation_population, "population_share": c.population_share,
+                     "description_sr": c.describe("sr") + notes["sr"], "description_en": c.describe("en") + notes["en"],
+                     "not_in_file": notes["not_in_file"]})
+    return rows

@@ -50,7 +50,8 @@ def explain(finding: Finding, lang: str = "en", contract: Contract | None = None
     """(what is wrong, how to fix it) in words for the team, in Serbian ('sr') or English ('en')."""
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
     fields = {"column": column_as_seen(finding, contract), "value": finding.value or "", "detail": _detail_text(finding, lang),
-              "quarter": str(quarter or finding.detail or ""), "allowed": "", "min": "", "max": "", "measure": ""}
+              "quarter": str(quarter or finding.detail or ""), "allowed": "", "min": "", "max": "", "measure": "",
+              "version": "", "template": "", "columns": "", "from_quarter": ""}
     if contract and contract.history_measure:
         fields["measure"] = contract.history_measure["label"][lang]
     if contract and finding.column in contract.column_names:
@@ -59,7 +60,33 @@ def explain(finding: Finding, lang: str = "en", contract: Contract | None = None
                       max=col.max if col.max is not None else "")
     if contract and finding.detail and finding.rule in DETAIL_IN_CODES:
         fields["detail"] = _in_words(finding.detail, contract, lang)
+    if finding.rule in TEMPLATE_RULES:
+        fields.update(_template_fields(finding, contract, lang))
     return texts[lang].format(**fields), texts[f"fix_{lang}"].format(**fields)
+
+
+# Rules about a file made from an earlier template: their messages name the current template's file.
+TEMPLATE_RULES = {"columns_of_later_template", "missing_column_of_later_template", "column_of_later_template",
+                  "empty_column_of_later_template"}
+
+
+def _template_fields(finding: Finding, contract: Contract | None, lang: str) -> dict:
+    """{version, template, columns} of a TEMPLATE_RULES finding: the version in force, the current
+    template's file name and (columns_of_later_template, detail 'followed|a,b') the lacking columns' labels."""
+    from thb_reporting.contracts import load
+    from thb_reporting.templates import file_name
+
+    if contract is None:
+        return {"version": "", "template": "", "columns": finding.detail or "", "from_quarter": ""}
+    version, _, names = (finding.detail or "").partition("|")
+    columns = ", ".join(contract.column(n).label[lang] if n in contract.column_names else n
+                        for n in names.split(",") if n)
+    fields = {"version": contract.version, "template": file_name(load(contract.dataset), "xlsx"), "columns": columns}
+    if finding.rule != "missing_column_of_later_template":  # detail 'version|columns' or 'version|from quarter'
+        fields["detail"] = version
+    if finding.rule in ("column_of_later_template", "empty_column_of_later_template"):
+        fields["from_quarter"] = names
+    return fields
 
 
 def _detail_text(finding: Finding, lang: str) -> str:

@@ -295,14 +295,21 @@ class SubmissionGenerator:
         return i + 2, column, PLANTS[plant]
 
     def dataset_file(self, dataset: str, team: str, quarter: Quarter | str, *, plant: str | None = None,
-                     version: int = 1, file_format: str | None = None, rows: int | None = None) -> GeneratedFile:
-        """Write one team's file of a dataset for a quarter into <inbox>/<team>/ and record it (self.files)."""
+                     version: int = 1, file_format: str | None = None, rows: int | None = None,
+                     template_version: int | None = None) -> GeneratedFile:
+        """Write one team's file of a dataset for a quarter into <inbox>/<team>/ and record it (self.files).
+        template_version: made from that earlier template of the dataset (without the columns later versions
+        added; its rows hold them as not stated), instead of the one in force for the quarter."""
         quarter = Quarter.parse(quarter) if isinstance(quarter, str) else quarter
         rng = self._rng(dataset, team, quarter, version)
         teams = list(self.teams)
         file_format = file_format or FORMATS[(teams.index(team) + contracts.datasets().index(dataset)) % len(FORMATS)]
         contract = contracts.for_quarter(dataset, quarter)  # the columns of the version in force for the quarter
         data_rows = getattr(self, f"{dataset}_rows")(rng, team, quarter, rows or rng.randint(4, 24))
+        if template_version is not None and template_version < contract.version:
+            lacking = dict.fromkeys(c.name for c in contract.later_columns(template_version))
+            data_rows = [{**r, **lacking} for r in data_rows]
+            contract = contracts.versions(dataset)[template_version - 1]
         columns = list(contract.column_names)
         cells = [dict(r) for r in data_rows]
         planted_row = planted_column = planted_rule = None

@@ -322,7 +322,9 @@ class _Processor:
         values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
                       summary=shown(_summary(findings, contract, quarter), kind="text") if findings else Status.ACCEPTED.value,
                       rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed),
-                      contract_version=contract.version if contract else None)
+                      contract_version=contract.version if contract else None,
+                      template_version=outcome.template_version if outcome else None,
+                      columns_not_in_file=",".join(outcome.not_in_file) if outcome and outcome.not_in_file else None)
         if errors:
             where = quarantine_dir(self.config.data_root, sub.team_code, sub.content_sha256)
             write_atomically(where / sub.archive_path.rsplit("/", 1)[-1], data)

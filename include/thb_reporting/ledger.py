@@ -77,6 +77,11 @@ SUBMISSIONS = Table(
     Column("notification", Text, comment="the team's e-mail: queued | retrying | sent | no_contact (ledger.outbox)"),
     Column("contract_version", Integer,
            comment="the version of the dataset's contract it was validated under (the one in force for its quarter)"),
+    Column("template_version", Integer,
+           comment="the version of the team template the file was made from (its columns, or its declared version); "
+                   "below contract_version when the team used an earlier template"),
+    Column("columns_not_in_file", Text,
+           comment="the optional columns of a later template that the file lacks, ','-separated: stored as not stated"),
     Column("mail_message_id", Text, comment="the Message-ID of the e-mail that brought it (thb_reporting.mailbox); "
                                             "empty for a file dropped in the inbox folder"),
     Column("mail_sender", Text, comment="the registered contact that e-mailed it"),

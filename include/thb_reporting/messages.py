@@ -123,6 +123,13 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
         groups=_groups(findings, contract, quarter), figures=figures if accepted else [],
     )
     _in_thread(message, getattr(sub, "mail_message_id", None))
+    if contract is not None and (getattr(sub, "template_version", None) or contract.version) < contract.version:
+        from thb_reporting.templates import file_name as template_file, xlsx_template
+
+        current = contracts.load(contract.dataset)  # made from an earlier template: the current one, to use next time
+        message.add_attachment(xlsx_template(current), maintype="application",
+                               subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                               filename=template_file(current, "xlsx"))
     if findings:
         from thb_reporting.status_report import submission_report
 

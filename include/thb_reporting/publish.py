@@ -151,7 +151,8 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
     covered = table("coverage")
     conn.execute(delete(covered).where(covered.c.period.in_(sorted(periods))))
     if submitted_coverage:
-        conn.execute(covered.insert(), coverage.table_rows(submitted_coverage))
+        conn.execute(covered.insert(), coverage.table_rows(submitted_coverage, coverage.not_in_files(current, periods),
+                                                           threshold))
     return {"indicators": public, "crim_thb": crim, "sdg": sdg, "facts": facts, "exact": result,
             "coverage": submitted_coverage}
 

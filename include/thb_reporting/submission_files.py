@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".xlsx")
 READING_FINDINGS = "reading_findings"  # frame.attrs key: findings about cells met while reading
+DECLARED_TEMPLATE = "declared_template"  # frame.attrs key: the template version a workbook declares, if any
 HEADER_SEARCH_ROWS = 10  # the header is looked for among the first rows that are not empty
 ROWS_NAMED = 10  # at most this many rows are listed in a file-level message
 
@@ -481,6 +482,8 @@ def read_workbook(data: bytes, dataset: str):
     import pandas as pd
     from openpyxl.utils import get_column_letter
 
+    from thb_reporting.templates import declared_version
+
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for a damaged workbook
@@ -510,11 +513,14 @@ def read_workbook(data: bytes, dataset: str):
         other = [OtherCell(s.title, f"{get_column_letter(c.column)}{c.row}", text)
                  for s in sheets if s is not sheet for row in s.iter_rows() for c in row
                  if (text := _cell_text(c.value)) is not None]
+        declared = declared_version(book.properties.keywords, dataset)  # a workbook made from our template
     finally:
         book.close()
     frame = pd.DataFrame(rows, columns=range(width), dtype="str")
     frame.columns = header
     frame.insert(0, ROW_KEY, numbers)
+    if declared is not None:
+        frame.attrs[DECLARED_TEMPLATE] = declared
     return frame, header, header_row, other
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from thb_reporting import contracts, reference
@@ -13,6 +14,24 @@ from thb_reporting.contracts import CODES_SEPARATOR, Contract
 MAX_TEMPLATE_ROWS = 5000  # rows the drop-downs cover
 CODE_SHEET, README_SHEET = "sifarnici", "procitaj_me"
 CODED_TYPES = ("code", "codes", "country")
+# The template says which version of its contract it is, in its XLSX file properties (keywords), so that a
+# file a team made from it tells the version it follows (declared_version); a CSV template in its name.
+_DECLARATION = re.compile(r"thb-template (\w+) v(\d+)")
+
+
+def file_name(contract: Contract, suffix: str) -> str:
+    """The template's file name, which names its version: victims_template_v2.xlsx."""
+    return f"{contract.dataset}_template_v{contract.version}.{suffix}"
+
+
+def declaration(contract: Contract) -> str:
+    return f"thb-template {contract.dataset} v{contract.version}"
+
+
+def declared_version(keywords: str | None, dataset: str) -> int | None:
+    """The contract version a workbook's keywords declare for `dataset` (None when they declare none)."""
+    m = _DECLARATION.search(keywords or "")
+    return int(m.group(2)) if m and m.group(1) == dataset else None
 
 
 def column_label(column) -> str:
@@ -187,6 +206,9 @@ def workbook(contract: Contract, rows: list[dict] | None = None):
         data.add_data_validation(rule)
         rule.add(f"{letter}2:{letter}{MAX_TEMPLATE_ROWS + 1}")
     _print_setup(data, f"{contract.title['sr']} / {contract.title['en']}")
+    book.properties.title = f"{contract.title['sr']} / {contract.title['en']}: obrazac v{contract.version} / template v{contract.version}"
+    book.properties.keywords = declaration(contract)
+    book.properties.creator = "thb-national-reporting"
     for row in rows or ():
         data.append([row.get(name) for name in contract.column_names])
     return book
@@ -204,7 +226,7 @@ def write_templates(target: Path) -> list[Path]:
     for dataset in contracts.datasets():
         contract = contracts.load(dataset)
         for suffix, content in (("csv", csv_template(contract)), ("xlsx", xlsx_template(contract))):
-            path = target / f"{dataset}_template.{suffix}"
+            path = target / file_name(contract, suffix)
             path.write_bytes(content)
             written.append(path)
     return written

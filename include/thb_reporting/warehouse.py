@@ -196,6 +196,8 @@ def _metadata(_contracts_dir) -> MetaData:
         Column("population_share", Float, comment="population / nation_population"),
         Column("description_sr", Text, comment="what the figures cover, in Serbian"),
         Column("description_en", Text, comment="what the figures cover, in English"),
+        Column("not_in_file", Text, comment="columns that files made from an earlier template lacked, stored as not "
+                                            "stated: 'column: persons; …' (1 to the suppression threshold shown as a range)"),
         schema="national",
         comment="What the national figures of each dataset and period cover: the nation (the Centre reported) or a "
                 "set of local teams and their population",
