@@ -17,7 +17,7 @@ from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import DECLARED_TEMPLATE, READING_FINDINGS, column_position, shown_header
 from thb_reporting.suite_runner import SuiteRunner, findings_from_gx
 from thb_reporting.suites import ROW_KEY, load_suite
-from thb_reporting.written_forms import Problem, read_date, read_whole_number, thousands_separators
+from thb_reporting.written_forms import Problem, date_orders, read_date, read_whole_number, thousands_separators
 
 
 # --- structure and identifiers ----------------------------------------------------------------
@@ -101,13 +101,14 @@ def find_personal_identifiers(frame) -> list[Finding]:
 
 
 # --- types ----------------------------------------------------------------------------------
-def _parse_dates(raw):
-    """(dates, the Problem of each cell that is no date or None): the written forms of written_forms.read_date.
-    ISO dates, most of a column, are parsed together; the other forms one by one."""
+def _parse_dates(raw, order: str | None = None):
+    """(dates, the Problem of each cell that is no date or None): the written forms of written_forms.read_date,
+    a slashed date both ways could be read in the file's `order` (_file_convention). ISO dates, most of a
+    column, are parsed together; the other forms one by one."""
     import pandas as pd
 
     iso = raw.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).astype(bool)
-    readings = {text: read_date(text) for text in raw[~iso].dropna().unique()}
+    readings = {text: read_date(text, order) for text in raw[~iso].dropna().unique()}
     text = raw.where(iso, raw.map(lambda v: readings[v][0].isoformat() if readings.get(v, (None,))[0] else None))
     dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     problems = raw.map(lambda v: readings[v][1] if v in readings else None).where(dates.isna() & raw.notna(), None)
@@ -153,7 +154,7 @@ def _typed_column(raw, col, convention: str | None = None):
         problems = raw.map(lambda v: readings[v][1] if v in readings else None)
         return numbers, problems, raw
     if col.type == "date":
-        dates, problems = _parse_dates(raw)
+        dates, problems = _parse_dates(raw, convention)
         return dates, problems, raw
     text = raw
     if col.type == "code":
@@ -169,19 +170,24 @@ def _typed_column(raw, col, convention: str | None = None):
 
 
 def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
-    """Per whole-number column, the thousands separator its cells show beyond doubt; where they show
-    none, the one the file's other whole-number columns show; None where nothing (or both) shows."""
+    """Per whole-number column, the thousands separator its cells show beyond doubt, and per date column
+    the order of day and month its cells show beyond doubt; where they show none, the one the file's other
+    columns of the type show; None where nothing (or both) shows."""
     import pandas as pd
 
-    def written(values):  # the distinct cells that are more than plain digits (only they show a convention)
+    def written(values, plain: str):  # the distinct cells other than the plain form (only they show a convention)
         distinct = pd.Series(values.dropna().unique(), dtype=values.dtype)
-        return distinct[~distinct.str.fullmatch(r"-?[0-9]+").fillna(True).astype(bool)]
+        return distinct[~distinct.str.fullmatch(plain).fillna(True).astype(bool)]
 
-    shown = {c.name: thousands_separators(written(frame[c.name]))
-             for c in contract.columns if c.type == "integer" and c.name in frame.columns}
-    everywhere = set().union(*shown.values()) if shown else set()
-    own = {name: seps or everywhere for name, seps in shown.items()}
-    return {name: next(iter(seps)) if len(seps) == 1 else None for name, seps in own.items()}
+    conventions = {}
+    for kind, plain, shows in (("integer", r"-?[0-9]+", thousands_separators),
+                               ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date_orders)):
+        shown = {c.name: shows(written(frame[c.name], plain))
+                 for c in contract.columns if c.type == kind and c.name in frame.columns}
+        everywhere = set().union(*shown.values()) if shown else set()
+        own = {name: seen or everywhere for name, seen in shown.items()}
+        conventions |= {name: next(iter(seen)) if len(seen) == 1 else None for name, seen in own.items()}
+    return conventions
 
 
 def parse_types(frame, contract: Contract):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from thb_reporting.invisible_characters import CONTROL, made_visible
+
 TOKEN_BYTES = 16
 
 
@@ -212,7 +214,7 @@ def identifier_kind(text: str) -> str | None:
 # holds no personal identifier, is short, and does not look like a reference (a case or CPTV reference, a
 # long run of digits): codes, numbers, dates and the template's column names pass unchanged.
 HIDDEN = "[hidden]"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # never shown, and NUL never reaches a database
+_CONTROL = CONTROL  # never shown, and NUL never reaches a database
 MAX_SHOWN = {"value": 40, "file_name": 80}
 _REFERENCE = re.compile(
     r"[^\W\d_]{1,10}[-/.]?\d+[-/.]\d+"  # SU-2026-0017, CZŽTL-2026/0123456789, NI2026/12
@@ -242,7 +244,8 @@ def shown(value, *, kind: str = "value") -> str | None:
     spans several parts."""
     if value is None:
         return None
-    text = str(value)
+    # a character the reader cannot see is written out (fe<U+200B>male), never shown as a value that looks right
+    text = made_visible(str(value))
     if kind != "text":
         return text if may_show(text, MAX_SHOWN[kind]) else HIDDEN
     text = _PARTS.sub(lambda m: m.group() if may_show(m.group()) else HIDDEN, text)

@@ -22,8 +22,10 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from thb_reporting import invisible_characters
 from thb_reporting.contracts import datasets
 from thb_reporting.contracts import load as load_contract
+from thb_reporting.invisible_characters import CONTROL, CONTROL_RE2
 from thb_reporting.privacy import identifier_kind, may_show, shown
 from thb_reporting.quarters import Quarter
 from thb_reporting.suites import ROW_KEY
@@ -127,8 +129,7 @@ def _zip_format(data: bytes) -> str:
 # --- text: encodings and control characters ----------------------------------------------------
 # C0 controls but tab, LF and CR; DEL; C1 controls. None of them is ever typed in a cell: where they
 # appear the cell was pasted from another program or the file is damaged, and PostgreSQL refuses NUL.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_CONTROL_RE2 = r"[\x{00}-\x{08}\x{0B}\x{0C}\x{0E}-\x{1F}\x{7F}-\x{9F}]"  # the same, for pyarrow
+_CONTROL, _CONTROL_RE2 = CONTROL, CONTROL_RE2
 # In XLSX, XML cannot hold C0 controls: Excel writes them as _x0000_ … _x001F_, which openpyxl leaves as they are.
 _ESCAPED_CONTROL_RE2 = r"_x(?:000[0-8BbCcEeFf]|001[0-9A-Fa-f]|007[Ff]|008[0-9A-Fa-f]|009[0-9A-Fa-f])_"
 
@@ -270,6 +271,53 @@ def _control_findings(frame, header: list[str], header_row: int, contract_column
     return findings
 
 
+def _invisible_findings(frame, header: list[str], header_row: int, dataset: str) -> list:
+    """An invisible_character_removed warning for every header, and every cell of a code, number, date or
+    reference, that holds a character the team cannot see (invisible_characters), which is removed here,
+    in `frame`, before any check; the warning names the character and the cell. Free text keeps them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from thb_reporting.findings import WARNING, Finding
+
+    contract = load_contract(dataset)
+    pattern = invisible_characters.INVISIBLE_CLASS
+    findings = [Finding("invisible_character_removed", WARNING, column=shown_header(_column_name(text), i), row=header_row,
+                        detail=invisible_characters.names(text))
+                for i, text in enumerate(header, start=1) if invisible_characters.INVISIBLE.search(text)]
+    cleaned = [c for c in contract.columns if c.type != "text" or c.privacy == "pseudonymise"]
+    for col in cleaned:
+        if col.name not in frame.columns or list(frame.columns).count(col.name) > 1:
+            continue  # a missing or duplicated column is reported as such
+        cells = pa.array(frame[col.name], type=pa.string(), from_pandas=True)
+        hits = pc.match_substring_regex(cells, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+        if not hits.any():
+            continue
+        rows = frame[ROW_KEY].to_numpy()[hits]
+        texts = frame[col.name].to_numpy()[hits]
+        findings += [Finding("invisible_character_removed", WARNING, column=col.name, row=int(row),
+                             detail=invisible_characters.names(text)) for row, text in zip(rows, texts)]
+        frame[col.name] = frame[col.name].str.replace(pattern, "", regex=True)
+    return findings
+
+
+def _without_delimiter_hint(text: str, utf8):
+    """(text, its UTF-8 bytes or None, the delimiter) of a CSV whose first line is Excel's delimiter hint
+    ('sep=;', which Excel reads and hides, so the header is the first row the team sees), with that line
+    removed; (text, utf8, None) when it has none."""
+    m = _DELIMITER_HINT.match(text[:200])
+    if not m:
+        return text, utf8, None
+    end = m.end()
+    if utf8 is not None:
+        utf8 = memoryview(utf8)[len(text[:end].encode("utf-8")):]
+    return text[end:], utf8, {"\\t": "\t"}.get(m.group(1), m.group(1))
+
+
+# Excel's first line 'sep=;' (also quoted, with a tab or '\t', trailing delimiters from a sheet cell).
+_DELIMITER_HINT = re.compile(r'[\ufeff ]*"?sep=(\\t|[;,\t|])"?[;,\t|]*[ \t]*\r?\n', re.IGNORECASE)
+
+
 def column_position(n: int) -> str:
     """The n-th column (from 1) by its place in the spreadsheet, as 'C (#3)': said instead of a header that
     may not be shown."""
@@ -297,7 +345,7 @@ def _column_name(header: str) -> str:
     parentheses ('Status (status)') dropped, lower case."""
     from thb_reporting.reference import to_latin
 
-    col = to_latin(str(header)).replace("\ufeff", "").strip()
+    col = invisible_characters.removed(to_latin(str(header))).strip()
     m = re.search(r"\(([^()]+)\)\s*$", col)
     return (m.group(1) if m else col).strip().lower()
 
@@ -388,10 +436,15 @@ def _csv_head(text: str, sep: str) -> list[tuple[int, list]]:
         return []
 
 
-def _csv_header(text: str, dataset: str) -> str:
+def _csv_header(text: str, dataset: str, hinted: str | None = None) -> str:
     """The delimiter of a CSV text, checking on the way that its header is its first row (_find_header).
-    The delimiter is the one under which a row of the first names most template columns (a title row
-    could have other delimiters than the header), else the one the first line has most of."""
+    The delimiter is the one a hint line named (hinted), else the one under which a row of the first names
+    most template columns (a title row could have other delimiters than the header), else the one the first
+    line has most of."""
+    if hinted:
+        if head := _csv_head(text, hinted):
+            _find_header(head, dataset)
+        return hinted
     heads = {sep: _csv_head(text, sep) for sep in (";", ",", "\t")}
     best = {sep: max((_header_score(cells, dataset) for _, cells in rows), default=0) for sep, rows in heads.items()}
     sep = max(best, key=best.get) if max(best.values()) else _sniff_delimiter(text)
@@ -554,14 +607,17 @@ def read_submission(data: bytes, name: SubmissionName):
         frame, header, header_row, other = read_workbook(data, name.dataset)
         findings += identifiers_in_other_cells(other)
         controls, pattern = True, f"{_CONTROL_RE2}|{_ESCAPED_CONTROL_RE2}"
+        invisible = True
     else:
         text, utf8 = _decode(data)
         if not text or text.isspace():  # (as `not text.strip()`, without copying the text)
             raise SubmissionError("empty_file", "the file is empty")
-        frame = read_csv(text, utf8, _csv_header(text, name.dataset))
+        text, utf8, hinted = _without_delimiter_hint(text, utf8)
+        frame = read_csv(text, utf8, _csv_header(text, name.dataset, hinted))
         header, header_row = list(frame.columns[1:]), 1
-        # one pass over the text; its cells are searched only where it holds a control character
+        # one pass over the text each; its cells are searched only where it holds such a character
         controls, pattern = _holds(text, utf8, _CONTROL_RE2), _CONTROL_RE2
+        invisible = _holds(text, utf8, invisible_characters.INVISIBLE_CLASS)
     # Trailing columns without a header or any value hold nothing (delimiters at the ends of lines);
     # only trailing ones are dropped, so that every column keeps its place (its letter) in messages.
     width = len(frame.columns)
@@ -573,6 +629,8 @@ def read_submission(data: bytes, name: SubmissionName):
     if controls:
         findings += _control_findings(frame, [str(h) for h in header], header_row,
                                       load_contract(name.dataset).column_names, pattern)
+    if invisible:
+        findings += _invisible_findings(frame, [str(h) for h in header], header_row, name.dataset)
     if findings:
         frame.attrs[READING_FINDINGS] = findings
     return frame

@@ -163,8 +163,30 @@ def _date(year: int, month: int, day: int) -> dt.date | None:
     return date if date.year in YEARS else None
 
 
-def read_date(text: str):
-    """(date, None) or (None, Problem) for one cell of a date column."""
+DAY_FIRST, MONTH_FIRST = "day_first", "month_first"
+
+
+def date_orders(texts) -> set[str]:
+    """The orders of day and month that written dates show beyond doubt: day first from 25/7/2026 or
+    25.07.2026 (dots and dashes are always day first), month first from 7/25/2026. One of them is the
+    convention of the cells; none or both decide nothing."""
+    seen = set()
+    for text in texts:
+        text = text.strip()
+        if _DAY_FIRST.fullmatch(text):
+            seen.add(DAY_FIRST)
+        elif m := _SLASHED.fullmatch(text):
+            first, second = int(m.group(1)), int(m.group(2))
+            if first > 12 >= second:
+                seen.add(DAY_FIRST)
+            elif second > 12 >= first:
+                seen.add(MONTH_FIRST)
+    return seen
+
+
+def read_date(text: str, order: str | None = None):
+    """(date, None) or (None, Problem) for one cell of a date column. order: DAY_FIRST or MONTH_FIRST, the
+    convention the file's other dates show (date_orders), which reads a slashed date both ways could be."""
     text = text.strip()
     if m := _SERIAL.fullmatch(text):
         serial = int(m.group(1))
@@ -187,6 +209,8 @@ def read_date(text: str):
         return None, Problem("date_format", text[:20])
     if len(year) == 2:  # 15.07.26: the century is a guess, so the team writes it
         return None, Problem("two_digit_year", text[:20], dates[0].isoformat() if len(dates) == 1 else None)
+    if len(dates) > 1 and order in (DAY_FIRST, MONTH_FIRST):
+        return dates[0 if order == DAY_FIRST else 1], None
     if len(dates) > 1:
         return None, Problem("ambiguous_date", text[:20], "|".join(d.isoformat() for d in dates))
     return dates[0], None
@@ -210,8 +234,10 @@ RULES = {
         "Dates: 2026-07-15 (also with a time, as a spreadsheet date cell gives it), 15.07.2026, 15.7.2026., "
         "15. 7. 2026., 15-07-2026, 2026/07/15, or a spreadsheet's serial day number. With '/' the day comes "
         "first (15/07/2026) unless only the month-first reading is a date (07/15/2026, as English-locale "
-        "spreadsheets write it); where both readings are dates (05/07/2026) the cell is a finding "
-        "(ambiguous_date) that shows both. A two-digit year (15.07.26) is a finding (two_digit_year), as is "
+        "spreadsheets write it). Where both readings are dates (05/07/2026), the column's other dates decide "
+        "where they show the order beyond doubt (25/07/2026 or 25.07.2026: day first; 07/25/2026: month "
+        "first); if they show none, the file's other date columns decide. If nothing decides, or the file "
+        "shows both orders, the cell is a finding (ambiguous_date) that shows both readings. A two-digit year (15.07.26) is a finding (two_digit_year), as is "
         "an impossible date such as 31.02.2026 (date_format).",
     ],
     "sr": [
@@ -230,7 +256,9 @@ RULES = {
         "Datumi: 2026-07-15 (i sa vremenom, kako ga daje ćelija datuma u tabeli), 15.07.2026, 15.7.2026., "
         "15. 7. 2026., 15-07-2026, 2026/07/15 ili serijski broj dana iz tabele. Sa '/' prvo je dan (15/07/2026), "
         "osim ako je datum samo čitanje sa mesecom na prvom mestu (07/15/2026); kada su oba čitanja datumi "
-        "(05/07/2026), ćelija je greška (ambiguous_date) koja prikazuje oba. Godina sa dve cifre (15.07.26) je "
+        "(05/07/2026), odlučuju ostali datumi iste kolone kada pokazuju redosled (25/07/2026 ili 25.07.2026: "
+        "prvo dan; 07/25/2026: prvo mesec), a ako ga ne pokazuju, ostale kolone datuma u fajlu. Ako ništa ne "
+        "odlučuje, ili fajl pokazuje oba redosleda, ćelija je greška (ambiguous_date) koja prikazuje oba. Godina sa dve cifre (15.07.26) je "
         "greška (two_digit_year), kao i nemoguć datum, npr. 31.02.2026 (date_format).",
     ],
 }
