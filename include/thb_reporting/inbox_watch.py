@@ -39,6 +39,8 @@ def inbox_signatures(inbox_url: str) -> dict[str, str]:
     prefix = root.path.rstrip("/") + "/"
     signatures = {}
     for entry in inbox_files(inbox_url):
+        if entry.not_submission:  # a .DS_Store that the system rewrites is no news for the pipeline
+            continue
         key = entry.path.path[len(prefix):] if entry.path.path.startswith(prefix) else entry.path.path
         try:
             if entry.refused:

@@ -31,8 +31,8 @@ from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.locks import locked_quarters
 from thb_reporting.privacy import pseudonymiser, shown
 from thb_reporting.storage import (
-    NotARegularFile, archive_path, inbox_files, quarantine_dir, read_inbox_file, snapshot_path, storage_path,
-    write_atomically,
+    NotARegularFile, archive_path, inbox_files, note_not_submissions, quarantine_dir, read_inbox_file, snapshot_path,
+    storage_path, write_atomically,
 )
 from thb_reporting.submission_files import SubmissionError, SubmissionName, parse_file_name, read_submission
 from thb_reporting.suite_runner import import_gx_in_background
@@ -64,8 +64,12 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
     with engine.connect() as conn:
         # A file whose path, size and time we have already recorded is not read again (seen).
         known, seen = ledger.known_files(conn)
+    not_submissions = []
     for entry in inbox_files(config.inbox):
         team, path = entry.team, entry.path
+        if entry.not_submission:  # made by the system or a program, not the team: never taken in nor answered
+            not_submissions.append(entry)
+            continue
         if entry.refused:
             _refuse(engine, team, path, entry.refused, known)
             continue
@@ -99,6 +103,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
         known.add((team, path.name, sha))
         log.info("received %s from team %s (%d bytes, sha256 %s)", shown(path.name, kind="file_name"), shown(team) or "-",
                  len(data), sha[:12])
+    note_not_submissions(config.data_root, not_submissions, log)
     with engine.begin() as conn:
         ledger.link_mail(conn)  # a file the mailbox placed: its e-mail's Message-ID, sender and date
         return [r.submission_id for r in ledger.waiting(conn)]

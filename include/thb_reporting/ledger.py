@@ -120,6 +120,9 @@ QUARTER_LOCKS = Table(
     Column("reason", Text, comment="why, in the coordinator's words"),
     schema=SCHEMA, comment="Locks and unlocks of quarters by the national coordinator; the latest per quarter holds",
 )
+OUTCOME_COMMENT = ("delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
+                   "ambiguous_team | tnef_only; mail no person wrote, never answered: auto_reply | delivery_report | "
+                   "read_receipt | mailing_list")
 MAIL_MESSAGES = Table(
     "mail_messages", METADATA,
     Column("message_key", Text, nullable=False, index=True,
@@ -129,8 +132,7 @@ MAIL_MESSAGES = Table(
     Column("sender", Text, comment="the sender's address when it is a registered contact; empty otherwise"),
     Column("mail_date", DateTime(timezone=True), comment="the e-mail's Date"),
     Column("outcome", Text, nullable=False,
-           comment="delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
-                   "ambiguous_team"),
+           comment=OUTCOME_COMMENT),
     Column("team_code", Text, comment="the team whose inbox the attachment was placed in"),
     Column("handled_at", DateTime(timezone=True), nullable=False, comment="when the mailbox step handled it"),
     UniqueConstraint("message_key", "content_sha256", name="mail_messages_key_content_key"),
@@ -241,6 +243,14 @@ def mail_seen(conn, message_key: str, team: str | None = None, sha256: str | Non
         return True
     return sha256 is not None and conn.execute(select(c.message_key).where(
         c.team_code == team, c.content_sha256 == sha256, c.outcome == "delivered")).first() is not None
+
+
+def mail_outcome_counts(conn, outcomes, since) -> dict[str, int]:
+    """How many e-mails had each of `outcomes` since a time (the digest counts the automatic ones)."""
+    m = MAIL_MESSAGES.c
+    rows = conn.execute(select(m.outcome, func.count(func.distinct(m.message_key)))
+                        .where(m.outcome.in_(list(outcomes)), m.handled_at >= since).group_by(m.outcome))
+    return {outcome: n for outcome, n in rows}
 
 
 def record_mail(conn, message_key: str, outcome: str, handled_at, *, sender: str | None = None, mail_date=None,

@@ -7,7 +7,13 @@ in ledger.mail_messages) and then moved to a folder of the mailbox, never delete
                    submission to the e-mail's Message-ID, sender and date); and duplicates of such messages
   THB/quarantine   everything else: unknown sender (the coordinator is told, the sender is not), no usable
                    attachment (signed-only mail included), an archive, encrypted mail, an oversized message,
-                   a sender of several teams who did not name one; each but the first gets a reply.
+                   a sender of several teams who did not name one, a file packed in Outlook's winmail.dat;
+                   each but the first gets a reply.
+  THB/automatic    mail no person wrote (automatic_kind: auto-replies, bounces and delivery reports, read
+                   receipts, list mail): never answered (RFC 3834: no mail loops), counted in the coordinator's
+                   weekly digest.
+What a mail program attaches by itself (winmail.dat, a contact card, a signature, a signature's inline image;
+storage.NOT_SUBMISSIONS names them) is left aside beside the team's file.
 Nothing from a message (subject, file name, body, addresses) reaches a log line, a reply or a ledger column:
 the sender is stored as the registry's address it matched, the Message-ID only when it has the plain form
 of one; an attachment's name only names the file placed in the inbox (storage.safe_name), which ingest
@@ -28,7 +34,7 @@ from enum import StrEnum
 from thb_reporting import ledger, messages
 from thb_reporting.config import PipelineConfig
 from thb_reporting.outbox import enqueue
-from thb_reporting.storage import safe_name, storage_path, write_atomically
+from thb_reporting.storage import not_a_submission, safe_name, storage_path, write_atomically
 from thb_reporting.submission_files import SubmissionError, file_format
 from thb_reporting.warehouse import ensure_schema, reporting_engine
 
@@ -37,6 +43,7 @@ CONNECTION = "imap_default"
 INBOX = "INBOX"
 PROCESSED_FOLDER = "THB/processed"
 QUARANTINE_FOLDER = "THB/quarantine"
+AUTOMATIC_FOLDER = "THB/automatic"
 ARCHIVE_NAMES = re.compile(r"\.(zip|rar|7z|gz|tgz|tar|bz2|xz)$", re.IGNORECASE)
 ARCHIVE_BYTES = (b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 SIGNATURES = {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
@@ -54,9 +61,20 @@ class Outcome(StrEnum):
     ENCRYPTED = "encrypted"  # S/MIME or PGP encrypted: the pipeline cannot read it
     OVERSIZED = "oversized"  # larger than the pipeline takes
     AMBIGUOUS_TEAM = "ambiguous_team"  # a contact of several teams who named none of them, or several
+    TNEF_ONLY = "tnef_only"  # Outlook packed the file into winmail.dat: the team is told how to send it plainly
+    # Mail no person wrote (automatic_kind): never answered (RFC 3834), moved aside, counted in the digest
+    AUTO_REPLY = "auto_reply"  # out-of-office and other auto-replies
+    DELIVERY_REPORT = "delivery_report"  # bounces and delivery status notifications
+    READ_RECEIPT = "read_receipt"  # message disposition notifications
+    MAILING_LIST = "mailing_list"  # list traffic
 
 
-KEPT_IN = {Outcome.DELIVERED: PROCESSED_FOLDER, Outcome.DUPLICATE: PROCESSED_FOLDER}  # others: QUARANTINE_FOLDER
+AUTOMATIC = (Outcome.AUTO_REPLY, Outcome.DELIVERY_REPORT, Outcome.READ_RECEIPT, Outcome.MAILING_LIST)
+KEPT_IN = {Outcome.DELIVERED: PROCESSED_FOLDER, Outcome.DUPLICATE: PROCESSED_FOLDER,
+           **dict.fromkeys(AUTOMATIC, AUTOMATIC_FOLDER)}  # others: QUARANTINE_FOLDER
+# What a mail program attaches on its own, beside the team's file (with storage.not_a_submission's names)
+MAIL_PROGRAM_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef", "text/vcard", "text/x-vcard", "text/directory"}
+TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 
 
 @dataclass
@@ -120,9 +138,47 @@ def _is_archive(name: str, data: bytes) -> bool:
     return False
 
 
+_AUTO_SENDERS = re.compile(r"(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
+
+
+def automatic_kind(message: EmailMessage) -> Outcome | None:
+    """The kind of mail no person wrote (RFC 3834 auto-replies, RFC 3464 delivery reports, RFC 8098 read
+    receipts, RFC 2369/2919 list mail), by its headers and structure; None for a person's e-mail."""
+    def header(name: str) -> str:
+        return str(message.get(name, "") or "").strip().lower()
+
+    report = message.get_param("report-type", "", header="content-type") if message.get_content_type() == "multipart/report" else ""
+    types = {part.get_content_type() for part in message.walk()}
+    if str(report).lower() == "disposition-notification" or "message/disposition-notification" in types:
+        return Outcome.READ_RECEIPT
+    if (message.get_content_type() == "multipart/report" or types & {"message/delivery-status", "message/global-delivery-status"}
+            or (message.get("Return-Path") is not None and header("Return-Path").strip("<> ") == "")
+            or any(_AUTO_SENDERS.match(a) for _, a in getaddresses([str(message.get("From", ""))]))):
+        return Outcome.DELIVERY_REPORT
+    precedence = header("Precedence")
+    if message.get("List-Id") is not None or message.get("List-Unsubscribe") is not None or precedence == "list":
+        return Outcome.MAILING_LIST
+    if (header("Auto-Submitted") not in ("", "no") or precedence in ("bulk", "junk", "auto_reply")
+            or message.get("X-Autoreply") is not None or message.get("X-Autorespond") is not None):
+        return Outcome.AUTO_REPLY
+    return None
+
+
+def _mail_program_attachment(part, name: str) -> bool:
+    """An attachment a mail program adds by itself: winmail.dat, a contact card, a signature, an image of
+    the signature shown in the text (inline, with a Content-ID)."""
+    kind = part.get_content_type()
+    inline = part.get_content_disposition() == "inline" and part.get("Content-ID") is not None
+    return (kind in MAIL_PROGRAM_TYPES or kind in SIGNATURES or not_a_submission(name) is not None
+            or (inline and part.get_content_maintype() == "image"))
+
+
 def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
     """What to do with an e-mail of `size` bytes (pure: reads nothing but the message and the registry)."""
     teams = config.teams
+    automatic = automatic_kind(message)
+    if automatic is not None:  # whoever sent it: answering could start a mail loop
+        return Verdict(automatic, registered_sender(message, teams)[0])
     sender, of = registered_sender(message, teams)
     if sender is None:
         return Verdict(Outcome.UNKNOWN_SENDER)
@@ -130,10 +186,13 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
         return Verdict(Outcome.OVERSIZED, sender)
     if any(part.get_content_type() in ENCRYPTED for part in message.walk()):
         return Verdict(Outcome.ENCRYPTED, sender)
-    files, archives = [], 0
+    files, archives, tnef = [], 0, 0
     for part in message.walk():
         name = part.get_filename()
-        if part.is_multipart() or not name or part.get_content_type() in SIGNATURES:
+        if part.is_multipart() or (not name and part.get_content_type() not in TNEF_TYPES):
+            continue
+        if _mail_program_attachment(part, name or ""):
+            tnef += part.get_content_type() in TNEF_TYPES or (name or "").lower() == "winmail.dat"
             continue
         data = part.get_payload(decode=True) or b""
         if _is_archive(name, data):
@@ -143,7 +202,7 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
     if archives:
         return Verdict(Outcome.ARCHIVE, sender)
     if not files:
-        return Verdict(Outcome.NO_ATTACHMENT, sender)
+        return Verdict(Outcome.TNEF_ONLY if tnef else Outcome.NO_ATTACHMENT, sender)
     if any(len(data) > config.max_file_bytes for _, data in files):
         return Verdict(Outcome.OVERSIZED, sender)
     if len(of) > 1:  # a contact of several teams names the one it reports for
@@ -219,8 +278,8 @@ def _ref(key: str) -> str:
 def _reply(verdict: Verdict, key: str, date: dt.datetime, config: PipelineConfig) -> EmailMessage | None:
     if verdict.outcome == Outcome.UNKNOWN_SENDER:
         return messages.unknown_sender_message(_ref(key), date, QUARANTINE_FOLDER)
-    if verdict.outcome in (Outcome.DELIVERED, Outcome.DUPLICATE):
-        return None  # the validation e-mail answers a delivered file; a duplicate was answered before
+    if verdict.outcome in (Outcome.DELIVERED, Outcome.DUPLICATE, *AUTOMATIC):
+        return None  # the validation e-mail answers a delivered file; a duplicate was answered before; no machine is
     team = config.teams.get(verdict.team) if verdict.team else None
     return messages.mail_refused_message(verdict.outcome.value, verdict.sender, key, _ref(key), date,
                                          max_mb=max(1, config.max_file_bytes >> 20), team=team)

@@ -120,7 +120,7 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
         named=sub.dataset or file_name, accepted=accepted, team_name_lat=team.name_lat, file_name=file_name,
         dataset=sub.dataset or "?", quarter=sub.quarter, sha256=sub.content_sha256,
         received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), rows_accepted=sub.rows_accepted,
-        groups=_groups(findings, contract, quarter), figures=figures if accepted else [],
+        groups=_groups(findings, contract, quarter), figures=figures if accepted else [], by_mail=bool(sent_by),
     )
     _in_thread(message, getattr(sub, "mail_message_id", None))
     if contract is not None and (getattr(sub, "template_version", None) or contract.version) < contract.version:
@@ -190,9 +190,11 @@ def unknown_sender_message(ref: str, date: dt.datetime, folder: str) -> EmailMes
 
 # --- the coordinator's weekly digest; reminders and overdue notices ------------------------------------
 def digest_message(quarter: Quarter, today: dt.date, teams: reference.TeamRegistry, statuses: list[dict],
-                   reasons: dict) -> EmailMessage:
+                   reasons: dict, automatic: dict[str, int] | None = None) -> EmailMessage:
     """The coordinator's weekly digest for a quarter over the teams of the registry in force: statuses (reporting_calendar.reporting_statuses) and,
-    for each rejected (team, dataset), the first error of its last rejected file (a Finding) or None."""
+    for each rejected (team, dataset), the first error of its last rejected file (a Finding) or None;
+    automatic: how many e-mails of each kind no person wrote came in the last seven days (mailbox.AUTOMATIC),
+    which nobody answered."""
     from thb_reporting.reporting_calendar import COLOURS, NOT_OWED, STATUS_WORDS, STATUSES
 
     statuses = {(s["team_code"], s["dataset"]): s for s in statuses}
@@ -214,7 +216,8 @@ def digest_message(quarter: Quarter, today: dt.date, teams: reference.TeamRegist
     year, week, _ = today.isocalendar()
     return _message("digest", [_coordinator()], f"digest-{year}-W{week:02d}", quarter=quarter,
                     deadline=quarter.deadline().isoformat(), today=today.isoformat(), counts=counts, teams=rows,
-                    rejected=rejected, missing=missing, datasets=datasets, status_words=STATUS_WORDS, colours=COLOURS)
+                    rejected=rejected, missing=missing, datasets=datasets, status_words=STATUS_WORDS, colours=COLOURS,
+                    automatic={k: n for k, n in sorted((automatic or {}).items()) if n})
 
 
 def calendar_message(kind: str, team, quarter: Quarter, owed: list[dict]) -> EmailMessage:

@@ -39,10 +39,36 @@ def write_atomically(target, data: bytes) -> None:
     part.rename(target)
 
 
-# Files that are not submissions but traces of tools: an upload still in progress, Excel's lock file,
-# folder metadata. Everything else found in the inbox is taken in (and rejected if it is no submission).
-NOT_SUBMISSIONS = re.compile(r"(\.part|\.tmp|\.crdownload|\.filepart)$|^~\$|^(\.ds_store|thumbs\.db|desktop\.ini)$",
-                             re.IGNORECASE)
+# Files no team made: what an operating system, a sync client, an editor or a mail program puts beside the
+# team's files. Such a file (or anything inside such a folder) is never taken in as a submission and never
+# answered; the data engineer's log names it once (not_submission). Everything else found in the inbox, or
+# attached to an e-mail, is taken in (and rejected if it is no submission). The one list, with why:
+NOT_SUBMISSIONS: tuple[tuple[str, str], ...] = (
+    (r"\.", "a hidden file or folder (.DS_Store, ._ resource forks, .~lock.…#, .Trashes, .Spotlight-V100, "
+            ".fseventsd, .git, .sync, .dropbox…): made by the system or a program, never shown to the team"),
+    (r"__MACOSX$", "the resource forks a Mac adds to a zip it makes"),
+    (r"~\$", "Office's owner file of a workbook that is open (~$victims.xlsx)"),
+    (r"~WRL\d+\.tmp$|\$RECYCLE\.BIN$|System Volume Information$", "Windows' and Office's own folders and temporary files"),
+    (r"(thumbs|ehthumbs|ehthumbs_vista)\.db$", "Windows' thumbnail cache"),
+    (r"desktop\.ini$|Icon\r$|\.directory$", "folder settings (Windows, macOS, KDE)"),
+    (r".*(\.part|\.partial|\.tmp|\.temp|\.crdownload|\.download|\.filepart|\.swp|\.swo|\.bak|\.lock|~)$",
+     "an upload or download still in progress, or an editor's lock or backup file"),
+    (r"winmail\.dat$|win\.dat$", "Outlook's TNEF wrapper of its own formatting (ms-tnef)"),
+    (r"smime\.p7s$|signature\.asc$", "a signature a mail program attaches"),
+    (r".*\.(vcf|vcard)$", "a contact card a mail program attaches"),
+    (r"ATT\d{5}\.(htm|html|txt)$", "the message body an Exchange server splits off as an attachment"),
+)
+_NOT_SUBMISSION = [(re.compile(pattern, re.IGNORECASE), why) for pattern, why in NOT_SUBMISSIONS]
+
+
+def not_a_submission(relative: str) -> str | None:
+    """Why a file (its path below the team folder, or an attachment's name) is none a team made, or None.
+    Every part of the path is judged: anything inside __MACOSX/ or .git/ is left aside too."""
+    for part in re.split(r"[\\/]", relative):
+        for pattern, why in _NOT_SUBMISSION:
+            if pattern.match(part):
+                return why
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,6 +77,8 @@ class InboxEntry:
     team: str  # the team folder it is in; '' for the inbox root
     path: object  # ObjectStoragePath
     refused: str | None = None  # why it is not read: symbolic_link, fifo, device, socket, other_kind, unsafe_key
+    not_submission: str | None = None  # why no team made it (not_a_submission): never taken in, logged once
+    relative: str = ""  # its path below the inbox
 
 
 class NotARegularFile(OSError):
@@ -69,8 +97,7 @@ def inbox_files(inbox_url: str) -> Iterator[InboxEntry]:
     root = storage_path(inbox_url)
     if root.protocol in ("file", "local"):
         for team, relative, refused in _local_entries(root.path):
-            if refused or not NOT_SUBMISSIONS.search(relative.rsplit("/", 1)[-1]):
-                yield InboxEntry(team, root.joinpath(*relative.split("/")), refused)
+            yield InboxEntry(team, root.joinpath(*relative.split("/")), refused, not_a_submission(relative), relative)
         return
     if not root.exists():
         return
@@ -80,10 +107,11 @@ def inbox_files(inbox_url: str) -> Iterator[InboxEntry]:
             continue
         parts = path.path[len(prefix):].split("/") if path.path.startswith(prefix) else [""]
         team = parts[0] if len(parts) > 1 and parts[0] not in ("", ".", "..") else ""
+        relative = "/".join(parts)
         if any(part in ("", ".", "..") for part in parts):
-            yield InboxEntry(team, path, "unsafe_key")
-        elif not NOT_SUBMISSIONS.search(path.name):
-            yield InboxEntry(team, path)
+            yield InboxEntry(team, path, "unsafe_key", relative=relative)
+        else:
+            yield InboxEntry(team, path, not_submission=not_a_submission(relative), relative=relative)
 
 
 def _local_entries(root: str) -> Iterator[tuple[str, str, str | None]]:
@@ -162,3 +190,26 @@ def quarantine_dir(data_root: str, team: str, sha256: str):
 def snapshot_path(data_root: str, dataset: str, team: str, quarter: str, submission_id: int, sha256: str):
     return (storage_path(data_root) / "snapshots" / f"dataset={dataset}" / f"team={team}" / f"quarter={quarter}"
             / f"{submission_id:08d}-{sha256[:12]}.parquet")
+
+
+def note_not_submissions(data_root: str, entries: list[InboxEntry], log) -> int:
+    """Log once, for the data engineer, each file no team made (InboxEntry.not_submission), its name screened;
+    the paths already logged are kept as hashes (no name is stored) in <data_root>/state/not_submissions.json.
+    Returns how many were logged now."""
+    import hashlib
+    import json
+
+    from thb_reporting.privacy import shown
+
+    if not entries:
+        return 0
+    state = storage_path(data_root) / "state" / "not_submissions.json"
+    logged = set(json.loads(state.read_text())) if state.exists() else set()
+    new = [e for e in entries if hashlib.sha256(e.relative.encode()).hexdigest()[:24] not in logged]
+    for entry in new:
+        log.info("left aside %s in the folder of team %s: not a submission (%s)",
+                 shown(entry.relative, kind="file_name"), shown(entry.team) or "-", entry.not_submission)
+        logged.add(hashlib.sha256(entry.relative.encode()).hexdigest()[:24])
+    if new:
+        write_atomically(state, json.dumps(sorted(logged)).encode())
+    return len(new)
