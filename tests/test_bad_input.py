@@ -124,9 +124,83 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     injected[1]["name"] = '=HYPERLINK("http://example.org","klik")'
     add("leskovac", f"programmes_{Q}.csv", _csv("programmes", injected), "rejected", "formula_injection")
     cases += _reading_corpus(good)
+    cases += _marks_corpus()
     add("vranje", f"victims_{Q}.csv", good, "accepted")
     add("vranje", f"victims_{Q}_v2.csv", _csv(rows=_rows("victims", seed=2)), "accepted")  # two versions, one run
     return cases
+
+
+def _marks_corpus() -> list[tuple[str, str, bytes, str, str | None]]:
+    """What a team meant, beside what its programs add or hide (#27): earlier templates of the dataset, Excel's
+    delimiter hint line, invisible characters, dates whose day and month could swap. An accepted file's rule,
+    where named, is the warning it must get."""
+    import csv
+
+    q3 = "2026Q3"  # victims version 2
+    v1, v2 = contracts.versions("victims")[:2]
+    rows = _rows("victims")
+    v2_empty = [{**r, **dict.fromkeys(c.name for c in v2.later_columns(1))} for r in rows]
+
+    def text(columns, cells=rows, delimiter=",", mark=None) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow(columns)
+        for i, r in enumerate(cells):
+            values = ["" if r.get(c) is None else str(r[c]) for c in columns]
+            if mark:
+                values = mark(i, columns, values)
+            writer.writerow(values)
+        return out.getvalue()
+
+    def q3_rows():
+        return [{**r, "referral_date": dt.date(2026, 8, 3 + i)} for i, r in enumerate(rows)]
+
+    def invisible(i, columns, values):  # pasted from the web: a different invisible character per row
+        marks = ["\u200b", "\u00a0", "\u2060", "\u00ad", "\u200e", "\ufeff"]
+        at = columns.index("sex")
+        values[at] = values[at][:1] + marks[i % len(marks)] + values[at][1:]
+        return values
+
+    def slashed(order):
+        def mark(i, columns, values):
+            at = columns.index("referral_date")
+            day = dt.date.fromisoformat(values[at])
+            values[at] = f"{day.day}/{day.month}/{day.year}" if order == "day" else f"{day.month}/{day.day}/{day.year}"
+            return values
+        return mark
+
+    header_marked = text(v1.column_names).replace("sex", "se\u200bx", 1).replace("status", "\u00a0status", 1)
+    ambiguous = [{**r, "referral_date": dt.date(2026, 5, 4)} for r in rows]  # 4/5/2026 and nothing decides
+    deciding = [{**r, "referral_date": dt.date(2026, 4, 5 + 4 * i)} for i, r in enumerate(rows)]  # 25/4 among them
+    return [
+        ("nis", f"victims_{q3}.csv", text(v1.column_names, q3_rows()).encode(), "accepted", "columns_of_later_template"),
+        ("leskovac", f"victims_{q3}.xlsx", encode("victims", q3_rows(), list(v1.column_names), "xlsx"), "accepted",
+         "columns_of_later_template"),
+        ("vranje", f"victims_{q3}.csv", text([c for c in v1.column_names if c != "status"], q3_rows()).encode(),
+         "rejected", "missing_column"),
+        ("subotica", f"victims_{Q}_novi_sablon.xlsx", encode("victims", v2_empty, list(v2.column_names), "xlsx"),
+         "accepted", "empty_column_of_later_template"),
+        ("sombor", f"victims_{Q}_excel.csv", ("sep=;\r\n" + text(v1.column_names, delimiter=";")).encode("utf-8-sig"),
+         "accepted", None),
+        ("kikinda", f"victims_{Q}_excel.csv", ('"sep=;"\r\n' + text(v1.column_names, delimiter=";")).encode("cp1250"),
+         "accepted", None),
+        ("novi_sad", f"victims_{Q}_unicode.txt.csv", ("sep=\t\r\n" + text(v1.column_names, delimiter="\t")).encode("utf-16"),
+         "accepted", None),
+        ("zrenjanin", f"victims_{Q}_web.csv", text(v1.column_names, mark=invisible).encode(), "accepted",
+         "invisible_character_removed"),
+        ("pancevo", f"victims_{Q}_zaglavlje.csv", header_marked.encode("utf-8-sig"), "accepted",
+         "invisible_character_removed"),
+        ("sabac", f"victims_{Q}_datumi.csv", text(v1.column_names, deciding, mark=slashed("day")).encode(), "accepted", None),
+        ("kragujevac", f"victims_{Q}_us.csv", text(v1.column_names, deciding, mark=slashed("month")).encode(), "accepted", None),
+        ("kraljevo", f"victims_{Q}_datumi.csv", text(v1.column_names, ambiguous, mark=slashed("day")).encode(), "rejected",
+         "ambiguous_date"),
+    ]
+
+
+# Files no team made, beside the teams' files (storage.NOT_SUBMISSIONS): never in the ledger, never answered.
+JUNK = [".DS_Store", f"._victims_{Q}.csv", f"__MACOSX/._victims_{Q}.csv", "Thumbs.db", "desktop.ini",
+        f"~$victims_{Q}.xlsx", f".~lock.victims_{Q}.xlsx#", f"victims_{Q}.csv~", f"victims_{Q}.xlsx.crdownload",
+        "winmail.dat", "Icon\r"]
 
 
 def _reading_corpus(good: str) -> list[tuple[str, str, bytes, str, str | None]]:
@@ -186,6 +260,11 @@ def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, 
         path.write_bytes(content)
         stamp = dt.datetime(2026, 7, 5, tzinfo=dt.timezone.utc).timestamp() + i  # received in this order
         __import__("os").utime(path, (stamp, stamp))
+    for team in ("nis", "sombor"):
+        for junk in JUNK:
+            path = data / "inbox" / team / junk
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"\x00\x05\x16\x07 Mac OS X")
     run = run_dag("ingest_submissions")
     assert run.state == "success"
     assert run_dag("publish_national_tables").state == "success"
@@ -205,9 +284,18 @@ def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, 
         if status == "rejected":
             assert rule in rules[r.submission_id], (team, name, rules[r.submission_id])
             assert r.summary and r.quarantine_path, name
+        elif rule:  # an accepted file with the warning it must get
+            assert rule in rules.get(r.submission_id, set()), (team, name, rules.get(r.submission_id))
         assert r.notification == "sent", (team, name)  # the team was told
     told = {m["Message-ID"] for _, m in mailbox.received}
     assert len(told) == len(cases)
+    assert not {name.rsplit("/", 1)[-1] for _, name in rows} & {j.rsplit("/", 1)[-1] for j in JUNK}  # no junk in the ledger
+    # what a team is told of what it could not see: the character named, no valid-looking value called wrong
+    web = rows[("zrenjanin", f"victims_{Q}_web.csv")]
+    [text] = [m.get_body(("plain",)).get_content() for _, m in mailbox.received
+              if m["Message-ID"].startswith(f"<submission-{web.submission_id}-")]
+    assert "ACCEPTED" in text and "ZERO WIDTH SPACE (U+200B)" in text and "SOFT HYPHEN (U+00AD)" in text
+    assert "not allowed" not in text and "nije dozvoljen" not in text
     first, second = rows[("vranje", f"victims_{Q}.csv")], rows[("vranje", f"victims_{Q}_v2.csv")]
     assert first.superseded_by == second.submission_id
     assert reference.teams()  # the registry was read, not the files, for the recipients

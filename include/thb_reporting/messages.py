@@ -74,6 +74,10 @@ def _coordinator() -> str:
 
 
 # --- submission e-mails ---------------------------------------------------------------------------
+# Rules whose group of rows names every detail of its rows (each invisible character met), not the first's.
+LISTED_DETAILS = {"invisible_character_removed"}
+
+
 def _groups(findings: list[Finding], contract, quarter) -> list[dict]:
     by_rule: dict[tuple, list[Finding]] = defaultdict(list)
     for f in findings:
@@ -81,8 +85,10 @@ def _groups(findings: list[Finding], contract, quarter) -> list[dict]:
     groups = []
     for (_, rule, column), items in sorted(by_rule.items()):
         values = {f.value for f in items}
+        details = list(dict.fromkeys(f.detail for f in items if f.detail))
+        detail = ", ".join(details) if rule in LISTED_DETAILS else items[0].detail
         sample = Finding(rule, items[0].severity, column=column or None,
-                         value=items[0].value if len(values) == 1 else "…", detail=items[0].detail, letter=items[0].letter)
+                         value=items[0].value if len(values) == 1 else "…", detail=detail, letter=items[0].letter)
         texts = {lang: explain(sample, lang, contract, quarter) for lang in ("sr", "en")}
         groups.append({"severity": items[0].severity, "column": column_as_seen(sample, contract),
                        "text": {k: v[0] for k, v in texts.items()},

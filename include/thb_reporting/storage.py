@@ -44,7 +44,7 @@ def write_atomically(target, data: bytes) -> None:
 # answered; the data engineer's log names it once (not_submission). Everything else found in the inbox, or
 # attached to an e-mail, is taken in (and rejected if it is no submission). The one list, with why:
 NOT_SUBMISSIONS: tuple[tuple[str, str], ...] = (
-    (r"\.", "a hidden file or folder (.DS_Store, ._ resource forks, .~lock.…#, .Trashes, .Spotlight-V100, "
+    (r"\.[^.]", "a hidden file or folder (.DS_Store, ._ resource forks, .~lock.…#, .Trashes, .Spotlight-V100, "
             ".fseventsd, .git, .sync, .dropbox…): made by the system or a program, never shown to the team"),
     (r"__MACOSX$", "the resource forks a Mac adds to a zip it makes"),
     (r"~\$", "Office's owner file of a workbook that is open (~$victims.xlsx)"),
