@@ -135,7 +135,8 @@ def _with_mail_program_parts(message: EmailMessage) -> EmailMessage:
     return message
 
 
-def test_a_mail_program_s_own_attachments_beside_the_file_are_left_aside(tmp_path, mail_config, imap, smtp_server):  # noqa: F811
+def test_a_mail_program_s_own_attachments_beside_the_file_are_left_aside(tmp_path, mail_config, imap, smtp_server,  # noqa: F811
+                                                                         pipeline_log):
     from thb_reporting import mailbox
 
     client, deliver = imap
@@ -145,6 +146,7 @@ def test_a_mail_program_s_own_attachments_beside_the_file_are_left_aside(tmp_pat
     sent = _with_mail_program_parts(e_mail(contact, files=[(name, data)]))
     deliver(sent)
     assert mailbox.pull_mailbox(mail_config, client) == {"delivered": 1}
+    assert any("4 attachment(s) a mail program adds left aside" in line for line in pipeline_log)
     placed = [p.name for p in (Path(mail_config.inbox.removeprefix("file://")) / "subotica").iterdir()]
     assert placed == [name]
     run_pipeline(mail_config, port)

@@ -120,6 +120,8 @@ QUARTER_LOCKS = Table(
     Column("reason", Text, comment="why, in the coordinator's words"),
     schema=SCHEMA, comment="Locks and unlocks of quarters by the national coordinator; the latest per quarter holds",
 )
+# Outcomes of mail no person wrote (thb_reporting.mailbox.automatic_kind): never answered, counted in the digest.
+AUTOMATIC_MAIL = ("auto_reply", "delivery_report", "read_receipt", "mailing_list")
 OUTCOME_COMMENT = ("delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
                    "ambiguous_team | tnef_only; mail no person wrote, never answered: auto_reply | delivery_report | "
                    "read_receipt | mailing_list")

@@ -69,7 +69,7 @@ class Outcome(StrEnum):
     MAILING_LIST = "mailing_list"  # list traffic
 
 
-AUTOMATIC = (Outcome.AUTO_REPLY, Outcome.DELIVERY_REPORT, Outcome.READ_RECEIPT, Outcome.MAILING_LIST)
+AUTOMATIC = tuple(Outcome(kind) for kind in ledger.AUTOMATIC_MAIL)
 KEPT_IN = {Outcome.DELIVERED: PROCESSED_FOLDER, Outcome.DUPLICATE: PROCESSED_FOLDER,
            **dict.fromkeys(AUTOMATIC, AUTOMATIC_FOLDER)}  # others: QUARANTINE_FOLDER
 # What a mail program attaches on its own, beside the team's file (with storage.not_a_submission's names)
@@ -85,6 +85,7 @@ class Verdict:
     sender: str | None = None
     team: str | None = None
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    left_aside: int = 0  # attachments a mail program added by itself (winmail.dat, a contact card …)
 
 
 def _now() -> dt.datetime:
@@ -186,13 +187,14 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
         return Verdict(Outcome.OVERSIZED, sender)
     if any(part.get_content_type() in ENCRYPTED for part in message.walk()):
         return Verdict(Outcome.ENCRYPTED, sender)
-    files, archives, tnef = [], 0, 0
+    files, archives, tnef, left_aside = [], 0, 0, 0
     for part in message.walk():
         name = part.get_filename()
         if part.is_multipart() or (not name and part.get_content_type() not in TNEF_TYPES):
             continue
         if _mail_program_attachment(part, name or ""):
             tnef += part.get_content_type() in TNEF_TYPES or (name or "").lower() == "winmail.dat"
+            left_aside += 1
             continue
         data = part.get_payload(decode=True) or b""
         if _is_archive(name, data):
@@ -202,7 +204,7 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
     if archives:
         return Verdict(Outcome.ARCHIVE, sender)
     if not files:
-        return Verdict(Outcome.TNEF_ONLY if tnef else Outcome.NO_ATTACHMENT, sender)
+        return Verdict(Outcome.TNEF_ONLY if tnef else Outcome.NO_ATTACHMENT, sender, left_aside=left_aside)
     if any(len(data) > config.max_file_bytes for _, data in files):
         return Verdict(Outcome.OVERSIZED, sender)
     if len(of) > 1:  # a contact of several teams names the one it reports for
@@ -211,7 +213,7 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
         if len(named) != 1:
             return Verdict(Outcome.AMBIGUOUS_TEAM, sender)
         of = named
-    return Verdict(Outcome.DELIVERED, sender, of[0], files)
+    return Verdict(Outcome.DELIVERED, sender, of[0], files, left_aside)
 
 
 class InboxNotCollected(Exception):
@@ -265,8 +267,9 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outco
         reply = _reply(verdict, key, date or now, config)
         if reply is not None:
             enqueue(conn, f"mail:{_ref(key)}", "mail_reply", reply)
-    log.info("e-mail %s: %s%s", _ref(key), verdict.outcome.value,
-             f" ({len(placed)} file(s) for team {verdict.team})" if placed else "")
+    log.info("e-mail %s: %s%s%s", _ref(key), verdict.outcome.value,
+             f" ({len(placed)} file(s) for team {verdict.team})" if placed else "",
+             f"; {verdict.left_aside} attachment(s) a mail program adds left aside" if verdict.left_aside else "")
     return verdict.outcome
 
 

@@ -114,7 +114,6 @@ def _digest_reasons(conn, statuses: list[dict]) -> dict:
 def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) -> bool:
     """Queue the coordinator's digest for the quarter being reported on (the last one that ended), once per
     ISO week; returns whether one was queued."""
-    from thb_reporting.mailbox import AUTOMATIC
     from thb_reporting.reporting_calendar import reporting_statuses
 
     today = today or _now().date()
@@ -125,7 +124,7 @@ def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) ->
     with engine.begin() as conn:
         statuses = reporting_statuses(conn, config.teams, [quarter], today)
         since = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(), dt.timezone.utc)
-        automatic = ledger.mail_outcome_counts(conn, [o.value for o in AUTOMATIC], since)  # answered by nobody
+        automatic = ledger.mail_outcome_counts(conn, ledger.AUTOMATIC_MAIL, since)  # mail nobody answered
         message = messages.digest_message(quarter, today, config.teams, statuses, _digest_reasons(conn, statuses),
                                           automatic)
         return enqueue(conn, f"digest:{year}-W{week:02d}", "digest", message)
@@ -140,7 +139,6 @@ def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
     """For the quarter being reported on: a reminder to every team that still owes a dataset once the
     deadline is `remind_days` away, an overdue notice once it has passed; each once per team and quarter,
     none for what is accepted, none for a locked quarter. Returns the keys queued."""
-    from thb_reporting.mailbox import AUTOMATIC
     from thb_reporting.reporting_calendar import reporting_statuses
 
     today = today or _now().date()
