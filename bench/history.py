@@ -95,7 +95,8 @@ def run(side: str, teams: int, phase: str) -> dict:
 
     from thb_reporting.config import PipelineConfig
     from thb_reporting.publish import publish
-    from thb_reporting.warehouse import ensure_schema, reporting_engine
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import reporting_engine
 
     made = template(teams)
     work = RESULTS / f"history-work-{side}"

@@ -35,13 +35,14 @@ def run_project(path: Path, workdir: Path) -> dict:
     from sqlalchemy import text
 
     from thb_reporting import contracts
-    from thb_reporting.ingest import _write_parquet, stored_rows
+    from thb_reporting.snapshots import stored_rows, write_snapshot
     from thb_reporting.privacy import pseudonymiser
     from thb_reporting.storage import storage_path
     from thb_reporting.submission_files import parse_file_name, read_submission
     from thb_reporting.checks import finish, prepare
     from thb_reporting.suite_runner import SuiteRunner, import_gx_in_background
-    from thb_reporting.warehouse import ensure_schema, insert_rows, reporting_engine, table
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import insert_rows, reporting_engine, table
 
     import airflow.sdk  # noqa: F401  (loaded in every Airflow task before our code runs)
 
@@ -65,12 +66,12 @@ def run_project(path: Path, workdir: Path) -> dict:
     rows = stored_rows(outcome.typed, contracts.for_quarter("victims", name.quarter), pseudonymiser(KEY))
     stages.done("pseudonymise")
     target = storage_path((workdir / "project.parquet").as_uri())
-    _write_parquet(target, rows)
+    write_snapshot(target, rows)
     stages.done("parquet")
     import datetime as dt
     from types import SimpleNamespace
 
-    from thb_reporting.publish import snapshot_rows
+    from thb_reporting.snapshots import snapshot_rows
 
     submission = SimpleNamespace(snapshot_path=str(target), submission_id=1, team_code="nis", quarter=QUARTER,
                                  content_sha256="0" * 64, received_at=dt.datetime.now(dt.timezone.utc))

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from thb_reporting import contracts, reference
-from thb_reporting.suites import ROW_KEY, expectations_dir, suite_for, suite_json, suite_names
+from thb_reporting.contracts import ROW_KEY
+from thb_reporting.suites import expectations_dir, suite_for, suite_json, suite_names
 from thb_reporting.templates import csv_template, workbook, xlsx_template
 from thb_reporting.warehouse import LINEAGE, metadata, table
 
@@ -133,7 +134,8 @@ def test_every_published_table_and_column_is_described():
 def test_postgres_has_a_comment_on_every_table_and_column(pg_url):
     from sqlalchemy import text
 
-    from thb_reporting.warehouse import ensure_schema, reporting_engine
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import reporting_engine
 
     engine = reporting_engine(pg_url)
     ensure_schema(engine)

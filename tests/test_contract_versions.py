@@ -21,7 +21,7 @@ from thb_reporting.warehouse import metadata, reader_engine, table
 TEAMS = ["nis", "vranje"]
 NEW_COLUMN, NEW_CODE = "accommodation_days", "mobile_team"  # victims v3, from 2026Q4
 # the package's victims v2 (the case standard's fields, 2026Q3) and its revision are the starting point
-PACKAGE_VERSION, PACKAGE_HEAD = 2, "0006_template_version"
+PACKAGE_VERSION, PACKAGE_HEAD = 2, "0007_finding_letters"
 OLD_QUARTERS, NEW_QUARTER = ("2026Q2", "2026Q3"), "2026Q4"
 NEW_VERSION = f"""
   - version: 3
@@ -194,7 +194,8 @@ def test_a_version_must_say_from_which_quarter_and_name_known_codes(tmp_path, mo
 
 def test_the_baseline_and_its_revisions_give_the_schema_create_all_gives(reporting_db_url):
     """Upgraded from empty, the database has every table, column, comment, key and index of the model."""
-    from thb_reporting.warehouse import ensure_schema, reporting_engine
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import reporting_engine
 
     engine = reporting_engine(reporting_db_url)
     ensure_schema(engine)
@@ -207,7 +208,8 @@ def test_a_database_made_by_create_all_before_revisions_is_stamped_then_told_to_
     from sqlalchemy import text
 
     from thb_reporting.config import sqlite_url
-    from thb_reporting.warehouse import ensure_schema, reporting_engine
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import reporting_engine
 
     engine = reporting_engine(sqlite_url(tmp_path / "old.sqlite"))
     with engine.begin() as conn:  # as ensure_schema made it before this change: no contract_version yet
@@ -226,6 +228,7 @@ def test_a_database_made_by_create_all_before_revisions_is_stamped_then_told_to_
                 conn.execute(text(f"ALTER TABLE {name} DROP COLUMN {column}"))
         for column in ("template_version", "columns_not_in_file"):  # nor the template a file followed (0006)
             conn.execute(text(f"ALTER TABLE submissions DROP COLUMN {column}"))
+        conn.execute(text("ALTER TABLE findings DROP COLUMN column_letter"))  # nor the findings' letters (0007)
     with pytest.raises(migrations.DatabaseBehind, match=r"at revision 0001_baseline.*thb db upgrade"):
         ensure_schema(engine)
     ensure_schema(engine, upgrade=True)

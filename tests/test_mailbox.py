@@ -97,11 +97,12 @@ def victims_file(tmp_path: Path, team: str = "subotica") -> tuple[str, bytes]:
 def run_pipeline(config, port: int) -> None:
     """The ingest DAG's steps after the mailbox: collect, validate, notify, deliver through the SMTP server."""
     from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.notifications import queue_submission_notices
+    from thb_reporting.notifications import queue_mail_replies, queue_submission_notices
     from thb_reporting.outbox import SmtpSender, deliver_outbox
 
     process_submissions(config, collect_new_submissions(config))
     queue_submission_notices(config)
+    queue_mail_replies(config)
     deliver_outbox(config, SmtpSender("127.0.0.1", port))
 
 

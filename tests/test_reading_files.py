@@ -18,7 +18,7 @@ from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import (
     READING_FINDINGS, SubmissionError, file_format, parse_file_name, read_submission,
 )
-from thb_reporting.suites import ROW_KEY
+from thb_reporting.contracts import ROW_KEY
 
 CSV_NAME, XLSX_NAME = parse_file_name("victims_2026Q2.csv"), parse_file_name("victims_2026Q2.xlsx")
 CONTRACT = contracts.for_quarter("victims", CSV_NAME.quarter)  # the version the files' quarter is read under

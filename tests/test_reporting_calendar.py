@@ -66,7 +66,8 @@ def test_the_calendar_sets_the_deadlines():
 def test_obligations_decide_what_each_team_owes(tmp_path):
     from thb_reporting.quarters import Quarter
     from thb_reporting.reporting_calendar import Obligation, owes, reporting_obligations, reporting_statuses
-    from thb_reporting.warehouse import ensure_schema, reporting_engine
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import reporting_engine
 
     rules = [Obligation("*", "*", "", "", True),
              Obligation("sombor", "cross_border", "2026Q2", "", False),          # stops owing from 2026Q2

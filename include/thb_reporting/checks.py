@@ -16,7 +16,8 @@ from thb_reporting.privacy import identifier_kind, suspect_cells
 from thb_reporting.quarters import Quarter
 from thb_reporting.submission_files import DECLARED_TEMPLATE, READING_FINDINGS, column_position, shown_header
 from thb_reporting.suite_runner import SuiteRunner, findings_from_gx
-from thb_reporting.suites import ROW_KEY, load_suite
+from thb_reporting.contracts import ROW_KEY
+from thb_reporting.suites import load_suite
 from thb_reporting.written_forms import Problem, date_orders, read_date, read_whole_number, thousands_separators
 
 

@@ -211,7 +211,8 @@ def airflow_ui(args) -> None:
 def database_revisions(args) -> int:
     from thb_reporting import migrations
     from thb_reporting.config import reporting_db_url_from_airflow
-    from thb_reporting.warehouse import ensure_schema, reporting_engine
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import reporting_engine
 
     data_root = os.environ.get("AIRFLOW_VAR_THB_DATA_ROOT") or (PROJECT_ROOT / "data").as_uri()
     db_url = args.db or reporting_db_url_from_airflow(data_root.rstrip("/"))

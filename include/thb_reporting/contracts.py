@@ -23,6 +23,7 @@ COLUMN_TYPES = {"text", "integer", "date", "code", "codes", "country"}
 # How a column is stored once accepted (snapshot and warehouse): a logical type per stored column.
 STORED_TYPE = {"text": "text", "code": "text", "codes": "text", "country": "text", "integer": "integer", "date": "date"}
 CODES_SEPARATOR = ";"
+ROW_KEY = "source_row"  # the row number as the team sees it in its spreadsheet; added by the reader
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Contract:
     def template_followed(self, header, declared: int | None = None) -> int:
         """The template version a file of this version's quarter was made from, by the columns its header
         has (a later version's columns are absent from an earlier template), raised to the version the file
-        declares (templates.declared_version) where it names one up to this version. A version that added
+        declares (declared_version) where it names one up to this version. A version that added
         no column is told apart only by its declaration."""
         present = set(header)
         followed = max((c.since_version for c in self.columns if c.name in present), default=1)
@@ -267,3 +268,35 @@ def _check_versions(versions: list[Contract], added_codes: list[dict]) -> None:
 
 def datasets() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in contracts_dir().glob("*.yaml")))
+
+
+# --- the contract as the team template shows it (templates.py builds the workbook) ---------------------
+def column_label(column) -> str:
+    """The column's name for the team, 'Serbian / English' (one of them when both are the same)."""
+    sr, en = column.label["sr"], column.label["en"]
+    return sr if sr == en else f"{sr} / {en}"
+
+
+def code_list_of(column) -> str | None:
+    """The reference code list a coded column takes its values from (countries: 'country')."""
+    return "country" if column.type == "country" else column.code_list
+
+
+# The template says which version of its contract it is, in its XLSX file properties (keywords), so that a
+# file a team made from it tells the version it follows (declared_version); a CSV template in its name.
+_DECLARATION = re.compile(r"thb-template (\w+) v(\d+)")
+
+
+def template_file_name(contract: Contract, suffix: str) -> str:
+    """The template's file name, which names its version: victims_template_v2.xlsx."""
+    return f"{contract.dataset}_template_v{contract.version}.{suffix}"
+
+
+def declaration(contract: Contract) -> str:
+    return f"thb-template {contract.dataset} v{contract.version}"
+
+
+def declared_version(keywords: str | None, dataset: str) -> int | None:
+    """The contract version a workbook's keywords declare for `dataset` (None when they declare none)."""
+    m = _DECLARATION.search(keywords or "")
+    return int(m.group(2)) if m and m.group(1) == dataset else None

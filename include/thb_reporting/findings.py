@@ -7,6 +7,8 @@ the team sees it in its spreadsheet (its letter and the header's words).
 """
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -15,7 +17,7 @@ import yaml
 
 from thb_reporting.contracts import Contract
 from thb_reporting.privacy import shown
-from thb_reporting.suites import ROW_KEY
+from thb_reporting.contracts import ROW_KEY
 
 ERROR, WARNING = "error", "warning"
 
@@ -74,7 +76,7 @@ def _template_fields(finding: Finding, contract: Contract | None, lang: str) -> 
     """{version, template, columns} of a TEMPLATE_RULES finding: the version in force, the current
     template's file name and (columns_of_later_template, detail 'followed|a,b') the lacking columns' labels."""
     from thb_reporting.contracts import load
-    from thb_reporting.templates import file_name
+    from thb_reporting.contracts import template_file_name as file_name
 
     if contract is None:
         return {"version": "", "template": "", "columns": finding.detail or "", "from_quarter": ""}
@@ -107,7 +109,7 @@ def _detail_text(finding: Finding, lang: str) -> str:
 def column_as_seen(finding: Finding, contract: Contract | None) -> str:
     """The finding's column as the team finds it in its spreadsheet: the letter of the column in its file
     (when known) and the header's words, e.g. 'H (Država eksploatacije / Country of exploitation)'."""
-    from thb_reporting.templates import column_label
+    from thb_reporting.contracts import column_label
 
     if not finding.column:
         return ""
@@ -138,7 +140,7 @@ DETAIL_IN_CODES = {"required_when", "stage_not_above", "duplicate_key"}
 
 def _code_label(column, code: str, lang: str) -> str:
     from thb_reporting.reference import code_lists
-    from thb_reporting.templates import code_list_of
+    from thb_reporting.contracts import code_list_of
 
     for c in code_lists().get(code_list_of(column) or "", ()):
         if c.code == code:
@@ -172,3 +174,14 @@ def describe(finding: Finding, lang: str = "en", contract: Contract | None = Non
     where = f"row {finding.row}: " if lang == "en" and finding.row else (f"red {finding.row}: " if finding.row else "")
     what, fix = explain(finding, lang, contract, quarter)
     return f"{where}{what} {fix}"
+
+
+def findings_csv(findings: list[Finding], contract, quarter) -> bytes:
+    """Every finding of a file as a CSV for the team (attached to its e-mail, kept beside a rejected file)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "column", "rule", "severity", "value", "message_sr", "message_en"])
+    for f in findings:
+        writer.writerow([f.row or "", f.column or "", f.rule, f.severity, f.value or "",
+                         describe(f, "sr", contract, quarter), describe(f, "en", contract, quarter)])
+    return out.getvalue().encode("utf-8-sig")  # with BOM, so Excel opens the Serbian letters right

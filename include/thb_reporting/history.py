@@ -1,26 +1,19 @@
 """Soft rules on a team's own history (DHIS2-style outlier checks): a figure far from the team's earlier
-quarters, or a sudden zero, is accepted with a warning for the team to confirm."""
+quarters, or a sudden zero, is accepted with a warning for the team to confirm. Pure: the team's history is
+handed in (ledger.earlier_measures), never read here in the middle of a validation."""
 from __future__ import annotations
 
 from statistics import median
 
-from thb_reporting import ledger
 from thb_reporting.findings import WARNING, Finding
-from thb_reporting.quarters import Quarter
 
 MIN_QUARTERS = 3  # fewer earlier quarters say too little about what is usual for a team
 Z_LIMIT = 3.5  # modified z-score (Iglewicz and Hoaglin) beyond which a value is an outlier
 ZERO_AFTER = 5  # a zero is sudden when the last quarters averaged at least this much
 
 
-def earlier_measures(conn, team: str, dataset: str, quarter: Quarter) -> list[int]:
-    """The headline figure of the team's current accepted submission for each earlier quarter, oldest first."""
-    rows = [(r.quarter, r.measure) for r in ledger.current_submissions(conn, dataset, team).values()
-            if r.measure is not None]
-    return [m for q, m in sorted(rows) if Quarter.parse(q) < quarter]
-
-
 def history_warnings(value: int, history: list[int]) -> list[Finding]:
+    """The soft-rule warnings of a submission's headline figure against the team's earlier quarters (oldest first)."""
     if len(history) < MIN_QUARTERS:
         return []
     recent = history[-3:]

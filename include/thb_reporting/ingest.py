@@ -13,10 +13,8 @@ Two steps, each safe to re-run:
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import logging
 import traceback
 from dataclasses import dataclass
@@ -24,21 +22,22 @@ from dataclasses import dataclass
 from thb_reporting import contracts, ledger, reference
 from thb_reporting.checks import Prepared, clear_in_batches, finish, prepare
 from thb_reporting.config import PipelineConfig
-from thb_reporting.contracts import Contract, band_bounds
+from thb_reporting.contracts import Contract
 from thb_reporting.faults import fault_point
-from thb_reporting.findings import ERROR, Finding, describe
-from thb_reporting.history import earlier_measures, history_warnings
+from thb_reporting.findings import ERROR, Finding, describe, findings_csv
+from thb_reporting.history import history_warnings
+from thb_reporting.snapshots import snapshot_path, stored_rows, write_snapshot
 from thb_reporting.locks import locked_quarters
 from thb_reporting.privacy import pseudonymiser, shown
 from thb_reporting.storage import (
-    NotARegularFile, archive_path, inbox_files, note_not_submissions, quarantine_dir, read_inbox_file, snapshot_path,
-    storage_path, write_atomically,
+    NotARegularFile, archive_path, inbox_files, note_not_submissions, quarantine_dir, read_inbox_file, storage_path,
+    write_atomically,
 )
 from thb_reporting.submission_files import SubmissionError, SubmissionName, parse_file_name, read_submission
 from thb_reporting.suite_runner import import_gx_in_background
-from thb_reporting.suites import ROW_KEY
 from thb_reporting.ledger import Status
-from thb_reporting.warehouse import ensure_schema, reporting_engine
+from thb_reporting.migrations import ensure_schema
+from thb_reporting.warehouse import reporting_engine
 
 log = logging.getLogger(__name__)
 
@@ -173,62 +172,12 @@ def _archived_bytes(sub: _Submission) -> bytes:
         raise ArchiveUnreadable(type(e).__name__) from e
 
 
-def stored_rows(typed, contract: Contract, token):
-    """The accepted rows as kept from now on: references as tokens, ages as bands, several codes as a list;
-    nothing else."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
-    from thb_reporting.snapshots import split_codes
-
-    arrow_type = {"text": pa.string(), "integer": pa.int64(), "date": pa.date32()}
-    arrays, fields = [pa.array(typed[ROW_KEY].to_numpy(), pa.int32())], [pa.field(ROW_KEY, pa.int32())]
-    for col in contract.columns:
-        values = typed[col.name]
-        if col.privacy == "pseudonymise":
-            present = values.notna().to_numpy()
-            tokens = np.full(len(values), None, dtype=object)
-            many = getattr(token, "many", None) or (lambda name, vs: [token(name, v) for v in vs])
-            tokens[present] = many(col.name, values[present].tolist())
-            values = pd.Series(tokens, index=values.index, dtype=object)
-        elif col.privacy == "band":
-            band = pd.Series("unknown", index=values.index, dtype="str")
-            for code, low, high in band_bounds(col.band_list):
-                band[(values >= low) & ((values <= high) if high is not None else True) & values.notna()] = code
-            values = band
-        kind = col.stored_type
-        if kind == "date":  # the day of each timestamp (all at midnight), missing ones empty
-            data = pa.array(values.to_numpy().astype("datetime64[D]"), pa.date32(), from_pandas=True)
-        elif kind == "integer":
-            data = pa.array(values.astype("Int64"), pa.int64())
-        else:
-            data = pa.array(values, pa.string(), from_pandas=True)
-            if isinstance(data, pa.ChunkedArray):
-                data = data.combine_chunks()
-            if col.type == "codes":  # several codes: a list of codes in the snapshot
-                data = split_codes(data)
-        arrays.append(data)
-        fields.append(pa.field(col.stored_name, data.type if col.type == "codes" else arrow_type[kind]))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
 def _summary(findings: list[Finding], contract: Contract | None, quarter) -> str:
     errors = [f for f in findings if f.severity == ERROR]
     shown = errors[:3] or findings[:3]
     text = " | ".join(describe(f, "en", contract, quarter) for f in shown)
     more = len(errors or findings) - len(shown)
     return text + (f" (and {more} more)" if more > 0 else "")
-
-
-def findings_csv(findings: list[Finding], contract, quarter) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "column", "rule", "severity", "value", "message_sr", "message_en"])
-    for f in findings:
-        writer.writerow([f.row or "", f.column or "", f.rule, f.severity, f.value or "",
-                         describe(f, "sr", contract, quarter), describe(f, "en", contract, quarter)])
-    return out.getvalue().encode("utf-8-sig")  # with BOM, so Excel opens the Serbian letters right
 
 
 class _Processor:
@@ -322,7 +271,7 @@ class _Processor:
         if not errors:
             measure = contract.measure(outcome.typed)
             with self.engine.connect() as conn:
-                history = earlier_measures(conn, sub.team_code, name.dataset, name.quarter)
+                history = ledger.earlier_measures(conn, sub.team_code, name.dataset, name.quarter)
             findings = findings + history_warnings(measure, history)
         values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
                       summary=shown(_summary(findings, contract, quarter), kind="text") if findings else Status.ACCEPTED.value,
@@ -340,7 +289,7 @@ class _Processor:
             rows = stored_rows(outcome.typed, contract, self.token)
             target = snapshot_path(self.config.data_root, name.dataset, sub.team_code, str(name.quarter),
                                    sub.submission_id, sub.content_sha256)
-            _write_parquet(target, rows)
+            write_snapshot(target, rows)
             fault_point("snapshot_written")  # the snapshot is there, the ledger does not know it yet
             status = Status.ACCEPTED
             values.update(rows_accepted=rows.num_rows, snapshot_path=str(target))
@@ -391,14 +340,6 @@ def _team_named(remark: str, team: str, teams: reference.TeamRegistry) -> str | 
         if code != team and any(f" {plain(n)} " in words for n in (code, other.name_lat)):
             return other.name_lat
     return None
-
-
-def _write_parquet(target, rows) -> None:
-    import pyarrow.parquet as pq
-
-    buf = io.BytesIO()
-    pq.write_table(rows, buf, compression="zstd")
-    write_atomically(target, buf.getvalue())
 
 
 def process_submissions(config: PipelineConfig, submission_ids: list[int] | None = None) -> dict:

@@ -100,6 +100,8 @@ FINDINGS = Table(
     Column("source_row", Integer, comment="row number as the team sees it in its spreadsheet"),
     Column("value", Text, comment="codes, numbers or dates only; never a person's details"),
     Column("detail", Text, comment="more about the finding, in codes and numbers"),
+    Column("column_letter", Text, comment="the column's letter in the team's own file (A, B …; 'C, F' for a name twice), "
+                                          "as it was read: messages name it without reading the file again"),
     schema=SCHEMA, comment="Each validation problem of each submission",
 )
 PROCESSING_ATTEMPTS = Table(
@@ -122,6 +124,9 @@ QUARTER_LOCKS = Table(
 )
 # Outcomes of mail no person wrote (thb_reporting.mailbox.automatic_kind): never answered, counted in the digest.
 AUTOMATIC_MAIL = ("auto_reply", "delivery_report", "read_receipt", "mailing_list")
+# Outcomes of mail that brought no file the pipeline takes: answered (the coordinator, for an unknown sender)
+# by notifications.queue_mail_replies.
+ANSWERED_MAIL = ("unknown_sender", "no_attachment", "archive", "encrypted", "oversized", "ambiguous_team", "tnef_only")
 OUTCOME_COMMENT = ("delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
                    "ambiguous_team | tnef_only; mail no person wrote, never answered: auto_reply | delivery_report | "
                    "read_receipt | mailing_list")
@@ -137,6 +142,10 @@ MAIL_MESSAGES = Table(
            comment=OUTCOME_COMMENT),
     Column("team_code", Text, comment="the team whose inbox the attachment was placed in"),
     Column("handled_at", DateTime(timezone=True), nullable=False, comment="when the mailbox step handled it"),
+    Column("kept_in", Text, comment="the folder of the mailbox the e-mail was moved to (THB/processed, THB/quarantine, "
+                                    "THB/automatic)"),
+    Column("replied_at", DateTime(timezone=True), comment="when its reply (or the coordinator's notice) was queued; "
+                                                          "empty when none is owed or not yet"),
     UniqueConstraint("message_key", "content_sha256", name="mail_messages_key_content_key"),
     schema=SCHEMA, comment="Each e-mail the reporting mailbox took, once (thb_reporting.mailbox): one row per "
                            "attachment placed in a team's inbox, or one row saying why none was",
@@ -256,10 +265,28 @@ def mail_outcome_counts(conn, outcomes, since) -> dict[str, int]:
 
 
 def record_mail(conn, message_key: str, outcome: str, handled_at, *, sender: str | None = None, mail_date=None,
-                team_code: str | None = None, content_sha256: str = "") -> None:
+                team_code: str | None = None, content_sha256: str = "", kept_in: str | None = None) -> None:
     conn.execute(MAIL_MESSAGES.insert().values(
         message_key=message_key, sender=sender, mail_date=mail_date, outcome=outcome, team_code=team_code,
-        content_sha256=content_sha256, handled_at=handled_at))
+        content_sha256=content_sha256, handled_at=handled_at, kept_in=kept_in))
+
+
+def mail_ref(message_key: str) -> str:
+    """An e-mail's number in logs, notices and the outbox: the start of its key's hash (the key may name the sender)."""
+    import hashlib
+
+    return hashlib.sha256(message_key.encode()).hexdigest()[:16]
+
+
+def mail_awaiting_reply(conn) -> list:
+    """The e-mails that brought no file the pipeline takes (ANSWERED_MAIL) and whose reply is not queued yet."""
+    m = MAIL_MESSAGES.c
+    return conn.execute(select(MAIL_MESSAGES).where(m.outcome.in_(ANSWERED_MAIL), m.replied_at.is_(None))
+                        .order_by(m.handled_at)).all()
+
+
+def set_mail_replied(conn, message_key: str, when) -> None:
+    conn.execute(update(MAIL_MESSAGES).where(MAIL_MESSAGES.c.message_key == message_key).values(replied_at=when))
 
 
 def link_mail(conn) -> int:
@@ -322,6 +349,15 @@ def current_submissions(conn, dataset: str | None = None, team: str | None = Non
     return {(r.dataset, r.team_code, r.quarter): r for r in conn.execute(query)}
 
 
+def earlier_measures(conn, team: str, dataset: str, quarter) -> list[int]:
+    """The headline figure of the team's current accepted submission for each earlier quarter, oldest first."""
+    rows = [(r.quarter, r.measure) for r in current_submissions(conn, dataset, team).values()
+            if r.measure is not None]
+    from thb_reporting.quarters import Quarter
+
+    return [m for q, m in sorted(rows) if Quarter.parse(q) < quarter]
+
+
 def awaiting_notice(conn) -> list:
     """Processed submissions whose team has not been told yet, oldest first."""
     return conn.execute(select(SUBMISSIONS).where(SUBMISSIONS.c.status.in_([s.value for s in PROCESSED]),
@@ -351,13 +387,13 @@ def resubmissions(conn) -> list:
 # --- findings -----------------------------------------------------------------------------------------
 def _row(submission_id: int, f) -> dict:
     return {"submission_id": submission_id, "severity": f.severity, "rule": f.rule, "column_name": f.column,
-            "source_row": f.row, "value": f.value, "detail": f.detail}
+            "source_row": f.row, "value": f.value, "detail": f.detail, "column_letter": f.letter}
 
 
 def _finding(r):
     from thb_reporting.findings import Finding  # (inside: the UI plugin imports this module and stays light)
 
-    return Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail)
+    return Finding(r.rule, r.severity, r.column_name, r.source_row, r.value, r.detail, r.column_letter)
 
 
 def replace_findings(conn, submission_id: int, findings) -> None:
@@ -369,7 +405,7 @@ def replace_findings(conn, submission_id: int, findings) -> None:
 def findings_of(conn, submission_id: int, severity: str | None = None,
                 order: tuple[str, ...] = ("severity", "rule", "source_row")) -> list:
     """A submission's findings (findings.Finding), of one severity if given, in the order given (column
-    names of ledger.findings). Their columns' letters are not stored: findings.located adds them."""
+    names of ledger.findings), with their columns' letters in the team's file as it was read."""
     query = select(FINDINGS).where(FINDINGS.c.submission_id == submission_id)
     if severity is not None:
         query = query.where(FINDINGS.c.severity == severity)

@@ -8,7 +8,8 @@ import datetime as dt
 from thb_reporting import ledger
 from thb_reporting.ledger import LockAction
 from thb_reporting.quarters import Quarter
-from thb_reporting.warehouse import ensure_schema, reporting_engine
+from thb_reporting.migrations import ensure_schema
+from thb_reporting.warehouse import reporting_engine
 
 
 def set_lock(db_url: str, quarter: str, locked: bool, by: str, reason: str = "") -> None:

@@ -31,12 +31,12 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
-from thb_reporting import ledger, messages
+from thb_reporting import ledger
 from thb_reporting.config import PipelineConfig
-from thb_reporting.outbox import enqueue
 from thb_reporting.storage import not_a_submission, safe_name, storage_path, write_atomically
 from thb_reporting.submission_files import SubmissionError, file_format
-from thb_reporting.warehouse import ensure_schema, reporting_engine
+from thb_reporting.migrations import ensure_schema
+from thb_reporting.warehouse import reporting_engine
 
 log = logging.getLogger(__name__)
 CONNECTION = "imap_default"
@@ -261,31 +261,17 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outco
     with engine.begin() as conn:
         for sha in placed:
             ledger.record_mail(conn, key, Outcome.DELIVERED.value, now, team_code=verdict.team, content_sha256=sha,
-                               **common)
-        if not placed:
-            ledger.record_mail(conn, key, verdict.outcome.value, now, team_code=verdict.team, **common)
-        reply = _reply(verdict, key, date or now, config)
-        if reply is not None:
-            enqueue(conn, f"mail:{_ref(key)}", "mail_reply", reply)
+                               kept_in=PROCESSED_FOLDER, **common)
+        if not placed:  # the reply, where one is owed, is queued by the notify step from this row
+            ledger.record_mail(conn, key, verdict.outcome.value, now, team_code=verdict.team,
+                               kept_in=KEPT_IN.get(verdict.outcome, QUARANTINE_FOLDER), **common)
     log.info("e-mail %s: %s%s%s", _ref(key), verdict.outcome.value,
              f" ({len(placed)} file(s) for team {verdict.team})" if placed else "",
              f"; {verdict.left_aside} attachment(s) a mail program adds left aside" if verdict.left_aside else "")
     return verdict.outcome
 
 
-def _ref(key: str) -> str:
-    """An e-mail's number in logs and notices: the start of its key's hash (the key may name the sender)."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def _reply(verdict: Verdict, key: str, date: dt.datetime, config: PipelineConfig) -> EmailMessage | None:
-    if verdict.outcome == Outcome.UNKNOWN_SENDER:
-        return messages.unknown_sender_message(_ref(key), date, QUARANTINE_FOLDER)
-    if verdict.outcome in (Outcome.DELIVERED, Outcome.DUPLICATE, *AUTOMATIC):
-        return None  # the validation e-mail answers a delivered file; a duplicate was answered before; no machine is
-    team = config.teams.get(verdict.team) if verdict.team else None
-    return messages.mail_refused_message(verdict.outcome.value, verdict.sender, key, _ref(key), date,
-                                         max_mb=max(1, config.max_file_bytes >> 20), team=team)
+_ref = ledger.mail_ref
 
 
 # --- the IMAP side ------------------------------------------------------------------------------------

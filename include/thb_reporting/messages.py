@@ -16,7 +16,7 @@ from thb_reporting import contracts, reference
 from thb_reporting.ledger import Status
 from thb_reporting.privacy import shown, shown_file_name
 from thb_reporting.quarters import Quarter
-from thb_reporting.findings import ERROR, Finding, column_as_seen, explain
+from thb_reporting.findings import ERROR, Finding, column_as_seen, explain, findings_csv
 
 ROWS_IN_BODY = 20  # per rule; the attached CSV has them all
 
@@ -111,8 +111,6 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
     has no registered contact.
     findings: with their columns' letters where known (findings.located); figures: the team's figures
     for the quarter when accepted (notifications)."""
-    from thb_reporting.ingest import findings_csv
-
     team = teams.get(sub.team_code)
     if team is None or not team.contact_emails:
         return None
@@ -130,14 +128,15 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
     )
     _in_thread(message, getattr(sub, "mail_message_id", None))
     if contract is not None and (getattr(sub, "template_version", None) or contract.version) < contract.version:
-        from thb_reporting.templates import file_name as template_file, xlsx_template
+        from thb_reporting.contracts import template_file_name as template_file
+        from thb_reporting.templates import xlsx_template
 
         current = contracts.load(contract.dataset)  # made from an earlier template: the current one, to use next time
         message.add_attachment(xlsx_template(current), maintype="application",
                                subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                filename=template_file(current, "xlsx"))
     if findings:
-        from thb_reporting.status_report import submission_report
+        from thb_reporting.pages import submission_report
 
         message.add_attachment(findings_csv(findings, contract, quarter), maintype="text", subtype="csv",
                                filename=f"nalazi_findings_{sub.submission_id}.csv")

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from thb_reporting import indicator_catalogue, reference
 from thb_reporting.quarters import Quarter
-from thb_reporting.status_report import (SUPPRESSED_MARK, coverage_of_periods, format_value, line_chart_svg, national_series,
-                                         render)
+from thb_reporting.charts import SUPPRESSED_MARK, format_value, line_chart_svg
+from thb_reporting.national_figures import coverage_of_periods, national_series
+from thb_reporting.pages import render
 from thb_reporting.warehouse import table
 
 

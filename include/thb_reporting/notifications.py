@@ -16,9 +16,9 @@ from thb_reporting.config import PipelineConfig
 from thb_reporting.ledger import Notification, Status
 from thb_reporting.outbox import enqueue
 from thb_reporting.quarters import Quarter
-from thb_reporting.findings import ERROR, located
-from thb_reporting.submission_files import archived_column_letters
-from thb_reporting.warehouse import ensure_schema, reporting_engine
+from thb_reporting.findings import ERROR
+from thb_reporting.migrations import ensure_schema
+from thb_reporting.warehouse import reporting_engine
 
 
 
@@ -34,7 +34,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     from types import SimpleNamespace
 
     from thb_reporting import indicator_catalogue, indicators
-    from thb_reporting.publish import concat_snapshots, snapshot_rows
+    from thb_reporting.snapshots import concat_snapshots, snapshot_rows
 
     by_dataset: dict[str, list] = defaultdict(list)
     for sub in subs:
@@ -65,13 +65,6 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     return out
 
 
-def _with_letters(sub, findings: list) -> list:
-    """The findings with their columns' letters as in the team's own file (read again from the archive)."""
-    if any(f.column for f in findings):
-        return located(findings, archived_column_letters(sub.file_name, sub.archive_path))
-    return findings
-
-
 def queue_submission_notices(config: PipelineConfig) -> int:
     """Queue one e-mail for every processed submission that has none yet; returns how many."""
     engine = reporting_engine(config.reporting_db_url)
@@ -88,7 +81,7 @@ def queue_submission_notices(config: PipelineConfig) -> int:
         elif sub.team_code not in config.teams:
             message = messages.unregistered_folder_message(sub, findings)
         else:
-            message = messages.submission_message(sub, config.teams, _with_letters(sub, findings), figures.get(sub.submission_id, []))
+            message = messages.submission_message(sub, config.teams, findings, figures.get(sub.submission_id, []))
         with engine.begin() as conn:
             if message is None:
                 state = Notification.NO_CONTACT
@@ -96,6 +89,29 @@ def queue_submission_notices(config: PipelineConfig) -> int:
                 queued += enqueue(conn, f"submission:{sub.submission_id}", "submission", message, sub.submission_id)
                 state = Notification.QUEUED
             ledger.set_notification(conn, sub.submission_id, state)
+    return queued
+
+
+# --- replies to e-mails that brought no file (thb_reporting.mailbox recorded them) ---------------------
+def queue_mail_replies(config: PipelineConfig) -> int:
+    """Queue the reply to every e-mail from a registered contact that brought no file the pipeline takes
+    (its reason, in the thread of the e-mail), and the coordinator's notice of every e-mail from an unknown
+    sender, once each (ledger.mail_messages.replied_at); returns how many were queued now. Mail no person
+    wrote is never answered (it is not in ledger.ANSWERED_MAIL)."""
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    queued = 0
+    with engine.begin() as conn:
+        for mail in ledger.mail_awaiting_reply(conn):
+            ref, date = ledger.mail_ref(mail.message_key), mail.mail_date or mail.handled_at
+            if mail.outcome == "unknown_sender":
+                message = messages.unknown_sender_message(ref, date, mail.kept_in)
+            else:
+                message = messages.mail_refused_message(
+                    mail.outcome, mail.sender, mail.message_key, ref, date, max_mb=max(1, config.max_file_bytes >> 20),
+                    team=config.teams.get(mail.team_code) if mail.team_code else None)
+            queued += enqueue(conn, f"mail:{ref}", "mail_reply", message)
+            ledger.set_mail_replied(conn, mail.message_key, _now())
     return queued
 
 
@@ -107,7 +123,7 @@ def _digest_reasons(conn, statuses: list[dict]) -> dict:
         if s["status"] == "rejected":
             sub = s["last_rejected"]
             first = ledger.findings_of(conn, sub.submission_id, ERROR, order=("source_row",))[:1]
-            reasons[(s["team_code"], s["dataset"])] = _with_letters(sub, first)[0] if first else None
+            reasons[(s["team_code"], s["dataset"])] = first[0] if first else None
     return reasons
 
 

@@ -19,7 +19,8 @@ from thb_reporting import ledger
 from thb_reporting.config import PipelineConfig
 from thb_reporting.ledger import OUTBOX, Notification
 from thb_reporting.storage import storage_path, write_atomically
-from thb_reporting.warehouse import ensure_schema, reporting_engine
+from thb_reporting.migrations import ensure_schema
+from thb_reporting.warehouse import reporting_engine
 
 log = logging.getLogger(__name__)
 STALE_SENDING = dt.timedelta(hours=1)  # a send interrupted by a crash is tried again after this

@@ -18,46 +18,11 @@ from thb_reporting import (contracts, coverage, disclosure, exports, indicators,
 from thb_reporting.config import PipelineConfig
 from thb_reporting.faults import fault_point
 from thb_reporting.quarters import Quarter
-from thb_reporting.storage import storage_path
-from thb_reporting.warehouse import (
-    LINEAGE, ensure_schema, fact_table_name, insert_rows, is_postgres, reporting_engine, table,
-)
+from thb_reporting.snapshots import concat_snapshots, snapshot_rows
+from thb_reporting.migrations import ensure_schema
+from thb_reporting.warehouse import fact_table_name, insert_rows, is_postgres, reporting_engine, table
 
 log = logging.getLogger(__name__)
-
-
-def _read_snapshot(path: str):
-    import pyarrow.parquet as pq
-
-    from thb_reporting.snapshots import joined_codes
-
-    with storage_path(path).open("rb") as f:
-        return joined_codes(pq.read_table(f))  # several codes as the warehouse keeps them
-
-
-def _with_lineage(rows, sub):
-    import pyarrow as pa
-
-    n = rows.num_rows
-    lineage = {
-        "submission_id": pa.repeat(pa.scalar(sub.submission_id, pa.int32()), n),
-        "team_code": pa.repeat(pa.scalar(sub.team_code, pa.string()), n),
-        "quarter": pa.repeat(pa.scalar(sub.quarter, pa.string()), n),
-        "file_sha256": pa.repeat(pa.scalar(sub.content_sha256, pa.string()), n),
-        "received_at": pa.repeat(pa.scalar(sub.received_at, pa.timestamp("us", tz="UTC")), n),
-    }
-    out = rows
-    for name, *_ in reversed(LINEAGE):
-        if name in lineage:
-            out = out.add_column(0, name, lineage[name])
-    return out
-
-
-def snapshot_rows(sub):
-    """A submission's accepted rows (its Parquet snapshot) with the lineage columns, as the fact tables hold
-    them. `sub` has snapshot_path, submission_id, team_code, quarter, content_sha256 and received_at (a
-    ledger row, or anything shaped like one)."""
-    return _with_lineage(_read_snapshot(sub.snapshot_path), sub)
 
 
 def _replace(conn, name: str, rows: list[dict]) -> None:
@@ -115,13 +80,6 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def concat_snapshots(parts):
-    """Snapshots of several contract versions as one table: a column a quarter's version lacks is empty (null)."""
-    import pyarrow as pa
-
-    return pa.concat_tables(parts, promote_options="default")
-
-
 def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
     """Recompute every indicator and export of the given years from the current snapshots of those years;
     returns the frames, for the export files."""
@@ -159,7 +117,6 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
 
 def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
     """Bring the national tables up to date with the ledger. Returns what changed per dataset."""
-    import pyarrow as pa
 
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)

@@ -188,7 +188,7 @@ def k_anonymised(frame, k: int):
 
 def build(victims, year: str, k: int, coverage=None, produced_at: dt.datetime | None = None) -> tuple[bytes, dict]:
     """The year's export file (CSV, UTF-8) and its sidecar (a dict)."""
-    from thb_reporting.transmissions import metadata
+    from thb_reporting.transmissions.model import metadata
 
     if k < 1:
         raise ValueError(f"the research export's k must be 1 or more, not {k}")

@@ -41,10 +41,12 @@ def _config_from_airflow():
 def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quarters: int = 8) -> str:
     """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting.reporting_calendar import COLOURS, STATUS_WORDS
-    from thb_reporting.status_report import (
-        coverage_of_periods, format_value, line_chart_svg, national_series, national_tables, render, status_matrix,
-    )
-    from thb_reporting.warehouse import ensure_schema, reader_engine, reporting_engine
+    from thb_reporting.charts import format_value, line_chart_svg
+    from thb_reporting.national_figures import coverage_of_periods, national_series, national_tables
+    from thb_reporting.pages import render
+    from thb_reporting.status_report import status_matrix
+    from thb_reporting.migrations import ensure_schema
+    from thb_reporting.warehouse import reader_engine, reporting_engine
 
     if db_url not in _SCHEMA_READY:  # once per warehouse and process: an empty warehouse shows an empty page
         ensure_schema(reporting_engine(db_url))
@@ -63,9 +65,7 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
 def submission_report_html(db_url: str, teams, submission_id: int, standalone: bool = False) -> str | None:
     """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting import ledger
-    from thb_reporting.status_report import submission_report
-    from thb_reporting.findings import located
-    from thb_reporting.submission_files import archived_column_letters
+    from thb_reporting.pages import submission_report
     from thb_reporting.warehouse import reader_engine
 
     with reader_engine(db_url).connect() as conn:
@@ -73,13 +73,11 @@ def submission_report_html(db_url: str, teams, submission_id: int, standalone: b
         if sub is None:
             return None
         findings = ledger.findings_of(conn, submission_id, order=("severity", "source_row", "rule"))
-    if any(f.column for f in findings):  # the columns' letters, as in the team's own file
-        findings = located(findings, archived_column_letters(sub.file_name, sub.archive_path))
     return submission_report(sub, findings, teams, standalone)
 
 
 def not_found_html(what: str) -> str:
-    from thb_reporting.status_report import render
+    from thb_reporting.pages import render
 
     return render("not_found.html.j2", what=what)
 

@@ -187,11 +187,6 @@ def quarantine_dir(data_root: str, team: str, sha256: str):
     return storage_path(data_root) / "quarantine" / (safe_name(team) if team else "_no_team") / sha256
 
 
-def snapshot_path(data_root: str, dataset: str, team: str, quarter: str, submission_id: int, sha256: str):
-    return (storage_path(data_root) / "snapshots" / f"dataset={dataset}" / f"team={team}" / f"quarter={quarter}"
-            / f"{submission_id:08d}-{sha256[:12]}.parquet")
-
-
 def note_not_submissions(data_root: str, entries: list[InboxEntry], log) -> int:
     """Log once, for the data engineer, each file no team made (InboxEntry.not_submission), its name screened;
     the paths already logged are kept as hashes (no name is stored) in <data_root>/state/not_submissions.json.

@@ -26,9 +26,9 @@ from thb_reporting import invisible_characters
 from thb_reporting.contracts import datasets
 from thb_reporting.contracts import load as load_contract
 from thb_reporting.invisible_characters import CONTROL, CONTROL_RE2
-from thb_reporting.privacy import identifier_kind, may_show, shown
+from thb_reporting.privacy import identifier_kind, may_show
 from thb_reporting.quarters import Quarter
-from thb_reporting.suites import ROW_KEY
+from thb_reporting.contracts import ROW_KEY
 
 log = logging.getLogger(__name__)
 
@@ -535,7 +535,7 @@ def read_workbook(data: bytes, dataset: str):
     import pandas as pd
     from openpyxl.utils import get_column_letter
 
-    from thb_reporting.templates import declared_version
+    from thb_reporting.contracts import declared_version
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -634,20 +634,3 @@ def read_submission(data: bytes, name: SubmissionName):
     if findings:
         frame.attrs[READING_FINDINGS] = findings
     return frame
-
-
-def archived_column_letters(file_name: str, archive_path: str | None) -> dict[str, str]:
-    """column_letters of a submission's file, read again from the archive: for messages composed from the
-    ledger after the file was processed. {} when the file cannot be read or named."""
-    from thb_reporting.findings import column_letters
-    from thb_reporting.storage import storage_path
-
-    error = None
-    try:
-        return column_letters(read_submission(storage_path(archive_path).read_bytes(), parse_file_name(file_name)))
-    except Exception as e:  # noqa: BLE001 (the letters help the team; the message goes out without them)
-        error = e
-    # the class only, outside the except block: the exception's message may quote the file
-    log.debug("the columns of %s could not be read again (%s)", shown(file_name, kind="file_name"),
-              type(error).__name__)
-    return {}

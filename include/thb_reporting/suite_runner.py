@@ -14,7 +14,8 @@ from thb_reporting.contracts import Contract
 from thb_reporting.contracts import load as load_contract
 from thb_reporting.findings import ERROR, WARNING, Finding
 from thb_reporting.quarters import Quarter
-from thb_reporting.suites import ROW_KEY, load_suite, suite_names
+from thb_reporting.contracts import ROW_KEY
+from thb_reporting.suites import load_suite, suite_names
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from thb_reporting.contracts import CODES_SEPARATOR, Contract, datasets, load, versions
+from thb_reporting.contracts import CODES_SEPARATOR, ROW_KEY, Contract, datasets, load, versions
 
-ROW_KEY = "source_row"  # the row number as the team sees it in its spreadsheet; added by the reader
 
 
 def expectations_dir() -> Path:

@@ -5,49 +5,20 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 
 from thb_reporting import contracts, reference
-from thb_reporting.contracts import CODES_SEPARATOR, Contract
+from thb_reporting.contracts import (CODES_SEPARATOR, Contract, code_list_of, column_label, declaration,  # noqa: F401
+                                     declared_version, template_file_name)
 
 MAX_TEMPLATE_ROWS = 5000  # rows the drop-downs cover
 CODE_SHEET, README_SHEET = "sifarnici", "procitaj_me"
 CODED_TYPES = ("code", "codes", "country")
-# The template says which version of its contract it is, in its XLSX file properties (keywords), so that a
-# file a team made from it tells the version it follows (declared_version); a CSV template in its name.
-_DECLARATION = re.compile(r"thb-template (\w+) v(\d+)")
-
-
-def file_name(contract: Contract, suffix: str) -> str:
-    """The template's file name, which names its version: victims_template_v2.xlsx."""
-    return f"{contract.dataset}_template_v{contract.version}.{suffix}"
-
-
-def declaration(contract: Contract) -> str:
-    return f"thb-template {contract.dataset} v{contract.version}"
-
-
-def declared_version(keywords: str | None, dataset: str) -> int | None:
-    """The contract version a workbook's keywords declare for `dataset` (None when they declare none)."""
-    m = _DECLARATION.search(keywords or "")
-    return int(m.group(2)) if m and m.group(1) == dataset else None
-
-
-def column_label(column) -> str:
-    """The column's name for the team, 'Serbian / English' (one of them when both are the same)."""
-    sr, en = column.label["sr"], column.label["en"]
-    return sr if sr == en else f"{sr} / {en}"
 
 
 def header(column) -> str:
     """'Serbian / English (code)': the reader keeps only the code in parentheses."""
     return f"{column_label(column)} ({column.name})"
-
-
-def code_list_of(column) -> str | None:
-    """The reference code list a coded column takes its values from (countries: 'country')."""
-    return "country" if column.type == "country" else column.code_list
 
 
 def several_example(column) -> str:
@@ -226,7 +197,7 @@ def write_templates(target: Path) -> list[Path]:
     for dataset in contracts.datasets():
         contract = contracts.load(dataset)
         for suffix, content in (("csv", csv_template(contract)), ("xlsx", xlsx_template(contract))):
-            path = target / file_name(contract, suffix)
+            path = target / template_file_name(contract, suffix)
             path.write_bytes(content)
             written.append(path)
     return written

@@ -8,7 +8,7 @@ from functools import cache
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Table, Text,
-    create_engine, event, text,
+    create_engine, event,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -299,25 +299,6 @@ def _create_engine(url: str) -> Engine:
         act_as_pipeline_writer(dbapi_conn)
 
     return engine
-
-
-def ensure_schema(engine: Engine, upgrade: bool = False) -> None:
-    """The tables at the revision the code needs (an empty database is brought there; one behind raises
-    migrations.DatabaseBehind, naming `thb db upgrade`, unless `upgrade`) and, on PostgreSQL, the public
-    views and grants (thb_reporting.access)."""
-    from thb_reporting import migrations
-
-    with engine.begin() as conn:
-        if is_postgres(conn):
-            conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))  # one creator at a time
-            existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
-            for schema in set(SCHEMAS) - existing:  # (creating needs rights the pipeline may not have)
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        migrations.ensure_current(conn, upgrade_to_head=upgrade)
-        if is_postgres(conn):
-            from thb_reporting.access import ensure_access
-
-            ensure_access(conn, metadata())
 
 
 COPY_ROWS = 16_384  # rows per slice of CSV sent to COPY

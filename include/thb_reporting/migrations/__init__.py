@@ -236,3 +236,24 @@ def _check_fact_columns(conn) -> None:
         if missing := sorted(set(t.c.keys()) - have):
             raise DatabaseBehind(f"national.{t.name} lacks the contract's columns {missing} and no revision adds "
                                  f"them: run `thb db revision -m \"...\"`, review and commit it, then `{UPGRADE_COMMAND}`")
+
+
+def ensure_schema(engine, upgrade: bool = False) -> None:
+    """The tables at the revision the code needs (an empty database is brought there; one behind raises
+    DatabaseBehind, naming `thb db upgrade`, unless `upgrade`) and, on PostgreSQL, the public
+    views and grants (thb_reporting.access)."""
+    from sqlalchemy import text
+
+    from thb_reporting.warehouse import SCHEMAS, is_postgres, metadata
+
+    with engine.begin() as conn:
+        if is_postgres(conn):
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))  # one creator at a time
+            existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
+            for schema in set(SCHEMAS) - existing:  # (creating needs rights the pipeline may not have)
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        ensure_current(conn, upgrade_to_head=upgrade)
+        if is_postgres(conn):
+            from thb_reporting.access import ensure_access
+
+            ensure_access(conn, metadata())

@@ -27,7 +27,6 @@ sidecar. Pure but for building bytes: no database, no files.
 """
 from __future__ import annotations
 
-import io
 from itertools import product
 
 from thb_reporting import coverage, disclosure, reference
@@ -114,7 +113,7 @@ def _hidden_in_public(inputs, year: str) -> set[tuple]:
     """The cube's cells whose figure the public outputs of the year suppress (the nation's victims, by
     sex, by child/adult, Serbian citizens, by legal status): were they free here, the receiver's
     publication would give the public suppression away (transmissions.public_rows)."""
-    from thb_reporting.transmissions import public_rows
+    from thb_reporting.transmissions.model import public_rows
 
     if inputs.indicators is None or inputs.indicators.empty or inputs.facts.get("victims") is None:
         return set()
@@ -252,7 +251,7 @@ def code_list_sources() -> dict[str, str]:
 
 
 def build(inputs, year: str) -> list:
-    from thb_reporting.transmissions import TransmissionFile, metadata
+    from thb_reporting.transmissions.model import TransmissionFile, metadata
 
     frame, covered = observations(inputs, year)
     if frame.empty:

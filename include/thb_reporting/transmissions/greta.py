@@ -18,7 +18,7 @@ from itertools import product
 
 from thb_reporting import coverage, indicator_catalogue
 from thb_reporting.indicators import NATION, NOT_STATED
-from thb_reporting.transmissions import TransmissionFile, TransmissionInputs, metadata
+from thb_reporting.transmissions.model import TransmissionFile, TransmissionInputs, metadata
 
 CONFIDENTIAL = "C"
 TOTAL = indicator_catalogue.TOTAL
@@ -90,7 +90,7 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
 def _public_suppressed(inputs: TransmissionInputs, exact, year: str) -> set[tuple]:
     """(indicator, breakdown, category) of the nation's cells of the year that the public tables suppress:
     disclosure.public_outputs as publish runs it."""
-    from thb_reporting.transmissions import public_rows
+    from thb_reporting.transmissions.model import public_rows
 
     public = public_rows(inputs)
     hidden = public[public["suppressed"] & (public["level"] == "nation") & (public["period"] == year)]

@@ -22,11 +22,10 @@ Decisions (also in each file's sidecar):
 """
 from __future__ import annotations
 
-import io
 
 from thb_reporting import disclosure, reference
 from thb_reporting.indicators import NATION, age_group_of_band, national_victims_of_year
-from thb_reporting.transmissions import TransmissionFile, TransmissionInputs, metadata
+from thb_reporting.transmissions.model import TransmissionFile, TransmissionInputs, metadata
 
 STRUCTURE = ("IAEG-SDGs", "SDG", "1.14")
 DIMENSIONS = ("FREQ", "REPORTING_TYPE", "SERIES", "REF_AREA", "SEX", "AGE", "URBANISATION", "INCOME_WEALTH_QUANTILE",
@@ -108,7 +107,7 @@ def _hidden_in_public(inputs: TransmissionInputs, year: str) -> set[tuple]:
     """The cells of the all-victims series whose nation figure of the year the public tables hide (the
     victims' total, by sex, by child/adult): were they free here, the receiver's publication would give
     the public suppression away (transmissions.public_rows)."""
-    from thb_reporting.transmissions import public_rows
+    from thb_reporting.transmissions.model import public_rows
 
     if inputs.indicators is None or inputs.indicators.empty:
         return set()
