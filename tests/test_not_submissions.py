@@ -280,6 +280,28 @@ def test_mail_no_person_wrote_is_never_answered_and_is_counted_in_the_digest(tmp
     assert f"automatski odgovori (van kancelarije): {expected['auto_reply']}" in text
 
 
+@pytest.mark.parametrize("headers, kind", [
+    # Dovecot's Sieve vacation (Pigeonhole) and Exchange send their auto-replies with an empty return path,
+    # as RFC 3834 asks: still auto-replies, not bounces
+    ({"Return-Path": "<>", "Auto-Submitted": "auto-replied (vacation)", "Precedence": "bulk"}, "auto_reply"),
+    ({"Return-Path": "<>", "Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}, "auto_reply"),
+    ({"Return-Path": "<>", "X-Autoreply": "yes"}, "auto_reply"),
+    ({"Return-Path": "<>"}, "delivery_report"),  # an old-style bounce: nothing but the empty return path
+    ({"From": "Mail Delivery Subsystem <postmaster@mail.example.org>"}, "delivery_report"),
+    ({"Return-Path": "<tim@example.org>", "X-Auto-Response-Suppress": "All"}, None),  # asks, does not say
+])
+def test_each_kind_of_automatic_mail_is_counted_as_what_it_is(mail_config, headers, kind):  # noqa: F811
+    from thb_reporting import mailbox
+
+    message = e_mail(mail_config.teams["subotica"].contact_emails[0], body="Van kancelarije sam.")
+    for name, value in headers.items():
+        if name in message:
+            message.replace_header(name, value)
+        else:
+            message[name] = value
+    assert mailbox.automatic_kind(message) == kind
+
+
 @pytest.mark.parametrize("header, value", [("Auto-Submitted", "no"), ("Precedence", "normal")])
 def test_a_person_s_mail_that_says_it_is_not_automatic_is_handled(tmp_path, mail_config, header, value):  # noqa: F811
     from thb_reporting import mailbox
