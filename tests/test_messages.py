@@ -73,3 +73,21 @@ def test_calendar_and_digest_messages():
     assert digest["Subject"] == "[THB] Nedeljni pregled / Weekly digest: 2026Q2, 2026-07-20"
     assert digest["Message-ID"] == "<digest-2026-W30@thb-national-reporting>"
     assert team.name_lat in digest.get_body(("plain",)).get_content()
+
+
+def test_a_failed_file_is_told_where_the_new_one_goes_by_the_way_it_came():
+    """A file given up after unexpected errors: one that came by e-mail is answered in its thread, to its
+    sender too, and told to reply with the new file; one dropped in the folder, to put it there; the
+    coordinator alone (no team) is told neither."""
+    sender = reference.teams()["subotica"].contact_emails[0]
+    failure = [Finding("processing_failed", detail="ValueError")]
+    mailed = messages.failed_message(_sub(mail_sender=sender, mail_message_id="<abc@example.org>"), failure, TEAMS)
+    dropped = messages.failed_message(_sub(), failure, TEAMS)
+    assert mailed["In-Reply-To"] == "<abc@example.org>" and sender in mailed["To"]
+    assert dropped["In-Reply-To"] is None
+    for message, by_mail in ((mailed, True), (dropped, False)):
+        for body in (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()):
+            assert ("odgovorom na ovu poruku" in body and "by replying to this e-mail" in body) is by_mail
+            assert ("u folder svog tima" in body and "in your team's folder" in body) is not by_mail
+    nobody = messages.failed_message(_sub(team_code="nowhere"), failure, TEAMS).get_body(("plain",)).get_content()
+    assert "Novi fajl" not in nobody and "new file" not in nobody

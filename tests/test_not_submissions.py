@@ -84,6 +84,31 @@ def test_junk_in_a_team_folder_is_never_a_submission_and_is_logged_once(tmp_path
     assert len(ledger(config.reporting_db_url)) == 1
 
 
+def test_no_junk_name_starts_a_log_line_and_a_broken_state_file_stops_no_run(tmp_path, pipeline_log):
+    """'Icon\\r' and a name with a line break are logged as escapes, so no name can forge a log line of its
+    own; a state file cut short (a full disk) is read afresh: the files are logged again, the run goes on."""
+    from thb_reporting.config import PipelineConfig
+
+    config = PipelineConfig.local(tmp_path / "data", TEST_KEY)
+    inbox = Path(config.inbox.removeprefix("file://"))
+    good = _good(tmp_path)
+    (inbox / "nis").mkdir(parents=True)
+    (inbox / "nis" / good.file_name).write_bytes(good.path.read_bytes())
+    (inbox / "nis" / "Icon\r").write_bytes(b"")
+    (inbox / "nis" / "._x\nWARNING forged line").write_bytes(b"\x00\x05\x16\x07")
+    state = tmp_path / "data" / "state" / "not_submissions.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('["3f2a9b', encoding="utf-8")  # cut short
+    assert len(ingest.collect_new_submissions(config)) == 1
+    left = [line for line in pipeline_log if "left aside" in line]
+    assert len(left) == 2 and not any("\r" in line or "\n" in line for line in left)
+    assert any("Icon\\r" in line for line in left) and any("._x\\nWARNING forged line" in line for line in left)
+    assert any("could not be read" in line for line in pipeline_log)
+    pipeline_log.clear()
+    ingest.collect_new_submissions(config)  # the state was written anew: once
+    assert not [line for line in pipeline_log if "left aside" in line or "could not be read" in line]
+
+
 def test_junk_on_object_storage_is_never_a_submission(tmp_path):
     from airflow.sdk.io import attach
     from fsspec.implementations.memory import MemoryFileSystem
@@ -253,6 +278,28 @@ def test_mail_no_person_wrote_is_never_answered_and_is_counted_in_the_digest(tmp
     assert f"delivery reports and bounces: {expected['delivery_report']}" in text
     assert f"read receipts: {expected['read_receipt']}" in text and f"mailing-list messages: {expected['mailing_list']}" in text
     assert f"automatski odgovori (van kancelarije): {expected['auto_reply']}" in text
+
+
+@pytest.mark.parametrize("headers, kind", [
+    # Dovecot's Sieve vacation (Pigeonhole) and Exchange send their auto-replies with an empty return path,
+    # as RFC 3834 asks: still auto-replies, not bounces
+    ({"Return-Path": "<>", "Auto-Submitted": "auto-replied (vacation)", "Precedence": "bulk"}, "auto_reply"),
+    ({"Return-Path": "<>", "Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}, "auto_reply"),
+    ({"Return-Path": "<>", "X-Autoreply": "yes"}, "auto_reply"),
+    ({"Return-Path": "<>"}, "delivery_report"),  # an old-style bounce: nothing but the empty return path
+    ({"From": "Mail Delivery Subsystem <postmaster@mail.example.org>"}, "delivery_report"),
+    ({"Return-Path": "<tim@example.org>", "X-Auto-Response-Suppress": "All"}, None),  # asks, does not say
+])
+def test_each_kind_of_automatic_mail_is_counted_as_what_it_is(mail_config, headers, kind):  # noqa: F811
+    from thb_reporting import mailbox
+
+    message = e_mail(mail_config.teams["subotica"].contact_emails[0], body="Van kancelarije sam.")
+    for name, value in headers.items():
+        if name in message:
+            message.replace_header(name, value)
+        else:
+            message[name] = value
+    assert mailbox.automatic_kind(message) == kind
 
 
 @pytest.mark.parametrize("header, value", [("Auto-Submitted", "no"), ("Precedence", "normal")])

@@ -152,16 +152,18 @@ def automatic_kind(message: EmailMessage) -> Outcome | None:
     types = {part.get_content_type() for part in message.walk()}
     if str(report).lower() == "disposition-notification" or "message/disposition-notification" in types:
         return Outcome.READ_RECEIPT
-    if (message.get_content_type() == "multipart/report" or types & {"message/delivery-status", "message/global-delivery-status"}
-            or (message.get("Return-Path") is not None and header("Return-Path").strip("<> ") == "")
-            or any(_AUTO_SENDERS.match(a) for _, a in getaddresses([str(message.get("From", ""))]))):
+    if message.get_content_type() == "multipart/report" or types & {"message/delivery-status", "message/global-delivery-status"}:
         return Outcome.DELIVERY_REPORT
     precedence = header("Precedence")
     if message.get("List-Id") is not None or message.get("List-Unsubscribe") is not None or precedence == "list":
         return Outcome.MAILING_LIST
+    # before the empty return path: RFC 3834 (3.3) asks auto-replies to be sent with one, as bounces are
     if (header("Auto-Submitted") not in ("", "no") or precedence in ("bulk", "junk", "auto_reply")
             or message.get("X-Autoreply") is not None or message.get("X-Autorespond") is not None):
         return Outcome.AUTO_REPLY
+    if ((message.get("Return-Path") is not None and header("Return-Path").strip("<> ") == "")
+            or any(_AUTO_SENDERS.match(a) for _, a in getaddresses([str(message.get("From", ""))]))):
+        return Outcome.DELIVERY_REPORT
     return None
 
 

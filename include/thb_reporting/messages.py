@@ -146,7 +146,7 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
 
 
 def _coordinator_notice(template: str, sub, to: list[str], findings: list[Finding],
-                        team: reference.Team | None = None) -> EmailMessage:
+                        team: reference.Team | None = None, by_mail: bool = False) -> EmailMessage:
     """A plain message about a submission that its team (None: an unregistered folder) alone cannot act on
     (Serbian first, English below)."""
     reasons = [{"text": {lang: explain(f, lang)[0] for lang in ("sr", "en")},
@@ -156,16 +156,21 @@ def _coordinator_notice(template: str, sub, to: list[str], findings: list[Findin
                     team_name_lat=team.name_lat if team else None,
                     folder=shown(sub.team_code), file_name=file_name, dataset=sub.dataset or "?", quarter=sub.quarter,
                     received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), sha256=sub.content_sha256,
-                    submission_id=sub.submission_id, reasons=reasons,
+                    submission_id=sub.submission_id, reasons=reasons, by_mail=by_mail,
                     text=reasons[0]["text"] if reasons else {}, fix=reasons[0]["fix"] if reasons else {})
 
 
 def failed_message(sub, findings: list[Finding], teams: reference.TeamRegistry) -> EmailMessage:
     """A submission given up after repeated unexpected errors (status failed): to its team's contacts, if
-    any, and the national coordinator. It names the error's class only (findings: processing_failed)."""
+    any, and the national coordinator; an e-mailed file's also to its sender, in the e-mail's thread, and
+    told to reply with the new file (email_templates/_route.j2). It names the error's class only (findings:
+    processing_failed)."""
     team = teams.get(sub.team_code)
-    to = [*(team.contact_emails if team else ()), _coordinator()]
-    return _coordinator_notice("failed", sub, list(dict.fromkeys(to)), findings, team)
+    sent_by = getattr(sub, "mail_sender", None) if team else None  # e-mailed: its sender too, in its thread
+    to = [*([sent_by] if sent_by else []), *(team.contact_emails if team else ()), _coordinator()]
+    message = _coordinator_notice("failed", sub, list(dict.fromkeys(to)), findings, team, by_mail=bool(sent_by))
+    _in_thread(message, getattr(sub, "mail_message_id", None) if sent_by else None)
+    return message
 
 
 def unregistered_folder_message(sub, findings: list[Finding]) -> EmailMessage:

@@ -187,9 +187,16 @@ def quarantine_dir(data_root: str, team: str, sha256: str):
     return storage_path(data_root) / "quarantine" / (safe_name(team) if team else "_no_team") / sha256
 
 
+def _one_line(text: str) -> str:
+    return text.translate({9: "\\t", 10: "\\n", 13: "\\r"})
+
+
 def note_not_submissions(data_root: str, entries: list[InboxEntry], log) -> int:
     """Log once, for the data engineer, each file no team made (InboxEntry.not_submission), its name screened;
     the paths already logged are kept as hashes (no name is stored) in <data_root>/state/not_submissions.json.
+    A state file that cannot be read (cut short, edited by hand) costs one more line per file, never the
+    run. A line break or tab in a name (macOS's 'Icon\\r'; the screen lets them through, as cells may hold
+    them) is written as an escape, so that no name can start a line of its own in the log.
     Returns how many were logged now."""
     import hashlib
     import json
@@ -199,11 +206,16 @@ def note_not_submissions(data_root: str, entries: list[InboxEntry], log) -> int:
     if not entries:
         return 0
     state = storage_path(data_root) / "state" / "not_submissions.json"
-    logged = set(json.loads(state.read_text())) if state.exists() else set()
+    try:
+        logged = set(json.loads(state.read_text())) if state.exists() else set()
+    except (ValueError, TypeError, UnicodeDecodeError):
+        log.warning("the list of files already logged as no submission could not be read; they are logged again")
+        logged = set()
     new = [e for e in entries if hashlib.sha256(e.relative.encode()).hexdigest()[:24] not in logged]
     for entry in new:
         log.info("left aside %s in the folder of team %s: not a submission (%s)",
-                 shown(entry.relative, kind="file_name"), shown(entry.team) or "-", entry.not_submission)
+                 _one_line(shown(entry.relative, kind="file_name")), _one_line(shown(entry.team) or "-"),
+                 entry.not_submission)
         logged.add(hashlib.sha256(entry.relative.encode()).hexdigest()[:24])
     if new:
         write_atomically(state, json.dumps(sorted(logged)).encode())
