@@ -66,8 +66,8 @@ class Mailbox:
 
 def staged_files(root: Path, registry: Path, teams: list[str], quarter: str, seed: int) -> dict[str, Path]:
     """One generated victims file per team, outside the inbox: team → path."""
-    from thb_reporting import reference
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.core import reference
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     generator = SubmissionGenerator(root, seed=seed, teams=reference.teams(registry))
     return {f.team: f.path for f in generator.scenario(teams, [quarter])}
@@ -129,8 +129,8 @@ def main() -> None:
 
     from aiosmtpd.controller import Controller
 
-    from thb_reporting import reference
-    from thb_reporting.generator import synthetic_registry
+    from thb_reporting.core import reference
+    from thb_reporting.tools.generator import synthetic_registry
 
     root = RESULTS / "feedback"
     shutil.rmtree(root, ignore_errors=True)

@@ -43,10 +43,10 @@ def template(teams: int) -> dict:
     shutil.rmtree(root, ignore_errors=True)
     import airflow.sdk  # noqa: F401
 
-    from thb_reporting import ledger
-    from thb_reporting.config import PipelineConfig
-    from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.warehouse import reporting_engine
+    from thb_reporting.store import ledger
+    from thb_reporting.core.config import PipelineConfig
+    from thb_reporting.intake.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.store.warehouse import reporting_engine
 
     config = PipelineConfig.local(root / "data", KEY, inbox=inbox.resolve().as_uri(), teams_registry=str(registry))
     process_submissions(config, collect_new_submissions(config))
@@ -61,7 +61,7 @@ def template(teams: int) -> dict:
 
 
 def _quarters(last: str, n: int) -> list[str]:
-    from thb_reporting.quarters import Quarter
+    from thb_reporting.core.quarters import Quarter
 
     q, out = Quarter.parse(last), []
     for _ in range(n):
@@ -73,8 +73,8 @@ def _quarters(last: str, n: int) -> list[str]:
 def _register(conn, snapshots: list[dict], quarter: str) -> None:
     """Accepted submissions for `quarter` made of the template's snapshots (written in bulk: a bench's
     history of 40 quarters, not a lifecycle)."""
-    from thb_reporting.ledger import SUBMISSIONS, Notification, Status
-    from thb_reporting.quarters import Quarter
+    from thb_reporting.store.ledger import SUBMISSIONS, Notification, Status
+    from thb_reporting.core.quarters import Quarter
 
     received = dt.datetime.combine(Quarter.parse(quarter).end + dt.timedelta(days=5), dt.time(9), dt.timezone.utc)
     conn.execute(SUBMISSIONS.insert(), [
@@ -93,10 +93,10 @@ def run(side: str, teams: int, phase: str) -> dict:
 
     from sqlalchemy import text
 
-    from thb_reporting.config import PipelineConfig
-    from thb_reporting.publish import publish
-    from thb_reporting.migrations import ensure_schema
-    from thb_reporting.warehouse import reporting_engine
+    from thb_reporting.core.config import PipelineConfig
+    from thb_reporting.publishing.publish import publish
+    from thb_reporting.store.migrations import ensure_schema
+    from thb_reporting.store.warehouse import reporting_engine
 
     made = template(teams)
     work = RESULTS / f"history-work-{side}"

@@ -22,7 +22,7 @@ QUARTER = "2026Q1"
 
 def make_file(rows: int) -> Path:
     """A victims CSV of `rows` generated people (kept between runs of the same size)."""
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     target = RESULTS / f"inbox-{rows}" / "nis" / f"victims_{QUARTER}.csv"
     if not target.exists():
@@ -34,15 +34,15 @@ def run_project(path: Path, workdir: Path) -> dict:
     """The project's own code, stage by stage, as the ingest and publish tasks call it."""
     from sqlalchemy import text
 
-    from thb_reporting import contracts
-    from thb_reporting.snapshots import stored_rows, write_snapshot
-    from thb_reporting.privacy import pseudonymiser
-    from thb_reporting.storage import storage_path
-    from thb_reporting.submission_files import parse_file_name, read_submission
-    from thb_reporting.checks import finish, prepare
-    from thb_reporting.suite_runner import SuiteRunner, import_gx_in_background
-    from thb_reporting.migrations import ensure_schema
-    from thb_reporting.warehouse import insert_rows, reporting_engine, table
+    from thb_reporting.core import contracts
+    from thb_reporting.store.snapshots import stored_rows, write_snapshot
+    from thb_reporting.core.privacy import pseudonymiser
+    from thb_reporting.store.storage import storage_path
+    from thb_reporting.reading.submission_files import parse_file_name, read_submission
+    from thb_reporting.validation.checks import finish, prepare
+    from thb_reporting.validation.suite_runner import SuiteRunner, import_gx_in_background
+    from thb_reporting.store.migrations import ensure_schema
+    from thb_reporting.store.warehouse import insert_rows, reporting_engine, table
 
     import airflow.sdk  # noqa: F401  (loaded in every Airflow task before our code runs)
 
@@ -71,7 +71,7 @@ def run_project(path: Path, workdir: Path) -> dict:
     import datetime as dt
     from types import SimpleNamespace
 
-    from thb_reporting.snapshots import snapshot_rows
+    from thb_reporting.store.snapshots import snapshot_rows
 
     submission = SimpleNamespace(snapshot_path=str(target), submission_id=1, team_code="nis", quarter=QUARTER,
                                  content_sha256="0" * 64, received_at=dt.datetime.now(dt.timezone.utc))
@@ -95,9 +95,9 @@ def run_baseline(path: Path, workdir: Path) -> dict:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from thb_reporting import contracts
-    from thb_reporting.contracts import band_bounds
-    from thb_reporting.quarters import Quarter
+    from thb_reporting.core import contracts
+    from thb_reporting.core.contracts import band_bounds
+    from thb_reporting.core.quarters import Quarter
 
     url = fresh_database("thb_bench_baseline").replace("postgresql+psycopg://", "postgresql://")
     contract = contracts.for_quarter("victims", QUARTER)  # the version the generated file is written under

@@ -1,7 +1,7 @@
 """Benchmark: a full quarter of every municipality, then a cycle with nothing new.
 
 A synthetic registry of 145 municipalities (the 13 real teams and 132 invented ones,
-thb_reporting.generator.synthetic_registry) and one file per team and dataset for one quarter: 725
+thb_reporting.tools.generator.synthetic_registry) and one file per team and dataset for one quarter: 725
 files of the generator's usual size (4–24 rows; CSV in UTF-8, UTF-8 with BOM, Windows-1250 with ';' and
 XLSX from the template, as teams send them), kept in bench/results/scale/ between runs.
 
@@ -36,8 +36,8 @@ QUARTER = "2026Q3"
 
 def prepare(teams: int) -> tuple[Path, Path]:
     """The registry and the inbox (generated once per registry size)."""
-    from thb_reporting import contracts, reference
-    from thb_reporting.generator import SubmissionGenerator, synthetic_registry
+    from thb_reporting.core import contracts, reference
+    from thb_reporting.tools.generator import SubmissionGenerator, synthetic_registry
 
     root = RESULTS / f"scale-{teams}"
     registry = root / "teams.csv"
@@ -54,11 +54,11 @@ def prepare(teams: int) -> tuple[Path, Path]:
 def run_project(registry: Path, inbox: Path) -> dict:
     import airflow.sdk  # noqa: F401  (loaded in every Airflow task before our code runs)
 
-    from thb_reporting.config import PipelineConfig
-    from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.notifications import queue_submission_notices
-    from thb_reporting.outbox import FolderSender, deliver_outbox
-    from thb_reporting.publish import publish, unpublished
+    from thb_reporting.core.config import PipelineConfig
+    from thb_reporting.intake.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.messaging.notifications import queue_submission_notices
+    from thb_reporting.messaging.outbox import FolderSender, deliver_outbox
+    from thb_reporting.publishing.publish import publish, unpublished
 
     work = RESULTS / "scale-work-project"
     shutil.rmtree(work, ignore_errors=True)
@@ -91,7 +91,7 @@ def run_airflow(registry: Path, inbox: Path) -> dict:
     import os
     import tempfile
 
-    from thb_reporting.airflow_runs import airflow_environment, migrate_metadata_db
+    from thb_reporting.tools.airflow_runs import airflow_environment, migrate_metadata_db
 
     home = Path(tempfile.mkdtemp(prefix="thb-bench-airflow-"))
     os.environ.update(airflow_environment(home))
@@ -103,7 +103,7 @@ def run_airflow(registry: Path, inbox: Path) -> dict:
         "AIRFLOW_CONN_REPORTING_DB": (PG_ADMIN.rsplit("/", 1)[0] + "/thb_bench_scale").replace("postgresql+psycopg://", "postgresql://"),
     })
     migrate_metadata_db()
-    from thb_reporting.airflow_runs import run_dag
+    from thb_reporting.tools.airflow_runs import run_dag
 
     started = time.perf_counter()
     run = run_dag("ingest_submissions")
@@ -126,8 +126,8 @@ def run_baseline(registry: Path, inbox: Path) -> dict:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from thb_reporting import contracts
-    from thb_reporting.quarters import Quarter
+    from thb_reporting.core import contracts
+    from thb_reporting.core.quarters import Quarter
 
     work = RESULTS / "scale-work-baseline"
     shutil.rmtree(work, ignore_errors=True)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from thb_reporting.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS, INGEST_SCHEDULE
+from thb_reporting.tools.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS, INGEST_SCHEDULE
 
 
 @dag(schedule=INGEST_SCHEDULE, tags=["thb", "ingest"], doc_md=__doc__, **DAG_DEFAULTS)
@@ -45,8 +45,8 @@ def ingest_submissions():
     def pull_mailbox() -> dict:
         import logging
 
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.mailbox import pull_mailbox
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.intake.mailbox import pull_mailbox
 
         try:
             return pull_mailbox(PipelineConfig.from_airflow())  # nothing without the connection imap_default
@@ -56,8 +56,8 @@ def ingest_submissions():
 
     @task
     def collect_new_submissions() -> list[int]:
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.ingest import collect_new_submissions
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.intake.ingest import collect_new_submissions
 
         return collect_new_submissions(PipelineConfig.from_airflow())
 
@@ -65,10 +65,10 @@ def ingest_submissions():
     def validate_and_snapshot(submission_ids: list[int]) -> dict:
         import logging
 
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.ingest import RETRYING, process_submissions
-        from thb_reporting.ledger import Status
-        from thb_reporting.run_notes import leave_run_note
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.intake.ingest import RETRYING, process_submissions
+        from thb_reporting.store.ledger import Status
+        from thb_reporting.ui.run_notes import leave_run_note
 
         outcome = process_submissions(PipelineConfig.from_airflow(), submission_ids) if submission_ids else {}
         leave_run_note(outcome)  # the run's note in the UI: accepted, rejected, failed files
@@ -83,8 +83,8 @@ def ingest_submissions():
     def announce_new_snapshots(counts: dict) -> int:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.publish import unpublished
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.publishing.publish import unpublished
 
         waiting = unpublished(PipelineConfig.from_airflow())
         if not waiting:
@@ -93,9 +93,9 @@ def ingest_submissions():
 
     @task(trigger_rule="all_done")  # files processed before a failure still get their e-mail
     def notify_teams() -> dict:
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.notifications import queue_mail_replies, queue_submission_notices
-        from thb_reporting.outbox import deliver_outbox, sender_from_airflow
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.messaging.notifications import queue_mail_replies, queue_submission_notices
+        from thb_reporting.messaging.outbox import deliver_outbox, sender_from_airflow
 
         config = PipelineConfig.from_airflow()
         queued = queue_submission_notices(config) + queue_mail_replies(config)

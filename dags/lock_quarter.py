@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from thb_reporting.dag_settings import DAG_DEFAULTS
+from thb_reporting.tools.dag_settings import DAG_DEFAULTS
 
 
 @dag(
@@ -37,8 +37,8 @@ from thb_reporting.dag_settings import DAG_DEFAULTS
 def lock_quarter():
     @task
     def record_lock(params: dict, dag_run=None) -> str:
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.locks import set_lock
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.store.locks import set_lock
 
         user = getattr(dag_run, "triggering_user_name", None) if dag_run else None
         by = params["requested_by"] + (f" (triggered by {user})" if user else "")

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from thb_reporting.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS
+from thb_reporting.tools.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS
 
 
 @dag(schedule=[ACCEPTED_SNAPSHOTS], tags=["thb", "publish"], doc_md=__doc__, **DAG_DEFAULTS)
 def publish_national_tables():
     @task
     def publish_datasets() -> list[dict]:
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.publish import publish
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.publishing.publish import publish
 
         return publish(PipelineConfig.from_airflow())
 

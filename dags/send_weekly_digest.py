@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from thb_reporting.dag_settings import DAG_DEFAULTS
+from thb_reporting.tools.dag_settings import DAG_DEFAULTS
 
 
 @dag(schedule="0 7 * * 1", tags=["thb", "notify"], doc_md=__doc__, **DAG_DEFAULTS)
 def send_weekly_digest():
     @task
     def queue_and_send_digest() -> dict:
-        from thb_reporting.config import PipelineConfig
-        from thb_reporting.notifications import queue_weekly_digest
-        from thb_reporting.outbox import deliver_outbox, sender_from_airflow
+        from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.messaging.notifications import queue_weekly_digest
+        from thb_reporting.messaging.outbox import deliver_outbox, sender_from_airflow
 
         config = PipelineConfig.from_airflow()
         queued = queue_weekly_digest(config)

@@ -2,12 +2,12 @@
 
 Airflow 3 serves a plugin's FastAPI app from the api-server (`fastapi_apps`) and shows it in the UI's
 navigation, inside the UI, through an external view with a `url_route`. The page itself lives in the
-project's package (thb_reporting.status_page); this file only registers it."""
+project's package (thb_reporting.ui.status_page); this file only registers it."""
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from thb_reporting.status_page import create_app
+from thb_reporting.ui.status_page import create_app
 
 URL_PREFIX = "/reporting-status"
 

@@ -13,7 +13,7 @@ import pytest
 from dovecot import free_port  # noqa: F401 (also the fixtures' and other tests' free port)
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="thb-test-airflow-"))
-from thb_reporting.airflow_runs import airflow_environment  # noqa: E402  (light: no Airflow import)
+from thb_reporting.tools.airflow_runs import airflow_environment  # noqa: E402  (light: no Airflow import)
 
 os.environ.update(airflow_environment(_AIRFLOW_HOME))
 for name in [k for k in os.environ if k.startswith(("AIRFLOW_VAR_THB", "AIRFLOW_CONN_REPORTING"))]:
@@ -65,7 +65,7 @@ def fresh_database(prefix: str):
     try:
         yield PG_DSN.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        from thb_reporting.warehouse import dispose_engines
+        from thb_reporting.store.warehouse import dispose_engines
 
         dispose_engines()
         with admin.connect() as conn:
@@ -77,7 +77,7 @@ def fresh_database(prefix: str):
 def reporting_db_url(request, tmp_path):
     """Each test using this runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        from thb_reporting.config import sqlite_url
+        from thb_reporting.core.config import sqlite_url
 
         return sqlite_url(tmp_path / "warehouse" / "reporting.sqlite")
     return request.getfixturevalue("pg_url")
@@ -85,14 +85,14 @@ def reporting_db_url(request, tmp_path):
 
 @pytest.fixture
 def config(tmp_path, reporting_db_url):
-    from thb_reporting.config import PipelineConfig
+    from thb_reporting.core.config import PipelineConfig
 
     return PipelineConfig.local(tmp_path / "data", TEST_KEY, reporting_db_url=reporting_db_url)
 
 
 @pytest.fixture
 def generator(config):
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     return SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=7)
 
@@ -100,7 +100,7 @@ def generator(config):
 @pytest.fixture(scope="session")
 def airflow_db():
     """Airflow's own metadata database (SQLite in the tests' Airflow home), migrated once."""
-    from thb_reporting.airflow_runs import migrate_metadata_db
+    from thb_reporting.tools.airflow_runs import migrate_metadata_db
 
     migrate_metadata_db()
     return _AIRFLOW_HOME

@@ -5,7 +5,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.store.warehouse import reader_engine, table
 
 
 def published_indicator(db_url: str) -> Counter:

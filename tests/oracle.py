@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from thb_reporting import reference
-from thb_reporting.generator import GeneratedFile
+from thb_reporting.core import reference
+from thb_reporting.tools.generator import GeneratedFile
 
 
 # CTDC's Global Dataset age bands (ageBroad) and the research export's columns after its row id

@@ -8,7 +8,7 @@ import struct
 import zipfile
 import zlib
 
-from thb_reporting import contracts
+from thb_reporting.core import contracts
 
 _END, _FREE, _FAT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
 

@@ -8,8 +8,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from test_pipeline import run_cycle
-from thb_reporting import contracts
-from thb_reporting.access import create_roles
+from thb_reporting.core import contracts
+from thb_reporting.store.access import create_roles
 
 PIPELINE_LOGIN = "thb_pipeline_test"
 

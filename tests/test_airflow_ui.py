@@ -17,7 +17,7 @@ import pytest
 
 from conftest import IN_CI, TEST_KEY, free_port
 from oracle import Truth
-from thb_reporting.config import PROJECT_ROOT, sqlite_url
+from thb_reporting.core.config import PROJECT_ROOT, sqlite_url
 
 README = PROJECT_ROOT / "README.md"
 
@@ -53,7 +53,7 @@ def test_readme_stands_alone_in_a_clone():
     targets = set(re.findall(r"^([a-z][a-z-]*):", (PROJECT_ROOT / "Makefile").read_text(), re.M))
     assert {t for t in re.findall(r"`make ([a-z][a-z-]*)", text)} - targets == set()
     # the domain model is the project's own text, not a copy that drifts: the data contracts' datasets are all in it
-    from thb_reporting import contracts
+    from thb_reporting.core import contracts
 
     domain = (PROJECT_ROOT / "docs" / "domain.md").read_text(encoding="utf-8")
     assert all(f"**{dataset}**" in domain for dataset in contracts.datasets())
@@ -73,10 +73,10 @@ def _notes(run_ids: list[str]) -> dict[str, str | None]:
 
 @pytest.mark.airflow
 def test_an_ingest_run_says_in_its_note_which_files_it_rejected(tmp_path, monkeypatch, airflow_db):
-    from thb_reporting import reference
-    from thb_reporting.airflow_runs import run_dag
-    from thb_reporting.generator import SubmissionGenerator
-    from thb_reporting.run_notes import run_note
+    from thb_reporting.core import reference
+    from thb_reporting.tools.airflow_runs import run_dag
+    from thb_reporting.tools.generator import SubmissionGenerator
+    from thb_reporting.ui.run_notes import run_note
 
     data = tmp_path / "data"
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
@@ -191,7 +191,7 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
         demo_runs = {r["dag_run_id"] for r in runs}
 
         # a run of Airflow's own scheduler (not dag.test()) gets its note too: a team sends a broken file
-        from thb_reporting.generator import SubmissionGenerator
+        from thb_reporting.tools.generator import SubmissionGenerator
 
         SubmissionGenerator(data / "inbox", seed=3).victims_file("sombor", "2026Q3", version=2, plant="email")
         _get(f"{base}/api/v2/dags/ingest_submissions", token, {"is_paused": False}, method="PATCH")

@@ -14,10 +14,10 @@ import pytest
 import submission_makers as make
 from conftest import TEST_KEY
 from helpers import ledger
-from thb_reporting import contracts, reference
-from thb_reporting.generator import SubmissionGenerator, encode
-from thb_reporting.storage import storage_path
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.store.storage import storage_path
+from thb_reporting.store.warehouse import reporting_engine, table
 
 pytestmark = pytest.mark.airflow
 Q = "2026Q2"
@@ -26,7 +26,7 @@ Q = "2026Q2"
 def _rows(dataset: str, seed: int = 1):
     generator = SubmissionGenerator(Path("/nonexistent"), seed=seed)
     rng = generator._rng(dataset, "nis", Q, 1)
-    return getattr(generator, f"{dataset}_rows")(rng, "nis", __import__("thb_reporting.quarters", fromlist=["Quarter"]).Quarter.parse(Q), 6)
+    return getattr(generator, f"{dataset}_rows")(rng, "nis", __import__("thb_reporting.core.quarters", fromlist=["Quarter"]).Quarter.parse(Q), 6)
 
 
 def _csv(dataset="victims", rows=None, columns=None, fmt="csv_utf8") -> bytes:
@@ -244,8 +244,8 @@ def _reading_corpus(good: str) -> list[tuple[str, str, bytes, str, str | None]]:
 
 
 def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server):
-    from thb_reporting.airflow_runs import run_dag
-    from thb_reporting.config import sqlite_url
+    from thb_reporting.tools.airflow_runs import run_dag
+    from thb_reporting.core.config import sqlite_url
 
     data = tmp_path / "data"
     port, mailbox = smtp_server
@@ -305,7 +305,7 @@ def test_files_that_used_to_crash_the_ledger_write_are_rejected_on_both_database
     """A NUL in a cell (PostgreSQL refuses NUL in text), bytes of no encoding, rows pasted in another
     encoding, a deleted header: each rejected with its rule, nothing left `received` or `failed`."""
     from helpers import findings
-    from thb_reporting import ingest
+    from thb_reporting.intake import ingest
 
     good = _csv().decode()
     lines = good.split("\r\n")

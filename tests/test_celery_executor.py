@@ -23,8 +23,8 @@ from airflow_cluster import Cluster, http_up, wait_for
 from conftest import IN_CI, TEST_KEY, fresh_database, free_port
 from helpers import dump
 from oracle import Truth
-from thb_reporting import reference
-from thb_reporting.generator import SubmissionGenerator
+from thb_reporting.core import reference
+from thb_reporting.tools.generator import SubmissionGenerator
 
 pytestmark = [pytest.mark.celery, pytest.mark.postgres]
 
@@ -76,7 +76,7 @@ def redis_broker():
 def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeypatch, pg_url, redis_broker, airflow_db):
     from sqlalchemy import create_engine, text
 
-    from thb_reporting import warehouse
+    from thb_reporting.store import warehouse
 
     started = time.monotonic()
     broker_url, key_prefix = redis_broker
@@ -87,7 +87,7 @@ def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeyp
 
     with fresh_database("thb_test_airflow") as metadata_url, fresh_database("thb_test_local") as local_url:
         # ---- the local reference run: both DAGs in-process with dag.test(), into a second warehouse
-        from thb_reporting.airflow_runs import run_dag
+        from thb_reporting.tools.airflow_runs import run_dag
 
         monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", local_data.as_uri())
         monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
@@ -212,7 +212,7 @@ def _outcomes(db_url: str) -> list[tuple]:
     """The ledger without the columns that name places or times of this run (paths, processing time)."""
     from sqlalchemy import select
 
-    from thb_reporting.warehouse import reader_engine, table
+    from thb_reporting.store.warehouse import reader_engine, table
 
     t = table("submissions", "ledger")
     skip = {"inbox_path", "archive_path", "snapshot_path", "quarantine_path", "processed_at"}

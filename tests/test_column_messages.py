@@ -11,12 +11,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from conftest import TEST_KEY
-from thb_reporting import contracts, ingest
-from thb_reporting.config import PipelineConfig
-from thb_reporting.generator import SubmissionGenerator, encode
-from thb_reporting.notifications import queue_submission_notices
-from thb_reporting.status_page import submission_report_html
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.core import contracts
+from thb_reporting.intake import ingest
+from thb_reporting.core.config import PipelineConfig
+from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.messaging.notifications import queue_submission_notices
+from thb_reporting.ui.status_page import submission_report_html
+from thb_reporting.store.warehouse import reporting_engine, table
 
 
 def _messages(config) -> dict[str, object]:

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from thb_reporting import contracts, reference
-from thb_reporting.contracts import ROW_KEY
-from thb_reporting.suites import expectations_dir, suite_for, suite_json, suite_names
-from thb_reporting.templates import csv_template, workbook, xlsx_template
-from thb_reporting.warehouse import LINEAGE, metadata, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.core.contracts import ROW_KEY
+from thb_reporting.validation.suites import expectations_dir, suite_for, suite_json, suite_names
+from thb_reporting.core.templates import csv_template, workbook, xlsx_template
+from thb_reporting.store.warehouse import LINEAGE, metadata, table
 
 
 @pytest.mark.parametrize("suite", suite_names())
@@ -64,7 +64,7 @@ def test_warehouse_table_follows_the_contract():
 
 @pytest.mark.parametrize("dataset", contracts.datasets())
 def test_csv_template_header_reads_back_as_the_contract(dataset):
-    from thb_reporting.submission_files import parse_file_name, read_submission
+    from thb_reporting.reading.submission_files import parse_file_name, read_submission
 
     contract = contracts.load(dataset)
     text = csv_template(contract).decode("utf-8-sig")
@@ -95,11 +95,11 @@ def test_xlsx_template_dropdowns_list_exactly_the_contract_codes(dataset):
 
 
 def test_template_filled_with_generated_values_passes_validation(tmp_path):
-    from thb_reporting.generator import SubmissionGenerator
-    from thb_reporting.quarters import Quarter
-    from thb_reporting.submission_files import parse_file_name, read_submission
-    from thb_reporting.checks import validate
-    from thb_reporting.suite_runner import SuiteRunner
+    from thb_reporting.tools.generator import SubmissionGenerator
+    from thb_reporting.core.quarters import Quarter
+    from thb_reporting.reading.submission_files import parse_file_name, read_submission
+    from thb_reporting.validation.checks import validate
+    from thb_reporting.validation.suite_runner import SuiteRunner
 
     generated = SubmissionGenerator(tmp_path, seed=3).victims_file("nis", "2026Q1", file_format="xlsx", people=30)
     data = generated.path.read_bytes()
@@ -120,7 +120,7 @@ def test_every_contract_has_a_suite_a_template_and_a_table(dataset):
 
 
 def test_committed_data_dictionary_is_what_the_model_generates():
-    from thb_reporting.dictionary import DICTIONARY, render
+    from thb_reporting.tools.dictionary import DICTIONARY, render
 
     assert DICTIONARY.read_text(encoding="utf-8") == render(), "docs/data-dictionary.md is stale: run `make suites`"
 
@@ -134,8 +134,8 @@ def test_every_published_table_and_column_is_described():
 def test_postgres_has_a_comment_on_every_table_and_column(pg_url):
     from sqlalchemy import text
 
-    from thb_reporting.migrations import ensure_schema
-    from thb_reporting.warehouse import reporting_engine
+    from thb_reporting.store.migrations import ensure_schema
+    from thb_reporting.store.warehouse import reporting_engine
 
     engine = reporting_engine(pg_url)
     ensure_schema(engine)

@@ -12,11 +12,17 @@ import yaml
 from sqlalchemy import select
 
 from helpers import findings, ledger
-from thb_reporting import cli, contracts, ingest, migrations, publish, reference, submission_files, suite_runner
-from thb_reporting.generator import SubmissionGenerator, encode
-from thb_reporting.quarters import Quarter
-from thb_reporting.suites import write_suites
-from thb_reporting.warehouse import metadata, reader_engine, table
+from thb_reporting.tools import cli
+from thb_reporting.core import contracts, reference
+from thb_reporting.intake import ingest
+from thb_reporting.store import migrations
+from thb_reporting.publishing import publish
+from thb_reporting.reading import submission_files
+from thb_reporting.validation import suite_runner
+from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.validation.suites import write_suites
+from thb_reporting.store.warehouse import metadata, reader_engine, table
 
 TEAMS = ["nis", "vranje"]
 NEW_COLUMN, NEW_CODE = "accommodation_days", "mobile_team"  # victims v3, from 2026Q4
@@ -157,7 +163,7 @@ def test_a_new_version_adds_a_column_and_a_code_from_its_quarter(config, generat
     assert (rejected.status, rejected.contract_version) == ("rejected", PACKAGE_VERSION)  # the new code, before its quarter
     assert {(f.rule, f.column_name, f.value) for f in findings(db) if f.submission_id == rejected.submission_id} == {
         ("code_list", "referral_source", NEW_CODE)}
-    from thb_reporting.status_page import submission_report_html
+    from thb_reporting.ui.status_page import submission_report_html
 
     report = submission_report_html(db, reference.teams(), rejected.submission_id, standalone=True)  # explained under its version
     assert "Police (police)" in report and f"Mobile outreach team ({NEW_CODE})" not in report
@@ -194,8 +200,8 @@ def test_a_version_must_say_from_which_quarter_and_name_known_codes(tmp_path, mo
 
 def test_the_baseline_and_its_revisions_give_the_schema_create_all_gives(reporting_db_url):
     """Upgraded from empty, the database has every table, column, comment, key and index of the model."""
-    from thb_reporting.migrations import ensure_schema
-    from thb_reporting.warehouse import reporting_engine
+    from thb_reporting.store.migrations import ensure_schema
+    from thb_reporting.store.warehouse import reporting_engine
 
     engine = reporting_engine(reporting_db_url)
     ensure_schema(engine)
@@ -207,9 +213,9 @@ def test_the_baseline_and_its_revisions_give_the_schema_create_all_gives(reporti
 def test_a_database_made_by_create_all_before_revisions_is_stamped_then_told_to_upgrade(tmp_path):
     from sqlalchemy import text
 
-    from thb_reporting.config import sqlite_url
-    from thb_reporting.migrations import ensure_schema
-    from thb_reporting.warehouse import reporting_engine
+    from thb_reporting.core.config import sqlite_url
+    from thb_reporting.store.migrations import ensure_schema
+    from thb_reporting.store.warehouse import reporting_engine
 
     engine = reporting_engine(sqlite_url(tmp_path / "old.sqlite"))
     with engine.begin() as conn:  # as ensure_schema made it before this change: no contract_version yet

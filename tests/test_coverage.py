@@ -1,7 +1,8 @@
 """Coverage: a figure is the nation's only where a national unit reported every quarter it sums."""
 import csv
 
-from thb_reporting import coverage, reference
+from thb_reporting.figures import coverage
+from thb_reporting.core import reference
 
 
 def _registry(tmp_path):

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from conftest import TEST_KEY
-from thb_reporting import cli, contracts
-from thb_reporting.access import SCHEMAS, create_roles
-from thb_reporting.config import connection_to_url
-from thb_reporting.generator import SubmissionGenerator
-from thb_reporting.migrations import ensure_schema
-from thb_reporting.warehouse import metadata, reporting_engine
+from thb_reporting.tools import cli
+from thb_reporting.core import contracts
+from thb_reporting.store.access import SCHEMAS, create_roles
+from thb_reporting.core.config import connection_to_url
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.store.migrations import ensure_schema
+from thb_reporting.store.warehouse import metadata, reporting_engine
 
 LOGINS = ("thb_pipeline_login_1", "thb_pipeline_login_2")  # the pipeline's login before and after a rotation
 READER, ANALYST = "thb_ministry_reader_login", "thb_ministry_analyst_login"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
-HEAVY = ("great_expectations", "pandas", "pyarrow", "openpyxl", "psycopg", "thb_reporting.checks",
-         "thb_reporting.suite_runner", "thb_reporting.ingest", "thb_reporting.publish")
+HEAVY = ("great_expectations", "pandas", "pyarrow", "openpyxl", "psycopg", "thb_reporting.validation.checks",
+         "thb_reporting.validation.suite_runner", "thb_reporting.intake.ingest", "thb_reporting.publishing.publish")
 EXPECTED = {"ingest_submissions", "publish_national_tables", "send_weekly_digest", "lock_quarter", "reporting_calendar"}
 
 
@@ -45,8 +45,8 @@ def test_schedules(dagbag):
     # on an arrival in the inbox or the reporting mailbox (the triggerer's watches)
     arrivals = {a.name: a for a in ingest.schedule.asset_condition.objects}
     assert {name: [w.trigger.serialize()[0] for w in a.watchers] for name, a in arrivals.items()} == {
-        "thb_inbox_arrivals": ["thb_reporting.inbox_watch.InboxArrivalTrigger"],
-        "thb_mail_arrivals": ["thb_reporting.inbox_watch.MailboxArrivalTrigger"]}
+        "thb_inbox_arrivals": ["thb_reporting.intake.inbox_watch.InboxArrivalTrigger"],
+        "thb_mail_arrivals": ["thb_reporting.intake.inbox_watch.MailboxArrivalTrigger"]}
     outlets = [o.name for t in ingest.tasks for o in t.outlets]
     assert outlets == ["thb_accepted_snapshots"]
     assert [a.name for a in publish.schedule] == ["thb_accepted_snapshots"]

@@ -15,10 +15,12 @@ from test_indicators import CALENDAR, THRESHOLD
 from test_national_summary import _Figures
 from test_pipeline import run_cycle
 from oracle import Truth
-from thb_reporting import contracts, coverage, disclosure, exports, indicators, reference
-from thb_reporting.indicators import NATION
-from thb_reporting.generator import encode
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.figures import coverage, disclosure, indicators
+from thb_reporting.publishing import exports
+from thb_reporting.figures.indicators import NATION
+from thb_reporting.tools.generator import encode
+from thb_reporting.store.warehouse import reporting_engine, table
 
 TEAMS = ["kraljevo", "novi_pazar", "nis", "vranje", "subotica"]  # Kraljevo and Novi Pazar share a district
 QUARTERS = ["2026Q1", "2026Q2"]
@@ -295,7 +297,9 @@ _SEEDED_RUN = """
 import hashlib, sys
 import pandas as pd
 from sqlalchemy import create_engine
-from thb_reporting import contracts, coverage, disclosure, exports, indicators, reference
+from thb_reporting.core import contracts, reference
+from thb_reporting.figures import coverage, disclosure, indicators
+from thb_reporting.publishing import exports
 engine = create_engine(sys.argv[1])
 facts = {d: pd.read_sql_table(d, engine).convert_dtypes() for d in contracts.datasets()}
 district_of = {code: t.district_code for code, t in reference.teams().items()}
@@ -317,8 +321,8 @@ def test_the_same_figures_are_suppressed_the_same_way_in_every_process(config):
     import subprocess
     import sys
 
-    from thb_reporting.cli import DEMO_PLANTS, DEMO_QUARTERS
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.tools.cli import DEMO_PLANTS, DEMO_QUARTERS
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     demo = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=2026, shared_persons=1)
     demo.scenario(list(reference.teams()), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())  # as `make demo`

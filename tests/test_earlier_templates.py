@@ -11,12 +11,14 @@ from sqlalchemy import select
 
 from helpers import findings, ledger
 from test_contract_versions import contract_change  # noqa: F401 (a fixture)
-from thb_reporting import contracts, ingest, publish, templates
-from thb_reporting.checks import prepare
-from thb_reporting.notifications import queue_submission_notices
-from thb_reporting.outbox import SmtpSender, deliver_outbox
-from thb_reporting.submission_files import parse_file_name, read_submission
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.core import contracts, templates
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish
+from thb_reporting.validation.checks import prepare
+from thb_reporting.messaging.notifications import queue_submission_notices
+from thb_reporting.messaging.outbox import SmtpSender, deliver_outbox
+from thb_reporting.reading.submission_files import parse_file_name, read_submission
+from thb_reporting.store.warehouse import reader_engine, table
 
 QUARTER = "2026Q3"  # victims version 2 is in force
 V2_COLUMNS = [c.name for c in contracts.for_quarter("victims", QUARTER).later_columns(1)]
@@ -24,7 +26,7 @@ V2_COLUMNS = [c.name for c in contracts.for_quarter("victims", QUARTER).later_co
 
 def _receipt(mailbox, team: str) -> tuple[str, list]:
     """(plain text, attachments) of the e-mail the team's contact received."""
-    from thb_reporting import reference
+    from thb_reporting.core import reference
 
     contact = reference.teams()[team].contact_emails[0]
     message = next(m for rcpt, m in mailbox.received if contact in rcpt)
@@ -159,7 +161,7 @@ def test_a_column_a_later_version_made_required_names_the_new_template(tmp_path,
         prepared = prepare(frame, v2)
         rules = {f.rule: f for f in prepared.findings}
         assert prepared.typed is None and "missing_column_of_later_template" in rules
-        from thb_reporting.findings import explain
+        from thb_reporting.core.findings import explain
 
         what, fix = explain(rules["missing_column_of_later_template"], "en", v2)
         assert "required from template version 2" in what and "victims_template_v2.xlsx" in fix
@@ -226,7 +228,7 @@ def test_the_template_says_which_version_it_is(tmp_path):
 def test_a_workbook_s_declared_version_is_read_with_the_file():
     """The file properties of a workbook made from the version-1 template survive into the frame read, and
     decide the version where the header alone could not."""
-    from thb_reporting.submission_files import DECLARED_TEMPLATE
+    from thb_reporting.reading.submission_files import DECLARED_TEMPLATE
 
     v1, v2 = contracts.versions("victims")[:2]
     data = templates.xlsx_template(v1, [])

@@ -12,9 +12,9 @@ from conftest import TEST_KEY
 from helpers import dump, findings, ledger, publications, published_indicator
 from oracle import Truth
 from test_national_coverage import assert_no_partial_sum_labelled_as_the_nation
-from thb_reporting import reference
-from thb_reporting.config import sqlite_url
-from thb_reporting.generator import SubmissionGenerator
+from thb_reporting.core import reference
+from thb_reporting.core.config import sqlite_url
+from thb_reporting.tools.generator import SubmissionGenerator
 
 pytestmark = pytest.mark.airflow
 QUARTERS = ["2026Q2", "2026Q3"]
@@ -46,7 +46,7 @@ def pipeline_env(request, tmp_path, monkeypatch, airflow_db, smtp_server):
 
 
 def run(dag_id: str) -> dict[str, str]:
-    from thb_reporting.airflow_runs import run_dag
+    from thb_reporting.tools.airflow_runs import run_dag
 
     dag_run = run_dag(dag_id)
     assert dag_run.state == "success", f"{dag_id} ended {dag_run.state}"
@@ -119,7 +119,7 @@ def _assert_no_reference_in_clear(references: set[str], data: Path, db_url: str,
 
     from sqlalchemy import text
 
-    from thb_reporting.warehouse import metadata, reporting_engine
+    from thb_reporting.store.warehouse import metadata, reporting_engine
 
     needles = [r.encode() for r in references] + [r.upper().encode() for r in references]
     assert needles

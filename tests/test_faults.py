@@ -16,13 +16,15 @@ import pytest
 from helpers import dump, ledger, publications, published_indicator
 from test_pipeline import run_cycle
 from oracle import Truth
-from thb_reporting import ingest, publish
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish
 
 TABLES = ("victims", "indicators", "public_indicators", "publications")
 CHILD = """
 import json, sys
-from thb_reporting.config import PipelineConfig
-from thb_reporting import ingest, publish
+from thb_reporting.core.config import PipelineConfig
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish
 cfg = json.loads(sys.argv[1]); cfg["pseudonymisation_key"] = cfg["pseudonymisation_key"].encode()
 config = PipelineConfig(**cfg)
 if sys.argv[2] == "publish":
@@ -140,7 +142,7 @@ def test_a_log_that_cannot_be_written_does_not_spill_what_a_failing_file_said(co
     import io
     import logging
 
-    from thb_reporting.generator import VALID_JMBG
+    from thb_reporting.tools.generator import VALID_JMBG
 
     secret = f"row 7: Jovana Petrović, JMBG {VALID_JMBG}"
     generator.victims_file("nis", "2026Q1")

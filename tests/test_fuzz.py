@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TEST_KEY
-from thb_reporting import contracts
+from thb_reporting.core import contracts
 
 EXAMPLES = int(os.environ.get("THB_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("THB_FUZZ_EXAMPLES"),
@@ -40,7 +40,7 @@ class _Pipeline:
     """One inbox and ledger (SQLite) for all the examples of a property: each example is a new file."""
 
     def __init__(self, root: Path):
-        from thb_reporting.config import PipelineConfig, sqlite_url
+        from thb_reporting.core.config import PipelineConfig, sqlite_url
 
         self.config = PipelineConfig.local(root / "data", TEST_KEY,
                                            reporting_db_url=sqlite_url(root / "warehouse" / "reporting.sqlite"))
@@ -52,9 +52,9 @@ class _Pipeline:
         """(status, every text the pipeline wrote about the file) after one collect-and-process cycle."""
         from sqlalchemy import select
 
-        from thb_reporting.ingest import collect_new_submissions, process_submissions
-        from thb_reporting.storage import storage_path
-        from thb_reporting.warehouse import reporting_engine, table
+        from thb_reporting.intake.ingest import collect_new_submissions, process_submissions
+        from thb_reporting.store.storage import storage_path
+        from thb_reporting.store.warehouse import reporting_engine, table
 
         name = f"victims_2026Q1_{next(self.counter)}.{suffix}"
         (self.inbox / name).write_bytes(data)

@@ -6,8 +6,8 @@ import io
 import pytest
 
 from helpers import findings, ledger
-from thb_reporting import ingest
-from thb_reporting.history import history_warnings
+from thb_reporting.intake import ingest
+from thb_reporting.validation.history import history_warnings
 
 
 @pytest.mark.parametrize("value,history,rule", [

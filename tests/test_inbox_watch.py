@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from thb_reporting.inbox_watch import InboxArrivalTrigger, load_seen
+from thb_reporting.intake.inbox_watch import InboxArrivalTrigger, load_seen
 
 POLL = 0.05
 

@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from test_pipeline import run_cycle
-from thb_reporting import contracts, indicator_catalogue, notifications, reference
-from thb_reporting.indicator_catalogue import category_key, category_label, category_parts
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.figures import indicator_catalogue
+from thb_reporting.messaging import notifications
+from thb_reporting.figures.indicator_catalogue import category_key, category_label, category_parts
+from thb_reporting.store.warehouse import reader_engine, table
 
 RULES = ("code_list", "composite", "categories")  # how a breakdown's categories are made: exactly one
 UNITS = {"persons", "cases", "programmes", "activities", "events", "rsd", "share"}
@@ -203,7 +205,7 @@ def _known_labels() -> set[str]:
 def test_every_published_category_is_declared_and_labelled(config, tmp_path):
     from pathlib import Path
 
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     generator = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=31, shared_persons=2)
     generator.scenario(["nis", "leskovac", "subotica", "novi_sad"], ["2026Q1", "2026Q2"], datasets=contracts.datasets())

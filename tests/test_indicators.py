@@ -6,8 +6,9 @@ import math
 from sqlalchemy import select
 
 from oracle import Truth
-from thb_reporting import contracts, indicator_catalogue, reference
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.figures import indicator_catalogue
+from thb_reporting.store.warehouse import reporting_engine, table
 from test_pipeline import run_cycle
 
 TEAMS = ["subotica", "sombor", "novi_sad", "nis", "leskovac", "kraljevo", "novi_pazar"]  # two share a district
@@ -31,7 +32,7 @@ def _assert_equal(got: dict, want: dict) -> None:
 
 
 def test_indicators_equal_the_truth(config, tmp_path):
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     generator = SubmissionGenerator(tmp_path / "data" / "inbox", seed=31, shared_persons=2)
     truth = Truth(generator.scenario(TEAMS, ["2026Q1", "2026Q2"], {("nis", "2026Q2"): "jmbg"}, datasets=contracts.datasets()))

@@ -7,11 +7,11 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from thb_reporting import ledger
-from thb_reporting.ledger import LockAction, Notification, Status
-from thb_reporting.findings import ERROR, WARNING, Finding
-from thb_reporting.migrations import ensure_schema
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.store import ledger
+from thb_reporting.store.ledger import LockAction, Notification, Status
+from thb_reporting.core.findings import ERROR, WARNING, Finding
+from thb_reporting.store.migrations import ensure_schema
+from thb_reporting.store.warehouse import reporting_engine, table
 
 T0 = dt.datetime(2026, 7, 1, 8, 0, tzinfo=dt.timezone.utc)
 

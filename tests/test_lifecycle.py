@@ -14,13 +14,14 @@ import pytest
 
 from conftest import TEST_KEY
 from helpers import findings, ledger, publications
-from thb_reporting import contracts, ingest, reference
-from thb_reporting.generator import VALID_JMBG, SubmissionGenerator, encode
-from thb_reporting.notifications import queue_submission_notices
-from thb_reporting.outbox import SmtpSender, deliver_outbox
-from thb_reporting.quarters import Quarter
-from thb_reporting.storage import storage_path
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.intake import ingest
+from thb_reporting.tools.generator import VALID_JMBG, SubmissionGenerator, encode
+from thb_reporting.messaging.notifications import queue_submission_notices
+from thb_reporting.messaging.outbox import SmtpSender, deliver_outbox
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.store.storage import storage_path
+from thb_reporting.store.warehouse import reader_engine, table
 
 Q = "2026Q2"
 COORDINATOR = reference.national_contacts()["national_coordinator"]["email"]
@@ -29,7 +30,7 @@ SECRET = f"row 7: Jovana Petrović, JMBG {VALID_JMBG}"
 
 
 def _run(dag_id: str) -> dict[str, str]:
-    from thb_reporting.airflow_runs import run_dag
+    from thb_reporting.tools.airflow_runs import run_dag
 
     dag_run = run_dag(dag_id)
     assert dag_run.state == "success", f"{dag_id} ended {dag_run.state}"
@@ -160,7 +161,7 @@ class _FifoWatch:
 
 @pytest.mark.airflow
 def test_links_fifos_and_sockets_in_the_inbox_are_refused_unread(tmp_path, monkeypatch, airflow_db, smtp_server):
-    from thb_reporting.config import sqlite_url
+    from thb_reporting.core.config import sqlite_url
 
     data, outside = tmp_path / "data", tmp_path / "elsewhere"
     port, mailbox = smtp_server
@@ -216,7 +217,7 @@ def test_object_keys_that_climb_out_of_the_inbox_are_refused(tmp_path):
     from airflow.sdk.io import attach
     from fsspec.implementations.memory import MemoryFileSystem
 
-    from thb_reporting.config import PipelineConfig
+    from thb_reporting.core.config import PipelineConfig
 
     bucket = f"thb-test-{os.getpid()}-{tmp_path.name}"
     store = attach("memory", fs=MemoryFileSystem()).fs  # one store per process, shared by every path
@@ -272,7 +273,7 @@ def test_an_identifier_rejects_the_file_and_every_other_finding_comes_in_the_sam
     quarantined = storage_path(row.quarantine_path)
     report = (quarantined / "findings.csv").read_bytes().decode("utf-8-sig")
     assert "nepoznato" in report and "dvadeset" in report
-    from thb_reporting.status_page import submission_report_html
+    from thb_reporting.ui.status_page import submission_report_html
 
     docs = submission_report_html(config.reporting_db_url, config.teams, sid, standalone=True)  # the report the team gets
     for secret in (VALID_JMBG, "0101006500006", "ana@example.org", "101006500006"):

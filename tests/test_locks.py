@@ -6,7 +6,7 @@ import pytest
 
 from conftest import TEST_KEY
 from helpers import ledger
-from thb_reporting.generator import SubmissionGenerator
+from thb_reporting.tools.generator import SubmissionGenerator
 
 pytestmark = pytest.mark.airflow
 
@@ -14,9 +14,9 @@ pytestmark = pytest.mark.airflow
 def test_locked_quarter_refuses_resubmissions_until_unlocked(tmp_path, monkeypatch, airflow_db, smtp_server):
     from sqlalchemy import select
 
-    from thb_reporting.airflow_runs import run_dag
-    from thb_reporting.config import sqlite_url
-    from thb_reporting.warehouse import reader_engine, table
+    from thb_reporting.tools.airflow_runs import run_dag
+    from thb_reporting.core.config import sqlite_url
+    from thb_reporting.store.warehouse import reader_engine, table
 
     data = tmp_path / "data"
     port, mailbox = smtp_server
@@ -50,7 +50,7 @@ def test_locked_quarter_refuses_resubmissions_until_unlocked(tmp_path, monkeypat
 
 
 def test_lock_parameters_are_validated(airflow_db):
-    from thb_reporting.airflow_runs import run_dag
+    from thb_reporting.tools.airflow_runs import run_dag
 
     with pytest.raises(Exception, match="does not match|pattern|2026Q9"):
         run_dag("lock_quarter", {"quarter": "2026Q9", "action": "lock", "requested_by": "Koordinator", "reason": ""})

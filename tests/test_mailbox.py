@@ -1,4 +1,4 @@
-"""Submission by e-mail (thb_reporting.mailbox) against a real IMAP server (a private Dovecot on loopback,
+"""Submission by e-mail (thb_reporting.intake.mailbox) against a real IMAP server (a private Dovecot on loopback,
 messages delivered with IMAP APPEND) and the real SMTP test server: a team e-mails a file, it goes through
 the folder pipeline unchanged and the validation e-mail answers in the same thread; each kind of e-mail
 that brings no usable file gets its reply (the coordinator is told of unknown senders), and is kept in a
@@ -24,8 +24,8 @@ SHARED = "zajednicki.kontakt@example.org"  # a contact of two teams (subotica an
 def mail_config(tmp_path):
     """A local configuration (SQLite) whose team registry makes SHARED a contact of subotica and sombor, and
     whose files may be 64 KB at most."""
-    from thb_reporting.config import PipelineConfig
-    from thb_reporting.reference import PACKAGE_TEAMS
+    from thb_reporting.core.config import PipelineConfig
+    from thb_reporting.core.reference import PACKAGE_TEAMS
 
     with open(PACKAGE_TEAMS, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -88,7 +88,7 @@ def e_mail(sender: str, subject: str = "Izveštaj", files: list[tuple[str, bytes
 
 
 def victims_file(tmp_path: Path, team: str = "subotica") -> tuple[str, bytes]:
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     generated = SubmissionGenerator(tmp_path / "scratch", seed=7).victims_file(team, "2026Q2", file_format="csv")
     return generated.file_name, generated.path.read_bytes()
@@ -96,9 +96,9 @@ def victims_file(tmp_path: Path, team: str = "subotica") -> tuple[str, bytes]:
 
 def run_pipeline(config, port: int) -> None:
     """The ingest DAG's steps after the mailbox: collect, validate, notify, deliver through the SMTP server."""
-    from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.notifications import queue_mail_replies, queue_submission_notices
-    from thb_reporting.outbox import SmtpSender, deliver_outbox
+    from thb_reporting.intake.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.messaging.notifications import queue_mail_replies, queue_submission_notices
+    from thb_reporting.messaging.outbox import SmtpSender, deliver_outbox
 
     process_submissions(config, collect_new_submissions(config))
     queue_submission_notices(config)
@@ -107,8 +107,8 @@ def run_pipeline(config, port: int) -> None:
 
 
 def submissions(config) -> list:
-    from thb_reporting import ledger
-    from thb_reporting.warehouse import reporting_engine
+    from thb_reporting.store import ledger
+    from thb_reporting.store.warehouse import reporting_engine
 
     with reporting_engine(config.reporting_db_url).connect() as conn:
         return ledger.submissions(conn)
@@ -116,7 +116,7 @@ def submissions(config) -> list:
 
 def test_a_team_e_mails_a_file_and_gets_the_validation_reply_in_the_same_thread(
         tmp_path, mail_config, imap, imap_default, smtp_server, airflow_db):
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -143,7 +143,7 @@ def test_a_team_e_mails_a_file_and_gets_the_validation_reply_in_the_same_thread(
 
 
 def test_the_reply_goes_to_the_sender_and_every_contact_of_the_team(tmp_path, mail_config, imap, smtp_server):
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -158,9 +158,9 @@ def test_the_reply_goes_to_the_sender_and_every_contact_of_the_team(tmp_path, ma
 
 
 def test_the_same_e_mail_is_processed_once_also_after_a_restart(tmp_path, mail_config, imap, smtp_server):
-    from thb_reporting import mailbox
-    from thb_reporting.config import PipelineConfig
-    from thb_reporting.warehouse import dispose_engines
+    from thb_reporting.intake import mailbox
+    from thb_reporting.core.config import PipelineConfig
+    from thb_reporting.store.warehouse import dispose_engines
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -182,7 +182,8 @@ def test_the_same_e_mail_is_processed_once_also_after_a_restart(tmp_path, mail_c
 
 
 def test_an_unknown_sender_is_not_answered_the_coordinator_is_told(tmp_path, mail_config, imap, smtp_server):
-    from thb_reporting import mailbox, reference
+    from thb_reporting.intake import mailbox
+    from thb_reporting.core import reference
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -228,7 +229,7 @@ def _signed_only(sender: str) -> EmailMessage:
 @pytest.mark.parametrize("kind", ["no_attachment", "signed_only", "archive", "oversized", "encrypted", "ambiguous_team"])
 def test_an_e_mail_without_a_usable_file_gets_a_clear_reply_and_is_quarantined(
         tmp_path, mail_config, imap, smtp_server, kind, pipeline_log):
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -262,7 +263,7 @@ def test_an_e_mail_without_a_usable_file_gets_a_clear_reply_and_is_quarantined(
 
 
 def test_without_imap_default_the_mail_step_does_nothing_and_says_so_once(mail_config, pipeline_log, airflow_db):
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     monkey = pytest.MonkeyPatch()
     monkey.setattr(mailbox, "_told_no_mailbox", False)
@@ -274,8 +275,8 @@ def test_without_imap_default_the_mail_step_does_nothing_and_says_so_once(mail_c
 
 
 def test_the_folder_inbox_keeps_working_beside_the_mailbox(tmp_path, mail_config, imap, smtp_server):
-    from thb_reporting import mailbox
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.intake import mailbox
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -294,7 +295,7 @@ def test_the_folder_inbox_keeps_working_beside_the_mailbox(tmp_path, mail_config
 
 
 def test_a_message_too_large_to_download_is_judged_by_its_header(mail_config, imap, smtp_server):
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -310,7 +311,7 @@ def test_a_message_too_large_to_download_is_judged_by_its_header(mail_config, im
 
 def test_an_e_mail_that_cannot_be_handled_stays_and_holds_back_no_other(
         tmp_path, mail_config, imap, monkeypatch, pipeline_log):
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     contact = mail_config.teams["subotica"].contact_emails[0]
@@ -334,8 +335,8 @@ def test_an_e_mail_that_cannot_be_handled_stays_and_holds_back_no_other(
 
 
 def test_several_files_in_one_e_mail_each_a_submission_in_its_thread(tmp_path, mail_config, imap, smtp_server):
-    from thb_reporting import mailbox
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.intake import mailbox
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -357,8 +358,8 @@ def test_a_second_file_of_the_same_name_waits_until_the_first_is_collected(tmp_p
     """Two e-mails of a team, each with a file of the same name but other figures, in one pull: the second
     would overwrite the first in the inbox before the pipeline received it, so it waits in the mailbox;
     the next run takes it. Both files are archived and answered: nothing is lost."""
-    from thb_reporting import mailbox
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.intake import mailbox
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -389,7 +390,7 @@ def test_the_triggerer_s_watch_fires_once_per_new_e_mail(tmp_path, imap, imap_de
     import asyncio
 
     from test_inbox_watch import Watch, next_event
-    from thb_reporting.inbox_watch import MailboxArrivalTrigger
+    from thb_reporting.intake.inbox_watch import MailboxArrivalTrigger
 
     client, deliver = imap
     state = (tmp_path / "mailbox_watch.json").as_uri()
@@ -414,7 +415,7 @@ def test_without_imap_default_the_mailbox_watch_fires_nothing(tmp_path, monkeypa
     import asyncio
 
     from test_inbox_watch import Watch, next_event
-    from thb_reporting.inbox_watch import MailboxArrivalTrigger
+    from thb_reporting.intake.inbox_watch import MailboxArrivalTrigger
 
     monkeypatch.delenv("AIRFLOW_CONN_IMAP_DEFAULT", raising=False)
 

@@ -7,10 +7,11 @@ import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
-from thb_reporting import messages, reference
-from thb_reporting.generator import VALID_JMBG
-from thb_reporting.quarters import Quarter
-from thb_reporting.findings import Finding
+from thb_reporting.messaging import messages
+from thb_reporting.core import reference
+from thb_reporting.tools.generator import VALID_JMBG
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.core.findings import Finding
 
 TEMPLATES = Path(messages.__file__).parent / "email_templates"
 

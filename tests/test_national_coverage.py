@@ -13,8 +13,10 @@ from sqlalchemy import select
 from oracle import Truth
 from test_indicators import CALENDAR, _assert_equal, published
 from test_pipeline import run_cycle
-from thb_reporting import indicator_catalogue, ledger, reference
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.figures import indicator_catalogue
+from thb_reporting.store import ledger
+from thb_reporting.core import reference
+from thb_reporting.store.warehouse import reader_engine, table
 
 LOCAL = ["subotica", "novi_sad", "nis", "leskovac"]
 CENTRE = "czztlj"
@@ -175,7 +177,7 @@ def test_the_centre_makes_the_nations_victims_figures_and_nothing_else(config, g
     assert "zbir 4 jedinica izveštavanja" in summary and "not the whole country" in summary
     import datetime as dt
 
-    from thb_reporting.status_page import status_page_html
+    from thb_reporting.ui.status_page import status_page_html
 
     page = status_page_html(config.reporting_db_url, config.teams, today=dt.date(2026, 11, 1))
     cells = _coverage_cells(page)

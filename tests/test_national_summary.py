@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from test_pipeline import run_cycle
 from oracle import Truth
-from thb_reporting import contracts, indicators, reference
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.figures import indicators
+from thb_reporting.store.warehouse import reader_engine, table
 
 TEAMS = ["nis", "leskovac", "vranje", "subotica", "sombor", "novi_sad"]
 QUARTERS = ["2026Q1", "2026Q2"]

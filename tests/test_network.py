@@ -19,7 +19,7 @@ from conftest import TEST_KEY
 from helpers import external_references, ledger
 from network_guard import OutboundConnection
 from oracle import Truth
-from thb_reporting.config import PROJECT_ROOT
+from thb_reporting.core.config import PROJECT_ROOT
 
 TEST_NET = "192.0.2.1"  # TEST-NET-1 (RFC 5737): documentation only, never routed
 
@@ -55,7 +55,7 @@ def _probe(imports: str) -> dict:
 def test_great_expectations_analytics_are_off_in_every_entry_point(entry):
     imports = {
         "dags": "for f in sorted(Path('dags').glob('*.py')): runpy.run_path(str(f))",
-        "cli": "import thb_reporting.cli",
+        "cli": "import thb_reporting.tools.cli",
     }[entry]
     flags = _probe(imports)
     assert flags["env"] == "false" and flags["gx_env_config"] in (False, None), flags
@@ -117,10 +117,10 @@ def test_the_guard_covers_child_processes(guard):
 
 @pytest.mark.airflow
 def test_a_full_cycle_reaches_nothing_beyond_loopback(tmp_path, monkeypatch, airflow_db, smtp_server, guard):
-    from thb_reporting import contracts
-    from thb_reporting.airflow_runs import run_dag
-    from thb_reporting.config import sqlite_url
-    from thb_reporting.generator import SubmissionGenerator
+    from thb_reporting.core import contracts
+    from thb_reporting.tools.airflow_runs import run_dag
+    from thb_reporting.core.config import sqlite_url
+    from thb_reporting.tools.generator import SubmissionGenerator
 
     port, mailbox = smtp_server
     data = tmp_path / "data"

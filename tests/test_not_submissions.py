@@ -15,8 +15,9 @@ import pytest
 from conftest import TEST_KEY
 from helpers import ledger
 from test_mailbox import e_mail, folder, imap, mail_config, run_pipeline, submissions, victims_file  # noqa: F401
-from thb_reporting import ingest, storage
-from thb_reporting.generator import SubmissionGenerator
+from thb_reporting.intake import ingest
+from thb_reporting.store import storage
+from thb_reporting.tools.generator import SubmissionGenerator
 
 Q = "2026Q2"
 # (path below the team's folder, who made it): several systems and programs, several spellings
@@ -56,8 +57,8 @@ def test_the_list_of_files_no_team_made_names_why_for_each():
 
 
 def test_junk_in_a_team_folder_is_never_a_submission_and_is_logged_once(tmp_path, pipeline_log):
-    from thb_reporting.config import PipelineConfig
-    from thb_reporting.notifications import queue_submission_notices
+    from thb_reporting.core.config import PipelineConfig
+    from thb_reporting.messaging.notifications import queue_submission_notices
 
     config = PipelineConfig.local(tmp_path / "data", TEST_KEY)
     inbox = Path(config.inbox.removeprefix("file://"))
@@ -87,7 +88,7 @@ def test_junk_in_a_team_folder_is_never_a_submission_and_is_logged_once(tmp_path
 def test_no_junk_name_starts_a_log_line_and_a_broken_state_file_stops_no_run(tmp_path, pipeline_log):
     """'Icon\\r' and a name with a line break are logged as escapes, so no name can forge a log line of its
     own; a state file cut short (a full disk) is read afresh: the files are logged again, the run goes on."""
-    from thb_reporting.config import PipelineConfig
+    from thb_reporting.core.config import PipelineConfig
 
     config = PipelineConfig.local(tmp_path / "data", TEST_KEY)
     inbox = Path(config.inbox.removeprefix("file://"))
@@ -113,7 +114,7 @@ def test_junk_on_object_storage_is_never_a_submission(tmp_path):
     from airflow.sdk.io import attach
     from fsspec.implementations.memory import MemoryFileSystem
 
-    from thb_reporting.config import PipelineConfig
+    from thb_reporting.core.config import PipelineConfig
 
     bucket = f"thb-junk-{os.getpid()}-{tmp_path.name}"
     store = attach("memory", fs=MemoryFileSystem()).fs
@@ -131,7 +132,7 @@ def test_junk_on_object_storage_is_never_a_submission(tmp_path):
 
 
 def test_the_inbox_watch_ignores_junk(tmp_path):
-    from thb_reporting.inbox_watch import inbox_signatures
+    from thb_reporting.intake.inbox_watch import inbox_signatures
 
     inbox = tmp_path / "inbox"
     (inbox / "nis").mkdir(parents=True)
@@ -162,7 +163,7 @@ def _with_mail_program_parts(message: EmailMessage) -> EmailMessage:
 
 def test_a_mail_program_s_own_attachments_beside_the_file_are_left_aside(tmp_path, mail_config, imap, smtp_server,  # noqa: F811
                                                                          pipeline_log):
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -182,7 +183,7 @@ def test_a_mail_program_s_own_attachments_beside_the_file_are_left_aside(tmp_pat
 
 
 def test_a_file_packed_in_winmail_dat_alone_gets_a_reply_on_how_to_send_it(tmp_path, mail_config, imap, smtp_server):  # noqa: F811
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -246,9 +247,9 @@ AUTOMATIC_KINDS = {"auto_submitted": "auto_reply", "auto_generated": "auto_reply
 
 
 def test_mail_no_person_wrote_is_never_answered_and_is_counted_in_the_digest(tmp_path, mail_config, imap, smtp_server):  # noqa: F811
-    from thb_reporting import mailbox
-    from thb_reporting.notifications import queue_weekly_digest
-    from thb_reporting.outbox import SmtpSender, deliver_outbox
+    from thb_reporting.intake import mailbox
+    from thb_reporting.messaging.notifications import queue_weekly_digest
+    from thb_reporting.messaging.outbox import SmtpSender, deliver_outbox
 
     client, deliver = imap
     port, smtp = smtp_server
@@ -291,7 +292,7 @@ def test_mail_no_person_wrote_is_never_answered_and_is_counted_in_the_digest(tmp
     ({"Return-Path": "<tim@example.org>", "X-Auto-Response-Suppress": "All"}, None),  # asks, does not say
 ])
 def test_each_kind_of_automatic_mail_is_counted_as_what_it_is(mail_config, headers, kind):  # noqa: F811
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     message = e_mail(mail_config.teams["subotica"].contact_emails[0], body="Van kancelarije sam.")
     for name, value in headers.items():
@@ -304,7 +305,7 @@ def test_each_kind_of_automatic_mail_is_counted_as_what_it_is(mail_config, heade
 
 @pytest.mark.parametrize("header, value", [("Auto-Submitted", "no"), ("Precedence", "normal")])
 def test_a_person_s_mail_that_says_it_is_not_automatic_is_handled(tmp_path, mail_config, header, value):  # noqa: F811
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     name, data = victims_file(tmp_path)
     message = e_mail(mail_config.teams["subotica"].contact_emails[0], files=[(name, data)])
@@ -314,7 +315,7 @@ def test_a_person_s_mail_that_says_it_is_not_automatic_is_handled(tmp_path, mail
 
 
 def test_a_rejected_mailed_file_is_answered_in_e_mail_words(tmp_path, mail_config, imap, smtp_server):  # noqa: F811
-    from thb_reporting import mailbox
+    from thb_reporting.intake import mailbox
 
     client, deliver = imap
     port, smtp = smtp_server

@@ -10,11 +10,13 @@ import os
 
 from helpers import external_references, findings, ledger
 from oracle import Truth
-from thb_reporting import contracts, ingest, notifications, reference
-from thb_reporting.generator import VALID_JMBG
-from thb_reporting.notifications import queue_submission_notices, queue_weekly_digest
-from thb_reporting.outbox import FolderSender, SmtpSender, deliver_outbox
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.intake import ingest
+from thb_reporting.messaging import notifications
+from thb_reporting.tools.generator import VALID_JMBG
+from thb_reporting.messaging.notifications import queue_submission_notices, queue_weekly_digest
+from thb_reporting.messaging.outbox import FolderSender, SmtpSender, deliver_outbox
+from thb_reporting.store.warehouse import reporting_engine, table
 
 TEAMS = ["subotica", "nis", "vranje"]
 PLANTS = {("subotica", "2026Q3"): "unknown_code", ("nis", "2026Q3"): "jmbg",
@@ -151,8 +153,8 @@ def test_weekly_digest_lists_submitted_rejected_and_missing(config, generator, s
 
 
 def test_reminders_and_overdue_notices_go_once_to_the_teams_that_owe(config, generator, smtp_server):
-    from thb_reporting.locks import set_lock
-    from thb_reporting.notifications import queue_calendar_notices
+    from thb_reporting.store.locks import set_lock
+    from thb_reporting.messaging.notifications import queue_calendar_notices
 
     port, mailbox = smtp_server
     truth = Truth(generator.scenario(TEAMS, ["2026Q3"], PLANTS, datasets=contracts.datasets()))
@@ -175,8 +177,8 @@ def test_reminders_and_overdue_notices_go_once_to_the_teams_that_owe(config, gen
 
 
 def test_no_notice_for_a_locked_quarter(config, generator):
-    from thb_reporting.locks import set_lock
-    from thb_reporting.notifications import queue_calendar_notices
+    from thb_reporting.store.locks import set_lock
+    from thb_reporting.messaging.notifications import queue_calendar_notices
 
     generator.scenario(TEAMS, ["2026Q3"], datasets=("victims",))
     ingest.process_submissions(config, ingest.collect_new_submissions(config))

@@ -25,5 +25,5 @@ def test_a_built_wheel_holds_every_file_of_the_package(tmp_path):
     assert expected - inside == set(), "files of the package missing from the wheel"
     assert any(n.endswith("indicators.yaml") for n in inside) and any("email_templates/" in n for n in inside)
     # the schema revisions: Alembic's environment, its template and the package's revisions
-    assert {"thb_reporting/migrations/env.py", "thb_reporting/migrations/script.py.mako",
-            "thb_reporting/migrations/versions/0001_baseline.py"} <= inside
+    assert {"thb_reporting/store/migrations/env.py", "thb_reporting/store/migrations/script.py.mako",
+            "thb_reporting/store/migrations/versions/0001_baseline.py"} <= inside

@@ -8,9 +8,11 @@ import pytest
 
 from helpers import dump, findings, ledger, persons, publications, published_indicator
 from oracle import Truth
-from thb_reporting import contracts, ingest, publish, reference
-from thb_reporting.privacy import PseudonymisationKeyMissing
-from thb_reporting.storage import storage_path
+from thb_reporting.core import contracts, reference
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish
+from thb_reporting.core.privacy import PseudonymisationKeyMissing
+from thb_reporting.store.storage import storage_path
 
 TEAMS = ["subotica", "novi_sad", "nis", "vranje"]
 PLANTS = {("subotica", "2026Q1"): "unknown_code", ("novi_sad", "2026Q2"): "jmbg", ("nis", "2026Q1"): "missing_column"}
@@ -229,7 +231,7 @@ def test_publish_is_all_or_nothing(config, generator):
 def test_all_five_datasets_flow_to_their_national_tables(config, generator):
     from sqlalchemy import func, select
 
-    from thb_reporting.warehouse import reporting_engine, table
+    from thb_reporting.store.warehouse import reporting_engine, table
 
     datasets = contracts.datasets()
     plants = {("nis", "2026Q1", "criminal_justice"): "conviction_above_indictment",

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from thb_reporting.privacy import PseudonymisationKeyMissing, identifier_kind, is_valid_jmbg, pseudonymiser
+from thb_reporting.core.privacy import PseudonymisationKeyMissing, identifier_kind, is_valid_jmbg, pseudonymiser
 
 
 @pytest.mark.parametrize("jmbg", ["0101100710006", "0101006500006"])
@@ -42,7 +42,7 @@ def test_ordinary_values_are_not_identifiers(text):
 def test_column_screen_catches_every_identifier():
     import pandas as pd
 
-    from thb_reporting.privacy import suspect_cells
+    from thb_reporting.core.privacy import suspect_cells
 
     texts = ["0101100710006", "a@b.rs", "+381 64 123 4567", "064/123-4567", "011 2345678", "00381641234567",
              "Žtel 064/123-4567", "тел.0641234567", "beleška\n011 2345678", "٠١٠١١٠٠٧١٠٠٠٦", "ЈМБГ 0101100710006"]
@@ -73,14 +73,14 @@ def test_no_key_no_pseudonymisation():
     "32.13.2026", "5 > 3", "0", "case_ref", "country_of_exploitation", "(empty header)", "napomena", "jmbg", "…",
 ])
 def test_codes_numbers_dates_and_column_names_are_shown_unchanged(value):
-    from thb_reporting.privacy import may_show, shown
+    from thb_reporting.core.privacy import may_show, shown
 
     assert may_show(value) and shown(value) == value
 
 
 def test_every_code_column_name_and_team_of_the_contracts_is_shown_unchanged():
-    from thb_reporting import contracts, reference
-    from thb_reporting.privacy import may_show
+    from thb_reporting.core import contracts, reference
+    from thb_reporting.core.privacy import may_show
 
     names = [c.code for codes in reference.code_lists().values() for c in codes]
     names += [n for d in contracts.datasets() for n in contracts.load(d).column_names] + list(reference.teams())
@@ -93,13 +93,13 @@ def test_every_code_column_name_and_team_of_the_contracts_is_shown_unchanged():
     "a name far too long to be a code, a number or a date",
 ])
 def test_identifiers_references_and_long_texts_are_hidden(value):
-    from thb_reporting.privacy import HIDDEN, may_show, shown
+    from thb_reporting.core.privacy import HIDDEN, may_show, shown
 
     assert not may_show(value) and shown(value) == HIDDEN
 
 
 def test_a_text_keeps_its_words_and_loses_what_may_not_be_shown():
-    from thb_reporting.privacy import HIDDEN, shown
+    from thb_reporting.core.privacy import HIDDEN, shown
 
     rule = "does not follow <dataset>_<year>Q<quarter>.csv|xlsx (e.g. victims_2026Q1.csv)"
     assert shown(f"'victims_2026Q5.csv' {rule}", kind="text") == f"'victims_2026Q5.csv' {rule}"
@@ -113,8 +113,8 @@ def test_a_text_keeps_its_words_and_loses_what_may_not_be_shown():
 
 
 def test_findings_screen_what_they_are_given():
-    from thb_reporting.privacy import HIDDEN
-    from thb_reporting.findings import Finding
+    from thb_reporting.core.privacy import HIDDEN
+    from thb_reporting.core.findings import Finding
 
     f = Finding("unknown_column", column="ana.petrovic@example.org", value="SU-2026-0017", detail="'0101100710006'")
     assert (f.column, f.value, f.detail) == (HIDDEN, HIDDEN, f"'{HIDDEN}'")
@@ -123,7 +123,7 @@ def test_findings_screen_what_they_are_given():
 
 
 def test_a_file_name_that_may_not_be_shown_is_named_by_what_the_pipeline_knows():
-    from thb_reporting.privacy import HIDDEN, shown_file_name
+    from thb_reporting.core.privacy import HIDDEN, shown_file_name
 
     assert shown_file_name("victims 2026Q2 ispravka.csv", "victims", "2026Q2", "ab" * 32) == "victims 2026Q2 ispravka.csv"
     named = shown_file_name("victims_2026Q2_ana@example.org.csv", "victims", "2026Q2", "ab" * 32)
@@ -137,7 +137,7 @@ Q = "2026Q2"
 
 def _planted() -> dict[str, str]:
     """A personal identifier of each kind and a reference of each shape, none used anywhere else."""
-    from thb_reporting.privacy import is_valid_jmbg
+    from thb_reporting.core.privacy import is_valid_jmbg
 
     jmbg = next(p + str(k) for p in ["250599071002"] for k in range(10) if is_valid_jmbg(p + str(k)))
     return {"jmbg": jmbg, "email": "napadac.test@example.net", "phone": "+381 63 987 6543",
@@ -152,8 +152,8 @@ def _needles(planted: dict[str, str]) -> list[str]:
 def _victims_rows(team: str, n: int = 8) -> list[dict]:
     from pathlib import Path
 
-    from thb_reporting.generator import SubmissionGenerator
-    from thb_reporting.quarters import Quarter
+    from thb_reporting.tools.generator import SubmissionGenerator
+    from thb_reporting.core.quarters import Quarter
 
     generator = SubmissionGenerator(Path("/nonexistent"), seed=3)
     return generator.victims_rows(generator._rng("victims", team, Q, 1), team, Quarter.parse(Q), n)
@@ -165,8 +165,8 @@ def _attacker_files(planted: dict[str, str]) -> list[tuple[str, str, bytes, str]
 
     from openpyxl import Workbook
 
-    from thb_reporting import contracts
-    from thb_reporting.generator import encode
+    from thb_reporting.core import contracts
+    from thb_reporting.tools.generator import encode
 
     columns = list(contracts.for_quarter("victims", Q).column_names)
     files = []
@@ -236,12 +236,12 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
 
     from conftest import TEST_KEY
     from helpers import findings, ledger
-    from thb_reporting.airflow_runs import run_dag
-    from thb_reporting.config import PipelineConfig, sqlite_url
-    from thb_reporting.privacy import HIDDEN
-    from thb_reporting.status_page import create_app
-    from thb_reporting.storage import storage_path
-    from thb_reporting.warehouse import metadata, reporting_engine, table
+    from thb_reporting.tools.airflow_runs import run_dag
+    from thb_reporting.core.config import PipelineConfig, sqlite_url
+    from thb_reporting.core.privacy import HIDDEN
+    from thb_reporting.ui.status_page import create_app
+    from thb_reporting.store.storage import storage_path
+    from thb_reporting.store.warehouse import metadata, reporting_engine, table
 
     planted = _planted()
     needles = [n.encode() for n in _needles(planted)]

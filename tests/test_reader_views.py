@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from test_access import pipeline  # noqa: F401  (fixture: roles, and a published quarter of three teams)
-from thb_reporting.reader_views import PUBLIC_VIEWS
-from thb_reporting.reader_views import labelled_views
+from thb_reporting.store.reader_views import PUBLIC_VIEWS
+from thb_reporting.store.reader_views import labelled_views
 
 pytestmark = pytest.mark.parametrize("reporting_db_url", ["postgres"], indirect=True)
 ANALYST_LOGIN = "thb_ministry_analyst_test"

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from thb_reporting.quarters import Quarter
-from thb_reporting.submission_files import SubmissionError, parse_file_name, read_submission
-from thb_reporting.contracts import ROW_KEY
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.reading.submission_files import SubmissionError, parse_file_name, read_submission
+from thb_reporting.core.contracts import ROW_KEY
 
 ROWS = [["ŠA-2026-0001", "CZŽTL-2026/00017", "identified_victim"], ["ŠA-2026-0002", "", "possible_victim"]]
 HEADER = ["case_ref", "cptv_ref", "status"]

@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import submission_makers as make
-from thb_reporting import contracts
-from thb_reporting.checks import check_columns, prepare
-from thb_reporting.generator import SubmissionGenerator, encode
-from thb_reporting.quarters import Quarter
-from thb_reporting.submission_files import (
+from thb_reporting.core import contracts
+from thb_reporting.validation.checks import check_columns, prepare
+from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.reading.submission_files import (
     READING_FINDINGS, SubmissionError, file_format, parse_file_name, read_submission,
 )
-from thb_reporting.contracts import ROW_KEY
+from thb_reporting.core.contracts import ROW_KEY
 
 CSV_NAME, XLSX_NAME = parse_file_name("victims_2026Q2.csv"), parse_file_name("victims_2026Q2.xlsx")
 CONTRACT = contracts.for_quarter("victims", CSV_NAME.quarter)  # the version the files' quarter is read under
@@ -73,7 +73,7 @@ def test_other_formats_are_refused_each_with_its_own_rule(data, rule):
     for name in (CSV_NAME, XLSX_NAME):  # whatever the name says
         error = _refused(data, name)
         assert error.rule == rule
-    from thb_reporting.findings import rule_texts
+    from thb_reporting.core.findings import rule_texts
 
     texts = rule_texts()[rule]
     assert texts["sr"] and texts["en"] and texts["fix_sr"] and texts["fix_en"]

@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import TEST_KEY
-from thb_reporting import reference
-from thb_reporting.config import PipelineConfig, sqlite_url
-from thb_reporting.generator import SubmissionGenerator, synthetic_registry
-from thb_reporting.warehouse import reporting_engine, table
+from thb_reporting.core import reference
+from thb_reporting.core.config import PipelineConfig, sqlite_url
+from thb_reporting.tools.generator import SubmissionGenerator, synthetic_registry
+from thb_reporting.store.warehouse import reporting_engine, table
 
 
 def test_a_registry_of_145_municipalities_goes_through_ingest_and_publish(tmp_path):
-    from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.publish import publish
+    from thb_reporting.intake.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.publishing.publish import publish
 
     registry = synthetic_registry(tmp_path / "teams.csv", 145)
     config = PipelineConfig.local(tmp_path / "data", TEST_KEY, reporting_db_url=sqlite_url(tmp_path / "r.sqlite"),
@@ -52,8 +52,8 @@ def test_the_default_registry_is_the_package_one(tmp_path):
 def test_two_configurations_in_one_process_each_keep_their_registry(tmp_path, order):
     """Before, building a configuration made its registry the one of the whole process: the configuration
     built last decided for both. Both are built here before either runs, then each runs in turn."""
-    from thb_reporting.ingest import collect_new_submissions, process_submissions
-    from thb_reporting.publish import publish
+    from thb_reporting.intake.ingest import collect_new_submissions, process_submissions
+    from thb_reporting.publishing.publish import publish
 
     larger = synthetic_registry(tmp_path / "teams.csv", 15)  # the 13 teams, opstina_014, opstina_015, the Centre
     made = {"larger": lambda: PipelineConfig.local(tmp_path / "larger", TEST_KEY, teams_registry=str(larger)),

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from oracle import Truth
 from test_pipeline import run_cycle
-from thb_reporting import contracts, reference
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.core import contracts, reference
+from thb_reporting.store.warehouse import reader_engine, table
 
 PLANTS = {("nis", "2026Q3"): "unknown_code", ("vranje", "2026Q3", "programmes"): "missing_column"}
 
@@ -53,7 +53,7 @@ def test_statuses_and_rates_equal_the_scenario(config, generator):
 
 
 def test_the_calendar_sets_the_deadlines():
-    from thb_reporting.quarters import Quarter, reporting_calendar
+    from thb_reporting.core.quarters import Quarter, reporting_calendar
 
     calendar = reporting_calendar()
     assert Quarter.parse("2026Q3").deadline() == dt.date(2026, 10, 15)
@@ -64,10 +64,10 @@ def test_the_calendar_sets_the_deadlines():
 
 
 def test_obligations_decide_what_each_team_owes(tmp_path):
-    from thb_reporting.quarters import Quarter
-    from thb_reporting.reporting_calendar import Obligation, owes, reporting_obligations, reporting_statuses
-    from thb_reporting.migrations import ensure_schema
-    from thb_reporting.warehouse import reporting_engine
+    from thb_reporting.core.quarters import Quarter
+    from thb_reporting.store.reporting_calendar import Obligation, owes, reporting_obligations, reporting_statuses
+    from thb_reporting.store.migrations import ensure_schema
+    from thb_reporting.store.warehouse import reporting_engine
 
     rules = [Obligation("*", "*", "", "", True),
              Obligation("sombor", "cross_border", "2026Q2", "", False),          # stops owing from 2026Q2

@@ -21,8 +21,8 @@ from conftest import IN_CI, TEST_KEY, free_port
 from helpers import external_references
 from test_pipeline import run_cycle
 from oracle import Truth
-from thb_reporting import contracts, reference
-from thb_reporting.config import PROJECT_ROOT, PipelineConfig
+from thb_reporting.core import contracts, reference
+from thb_reporting.core.config import PROJECT_ROOT, PipelineConfig
 
 QUARTERS = ["2026Q2", "2026Q3"]
 TEAMS = ["nis", "vranje", "subotica"]
@@ -33,8 +33,8 @@ ARTIFACTS = Path(os.environ.get("THB_TEST_ARTIFACTS", PROJECT_ROOT / "build" / "
 def _scenario(data_root: Path):
     """Three teams, two quarters, all five datasets; Subotica on time, the rest late; two rejected files;
     2026Q2 locked. Returns the config and the expected status of every (team, dataset, quarter)."""
-    from thb_reporting.generator import SubmissionGenerator
-    from thb_reporting.locks import set_lock
+    from thb_reporting.tools.generator import SubmissionGenerator
+    from thb_reporting.store.locks import set_lock
 
     config = PipelineConfig.local(data_root, TEST_KEY)
     truth = Truth(SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=11).scenario(
@@ -93,7 +93,7 @@ def _cells(html: str) -> dict:
 def test_page_shows_the_scenario_and_links_to_the_validation_reports(tmp_path):
     from fastapi.testclient import TestClient
 
-    from thb_reporting.status_page import create_app
+    from thb_reporting.ui.status_page import create_app
 
     config, expected = _scenario(tmp_path / "data")
     client = TestClient(create_app(lambda: config, login_required=False))
@@ -176,8 +176,8 @@ def _assert_national_tables(html: str, db_url: str) -> None:
     of each quarter, a suppressed one as x, each row by its Serbian then English label."""
     from sqlalchemy import select
 
-    from thb_reporting import indicator_catalogue
-    from thb_reporting.warehouse import reader_engine, table
+    from thb_reporting.figures import indicator_catalogue
+    from thb_reporting.store.warehouse import reader_engine, table
 
     parser = _NationalTables()
     parser.feed(html)
@@ -203,7 +203,7 @@ def _assert_national_tables(html: str, db_url: str) -> None:
 def test_page_is_behind_airflows_login(tmp_path):
     from fastapi.testclient import TestClient
 
-    from thb_reporting.status_page import create_app
+    from thb_reporting.ui.status_page import create_app
 
     config = PipelineConfig.local(tmp_path / "data", TEST_KEY)
     assert TestClient(create_app(lambda: config)).get("/").status_code == 401
@@ -323,7 +323,7 @@ def test_reporting_status_page_in_a_real_browser(api_server):
                     shown[(team, dataset, cell.get_attribute("data-quarter"))] = (cell.get_attribute("data-status"), cell.text)
         mine = {k: v for k, v in shown.items() if k[2] in QUARTERS}
         assert {k: v[0] for k, v in mine.items()} == expected
-        from thb_reporting.reporting_calendar import STATUS_WORDS
+        from thb_reporting.store.reporting_calendar import STATUS_WORDS
 
         words = STATUS_WORDS["en"]  # the Centre's cells of datasets it does not report say "not owed"
         assert all(text.startswith(words[status]) for status, text in mine.values())  # text, not colour alone

@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from oracle import RESEARCH_FIELDS, Truth
-from thb_reporting import ingest, publish, reference, research_export
-from thb_reporting.storage import storage_path
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish, research_export
+from thb_reporting.core import reference
+from thb_reporting.store.storage import storage_path
+from thb_reporting.store.warehouse import reader_engine, table
 
 YEAR = "2026"
 QUARTERS = ["2026Q2", "2026Q3"]  # under victims v1 and v2

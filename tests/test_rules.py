@@ -7,11 +7,11 @@ import io
 
 import pytest
 
-from thb_reporting import contracts
-from thb_reporting.checks import validate
-from thb_reporting.generator import SubmissionGenerator
-from thb_reporting.submission_files import parse_file_name, read_submission
-from thb_reporting.suite_runner import SuiteRunner
+from thb_reporting.core import contracts
+from thb_reporting.validation.checks import validate
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.reading.submission_files import parse_file_name, read_submission
+from thb_reporting.validation.suite_runner import SuiteRunner
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +105,8 @@ NARROW_CASES = [c[:3] for c in CELL_CASES] + [
 def test_the_cheap_pass_on_narrow_frames_fails_the_same_expectations(tmp_path, runner, monkeypatch, dataset, column, value):
     """A large file's cheap pass runs as a few GX runs over only the columns each expectation reads
     (code columns as categoricals): it must fail exactly the expectations the single pass fails."""
-    from thb_reporting import suite_runner
-    from thb_reporting.checks import prepare
+    from thb_reporting.validation import suite_runner
+    from thb_reporting.validation.checks import prepare
 
     generated, header, rows = _good_file(tmp_path, dataset)
     if value == "DUP":

@@ -8,9 +8,12 @@ from pathlib import Path
 
 from helpers import dump, ledger
 from oracle import Truth
-from thb_reporting import contracts, ingest, publish, snapshots
-from thb_reporting.cli import main as thb
-from thb_reporting.storage import storage_path
+from thb_reporting.core import contracts
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish
+from thb_reporting.store import snapshots
+from thb_reporting.tools.cli import main as thb
+from thb_reporting.store.storage import storage_path
 
 TEAMS = ["subotica", "nis", "vranje"]
 QUARTERS = ["2026Q1", "2026Q2"]
@@ -65,7 +68,7 @@ def test_duckdb_reads_every_snapshot_of_a_dataset_as_one_typed_table(config, gen
     publish.publish(config, ("victims",))
     from sqlalchemy import select
 
-    from thb_reporting.warehouse import reader_engine, table
+    from thb_reporting.store.warehouse import reader_engine, table
 
     t = table("victims")
     with reader_engine(config.reporting_db_url).connect() as conn:
@@ -80,7 +83,7 @@ def _to_earlier_layout(config) -> int:
     import pyarrow.parquet as pq
     from sqlalchemy import update
 
-    from thb_reporting.warehouse import reporting_engine, table
+    from thb_reporting.store.warehouse import reporting_engine, table
 
     subs = table("submissions", "ledger")
     moved = 0
@@ -132,7 +135,7 @@ def test_snapshots_of_the_earlier_layout_are_migrated_and_publish_the_same_table
     _to_earlier_layout(config)
     from sqlalchemy import delete
 
-    from thb_reporting.warehouse import reporting_engine, table
+    from thb_reporting.store.warehouse import reporting_engine, table
 
     with reporting_engine(config.reporting_db_url).begin() as conn:
         conn.execute(delete(table("publications")))  # so that every team-quarter is published again

@@ -9,12 +9,12 @@ import unicodedata
 
 import pytest
 
-from thb_reporting import contracts, invisible_characters, templates
-from thb_reporting.checks import finish, prepare
-from thb_reporting.findings import ERROR, describe
-from thb_reporting.generator import encode
-from thb_reporting.privacy import shown
-from thb_reporting.submission_files import parse_file_name, read_submission
+from thb_reporting.core import contracts, invisible_characters, templates
+from thb_reporting.validation.checks import finish, prepare
+from thb_reporting.core.findings import ERROR, describe
+from thb_reporting.tools.generator import encode
+from thb_reporting.core.privacy import shown
+from thb_reporting.reading.submission_files import parse_file_name, read_submission
 from test_templates import soffice  # noqa: F401 (a fixture: LibreOffice, headless)
 
 Q = "2026Q2"
@@ -33,7 +33,7 @@ def _rows(n: int = 6) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def runner():
-    from thb_reporting.suite_runner import SuiteRunner
+    from thb_reporting.validation.suite_runner import SuiteRunner
 
     return SuiteRunner(contracts.datasets())
 
@@ -46,7 +46,7 @@ def _checked(data: bytes, name: str = f"victims_{Q}.csv", contract=CONTRACT):
 
 def _validated(data: bytes, runner, name: str = f"victims_{Q}.csv", contract=CONTRACT):
     """The file's outcome after every check, the suite's included (code lists)."""
-    from thb_reporting.quarters import Quarter
+    from thb_reporting.core.quarters import Quarter
 
     outcome = finish(prepare(read_submission(data, parse_file_name(name)), contract), contract, Quarter.parse(Q), runner)
     return outcome, {(f.rule, f.row, f.column) for f in outcome.findings}
@@ -106,7 +106,7 @@ def _csv_text(rows: list[dict], delimiter: str) -> str:
 
 
 def test_without_a_hint_a_line_above_the_header_is_still_a_title_row():
-    from thb_reporting.submission_files import SubmissionError
+    from thb_reporting.reading.submission_files import SubmissionError
 
     body = encode("victims", _rows(), COLUMNS, "csv_utf8").decode()
     with pytest.raises(SubmissionError) as refused:

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI, TEST_KEY
-from thb_reporting import contracts, ingest, reference
-from thb_reporting.config import PipelineConfig
-from thb_reporting.templates import CODE_SHEET, CODED_TYPES, README_SHEET, code_list_of, header, workbook, write_templates
+from thb_reporting.core import contracts, reference
+from thb_reporting.intake import ingest
+from thb_reporting.core.config import PipelineConfig
+from thb_reporting.core.templates import CODE_SHEET, CODED_TYPES, README_SHEET, code_list_of, header, workbook, write_templates
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +143,9 @@ def test_a_file_filled_in_by_picking_labels_is_accepted_with_the_codes(tmp_path,
     import pyarrow.parquet as pq
     from openpyxl import load_workbook
 
-    from thb_reporting.generator import SubmissionGenerator
-    from thb_reporting.storage import storage_path
-    from thb_reporting.warehouse import reporting_engine, table
+    from thb_reporting.tools.generator import SubmissionGenerator
+    from thb_reporting.store.storage import storage_path
+    from thb_reporting.store.warehouse import reporting_engine, table
 
     config = PipelineConfig.local(tmp_path / "data", TEST_KEY)
     inbox = Path(config.inbox.removeprefix("file://"))

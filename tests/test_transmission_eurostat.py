@@ -14,11 +14,12 @@ import pytest
 
 from oracle import Truth
 from test_pipeline import run_cycle
-from thb_reporting import disclosure, reference
-from thb_reporting.config import PipelineConfig
-from thb_reporting.generator import SubmissionGenerator
-from thb_reporting.storage import storage_path
-from thb_reporting.transmissions import eurostat
+from thb_reporting.figures import disclosure
+from thb_reporting.core import reference
+from thb_reporting.core.config import PipelineConfig
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.store.storage import storage_path
+from thb_reporting.publishing.transmissions import eurostat
 
 YEAR = "2026"
 QUARTERS = ["2026Q2", "2026Q3"]
@@ -83,7 +84,7 @@ def _hidden_in_public(config, year: str = YEAR) -> set[tuple]:
     """The cube cells of the nation's figures that national.public_indicators shows suppressed."""
     from sqlalchemy import select
 
-    from thb_reporting.warehouse import reporting_engine, table
+    from thb_reporting.store.warehouse import reporting_engine, table
 
     codes = reference.eurostat_codes()
     age = {"child": "Y_LT18", "adult": "Y_GE18", "unknown": "UNK"}
@@ -266,7 +267,7 @@ def test_the_demo_writes_the_transmission(airflow_db, tmp_path, monkeypatch):
     every row's GEO agrees with the sidecar's coverage."""
     from pysdmx.io import get_datasets
 
-    from thb_reporting import cli
+    from thb_reporting.tools import cli
 
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", "")  # set here so that what the demo sets is undone after the test
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", cli.DEMO_KEY)
@@ -286,7 +287,7 @@ def test_the_demo_writes_the_transmission(airflow_db, tmp_path, monkeypatch):
 def test_the_geo_codes_are_coverage_s():
     """GEO of a transmission row comes from coverage.nation_area; the code list the schema validates it
     against must hold exactly those two codes."""
-    from thb_reporting import coverage
+    from thb_reporting.figures import coverage
 
     geo = {r["code"]: r["eurostat_code"] for r in reference.csv_rows("eurostat_transmission.csv") if r["code_list"] == "geo"}
     assert geo == {"nation": "RS", "units": coverage.PARTIAL_AREA}

@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from oracle import Truth
 from test_pipeline import run_cycle
-from thb_reporting import indicators, reference
-from thb_reporting.coverage import Coverage
-from thb_reporting.storage import storage_path
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.figures import indicators
+from thb_reporting.core import reference
+from thb_reporting.figures.coverage import Coverage
+from thb_reporting.store.storage import storage_path
+from thb_reporting.store.warehouse import reader_engine, table
 
 TEAMS = ["subotica", "sombor", "novi_sad", "nis", "leskovac"]
 QUARTERS = ["2026Q2", "2026Q3"]
@@ -221,7 +222,7 @@ def test_a_quarter_without_the_access_to_justice_columns_is_not_stated():
 
 
 def _inputs(frame, national: bool, threshold: int = 4):
-    from thb_reporting.transmissions import TransmissionInputs
+    from thb_reporting.publishing.transmissions import TransmissionInputs
 
     teams = reference.teams()
     units = ("czztlj", "subotica") if national else ("subotica",)
@@ -234,7 +235,7 @@ def _inputs(frame, national: bool, threshold: int = 4):
 
 @pytest.mark.parametrize("national", [True, False])
 def test_rs_only_where_the_national_unit_reported(national, tmp_path):
-    from thb_reporting.transmissions import greta
+    from thb_reporting.publishing.transmissions import greta
 
     frame = _victims_frame(PEOPLE * 3, with_access_to_justice=True)
     (f,) = greta.build(_inputs(frame, national), "2026")
@@ -255,7 +256,7 @@ def test_rs_only_where_the_national_unit_reported(national, tmp_path):
 
 
 def test_no_file_without_victims_of_the_year():
-    from thb_reporting.transmissions import greta
+    from thb_reporting.publishing.transmissions import greta
 
     frame = _victims_frame(PEOPLE, with_access_to_justice=False)
     assert greta.build(_inputs(frame, False), "2025") == []

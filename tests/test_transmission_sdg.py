@@ -8,10 +8,13 @@ import json
 from pathlib import Path
 
 from oracle import Truth
-from thb_reporting import disclosure, ingest, publish, reference
-from thb_reporting.coverage import Coverage
-from thb_reporting.generator import SubmissionGenerator
-from thb_reporting.transmissions import TransmissionInputs, sdg
+from thb_reporting.figures import disclosure
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish
+from thb_reporting.core import reference
+from thb_reporting.figures.coverage import Coverage
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.publishing.transmissions import TransmissionInputs, sdg
 
 # The codes of the SDG data structure (IAEG-SDGs:SDG 1.14), written here as the test expects them
 SERIES = {"all": "VC_HTF_DETV", "sexual": "VC_HTF_DETVSX", "labour": "VC_HTF_DETVFL", "organs": "VC_HTF_DETVOG",
@@ -107,7 +110,7 @@ def _registry_with_national_unit(tmp_path) -> Path:
 
 
 def test_national_unit_makes_the_country_and_the_year_has_its_population(tmp_path, reporting_db_url):
-    from thb_reporting.config import PipelineConfig
+    from thb_reporting.core.config import PipelineConfig
 
     from conftest import TEST_KEY
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from thb_reporting import ingest, publish, transmissions
-from thb_reporting.warehouse import reader_engine, table
+from thb_reporting.intake import ingest
+from thb_reporting.publishing import publish, transmissions
+from thb_reporting.store.warehouse import reader_engine, table
 
 
 def _broken(inputs, year):
@@ -17,7 +18,7 @@ def _broken(inputs, year):
 def test_a_transmission_that_cannot_be_built_fails_the_run_after_the_others_are_written(config, generator, monkeypatch):
     from sqlalchemy import func, select
 
-    from thb_reporting.transmissions import eurostat, greta, sdg
+    from thb_reporting.publishing.transmissions import eurostat, greta, sdg
 
     generator.scenario(["subotica", "sombor", "czztlj"], ["2026Q3"], datasets=("victims",))
     ingest.process_submissions(config, ingest.collect_new_submissions(config))

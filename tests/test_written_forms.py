@@ -13,9 +13,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from thb_reporting import contracts
-from thb_reporting.privacy import identifier_kind, is_valid_jmbg, suspect_cells
-from thb_reporting.written_forms import EXCEL_EPOCH, read_date, read_whole_number, thousands_separators
+from thb_reporting.core import contracts
+from thb_reporting.core.privacy import identifier_kind, is_valid_jmbg, suspect_cells
+from thb_reporting.core.written_forms import EXCEL_EPOCH, read_date, read_whole_number, thousands_separators
 
 EXAMPLES = int(os.environ.get("THB_FUZZ_EXAMPLES", "150"))
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -98,7 +98,7 @@ def test_a_frame_reads_its_columns_by_their_own_convention():
     """parse_types: the column's cells decide; where they show nothing, the file's other whole-number columns."""
     import pandas as pd
 
-    from thb_reporting.checks import parse_types
+    from thb_reporting.validation.checks import parse_types
 
     contract = contracts.load("programmes")
     rows = {c: ["x", "y", "z"] for c in contract.column_names}
@@ -159,7 +159,7 @@ def test_a_date_column_is_read_as_each_cell_alone(cases):
     """The column-wise reading (ISO dates together, other forms one by one) equals the cell-wise one."""
     import pandas as pd
 
-    from thb_reporting.checks import _parse_dates
+    from thb_reporting.validation.checks import _parse_dates
 
     texts = pd.Series([text for _, text, _ in cases] + [None], dtype="str")
     dates, problems = _parse_dates(texts)
@@ -286,8 +286,8 @@ def test_the_column_screen_is_a_superset_of_identifier_kind(texts):
 def test_a_heading_with_an_identifier_is_a_finding_by_column_letter():
     import pandas as pd
 
-    from thb_reporting.checks import check_columns, find_personal_identifiers
-    from thb_reporting.findings import describe
+    from thb_reporting.validation.checks import check_columns, find_personal_identifiers
+    from thb_reporting.core.findings import describe
 
     contract = contracts.load("activities")
     names = list(contract.column_names)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from thb_reporting import contracts
-from thb_reporting.checks import validate
-from thb_reporting.findings import describe
-from thb_reporting.generator import SubmissionGenerator, encode
-from thb_reporting.quarters import Quarter
-from thb_reporting.submission_files import parse_file_name, read_submission
-from thb_reporting.suite_runner import SuiteRunner
+from thb_reporting.core import contracts
+from thb_reporting.validation.checks import validate
+from thb_reporting.core.findings import describe
+from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.reading.submission_files import parse_file_name, read_submission
+from thb_reporting.validation.suite_runner import SuiteRunner
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +79,9 @@ def test_written_amounts_through_a_real_run(tmp_path, monkeypatch, airflow_db, s
 
     from conftest import TEST_KEY
     from helpers import findings, ledger
-    from thb_reporting.airflow_runs import run_dag
-    from thb_reporting.config import sqlite_url
-    from thb_reporting.warehouse import reader_engine, table
+    from thb_reporting.tools.airflow_runs import run_dag
+    from thb_reporting.core.config import sqlite_url
+    from thb_reporting.store.warehouse import reader_engine, table
 
     data = tmp_path / "data"
     port, mailbox = smtp_server

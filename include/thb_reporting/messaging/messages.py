@@ -1,0 +1,240 @@
+"""The e-mails' words: each message composed from plain data (a submission's ledger row, its findings, its
+figures, reporting statuses), Serbian (Latin) first and English below, HTML with a plain-text part. Texts and
+subject lines are in email_templates/ (<name>.subject.j2, <name>.txt.j2, <name>.html.j2); nothing here reads
+the database or sends. Every value that comes from a file or a folder name passes the identifier screen
+(privacy.shown, privacy.shown_file_name) before it reaches a message."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from functools import cache
+from pathlib import Path
+
+from thb_reporting.core import contracts, reference
+from thb_reporting.store.ledger import Status
+from thb_reporting.core.privacy import shown, shown_file_name
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.core.findings import ERROR, Finding, column_as_seen, explain, findings_csv
+
+ROWS_IN_BODY = 20  # per rule; the attached CSV has them all
+
+
+@cache
+def _templates():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(loader=FileSystemLoader(Path(__file__).parent / "email_templates"),
+                       autoescape=select_autoescape(["html"]), trim_blocks=False, keep_trailing_newline=True)
+
+
+def subject(name: str, **context) -> str:
+    """The subject line of email_templates/<name>.subject.j2."""
+    return _templates().get_template(f"{name}.subject.j2").render(**context).removesuffix("\n")
+
+
+def _render(name: str, **context) -> tuple[str, str]:
+    env = _templates()
+    context.setdefault("sender_name", reference.national_contacts()["sender"]["name"])
+    return env.get_template(f"{name}.txt.j2").render(**context), env.get_template(f"{name}.html.j2").render(**context)
+
+
+def _message(name: str, to: list[str], key: str, **context) -> EmailMessage:
+    """The message of email_templates/<name>.*: its subject, plain text and HTML, to `to`."""
+    context["subject"] = subject(name, **context)
+    text, html = _render(name, **context)
+    message = _envelope(context["subject"], to, key)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _envelope(subject: str, to: list[str], key: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject
+    sender = reference.national_contacts()["sender"]
+    message["From"] = formataddr((sender["name"], sender["email"]))
+    message["To"] = ", ".join(to)
+    message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    message["Message-ID"] = f"<{key}@thb-national-reporting>"  # stable: a resend is recognisable
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def _in_thread(message: EmailMessage, message_id: str | None) -> None:
+    """Make the message a reply to the e-mail of that Message-ID (thb_reporting.intake.mailbox checked its form)."""
+    if message_id and message_id.startswith("<"):  # not the hash that stands for a missing one
+        message["In-Reply-To"] = message_id
+        message["References"] = message_id
+
+
+def _coordinator() -> str:
+    return reference.national_contacts()["national_coordinator"]["email"]
+
+
+# --- submission e-mails ---------------------------------------------------------------------------
+# Rules whose group of rows names every detail of its rows (each invisible character met), not the first's.
+LISTED_DETAILS = {"invisible_character_removed"}
+
+
+def _groups(findings: list[Finding], contract, quarter) -> list[dict]:
+    by_rule: dict[tuple, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_rule[(f.severity != ERROR, f.rule, f.column or "")].append(f)
+    groups = []
+    for (_, rule, column), items in sorted(by_rule.items()):
+        values = {f.value for f in items}
+        details = list(dict.fromkeys(f.detail for f in items if f.detail))
+        detail = ", ".join(details) if rule in LISTED_DETAILS else items[0].detail
+        sample = Finding(rule, items[0].severity, column=column or None,
+                         value=items[0].value if len(values) == 1 else "…", detail=detail, letter=items[0].letter)
+        texts = {lang: explain(sample, lang, contract, quarter) for lang in ("sr", "en")}
+        groups.append({"severity": items[0].severity, "column": column_as_seen(sample, contract),
+                       "text": {k: v[0] for k, v in texts.items()},
+                       "fix": {k: v[1] for k, v in texts.items()}, "rows": items[:ROWS_IN_BODY],
+                       "more": max(0, len(items) - ROWS_IN_BODY)})
+    return groups
+
+
+def _file_name(sub) -> str:
+    """The submission's file name as a message may show it (privacy.shown_file_name)."""
+    return shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256)
+
+
+def _key(sub) -> str:
+    return f"submission-{sub.submission_id}-{sub.content_sha256[:12]}"
+
+
+def submission_message(sub, teams: reference.TeamRegistry, findings: list[Finding], figures: list[dict]) -> EmailMessage | None:
+    """The e-mail for one processed submission, or None when its team (in `teams`, the registry in force)
+    has no registered contact.
+    findings: with their columns' letters where known (findings.located); figures: the team's figures
+    for the quarter when accepted (notifications)."""
+    team = teams.get(sub.team_code)
+    if team is None or not team.contact_emails:
+        return None
+    accepted = sub.status == Status.ACCEPTED
+    sent_by = getattr(sub, "mail_sender", None)  # e-mailed: the reply goes to its sender too, in its thread
+    contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
+    quarter = Quarter.parse(sub.quarter) if sub.quarter else None
+    file_name = _file_name(sub)
+    message = _message(
+        "submission", list(dict.fromkeys([*([sent_by] if sent_by else []), *team.contact_emails])), _key(sub),
+        named=sub.dataset or file_name, accepted=accepted, team_name_lat=team.name_lat, file_name=file_name,
+        dataset=sub.dataset or "?", quarter=sub.quarter, sha256=sub.content_sha256,
+        received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), rows_accepted=sub.rows_accepted,
+        groups=_groups(findings, contract, quarter), figures=figures if accepted else [], by_mail=bool(sent_by),
+    )
+    _in_thread(message, getattr(sub, "mail_message_id", None))
+    if contract is not None and (getattr(sub, "template_version", None) or contract.version) < contract.version:
+        from thb_reporting.core.contracts import template_file_name as template_file
+        from thb_reporting.core.templates import xlsx_template
+
+        current = contracts.load(contract.dataset)  # made from an earlier template: the current one, to use next time
+        message.add_attachment(xlsx_template(current), maintype="application",
+                               subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                               filename=template_file(current, "xlsx"))
+    if findings:
+        from thb_reporting.reports.pages import submission_report
+
+        message.add_attachment(findings_csv(findings, contract, quarter), maintype="text", subtype="csv",
+                               filename=f"nalazi_findings_{sub.submission_id}.csv")
+        message.add_attachment(submission_report(sub, findings, teams, standalone=True), subtype="html",
+                               filename=f"validacija_validation_{sub.submission_id}.html")
+    return message
+
+
+def _coordinator_notice(template: str, sub, to: list[str], findings: list[Finding],
+                        team: reference.Team | None = None, by_mail: bool = False) -> EmailMessage:
+    """A plain message about a submission that its team (None: an unregistered folder) alone cannot act on
+    (Serbian first, English below)."""
+    reasons = [{"text": {lang: explain(f, lang)[0] for lang in ("sr", "en")},
+                "fix": {lang: explain(f, lang)[1] for lang in ("sr", "en")}} for f in findings]
+    file_name = _file_name(sub)
+    return _message(template, to, _key(sub), named=sub.dataset or file_name,
+                    team_name_lat=team.name_lat if team else None,
+                    folder=shown(sub.team_code), file_name=file_name, dataset=sub.dataset or "?", quarter=sub.quarter,
+                    received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), sha256=sub.content_sha256,
+                    submission_id=sub.submission_id, reasons=reasons, by_mail=by_mail,
+                    text=reasons[0]["text"] if reasons else {}, fix=reasons[0]["fix"] if reasons else {})
+
+
+def failed_message(sub, findings: list[Finding], teams: reference.TeamRegistry) -> EmailMessage:
+    """A submission given up after repeated unexpected errors (status failed): to its team's contacts, if
+    any, and the national coordinator; an e-mailed file's also to its sender, in the e-mail's thread, and
+    told to reply with the new file (email_templates/_route.j2). It names the error's class only (findings:
+    processing_failed)."""
+    team = teams.get(sub.team_code)
+    sent_by = getattr(sub, "mail_sender", None) if team else None  # e-mailed: its sender too, in its thread
+    to = [*([sent_by] if sent_by else []), *(team.contact_emails if team else ()), _coordinator()]
+    message = _coordinator_notice("failed", sub, list(dict.fromkeys(to)), findings, team, by_mail=bool(sent_by))
+    _in_thread(message, getattr(sub, "mail_message_id", None) if sent_by else None)
+    return message
+
+
+def unregistered_folder_message(sub, findings: list[Finding]) -> EmailMessage:
+    """A file rejected because its folder is no registered team's (or the inbox root): the team cannot be
+    told, so the national coordinator is."""
+    return _coordinator_notice("unregistered_folder", sub, [_coordinator()], findings)
+
+
+# --- the reporting mailbox (thb_reporting.intake.mailbox) -----------------------------------------------------
+def mail_refused_message(reason: str, sender: str, message_id: str, ref: str, date: dt.datetime, *, max_mb: int,
+                         team: reference.Team | None = None) -> EmailMessage:
+    """The reply to an e-mail from a registered contact that brought no file the pipeline can take (reason:
+    a mailbox.Outcome), in its thread (ref: the e-mail's number in the mailbox step). It quotes nothing of
+    the e-mail but its date."""
+    message = _message("mail_refused", [sender], f"mail-{ref}", reason=reason, max_mb=max_mb,
+                       sent_at=date.strftime("%Y-%m-%d %H:%M UTC"), team_name_lat=team.name_lat if team else None)
+    _in_thread(message, message_id)
+    return message
+
+
+def unknown_sender_message(ref: str, date: dt.datetime, folder: str) -> EmailMessage:
+    """To the coordinator: an e-mail from an address of no registered team, kept in `folder` of the mailbox
+    (ref: the e-mail's number in the mailbox step, as its log line names it)."""
+    return _message("unknown_sender", [_coordinator()], f"mail-{ref}", ref=ref,
+                    sent_at=date.strftime("%Y-%m-%d %H:%M UTC"), folder=folder)
+
+
+# --- the coordinator's weekly digest; reminders and overdue notices ------------------------------------
+def digest_message(quarter: Quarter, today: dt.date, teams: reference.TeamRegistry, statuses: list[dict],
+                   reasons: dict, automatic: dict[str, int] | None = None) -> EmailMessage:
+    """The coordinator's weekly digest for a quarter over the teams of the registry in force: statuses (reporting_calendar.reporting_statuses) and,
+    for each rejected (team, dataset), the first error of its last rejected file (a Finding) or None;
+    automatic: how many e-mails of each kind no person wrote came in the last seven days (mailbox.AUTOMATIC),
+    which nobody answered."""
+    from thb_reporting.store.reporting_calendar import COLOURS, NOT_OWED, STATUS_WORDS, STATUSES
+
+    statuses = {(s["team_code"], s["dataset"]): s for s in statuses}
+    datasets = contracts.datasets()
+    counts = {s: sum(v["status"] == s for v in statuses.values()) for s in STATUSES}
+    counts["total"] = len(statuses)
+    rows, rejected, missing = [], [], []
+    for code, team in teams.items():
+        cells = [{"dataset": d, "status": statuses.get((code, d), {"status": NOT_OWED})["status"]} for d in datasets]
+        rows.append({"name": team.name_lat, "cells": cells})
+        gaps = [c["dataset"] for c in cells if c["status"] == "missing"]
+        if gaps:
+            missing.append({"team": team.name_lat, "datasets": gaps})
+        for d in datasets:
+            if cells[datasets.index(d)]["status"] == "rejected":
+                finding = reasons.get((code, d))
+                reason = {lang: explain(finding, lang, contracts.for_quarter(d, quarter), quarter)[0] if finding else "" for lang in ("sr", "en")}
+                rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
+    year, week, _ = today.isocalendar()
+    return _message("digest", [_coordinator()], f"digest-{year}-W{week:02d}", quarter=quarter,
+                    deadline=quarter.deadline().isoformat(), today=today.isoformat(), counts=counts, teams=rows,
+                    rejected=rejected, missing=missing, datasets=datasets, status_words=STATUS_WORDS, colours=COLOURS,
+                    automatic={k: n for k, n in sorted((automatic or {}).items()) if n})
+
+
+def calendar_message(kind: str, team, quarter: Quarter, owed: list[dict]) -> EmailMessage:
+    """A reminder (kind 'reminder') or an overdue notice ('overdue') to a team for the datasets it still owes
+    for the quarter (owed: its reporting statuses, missing or rejected)."""
+    datasets = [{"name": s["dataset"], "title": contracts.load(s["dataset"]).title,
+                 "rejected": s["status"] == "rejected"} for s in owed]
+    return _message("calendar", list(team.contact_emails), f"{kind}-{team.municipality_code}-{quarter}",
+                    overdue=kind == "overdue", team_name_lat=team.name_lat, quarter=quarter,
+                    deadline=quarter.deadline().isoformat(), datasets=datasets)

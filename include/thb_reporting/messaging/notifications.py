@@ -1,0 +1,180 @@
+"""Who is told what, and when: one e-mail for every processed submission to its team's registered contacts
+(the team registry only, never an address found in a file) — a receipt when accepted, every problem and how to
+fix it when rejected; a file given up after repeated unexpected errors (failed) to its team and the national
+coordinator; a file from a folder of no registered team to the coordinator alone; the coordinator's weekly
+digest; reminders and overdue notices. This module gathers what each message needs from the ledger and the
+snapshots (the team's figures) and queues it in the outbox; thb_reporting.messaging.messages words it,
+thb_reporting.messaging.outbox sends it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from thb_reporting.store import ledger
+from thb_reporting.messaging import messages
+from thb_reporting.core.config import PipelineConfig
+from thb_reporting.store.ledger import Notification, Status
+from thb_reporting.messaging.outbox import enqueue
+from thb_reporting.core.quarters import Quarter
+from thb_reporting.core.findings import ERROR
+from thb_reporting.store.migrations import ensure_schema
+from thb_reporting.store.warehouse import reporting_engine
+
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+# --- submission e-mails ---------------------------------------------------------------------------
+def _figures_of(subs) -> dict[int, list[dict]]:
+    """The figures of each accepted submission, as national.indicators will publish them for its team and
+    quarter; computed in one pass per dataset, each submission standing as its own area (so that a batch
+    costs one computation, not one per file)."""
+    from types import SimpleNamespace
+
+    from thb_reporting.figures import indicator_catalogue, indicators
+    from thb_reporting.store.snapshots import concat_snapshots, snapshot_rows
+
+    by_dataset: dict[str, list] = defaultdict(list)
+    for sub in subs:
+        if sub.status == Status.ACCEPTED and sub.snapshot_path:
+            by_dataset[sub.dataset].append(sub)
+    catalogue = indicator_catalogue.catalogue()
+    order = {name: i for i, name in enumerate(catalogue)}
+    out = {}
+    for dataset, group in by_dataset.items():
+        areas = {sub.submission_id: f"#{sub.submission_id}" for sub in group}
+        rows = concat_snapshots([snapshot_rows(SimpleNamespace(
+            snapshot_path=sub.snapshot_path, submission_id=sub.submission_id, team_code=areas[sub.submission_id],
+            quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at))
+            for sub in group]).to_pandas()
+        computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
+        computed = computed[(computed["level"] == "team") & indicator_catalogue.shown_rows(computed, "receipt")]
+        for sub in group:
+            mine = computed[(computed["area_code"] == areas[sub.submission_id]) & (computed["period"] == sub.quarter)]
+            mine = mine.sort_values(["indicator", "breakdown"], key=lambda c: c.map(order) if c.name == "indicator" else c != "total",
+                                    kind="stable")
+            figures = []
+            for r in mine.itertuples():
+                item = catalogue[r.indicator]
+                sr, en = indicator_catalogue.category_label(r.indicator, r.breakdown, r.category)
+                value = f"{r.value:.0%}" if item["unit"] == "share" else f"{r.value:,.0f}".replace(",", " ")
+                figures.append({"label": {"sr": f"{item['sr']} – {sr}", "en": f"{item['en']} – {en}"}, "value": value})
+            out[sub.submission_id] = figures
+    return out
+
+
+def queue_submission_notices(config: PipelineConfig) -> int:
+    """Queue one e-mail for every processed submission that has none yet; returns how many."""
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        waiting = ledger.awaiting_notice(conn)
+    queued = 0
+    figures = _figures_of(waiting)
+    for sub in waiting:
+        with engine.connect() as conn:
+            findings = ledger.findings_of(conn, sub.submission_id)
+        if sub.status == Status.FAILED:
+            message = messages.failed_message(sub, findings, config.teams)
+        elif sub.team_code not in config.teams:
+            message = messages.unregistered_folder_message(sub, findings)
+        else:
+            message = messages.submission_message(sub, config.teams, findings, figures.get(sub.submission_id, []))
+        with engine.begin() as conn:
+            if message is None:
+                state = Notification.NO_CONTACT
+            else:
+                queued += enqueue(conn, f"submission:{sub.submission_id}", "submission", message, sub.submission_id)
+                state = Notification.QUEUED
+            ledger.set_notification(conn, sub.submission_id, state)
+    return queued
+
+
+# --- replies to e-mails that brought no file (thb_reporting.intake.mailbox recorded them) ---------------------
+def queue_mail_replies(config: PipelineConfig) -> int:
+    """Queue the reply to every e-mail from a registered contact that brought no file the pipeline takes
+    (its reason, in the thread of the e-mail), and the coordinator's notice of every e-mail from an unknown
+    sender, once each (ledger.mail_messages.replied_at); returns how many were queued now. Mail no person
+    wrote is never answered (it is not in ledger.ANSWERED_MAIL)."""
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    queued = 0
+    with engine.begin() as conn:
+        for mail in ledger.mail_awaiting_reply(conn):
+            ref, date = ledger.mail_ref(mail.message_key), mail.mail_date or mail.handled_at
+            if mail.outcome == "unknown_sender":
+                message = messages.unknown_sender_message(ref, date, mail.kept_in)
+            else:
+                message = messages.mail_refused_message(
+                    mail.outcome, mail.sender, mail.message_key, ref, date, max_mb=max(1, config.max_file_bytes >> 20),
+                    team=config.teams.get(mail.team_code) if mail.team_code else None)
+            queued += enqueue(conn, f"mail:{ref}", "mail_reply", message)
+            ledger.set_mail_replied(conn, mail.message_key, _now())
+    return queued
+
+
+# --- the weekly digest ------------------------------------------------------------------------------
+def _digest_reasons(conn, statuses: list[dict]) -> dict:
+    """(team, dataset) → the first error (by row) of its last rejected file, for each rejected one."""
+    reasons = {}
+    for s in statuses:
+        if s["status"] == "rejected":
+            sub = s["last_rejected"]
+            first = ledger.findings_of(conn, sub.submission_id, ERROR, order=("source_row",))[:1]
+            reasons[(s["team_code"], s["dataset"])] = first[0] if first else None
+    return reasons
+
+
+def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) -> bool:
+    """Queue the coordinator's digest for the quarter being reported on (the last one that ended), once per
+    ISO week; returns whether one was queued."""
+    from thb_reporting.store.reporting_calendar import reporting_statuses
+
+    today = today or _now().date()
+    quarter = Quarter.containing(today).previous()
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    year, week, _ = today.isocalendar()
+    with engine.begin() as conn:
+        statuses = reporting_statuses(conn, config.teams, [quarter], today)
+        since = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(), dt.timezone.utc)
+        automatic = ledger.mail_outcome_counts(conn, ledger.AUTOMATIC_MAIL, since)  # mail nobody answered
+        message = messages.digest_message(quarter, today, config.teams, statuses, _digest_reasons(conn, statuses),
+                                          automatic)
+        return enqueue(conn, f"digest:{year}-W{week:02d}", "digest", message)
+
+
+# --- reminders and overdue notices ------------------------------------------------------------------
+REMIND_DAYS_BEFORE = 7
+
+
+def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
+                           remind_days: int = REMIND_DAYS_BEFORE) -> list[str]:
+    """For the quarter being reported on: a reminder to every team that still owes a dataset once the
+    deadline is `remind_days` away, an overdue notice once it has passed; each once per team and quarter,
+    none for what is accepted, none for a locked quarter. Returns the keys queued."""
+    from thb_reporting.store.reporting_calendar import reporting_statuses
+
+    today = today or _now().date()
+    quarter = Quarter.containing(today).previous()
+    deadline = quarter.deadline()
+    kind = "overdue" if today > deadline else ("reminder" if (deadline - today).days <= remind_days else None)
+    if kind is None:
+        return []
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    queued = []
+    with engine.begin() as conn:
+        statuses = reporting_statuses(conn, config.teams, [quarter], today)
+        for code, team in config.teams.items():
+            owed = [s for s in statuses if s["team_code"] == code and not s["locked"]
+                    and s["status"] in ("missing", "rejected")]
+            if not owed or not team.contact_emails:
+                continue
+            key = f"{kind}:{code}:{quarter}"
+            if enqueue(conn, key, kind, messages.calendar_message(kind, team, quarter, owed)):
+                queued.append(key)
+    return queued

@@ -1,0 +1,144 @@
+"""The outbox (ledger.outbox): every e-mail is queued once (a unique key per submission, digest week or
+reminder) and sent from there. A send that fails stays in the outbox and is tried again by a later run
+after a backoff; a send interrupted by a crash is taken again after STALE_SENDING. The submission's
+notification state in the ledger follows (sent, retrying).
+
+What a message says is thb_reporting.messaging.messages'; who is told when, thb_reporting.messaging.notifications'."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from enum import StrEnum
+
+from sqlalchemy import or_, select, update
+
+from thb_reporting.store import ledger
+from thb_reporting.core.config import PipelineConfig
+from thb_reporting.store.ledger import OUTBOX, Notification
+from thb_reporting.store.storage import storage_path, write_atomically
+from thb_reporting.store.migrations import ensure_schema
+from thb_reporting.store.warehouse import reporting_engine
+
+log = logging.getLogger(__name__)
+STALE_SENDING = dt.timedelta(hours=1)  # a send interrupted by a crash is tried again after this
+
+
+class OutboxStatus(StrEnum):
+    """A message's state as stored in ledger.outbox.status."""
+    PENDING = "pending"  # waiting for its next attempt (next_attempt_at)
+    SENDING = "sending"  # claimed by a run
+    SENT = "sent"  # the mail server accepted it
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """2, 4, 8 … minutes after each failed attempt, at most 6 hours."""
+    return min(dt.timedelta(minutes=2 ** attempts), dt.timedelta(hours=6))
+
+
+# --- senders --------------------------------------------------------------------------------------
+@dataclass
+class SmtpSender:
+    host: str
+    port: int = 25
+    login: str | None = None
+    password: str | None = None
+    ssl: bool = False
+    starttls: bool = False
+    timeout: float = 30
+
+    def send(self, message: EmailMessage) -> None:
+        cls = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
+        with cls(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.login:
+                smtp.login(self.login, self.password or "")
+            smtp.send_message(message)
+
+
+@dataclass
+class FolderSender:
+    """Writes each message as an .eml file instead of sending it (local runs without SMTP)."""
+    folder: str
+
+    def send(self, message: EmailMessage) -> None:
+        name = message["Message-ID"].strip("<>").split("@")[0] + ".eml"
+        write_atomically(storage_path(self.folder) / name, bytes(message))
+
+
+def sender_from_airflow(config: PipelineConfig):
+    """SMTP through the connection smtp_default; without it, .eml files under <data_root>/outbox."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = Connection.get("smtp_default")
+    except AirflowNotFoundException:
+        return FolderSender(f"{config.data_root}/outbox")
+    extra = conn.extra_dejson
+    ssl = str(extra.get("disable_ssl", "true")).lower() != "true" and conn.port == 465
+    starttls = str(extra.get("disable_tls", "true")).lower() != "true"
+    return SmtpSender(conn.host or "localhost", conn.port or 25, conn.login or None, conn.password or None,
+                      ssl=ssl, starttls=starttls, timeout=float(extra.get("timeout", 30)))
+
+
+# --- queue and deliver ------------------------------------------------------------------------------
+def enqueue(conn, key: str, kind: str, message: EmailMessage, submission_id: int | None = None) -> bool:
+    """Queue a message once per key; returns whether it was queued now (False: the key was queued before)."""
+    if conn.execute(select(OUTBOX.c.message_id).where(OUTBOX.c.dedupe_key == key)).first():
+        return False
+    conn.execute(OUTBOX.insert().values(
+        dedupe_key=key, kind=kind, submission_id=submission_id, recipients=message["To"], subject=message["Subject"],
+        message=message.as_string(), status=OutboxStatus.PENDING.value, attempts=0, created_at=_now(),
+        next_attempt_at=_now(),
+    ))
+    return True
+
+
+def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = None) -> dict:
+    """Send every message that is due; a failure stays in the outbox for a later attempt."""
+    now = now or _now()
+    engine = reporting_engine(config.reporting_db_url)
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        due = conn.execute(select(OUTBOX).where(or_(
+            (OUTBOX.c.status == OutboxStatus.PENDING.value) & (OUTBOX.c.next_attempt_at <= now),
+            (OUTBOX.c.status == OutboxStatus.SENDING.value) & (OUTBOX.c.next_attempt_at <= now - STALE_SENDING),
+        )).order_by(OUTBOX.c.message_id)).all()
+    result = {"sent": 0, "failed": 0}
+    from email import message_from_string, policy
+
+    for row in due:
+        with engine.begin() as conn:  # claim it, so that a parallel run does not send it too
+            claimed = conn.execute(update(OUTBOX).where(OUTBOX.c.message_id == row.message_id,
+                                                        OUTBOX.c.status == row.status)
+                                   .values(status=OutboxStatus.SENDING.value, next_attempt_at=now)).rowcount
+        if not claimed:
+            continue
+        try:
+            sender.send(message_from_string(row.message, policy=policy.default))
+        except Exception as e:  # SMTP down, refused, timed out: keep it and try later
+            attempts = row.attempts + 1
+            with engine.begin() as conn:
+                conn.execute(update(OUTBOX).where(OUTBOX.c.message_id == row.message_id).values(
+                    status=OutboxStatus.PENDING.value, attempts=attempts, last_error=f"{type(e).__name__}: {e}"[:500],
+                    next_attempt_at=now + backoff(attempts)))
+                if row.submission_id:
+                    ledger.set_notification(conn, row.submission_id, Notification.RETRYING)
+            log.warning("could not send %r (attempt %d): %s", row.subject, attempts, e)
+            result["failed"] += 1
+            continue
+        with engine.begin() as conn:
+            conn.execute(update(OUTBOX).where(OUTBOX.c.message_id == row.message_id).values(
+                status=OutboxStatus.SENT.value, attempts=row.attempts + 1, sent_at=_now(), last_error=None))
+            if row.submission_id:
+                ledger.set_notification(conn, row.submission_id, Notification.SENT)
+        result["sent"] += 1
+    return result

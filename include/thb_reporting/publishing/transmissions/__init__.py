@@ -1,0 +1,57 @@
+"""Transmission files: exact figures for the international collections (Eurostat, UNODC / SDG 16.2.2,
+GRETA), per year, under <data_root>/transmissions/<year>/, beside the public exports (which stay
+suppressed, thb_reporting.publishing.exports).
+
+A transmission carries exact counts and a confidentiality flag for the receiver to protect, never a
+blank for a suppressed cell. Every file has a metadata sidecar <file>.metadata.json: source, coverage,
+definitions, contact, date, and where each code list came from. Each kind of transmission is one module
+of this package with a `build(inputs, year) -> list[TransmissionFile]`; BUILDERS lists them, publish
+calls write_year after the tables are committed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from thb_reporting.publishing.transmissions.model import (  # noqa: F401 (what publish and the tests name)
+    TransmissionFile, TransmissionInputs, metadata, public_rows,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _builders():
+    from thb_reporting.publishing.transmissions import eurostat, greta, sdg
+
+    return [eurostat.build, sdg.build, greta.build]  # each transmission module adds itself here, in the order its files are listed
+
+
+class TransmissionsFailed(RuntimeError):
+    """Some transmission files of a year could not be built; the others were written."""
+
+
+def write_year(data_root: str, year: str, inputs: TransmissionInputs) -> list:
+    """Write every transmission file of the year and its sidecar, each whole then renamed into place.
+    One kind that cannot be built (e.g. a code added to a contract without its mapping to the receiver's
+    code list) does not keep the others from being written; TransmissionsFailed names it afterwards, so
+    the run fails where an engineer sees it. Returns the paths written."""
+    from thb_reporting.store.storage import storage_path, write_atomically
+
+    folder = storage_path(data_root) / "transmissions" / year
+    written, failed = [], []
+    for build in _builders():
+        kind = build.__module__.rsplit(".", 1)[-1]
+        try:
+            files = build(inputs, year)
+        except Exception:  # the error's class and message name codes of the reference data, never a file's values
+            log.exception("transmission %s of %s could not be built", kind, year)
+            failed.append(kind)
+            continue
+        for f in files:
+            write_atomically(folder / f.name, f.content)
+            sidecar = folder / f"{f.name}.metadata.json"
+            write_atomically(sidecar, json.dumps(f.metadata, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
+            written += [folder / f.name, sidecar]
+    if failed:
+        raise TransmissionsFailed(f"transmissions of {year} not written: {', '.join(failed)} (see the log above)")
+    return written

@@ -1,0 +1,114 @@
+"""The "Reporting status" page of the Airflow UI: a small FastAPI app that the plugin in plugins/ mounts
+in the api-server (Airflow 3's `fastapi_apps`) and shows as a navigation entry (`external_views`).
+
+Pages, all behind Airflow's own login (the UI's session cookie; the same rule as the UI itself):
+  /                              the team × quarter matrix per dataset, rates, national indicators
+  /submissions/<id>              one submission's validation report: what failed, row by row, and how to fix it
+  /submissions/<id>/report       the same report as a standalone page (as attached to the team's e-mail)
+The warehouse is found through the same variables and connection as the DAGs (thb_data_root, reporting_db).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+from fastapi import Request  # light (the app is built when the plugin loads); FastAPI needs the real type
+
+_SCHEMA_READY: set[str] = set()
+
+
+async def require_airflow_login(request: Request) -> None:
+    """Airflow's own checks, as its UI routes make them: the caller is logged in (the UI's session cookie
+    or a bearer token) and may use the UI (AccessView.WEBSITE). Imported on the first request, not when
+    the plugin loads: every Airflow process loads plugins, only the api-server serves this page."""
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.core_api import security
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
+    user = await security.get_user(request, None, bearer)
+    security.requires_access_view(AccessView.WEBSITE)(request, user)
+
+
+def _config_from_airflow():
+    from thb_reporting.core.config import PipelineConfig
+
+    return PipelineConfig.from_airflow()
+
+
+def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quarters: int = 8) -> str:
+    """teams: the registry in force (PipelineConfig.teams)."""
+    from thb_reporting.store.reporting_calendar import COLOURS, STATUS_WORDS
+    from thb_reporting.reports.charts import format_value, line_chart_svg
+    from thb_reporting.reports.national_figures import coverage_of_periods, national_series, national_tables
+    from thb_reporting.reports.pages import render
+    from thb_reporting.ui.status_report import status_matrix
+    from thb_reporting.store.migrations import ensure_schema
+    from thb_reporting.store.warehouse import reader_engine, reporting_engine
+
+    if db_url not in _SCHEMA_READY:  # once per warehouse and process: an empty warehouse shows an empty page
+        ensure_schema(reporting_engine(db_url))
+        _SCHEMA_READY.add(db_url)
+    with reader_engine(db_url).connect() as conn:
+        matrix = status_matrix(conn, teams, today, last_quarters)
+        series = national_series(conn, quarters=matrix["quarters"])
+        tables = national_tables(conn, matrix["quarters"][-4:])  # the last four quarters: a year at a glance
+        covered = coverage_of_periods(conn, matrix["quarters"])
+    charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
+    return render("status.html.j2", m=matrix, charts=charts, tables=tables, coverage=covered, fmt=format_value,
+                  colours=COLOURS, words=STATUS_WORDS,
+                  now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def submission_report_html(db_url: str, teams, submission_id: int, standalone: bool = False) -> str | None:
+    """teams: the registry in force (PipelineConfig.teams)."""
+    from thb_reporting.store import ledger
+    from thb_reporting.reports.pages import submission_report
+    from thb_reporting.store.warehouse import reader_engine
+
+    with reader_engine(db_url).connect() as conn:
+        sub = ledger.submission(conn, submission_id)
+        if sub is None:
+            return None
+        findings = ledger.findings_of(conn, submission_id, order=("severity", "source_row", "rule"))
+    return submission_report(sub, findings, teams, standalone)
+
+
+def not_found_html(what: str) -> str:
+    from thb_reporting.reports.pages import render
+
+    return render("not_found.html.j2", what=what)
+
+
+def create_app(config_factory: Callable | None = None, login_required: bool = True):
+    """The app the plugin mounts. `config_factory` gives the PipelineConfig (default: Airflow's variables
+    and connections, read on each request so that a changed connection takes effect)."""
+    from fastapi import Depends, FastAPI, Query
+    from fastapi.responses import HTMLResponse
+
+    config_of = config_factory or _config_from_airflow
+    app = FastAPI(title="THB reporting status", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(require_airflow_login)] if login_required else [])
+
+    @app.get("/", response_class=HTMLResponse)
+    def reporting_status(quarters: int = Query(8, ge=1, le=40)) -> str:
+        config = config_of()
+        return status_page_html(config.reporting_db_url, config.teams, last_quarters=quarters)
+
+    @app.get("/submissions/{submission_id}", response_class=HTMLResponse)
+    def submission_report(submission_id: int):
+        config = config_of()
+        page = submission_report_html(config.reporting_db_url, config.teams, submission_id)
+        return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
+
+    # The same report standalone, to save or forward; /data-docs is where the Great Expectations report was.
+    @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse)
+    @app.get("/submissions/{submission_id}/data-docs", response_class=HTMLResponse)
+    def submission_report_file(submission_id: int):
+        config = config_of()
+        page = submission_report_html(config.reporting_db_url, config.teams, submission_id, standalone=True)
+        return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
+
+    return app
