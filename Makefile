@@ -18,8 +18,10 @@ venv: $(STAMP)
 demo: venv
 	$(VENV)/bin/thb demo
 
-## The whole test suite (set CI=true to make PostgreSQL tests fail rather than skip when it is down).
+## Lint (ruff), types (mypy, pyproject.toml), then the whole test suite (set CI=true to make PostgreSQL tests fail rather than skip when it is down).
 test: venv
+	$(VENV)/bin/ruff check include dags plugins tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## Regenerate expectations/*.json and docs/data-dictionary.md from the data contracts (tests check both).

@@ -90,7 +90,9 @@ def bare_read(data: bytes, xlsx: bool, sheet: str | None = None):
         import openpyxl
 
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        rows = [[None if v is None else str(v) for v in r] if any(v is not None for v in r) else None for r in (book[sheet] if sheet in book.sheetnames else book.worksheets[0]).iter_rows(values_only=True)]
+        data = book[sheet] if sheet in book.sheetnames else book.worksheets[0]
+        rows = [[None if v is None else str(v) for v in r] if any(v is not None for v in r) else None
+                for r in data.iter_rows(values_only=True)]
         book.close()
         rows = [r for r in rows if r]
         return pd.DataFrame(rows[1:], columns=rows[0], dtype="str")

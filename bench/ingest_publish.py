@@ -50,7 +50,7 @@ def run_project(path: Path, workdir: Path) -> dict:
     ensure_schema(engine)
     stages = Stages()
     # As process_submissions does: GX is imported on a thread while the file is read and typed, and the
-    # runner (GX's context) made when the suite is first needed (_Processor.runner).
+    # runner (GX's context) made when the suite is first needed (_IngestRun.runner).
     import_gx_in_background()
     stages.done("gx_start")
     name = parse_file_name(path.name)
@@ -141,7 +141,7 @@ def run_baseline(path: Path, workdir: Path) -> dict:
     columns = ", ".join(f'"{c}" text' if c != "referral_date" else '"referral_date" date' for c in loaded.column_names)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE TABLE victims ({columns})")
-        with cur.copy(f"COPY victims FROM STDIN (FORMAT csv)") as copy:
+        with cur.copy("COPY victims FROM STDIN (FORMAT csv)") as copy:
             copy.write(buf.getvalue())
         cur.execute("SELECT count(*) FROM victims")
         assert cur.fetchone()[0] == len(df)

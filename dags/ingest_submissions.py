@@ -50,7 +50,7 @@ def ingest_submissions():
 
         try:
             return pull_mailbox(PipelineConfig.from_airflow())  # nothing without the connection imap_default
-        except Exception as e:  # a mail server down must not hold back the folder inbox; tried again next run
+        except Exception as e:  # noqa: BLE001 (a mail server down must not hold back the folder inbox; tried again next run)
             logging.getLogger(__name__).warning("the reporting mailbox could not be read (%s)", type(e).__name__)
             return {}
 

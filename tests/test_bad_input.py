@@ -58,7 +58,7 @@ def _corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     add("sombor", f"victims_{Q}.csv", header + "\r\n", "rejected", "empty_file")
     add("kikinda", f"victims_{Q}.csv", _csv(columns=[c for c in victims if c != "sex"]), "rejected", "missing_column")
     add("novi_sad", f"victims_{Q}.csv", _csv(columns=victims + ["napomena"]), "rejected", "unknown_column")
-    add("zrenjanin", f"victims_{Q}.csv", "\r\n".join([header + ",sex"] + [l + ",female" for l in lines]), "rejected", "duplicate_column")
+    add("zrenjanin", f"victims_{Q}.csv", "\r\n".join([header + ",sex"] + [line + ",female" for line in lines]), "rejected", "duplicate_column")
     add("pancevo", f"victims_{Q}.csv", _csv(columns=list(reversed(victims))), "accepted")
     # headers and codes in Cyrillic, and mixed with Latin: mapped to the code lists, accepted
     cyrillic = good.replace("status", "статус").replace("female", "Женски").replace("identified_victim", "Идентификована жртва")
@@ -207,7 +207,7 @@ def _reading_corpus(good: str) -> list[tuple[str, str, bytes, str, str | None]]:
     """Files whose bytes are not what their name says, or not what a team should send (submission_files)."""
     rows = _rows("victims")
     lines = good.split("\r\n")
-    pasted = [l.replace("male", "muški").encode() for l in lines]
+    pasted = [line.replace("male", "muški").encode() for line in lines]
     pasted[3] = lines[3].replace("male", "muški").encode("cp1250")  # a row pasted from a Windows-1250 file
     nul = list(lines)
     nul[2] = nul[2].replace(",", ",\x00\x00", 1)

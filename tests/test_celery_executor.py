@@ -15,7 +15,6 @@ import os
 import shutil
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 

@@ -49,6 +49,6 @@ def test_image_is_built_from_the_pinned_requirements():
 
 
 def test_requirements_are_exact_pins():
-    lines = [l for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
-    assert lines and all("==" in l for l in lines)
-    assert not any(l.lower().startswith("airflow-provider-great-expectations") for l in lines)
+    lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert lines and all("==" in line for line in lines)
+    assert not any(line.lower().startswith("airflow-provider-great-expectations") for line in lines)

@@ -189,7 +189,7 @@ def test_the_current_template_for_an_earlier_quarter_with_empty_new_columns_is_a
     assert ("column_of_later_template", "error", "compensation") in rules
 
 
-def test_a_code_a_later_version_added_is_accepted_only_from_its_quarter(contract_change):
+def test_a_code_a_later_version_added_is_accepted_only_from_its_quarter(contract_change):  # noqa: F811 (the fixture)
     """Victims version 3 (a test's, from 2026Q4) adds a column and a referral source code. A file made from
     the version-2 template may lack the column in 2026Q4 and use the code; in 2026Q3 the code stays refused."""
     from test_contract_versions import NEW_CODE, NEW_COLUMN

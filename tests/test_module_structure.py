@@ -201,3 +201,27 @@ def test_the_registry_check_finds_a_call_without_registry(tmp_path):
                                    "y = reference.teams(config.teams_registry)\n"
                                    "from thb_reporting.core.reference import population\nz = population()\n")
     assert _calls_without_registry(tmp_path / "m.py") == ["m.py:2", "m.py:5"]
+
+
+# The modules the type checker skipped when it was brought into `make test` (2026-12-05): the list in
+# pyproject.toml may lose modules as they are made clean, never gain one.
+TYPED_LATER = {
+    "core.config", "core.contracts", "core.findings", "core.privacy", "core.templates", "core.written_forms",
+    "figures.coverage", "figures.disclosure", "figures.indicator_catalogue", "figures.indicators",
+    "intake.inbox_watch", "intake.ingest", "intake.mailbox", "messaging.messages", "messaging.notifications",
+    "publishing.publish", "publishing.transmissions.eurostat", "publishing.transmissions.greta",
+    "publishing.transmissions.model", "publishing.transmissions.sdg", "reading.submission_files",
+    "reports.national_figures", "store.ledger", "store.migrations.env", "store.snapshots", "store.storage",
+    "store.warehouse", "tools.cli", "tools.dictionary", "tools.generator", "ui.run_notes", "ui.status_report",
+    "validation.checks", "validation.suite_runner",
+}
+
+
+def test_the_type_checker_skips_no_module_beyond_its_first_list():
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    skipped = {m.removeprefix("thb_reporting.") for o in config["tool"]["mypy"]["overrides"] if o.get("ignore_errors")
+               for m in o["module"]}
+    assert skipped <= TYPED_LATER, f"new modules skipped by the type checker: {sorted(skipped - TYPED_LATER)}"
+    assert skipped <= set(modules_of(PACKAGE))  # each names a module that exists

@@ -311,7 +311,7 @@ def test_a_person_s_mail_that_says_it_is_not_automatic_is_handled(tmp_path, mail
     message = e_mail(mail_config.teams["subotica"].contact_emails[0], files=[(name, data)])
     message[header] = value
     assert mailbox.automatic_kind(message) is None
-    assert mailbox.judge(message, len(bytes(message)), mail_config).outcome == mailbox.Outcome.DELIVERED
+    assert mailbox.judge(message, len(bytes(message)), mail_config).outcome == mailbox.MailOutcome.DELIVERED
 
 
 def test_a_rejected_mailed_file_is_answered_in_e_mail_words(tmp_path, mail_config, imap, smtp_server):  # noqa: F811

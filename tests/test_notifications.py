@@ -12,7 +12,6 @@ from helpers import external_references, findings, ledger
 from oracle import Truth
 from thb_reporting.core import contracts, reference
 from thb_reporting.intake import ingest
-from thb_reporting.messaging import notifications
 from thb_reporting.tools.generator import VALID_JMBG
 from thb_reporting.messaging.notifications import queue_submission_notices, queue_weekly_digest
 from thb_reporting.messaging.outbox import FolderSender, SmtpSender, deliver_outbox

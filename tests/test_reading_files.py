@@ -268,7 +268,7 @@ def test_the_sheet_named_after_the_dataset_wins_over_an_earlier_one():
 def test_unknown_headers_are_named_only_where_they_may_be_shown():
     lines = _good_csv().split("\r\n")
     extra = ["napomena", "SU-2026-000123", "marko@example.org", "0101100710006", "x" * 60]
-    lines = [lines[0] + "," + ",".join(extra)] + [l + "," * len(extra) if l else l for l in lines[1:]]
+    lines = [lines[0] + "," + ",".join(extra)] + [line + "," * len(extra) if line else line for line in lines[1:]]
     frame = read_submission("\r\n".join(lines).encode(), CSV_NAME)
     found = [f for f in check_columns(frame, CONTRACT) if f.rule == "unknown_column"]
     n = len(VICTIMS)
@@ -280,7 +280,7 @@ def test_unknown_headers_are_named_only_where_they_may_be_shown():
 
 def test_a_duplicated_unknown_header_is_named_by_its_place():
     lines = _good_csv().split("\r\n")
-    lines = [lines[0] + ",SU-2026-1,SU-2026-1"] + [l + ",," if l else l for l in lines[1:]]
+    lines = [lines[0] + ",SU-2026-1,SU-2026-1"] + [line + ",," if line else line for line in lines[1:]]
     found = check_columns(read_submission("\r\n".join(lines).encode(), CSV_NAME), CONTRACT)
     assert "SU-2026-1".lower() not in repr(found)
     assert [f.rule for f in found] == ["unknown_column", "duplicate_column"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -176,8 +175,8 @@ def test_every_cell_exact_flagged_by_the_rule_and_labelled_by_its_coverage(natio
     assert any(v == 0 for v in truth.values()) and any(v for v in truth.values())
     assert any(k[3] == "UNK" and v == 0 for k, v in truth.items())  # unknown citizenship: none, and said so
     # several forms: a person counts under each group, once in the total
-    assert any(sum(truth[(l, s, "TOTAL", "TOTAL", e)] for e in ("SEX", "LAB", "OTH", "UNK")) > truth[(l, s, "TOTAL", "TOTAL", "TOTAL")]
-               for l in ("IDENT", "PRESUM") for s in ("F", "M"))
+    assert any(sum(truth[(leg, s, "TOTAL", "TOTAL", e)] for e in ("SEX", "LAB", "OTH", "UNK"))
+               > truth[(leg, s, "TOTAL", "TOTAL", "TOTAL")] for leg in ("IDENT", "PRESUM") for s in ("F", "M"))
 
     # CONF_STATUS: C on every count of 1 to the threshold, never on a zero or an unknown, free otherwise;
     # what is free gives away no confidential count through any sum of the file

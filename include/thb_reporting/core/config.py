@@ -22,6 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+# Defaults of the settings that the pure modules also need when called without a configuration:
+SUPPRESSION_THRESHOLD = 4  # public outputs hide counts from 1 to this (figures.disclosure)
+RESEARCH_K = 11  # the research export's k-anonymity, as CTDC publishes (publishing.research_export)
+
+
+def default_reporting_db_url(data_root) -> str:
+    """The embedded default national reporting database: SQLite at <data_root>/warehouse/reporting.sqlite
+    (data_root a local folder, a Path or a file:// URL)."""
+    return sqlite_url(Path(str(data_root).removeprefix("file://")) / "warehouse" / "reporting.sqlite")
 
 
 @dataclass(frozen=True)
@@ -31,8 +40,8 @@ class PipelineConfig:
     reporting_db_url: str
     pseudonymisation_key: bytes
     max_file_bytes: int = 50 * 1024 * 1024
-    suppression_threshold: int = 4  # public outputs hide counts from 1 to this
-    research_k: int = 11  # the research export's k (thb_reporting.publishing.research_export); CTDC publishes with k=11
+    suppression_threshold: int = SUPPRESSION_THRESHOLD
+    research_k: int = RESEARCH_K
     teams_registry: str | None = None  # a CSV with the columns of reference/teams.csv; None: that file
     max_processing_attempts: int = 3  # runs in which a file may fail unexpectedly before it is `failed`
 
@@ -50,7 +59,7 @@ class PipelineConfig:
         return cls(
             data_root=root.as_uri(),
             inbox=kw.pop("inbox", (root / "inbox").as_uri()),
-            reporting_db_url=reporting_db_url or sqlite_url(root / "warehouse" / "reporting.sqlite"),
+            reporting_db_url=reporting_db_url or default_reporting_db_url(root),
             pseudonymisation_key=key,
             **kw,
         )
@@ -109,7 +118,7 @@ def reporting_db_url_from_airflow(data_root: str) -> str:
     if conn is None:
         if not data_root.startswith("file://"):
             raise ValueError("set the connection reporting_db: the SQLite default needs a local thb_data_root")
-        return sqlite_url(Path(data_root.removeprefix("file://")) / "warehouse" / "reporting.sqlite")
+        return default_reporting_db_url(data_root)
     return connection_to_url(conn.conn_type, conn.host, conn.schema, conn.login, conn.password, conn.port,
                              conn.extra_dejson)
 

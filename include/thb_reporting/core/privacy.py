@@ -260,3 +260,10 @@ def shown_file_name(name: str | None, dataset: str | None = None, quarter: str |
         return name
     known = " ".join(p for p in (dataset, quarter) if p)
     return f"{HIDDEN} ({known + ', ' if known else ''}SHA-256 {sha256[:12]})"
+
+
+def error_class(error: BaseException) -> str:
+    """What a log line, message or ledger column may say of an exception: its class only. Its message may
+    quote a cell or a file name that the identifier screen never saw; so may a traceback chained to it, so the
+    line is written outside the except block."""
+    return type(error).__name__

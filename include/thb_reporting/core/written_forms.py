@@ -237,7 +237,8 @@ RULES = {
         "spreadsheets write it). Where both readings are dates (05/07/2026), the column's other dates decide "
         "where they show the order beyond doubt (25/07/2026 or 25.07.2026: day first; 07/25/2026: month "
         "first); if they show none, the file's other date columns decide. If nothing decides, or the file "
-        "shows both orders, the cell is a finding (ambiguous_date) that shows both readings. A two-digit year (15.07.26) is a finding (two_digit_year), as is "
+        "shows both orders, the cell is a finding (ambiguous_date) that shows both readings. A two-digit year "
+        "(15.07.26) is a finding (two_digit_year), as is "
         "an impossible date such as 31.02.2026 (date_format).",
     ],
     "sr": [

@@ -9,7 +9,8 @@ that anyone can write down:
   - the categories of a breakdown that partitions its total (sex, age group, citizenship, migration status;
     beneficiaries and people reached by type, persons by counterpart country) add up to it, men and women
     of an article and stage to its persons, the teams of a district to the district, the districts (and
-    the units in no district: the Centre) to the nation, the quarters to the year, and identified plus presumed victims to all victims (the catalogue's
+    the units in no district: the Centre) to the nation, the quarters to the year, and identified plus
+    presumed victims to all victims (the catalogue's
     `sums_to`, indicators.yaml);
   - the crim_thb cells of a year with one legal status, sex, citizenship or group of forms of exploitation
     add up to the nation's count of that status, sex, citizenship (Serbian; foreign = EU + non-EU) or of
@@ -36,10 +37,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 
+from thb_reporting.core.config import SUPPRESSION_THRESHOLD
 from thb_reporting.figures import indicator_catalogue
 from thb_reporting.figures.indicators import NATION
 
-DEFAULT_THRESHOLD = 4
+DEFAULT_THRESHOLD = SUPPRESSION_THRESHOLD  # (the setting thb_suppression_threshold; its default lives with the others)
 SUPPRESSED_UNITS = {"persons", "cases"}  # counts of people and cases; money and activities are not sensitive
 CRIM_THB_DIMENSIONS = ("leg_stat", "sex", "citizen", "expl")
 # Bounds narrow sum by sum; through a cycle of large counts they creep towards each other one step a visit

@@ -6,7 +6,8 @@ each team that reported them, once in the district, once nationally; of two repo
 first is kept. The Centre for Protection of Victims of Trafficking (a unit of national scope, no
 municipality) reports every person it referred or identified: its rows make its own team-level rows and
 count at nation level, where the CPTV number links them to the local teams' rows (a person once); they
-count in no district (the Centre's records do not say where a person was met). A programme reported in several quarters counts once in the year (its latest report).
+count in no district (the Centre's records do not say where a person was met). A programme reported in
+several quarters counts once in the year (its latest report).
 """
 from __future__ import annotations
 

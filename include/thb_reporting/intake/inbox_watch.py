@@ -21,6 +21,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from thb_reporting.core.privacy import error_class
+
 log = logging.getLogger(__name__)
 
 LOCAL_POLL_SECONDS = 2.0
@@ -132,7 +134,7 @@ class InboxArrivalTrigger(BaseEventTrigger):
             try:
                 now = await asyncio.to_thread(inbox_signatures, inbox)
             except OSError as e:  # a storage hiccup: the next listing may succeed
-                log.warning("the inbox could not be listed (%s); trying again in %.0f s", type(e).__name__, interval)
+                log.warning("the inbox could not be listed (%s); trying again in %.0f s", error_class(e), interval)
                 await asyncio.sleep(interval)
                 continue
             seen, new = await take_note(state, seen, now)
@@ -204,7 +206,7 @@ class MailboxArrivalTrigger(BaseEventTrigger):
                 error, now = e, None
             if error is not None:
                 log.warning("the reporting mailbox could not be read (%s); trying again in %.0f s",
-                            type(error).__name__, interval)
+                            error_class(error), interval)
                 await asyncio.sleep(interval)
                 continue
             if now is None:

@@ -19,9 +19,10 @@ import logging
 import traceback
 from dataclasses import dataclass
 
+from thb_reporting.core.clock import now as _now
 from thb_reporting.core import contracts, reference
 from thb_reporting.store import ledger
-from thb_reporting.validation.checks import Prepared, clear_in_batches, finish, prepare
+from thb_reporting.validation import checks
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.core.contracts import Contract
 from thb_reporting.core.faults import fault_point
@@ -29,7 +30,7 @@ from thb_reporting.core.findings import ERROR, Finding, describe, findings_csv
 from thb_reporting.validation.history import history_warnings
 from thb_reporting.store.snapshots import snapshot_path, stored_rows, write_snapshot
 from thb_reporting.store.locks import locked_quarters
-from thb_reporting.core.privacy import pseudonymiser, shown
+from thb_reporting.core.privacy import error_class, pseudonymiser, shown
 from thb_reporting.store.storage import (
     NotARegularFile, archive_path, inbox_files, note_not_submissions, quarantine_dir, read_inbox_file, storage_path,
     write_atomically,
@@ -41,10 +42,6 @@ from thb_reporting.store.migrations import ensure_schema
 from thb_reporting.store.warehouse import reporting_engine
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _modified_at(info) -> dt.datetime | None:
@@ -87,7 +84,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
             continue
         if error is not None:  # gone, or not readable by the pipeline: nothing received yet, tried again next run
             log.warning("could not read %s in the folder of team %s (%s); it is tried again next run",
-                        shown(path.name, kind="file_name"), shown(team) or "-", type(error).__name__)
+                        shown(path.name, kind="file_name"), shown(team) or "-", error_class(error))
             continue
         sha = hashlib.sha256(data).hexdigest()
         if (team, path.name, sha) in known:
@@ -109,7 +106,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
         return [r.submission_id for r in ledger.waiting(conn)]
 
 
-RETRYING = "retrying"  # an outcome of one run, not a status: the file stays received for the next run
+RETRY_NEXT_RUN = "retrying"  # an outcome of one run, not a status: the file stays received for the next run
 NOT_READ = "not_read"  # content_sha256 of an inbox entry that was refused unread (never a SHA-256)
 
 
@@ -156,12 +153,12 @@ class _Submission:
 @dataclass
 class _FileRead:
     """A waiting submission's file as this run holds it: its archived bytes, read once (_archived_bytes), and,
-    when the batch step (preclear) got to it, its file name, and its rows checked before the suite (prepare) or
+    when the batch step (preclear) got to it, its file name, and its rows checked before the suite (checks.prepare) or
     the error preparing them met. Handed from the batch step to the file's own processing, so that neither
     reads nor parses the file again."""
     data: bytes
     name: SubmissionName | None = None  # when the batch step read the file
-    prepared: Prepared | None = None
+    prepared: checks.Prepared | None = None
     error: Exception | None = None  # raised again where the file's own processing would prepare its rows
 
 
@@ -170,7 +167,7 @@ def _archived_bytes(sub: _Submission) -> bytes:
     try:
         return storage_path(sub.archive_path).read_bytes()
     except OSError as e:
-        raise ArchiveUnreadable(type(e).__name__) from e
+        raise ArchiveUnreadable(error_class(e)) from e
 
 
 def _summary(findings: list[Finding], contract: Contract | None, quarter) -> str:
@@ -181,7 +178,7 @@ def _summary(findings: list[Finding], contract: Contract | None, quarter) -> str
     return text + (f" (and {more} more)" if more > 0 else "")
 
 
-class _Processor:
+class _IngestRun:
     def __init__(self, config: PipelineConfig):
         self.config = config
         self.engine = reporting_engine(config.reporting_db_url)
@@ -216,8 +213,8 @@ class _Processor:
         contract = contracts.for_quarter(name.dataset, name.quarter)  # the version in force then
         if file.error is not None:
             raise file.error
-        prepared = file.prepared if file.prepared is not None else prepare(read_submission(file.data, name), contract)
-        return name, contract, finish(prepared, contract, name.quarter, self.runner)
+        prepared = file.prepared if file.prepared is not None else checks.prepare(read_submission(file.data, name), contract)
+        return name, contract, checks.finish(prepared, contract, name.quarter, self.runner)
 
     def read_small_files(self, waiting: list[_Submission]) -> dict[int, _FileRead]:
         """Submission id → the file read and its rows prepared, for every small waiting file of a registered
@@ -236,7 +233,7 @@ class _Processor:
             except Exception:  # noqa: BLE001 (the file's own processing meets it again and records it)
                 continue
             try:
-                file.prepared = prepare(read_submission(file.data, name), contract)
+                file.prepared = checks.prepare(read_submission(file.data, name), contract)
             except Exception as e:  # noqa: BLE001 (raised again when the file is processed: check)
                 file.error = e
                 continue
@@ -246,13 +243,13 @@ class _Processor:
     def preclear(self, files: list[_FileRead]) -> None:
         """Run the suite once over each contract version's and quarter's prepared files together
         (checks.clear_in_batches), marking `cleared` the files whose rows pass it. Nothing is decided here."""
-        groups: dict[tuple, list[Prepared]] = {}
+        groups: dict[tuple, list[checks.Prepared]] = {}
         for file in files:
             if file.prepared is not None:
                 suite = contracts.for_quarter(file.name.dataset, file.name.quarter).suite_name
                 groups.setdefault((suite, file.name.quarter), []).append(file.prepared)
         for (suite, quarter), group in groups.items():
-            clear_in_batches(self.runner, suite, quarter, group)
+            checks.clear_in_batches(self.runner, suite, quarter, group)
 
     def process(self, sub: _Submission, file: _FileRead | None = None) -> str:
         """Validate one file and record its outcome; `file` as the batch step read it, or None to read it now."""
@@ -305,22 +302,22 @@ class _Processor:
         `received` for the next run ('retrying'); at it, the file is `failed` ('failed'), with the rule
         processing_failed naming the exception's class, and its team and the coordinator are told
         (notifications). Neither the ledger nor the log gets the exception's message: it may quote the file."""
-        error_class = type(error).__name__
+        kind = error_class(error)
         with self.engine.begin() as conn:
-            attempts = ledger.record_attempt_failure(conn, sub.submission_id, error_class, _now())
+            attempts = ledger.record_attempt_failure(conn, sub.submission_id, kind, _now())
             final = attempts >= self.config.max_processing_attempts
             if final:
-                finding = Finding("processing_failed", detail=error_class)
+                finding = Finding("processing_failed", detail=kind)
                 ledger.record_outcome(conn, sub.submission_id, Status.FAILED, [finding], only_from=Status.RECEIVED,
                                       processed_at=_now(), error_count=1, warning_count=0, rows_accepted=0,
                                       summary=describe(finding, "en"))
         where = "".join(traceback.format_tb(error.__traceback__))  # the code's lines, not the values in play
         log.warning("submission %s (%s from team %s) could not be processed: %s, attempt %d of %d; %s\n%s",
-                    sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-", error_class, attempts,
+                    sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-", kind, attempts,
                     self.config.max_processing_attempts,
                     "it is failed and its team and the coordinator are told" if final
                     else "it stays received for the next run", where)
-        return Status.FAILED.value if final else RETRYING
+        return Status.FAILED.value if final else RETRY_NEXT_RUN
 
 
 BATCH_FILE_BYTES = 1 << 20  # files up to this size are validated together (preclear); larger ones alone
@@ -347,13 +344,13 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     """Validate and snapshot or quarantine each waiting submission; returns the ids by outcome: accepted,
     rejected, failed (given up after config.max_processing_attempts unexpected errors) and retrying (an
     unexpected error this time: it stays `received` for the next run)."""
-    processor = _Processor(config)
+    processor = _IngestRun(config)
     with processor.engine.connect() as conn:
         waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__})
                    for r in ledger.waiting(conn, submission_ids)]
     # plain strings: the outcome is a task's XCom
     outcome: dict[str, list[int]] = {s.value: [] for s in (Status.ACCEPTED, Status.REJECTED, Status.FAILED)}
-    outcome[RETRYING] = []
+    outcome[RETRY_NEXT_RUN] = []
     if waiting:
         import_gx_in_background()  # while the first files are read and typed
     # Each file is read from the archive and parsed once per run: here for the small ones, which are then
@@ -367,7 +364,7 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     except Exception as e:  # noqa: BLE001 (a batch is only a shortcut: each file is then validated alone)
         error = e
     if error is not None:
-        log.warning("validating the waiting files together failed (%s); each is validated alone", type(error).__name__)
+        log.warning("validating the waiting files together failed (%s); each is validated alone", error_class(error))
     for sub in waiting:
         error = None
         try:
@@ -377,8 +374,8 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
         if isinstance(error, ArchiveUnreadable):  # the storage, not the file: not counted against it
             log.warning("the archived copy of submission %s (%s from team %s) cannot be read (%s); it stays "
                         "received for the next run", sub.submission_id, shown(sub.file_name, kind="file_name"), shown(sub.team_code) or "-",
-                        type(error).__name__)
-            outcome[RETRYING].append(sub.submission_id)
+                        error_class(error))
+            outcome[RETRY_NEXT_RUN].append(sub.submission_id)
         elif error is not None:
             outcome[processor.record_failure(sub, error)].append(sub.submission_id)
     return outcome

@@ -31,6 +31,8 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
+from thb_reporting.core.privacy import error_class
+from thb_reporting.core.clock import now as _now
 from thb_reporting.store import ledger
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.storage import not_a_submission, safe_name, storage_path, write_atomically
@@ -51,7 +53,7 @@ ENCRYPTED = {"application/pkcs7-mime", "application/x-pkcs7-mime", "application/
 _MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,200}@[!-;=?-~]{1,200}>")  # printable, no spaces, no <>: safe in a header
 
 
-class Outcome(StrEnum):
+class MailOutcome(StrEnum):
     """What became of one e-mail (ledger.mail_messages.outcome)."""
     DELIVERED = "delivered"  # its attachments are in the team's inbox folder
     DUPLICATE = "duplicate"  # handled before (same Message-ID, or the same file from the same team)
@@ -69,8 +71,8 @@ class Outcome(StrEnum):
     MAILING_LIST = "mailing_list"  # list traffic
 
 
-AUTOMATIC = tuple(Outcome(kind) for kind in ledger.AUTOMATIC_MAIL)
-KEPT_IN = {Outcome.DELIVERED: PROCESSED_FOLDER, Outcome.DUPLICATE: PROCESSED_FOLDER,
+AUTOMATIC = tuple(MailOutcome(kind) for kind in ledger.AUTOMATIC_MAIL)
+KEPT_IN = {MailOutcome.DELIVERED: PROCESSED_FOLDER, MailOutcome.DUPLICATE: PROCESSED_FOLDER,
            **dict.fromkeys(AUTOMATIC, AUTOMATIC_FOLDER)}  # others: QUARANTINE_FOLDER
 # What a mail program attaches on its own, beside the team's file (with storage.not_a_submission's names)
 MAIL_PROGRAM_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef", "text/vcard", "text/x-vcard", "text/directory"}
@@ -81,15 +83,11 @@ TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}
 class Verdict:
     """What to do with one e-mail (judge): its outcome, the registered address and team it came from, and
     the attachments to place in that team's inbox."""
-    outcome: Outcome
+    outcome: MailOutcome
     sender: str | None = None
     team: str | None = None
     files: list[tuple[str, bytes]] = field(default_factory=list)
     left_aside: int = 0  # attachments a mail program added by itself (winmail.dat, a contact card …)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def max_message_bytes(config: PipelineConfig) -> int:
@@ -142,7 +140,7 @@ def _is_archive(name: str, data: bytes) -> bool:
 _AUTO_SENDERS = re.compile(r"(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
 
 
-def automatic_kind(message: EmailMessage) -> Outcome | None:
+def automatic_kind(message: EmailMessage) -> MailOutcome | None:
     """The kind of mail no person wrote (RFC 3834 auto-replies, RFC 3464 delivery reports, RFC 8098 read
     receipts, RFC 2369/2919 list mail), by its headers and structure; None for a person's e-mail."""
     def header(name: str) -> str:
@@ -151,19 +149,19 @@ def automatic_kind(message: EmailMessage) -> Outcome | None:
     report = message.get_param("report-type", "", header="content-type") if message.get_content_type() == "multipart/report" else ""
     types = {part.get_content_type() for part in message.walk()}
     if str(report).lower() == "disposition-notification" or "message/disposition-notification" in types:
-        return Outcome.READ_RECEIPT
+        return MailOutcome.READ_RECEIPT
     if message.get_content_type() == "multipart/report" or types & {"message/delivery-status", "message/global-delivery-status"}:
-        return Outcome.DELIVERY_REPORT
+        return MailOutcome.DELIVERY_REPORT
     precedence = header("Precedence")
     if message.get("List-Id") is not None or message.get("List-Unsubscribe") is not None or precedence == "list":
-        return Outcome.MAILING_LIST
+        return MailOutcome.MAILING_LIST
     # before the empty return path: RFC 3834 (3.3) asks auto-replies to be sent with one, as bounces are
     if (header("Auto-Submitted") not in ("", "no") or precedence in ("bulk", "junk", "auto_reply")
             or message.get("X-Autoreply") is not None or message.get("X-Autorespond") is not None):
-        return Outcome.AUTO_REPLY
+        return MailOutcome.AUTO_REPLY
     if ((message.get("Return-Path") is not None and header("Return-Path").strip("<> ") == "")
             or any(_AUTO_SENDERS.match(a) for _, a in getaddresses([str(message.get("From", ""))]))):
-        return Outcome.DELIVERY_REPORT
+        return MailOutcome.DELIVERY_REPORT
     return None
 
 
@@ -184,11 +182,11 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
         return Verdict(automatic, registered_sender(message, teams)[0])
     sender, of = registered_sender(message, teams)
     if sender is None:
-        return Verdict(Outcome.UNKNOWN_SENDER)
+        return Verdict(MailOutcome.UNKNOWN_SENDER)
     if size > max_message_bytes(config):
-        return Verdict(Outcome.OVERSIZED, sender)
+        return Verdict(MailOutcome.OVERSIZED, sender)
     if any(part.get_content_type() in ENCRYPTED for part in message.walk()):
-        return Verdict(Outcome.ENCRYPTED, sender)
+        return Verdict(MailOutcome.ENCRYPTED, sender)
     files, archives, tnef, left_aside = [], 0, 0, 0
     for part in message.walk():
         name = part.get_filename()
@@ -204,18 +202,18 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
         else:
             files.append((name, data))
     if archives:
-        return Verdict(Outcome.ARCHIVE, sender)
+        return Verdict(MailOutcome.ARCHIVE, sender)
     if not files:
-        return Verdict(Outcome.TNEF_ONLY if tnef else Outcome.NO_ATTACHMENT, sender, left_aside=left_aside)
+        return Verdict(MailOutcome.TNEF_ONLY if tnef else MailOutcome.NO_ATTACHMENT, sender, left_aside=left_aside)
     if any(len(data) > config.max_file_bytes for _, data in files):
-        return Verdict(Outcome.OVERSIZED, sender)
+        return Verdict(MailOutcome.OVERSIZED, sender)
     if len(of) > 1:  # a contact of several teams names the one it reports for
         said = _plain(" ".join([str(message.get("Subject", "")), *(name for name, _ in files)]))
         named = [code for code in of if any(_plain(n) in said for n in (code, teams[code].name_lat))]
         if len(named) != 1:
-            return Verdict(Outcome.AMBIGUOUS_TEAM, sender)
+            return Verdict(MailOutcome.AMBIGUOUS_TEAM, sender)
         of = named
-    return Verdict(Outcome.DELIVERED, sender, of[0], files, left_aside)
+    return Verdict(MailOutcome.DELIVERED, sender, of[0], files, left_aside)
 
 
 class InboxNotCollected(Exception):
@@ -235,7 +233,7 @@ def _would_overwrite(config: PipelineConfig, conn, team: str, files) -> bool:
     return False
 
 
-def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outcome:
+def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailOutcome:
     """Handle one e-mail (its bytes; size: as the server counts it, when only the header was fetched):
     place its files in the team's inbox, queue the reply or the coordinator's notice, and record it once."""
     engine = reporting_engine(config.reporting_db_url)
@@ -244,12 +242,12 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outco
     key = message_key(message, raw)
     with engine.connect() as conn:
         if ledger.mail_seen(conn, key):
-            return Outcome.DUPLICATE
+            return MailOutcome.DUPLICATE
     verdict = judge(message, size if size is not None else len(raw), config)
     date, now = _date(message), _now()
     common = {"sender": verdict.sender, "mail_date": date}
     placed = []
-    if verdict.outcome == Outcome.DELIVERED:
+    if verdict.outcome == MailOutcome.DELIVERED:
         with engine.connect() as conn:
             by_hash = {hashlib.sha256(d).hexdigest(): (n, d) for n, d in verdict.files}  # the same file twice: once
             fresh = [file for sha, file in by_hash.items() if not ledger.mail_seen(conn, "", verdict.team, sha)]
@@ -259,10 +257,10 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> Outco
             write_atomically(storage_path(config.inbox) / verdict.team / safe_name(name), data)
             placed.append(hashlib.sha256(data).hexdigest())
         if not placed:
-            verdict.outcome = Outcome.DUPLICATE
+            verdict.outcome = MailOutcome.DUPLICATE
     with engine.begin() as conn:
         for sha in placed:
-            ledger.record_mail(conn, key, Outcome.DELIVERED.value, now, team_code=verdict.team, content_sha256=sha,
+            ledger.record_mail(conn, key, MailOutcome.DELIVERED.value, now, team_code=verdict.team, content_sha256=sha,
                                kept_in=PROCESSED_FOLDER, **common)
         if not placed:  # the reply, where one is owed, is queued by the notify step from this row
             ledger.record_mail(conn, key, verdict.outcome.value, now, team_code=verdict.team,
@@ -341,7 +339,7 @@ def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
                 else:
                     raw = _fetched_bytes(_ok(client.uid("FETCH", uid, "(BODY.PEEK[])"), "FETCH"))
                     outcome = handle(config, raw, size)
-            except Exception as e:  # one message's trouble holds back no other; it stays for the next run
+            except Exception as e:  # noqa: BLE001 (one message's trouble holds back no other; it stays for the next run)
                 error = e  # logged below, outside the except block (see ingest.process_submissions)
             if isinstance(error, InboxNotCollected):
                 log.info("an e-mail waits for the next run: a file of the same name in its team's inbox is not "
@@ -350,7 +348,7 @@ def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
                 continue
             if error is not None:
                 log.warning("an e-mail could not be handled (%s); it stays in the mailbox for the next run",
-                            type(error).__name__)
+                            error_class(error))
                 counts["error"] = counts.get("error", 0) + 1
                 continue
             _move(client, uid, KEPT_IN.get(outcome, QUARANTINE_FOLDER))

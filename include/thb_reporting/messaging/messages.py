@@ -14,6 +14,7 @@ from pathlib import Path
 
 from thb_reporting.core import contracts, reference
 from thb_reporting.store.ledger import Status
+from thb_reporting.store.reporting_calendar import ReportingStatus
 from thb_reporting.core.privacy import shown, shown_file_name
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.core.findings import ERROR, Finding, column_as_seen, explain, findings_csv
@@ -183,7 +184,7 @@ def unregistered_folder_message(sub, findings: list[Finding]) -> EmailMessage:
 def mail_refused_message(reason: str, sender: str, message_id: str, ref: str, date: dt.datetime, *, max_mb: int,
                          team: reference.Team | None = None) -> EmailMessage:
     """The reply to an e-mail from a registered contact that brought no file the pipeline can take (reason:
-    a mailbox.Outcome), in its thread (ref: the e-mail's number in the mailbox step). It quotes nothing of
+    a mailbox.MailOutcome), in its thread (ref: the e-mail's number in the mailbox step). It quotes nothing of
     the e-mail but its date."""
     message = _message("mail_refused", [sender], f"mail-{ref}", reason=reason, max_mb=max_mb,
                        sent_at=date.strftime("%Y-%m-%d %H:%M UTC"), team_name_lat=team.name_lat if team else None)
@@ -215,11 +216,11 @@ def digest_message(quarter: Quarter, today: dt.date, teams: reference.TeamRegist
     for code, team in teams.items():
         cells = [{"dataset": d, "status": statuses.get((code, d), {"status": NOT_OWED})["status"]} for d in datasets]
         rows.append({"name": team.name_lat, "cells": cells})
-        gaps = [c["dataset"] for c in cells if c["status"] == "missing"]
+        gaps = [c["dataset"] for c in cells if c["status"] == ReportingStatus.MISSING]
         if gaps:
             missing.append({"team": team.name_lat, "datasets": gaps})
         for d in datasets:
-            if cells[datasets.index(d)]["status"] == "rejected":
+            if cells[datasets.index(d)]["status"] == ReportingStatus.REJECTED:
                 finding = reasons.get((code, d))
                 reason = {lang: explain(finding, lang, contracts.for_quarter(d, quarter), quarter)[0] if finding else "" for lang in ("sr", "en")}
                 rejected.append({"team": team.name_lat, "dataset": d, "reason": reason})
@@ -234,7 +235,7 @@ def calendar_message(kind: str, team, quarter: Quarter, owed: list[dict]) -> Ema
     """A reminder (kind 'reminder') or an overdue notice ('overdue') to a team for the datasets it still owes
     for the quarter (owed: its reporting statuses, missing or rejected)."""
     datasets = [{"name": s["dataset"], "title": contracts.load(s["dataset"]).title,
-                 "rejected": s["status"] == "rejected"} for s in owed]
+                 "rejected": s["status"] == ReportingStatus.REJECTED} for s in owed]
     return _message("calendar", list(team.contact_emails), f"{kind}-{team.municipality_code}-{quarter}",
                     overdue=kind == "overdue", team_name_lat=team.name_lat, quarter=quarter,
                     deadline=quarter.deadline().isoformat(), datasets=datasets)

@@ -11,20 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from thb_reporting.core.clock import now as _now
 from thb_reporting.store import ledger
 from thb_reporting.messaging import messages
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.ledger import Notification, Status
+from thb_reporting.store.reporting_calendar import ReportingStatus
 from thb_reporting.messaging.outbox import enqueue
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.core.findings import ERROR
 from thb_reporting.store.migrations import ensure_schema
 from thb_reporting.store.warehouse import reporting_engine
 
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 # --- submission e-mails ---------------------------------------------------------------------------
@@ -121,7 +119,7 @@ def _digest_reasons(conn, statuses: list[dict]) -> dict:
     """(team, dataset) → the first error (by row) of its last rejected file, for each rejected one."""
     reasons = {}
     for s in statuses:
-        if s["status"] == "rejected":
+        if s["status"] == ReportingStatus.REJECTED:
             sub = s["last_rejected"]
             first = ledger.findings_of(conn, sub.submission_id, ERROR, order=("source_row",))[:1]
             reasons[(s["team_code"], s["dataset"])] = first[0] if first else None
@@ -171,7 +169,7 @@ def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
         statuses = reporting_statuses(conn, config.teams, [quarter], today)
         for code, team in config.teams.items():
             owed = [s for s in statuses if s["team_code"] == code and not s["locked"]
-                    and s["status"] in ("missing", "rejected")]
+                    and s["status"] in (ReportingStatus.MISSING, ReportingStatus.REJECTED)]
             if not owed or not team.contact_emails:
                 continue
             key = f"{kind}:{code}:{quarter}"

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy import or_, select, update
 
+from thb_reporting.core.clock import now as _now
 from thb_reporting.store import ledger
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.ledger import OUTBOX, Notification
@@ -31,10 +32,6 @@ class OutboxStatus(StrEnum):
     PENDING = "pending"  # waiting for its next attempt (next_attempt_at)
     SENDING = "sending"  # claimed by a run
     SENT = "sent"  # the mail server accepted it
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -124,7 +121,7 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
             continue
         try:
             sender.send(message_from_string(row.message, policy=policy.default))
-        except Exception as e:  # SMTP down, refused, timed out: keep it and try later
+        except Exception as e:  # noqa: BLE001 (SMTP down, refused, timed out: keep it and try later)
             attempts = row.attempts + 1
             with engine.begin() as conn:
                 conn.execute(update(OUTBOX).where(OUTBOX.c.message_id == row.message_id).values(

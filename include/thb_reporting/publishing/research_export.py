@@ -25,6 +25,7 @@ import json
 import secrets
 
 from thb_reporting.core import reference
+from thb_reporting.core.config import RESEARCH_K
 from thb_reporting.core.contracts import band_bounds
 from thb_reporting.figures.indicators import AGE_BAND_LISTS, age_group_of_band, national_victims_of_year
 
@@ -152,7 +153,7 @@ def persons(victims, year: str):
     return out.reset_index(drop=True)[list(FIELDS)]
 
 
-def small_classes(frame, quasi_identifiers=QUASI_IDENTIFIERS, k: int = 11):
+def small_classes(frame, quasi_identifiers=QUASI_IDENTIFIERS, k: int = RESEARCH_K):
     """A boolean Series: the rows whose equivalence class (the rows with the same values of every
     quasi-identifier, empty being a value) has fewer than k rows."""
     sizes = frame.groupby(list(quasi_identifiers), dropna=False, sort=False)[quasi_identifiers[0]].transform("size")

@@ -26,7 +26,7 @@ from thb_reporting.core import invisible_characters
 from thb_reporting.core.contracts import datasets
 from thb_reporting.core.contracts import load as load_contract
 from thb_reporting.core.invisible_characters import CONTROL, CONTROL_RE2
-from thb_reporting.core.privacy import identifier_kind, may_show
+from thb_reporting.core.privacy import identifier_kind, may_show, error_class
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.core.contracts import ROW_KEY
 
@@ -539,8 +539,8 @@ def read_workbook(data: bytes, dataset: str):
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many types for a damaged workbook
-        raise SubmissionError("unreadable_file", f"the XLSX workbook cannot be opened ({type(e).__name__})") from None
+    except Exception as e:  # noqa: BLE001 (openpyxl raises many types for a damaged workbook)
+        raise SubmissionError("unreadable_file", f"the XLSX workbook cannot be opened ({error_class(e)})") from None
     try:
         sheets = sorted(book.worksheets, key=lambda s: s.title != dataset)  # stable: otherwise in workbook order
         heads = [list(_filled_rows(s, HEADER_SEARCH_ROWS)) for s in sheets]

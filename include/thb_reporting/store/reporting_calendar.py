@@ -1,11 +1,13 @@
 """The reporting calendar (DHIS2 is the model): which team owes which dataset for which quarter
-(reference/reporting_obligations.csv), by when (the deadlines: quarters.py), and the status of each: accepted (by the deadline), accepted_late, rejected (nothing accepted, something
+(reference/reporting_obligations.csv), by when (the deadlines: quarters.py), and the status of each:
+accepted (by the deadline), accepted_late, rejected (nothing accepted, something
 rejected) or missing; with whether the quarter is locked. Reporting rate = accepted (on time or late) /
 owed; on-time rate = accepted by the deadline / owed."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 
 from thb_reporting.core import contracts, reference
@@ -14,7 +16,15 @@ from thb_reporting.store.ledger import Status
 from thb_reporting.store.locks import locked_quarters
 from thb_reporting.core.quarters import Quarter
 
-STATUSES = ("accepted", "accepted_late", "rejected", "missing")
+class ReportingStatus(StrEnum):
+    """Where a team stands with a dataset it owes for a quarter (national.reporting_status.status)."""
+    ACCEPTED = "accepted"
+    ACCEPTED_LATE = "accepted_late"  # its first accepted file came after the deadline
+    REJECTED = "rejected"  # only rejected (or failed) files so far
+    MISSING = "missing"  # nothing received
+
+
+STATUSES = tuple(s.value for s in ReportingStatus)
 NOT_ACCEPTED = (Status.REJECTED, Status.FAILED)  # a failed file (could not be processed) counts as rejected here
 NOT_OWED = "not_owed"  # shown in matrices only; never a row of national.reporting_status
 STATUS_WORDS = {
@@ -110,11 +120,11 @@ def reporting_statuses(conn, teams: reference.TeamRegistry, quarters: list[Quart
                 accepted = [r for r in mine if r.status == Status.ACCEPTED]
                 first = min((_aware(r.received_at) for r in accepted), default=None)
                 if first is not None:
-                    status = "accepted_late" if first.date() > quarter.deadline() else "accepted"
+                    status = ReportingStatus.ACCEPTED_LATE if first.date() > quarter.deadline() else ReportingStatus.ACCEPTED
                 elif any(r.status in NOT_ACCEPTED for r in mine):
-                    status = "rejected"
+                    status = ReportingStatus.REJECTED
                 else:
-                    status = "missing"
+                    status = ReportingStatus.MISSING
                 rows.append({"team_code": code, "dataset": dataset, "quarter": str(quarter), "status": status,
                              "first_accepted_at": first, "deadline": quarter.deadline(),
                              "locked": str(quarter) in locked,
@@ -135,8 +145,8 @@ def completeness_indicators(statuses: list[dict], district_of: dict[str, str]) -
                 for category in (s["dataset"], "total"):
                     t = tallies.setdefault((level, area, period, category), [0, 0, 0])
                     t[0] += 1
-                    t[1] += s["status"] in ("accepted", "accepted_late")
-                    t[2] += s["status"] == "accepted"
+                    t[1] += s["status"] in (ReportingStatus.ACCEPTED, ReportingStatus.ACCEPTED_LATE)
+                    t[2] += s["status"] == ReportingStatus.ACCEPTED
     out = []
     for (level, area, period, category), (owed, received, on_time) in sorted(tallies.items()):
         breakdown = "total" if category == "total" else "dataset"

@@ -302,11 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_templates(Path(args.target)):
             print(f"wrote {path}")
     elif args.command == "migrate-snapshots":
-        from thb_reporting.core.config import sqlite_url
+        from thb_reporting.core.config import default_reporting_db_url
         from thb_reporting.store.snapshots import migrate
 
         root = args.data_root if "://" in args.data_root else Path(args.data_root).resolve().as_uri()
-        db = args.db or sqlite_url(Path(root.removeprefix("file://")) / "warehouse" / "reporting.sqlite")
+        db = args.db or default_reporting_db_url(root)
         print(f"moved {migrate(root, db)} snapshots into {root}/snapshots/dataset=<name>/")
     elif args.command == "db":
         return database_revisions(args)

@@ -244,7 +244,7 @@ def check_row_rules(typed, contract: Contract) -> list[Finding]:
 
 # --- one file, and a batch of small files ---------------------------------------------------
 @dataclass
-class Outcome:
+class Validation:
     typed: object  # pandas.DataFrame of the contract's columns, parsed; None when the structure failed
     findings: list[Finding]
     gx_result: object = None  # Great Expectations' validation result, when the suite ran
@@ -308,14 +308,14 @@ def prepare(frame, contract: Contract) -> Prepared:
                     template_version=followed, not_in_file=not_in_file)
 
 
-def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
+def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Validation:
     """The suite on the prepared rows. A file that is rejected (by its types, a row rule or the suite)
     gets the whole suite's row-level result, for its findings; a file that passes the
     cheap pass needs nothing more; one that fails only soft rules has those run again row by row."""
     typed, findings = prepared.typed, located(prepared.findings, prepared.letters)
     template = {"template_version": prepared.template_version, "not_in_file": prepared.not_in_file}
     if typed is None:
-        return Outcome(None, findings, **template)
+        return Validation(None, findings, **template)
     gx_result, gx_findings = None, []
     rejected = any(f.severity == ERROR for f in findings)
     failed = [] if prepared.cleared or rejected else runner.failing(contract.suite_name, typed, quarter)
@@ -326,32 +326,32 @@ def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: Sui
         gx_findings = findings_from_gx(runner.run(contract.suite_name, typed, quarter, only=[i for i, _ in failed]), contract)
     gx_findings = located([f for f in gx_findings if (f.row, f.column) not in prepared.flagged], prepared.letters)
     findings = sorted(findings + gx_findings, key=lambda f: (f.severity != ERROR, f.row or 0, f.column or "", f.rule))
-    return Outcome(typed, findings, gx_result, **template)
+    return Validation(typed, findings, gx_result, **template)
 
 
 ACROSS_ROWS = {"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"}
 
 
-def clear_in_batches(runner: SuiteRunner, dataset: str, quarter: Quarter, prepared: list[Prepared]) -> None:
-    """Mark `cleared` every prepared file (of one dataset and quarter) whose rows pass the suite, with one
+def clear_in_batches(runner: SuiteRunner, suite_name: str, quarter: Quarter, prepared: list[Prepared]) -> None:
+    """Mark `cleared` every prepared file (of one contract version, whose suite is `suite_name`, and quarter) whose rows pass the suite, with one
     cheap pass of the suite over the rows of all of them together: every expectation of the suites holds
     row by row, or over a column or the table as a whole, so a pass over all the rows is a pass for each
     file. A group that fails is halved until the files that fail stand alone; those are validated by
     themselves (finish), as every file used to be. GX's fixed cost per run is then paid once per batch."""
     import pandas as pd
 
-    expectations = load_suite(dataset)["expectations"]
+    expectations = load_suite(suite_name)["expectations"]
 
     def visit(group: list[Prepared]) -> None:
         if len(group) < 2:
             return
-        failed = runner.failing(dataset, pd.concat([p.typed for p in group], ignore_index=True), quarter)
+        failed = runner.failing(suite_name, pd.concat([p.typed for p in group], ignore_index=True), quarter)
         if all(expectations[i]["type"] in ACROSS_ROWS for i, _ in failed):
             # Values unique within each file may repeat across files (every criminal_justice file has
             # article 388 at each stage): those expectations alone are run on each file by itself.
             only = sorted(i for i, _ in failed)
             for p in group:
-                p.cleared = not only or not runner.failing(dataset, p.typed, quarter, only=only)
+                p.cleared = not only or not runner.failing(suite_name, p.typed, quarter, only=only)
             return
         middle = len(group) // 2
         visit(group[:middle])
@@ -360,6 +360,6 @@ def clear_in_batches(runner: SuiteRunner, dataset: str, quarter: Quarter, prepar
     visit([p for p in prepared if p.typed is not None and not any(f.severity == ERROR for f in p.findings)])
 
 
-def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Outcome:
+def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Validation:
     return finish(prepare(frame, contract), contract, quarter, runner)
 

@@ -70,7 +70,8 @@ def _victim_cells(victims, year: str) -> dict[tuple, int | None]:
     age_group = age_group_of_band()
     people = [(codes["leg_stat"][status], codes["sex"][sex], codes["age"][age_group.get(band, "unknown") if isinstance(band, str) else "unknown"],
                codes["citizen"]["reporting_country" if c == NATION else ("other_eu" if c in eu else "non_eu")],
-               frozenset(codes["expl"][f] for f in (forms if isinstance(forms, str) else "").split(";") if f) or frozenset({codes["expl"][NOT_STATED]}))
+               frozenset(codes["expl"][f] for f in (forms if isinstance(forms, str) else "").split(";") if f)
+               or frozenset({codes["expl"][NOT_STATED]}))
               for status, sex, band, c, forms in zip(persons["status"], persons["sex"], persons["age_band"],
                                                       persons["citizenship"], persons["exploitation"])]
     total = {d: codes[d]["total"] for d in ("leg_stat", "sex", "age", "citizen", "expl")}
@@ -80,9 +81,9 @@ def _victim_cells(victims, year: str) -> dict[tuple, int | None]:
     citizens = [*dict.fromkeys(v for k, v in codes["citizen"].items() if k != "total"), total["citizen"]]
     forms = [*dict.fromkeys(v for k, v in codes["expl"].items() if k != "total"), total["expl"]]
     keys = dict.fromkeys(
-        [(l, s, a, total["citizen"], total["expl"]) for l, s, a in product(legs, sexes, ages)]
-        + [(l, s, total["age"], c, total["expl"]) for l, s, c in product(legs, sexes, citizens)]
-        + [(l, s, total["age"], total["citizen"], e) for l, s, e in product(legs, sexes, forms)])
+        [(line, s, a, total["citizen"], total["expl"]) for line, s, a in product(legs, sexes, ages)]
+        + [(line, s, total["age"], c, total["expl"]) for line, s, c in product(legs, sexes, citizens)]
+        + [(line, s, total["age"], total["citizen"], e) for line, s, e in product(legs, sexes, forms)])
     # The contract's citizenship is a required ISO code (reference/countries.csv has none for the
     # stateless): a stateless person cannot be told apart, and no person's citizenship is unknown.
     unknowable = {codes["citizen"]["stateless"]}
