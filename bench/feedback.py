@@ -10,7 +10,7 @@ municipalities. Then:
   team's inbox folder at random moments over --spread seconds;
 - **burst**: one file each for --burst teams (default 145) moved in at once;
 - **mail**: one file each for the first --mail teams (default 13), e-mailed from the team's registered
-  contact at random moments over --spread seconds into a private Dovecot (tests/dovecot.py) that the
+  contact at random moments over --spread seconds into a private Dovecot (tests/support/dovecot.py) that the
   connection imap_default points to: the mailbox watch, the pull, the pipeline and the reply in the thread.
 
 For each file: the time from its arrival (the rename into the inbox, or the e-mail's delivery into the
@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import KEY, RESULTS, fresh_database, write_results  # noqa: E402
 
-PROJECT_TESTS = Path(__file__).resolve().parents[1] / "tests"
+PROJECT_TESTS = Path(__file__).resolve().parents[1] / "tests" / "support"
 sys.path.insert(0, str(PROJECT_TESTS))  # side-effect-free helpers shared with the tests
 from airflow_cluster import Cluster, http_up, wait_for  # noqa: E402
 from dovecot import free_port  # noqa: E402

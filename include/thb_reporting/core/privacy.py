@@ -83,7 +83,7 @@ _DATE_SHAPE = re.compile(r"\d{1,2}([-/.])\d{1,2}\1(?:\d{2}|\d{4})")
 # after a letter or digit, nor after '-', '/' or '.' that follow one: references such as SU-2026-000123 or
 # CZŽTL-2026/0123456789), SUSPECT asks the same of ASCII letters and digits only, which holds wherever
 # Python's (any letter or digit) does; those references are then not examined one by one.
-# tests/test_written_forms.py checks the superset property on generated text.
+# tests/unit/core/test_written_forms.py checks the superset property on generated text.
 _CLEAN_START_RE2 = r"(?:^|[^A-Za-z0-9_./\x{2013}-]|(?:^|[^A-Za-z0-9_])[./\x{2013}-])"
 _JMBG_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}./][{_SPACES_RE2}]*)?"
 _PHONE_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}/()][{_SPACES_RE2}]*){{0,3}}"  # no '.': dates are not examined

@@ -28,7 +28,7 @@ nation's sum may leave its neighbour exactly 1). A suppressed cell whose bounds 
 longer chains. While any is, the smallest non-zero part not yet suppressed of the sum that pins it (or
 the smallest other non-zero cell) is suppressed too. Everything is suppressed in one pass
 over the union of both tables' cells and relations (public_outputs), so that no combination of published
-values recomputes a suppressed cell; tests/test_disclosure.py plays the attacker over all the files
+values recomputes a suppressed cell; tests/unit/figures/test_disclosure.py plays the attacker over all the files
 written, with linear-programming bounds.
 Not modelled: an attacker who knows how the secondary cells were chosen, or outside information.
 Pure: no database, no files."""

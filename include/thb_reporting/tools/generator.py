@@ -5,7 +5,7 @@ Everything here is invented: case references, referral numbers and people are ge
 the formats teams really use (CSV in UTF-8 with and without BOM, Windows-1250 with ';', XLSX from the
 template), and given errors can be planted in given files. Each file written is recorded as plain data
 (GeneratedFile: its rows and what was planted); the figures the pipeline must publish from them are the
-tests' oracle (tests/oracle.py), not the product's.
+tests' oracle (tests/support/oracle.py), not the product's.
 """
 from __future__ import annotations
 

@@ -145,7 +145,7 @@ def _pinned(cells: dict[tuple, dict], sums) -> set:
 
 @pytest.fixture
 def national_config(tmp_path, reporting_db_url):
-    from conftest import TEST_KEY
+    from fixtures import TEST_KEY
 
     return PipelineConfig.local(tmp_path / "data", TEST_KEY, reporting_db_url=reporting_db_url,
                                 teams_registry=str(_registry(tmp_path)))

@@ -1,6 +1,6 @@
 """The research export: HTCDS/CTDC-named, pseudonymised victims rows, one per person nationally, k-anonymised.
 The files publish writes are read back and their equivalence classes counted; the rows are compared with
-the generator's truth (tests/oracle.py) where no generalisation was needed (k = 1)."""
+the generator's truth (tests/support/oracle.py) where no generalisation was needed (k = 1)."""
 from __future__ import annotations
 
 import csv

@@ -19,7 +19,7 @@ import uuid
 import pytest
 
 from airflow_cluster import Cluster, http_up, wait_for
-from conftest import IN_CI, TEST_KEY, fresh_database, free_port
+from fixtures import IN_CI, TEST_KEY, fresh_database, free_port
 from helpers import dump
 from oracle import Truth
 from thb_reporting.core import reference

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 
 SHARED = "zajednicki.kontakt@example.org"  # a contact of two teams (subotica and sombor)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, TEST_KEY
+from fixtures import IN_CI, TEST_KEY
 from thb_reporting.core import contracts, reference
 from thb_reporting.intake import ingest
 from thb_reporting.core.config import PipelineConfig

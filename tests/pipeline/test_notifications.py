@@ -93,7 +93,7 @@ def test_every_processed_submission_gets_one_correct_email(config, generator, sm
 
 
 def test_smtp_down_loses_nothing_and_sends_each_once_later(config, generator, smtp_server):
-    from conftest import free_port
+    from fixtures import free_port
 
     port, mailbox = smtp_server
     truth = _process(config, generator)

@@ -235,7 +235,7 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
     from fastapi.testclient import TestClient
     from sqlalchemy import func, select
 
-    from conftest import TEST_KEY
+    from fixtures import TEST_KEY
     from helpers import findings, ledger
     from thb_reporting.tools.airflow_runs import run_dag
     from thb_reporting.core.config import PipelineConfig, sqlite_url

@@ -112,7 +112,7 @@ def _registry_with_national_unit(tmp_path) -> Path:
 def test_national_unit_makes_the_country_and_the_year_has_its_population(tmp_path, reporting_db_url):
     from thb_reporting.core.config import PipelineConfig
 
-    from conftest import TEST_KEY
+    from fixtures import TEST_KEY
 
     config = PipelineConfig.local(tmp_path / "data", TEST_KEY, reporting_db_url=reporting_db_url,
                                   teams_registry=str(_registry_with_national_unit(tmp_path)))

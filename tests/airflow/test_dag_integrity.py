@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-DAGS = Path(__file__).resolve().parents[1] / "dags"
+DAGS = Path(__file__).resolve().parents[2] / "dags"
 HEAVY = ("great_expectations", "pandas", "pyarrow", "openpyxl", "psycopg", "thb_reporting.validation.checks",
          "thb_reporting.validation.suite_runner", "thb_reporting.intake.ingest", "thb_reporting.publishing.publish")
 EXPECTED = {"ingest_submissions", "publish_national_tables", "send_weekly_digest", "lock_quarter", "reporting_calendar"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "include" / "thb_reporting"
+PACKAGE = Path(__file__).resolve().parents[2] / "include" / "thb_reporting"
 
 
 def modules_of(package: Path) -> dict[str, Path]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, TEST_KEY, free_port
+from fixtures import IN_CI, TEST_KEY, free_port
 from helpers import external_references
 from test_pipeline import run_cycle
 from oracle import Truth

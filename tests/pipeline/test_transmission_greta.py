@@ -1,6 +1,6 @@
 """The GRETA transmission (transmissions/greta.py) and the indicators behind it: victims by form with
 "multiple forms" as its own category, referral outcome by referral source, access to justice. The
-workbook is read back with openpyxl and every cell compared with the generator's truth (tests/oracle.py);
+workbook is read back with openpyxl and every cell compared with the generator's truth (tests/support/oracle.py);
 the confidentiality flags with the published (suppressed) tables; the coverage with the registry."""
 from __future__ import annotations
 

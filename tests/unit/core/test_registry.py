@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from thb_reporting.core import reference
 from thb_reporting.core.config import PipelineConfig, sqlite_url
 from thb_reporting.tools.generator import SubmissionGenerator, synthetic_registry

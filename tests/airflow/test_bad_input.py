@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import submission_makers as make
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from helpers import ledger
 from thb_reporting.core import contracts, reference
 from thb_reporting.tools.generator import SubmissionGenerator, encode

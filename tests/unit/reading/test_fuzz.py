@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from thb_reporting.core import contracts
 
 EXAMPLES = int(os.environ.get("THB_FUZZ_EXAMPLES", "40"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import network_guard
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from helpers import external_references, ledger
 from network_guard import OutboundConnection
 from oracle import Truth

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from thb_reporting.core import contracts
 from thb_reporting.intake import ingest
 from thb_reporting.core.config import PipelineConfig

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from helpers import dump, findings, ledger, publications, published_indicator
 from oracle import Truth
 from test_national_coverage import assert_no_partial_sum_labelled_as_the_nation

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from thb_reporting.tools import cli
 from thb_reporting.core import contracts
 from thb_reporting.store.access import SCHEMAS, create_roles

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from helpers import findings, ledger, publications
 from thb_reporting.core import contracts, reference
 from thb_reporting.intake import ingest

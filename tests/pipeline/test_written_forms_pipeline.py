@@ -77,7 +77,7 @@ def test_written_amounts_through_a_real_run(tmp_path, monkeypatch, airflow_db, s
     number cell is its value. Never 350."""
     from sqlalchemy import select
 
-    from conftest import TEST_KEY
+    from fixtures import TEST_KEY
     from helpers import findings, ledger
     from thb_reporting.tools.airflow_runs import run_dag
     from thb_reporting.core.config import sqlite_url

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from helpers import ledger
 from test_mailbox import e_mail, folder, imap, mail_config, run_pipeline, submissions, victims_file  # noqa: F401
 from thb_reporting.intake import ingest

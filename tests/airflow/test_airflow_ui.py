@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, TEST_KEY, free_port
+from fixtures import IN_CI, TEST_KEY, free_port
 from oracle import Truth
 from thb_reporting.core.config import PROJECT_ROOT, sqlite_url
 

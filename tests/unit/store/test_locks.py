@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TEST_KEY
+from fixtures import TEST_KEY
 from helpers import ledger
 from thb_reporting.tools.generator import SubmissionGenerator
 
