@@ -66,17 +66,17 @@ def ingest_submissions():
         import logging
 
         from thb_reporting.core.config import PipelineConfig
-        from thb_reporting.intake.ingest import RETRYING, process_submissions
+        from thb_reporting.intake.ingest import RETRY_NEXT_RUN, process_submissions
         from thb_reporting.store.ledger import Status
         from thb_reporting.ui.run_notes import leave_run_note
 
         outcome = process_submissions(PipelineConfig.from_airflow(), submission_ids) if submission_ids else {}
         leave_run_note(outcome)  # the run's note in the UI: accepted, rejected, failed files
-        if outcome.get(Status.FAILED) or outcome.get(RETRYING):
+        if outcome.get(Status.FAILED) or outcome.get(RETRY_NEXT_RUN):
             # One file's trouble must not hold back the others' publication: the task succeeds.
             logging.getLogger(__name__).warning(
                 "submissions %s failed for good (their team and the coordinator are told); %s failed this time "
-                "and are tried again next run", outcome[Status.FAILED], outcome[RETRYING])
+                "and are tried again next run", outcome[Status.FAILED], outcome[RETRY_NEXT_RUN])
         return {k: len(v) for k, v in outcome.items()}
 
     @task(outlets=[ACCEPTED_SNAPSHOTS])
