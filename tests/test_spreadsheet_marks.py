@@ -245,3 +245,48 @@ def test_the_file_s_other_date_columns_decide_where_the_column_shows_nothing(tmp
     prepared, found = _checked(exported.read_bytes(), f"programmes_{Q}.csv", contract)
     assert not any(rule == "ambiguous_date" for rule, *_ in found), _told(prepared, contract)
     assert prepared.typed[dates[1]].iloc[0].date() == dt.date(2026, 6, 5)
+
+
+# --- identifiers a pasted invisible character would hide -------------------------------------------
+HIDDEN_IDENTIFIERS = {  # the partner's free text, as pasted: an identifier with format characters inside
+    "jmbg": "Udruženje Atina, kontakt 0101100\u200b710006",          # a zero-width space
+    "email": "Udruženje Atina, ana\u2060@\u200batina.org.rs",     # word joiners around the '@'
+    "phone": "Udruženje Atina, tel. 064\u00ad123\u00ad4567",        # soft hyphens (Word's optional hyphens)
+    "jmbg ": "Udruženje Atina \u200e0101\u200d006500006",           # a direction mark, a zero-width joiner
+}
+
+
+def test_an_identifier_with_invisible_characters_inside_is_still_found(tmp_path, soffice):  # noqa: F811
+    """Free text keeps what the team wrote, so the identifier screen must read it as the reader sees it: a
+    JMBG with a zero-width space inside is a JMBG. The file is rejected, and no message shows its digits."""
+    from test_bad_input import _rows as rows_of
+
+    contract = contracts.for_quarter("programmes", Q)
+    [column] = [c.name for c in contract.columns if c.name == "partner"]
+    programmes = rows_of("programmes")[: len(HIDDEN_IDENTIFIERS)]
+    for row, text in zip(programmes, HIDDEN_IDENTIFIERS.values()):
+        row[column] = text
+    book = tmp_path / f"programmes_{Q}.xlsx"
+    book.write_bytes(templates.xlsx_template(contract, programmes))
+    [exported] = soffice([book], 'csv:Text - txt - csv (StarCalc):59,34,76,1', tmp_path / "out")  # ';', UTF-8
+    data = exported.read_bytes()
+    assert "\u200b".encode() in data and "\u00ad".encode() in data  # LibreOffice kept them
+    for name, content in ((f"programmes_{Q}.csv", data),  # and Excel's own CSV, in Windows-1250 (soft hyphen only)
+                          (f"programmes_{Q}.csv", encode("programmes", programmes[2:3], list(contract.column_names),
+                                                         "csv_utf8").decode().encode("cp1250"))):
+        prepared, found = _checked(content, name, contract)
+        told = _told(prepared, contract)
+        identified = {(row, kind) for row, kind in ((f.row, f.detail) for f in prepared.findings
+                                                   if f.rule == "personal_identifier")}
+        expected = {(2 + i, kind.strip()) for i, kind in enumerate(HIDDEN_IDENTIFIERS)} if content is data \
+            else {(2, "phone")}
+        assert identified == expected, told
+        for digits in ("0101100", "710006", "0101", "006500006", "123", "4567", "atina.org"):
+            assert digits not in told
+
+
+def test_a_value_with_an_identifier_split_by_an_invisible_character_is_never_shown():
+    for text in HIDDEN_IDENTIFIERS.values():
+        assert shown(text) == "[hidden]"
+        assert "[hidden]" in shown(f"Partner: {text}", kind="text")
+    assert shown("SU-2026\u200b-0017") == "[hidden]"  # a reference too
