@@ -210,12 +210,38 @@ def test_a_date_both_ways_readable_takes_the_order_the_file_shows(written, meant
     assert prepared.typed["referral_date"].iloc[1].date() == meant
 
 
-@pytest.mark.parametrize("written", [["11/5/2026", "4/6/2026"], ["25/4/2026", "4/25/2026", "11/5/2026"]])
-def test_a_date_is_still_refused_when_nothing_or_both_orders_decide(written):
+def test_a_date_is_still_refused_when_nothing_decides():
+    written = ["11/5/2026", "4/6/2026"]
     prepared, found = _checked(_dated(written))
-    assert ("ambiguous_date", 2 + written.index("11/5/2026"), "referral_date") in found
+    assert found == {("ambiguous_date", 2, "referral_date"), ("ambiguous_date", 3, "referral_date")}
     told = _told(prepared)
     assert "2026-05-11" in told and "2026-11-05" in told  # both readings shown
+
+
+@pytest.mark.parametrize("written, elsewhere", [
+    (["25/4/2026", "4/25/2026", "11/5/2026"], None),       # the column itself writes both ways
+    (["11/5/2026", "2026-05-02"], ["25/4/2026", "4/25/2026"]),  # the column shows nothing; the file both ways
+])
+def test_a_file_that_writes_dates_both_ways_is_told_so(written, elsewhere):
+    """A date both ways readable in a file that shows both orders is date_order_mixed: the message shows both
+    readings and a date written each way, so the team can find what to make alike."""
+    from test_bad_input import _rows as rows_of
+
+    if elsewhere is None:
+        data, contract, name, column = _dated(written), CONTRACT, f"victims_{Q}.csv", "referral_date"
+    else:
+        contract = contracts.for_quarter("programmes", Q)
+        start, end = [c.name for c in contract.columns if c.type == "date"]
+        programmes = rows_of("programmes")[:2]
+        for row, first, last in zip(programmes, elsewhere, written):
+            row[start], row[end] = first, last
+        data = encode("programmes", programmes, list(contract.column_names), "csv_utf8")
+        name, column = f"programmes_{Q}.csv", end
+    prepared, found = _checked(data, name, contract)
+    assert {f for f in found if f[0] != "date_in_quarter"} == {("date_order_mixed", 2 + written.index("11/5/2026"), column)}
+    told = _told(prepared, contract)
+    for words in ("2026-05-11", "2026-11-05", "25/4/2026", "4/25/2026", "sa mesecom na prvom mestu", "month first"):
+        assert words in told, (words, told)
 
 
 def test_the_file_s_other_date_columns_decide_where_the_column_shows_nothing(tmp_path, soffice):  # noqa: F811

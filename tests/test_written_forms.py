@@ -91,7 +91,7 @@ def test_a_column_decides_its_ambiguous_cells(amounts, thousands, serbian):
     """350.000 among 1.250.000 (or 350,000 among 1,250,000) is 350000; the column then shows one convention."""
     sep = "." if serbian else ","
     column = [_grouped(a, sep) for a in amounts] + [f"{thousands}{sep}000", _grouped(1_250_000, sep)]
-    assert thousands_separators(column) == {sep}
+    assert set(thousands_separators(column)) == {sep}
     assert read_whole_number(f"{thousands}{sep}000", sep) == (thousands * 1000, None)
 
 
