@@ -170,13 +170,31 @@ def test_free_text_keeps_its_invisible_characters():
 
     contract = contracts.for_quarter("programmes", Q)
     programmes = rows_of("programmes")
-    text_columns = [c.name for c in contract.columns if c.type == "text" and c.privacy is None]
-    column = text_columns[0]
+    assert {c.name for c in contract.words_as_written} == {"name", "partner"}  # not programme_ref: it names a row
+    column = "name"
     programmes[0][column] = f"Program\u00a0podrške\u200b {programmes[0][column]}"
     data = encode("programmes", programmes, list(contract.column_names), "csv_utf8")
     prepared, found = _checked(data, f"programmes_{Q}.csv", contract)
     assert not any(rule == "invisible_character_removed" for rule, *_ in found)
     assert prepared.typed[column].iloc[0].startswith("Program\u00a0podrške\u200b")
+
+
+def test_a_reference_that_names_a_row_is_cleaned_as_a_code_is(runner):
+    """programme_ref is free of form but names its row (the unique key): 'PR-01' with a zero-width space after
+    it is the same programme as 'PR-01', so two such rows are a duplicate, and the reference is stored clean."""
+    from test_bad_input import _rows as rows_of
+
+    contract = contracts.for_quarter("programmes", Q)
+    programmes = rows_of("programmes")[:3]
+    programmes[1]["programme_ref"] = programmes[0]["programme_ref"] + "\u200b"
+    programmes[2]["programme_ref"] = "\u00a0" + programmes[2]["programme_ref"]
+    data = encode("programmes", programmes, list(contract.column_names), "csv_utf8")
+    prepared, found = _checked(data, f"programmes_{Q}.csv", contract)
+    assert {("invisible_character_removed", 3, "programme_ref"), ("invisible_character_removed", 4, "programme_ref")} <= found
+    assert not any(invisible_characters.INVISIBLE.search(ref) for ref in prepared.typed["programme_ref"])
+    assert prepared.typed["programme_ref"].iloc[1] == programmes[0]["programme_ref"]
+    outcome, found = _validated(data, runner, f"programmes_{Q}.csv", contract)
+    assert ("duplicate_key", 3, "programme_ref") in found, found
 
 
 def test_a_header_with_an_invisible_character_is_the_template_s_column():
