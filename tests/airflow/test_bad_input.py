@@ -18,6 +18,7 @@ from thb_reporting.core import contracts, reference
 from thb_reporting.tools.generator import SubmissionGenerator, encode
 from thb_reporting.store.storage import storage_path
 from thb_reporting.store.warehouse import reporting_engine, table
+from test_templates import soffice  # noqa: F401 (a fixture: LibreOffice, headless)
 
 pytestmark = pytest.mark.airflow
 Q = "2026Q2"
@@ -197,6 +198,71 @@ def _marks_corpus() -> list[tuple[str, str, bytes, str, str | None]]:
     ]
 
 
+# LibreOffice's CSV export filter: delimiter, quote, character set (76 UTF-8, 33 Windows-1250, 65535 UTF-16), first row
+LIBREOFFICE_CSV = {"utf8": "44,34,76,1", "cp1250": "59,34,33,1", "unicode": "9,34,65535,1"}
+
+
+def _libreoffice_corpus(soffice, folder: Path) -> list[tuple[str, str, bytes, str, str | None]]:  # noqa: F811
+    """The same classes (#27) as LibreOffice really writes them: the team's workbook (our template, filled in,
+    with what a paste leaves in its cells and the date formats set on them) exported as CSV in three encodings."""
+    from openpyxl import load_workbook
+
+    from thb_reporting.core import templates
+
+    victims = contracts.for_quarter("victims", Q)
+    programmes_contract = contracts.for_quarter("programmes", Q)
+
+    def rows(n=6):
+        return [{c: r.get(c) for c in victims.column_names} for r in _rows("victims")[:n]]
+
+    pasted = rows()  # a different invisible character in each kind of cell
+    pasted[0]["sex"] = pasted[0]["sex"][:2] + "\u200b" + pasted[0]["sex"][2:]
+    pasted[1]["status"] = f"\u00a0{pasted[1]['status']}\u00a0"
+    pasted[2]["citizenship"] = f"\u200e{pasted[2]['citizenship']}"
+    pasted[3]["exploitation"] = pasted[3]["exploitation"][:3] + "\u00ad" + pasted[3]["exploitation"][3:]
+    in_1250 = rows()  # Windows-1250 has only the no-break space and the soft hyphen of them
+    in_1250[0]["sex"] = in_1250[0]["sex"][:1] + "\u00ad" + in_1250[0]["sex"][1:]
+    in_1250[4]["referral_source"] = f"{in_1250[4]['referral_source']}\u00a0"
+    dated = rows()  # D/M/YYYY cells: 25/4/2026 decides 4/5/2026 and 11/6/2026
+    for row, day in zip(dated, (dt.date(2026, 4, 25), dt.date(2026, 5, 4), dt.date(2026, 6, 11), dt.date(2026, 6, 20))):
+        row["referral_date"] = day
+    programmes = _rows("programmes")[:2]
+    programmes[1]["partner"] = "Udruženje Atina, kontakt 0101100\u200b710006"
+    made = {  # file → (contract, rows, the number format of each data row's date cells, export)
+        "victims_libreoffice": (victims, pasted, None, "utf8"),
+        "victims_libreoffice_1250": (victims, in_1250, None, "cp1250"),
+        "victims_libreoffice_unicode": (victims, dated, ["D/M/YYYY"], "unicode"),
+        "victims_libreoffice_mixed": (victims, dated, ["D/M/YYYY", "M/D/YYYY"], "utf8"),  # rows pasted from another sheet
+        "programmes_libreoffice": (programmes_contract, programmes, None, "utf8"),
+    }
+    exported = {}
+    for stem, (contract, cells, formats, export) in made.items():
+        path = folder / "workbooks" / f"{stem}.xlsx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(templates.xlsx_template(contract, cells))
+        if formats:
+            book = load_workbook(path)
+            for i, row in enumerate(book[contract.dataset].iter_rows(min_row=2)):
+                for cell in row:
+                    if isinstance(cell.value, dt.datetime | dt.date):
+                        cell.number_format = formats[i % len(formats)]
+            book.save(path)
+        [csv_path] = soffice([path], f"csv:Text - txt - csv (StarCalc):{LIBREOFFICE_CSV[export]}", folder / export / stem)
+        exported[stem] = csv_path.read_bytes()
+    assert "\u200b".encode() in exported["victims_libreoffice"] and b"\xad" in exported["victims_libreoffice_1250"]
+    assert exported["victims_libreoffice_unicode"].startswith(b"\xff\xfe") and "4/5/2026".encode("utf-16-le") in \
+        exported["victims_libreoffice_unicode"]
+    assert b"25/4/2026" in exported["victims_libreoffice_mixed"] and b"6/20/2026" in exported["victims_libreoffice_mixed"]
+    return [
+        ("nis", f"victims_{Q}_libreoffice.csv", exported["victims_libreoffice"], "accepted", "invisible_character_removed"),
+        ("leskovac", f"victims_{Q}_libreoffice.csv", exported["victims_libreoffice_1250"], "accepted",
+         "invisible_character_removed"),
+        ("novi_pazar", f"victims_{Q}_libreoffice.csv", exported["victims_libreoffice_unicode"], "accepted", None),
+        ("sombor", f"victims_{Q}_libreoffice.csv", exported["victims_libreoffice_mixed"], "rejected", "date_order_mixed"),
+        ("kikinda", f"programmes_{Q}_libreoffice.csv", exported["programmes_libreoffice"], "rejected", "personal_identifier"),
+    ]
+
+
 # Files no team made, beside the teams' files (storage.NOT_SUBMISSIONS): never in the ledger, never answered.
 JUNK = [".DS_Store", f"._victims_{Q}.csv", f"__MACOSX/._victims_{Q}.csv", "Thumbs.db", "desktop.ini",
         f"~$victims_{Q}.xlsx", f".~lock.victims_{Q}.xlsx#", f"victims_{Q}.csv~", f"victims_{Q}.xlsx.crdownload",
@@ -243,7 +309,7 @@ def _reading_corpus(good: str) -> list[tuple[str, str, bytes, str, str | None]]:
     ]
 
 
-def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server):
+def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, smtp_server, soffice):  # noqa: F811
     from thb_reporting.tools.airflow_runs import run_dag
     from thb_reporting.core.config import sqlite_url
 
@@ -253,7 +319,7 @@ def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, 
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
     monkeypatch.setenv("AIRFLOW_VAR_THB_MAX_FILE_BYTES", str(512 * 1024))
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
-    cases = _corpus()
+    cases = _corpus() + _libreoffice_corpus(soffice, tmp_path / "libreoffice")
     for i, (team, name, content, _, _) in enumerate(cases):
         path = data / "inbox" / team / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -291,11 +357,21 @@ def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, 
     assert len(told) == len(cases)
     assert not {name.rsplit("/", 1)[-1] for _, name in rows} & {j.rsplit("/", 1)[-1] for j in JUNK}  # no junk in the ledger
     # what a team is told of what it could not see: the character named, no valid-looking value called wrong
-    web = rows[("zrenjanin", f"victims_{Q}_web.csv")]
-    [text] = [m.get_body(("plain",)).get_content() for _, m in mailbox.received
-              if m["Message-ID"].startswith(f"<submission-{web.submission_id}-")]
-    assert "ACCEPTED" in text and "ZERO WIDTH SPACE (U+200B)" in text and "SOFT HYPHEN (U+00AD)" in text
-    assert "not allowed" not in text and "nije dozvoljen" not in text
+    def told(team: str, name: str) -> str:
+        [text] = [m.get_body(("plain",)).get_content() for _, m in mailbox.received
+                  if m["Message-ID"].startswith(f"<submission-{rows[(team, name)].submission_id}-")]
+        return text
+
+    for team, name, named in (("zrenjanin", f"victims_{Q}_web.csv", ("ZERO WIDTH SPACE (U+200B)", "SOFT HYPHEN (U+00AD)")),
+                              ("nis", f"victims_{Q}_libreoffice.csv", ("ZERO WIDTH SPACE (U+200B)", "LEFT-TO-RIGHT MARK (U+200E)")),
+                              ("leskovac", f"victims_{Q}_libreoffice.csv", ("SOFT HYPHEN (U+00AD)", "NO-BREAK SPACE (U+00A0)"))):
+        text = told(team, name)
+        assert "ACCEPTED" in text and all(n in text for n in named), (team, text)
+        assert "not allowed" not in text and "nije dozvoljen" not in text
+    mixed = told("sombor", f"victims_{Q}_libreoffice.csv")  # LibreOffice, rows in D/M/YYYY and in M/D/YYYY
+    assert all(d in mixed for d in ("value 5/4/2026", "value 11/6/2026", "25/4/2026", "6/20/2026", "month first")), mixed
+    hidden = told("kikinda", f"programmes_{Q}_libreoffice.csv")  # a JMBG with a zero-width space inside
+    assert "personal identifier (jmbg)" in hidden and "0101100" not in hidden and "710006" not in hidden
     first, second = rows[("vranje", f"victims_{Q}.csv")], rows[("vranje", f"victims_{Q}_v2.csv")]
     assert first.superseded_by == second.submission_id
     assert reference.teams()  # the registry was read, not the files, for the recipients

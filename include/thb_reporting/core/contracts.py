@@ -112,6 +112,14 @@ class Contract:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def words_as_written(self) -> tuple[Column, ...]:
+        """The columns whose cells are kept as the team wrote them, characters it cannot see included: free
+        text. Every other column holds a code, number, date or reference (a pseudonymised one, or a text
+        that names a row: the unique key), which the reader cleans of them (invisible_characters)."""
+        return tuple(c for c in self.columns
+                     if c.type == "text" and c.privacy != "pseudonymise" and c.name not in self.unique_key)
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:

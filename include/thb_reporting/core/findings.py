@@ -53,7 +53,7 @@ def explain(finding: Finding, lang: str = "en", contract: Contract | None = None
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
     fields = {"column": column_as_seen(finding, contract), "value": finding.value or "", "detail": _detail_text(finding, lang),
               "quarter": str(quarter or finding.detail or ""), "allowed": "", "min": "", "max": "", "measure": "",
-              "version": "", "template": "", "columns": "", "from_quarter": ""}
+              "version": "", "template": "", "columns": "", "from_quarter": "", "day_first": "", "month_first": ""}
     if contract and contract.history_measure:
         fields["measure"] = contract.history_measure["label"][lang]
     if contract and finding.column in contract.column_names:
@@ -64,6 +64,8 @@ def explain(finding: Finding, lang: str = "en", contract: Contract | None = None
         fields["detail"] = _in_words(finding.detail, contract, lang)
     if finding.rule in TEMPLATE_RULES:
         fields.update(_template_fields(finding, contract, lang))
+    if finding.rule == "date_order_mixed":  # detail 'reading|reading|a date written day first|one month first'
+        fields.update(zip(("day_first", "month_first"), (finding.detail or "").split("|")[2:4]))
     return texts[lang].format(**fields), texts[f"fix_{lang}"].format(**fields)
 
 
@@ -96,8 +98,8 @@ def _detail_text(finding: Finding, lang: str) -> str:
     '350000 or 350', with a decimal comma in Serbian; the likely date of a two-digit year in brackets."""
     if not finding.detail:
         return ""
-    if finding.rule in ("ambiguous_number", "ambiguous_date"):
-        readings = finding.detail.split("|")
+    if finding.rule in ("ambiguous_number", "ambiguous_date", "date_order_mixed"):
+        readings = finding.detail.split("|")[:2]
         if lang == "sr" and finding.rule == "ambiguous_number":
             readings = [r.replace(".", ",") for r in readings]
         return (" ili " if lang == "sr" else " or ").join(readings)

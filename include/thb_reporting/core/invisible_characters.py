@@ -6,7 +6,8 @@ One home for both sets, used by reading (a file's cells and headers), privacy (w
 the tests. Control characters make a cell unreadable and are never shown. Invisible characters are removed
 from codes, numbers, dates, references and headers before they are checked, with a warning naming the
 character and the cell: otherwise a team is told that `female` (with a zero-width space in it) is not
-allowed, and cannot see why. In free text they are kept as written.
+allowed, and cannot see why. In free text they are kept as written; the identifier screen (privacy) reads
+every text without its format characters, so a JMBG with a zero-width space pasted inside is still found.
 
 The patterns are character classes of literal characters, valid both for Python's re and for the RE2
 engine of pyarrow (which pandas' string columns use)."""
@@ -30,8 +31,20 @@ _SPACES = ((0x00A0, 0x00A0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029
            (0x205F, 0x205F), (0x3000, 0x3000))
 RANGES = tuple(sorted(_FORMAT + _SPACES))
 
-INVISIBLE_CLASS = "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in RANGES) + "]"
+
+def _members(ranges) -> str:
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+
+
+INVISIBLE_CLASS = f"[{_members(RANGES)}]"
 INVISIBLE = re.compile(INVISIBLE_CLASS)
+# The format characters alone: they take no room, so a JMBG or e-mail address with one inside is still one
+# (privacy judges the text without them); the odd spaces are gaps between digit groups, as the plain space.
+FORMAT_CLASS = f"[{_members(_FORMAT)}]"
+FORMAT = re.compile(FORMAT_CLASS)
+ODD_SPACES = _members(_SPACES)  # the members of a character class, to put in one beside the plain space
+# A character written out by made_visible.
+WRITTEN_OUT = re.compile(r"<U\+[0-9A-F]{4,6}>")
 
 
 def is_invisible(ch: str) -> bool:
@@ -50,6 +63,10 @@ def names(text: str) -> str:
 
 def removed(text: str) -> str:
     return INVISIBLE.sub("", text)
+
+
+def without_format(text: str) -> str:
+    return FORMAT.sub("", text)
 
 
 def made_visible(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from thb_reporting.core.invisible_characters import CONTROL, made_visible
+from thb_reporting.core.invisible_characters import CONTROL, FORMAT, FORMAT_CLASS, ODD_SPACES, WRITTEN_OUT, made_visible
 
 TOKEN_BYTES = 16
 
@@ -57,10 +57,11 @@ def pseudonymiser(key: bytes):
 
 
 # --- personal identifiers --------------------------------------------------------------------
-# Spaces that may stand between the digit groups of a number (ASCII, no-break, thin and narrow spaces);
-# the same list in Python and in RE2 (SUSPECT), so that what one accepts the other does.
-_SPACES = "\t \u00a0\u2000-\u200a\u202f\u205f\u3000"
-_SPACES_RE2 = r"\t \x{a0}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}"
+# Spaces that may stand between the digit groups of a number (ASCII, and the odd spaces of
+# invisible_characters: no-break, thin, narrow); the same list in Python and in RE2 (SUSPECT), so that what one
+# accepts the other does. Format characters (zero-width space, soft hyphen) are removed before either looks.
+_SPACES = "\t " + ODD_SPACES
+_SPACES_RE2 = _SPACES  # literal characters, valid in RE2's classes too
 _JMBG_CANDIDATE = re.compile(r"(?<!\d)\d{13}(?!\d)")
 # A JMBG that lost its leading zero as a number in a spreadsheet cell (Excel keeps 12 digits, maybe '.0').
 _JMBG_AS_NUMBER = re.compile(r"'?(\d{12})(?:[.,]0+)?")
@@ -94,6 +95,7 @@ SUSPECT = "|".join([
     rf"{_CLEAN_START_RE2}[(+{_SPACES_RE2}]*(?:0|[^\x{{00}}-\x{{7f}}])\p{{Nd}}(?:{_PHONE_GAP_RE2}\p{{Nd}}){{6}}",  # 0…
     rf"\+[(+{_SPACES_RE2}]*\p{{Nd}}(?:{_PHONE_GAP_RE2}\p{{Nd}}){{6}}",  # +381…
     r"(?i:tel|mob|fax|faks|phone|тел|моб|факс)[^\p{Nd}/\x{2013}-]*\p{Nd}",  # tel. 011 …
+    FORMAT_CLASS,  # a format character anywhere (rare): identifier_kind reads the cell without them
 ])
 
 
@@ -198,7 +200,10 @@ def identifier_kind(text: str) -> str | None:
     JMBG: 13 digits with a valid check digit, in one piece anywhere; or in groups apart by spaces, '-', '.'
     or '/' (one kind), standing on their own, with a day and month first; or, as a whole cell, 12 digits
     (maybe '.0') that are a JMBG once the leading zero a spreadsheet number drops is put back.
-    E-mail: name@domain in any script. Phone numbers: see _has_phone."""
+    E-mail: name@domain in any script. Phone numbers: see _has_phone.
+    Format characters (a zero-width space or soft hyphen pasted inside) are not looked at: they take no room,
+    so 0101100<U+200B>710006 is a JMBG as the reader sees it."""
+    text = FORMAT.sub("", text)
     if _has_jmbg(text):
         return "jmbg"
     if _EMAIL.search(text):
@@ -233,8 +238,11 @@ def may_show(text: str, limit: int = MAX_SHOWN["value"]) -> bool:
 
 
 def _unremarkable(text: str) -> bool:
-    # '_' joins the words of a file name or a header; an identifier glued on by it is still one
-    return not any(identifier_kind(t) or _REFERENCE.search(t) for t in {text, text.replace("_", " ")})
+    # '_' joins the words of a file name or a header; an identifier glued on by it is still one; so is one
+    # with characters that cannot be seen inside, as they are or written out (0101100<U+200B>710006)
+    seen = FORMAT.sub("", WRITTEN_OUT.sub("", text))
+    return not any(identifier_kind(t) or _REFERENCE.search(t)
+                   for t in {text, text.replace("_", " "), seen, seen.replace("_", " ")})
 
 
 def shown(value, *, kind: str = "value") -> str | None:

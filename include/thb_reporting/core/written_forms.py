@@ -69,18 +69,18 @@ def _shape(body: str) -> tuple[str | None, str | None]:
     return "?", "?"
 
 
-def thousands_separators(texts) -> set[str]:
+def thousands_separators(texts) -> dict[str, str]:
     """The thousands separators ('.' or ',') that written numbers show beyond doubt: '.' from 1.250.000,
     1.500,00 or 12,5; ',' from 1,250,000, 1,500.00 or 12.5. One of them is the convention of the cells;
-    none or both decide nothing."""
-    seen = set()
+    none or both decide nothing. Each with the first number that shows it, as date_orders."""
+    seen = {}
     for text in texts:
         parts = split_number(text)
         thousands, decimal = _shape(parts[2]) if parts else (None, None)
         if thousands in (".", ","):
-            seen.add(thousands)
+            seen.setdefault(thousands, text[:20])
         elif decimal in (".", ","):
-            seen.add("," if decimal == "." else ".")
+            seen.setdefault("," if decimal == "." else ".", text[:20])
     return seen
 
 
@@ -164,29 +164,35 @@ def _date(year: int, month: int, day: int) -> dt.date | None:
 
 
 DAY_FIRST, MONTH_FIRST = "day_first", "month_first"
+BOTH_ORDERS = "both_orders"  # the file writes dates both ways: a date both ways readable is date_order_mixed
 
 
-def date_orders(texts) -> set[str]:
-    """The orders of day and month that written dates show beyond doubt: day first from 25/7/2026 or
-    25.07.2026 (dots and dashes are always day first), month first from 7/25/2026. One of them is the
-    convention of the cells; none or both decide nothing."""
-    seen = set()
+def date_orders(texts) -> dict[str, str]:
+    """The orders of day and month that written dates show beyond doubt, each with the first date that
+    shows it: day first from 25/7/2026 or 25.07.2026 (dots and dashes are always day first), month first
+    from 7/25/2026. One of them is the convention of the cells; none decides nothing, and both make the
+    dates that could be read either way date_order_mixed."""
+    seen = {}
     for text in texts:
         text = text.strip()
         if _DAY_FIRST.fullmatch(text):
-            seen.add(DAY_FIRST)
+            seen.setdefault(DAY_FIRST, text[:20])
         elif m := _SLASHED.fullmatch(text):
             first, second = int(m.group(1)), int(m.group(2))
             if first > 12 >= second:
-                seen.add(DAY_FIRST)
+                seen.setdefault(DAY_FIRST, text[:20])
             elif second > 12 >= first:
-                seen.add(MONTH_FIRST)
+                seen.setdefault(MONTH_FIRST, text[:20])
+        if len(seen) == 2:
+            break
     return seen
 
 
 def read_date(text: str, order: str | None = None):
     """(date, None) or (None, Problem) for one cell of a date column. order: DAY_FIRST or MONTH_FIRST, the
-    convention the file's other dates show (date_orders), which reads a slashed date both ways could be."""
+    convention the file's other dates show (date_orders), which reads a slashed date both ways could be;
+    BOTH_ORDERS where they show both, which makes such a date date_order_mixed (ambiguous_date where
+    nothing shows an order)."""
     text = text.strip()
     if m := _SERIAL.fullmatch(text):
         serial = int(m.group(1))
@@ -212,7 +218,8 @@ def read_date(text: str, order: str | None = None):
     if len(dates) > 1 and order in (DAY_FIRST, MONTH_FIRST):
         return dates[0 if order == DAY_FIRST else 1], None
     if len(dates) > 1:
-        return None, Problem("ambiguous_date", text[:20], "|".join(d.isoformat() for d in dates))
+        rule = "date_order_mixed" if order == BOTH_ORDERS else "ambiguous_date"
+        return None, Problem(rule, text[:20], "|".join(d.isoformat() for d in dates))
     return dates[0], None
 
 
@@ -236,9 +243,10 @@ RULES = {
         "first (15/07/2026) unless only the month-first reading is a date (07/15/2026, as English-locale "
         "spreadsheets write it). Where both readings are dates (05/07/2026), the column's other dates decide "
         "where they show the order beyond doubt (25/07/2026 or 25.07.2026: day first; 07/25/2026: month "
-        "first); if they show none, the file's other date columns decide. If nothing decides, or the file "
-        "shows both orders, the cell is a finding (ambiguous_date) that shows both readings. A two-digit year "
-        "(15.07.26) is a finding (two_digit_year), as is "
+        "first); if they show none, the file's other date columns decide. If nothing decides, the cell is a "
+        "finding (ambiguous_date) that shows both readings; if the column (or, where it shows none, the file) "
+        "writes dates both day first and month first, it is a finding (date_order_mixed) that also shows a "
+        "date written each way. A two-digit year (15.07.26) is a finding (two_digit_year), as is "
         "an impossible date such as 31.02.2026 (date_format).",
     ],
     "sr": [
@@ -259,7 +267,9 @@ RULES = {
         "osim ako je datum samo čitanje sa mesecom na prvom mestu (07/15/2026); kada su oba čitanja datumi "
         "(05/07/2026), odlučuju ostali datumi iste kolone kada pokazuju redosled (25/07/2026 ili 25.07.2026: "
         "prvo dan; 07/25/2026: prvo mesec), a ako ga ne pokazuju, ostale kolone datuma u fajlu. Ako ništa ne "
-        "odlučuje, ili fajl pokazuje oba redosleda, ćelija je greška (ambiguous_date) koja prikazuje oba. Godina sa dve cifre (15.07.26) je "
+        "odlučuje, ćelija je greška (ambiguous_date) koja prikazuje oba čitanja; ako kolona (ili, kada ona ne "
+        "pokazuje redosled, fajl) ima datume napisane i sa danom i sa mesecom na prvom mestu, ćelija je greška "
+        "(date_order_mixed) koja prikazuje i po jedan datum napisan na svaki način. Godina sa dve cifre (15.07.26) je "
         "greška (two_digit_year), kao i nemoguć datum, npr. 31.02.2026 (date_format).",
     ],
 }

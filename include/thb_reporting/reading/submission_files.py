@@ -274,7 +274,8 @@ def _control_findings(frame, header: list[str], header_row: int, contract_column
 def _invisible_findings(frame, header: list[str], header_row: int, dataset: str) -> list:
     """An invisible_character_removed warning for every header, and every cell of a code, number, date or
     reference, that holds a character the team cannot see (invisible_characters), which is removed here,
-    in `frame`, before any check; the warning names the character and the cell. Free text keeps them."""
+    in `frame`, before any check; the warning names the character and the cell. Free text
+    (Contract.words_as_written) keeps them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -285,7 +286,7 @@ def _invisible_findings(frame, header: list[str], header_row: int, dataset: str)
     findings = [Finding("invisible_character_removed", WARNING, column=shown_header(_column_name(text), i), row=header_row,
                         detail=invisible_characters.names(text))
                 for i, text in enumerate(header, start=1) if invisible_characters.INVISIBLE.search(text)]
-    cleaned = [c for c in contract.columns if c.type != "text" or c.privacy == "pseudonymise"]
+    cleaned = [c for c in contract.columns if c not in contract.words_as_written]
     for col in cleaned:
         if col.name not in frame.columns or list(frame.columns).count(col.name) > 1:
             continue  # a missing or duplicated column is reported as such

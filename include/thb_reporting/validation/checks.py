@@ -18,7 +18,8 @@ from thb_reporting.reading.submission_files import DECLARED_TEMPLATE, READING_FI
 from thb_reporting.validation.suite_runner import SuiteRunner, findings_from_gx
 from thb_reporting.core.contracts import ROW_KEY
 from thb_reporting.validation.suites import load_suite
-from thb_reporting.core.written_forms import Problem, date_orders, read_date, read_whole_number, thousands_separators
+from thb_reporting.core.written_forms import (BOTH_ORDERS, DAY_FIRST, MONTH_FIRST, Problem, date_orders, read_date,
+                                         read_whole_number, thousands_separators)
 
 
 # --- structure and identifiers ----------------------------------------------------------------
@@ -170,10 +171,12 @@ def _typed_column(raw, col, convention: str | None = None):
     return text.astype("str"), None, raw
 
 
-def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
+def _file_convention(frame, contract: Contract) -> tuple[dict[str, str | None], dict[str, str]]:
     """Per whole-number column, the thousands separator its cells show beyond doubt, and per date column
     the order of day and month its cells show beyond doubt; where they show none, the one the file's other
-    columns of the type show; None where nothing (or both) shows."""
+    columns of the type show; None where nothing (or both separators) shows. A date column whose dates (or,
+    where they show none, the file's) show both orders has BOTH_ORDERS, and in the second dict 'a|b', a
+    date written day first and one written month first, for the message (as numbers do: mirror them)."""
     import pandas as pd
 
     def written(values, plain: str):  # the distinct cells other than the plain form (only they show a convention)
@@ -185,10 +188,15 @@ def _file_convention(frame, contract: Contract) -> dict[str, str | None]:
                                ("date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date_orders)):
         shown = {c.name: shows(written(frame[c.name], plain))
                  for c in contract.columns if c.type == kind and c.name in frame.columns}
-        everywhere = set().union(*shown.values()) if shown else set()
+        everywhere = {}
+        for seen in shown.values():
+            everywhere = seen | everywhere  # the first column's example of each kept
         own = {name: seen or everywhere for name, seen in shown.items()}
         conventions |= {name: next(iter(seen)) if len(seen) == 1 else None for name, seen in own.items()}
-    return conventions
+        if kind == "date":
+            both = {name: f"{seen[DAY_FIRST]}|{seen[MONTH_FIRST]}" for name, seen in own.items() if len(seen) == 2}
+            conventions |= dict.fromkeys(both, BOTH_ORDERS)
+    return conventions, both
 
 
 def parse_types(frame, contract: Contract):
@@ -198,7 +206,7 @@ def parse_types(frame, contract: Contract):
 
     typed = pd.DataFrame({ROW_KEY: frame[ROW_KEY].astype("int64")}, index=frame.index)
     findings = []
-    conventions = _file_convention(frame, contract)
+    conventions, both_orders = _file_convention(frame, contract)
     for col in contract.columns:
         if col.type == "text":
             values, problems, raw = _typed_column(frame[col.name], col)
@@ -211,7 +219,8 @@ def parse_types(frame, contract: Contract):
             values = values.take(codes).set_axis(frame.index)
             if problems is not None:  # the cells of the wrong type, with what the finding may show
                 wrong = problems.notna().to_numpy(dtype=bool)[codes]
-                findings += [Finding(p.rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=p.value, detail=p.detail)
+                findings += [Finding(p.rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=p.value,
+                                     detail=f"{p.detail}|{both_orders[col.name]}" if p.rule == "date_order_mixed" else p.detail)
                              for idx, p in zip(frame.index[wrong], problems.to_numpy()[codes[wrong]])]
         typed[col.name] = values
     return typed, findings

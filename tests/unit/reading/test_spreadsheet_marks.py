@@ -170,13 +170,31 @@ def test_free_text_keeps_its_invisible_characters():
 
     contract = contracts.for_quarter("programmes", Q)
     programmes = rows_of("programmes")
-    text_columns = [c.name for c in contract.columns if c.type == "text" and c.privacy is None]
-    column = text_columns[0]
+    assert {c.name for c in contract.words_as_written} == {"name", "partner"}  # not programme_ref: it names a row
+    column = "name"
     programmes[0][column] = f"Program\u00a0podrške\u200b {programmes[0][column]}"
     data = encode("programmes", programmes, list(contract.column_names), "csv_utf8")
     prepared, found = _checked(data, f"programmes_{Q}.csv", contract)
     assert not any(rule == "invisible_character_removed" for rule, *_ in found)
     assert prepared.typed[column].iloc[0].startswith("Program\u00a0podrške\u200b")
+
+
+def test_a_reference_that_names_a_row_is_cleaned_as_a_code_is(runner):
+    """programme_ref is free of form but names its row (the unique key): 'PR-01' with a zero-width space after
+    it is the same programme as 'PR-01', so two such rows are a duplicate, and the reference is stored clean."""
+    from test_bad_input import _rows as rows_of
+
+    contract = contracts.for_quarter("programmes", Q)
+    programmes = rows_of("programmes")[:3]
+    programmes[1]["programme_ref"] = programmes[0]["programme_ref"] + "\u200b"
+    programmes[2]["programme_ref"] = "\u00a0" + programmes[2]["programme_ref"]
+    data = encode("programmes", programmes, list(contract.column_names), "csv_utf8")
+    prepared, found = _checked(data, f"programmes_{Q}.csv", contract)
+    assert {("invisible_character_removed", 3, "programme_ref"), ("invisible_character_removed", 4, "programme_ref")} <= found
+    assert not any(invisible_characters.INVISIBLE.search(ref) for ref in prepared.typed["programme_ref"])
+    assert prepared.typed["programme_ref"].iloc[1] == programmes[0]["programme_ref"]
+    outcome, found = _validated(data, runner, f"programmes_{Q}.csv", contract)
+    assert ("duplicate_key", 3, "programme_ref") in found, found
 
 
 def test_a_header_with_an_invisible_character_is_the_template_s_column():
@@ -210,12 +228,38 @@ def test_a_date_both_ways_readable_takes_the_order_the_file_shows(written, meant
     assert prepared.typed["referral_date"].iloc[1].date() == meant
 
 
-@pytest.mark.parametrize("written", [["11/5/2026", "4/6/2026"], ["25/4/2026", "4/25/2026", "11/5/2026"]])
-def test_a_date_is_still_refused_when_nothing_or_both_orders_decide(written):
+def test_a_date_is_still_refused_when_nothing_decides():
+    written = ["11/5/2026", "4/6/2026"]
     prepared, found = _checked(_dated(written))
-    assert ("ambiguous_date", 2 + written.index("11/5/2026"), "referral_date") in found
+    assert found == {("ambiguous_date", 2, "referral_date"), ("ambiguous_date", 3, "referral_date")}
     told = _told(prepared)
     assert "2026-05-11" in told and "2026-11-05" in told  # both readings shown
+
+
+@pytest.mark.parametrize("written, elsewhere", [
+    (["25/4/2026", "4/25/2026", "11/5/2026"], None),       # the column itself writes both ways
+    (["11/5/2026", "2026-05-02"], ["25/4/2026", "4/25/2026"]),  # the column shows nothing; the file both ways
+])
+def test_a_file_that_writes_dates_both_ways_is_told_so(written, elsewhere):
+    """A date both ways readable in a file that shows both orders is date_order_mixed: the message shows both
+    readings and a date written each way, so the team can find what to make alike."""
+    from test_bad_input import _rows as rows_of
+
+    if elsewhere is None:
+        data, contract, name, column = _dated(written), CONTRACT, f"victims_{Q}.csv", "referral_date"
+    else:
+        contract = contracts.for_quarter("programmes", Q)
+        start, end = [c.name for c in contract.columns if c.type == "date"]
+        programmes = rows_of("programmes")[:2]
+        for row, first, last in zip(programmes, elsewhere, written):
+            row[start], row[end] = first, last
+        data = encode("programmes", programmes, list(contract.column_names), "csv_utf8")
+        name, column = f"programmes_{Q}.csv", end
+    prepared, found = _checked(data, name, contract)
+    assert {f for f in found if f[0] != "date_in_quarter"} == {("date_order_mixed", 2 + written.index("11/5/2026"), column)}
+    told = _told(prepared, contract)
+    for words in ("2026-05-11", "2026-11-05", "25/4/2026", "4/25/2026", "sa mesecom na prvom mestu", "month first"):
+        assert words in told, (words, told)
 
 
 def test_the_file_s_other_date_columns_decide_where_the_column_shows_nothing(tmp_path, soffice):  # noqa: F811
@@ -245,3 +289,48 @@ def test_the_file_s_other_date_columns_decide_where_the_column_shows_nothing(tmp
     prepared, found = _checked(exported.read_bytes(), f"programmes_{Q}.csv", contract)
     assert not any(rule == "ambiguous_date" for rule, *_ in found), _told(prepared, contract)
     assert prepared.typed[dates[1]].iloc[0].date() == dt.date(2026, 6, 5)
+
+
+# --- identifiers a pasted invisible character would hide -------------------------------------------
+HIDDEN_IDENTIFIERS = {  # the partner's free text, as pasted: an identifier with format characters inside
+    "jmbg": "Udruženje Atina, kontakt 0101100\u200b710006",          # a zero-width space
+    "email": "Udruženje Atina, ana\u2060@\u200batina.org.rs",     # word joiners around the '@'
+    "phone": "Udruženje Atina, tel. 064\u00ad123\u00ad4567",        # soft hyphens (Word's optional hyphens)
+    "jmbg ": "Udruženje Atina \u200e0101\u200d006500006",           # a direction mark, a zero-width joiner
+}
+
+
+def test_an_identifier_with_invisible_characters_inside_is_still_found(tmp_path, soffice):  # noqa: F811
+    """Free text keeps what the team wrote, so the identifier screen must read it as the reader sees it: a
+    JMBG with a zero-width space inside is a JMBG. The file is rejected, and no message shows its digits."""
+    from test_bad_input import _rows as rows_of
+
+    contract = contracts.for_quarter("programmes", Q)
+    [column] = [c.name for c in contract.columns if c.name == "partner"]
+    programmes = rows_of("programmes")[: len(HIDDEN_IDENTIFIERS)]
+    for row, text in zip(programmes, HIDDEN_IDENTIFIERS.values()):
+        row[column] = text
+    book = tmp_path / f"programmes_{Q}.xlsx"
+    book.write_bytes(templates.xlsx_template(contract, programmes))
+    [exported] = soffice([book], 'csv:Text - txt - csv (StarCalc):59,34,76,1', tmp_path / "out")  # ';', UTF-8
+    data = exported.read_bytes()
+    assert "\u200b".encode() in data and "\u00ad".encode() in data  # LibreOffice kept them
+    for name, content in ((f"programmes_{Q}.csv", data),  # and Excel's own CSV, in Windows-1250 (soft hyphen only)
+                          (f"programmes_{Q}.csv", encode("programmes", programmes[2:3], list(contract.column_names),
+                                                         "csv_utf8").decode().encode("cp1250"))):
+        prepared, found = _checked(content, name, contract)
+        told = _told(prepared, contract)
+        identified = {(row, kind) for row, kind in ((f.row, f.detail) for f in prepared.findings
+                                                   if f.rule == "personal_identifier")}
+        expected = {(2 + i, kind.strip()) for i, kind in enumerate(HIDDEN_IDENTIFIERS)} if content is data \
+            else {(2, "phone")}
+        assert identified == expected, told
+        for digits in ("0101100", "710006", "0101", "006500006", "123", "4567", "atina.org"):
+            assert digits not in told
+
+
+def test_a_value_with_an_identifier_split_by_an_invisible_character_is_never_shown():
+    for text in HIDDEN_IDENTIFIERS.values():
+        assert shown(text) == "[hidden]"
+        assert "[hidden]" in shown(f"Partner: {text}", kind="text")
+    assert shown("SU-2026\u200b-0017") == "[hidden]"  # a reference too
