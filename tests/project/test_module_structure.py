@@ -126,6 +126,14 @@ def test_the_package_has_no_import_cycle():
         " ⇄ ".join(c) + " (" + ", ".join(f"{m}→{sorted(graph[m] & set(c))}" for m in c) + ")" for c in found)
 
 
+def test_reference_quarters_and_contracts_import_one_way():
+    """reference (code lists, teams) ← quarters (dates, deadlines) ← contracts ← the rest."""
+    graph = import_graph()
+    assert graph["core.reference"] == set()
+    assert graph["core.quarters"] <= {"core.reference"}
+    assert "core.contracts" not in graph["core.reference"] | graph["core.quarters"]
+
+
 def test_imports_go_down_the_stages_and_never_across():
     """thb_reporting.STAGES, declared once: a module imports from its own stage and the stages before it;
     intake, publishing and messaging are siblings that meet only through the store."""
