@@ -218,7 +218,8 @@ TYPED_LATER = {
     "figures.coverage", "figures.disclosure", "figures.indicator_catalogue", "figures.indicators",
     "intake.inbox_watch", "intake.ingest", "intake.mailbox", "messaging.messages", "messaging.notifications",
     "publishing.publish", "publishing.transmissions.eurostat", "publishing.transmissions.greta",
-    "publishing.transmissions.model", "publishing.transmissions.sdg", "reading.submission_files",
+    "publishing.transmissions.model", "publishing.transmissions.sdg",
+    "reading.delimited", "reading.text", "reading.workbook",  # reading.submission_files, split in three
     "reports.national_figures", "store.ledger", "store.migrations.env", "store.snapshots", "store.storage",
     "store.warehouse", "tools.cli", "tools.dictionary", "tools.generator", "ui.run_notes", "ui.status_report",
     "validation.checks", "validation.suite_runner",
