@@ -13,6 +13,7 @@ from thb_reporting.intake import ingest
 from thb_reporting.publishing import publish
 from thb_reporting.core.privacy import PseudonymisationKeyMissing
 from thb_reporting.store.storage import storage_path
+from thb_reporting.validation import checks
 
 TEAMS = ["subotica", "novi_sad", "nis", "vranje"]
 PLANTS = {("subotica", "2026Q1"): "unknown_code", ("novi_sad", "2026Q2"): "jmbg", ("nis", "2026Q1"): "missing_column"}
@@ -160,14 +161,14 @@ def test_each_file_is_read_and_parsed_once_per_run(config, generator, monkeypatc
     monkeypatch.setattr(ingest, "read_submission",
                         spy(parsed, lambda data, name: hashlib.sha256(data).hexdigest(), ingest.read_submission))
 
-    def clear_in_batches(runner, dataset, quarter, group):
+    def clear_in_batches(runner, suite_name, quarter, group):
         batched.extend(group)
         if batch_fails:
             raise RuntimeError("the batch cannot be validated")
-        return real_clear(runner, dataset, quarter, group)
+        return real_clear(runner, suite_name, quarter, group)
 
-    real_clear = ingest.clear_in_batches
-    monkeypatch.setattr(ingest, "clear_in_batches", clear_in_batches)
+    real_clear = checks.clear_in_batches
+    monkeypatch.setattr(checks, "clear_in_batches", clear_in_batches)
 
     outcome = ingest.process_submissions(config, ingest.collect_new_submissions(config))
     assert (len(outcome["accepted"]), len(outcome["rejected"]), outcome["failed"]) == (5, 3, [])
