@@ -26,7 +26,7 @@ from thb_reporting.checks import Prepared, clear_in_batches, finish, prepare
 from thb_reporting.config import PipelineConfig
 from thb_reporting.contracts import Contract, band_bounds
 from thb_reporting.faults import fault_point
-from thb_reporting.findings import ERROR, Finding, describe
+from thb_reporting.findings import ERROR, Finding, describe, is_note
 from thb_reporting.history import earlier_measures, history_warnings
 from thb_reporting.locks import locked_quarters
 from thb_reporting.privacy import pseudonymiser, shown
@@ -318,6 +318,8 @@ class _Processor:
             findings = [Finding(e.rule, row=e.row, detail=e.message)]
         quarter = name.quarter if name else None
         errors = [f for f in findings if f.severity == ERROR]
+        if errors:  # a note tells that the file is accepted as it is (findings.is_note): not so for this one
+            findings = [f for f in findings if not is_note(f.rule)]
         measure = None
         if not errors:
             measure = contract.measure(outcome.typed)
