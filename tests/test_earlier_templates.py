@@ -119,6 +119,10 @@ def test_national_figures_count_the_columns_a_file_lacks_as_not_stated(config, g
     assert covered.not_in_file == "; ".join(f"{c}: {len(old.rows)}" for c in sorted(V2_COLUMNS))
     assert "file of an earlier template lacks the column" in covered.description_en
     assert "ranijeg šablona" in covered.description_sr
+    for column in V2_COLUMNS:  # the columns in the words of the national summary's reader
+        label = contracts.load("victims").column(column).label
+        assert f"{label['en']} ({len(old.rows)} persons/rows)" in covered.description_en
+        assert f"{label['sr']} ({len(old.rows)} osoba/redova)" in covered.description_sr
 
 
 def test_small_counts_of_not_stated_persons_are_shown_as_a_range(config, generator):
