@@ -77,6 +77,8 @@ def test_a_version_1_file_for_a_version_2_quarter_is_accepted_and_told(config, g
     assert "Template: the file was made from version 1; version 2 is in force for this quarter" in text
     assert "Note: The file was made from template version 1." in text and "Napomena: Fajl je" in text
     assert "Warning" not in text and "row —" not in text
+    [report] = [a for a in attachments if a.get_filename().startswith("validacija_validation_")]
+    assert '<tr data-rule="columns_of_later_template"><td>note</td>' in report.get_content()
     assert "Nothing is wrong with the figures you sent" in text and "nije ništa pogrešno" in text
     for column in V2_COLUMNS:  # named in the team's words, both languages
         label = contracts.load("victims").column(column).label
