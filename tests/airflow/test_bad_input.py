@@ -170,6 +170,9 @@ def _marks_corpus() -> list[tuple[str, str, bytes, str, str | None]]:
             return values
         return mark
 
+    from thb_reporting.core.templates import column_label, xlsx_template
+
+    labelled = [f"{column_label(c)} ({c.name})" for c in v1.columns]  # as the v1 template's CSV export, Excel in Serbia
     header_marked = text(v1.column_names).replace("sex", "se\u200bx", 1).replace("status", "\u00a0status", 1)
     ambiguous = [{**r, "referral_date": dt.date(2026, 5, 4)} for r in rows]  # 4/5/2026 and nothing decides
     deciding = [{**r, "referral_date": dt.date(2026, 4, 5 + 4 * i)} for i, r in enumerate(rows)]  # 25/4 among them
@@ -181,6 +184,15 @@ def _marks_corpus() -> list[tuple[str, str, bytes, str, str | None]]:
          "rejected", "missing_column"),
         ("subotica", f"victims_{Q}_novi_sablon.xlsx", encode("victims", v2_empty, list(v2.column_names), "xlsx"),
          "accepted", "empty_column_of_later_template"),
+        # last quarter's workbook kept and filled in: it declares version 1 in its file properties
+        ("zrenjanin", f"victims_{q3}_stari_sablon.xlsx", xlsx_template(v1, q3_rows()), "accepted",
+         "columns_of_later_template"),
+        ("pancevo", f"victims_{q3}_excel.csv",
+         (text(labelled, delimiter=";").split("\r\n", 1)[0] + "\r\n"
+          + text(v1.column_names, q3_rows(), delimiter=";").split("\r\n", 1)[1]).encode("cp1250"),
+         "accepted", "columns_of_later_template"),
+        ("sabac", f"victims_{q3}_stari_sablon.csv", text([c for c in v1.column_names if c != "sex"], q3_rows()).encode(),
+         "rejected", "missing_column"),
         ("sombor", f"victims_{Q}_excel.csv", ("sep=;\r\n" + text(v1.column_names, delimiter=";")).encode("utf-8-sig"),
          "accepted", None),
         ("kikinda", f"victims_{Q}_excel.csv", ('"sep=;"\r\n' + text(v1.column_names, delimiter=";")).encode("cp1250"),
@@ -262,6 +274,23 @@ def _libreoffice_corpus(soffice, folder: Path) -> list[tuple[str, str, bytes, st
         ("kikinda", f"programmes_{Q}_libreoffice.csv", exported["programmes_libreoffice"], "rejected", "personal_identifier"),
     ]
 
+# What a team is told of a file made from an earlier template (#27 point 1): (team, file) → words its receipt
+# must hold, and whether the current template is attached.
+EARLIER_TEMPLATE_TOLD = {
+    ("nis", "victims_2026Q3.csv"): (["Napomena: Fajl je napravljen po šablonu verzije 1.",
+                                     "Note: The file was made from template version 1.",
+                                     "Free legal aid", "Nothing is wrong with the figures you sent",
+                                     "Template: the file was made from version 1; version 2 is in force"], True),
+    ("zrenjanin", "victims_2026Q3_stari_sablon.xlsx"): (["Note: The file was made from template version 1.",
+                                                         "Fajl je prihvaćen; te kolone su zabeležene kao „nije navedeno“"],
+                                                        True),
+    ("pancevo", "victims_2026Q3_excel.csv"): (["Note: The file was made from template version 1."], True),
+    ("vranje", "victims_2026Q3.csv"): (["Column Status is missing.", "Use the current template; do not delete",
+                                        "Template: the file was made from version 1"], True),
+    ("sabac", "victims_2026Q3_stari_sablon.csv"): (["Column Pol / Sex is missing."], True),
+    ("subotica", "victims_2026Q2_novi_sablon.xlsx"): (
+        ["exists from quarter 2026Q3 (template version 2); it is not recorded for this quarter. It is empty"], False),
+}
 
 # Files no team made, beside the teams' files (storage.NOT_SUBMISSIONS): never in the ledger, never answered.
 JUNK = [".DS_Store", f"._victims_{Q}.csv", f"__MACOSX/._victims_{Q}.csv", "Thumbs.db", "desktop.ini",
@@ -372,6 +401,14 @@ def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, 
     assert all(d in mixed for d in ("value 5/4/2026", "value 11/6/2026", "25/4/2026", "6/20/2026", "month first")), mixed
     hidden = told("kikinda", f"programmes_{Q}_libreoffice.csv")  # a JMBG with a zero-width space inside
     assert "personal identifier (jmbg)" in hidden and "0101100" not in hidden and "710006" not in hidden
+    for (team, name), (words, attached) in EARLIER_TEMPLATE_TOLD.items():
+        sub = rows[(team, name)]
+        [told] = [m for _, m in mailbox.received if m["Message-ID"].startswith(f"<submission-{sub.submission_id}-")]
+        body = told.get_body(("plain",)).get_content()
+        assert all(w in body for w in words), (team, name, [w for w in words if w not in body], body)
+        templates_sent = [a.get_filename() for a in told.iter_attachments()
+                          if a.get_filename().startswith("victims_template")]
+        assert templates_sent == (["victims_template_v2.xlsx"] if attached else []), (team, name)
     first, second = rows[("vranje", f"victims_{Q}.csv")], rows[("vranje", f"victims_{Q}_v2.csv")]
     assert first.superseded_by == second.submission_id
     assert reference.teams()  # the registry was read, not the files, for the recipients

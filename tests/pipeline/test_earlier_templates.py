@@ -74,6 +74,13 @@ def test_a_version_1_file_for_a_version_2_quarter_is_accepted_and_told(config, g
     text, attachments = _receipt(mailbox, "nis")
     assert text.index("PRIHVAĆEN") < text.index("ACCEPTED")
     assert "šablonu verzije 1" in text and "template version 1" in text
+    # named in the receipt's heading too, and told as a note (nothing is wrong), not as a warning with rows
+    assert "Šablon: fajl je napravljen po verziji 1; za ovo tromesečje važi verzija 2" in text
+    assert "Template: the file was made from version 1; version 2 is in force for this quarter" in text
+    assert "Note: The file was made from template version 1." in text and "Napomena: Fajl je" in text
+    assert "Warning" not in text and "row —" not in text
+    [report] = [a for a in attachments if a.get_filename().startswith("validacija_validation_")]
+    assert '<tr data-rule="columns_of_later_template"><td>note</td>' in report.get_content()
     assert "Nothing is wrong with the figures you sent" in text and "nije ništa pogrešno" in text
     for column in V2_COLUMNS:  # named in the team's words, both languages
         label = contracts.load("victims").column(column).label
@@ -116,6 +123,10 @@ def test_national_figures_count_the_columns_a_file_lacks_as_not_stated(config, g
     assert covered.not_in_file == "; ".join(f"{c}: {len(old.rows)}" for c in sorted(V2_COLUMNS))
     assert "file of an earlier template lacks the column" in covered.description_en
     assert "ranijeg šablona" in covered.description_sr
+    for column in V2_COLUMNS:  # the columns in the words of the national summary's reader
+        label = contracts.load("victims").column(column).label
+        assert f"{label['en']} ({len(old.rows)} persons/rows)" in covered.description_en
+        assert f"{label['sr']} ({len(old.rows)} osoba/redova)" in covered.description_sr
 
 
 def test_small_counts_of_not_stated_persons_are_shown_as_a_range(config, generator):
@@ -135,6 +146,50 @@ def test_a_file_lacking_a_required_column_is_still_rejected(config, generator):
     assert sub.status == "rejected"
     rules = {f.rule for f in findings(config.reporting_db_url)}
     assert "missing_column" in rules
+
+
+@pytest.fixture
+def later_required(tmp_path, monkeypatch):
+    """The victims contract on a copy whose version 2 makes its first added column (methods_of_control) required."""
+    import shutil
+
+    import yaml
+
+    from test_contract_versions import _forget_cached_contracts
+
+    folder = tmp_path / "contracts"
+    shutil.copytree(contracts.PACKAGE_CONTRACTS, folder)
+    doc = yaml.safe_load((folder / "victims.yaml").read_text(encoding="utf-8"))
+    doc["versions"][0]["added_columns"][0]["required"] = True
+    (folder / "victims.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("THB_CONTRACTS_DIR", str(folder))
+    _forget_cached_contracts()
+    yield doc["versions"][0]["added_columns"][0]["name"]
+    _forget_cached_contracts()
+
+
+def test_a_file_lacking_a_column_a_later_version_made_required_is_rejected_and_told(config, generator, smtp_server,
+                                                                                    later_required):
+    """Through a run: rejected, the ledger says which template the file followed, and the receipt names the
+    column, the version that made it required and the template to send the quarter again in (attached)."""
+    port, mailbox = smtp_server
+    generator.victims_file("nis", QUARTER, template_version=1, file_format="csv_cp1250", people=5)
+    _run(config)
+    [sub] = ledger(config.reporting_db_url)
+    assert (sub.status, sub.contract_version, sub.template_version) == ("rejected", 2, 1)
+    # the note on the optional columns says the file is accepted: a rejected file's findings leave it out
+    assert {f.rule for f in findings(config.reporting_db_url)} == {"missing_column_of_later_template"}
+    queue_submission_notices(config)
+    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    text, attachments = _receipt(mailbox, "nis")
+    assert text.index("ODBIJEN") < text.index("REJECTED")
+    label = contracts.load("victims").column(later_required).label
+    assert f"Nedostaje kolona {label['sr']}" in text and "obavezna od verzije 2 šablona" in text
+    assert f"Column {label['sr']} / {label['en']} is missing; it is required from template version 2" in text
+    assert "Copy your rows into the current template (victims_template_v2.xlsx, attached)" in text
+    assert "Template: the file was made from version 1" in text and "is accepted" not in text
+    assert [a.get_filename() for a in attachments if a.get_filename().startswith("victims_template")] == [
+        "victims_template_v2.xlsx"]
 
 
 def test_a_column_a_later_version_made_required_names_the_new_template(tmp_path, monkeypatch):

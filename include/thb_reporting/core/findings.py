@@ -48,6 +48,12 @@ def rule_texts() -> dict:
     return yaml.safe_load((Path(__file__).parent / "rules.yaml").read_text(encoding="utf-8"))
 
 
+def is_note(rule: str) -> bool:
+    """A warning that tells that nothing is wrong (rules.yaml `note: true`): the receipt calls it a note and
+    lists no rows, and a rejected file's findings leave it out (it says the file is accepted)."""
+    return bool(rule_texts().get(rule, {}).get("note"))
+
+
 def explain(finding: Finding, lang: str = "en", contract: Contract | None = None, quarter=None) -> tuple[str, str]:
     """(what is wrong, how to fix it) in words for the team, in Serbian ('sr') or English ('en')."""
     texts = rule_texts().get(finding.rule, {"en": finding.rule, "sr": finding.rule, "fix_en": "", "fix_sr": ""})
@@ -75,8 +81,10 @@ TEMPLATE_RULES = {"columns_of_later_template", "missing_column_of_later_template
 
 
 def _template_fields(finding: Finding, contract: Contract | None, lang: str) -> dict:
-    """{version, template, columns} of a TEMPLATE_RULES finding: the version in force, the current
-    template's file name and (columns_of_later_template, detail 'followed|a,b') the lacking columns' labels."""
+    """{version, template, columns} of a TEMPLATE_RULES finding: the version in force, the file name of the
+    template to use (a rejected file's: the quarter's, to send it again in; else the current one, for next
+    time; messages._templates_to_attach attaches both) and (columns_of_later_template, detail 'followed|a,b')
+    the lacking columns' labels."""
     from thb_reporting.core.contracts import load
     from thb_reporting.core.contracts import template_file_name as file_name
 
@@ -85,7 +93,8 @@ def _template_fields(finding: Finding, contract: Contract | None, lang: str) -> 
     version, _, names = (finding.detail or "").partition("|")
     columns = ", ".join(contract.column(n).label[lang] if n in contract.column_names else n
                         for n in names.split(",") if n)
-    fields = {"version": contract.version, "template": file_name(load(contract.dataset), "xlsx"), "columns": columns}
+    to_use = contract if finding.severity == ERROR else load(contract.dataset)
+    fields = {"version": contract.version, "template": file_name(to_use, "xlsx"), "columns": columns}
     if finding.rule != "missing_column_of_later_template":  # detail 'version|columns' or 'version|from quarter'
         fields["detail"] = version
     if finding.rule in ("column_of_later_template", "empty_column_of_later_template"):

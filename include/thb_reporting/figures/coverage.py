@@ -151,19 +151,27 @@ def not_in_files(current: dict, periods: Iterable[str]) -> dict[tuple[str, str],
 
 
 def _counted(n: int, threshold: int) -> str:
-    """A count of persons as a public note may show it: 1 to the threshold as the range, as disclosure hides them."""
-    return f"1–{threshold}" if 0 < n <= threshold else str(n)
+    """A count of persons as a public note may show it: one that disclosure suppresses (primary_cells: 1 to
+    the threshold) as that range."""
+    from thb_reporting.figures.disclosure import primary_cells
+
+    return f"1–{threshold}" if primary_cells([n], threshold) else str(n)
 
 
-def _not_in_file_notes(counts: dict[str, int], threshold: int) -> dict[str, str | None]:
+def _not_in_file_notes(dataset: str, counts: dict[str, int], threshold: int) -> dict[str, str | None]:
+    """national.coverage.not_in_file ('column: count; …') and the sentences that say it, the columns named
+    by their labels."""
+    from thb_reporting.core.contracts import load
+
     if not counts:
         return {"not_in_file": None, "sr": "", "en": ""}
-    listed = [(column, _counted(n, threshold)) for column, n in sorted(counts.items())]
-    return {"not_in_file": "; ".join(f"{column}: {n}" for column, n in listed),
+    contract = load(dataset)
+    listed = [(contract.column(column).label, _counted(n, threshold)) for column, n in sorted(counts.items())]
+    return {"not_in_file": "; ".join(f"{column}: {_counted(n, threshold)}" for column, n in sorted(counts.items())),
             "sr": "; nije navedeno jer fajl ranijeg šablona nema kolonu: "
-                  + ", ".join(f"{column} ({n} osoba/redova)" for column, n in listed),
+                  + ", ".join(f"{label['sr']} ({n} osoba/redova)" for label, n in listed),
             "en": "; not stated because a file of an earlier template lacks the column: "
-                  + ", ".join(f"{column} ({n} persons/rows)" for column, n in listed)}
+                  + ", ".join(f"{label['en']} ({n} persons/rows)" for label, n in listed)}
 
 
 def table_rows(covered: dict[tuple[str, str], Coverage], not_in_file: dict | None = None,
@@ -172,7 +180,7 @@ def table_rows(covered: dict[tuple[str, str], Coverage], not_in_file: dict | Non
     and how many persons' columns are not stated because their file lacked them (not_in_files)."""
     rows = []
     for key, c in sorted(covered.items()):
-        notes = _not_in_file_notes((not_in_file or {}).get(key, {}), threshold)
+        notes = _not_in_file_notes(c.dataset, (not_in_file or {}).get(key, {}), threshold)
         rows.append({"dataset": c.dataset, "period": c.period, "coverage": c.label, "national": c.national,
                      "units": ";".join(c.units), "quarters": ";".join(c.quarters), "population": c.population,
                      "nation_population": c.nation_population, "population_share": c.population_share,

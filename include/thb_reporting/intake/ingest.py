@@ -26,7 +26,7 @@ from thb_reporting.validation import checks
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.core.contracts import Contract
 from thb_reporting.core.faults import fault_point
-from thb_reporting.core.findings import ERROR, Finding, describe, findings_csv
+from thb_reporting.core.findings import ERROR, Finding, describe, findings_csv, is_note
 from thb_reporting.validation.history import history_warnings
 from thb_reporting.store.snapshots import snapshot_path, stored_rows, write_snapshot
 from thb_reporting.store.locks import locked_quarters
@@ -265,6 +265,8 @@ class _IngestRun:
             findings = [Finding(e.rule, row=e.row, detail=e.message)]
         quarter = name.quarter if name else None
         errors = [f for f in findings if f.severity == ERROR]
+        if errors:  # a note tells that the file is accepted as it is (findings.is_note): not so for this one
+            findings = [f for f in findings if not is_note(f.rule)]
         measure = None
         if not errors:
             measure = contract.measure(outcome.typed)

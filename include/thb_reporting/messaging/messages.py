@@ -17,7 +17,7 @@ from thb_reporting.store.ledger import Status
 from thb_reporting.store.reporting_calendar import ReportingStatus
 from thb_reporting.core.privacy import shown, shown_file_name
 from thb_reporting.core.quarters import Quarter
-from thb_reporting.core.findings import ERROR, Finding, column_as_seen, explain, findings_csv
+from thb_reporting.core.findings import ERROR, Finding, column_as_seen, explain, findings_csv, is_note
 
 ROWS_IN_BODY = 20  # per rule; the attached CSV has them all
 
@@ -91,7 +91,8 @@ def _groups(findings: list[Finding], contract, quarter) -> list[dict]:
         sample = Finding(rule, items[0].severity, column=column or None,
                          value=items[0].value if len(values) == 1 else "…", detail=detail, letter=items[0].letter)
         texts = {lang: explain(sample, lang, contract, quarter) for lang in ("sr", "en")}
-        groups.append({"severity": items[0].severity, "column": column_as_seen(sample, contract),
+        groups.append({"severity": items[0].severity, "note": is_note(rule),
+                       "column": column_as_seen(sample, contract),
                        "text": {k: v[0] for k, v in texts.items()},
                        "fix": {k: v[1] for k, v in texts.items()}, "rows": items[:ROWS_IN_BODY],
                        "more": max(0, len(items) - ROWS_IN_BODY)})
@@ -107,6 +108,25 @@ def _key(sub) -> str:
     return f"submission-{sub.submission_id}-{sub.content_sha256[:12]}"
 
 
+def _templates_to_attach(contract, accepted: bool) -> list:
+    """The templates the receipt of a file made from an earlier template attaches: the current one, to use next
+    time; for a rejected file also its quarter's version, to send the quarter again in, where that is another."""
+    current = contracts.load(contract.dataset)
+    return [current] if accepted or current.version == contract.version else [contract, current]
+
+
+def _earlier_template(sub, contract, accepted: bool) -> dict | None:
+    """For a file made from an earlier template than its quarter's (ledger template_version): the version it
+    followed, the version in force and the templates attached, for the receipt's heading; else None."""
+    followed = getattr(sub, "template_version", None)
+    if contract is None or followed is None or followed >= contract.version:
+        return None
+    from thb_reporting.core.templates import file_name as template_file
+
+    return {"followed": followed, "in_force": contract.version,
+            "files": ", ".join(template_file(t, "xlsx") for t in _templates_to_attach(contract, accepted))}
+
+
 def submission_message(sub, teams: reference.TeamRegistry, findings: list[Finding], figures: list[dict]) -> EmailMessage | None:
     """The e-mail for one processed submission, or None when its team (in `teams`, the registry in force)
     has no registered contact.
@@ -120,22 +140,23 @@ def submission_message(sub, teams: reference.TeamRegistry, findings: list[Findin
     contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     file_name = _file_name(sub)
+    earlier = _earlier_template(sub, contract, accepted)
     message = _message(
         "submission", list(dict.fromkeys([*([sent_by] if sent_by else []), *team.contact_emails])), _key(sub),
         named=sub.dataset or file_name, accepted=accepted, team_name_lat=team.name_lat, file_name=file_name,
         dataset=sub.dataset or "?", quarter=sub.quarter, sha256=sub.content_sha256,
         received_at=sub.received_at.strftime("%Y-%m-%d %H:%M UTC"), rows_accepted=sub.rows_accepted,
         groups=_groups(findings, contract, quarter), figures=figures if accepted else [], by_mail=bool(sent_by),
+        template=earlier,
     )
     _in_thread(message, getattr(sub, "mail_message_id", None))
-    if contract is not None and (getattr(sub, "template_version", None) or contract.version) < contract.version:
+    for template in _templates_to_attach(contract, accepted) if earlier else ():
         from thb_reporting.core.contracts import template_file_name as template_file
         from thb_reporting.core.templates import xlsx_template
 
-        current = contracts.load(contract.dataset)  # made from an earlier template: the current one, to use next time
-        message.add_attachment(xlsx_template(current), maintype="application",
+        message.add_attachment(xlsx_template(template), maintype="application",
                                subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                               filename=template_file(current, "xlsx"))
+                               filename=template_file(template, "xlsx"))
     if findings:
         from thb_reporting.reports.pages import submission_report
 

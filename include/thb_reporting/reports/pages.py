@@ -30,14 +30,15 @@ def submission_report(sub, findings: list, teams: reference.TeamRegistry, standa
     findings.Finding list. The status page shows it with links to the other pages; `standalone` (attached to
     the team's e-mail, or served as a file) has no link and loads nothing from elsewhere."""
     from thb_reporting.core.privacy import shown, shown_file_name
-    from thb_reporting.core.findings import column_as_seen, explain
+    from thb_reporting.core.findings import column_as_seen, explain, is_note
 
     contract = contracts.of_submission(sub.dataset, sub.quarter)  # the version it was validated under
     quarter = Quarter.parse(sub.quarter) if sub.quarter else None
     rows = []
     for f in findings:
         texts = {lang: explain(f, lang, contract, quarter) for lang in ("sr", "en")}
-        rows.append({"severity": f.severity, "rule": f.rule, "row": f.row, "column": column_as_seen(f, contract), "value": f.value,
+        rows.append({"severity": "note" if is_note(f.rule) else f.severity, "rule": f.rule, "row": f.row,
+                     "column": column_as_seen(f, contract), "value": f.value,
                      "what_sr": texts["sr"][0], "fix_sr": texts["sr"][1], "what_en": texts["en"][0], "fix_en": texts["en"][1]})
     return render("submission.html.j2", sub=sub, team=teams.get(sub.team_code), contract=contract,
                   findings=rows, standalone=standalone, summary=shown(sub.summary, kind="text"),
