@@ -121,7 +121,7 @@ def _earlier_template(sub, contract, accepted: bool) -> dict | None:
     followed = getattr(sub, "template_version", None)
     if contract is None or followed is None or followed >= contract.version:
         return None
-    from thb_reporting.core.templates import file_name as template_file
+    from thb_reporting.core.contracts import template_file_name as template_file
 
     return {"followed": followed, "in_force": contract.version,
             "files": ", ".join(template_file(t, "xlsx") for t in _templates_to_attach(contract, accepted))}
