@@ -166,8 +166,9 @@ def _not_in_file_notes(dataset: str, counts: dict[str, int], threshold: int) -> 
     if not counts:
         return {"not_in_file": None, "sr": "", "en": ""}
     contract = load(dataset)
-    listed = [(contract.column(column).label, _counted(n, threshold)) for column, n in sorted(counts.items())]
-    return {"not_in_file": "; ".join(f"{column}: {_counted(n, threshold)}" for column, n in sorted(counts.items())),
+    shown = {column: _counted(n, threshold) for column, n in sorted(counts.items())}  # each count masked once
+    listed = [(contract.column(column).label, n) for column, n in shown.items()]
+    return {"not_in_file": "; ".join(f"{column}: {n}" for column, n in shown.items()),
             "sr": "; nije navedeno jer fajl ranijeg šablona nema kolonu: "
                   + ", ".join(f"{label['sr']} ({n} osoba/redova)" for label, n in listed),
             "en": "; not stated because a file of an earlier template lacks the column: "
