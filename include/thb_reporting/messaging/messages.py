@@ -260,3 +260,16 @@ def calendar_message(kind: str, team, quarter: Quarter, owed: list[dict]) -> Ema
     return _message("calendar", list(team.contact_emails), f"{kind}-{team.municipality_code}-{quarter}",
                     overdue=kind == "overdue", team_name_lat=team.name_lat, quarter=quarter,
                     deadline=quarter.deadline().isoformat(), datasets=datasets)
+
+
+def release_message(release, headlines: list[dict], revised: int, folder: str, threshold: int) -> EmailMessage:
+    """The release notice to the coordinator and the ministries' contacts (reference/national_contacts.csv,
+    roles ministry_*): headline figures as released (a suppressed one is x), what changed, where to read it."""
+    contacts = reference.national_contacts()
+    to = [contacts["national_coordinator"]["email"]] + [c["email"] for role, c in contacts.items()
+                                                        if role.startswith("ministry_")]
+    return _message("release", to, f"release-{release.release_id}", release_id=release.release_id,
+                    period=release.period, status=release.status,
+                    released_at=release.decided_at.strftime("%Y-%m-%d %H:%M UTC"), headlines=headlines,
+                    previous_release_id=release.previous_release_id, revised=revised, folder=folder,
+                    threshold=threshold)

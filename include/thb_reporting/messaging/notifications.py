@@ -176,3 +176,36 @@ def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
             if enqueue(conn, key, kind, messages.calendar_message(kind, team, quarter, owed)):
                 queued.append(key)
     return queued
+
+
+# --- release notices ----------------------------------------------------------------------------------
+def queue_release_notice(config: PipelineConfig, release_id: int) -> list[str]:
+    """Queue the notice of an approved release (once): its headline figures as released, never a suppressed
+    count. Returns the keys queued."""
+    from sqlalchemy import func, select
+
+    from thb_reporting.figures import indicator_catalogue
+    from thb_reporting.reports.charts import SUPPRESSED_MARK, format_value
+    from thb_reporting.store.release_tables import ReleaseState, frozen_name
+    from thb_reporting.store.storage import release_folder
+    from thb_reporting.store.warehouse import table
+
+    releases, frozen, revisions = table("releases"), table(frozen_name("public_indicators")), table("release_revisions")
+    catalogue = indicator_catalogue.catalogue()
+    engine = reporting_engine(config.reporting_db_url)
+    with engine.begin() as conn:
+        release = conn.execute(select(releases).where(releases.c.release_id == release_id)).first()
+        if release is None or release.state != ReleaseState.RELEASED.value:
+            return []
+        cells = {r.indicator: r for r in conn.execute(select(frozen).where(
+            frozen.c.release_id == release_id, frozen.c.level == "nation", frozen.c.period == release.period,
+            frozen.c.breakdown == "total", frozen.c.category == "total"))}
+        headlines = [{"label": {"sr": catalogue[n]["sr"], "en": catalogue[n]["en"]},
+                      "value": SUPPRESSED_MARK if cells[n].suppressed else format_value(cells[n].value, catalogue[n]["unit"])}
+                     for n in indicator_catalogue.headlines() if n in cells]
+        revised = conn.execute(select(func.count()).select_from(revisions)
+                               .where(revisions.c.release_id == release_id)).scalar_one()
+        folder = str(release_folder(config.data_root, release.period, release_id))
+        key = f"release:{release_id}"
+        message = messages.release_message(release, headlines, revised, folder, config.suppression_threshold)
+        return [key] if enqueue(conn, key, "release", message) else []

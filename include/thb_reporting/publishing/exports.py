@@ -96,11 +96,11 @@ def sdg_16_2_2(indicator_rows, years: set[str], population: dict[str, int]):
     return out.reset_index(drop=True)[SDG_COLUMNS]
 
 
-def _csv(frame) -> bytes:
+def csv_bytes(frame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8-sig")  # BOM: Excel reads the Serbian letters right
 
 
-def _xlsx(sheets: dict) -> bytes:
+def xlsx_bytes(sheets: dict) -> bytes:
     """One sheet per frame, header first. openpyxl's write-only mode streams the rows (pandas' to_excel
     makes every cell an object first: several times slower on a year's indicators); a missing value
     (a suppressed count) stays an empty cell."""
@@ -130,15 +130,15 @@ def write_files(data_root: str, year: str, indicator_rows, crim, sdg, catalogue)
     partial = (year_rows["level"] == "nation") & (year_rows["coverage"] == coverage.UNITS_LABEL)
     year_rows.loc[partial, "area_code"] = coverage.PARTIAL_AREA
     files = {
-        f"national_indicators_{year}.csv": _csv(year_rows),
-        f"national_indicators_{year}.xlsx": _xlsx({
+        f"national_indicators_{year}.csv": csv_bytes(year_rows),
+        f"national_indicators_{year}.xlsx": xlsx_bytes({
             "nacija_nation": year_rows[year_rows["level"] == "nation"],
             "okruzi_districts": year_rows[year_rows["level"] == "district"],
             "timovi_teams": year_rows[year_rows["level"] == "team"],
             "pokazatelji_indicators": catalogue,
         }),
-        f"crim_thb_{year}.csv": _csv(crim[crim["time"] == year]),
-        f"sdg_16_2_2_{year}.csv": _csv(sdg[sdg["year"] == year]),
+        f"crim_thb_{year}.csv": csv_bytes(crim[crim["time"] == year]),
+        f"sdg_16_2_2_{year}.csv": csv_bytes(sdg[sdg["year"] == year]),
     }
     written = []
     for name, content in files.items():

@@ -66,7 +66,7 @@ def _refresh_reporting_status(conn, teams: reference.TeamRegistry) -> None:
             conn.execute(target.insert(), [r | extra for r in rows])
 
 
-def _catalogue_frame():
+def catalogue_frame():
     import pandas as pd
 
     return pd.DataFrame([{"indicator": k, "dataset": v["dataset"], "unit": v["unit"], "label_sr": v["sr"],
@@ -82,12 +82,12 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
-    """Recompute every indicator and export of the given years from the current snapshots of those years;
-    returns the frames, for the export files."""
-    import pyarrow as pa
-
-    current = _current(conn, years=years)
+def national_outputs(current: dict, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
+    """Every indicator and export of the given years, computed from the accepted submissions `current`
+    ((dataset, team, quarter) → its ledger row) of those years: the working figures (from the current
+    submissions) and a release's (from its basis) are computed by this one function. Reads the snapshots;
+    writes nothing."""
+    current = {k: r for k, r in current.items() if k[2][:4] in years}
     facts = {}
     for dataset in contracts.datasets():
         parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
@@ -98,23 +98,38 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
     result = indicators.national_indicators(facts, district_of)
     result = coverage.annotate(result, submitted_coverage, teams,
                                {name: item["dataset"] for name, item in indicators.catalogue().items()})
-    target = table("indicators")
-    conn.execute(delete(target).where(target.c.period.in_(sorted(periods))))
-    insert_rows(conn, target, pa.Table.from_pandas(result, preserve_index=False))
     public, crim = disclosure.public_outputs(result, exports.crim_thb(facts["victims"], years, submitted_coverage),
                                              indicators.catalogue(), district_of, exports.crim_thb_margins(), threshold)
     sdg = exports.sdg_16_2_2(public, years, teams.population)
-    for name, frame, column in (("public_indicators", public, "period"), ("export_crim_thb", crim, "time"),
-                                ("sdg_16_2_2", sdg, "year")):
-        conn.execute(delete(table(name)).where(table(name).c[column].in_(sorted(periods))))
-        insert_rows(conn, table(name), pa.Table.from_pandas(frame, preserve_index=False))
-    covered = table("coverage")
-    conn.execute(delete(covered).where(covered.c.period.in_(sorted(periods))))
-    if submitted_coverage:
-        conn.execute(covered.insert(), coverage.table_rows(submitted_coverage, coverage.not_in_files(current, periods),
-                                                           threshold))
+    coverage_rows = (coverage.table_rows(submitted_coverage, coverage.not_in_files(current, periods), threshold)
+                     if submitted_coverage else [])
     return {"indicators": public, "crim_thb": crim, "sdg": sdg, "facts": facts, "exact": result,
-            "coverage": submitted_coverage}
+            "coverage": submitted_coverage, "coverage_rows": coverage_rows, "periods": periods}
+
+
+# working table → the key of national_outputs that holds its rows (release_tables.RELEASED_TABLES names their period)
+OUTPUT_OF_TABLE = {"indicators": "exact", "public_indicators": "indicators", "export_crim_thb": "crim_thb",
+                   "sdg_16_2_2": "sdg", "coverage": "coverage_rows"}
+
+
+def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
+    """Recompute every indicator and export of the given years from the current snapshots of those years
+    into the working tables; returns the outputs, for the export files."""
+    import pyarrow as pa
+
+    from thb_reporting.store.release_tables import RELEASED_TABLES
+
+    outputs = national_outputs(_current(conn), years, threshold, teams)
+    periods = sorted(outputs["periods"])
+    for name, column in RELEASED_TABLES.items():
+        target, rows = table(name), outputs[OUTPUT_OF_TABLE[name]]
+        conn.execute(delete(target).where(target.c[column].in_(periods)))
+        if isinstance(rows, list):
+            if rows:
+                conn.execute(target.insert(), rows)
+        else:
+            insert_rows(conn, target, pa.Table.from_pandas(rows, preserve_index=False))
+    return outputs
 
 
 def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
@@ -164,7 +179,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
         fault_point("publish_before_commit")  # everything written, nothing committed
     # The files follow the committed tables; a failure here leaves the tables right and the next
     # publish of the year writes the files again.
-    catalogue = _catalogue_frame()
+    catalogue = catalogue_frame()
     not_sent = []  # a transmission that cannot be built fails the run, after every other file is written
     for year in sorted(touched_years):
         exports.write_files(config.data_root, year, computed["indicators"], computed["crim_thb"], computed["sdg"], catalogue)

@@ -1,7 +1,8 @@
 """Who may read what in PostgreSQL (SQLite has no roles: the file's permissions are its access control).
 
   reporting_reader   the ministries and the public: SELECT on the views of schema reporting_public only,
-                     which show the suppressed public indicators, the exports and the dimensions;
+                     which show the released figures (suppressed public indicators, exports, coverage; every
+                     row naming its release), the releases and their revisions, and the dimensions;
   reporting_analyst  the exact internal indicators and the dimensions; no row-level facts, no ledger;
   pipeline_writer    owns the schemas ledger, national and reporting_public; not a superuser.
 
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from thb_reporting.store.reader_views import PUBLIC_VIEWS, create_reader_views
+from thb_reporting.store.release_tables import RELEASED_TABLES, frozen_name
+from thb_reporting.store.reader_views import PUBLIC_VIEWS, create_reader_views, public_view_sql
 
 ROLES = ("pipeline_writer", "reporting_analyst", "reporting_reader")
 SCHEMAS = ("ledger", "national", "reporting_public")
 ANALYST_TABLES = ("indicators", "public_indicators", "victims_by_team_quarter", "export_crim_thb", "sdg_16_2_2",
-                  "coverage", "indicator_catalogue", "teams", "districts", "code_lists", "quarters")
+                  "coverage", "indicator_catalogue", "teams", "districts", "code_lists", "quarters", "releases",
+                  "release_basis", "release_revisions", *(frozen_name(t) for t in RELEASED_TABLES))
 
 
 def create_roles(admin_conn, pipeline_logins: str | list[str] | tuple[str, ...] = ()) -> None:
@@ -100,8 +103,16 @@ def ensure_access(conn, metadata) -> None:
     roles = roles_exist(conn)
     if roles:
         give_to_pipeline_writer(conn)  # before the views are replaced: that needs their owner
+    stale = conn.execute(text(  # an earlier version's view of working figures: its columns change, so it is dropped
+        "SELECT 1 FROM pg_views WHERE schemaname = 'reporting_public' AND viewname = 'indicators' AND NOT EXISTS "
+        "(SELECT FROM information_schema.columns WHERE table_schema = 'reporting_public' AND table_name = 'indicators' "
+        "AND column_name = 'release_id')")).first()
+    if stale:
+        for view in PUBLIC_VIEWS:
+            conn.execute(text(f"DROP VIEW IF EXISTS reporting_public.{view} CASCADE"))
     for view, source in PUBLIC_VIEWS.items():
-        conn.execute(text(f"CREATE OR REPLACE VIEW reporting_public.{view} AS SELECT * FROM {source}"))
+        frozen = [c.name for c in metadata.tables[source].columns]
+        conn.execute(text(f"CREATE OR REPLACE VIEW reporting_public.{view} AS {public_view_sql(view, frozen)}"))
     create_reader_views(conn, metadata)  # labelled views for the ministries' analysts; a description on every view and column
     if not roles:
         return

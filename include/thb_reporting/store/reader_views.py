@@ -11,24 +11,57 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from thb_reporting.figures.indicator_catalogue import category_labels
+from thb_reporting.store.release_tables import frozen_name
 
-# reporting_public view → the table it shows
-PUBLIC_VIEWS = {
-    "indicators": "national.public_indicators",
-    "crim_thb": "national.export_crim_thb",
-    "sdg_16_2_2": "national.sdg_16_2_2",
-    "coverage": "national.coverage",  # what each dataset's national figures cover, per period
+# reporting_public views of released figures → the working table frozen per release (release_tables)
+RELEASED_VIEWS = {"indicators": "public_indicators", "crim_thb": "export_crim_thb", "sdg_16_2_2": "sdg_16_2_2",
+                  "coverage": "coverage"}
+ALL_RELEASES = "_all_releases"  # the suffix of the views that hold every release, not only each period's latest
+DIMENSION_VIEWS = {
     "indicator_catalogue": "national.indicator_catalogue",
     "teams": "national.teams",
     "districts": "national.districts",
     "code_lists": "national.code_lists",
     "quarters": "national.quarters",
 }
+# reporting_public view → the table whose column descriptions it repeats
+PUBLIC_VIEWS = {
+    **{view: f"national.{frozen_name(t)}" for view, t in RELEASED_VIEWS.items()},
+    **{view + ALL_RELEASES: f"national.{frozen_name(t)}" for view, t in RELEASED_VIEWS.items()},
+    "releases": "national.releases",
+    "revisions": "national.release_revisions",
+    **DIMENSION_VIEWS,
+}
+RELEASED = "'released'"  # release_tables.ReleaseState.RELEASED, as SQL
+
+
+def public_view_sql(view: str, frozen_columns: list[str]) -> str:
+    """The query of a plain reporting_public view. A view of figures shows released figures only: each row
+    with its release, its status (provisional | final) and when it was released; `<view>` the latest release
+    of each period, `<view>_all_releases` every release (filter on release_id to read a past one)."""
+    if view in DIMENSION_VIEWS:
+        return f"SELECT * FROM {DIMENSION_VIEWS[view]}"
+    if view == "releases":
+        return ("SELECT release_id, period, status, decided_at AS released_at, note, previous_release_id AS revises_release "
+                f"FROM national.releases WHERE state = {RELEASED}")
+    if view == "revisions":
+        return ("SELECT v.* FROM national.release_revisions v JOIN national.releases r ON r.release_id = v.release_id "
+                f"WHERE r.state = {RELEASED}")
+    every = view.endswith(ALL_RELEASES)
+    frozen = PUBLIC_VIEWS[view]
+    columns = ", ".join(f'f."{c}"' for c in frozen_columns if c != "release_id")
+    latest = ("" if every else " AND r.release_id = (SELECT max(x.release_id) FROM national.releases x "
+              f"WHERE x.state = {RELEASED} AND x.period = r.period)")
+    return (f"SELECT r.release_id, r.status AS release_status, r.decided_at AS released_at, {columns} "
+            f"FROM {frozen} f JOIN national.releases r ON r.release_id = f.release_id "
+            f"WHERE r.state = {RELEASED}{latest}")
+
 
 NATION_NAMES = ("Republika Srbija", "Република Србија", "Republic of Serbia")
 
 VIEW_COMMENTS = {
-    "indicators": "Indicators per local team, district and the nation, per quarter and year, for the public: counts of "
+    "indicators": "The released indicators (each period's latest approved release) per local team, district and the "
+                  "nation, per quarter and year, for the public: counts of "
                   "persons and cases from 1 to the suppression threshold (4 unless the coordinator sets another) are "
                   "suppressed (value empty, suppressed true), and so is any count from which a suppressed one could be "
                   "recomputed. Zeros are shown. One row per indicator, area, period, breakdown and category; the same "
@@ -37,6 +70,12 @@ VIEW_COMMENTS = {
                 "form of exploitation), for the nation; small counts suppressed.",
     "sdg_16_2_2": "SDG indicator 16.2.2: victims of trafficking per 100,000 population, per municipality with a team "
                   "and for the nation, per year; small counts and their rates suppressed.",
+    "releases": "Every release of the national figures: the period, provisional or final, when it was released, the "
+                "approver's note, and the release it revises. Each figure in these views names its release.",
+    "revisions": "Each public figure a release changed against the period's previous release: both values (empty where "
+                 "suppressed) and the submissions that changed it.",
+    **{view + ALL_RELEASES: f"As {view}, for every release, not only each period's latest: filter on release_id to "
+                            f"read the figures of a past release." for view in RELEASED_VIEWS},
     "coverage": "What the national figures of each dataset cover, per quarter and year: the whole country where the "
                 "Centre for Protection of Victims of Trafficking reported every quarter (coverage nation), else the sum "
                 "of the reporting units listed and the population they cover (coverage units; the exports label such a "
@@ -91,6 +130,10 @@ COLUMN_COMMENTS = {
     "stage_sr": "the stage in Serbian", "stage_en": "the stage in English",
     "sex": "female | male for persons by sex; empty for all persons and for cases",
     "sex_sr": "sex in Serbian", "sex_en": "sex in English",
+    "release_id": "the release the figure belongs to (reporting_public.releases)",
+    "release_status": "provisional (late or corrected files may still revise it) | final (the quarter is locked)",
+    "released_at": "when the release was approved",
+    "revises_release": "the period's earlier release that this one revises; empty for the first",
 }
 # Columns of the plain public views whose source description would not help a reader (or names internal tables).
 PUBLIC_COLUMN_COMMENTS = {
@@ -103,6 +146,7 @@ PUBLIC_COLUMN_COMMENTS = {
                                    "RS_PART the population of the local teams summed",
     ("sdg_16_2_2", "suppressed"): "true where the count is suppressed in reporting_public.indicators",
     ("indicators", "indicator"): COLUMN_COMMENTS["indicator"],
+    ("revisions", "indicator"): COLUMN_COMMENTS["indicator"],
     ("indicators", "value"): "the figure (a share from 0 to 1 where the unit is share); empty where suppressed",
     ("indicators", "breakdown"): COLUMN_COMMENTS["breakdown"],
     ("quarters", "deadline"): "a team's submission is on time when accepted by this day",
@@ -141,8 +185,8 @@ SELECT i.level,
        COALESCE(x.label_en, i.category) AS category_en,
        CAST(round(CAST(i.value AS numeric) * CASE WHEN c.unit = 'share' THEN 100 ELSE 1 END, 2)
             AS double precision) AS value,
-       i.suppressed
-FROM national.public_indicators i
+       i.suppressed, i.release_id, i.release_status, i.released_at
+FROM reporting_public.indicators i
 JOIN national.indicator_catalogue c ON c.indicator = i.indicator
 LEFT JOIN national.teams t ON i.level = 'team' AND t.municipality_code = i.area_code
 LEFT JOIN national.districts d ON i.level = 'district' AND d.district_code = i.area_code
@@ -167,7 +211,7 @@ SELECT {_AREA_PERIOD}, indicator, indicator_sr, indicator_en, unit,
          AS stage_order,
        s.label_sr AS stage_sr, s.label_en AS stage_en,
        NULLIF(split_part(category, {sep}, 3), '') AS sex, x.label_sr AS sex_sr, x.label_en AS sex_en,
-       value, suppressed
+       value, suppressed, release_id, release_status, released_at
 FROM reporting_public.indicators_labelled
 LEFT JOIN national.code_lists a ON a.code_list = 'criminal_code_article' AND a.code = split_part(category, {sep}, 1)
 LEFT JOIN national.code_lists s ON s.code_list = 'justice_stage' AND s.code = split_part(category, {sep}, 2)
@@ -178,7 +222,7 @@ WHERE dataset = 'criminal_justice' AND breakdown IN ('article_stage', 'article_s
 def _topic_sql(dataset: str) -> str:
     return f"""
 SELECT {_AREA_PERIOD}, indicator, indicator_sr, indicator_en, unit, breakdown, category, category_sr, category_en,
-       value, suppressed
+       value, suppressed, release_id, release_status, released_at
 FROM reporting_public.indicators_labelled WHERE dataset = {_literal(dataset)}"""
 
 
@@ -206,7 +250,7 @@ def comment_public_views(conn, metadata) -> None:
         conn.execute(text(f"COMMENT ON VIEW reporting_public.{view} IS {_literal(VIEW_COMMENTS.get(view))}"))
     for view, column in columns:
         source = metadata.tables.get(PUBLIC_VIEWS.get(view, ""))
-        described = (PUBLIC_COLUMN_COMMENTS.get((view, column))
+        described = (PUBLIC_COLUMN_COMMENTS.get((view.removesuffix(ALL_RELEASES), column))
                      or (source.columns[column].comment if source is not None and column in source.columns else None)
                      or COLUMN_COMMENTS.get(column))
         conn.execute(text(f'COMMENT ON COLUMN reporting_public.{view}."{column}" IS {_literal(described)}'))

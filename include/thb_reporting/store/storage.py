@@ -183,6 +183,11 @@ def archive_path(data_root: str, team: str, sha256: str, file_name: str):
     return storage_path(data_root) / "archive" / (safe_name(team) if team else "_no_team") / sha256 / safe_name(file_name)
 
 
+def release_folder(data_root: str, period: str, release_id: int):
+    """Where an approved release's files are written (thb_reporting.publishing.release_files)."""
+    return storage_path(data_root) / "releases" / period / f"release-{release_id}"
+
+
 def quarantine_dir(data_root: str, team: str, sha256: str):
     return storage_path(data_root) / "quarantine" / (safe_name(team) if team else "_no_team") / sha256
 

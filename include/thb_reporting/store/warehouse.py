@@ -13,7 +13,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from thb_reporting.core import contracts
-from thb_reporting.store import ledger
+from thb_reporting.store import explanations  # noqa: F401 (its table joins the ledger's, copied below)
+from thb_reporting.store import ledger, release_tables
 
 SCHEMAS = ("ledger", "national")
 LOGICAL_TYPES = {"text": Text, "integer": BigInteger, "date": Date}
@@ -232,6 +233,7 @@ def _metadata(_contracts_dir) -> MetaData:
         Column("victims", Integer, nullable=False, comment="persons"),
         schema="national", comment="Persons reported by team, quarter, status, sex, child/adult and form of exploitation",
     )
+    release_tables.add_tables(md, _indicator_key)  # frozen copies of the working tables, per release
     return md
 
 

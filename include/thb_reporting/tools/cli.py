@@ -160,14 +160,23 @@ def demo(args) -> int:
         print(f"   {dag_id}: {run.state}")
         if run.state != "success":
             return 1
+    from thb_reporting.tools.release_cli import demo_releases, show_releases
+
+    print("4. Releasing each demo quarter: a candidate prepared, then approved non-interactively by the demo as "
+          "the coordinator (in production a person approves it in the Airflow UI: DAG release_national_figures)")
+    first = demo_releases(DEMO_QUARTERS, "the demo's first release")
     team, quarter = next(iter(DEMO_PLANTS))
-    print(f"4. Team {team} sends a corrected {quarter} file; both DAGs run again")
+    print(f"5. Team {team} sends a corrected {quarter} file; both DAGs run again (the working tables change, "
+          f"the released figures do not)")
     generator.victims_file(team, quarter, version=2)
     for dag_id in ("ingest_submissions", "publish_national_tables"):
         if run_dag(dag_id).state != "success":
             return 1
+    print(f"6. A new release of {quarter}, approved by the demo as the coordinator: it records each revised figure")
+    second = demo_releases([quarter], f"corrected file from {team}")
     db_url = reporting_db_url_from_airflow(data.as_uri())  # the connection reporting_db, or the SQLite default
     show_published(db_url)
+    show_releases(db_url, first + second)
     emails = sorted((data / "outbox").glob("*.eml"))
     print(f"\nPublished into {_database_name(db_url)}. Exports: {data / 'exports'}. Snapshots: {data / 'snapshots'}; "
           f"quarantined files and their findings: {data / 'quarantine'}; every file received: {data / 'archive'}.")
@@ -277,7 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--airflow-home", default=str(AIRFLOW_HOME))
     p.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW__API__PORT") or 8080),
                    help="default: Airflow's own setting AIRFLOW__API__PORT when set, else 8080")
+    from thb_reporting.tools import release_cli
+
+    release_cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in ("release", "explain"):
+        return release_cli.run(args)
     if args.command == "suites":
         from thb_reporting.validation.suites import write_suites
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from test_pipeline import run_cycle
 from thb_reporting.core import contracts
@@ -25,6 +25,11 @@ def pipeline(pg_url, config, generator):
     pipeline_config = replace(config, reporting_db_url=user_url)
     generator.scenario(["nis", "vranje", "kraljevo"], ["2026Q1"], datasets=contracts.datasets())
     run_cycle(pipeline_config)
+    from thb_reporting.publishing import releases
+
+    for period in ("2026Q1", "2026"):  # the readers' views show released figures only: the quarter and its year
+        candidate = releases.prepare(pipeline_config, period, "provisional", "test")
+        releases.decide(pipeline_config, candidate["release_id"], True, "coordinator", "for the readers' views")
     return pg_url
 
 
@@ -38,6 +43,9 @@ def _can(pg_url, role: str, sql: str) -> bool:
     except ProgrammingError as e:
         assert "permission denied" in str(e), e
         return False
+    except OperationalError as e:  # a view of a join (released figures) cannot be written by anyone
+        assert "cannot delete from view" in str(e), e
+        return False
     finally:
         engine.dispose()
 
@@ -49,7 +57,13 @@ def test_each_role_reads_exactly_what_it_may(pipeline):
         ("SELECT * FROM reporting_public.indicators", True),
         ("SELECT * FROM reporting_public.crim_thb", True),
         ("SELECT * FROM reporting_public.teams", True),
+        ("SELECT * FROM reporting_public.releases", True),
+        ("SELECT * FROM reporting_public.revisions", True),
+        ("SELECT * FROM reporting_public.indicators_all_releases", True),
         ("SELECT * FROM national.public_indicators", False),
+        ("SELECT * FROM national.releases", False),
+        ("SELECT * FROM national.release_public_indicators", False),
+        ("DELETE FROM reporting_public.releases", False),
         ("SELECT * FROM national.indicators", False),
         ("SELECT * FROM national.victims", False),
         ("SELECT * FROM ledger.submissions", False),
@@ -60,6 +74,8 @@ def test_each_role_reads_exactly_what_it_may(pipeline):
         ("SELECT * FROM national.public_indicators", True),
         ("SELECT * FROM national.victims_by_team_quarter", True),
         ("SELECT * FROM reporting_public.indicators", True),
+        ("SELECT * FROM national.releases", True),
+        ("SELECT * FROM national.release_indicators", True),
         ("SELECT * FROM national.victims", False),
         ("SELECT * FROM national.criminal_justice", False),
         ("SELECT * FROM national.publications", False),
@@ -88,4 +104,4 @@ def test_pipeline_writer_owns_the_tables_and_is_no_superuser(pipeline):
         public_rows = conn.execute(text("SELECT count(*) FROM reporting_public.indicators WHERE suppressed")).scalar_one()
     engine.dispose()
     assert owners == {"pipeline_writer"} and superuser is False
-    assert public_rows > 0  # the reader's view is the suppressed table
+    assert public_rows > 0  # the reader's view is the released, suppressed figures

@@ -14,7 +14,7 @@ import json
 import logging
 
 from thb_reporting.publishing.transmissions.model import (  # noqa: F401 (what publish and the tests name)
-    TransmissionFile, TransmissionInputs, metadata, public_rows,
+    ReleaseMark, TransmissionFile, TransmissionInputs, metadata, public_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,16 @@ class TransmissionsFailed(RuntimeError):
     """Some transmission files of a year could not be built; the others were written."""
 
 
-def write_year(data_root: str, year: str, inputs: TransmissionInputs) -> list:
+def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=None) -> list:
     """Write every transmission file of the year and its sidecar, each whole then renamed into place.
     One kind that cannot be built (e.g. a code added to a contract without its mapping to the receiver's
     code list) does not keep the others from being written; TransmissionsFailed names it afterwards, so
-    the run fails where an engineer sees it. Returns the paths written."""
+    the run fails where an engineer sees it. folder: a release's (release_files), else the working
+    <data_root>/transmissions/<year>/. Returns the paths written."""
     from thb_reporting.store.storage import storage_path, write_atomically
 
-    folder = storage_path(data_root) / "transmissions" / year
+    if folder is None:
+        folder = storage_path(data_root) / "transmissions" / year
     written, failed = [], []
     for build in _builders():
         kind = build.__module__.rsplit(".", 1)[-1]

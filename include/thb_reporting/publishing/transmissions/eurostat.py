@@ -181,7 +181,35 @@ def observations(inputs, year: str):
                              COMMENT_OBS=comment))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     frame["OBS_VALUE"] = frame["OBS_VALUE"].astype("Int64")
+    if inputs.release is not None:
+        _mark_release(frame, inputs, year)
     return frame, [cover for cover, _, _ in blocks]
+
+
+def _mark_release(frame, inputs, year: str) -> None:
+    """A release's file: OBS_STATUS p on every value of a provisional release (where no other status is set:
+    Eurostat takes one); COMMENT_OBS says 'revised' on a value that differs from the period's previous release
+    (Eurostat's flags have no code for a revision: a resent value replaces the earlier one, and the comment
+    and the sidecar's list say which)."""
+    mark = inputs.release
+    if mark.provisional:
+        frame.loc[frame["OBS_STATUS"].eq("") & frame["OBS_VALUE"].notna(), "OBS_STATUS"] = _code("obs_status", "provisional")
+    if mark.previous is None:
+        return
+    previous_id, previous_inputs = mark.previous
+    before, _ = observations(previous_inputs, year)
+    was = {tuple(r[:len(CUBE)]): r[-1] for r in before[[*CUBE, "OBS_VALUE"]].itertuples(index=False)}
+    revised = [i for i, r in enumerate(frame[[*CUBE, "OBS_VALUE"]].itertuples(index=False))
+               if tuple(r[:len(CUBE)]) in was and not _equal(was[tuple(r[:len(CUBE)])], r[-1])]
+    note = f"revised since release {previous_id}"
+    frame.loc[frame.index[revised], "COMMENT_OBS"] = [
+        f"{note}; {c}" if c else note for c in frame.loc[frame.index[revised], "COMMENT_OBS"]]
+
+
+def _equal(a, b) -> bool:
+    import pandas as pd
+
+    return (pd.isna(a) and pd.isna(b)) or (not pd.isna(a) and not pd.isna(b) and int(a) == int(b))
 
 
 def schema():
@@ -276,6 +304,12 @@ def build(inputs, year: str) -> list:
         "structure type and the action in every row; Eurostat's converter reads SDMX-CSV (check the "
         "dataflow id with Eurostat before sending: see code_lists STRUCTURE).",
     ]
+    if inputs.release is not None:
+        mark = inputs.release
+        notes.append(f"Release {mark.release_id} of {year}, " + ("provisional: every value without another status is "
+                     "flagged OBS_STATUS p (provisional); a later release may revise it." if mark.provisional else
+                     "final.") + ("" if mark.previous is None else f" COMMENT_OBS 'revised since release "
+                     f"{mark.previous[0]}' marks each value that differs from that release's transmission."))
     return [TransmissionFile(f"crim_thb_{year}.csv", to_sdmx_csv(frame, structure), metadata(
         title=f"Trafficking in human beings, Serbia, {year} (Eurostat crim_thb)",
         receiver="Eurostat",

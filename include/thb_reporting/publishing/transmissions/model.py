@@ -11,6 +11,15 @@ from thb_reporting.figures.coverage import Coverage
 
 
 @dataclass(frozen=True)
+class ReleaseMark:
+    """The release a transmission is written for: provisional values are flagged in the receiver's terms, and
+    the values that differ from the period's previous release's transmission are marked revised."""
+    release_id: int
+    provisional: bool
+    previous: tuple[int, TransmissionInputs] | None = None  # (release_id, its inputs), to find the revised values
+
+
+@dataclass(frozen=True)
 class TransmissionInputs:
     """What a builder may read: exact figures only (a builder flags, it never suppresses)."""
     facts: dict                  # dataset → pandas DataFrame of the published rows of the years (or None)
@@ -20,6 +29,7 @@ class TransmissionInputs:
     threshold: int               # disclosure's threshold: cells it would suppress are flagged confidential
     produced_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     public: object = None        # the public indicator rows as published (suppressed flags); None: public_rows computes them
+    release: ReleaseMark | None = None  # None: the working figures (no release)
 
 
 def public_rows(inputs: TransmissionInputs):
