@@ -24,11 +24,13 @@ def render(template: str, **values) -> str:
     return _environment().get_template(template).render(**values)
 
 
-def submission_report(sub, findings: list, teams: reference.TeamRegistry, standalone: bool = False) -> str:
+def submission_report(sub, findings: list, teams: reference.TeamRegistry, standalone: bool = False,
+                      explanation: str | None = None) -> str:
     """One submission's validation report (page_templates/submission.html.j2): what failed, by rule, row and
     column, and how to fix it, in Serbian and English. `sub` is its ledger row, `findings` its
     findings.Finding list. The status page shows it with links to the other pages; `standalone` (attached to
-    the team's e-mail, or served as a file) has no link and loads nothing from elsewhere."""
+    the team's e-mail, or served as a file) has no link and loads nothing from elsewhere. `explanation`: the
+    team's explanation of its warnings (store.explanations, screened), if it gave one."""
     from thb_reporting.core.privacy import shown, shown_file_name
     from thb_reporting.core.findings import column_as_seen, explain, is_note
 
@@ -41,5 +43,5 @@ def submission_report(sub, findings: list, teams: reference.TeamRegistry, standa
                      "column": column_as_seen(f, contract), "value": f.value,
                      "what_sr": texts["sr"][0], "fix_sr": texts["sr"][1], "what_en": texts["en"][0], "fix_en": texts["en"][1]})
     return render("submission.html.j2", sub=sub, team=teams.get(sub.team_code), contract=contract,
-                  findings=rows, standalone=standalone, summary=shown(sub.summary, kind="text"),
+                  findings=rows, standalone=standalone, summary=shown(sub.summary, kind="text"), explanation=explanation,
                   file_name=shown_file_name(sub.file_name, sub.dataset, sub.quarter, sub.content_sha256))

@@ -12,7 +12,7 @@ from sqlalchemy import Column, DateTime, ForeignKey, Integer, Table, Text, selec
 
 from thb_reporting.core.invisible_characters import made_visible
 from thb_reporting.core.privacy import shown
-from thb_reporting.store.ledger import METADATA, SCHEMA
+from thb_reporting.store.ledger import METADATA, SCHEMA, SUBMISSIONS
 
 MAX_CHARACTERS = 2000  # a few paragraphs; a longer text is cut there
 
@@ -63,3 +63,11 @@ def explanations_of(conn, submission_ids) -> dict[int, str]:
     rows = conn.execute(select(EXPLANATIONS).where(EXPLANATIONS.c.submission_id.in_(ids))
                         .order_by(EXPLANATIONS.c.recorded_at, EXPLANATIONS.c.explanation_id))
     return {r.submission_id: r.text for r in rows}
+
+
+def recent_explanations(conn, limit: int = 20) -> list:
+    """The newest explanations, with their submission's team, dataset and quarter (the status page)."""
+    return conn.execute(select(EXPLANATIONS, SUBMISSIONS.c.team_code, SUBMISSIONS.c.dataset, SUBMISSIONS.c.quarter)
+                        .join(SUBMISSIONS, SUBMISSIONS.c.submission_id == EXPLANATIONS.c.submission_id)
+                        .order_by(EXPLANATIONS.c.recorded_at.desc(), EXPLANATIONS.c.explanation_id.desc())
+                        .limit(limit)).all()

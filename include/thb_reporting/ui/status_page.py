@@ -5,6 +5,7 @@ Pages, all behind Airflow's own login (the UI's session cookie; the same rule as
   /                              the team × quarter matrix per dataset, rates, national indicators
   /submissions/<id>              one submission's validation report: what failed, row by row, and how to fix it
   /submissions/<id>/report       the same report as a standalone page (as attached to the team's e-mail)
+  /releases/<id>                 a release candidate's full report (what the approver is asked about)
 The warehouse is found through the same variables and connection as the DAGs (thb_data_root, reporting_db).
 """
 from __future__ import annotations
@@ -45,6 +46,7 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
     from thb_reporting.reports.national_figures import coverage_of_periods, national_series, national_tables
     from thb_reporting.reports.pages import render
     from thb_reporting.ui.status_report import status_matrix
+    from thb_reporting.store.explanations import recent_explanations
     from thb_reporting.store.migrations import ensure_schema
     from thb_reporting.store.warehouse import reader_engine, reporting_engine
 
@@ -56,15 +58,18 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
         series = national_series(conn, quarters=matrix["quarters"])
         tables = national_tables(conn, matrix["quarters"][-4:])  # the last four quarters: a year at a glance
         covered = coverage_of_periods(conn, matrix["quarters"])
+        recent = recent_releases(conn)
+        explained = recent_explanations(conn)  # store.explanations
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
     return render("status.html.j2", m=matrix, charts=charts, tables=tables, coverage=covered, fmt=format_value,
-                  colours=COLOURS, words=STATUS_WORDS,
+                  colours=COLOURS, words=STATUS_WORDS, releases=recent, explanations=explained,
                   now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def submission_report_html(db_url: str, teams, submission_id: int, standalone: bool = False) -> str | None:
     """teams: the registry in force (PipelineConfig.teams)."""
     from thb_reporting.store import ledger
+    from thb_reporting.store.explanations import explanations_of
     from thb_reporting.reports.pages import submission_report
     from thb_reporting.store.warehouse import reader_engine
 
@@ -73,7 +78,35 @@ def submission_report_html(db_url: str, teams, submission_id: int, standalone: b
         if sub is None:
             return None
         findings = ledger.findings_of(conn, submission_id, order=("severity", "source_row", "rule"))
-    return submission_report(sub, findings, teams, standalone)
+        explanation = explanations_of(conn, [submission_id]).get(submission_id)
+    return submission_report(sub, findings, teams, standalone, explanation)
+
+
+def recent_releases(conn, limit: int = 12, release_id: int | None = None) -> list:
+    """The newest candidates and releases, newest first (national.releases), or the one asked for."""
+    from sqlalchemy import select
+
+    from thb_reporting.store.warehouse import table
+
+    releases = table("releases")
+    query = select(releases).order_by(releases.c.release_id.desc()).limit(limit)
+    return conn.execute(query if release_id is None else query.where(releases.c.release_id == release_id)).all()
+
+
+def release_report_html(db_url: str, release_id: int) -> str | None:
+    """A candidate's full report (written when it was prepared), as a page."""
+    from thb_reporting.reports.pages import render
+    from thb_reporting.store.warehouse import reader_engine
+
+    with reader_engine(db_url).connect() as conn:
+        row = next(iter(recent_releases(conn, 1, release_id)), None)
+    if row is None:
+        return None
+    from thb_reporting.store.storage import storage_path
+
+    report = row.candidate_report or ""
+    text = storage_path(report).read_text(encoding="utf-8") if report else ""
+    return render("release.html.j2", release=row, report=text)
 
 
 def not_found_html(what: str) -> str:
@@ -110,5 +143,10 @@ def create_app(config_factory: Callable | None = None, login_required: bool = Tr
         config = config_of()
         page = submission_report_html(config.reporting_db_url, config.teams, submission_id, standalone=True)
         return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
+
+    @app.get("/releases/{release_id}", response_class=HTMLResponse)
+    def release_report(release_id: int):
+        page = release_report_html(config_of().reporting_db_url, release_id)
+        return HTMLResponse(not_found_html(f"{release_id}"), 404) if page is None else page
 
     return app
