@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from thb_reporting.core.clock import now as _now
 from thb_reporting.core import contracts, reference
-from thb_reporting.store import ledger
+from thb_reporting.store import ledger, mail_ledger
 from thb_reporting.validation import checks
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.core.contracts import Contract
@@ -102,7 +102,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
                  len(data), sha[:12])
     note_not_submissions(config.data_root, not_submissions, log)
     with engine.begin() as conn:
-        ledger.link_mail(conn)  # a file the mailbox placed: its e-mail's Message-ID, sender and date
+        mail_ledger.link_mail(conn)  # a file the mailbox placed: its e-mail's Message-ID, sender and date
         return [r.submission_id for r in ledger.waiting(conn)]
 
 
