@@ -32,7 +32,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
 from thb_reporting.core.privacy import error_class
-from thb_reporting.core.clock import now as _now
+from thb_reporting.core import clock
 from thb_reporting.store import ledger, mail_ledger
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.storage import not_a_submission, safe_name, storage_path, write_atomically
@@ -244,7 +244,7 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailO
         if mail_ledger.mail_seen(conn, key):
             return MailOutcome.DUPLICATE
     verdict = judge(message, size if size is not None else len(raw), config)
-    date, now = _date(message), _now()
+    date, now = _date(message), clock.now()
     common = {"sender": verdict.sender, "mail_date": date}
     placed = []
     if verdict.outcome == MailOutcome.DELIVERED:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from thb_reporting.core.clock import now as _now
+from thb_reporting.core import clock
 from thb_reporting.store import ledger, mail_ledger
 from thb_reporting.messaging import messages
 from thb_reporting.core.config import PipelineConfig
@@ -110,7 +110,7 @@ def queue_mail_replies(config: PipelineConfig) -> int:
                     mail.outcome, mail.sender, mail.message_key, ref, date, max_mb=max(1, config.max_file_bytes >> 20),
                     team=config.teams.get(mail.team_code) if mail.team_code else None)
             queued += enqueue(conn, f"mail:{ref}", "mail_reply", message)
-            mail_ledger.set_mail_replied(conn, mail.message_key, _now())
+            mail_ledger.set_mail_replied(conn, mail.message_key, clock.now())
     return queued
 
 
@@ -131,7 +131,7 @@ def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) ->
     ISO week; returns whether one was queued."""
     from thb_reporting.store.reporting_calendar import reporting_statuses
 
-    today = today or _now().date()
+    today = today or clock.now().date()
     quarter = Quarter.containing(today).previous()
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
@@ -156,7 +156,7 @@ def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
     none for what is accepted, none for a locked quarter. Returns the keys queued."""
     from thb_reporting.store.reporting_calendar import reporting_statuses
 
-    today = today or _now().date()
+    today = today or clock.now().date()
     quarter = Quarter.containing(today).previous()
     deadline = quarter.deadline()
     kind = "overdue" if today > deadline else ("reminder" if (deadline - today).days <= remind_days else None)
