@@ -19,7 +19,8 @@ from thb_reporting.store import migrations
 from thb_reporting.publishing import publish
 from thb_reporting.reading import header
 from thb_reporting.validation import suite_runner
-from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.validation.suites import write_suites
 from thb_reporting.store.warehouse import metadata, reader_engine, table
