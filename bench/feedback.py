@@ -130,7 +130,7 @@ def main() -> None:
     from aiosmtpd.controller import Controller
 
     from thb_reporting.core import reference
-    from thb_reporting.tools.generator import synthetic_registry
+    from thb_reporting.tools.synthetic_files import synthetic_registry
 
     root = RESULTS / "feedback"
     shutil.rmtree(root, ignore_errors=True)

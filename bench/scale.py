@@ -1,7 +1,7 @@
 """Benchmark: a full quarter of every municipality, then a cycle with nothing new.
 
 A synthetic registry of 145 municipalities (the 13 real teams and 132 invented ones,
-thb_reporting.tools.generator.synthetic_registry) and one file per team and dataset for one quarter: 725
+thb_reporting.tools.synthetic_files.synthetic_registry) and one file per team and dataset for one quarter: 725
 files of the generator's usual size (4–24 rows; CSV in UTF-8, UTF-8 with BOM, Windows-1250 with ';' and
 XLSX from the template, as teams send them), kept in bench/results/scale/ between runs.
 
@@ -37,7 +37,8 @@ QUARTER = "2026Q3"
 def prepare(teams: int) -> tuple[Path, Path]:
     """The registry and the inbox (generated once per registry size)."""
     from thb_reporting.core import contracts, reference
-    from thb_reporting.tools.generator import SubmissionGenerator, synthetic_registry
+    from thb_reporting.tools.generator import SubmissionGenerator
+    from thb_reporting.tools.synthetic_files import synthetic_registry
 
     root = RESULTS / f"scale-{teams}"
     registry = root / "teams.csv"

@@ -15,7 +15,8 @@ import submission_makers as make
 from fixtures import TEST_KEY
 from helpers import ledger
 from thb_reporting.core import contracts, reference
-from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.store.storage import storage_path
 from thb_reporting.store.warehouse import reporting_engine, table
 from test_templates import soffice  # noqa: F401 (a fixture: LibreOffice, headless)

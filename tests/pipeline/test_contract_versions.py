@@ -17,9 +17,10 @@ from thb_reporting.core import contracts, reference
 from thb_reporting.intake import ingest
 from thb_reporting.store import migrations
 from thb_reporting.publishing import publish
-from thb_reporting.reading import submission_files
+from thb_reporting.reading import header
 from thb_reporting.validation import suite_runner
-from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.validation.suites import write_suites
 from thb_reporting.store.warehouse import metadata, reader_engine, table
@@ -54,7 +55,7 @@ def _with_version(contract_text: str, entry: str) -> str:
 def _forget_cached_contracts() -> None:
     """What a process caches from the contracts and code lists (a deployment restarts after a change)."""
     for cached in (reference.code_lists, reference.code_aliases, suite_runner._positions, suite_runner._columns_read,
-                   suite_runner._code_columns, submission_files._known_headers, submission_files._known_codes):
+                   suite_runner._code_columns, header._known_headers, header._known_codes):
         cached.cache_clear()
 
 

@@ -90,7 +90,7 @@ def test_a_version_1_file_for_a_version_2_quarter_is_accepted_and_told(config, g
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(template.get_content()))
-    assert templates.declared_version(book.properties.keywords, "victims") == 2
+    assert contracts.declared_version(book.properties.keywords, "victims") == 2
 
 
 def test_a_file_of_the_template_in_force_gets_no_template_notice(config, generator, smtp_server):
@@ -274,8 +274,8 @@ def test_the_template_says_which_version_it_is(tmp_path):
         version = contracts.load(dataset).version
         assert {f"{dataset}_template_v{version}.csv", f"{dataset}_template_v{version}.xlsx"} <= names
     book = load_workbook(tmp_path / "victims_template_v2.xlsx")
-    assert templates.declared_version(book.properties.keywords, "victims") == 2
-    assert templates.declared_version(book.properties.keywords, "programmes") is None
+    assert contracts.declared_version(book.properties.keywords, "victims") == 2
+    assert contracts.declared_version(book.properties.keywords, "programmes") is None
     readme = " ".join(str(c.value) for row in book[templates.README_SHEET].iter_rows() for c in row if c.value)
     assert "Template version 2, od / from 2026Q3" in readme
 

@@ -16,7 +16,8 @@ from fixtures import TEST_KEY
 from helpers import findings, ledger, publications
 from thb_reporting.core import contracts, reference
 from thb_reporting.intake import ingest
-from thb_reporting.tools.generator import VALID_JMBG, SubmissionGenerator, encode
+from thb_reporting.tools.generator import VALID_JMBG, SubmissionGenerator
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.messaging.notifications import queue_submission_notices
 from thb_reporting.messaging.outbox import SmtpSender, deliver_outbox
 from thb_reporting.core.quarters import Quarter

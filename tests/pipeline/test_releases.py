@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -242,3 +243,39 @@ def test_no_ministry_view_can_show_a_figure_that_is_not_released(config, generat
         statuses = set(conn.execute(text("SELECT DISTINCT release_status FROM reporting_public.indicators_labelled")).scalars())
     assert ids == {approved["release_id"]} and statuses == {"provisional"}
     engine.dispose()
+
+
+def test_the_release_notice_tells_the_ministries_without_a_suppressed_count(config, generator, monkeypatch):
+    """Approved through the path the DAG's last task takes (decide, files, notice): the notice goes to the
+    coordinator and the ministries' contacts, Serbian first, with the headline figures as released."""
+    from email import message_from_bytes, policy
+
+    from thb_reporting.core import reference
+    from thb_reporting.figures import indicator_catalogue
+    from thb_reporting.reports.charts import format_value
+    from thb_reporting.tools.release_cli import decide_and_publish
+
+    generator.victims_file("nis", "2026Q2", people=3)  # three persons: the nation's victims is a small count
+    run_cycle(config)
+    candidate = releases.prepare(config, "2026Q2", "provisional", "test")
+    monkeypatch.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)  # no SMTP: the notice is an .eml file
+    outcome = decide_and_publish(config, candidate["release_id"], True, "coordinator", "Q2")
+    assert outcome["notices"] == [f"release:{candidate['release_id']}"]
+    [eml] = Path(config.data_root.removeprefix("file://"), "outbox").glob(f"release-{candidate['release_id']}*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    contacts = reference.national_contacts()
+    assert set(a.strip() for a in message["To"].split(",")) == {
+        c["email"] for role, c in contacts.items() if role == "national_coordinator" or role.startswith("ministry_")}
+    assert "2026Q2" in message["Subject"] and "privremeni" in message["Subject"]
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert text.index("objavljeni") < text.index("ENGLISH") < text.index("were released")
+    frozen = _public(config.reporting_db_url, False, candidate["release_id"])
+    catalogue = indicator_catalogue.catalogue()
+    quoted = [n for n in indicator_catalogue.headlines() if (n, "nation", "RS", "2026Q2", "total", "total") in frozen]
+    assert "victims" in quoted
+    assert frozen[("victims", "nation", "RS", "2026Q2", "total", "total")] == (None, True)
+    assert "x\n" in text
+    for name in quoted:
+        value, suppressed = frozen[(name, "nation", "RS", "2026Q2", "total", "total")]
+        shown = "x" if suppressed else format_value(value, catalogue[name]["unit"])
+        assert f"{catalogue[name]['en']}: {shown}\n" in text

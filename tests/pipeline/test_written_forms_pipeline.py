@@ -12,7 +12,8 @@ import pytest
 from thb_reporting.core import contracts
 from thb_reporting.validation.checks import validate
 from thb_reporting.core.findings import describe
-from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.reading.submission_files import parse_file_name, read_submission
 from thb_reporting.validation.suite_runner import SuiteRunner

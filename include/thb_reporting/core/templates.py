@@ -8,8 +8,8 @@ import io
 from pathlib import Path
 
 from thb_reporting.core import contracts, reference
-from thb_reporting.core.contracts import (CODES_SEPARATOR, Contract, code_list_of, column_label, declaration,  # noqa: F401
-                                     declared_version, template_file_name)
+from thb_reporting.core.contracts import (CODES_SEPARATOR, Contract, code_list_of, column_label, declaration,
+                                     template_file_name)
 
 MAX_TEMPLATE_ROWS = 5000  # rows the drop-downs cover
 CODE_SHEET, README_SHEET = "sifarnici", "procitaj_me"

@@ -19,9 +19,8 @@ import logging
 import traceback
 from dataclasses import dataclass
 
-from thb_reporting.core.clock import now as _now
-from thb_reporting.core import contracts, reference
-from thb_reporting.store import ledger
+from thb_reporting.core import clock, contracts, reference
+from thb_reporting.store import ledger, mail_ledger
 from thb_reporting.validation import checks
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.core.contracts import Contract
@@ -73,7 +72,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
         error = None
         try:
             info = path.stat()
-            received_at = _modified_at(info) or _now()
+            received_at = _modified_at(info) or clock.now()
             if (str(path), info.get("size"), received_at) in seen:
                 continue
             data = read_inbox_file(path)
@@ -102,7 +101,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
                  len(data), sha[:12])
     note_not_submissions(config.data_root, not_submissions, log)
     with engine.begin() as conn:
-        ledger.link_mail(conn)  # a file the mailbox placed: its e-mail's Message-ID, sender and date
+        mail_ledger.link_mail(conn)  # a file the mailbox placed: its e-mail's Message-ID, sender and date
         return [r.submission_id for r in ledger.waiting(conn)]
 
 
@@ -128,7 +127,7 @@ def _refuse(engine, team: str, path, kind: str, known: set) -> None:
         return
     finding = Finding("not_a_regular_file", detail=kind)
     dataset, quarter = _named(path.name)
-    now = _now()
+    now = clock.now()
     with engine.begin() as conn:
         sid = ledger.record_received(conn, team_code=team, dataset=dataset, quarter=quarter, file_name=path.name,
                                      inbox_path=str(path), content_sha256=NOT_READ, size_bytes=0, received_at=now,
@@ -205,7 +204,7 @@ class _IngestRun:
             raise SubmissionError("team_mismatch", named)
         if not self.config.teams[sub.team_code].reports(name.dataset):  # the Centre reports victims only
             raise SubmissionError("dataset_not_reported", name.dataset)
-        if name.quarter.start > _now().date():
+        if name.quarter.start > clock.now().date():
             raise SubmissionError("quarter_in_future", str(name.quarter))
         with self.engine.connect() as conn:
             if str(name.quarter) in locked_quarters(conn):
@@ -273,7 +272,7 @@ class _IngestRun:
             with self.engine.connect() as conn:
                 history = ledger.earlier_measures(conn, sub.team_code, name.dataset, name.quarter)
             findings = findings + history_warnings(measure, history)
-        values = dict(processed_at=_now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
+        values = dict(processed_at=clock.now(), error_count=len(errors), warning_count=len(findings) - len(errors), measure=measure,
                       summary=shown(_summary(findings, contract, quarter), kind="text") if findings else Status.ACCEPTED.value,
                       rows_total=None if outcome is None or outcome.typed is None else len(outcome.typed),
                       contract_version=contract.version if contract else None,
@@ -306,12 +305,12 @@ class _IngestRun:
         (notifications). Neither the ledger nor the log gets the exception's message: it may quote the file."""
         kind = error_class(error)
         with self.engine.begin() as conn:
-            attempts = ledger.record_attempt_failure(conn, sub.submission_id, kind, _now())
+            attempts = ledger.record_attempt_failure(conn, sub.submission_id, kind, clock.now())
             final = attempts >= self.config.max_processing_attempts
             if final:
                 finding = Finding("processing_failed", detail=kind)
                 ledger.record_outcome(conn, sub.submission_id, Status.FAILED, [finding], only_from=Status.RECEIVED,
-                                      processed_at=_now(), error_count=1, warning_count=0, rows_accepted=0,
+                                      processed_at=clock.now(), error_count=1, warning_count=0, rows_accepted=0,
                                       summary=describe(finding, "en"))
         where = "".join(traceback.format_tb(error.__traceback__))  # the code's lines, not the values in play
         log.warning("submission %s (%s from team %s) could not be processed: %s, attempt %d of %d; %s\n%s",

@@ -32,8 +32,8 @@ from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
 from thb_reporting.core.privacy import error_class
-from thb_reporting.core.clock import now as _now
-from thb_reporting.store import ledger
+from thb_reporting.core import clock
+from thb_reporting.store import ledger, mail_ledger
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.storage import not_a_submission, safe_name, storage_path, write_atomically
 from thb_reporting.reading.submission_files import SubmissionError, file_format
@@ -71,7 +71,7 @@ class MailOutcome(StrEnum):
     MAILING_LIST = "mailing_list"  # list traffic
 
 
-AUTOMATIC = tuple(MailOutcome(kind) for kind in ledger.AUTOMATIC_MAIL)
+AUTOMATIC = tuple(MailOutcome(kind) for kind in mail_ledger.AUTOMATIC_MAIL)
 KEPT_IN = {MailOutcome.DELIVERED: PROCESSED_FOLDER, MailOutcome.DUPLICATE: PROCESSED_FOLDER,
            **dict.fromkeys(AUTOMATIC, AUTOMATIC_FOLDER)}  # others: QUARANTINE_FOLDER
 # What a mail program attaches on its own, beside the team's file (with storage.not_a_submission's names)
@@ -241,16 +241,16 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailO
     message = message_from_bytes(raw, policy=policy.default)
     key = message_key(message, raw)
     with engine.connect() as conn:
-        if ledger.mail_seen(conn, key):
+        if mail_ledger.mail_seen(conn, key):
             return MailOutcome.DUPLICATE
     verdict = judge(message, size if size is not None else len(raw), config)
-    date, now = _date(message), _now()
+    date, now = _date(message), clock.now()
     common = {"sender": verdict.sender, "mail_date": date}
     placed = []
     if verdict.outcome == MailOutcome.DELIVERED:
         with engine.connect() as conn:
             by_hash = {hashlib.sha256(d).hexdigest(): (n, d) for n, d in verdict.files}  # the same file twice: once
-            fresh = [file for sha, file in by_hash.items() if not ledger.mail_seen(conn, "", verdict.team, sha)]
+            fresh = [file for sha, file in by_hash.items() if not mail_ledger.mail_seen(conn, "", verdict.team, sha)]
             if _would_overwrite(config, conn, verdict.team, fresh):
                 raise InboxNotCollected()
         for name, data in fresh:  # written before the ledger says so: a crash in between writes the same again
@@ -260,18 +260,15 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailO
             verdict.outcome = MailOutcome.DUPLICATE
     with engine.begin() as conn:
         for sha in placed:
-            ledger.record_mail(conn, key, MailOutcome.DELIVERED.value, now, team_code=verdict.team, content_sha256=sha,
+            mail_ledger.record_mail(conn, key, MailOutcome.DELIVERED.value, now, team_code=verdict.team, content_sha256=sha,
                                kept_in=PROCESSED_FOLDER, **common)
         if not placed:  # the reply, where one is owed, is queued by the notify step from this row
-            ledger.record_mail(conn, key, verdict.outcome.value, now, team_code=verdict.team,
+            mail_ledger.record_mail(conn, key, verdict.outcome.value, now, team_code=verdict.team,
                                kept_in=KEPT_IN.get(verdict.outcome, QUARANTINE_FOLDER), **common)
-    log.info("e-mail %s: %s%s%s", _ref(key), verdict.outcome.value,
+    log.info("e-mail %s: %s%s%s", mail_ledger.mail_ref(key), verdict.outcome.value,
              f" ({len(placed)} file(s) for team {verdict.team})" if placed else "",
              f"; {verdict.left_aside} attachment(s) a mail program adds left aside" if verdict.left_aside else "")
     return verdict.outcome
-
-
-_ref = ledger.mail_ref
 
 
 # --- the IMAP side ------------------------------------------------------------------------------------

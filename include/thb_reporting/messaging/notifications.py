@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from thb_reporting.core.clock import now as _now
-from thb_reporting.store import ledger
+from thb_reporting.core import clock
+from thb_reporting.store import ledger, mail_ledger
 from thb_reporting.messaging import messages
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.ledger import Notification, Status
@@ -96,13 +96,13 @@ def queue_mail_replies(config: PipelineConfig) -> int:
     """Queue the reply to every e-mail from a registered contact that brought no file the pipeline takes
     (its reason, in the thread of the e-mail), and the coordinator's notice of every e-mail from an unknown
     sender, once each (ledger.mail_messages.replied_at); returns how many were queued now. Mail no person
-    wrote is never answered (it is not in ledger.ANSWERED_MAIL)."""
+    wrote is never answered (it is not in mail_ledger.ANSWERED_MAIL)."""
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
     queued = 0
     with engine.begin() as conn:
-        for mail in ledger.mail_awaiting_reply(conn):
-            ref, date = ledger.mail_ref(mail.message_key), mail.mail_date or mail.handled_at
+        for mail in mail_ledger.mail_awaiting_reply(conn):
+            ref, date = mail_ledger.mail_ref(mail.message_key), mail.mail_date or mail.handled_at
             if mail.outcome == "unknown_sender":
                 message = messages.unknown_sender_message(ref, date, mail.kept_in)
             else:
@@ -110,7 +110,7 @@ def queue_mail_replies(config: PipelineConfig) -> int:
                     mail.outcome, mail.sender, mail.message_key, ref, date, max_mb=max(1, config.max_file_bytes >> 20),
                     team=config.teams.get(mail.team_code) if mail.team_code else None)
             queued += enqueue(conn, f"mail:{ref}", "mail_reply", message)
-            ledger.set_mail_replied(conn, mail.message_key, _now())
+            mail_ledger.set_mail_replied(conn, mail.message_key, clock.now())
     return queued
 
 
@@ -131,7 +131,7 @@ def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) ->
     ISO week; returns whether one was queued."""
     from thb_reporting.store.reporting_calendar import reporting_statuses
 
-    today = today or _now().date()
+    today = today or clock.now().date()
     quarter = Quarter.containing(today).previous()
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
@@ -139,7 +139,7 @@ def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) ->
     with engine.begin() as conn:
         statuses = reporting_statuses(conn, config.teams, [quarter], today)
         since = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(), dt.timezone.utc)
-        automatic = ledger.mail_outcome_counts(conn, ledger.AUTOMATIC_MAIL, since)  # mail nobody answered
+        automatic = mail_ledger.mail_outcome_counts(conn, mail_ledger.AUTOMATIC_MAIL, since)  # mail nobody answered
         message = messages.digest_message(quarter, today, config.teams, statuses, _digest_reasons(conn, statuses),
                                           automatic)
         return enqueue(conn, f"digest:{year}-W{week:02d}", "digest", message)
@@ -156,7 +156,7 @@ def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
     none for what is accepted, none for a locked quarter. Returns the keys queued."""
     from thb_reporting.store.reporting_calendar import reporting_statuses
 
-    today = today or _now().date()
+    today = today or clock.now().date()
     quarter = Quarter.containing(today).previous()
     deadline = quarter.deadline()
     kind = "overdue" if today > deadline else ("reminder" if (deadline - today).days <= remind_days else None)

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy import or_, select, update
 
-from thb_reporting.core.clock import now as _now
+from thb_reporting.core import clock
 from thb_reporting.store import ledger
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.ledger import OUTBOX, Notification
@@ -93,15 +93,15 @@ def enqueue(conn, key: str, kind: str, message: EmailMessage, submission_id: int
         return False
     conn.execute(OUTBOX.insert().values(
         dedupe_key=key, kind=kind, submission_id=submission_id, recipients=message["To"], subject=message["Subject"],
-        message=message.as_string(), status=OutboxStatus.PENDING.value, attempts=0, created_at=_now(),
-        next_attempt_at=_now(),
+        message=message.as_string(), status=OutboxStatus.PENDING.value, attempts=0, created_at=clock.now(),
+        next_attempt_at=clock.now(),
     ))
     return True
 
 
 def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = None) -> dict:
     """Send every message that is due; a failure stays in the outbox for a later attempt."""
-    now = now or _now()
+    now = now or clock.now()
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
     with engine.connect() as conn:
@@ -134,7 +134,7 @@ def deliver_outbox(config: PipelineConfig, sender, now: dt.datetime | None = Non
             continue
         with engine.begin() as conn:
             conn.execute(update(OUTBOX).where(OUTBOX.c.message_id == row.message_id).values(
-                status=OutboxStatus.SENT.value, attempts=row.attempts + 1, sent_at=_now(), last_error=None))
+                status=OutboxStatus.SENT.value, attempts=row.attempts + 1, sent_at=clock.now(), last_error=None))
             if row.submission_id:
                 ledger.set_notification(conn, row.submission_id, Notification.SENT)
         result["sent"] += 1

@@ -17,9 +17,7 @@ from thb_reporting.core.contracts import ROW_KEY
 from thb_reporting.core.contracts import load as load_contract
 from thb_reporting.reading.delimited import _csv_header, read_csv
 from thb_reporting.reading.formats import file_format
-from thb_reporting.reading.header import (  # noqa: F401 (what the other stages name, from here)
-    _column_name, _known_codes, _known_headers, column_position, shown_header,
-)
+from thb_reporting.reading.header import _column_name, column_position, shown_header  # noqa: F401 (what the other stages name, from here)
 from thb_reporting.reading.names import (  # noqa: F401 (what the other stages name, from here)
     DECLARED_TEMPLATE, READING_FINDINGS, SubmissionError, SubmissionName, parse_file_name,
 )

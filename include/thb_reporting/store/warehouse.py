@@ -13,8 +13,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from thb_reporting.core import contracts
-from thb_reporting.store import explanations  # noqa: F401 (its table joins the ledger's, copied below)
 from thb_reporting.store import ledger, release_tables
+from thb_reporting.store import mail_ledger  # noqa: F401 (importing it adds mail_messages to the ledger's MetaData)
+from thb_reporting.store import explanations  # noqa: F401 (and ledger.explanations, after it)
 
 SCHEMAS = ("ledger", "national")
 LOGICAL_TYPES = {"text": Text, "integer": BigInteger, "date": Date}
@@ -83,7 +84,7 @@ def metadata() -> MetaData:
 @cache
 def _metadata(_contracts_dir) -> MetaData:
     md = MetaData()
-    ledger.add_tables(md)  # the ledger's tables are defined in thb_reporting.store.ledger
+    ledger.add_tables(md)  # the ledger's tables are defined in thb_reporting.store.ledger (and mail_ledger)
     Table(
         "teams", md,
         Column("municipality_code", Text, primary_key=True, comment="the team's code, also its inbox folder"),

@@ -14,7 +14,8 @@ from fixtures import TEST_KEY
 from thb_reporting.core import contracts
 from thb_reporting.intake import ingest
 from thb_reporting.core.config import PipelineConfig
-from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.messaging.notifications import queue_submission_notices
 from thb_reporting.ui.status_page import submission_report_html
 from thb_reporting.store.warehouse import reporting_engine, table

@@ -167,7 +167,7 @@ def _attacker_files(planted: dict[str, str]) -> list[tuple[str, str, bytes, str]
     from openpyxl import Workbook
 
     from thb_reporting.core import contracts
-    from thb_reporting.tools.generator import encode
+    from thb_reporting.tools.synthetic_files import encode
 
     columns = list(contracts.for_quarter("victims", Q).column_names)
     files = []

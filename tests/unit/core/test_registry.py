@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from fixtures import TEST_KEY
 from thb_reporting.core import reference
 from thb_reporting.core.config import PipelineConfig, sqlite_url
-from thb_reporting.tools.generator import SubmissionGenerator, synthetic_registry
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.synthetic_files import synthetic_registry
 from thb_reporting.store.warehouse import reporting_engine, table
 
 

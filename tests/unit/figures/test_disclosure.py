@@ -19,7 +19,7 @@ from thb_reporting.core import contracts, reference
 from thb_reporting.figures import coverage, disclosure, indicators
 from thb_reporting.publishing import exports
 from thb_reporting.figures.indicators import NATION
-from thb_reporting.tools.generator import encode
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.store.warehouse import reporting_engine, table
 
 TEAMS = ["kraljevo", "novi_pazar", "nis", "vranje", "subotica"]  # Kraljevo and Novi Pazar share a district

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import submission_makers as make
 from thb_reporting.core import contracts
 from thb_reporting.validation.checks import check_columns, prepare
-from thb_reporting.tools.generator import SubmissionGenerator, encode
+from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.reading.submission_files import (
     READING_FINDINGS, SubmissionError, file_format, parse_file_name, read_submission,

@@ -12,7 +12,7 @@ import pytest
 from thb_reporting.core import contracts, invisible_characters, templates
 from thb_reporting.validation.checks import finish, prepare
 from thb_reporting.core.findings import ERROR, describe
-from thb_reporting.tools.generator import encode
+from thb_reporting.tools.synthetic_files import encode
 from thb_reporting.core.privacy import shown
 from thb_reporting.reading.submission_files import parse_file_name, read_submission
 from test_templates import soffice  # noqa: F401 (a fixture: LibreOffice, headless)
