@@ -40,7 +40,7 @@ from thb_reporting.tools.release_approval import ReleaseApproval
 def release_national_figures():
     @task
     def prepare_candidate(params: dict, dag_run=None) -> dict:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from thb_reporting.core.config import PipelineConfig
         from thb_reporting.publishing import releases
@@ -51,7 +51,12 @@ def release_national_figures():
         period = params.get("period") or releases.due_period(config)
         if not period:
             raise AirflowSkipException("no quarter is due for a release: each past deadline has its candidate")
-        summary = releases.prepare(config, period, params.get("status") or "provisional", user or "schedule")
+        try:
+            summary = releases.prepare(config, period, params.get("status") or "provisional", user or "schedule")
+        except releases.ReleaseRefused as refused:  # nothing to retry: the reason is in the data, not the run
+            if not params.get("period"):
+                raise AirflowSkipException(f"the schedule's candidate of {period}: {refused}") from None
+            raise AirflowFailException(str(refused)) from None
         return {"release_id": summary["release_id"], "period": summary["period"], "status": summary["status"],
                 "prompt": prompt_markdown(summary)}
 
@@ -65,6 +70,8 @@ def release_national_figures():
 
     @task(trigger_rule="none_skipped")  # also when the approval failed (timed out): the candidate lapses
     def record_decision(candidate: dict, ti=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from thb_reporting.core.config import PipelineConfig
         from thb_reporting.publishing import releases
         from thb_reporting.tools.release_approval import decision_of
@@ -74,9 +81,13 @@ def release_national_figures():
         decision = decision_of(ti.xcom_pull(task_ids="approve_release"))
         if decision is None:
             releases.lapse(config, candidate["release_id"], "no decision before the timeout")
-            raise RuntimeError(f"release candidate {candidate['release_id']} lapsed: nobody decided in time")
+            raise AirflowFailException(f"release candidate {candidate['release_id']} lapsed: nobody decided in time")
         approved, by, note = decision
-        outcome = decide_and_publish(config, candidate["release_id"], approved, by, note)
+        try:
+            outcome = decide_and_publish(config, candidate["release_id"], approved, by, note)
+        except releases.ReleaseRefused as refused:  # e.g. rejected without a reason: nothing is released
+            releases.lapse(config, candidate["release_id"], f"not decided: {refused}")
+            raise AirflowFailException(f"{refused}; the candidate lapsed: trigger a new one") from None
         outcome["files"] = len(outcome.get("files", []))
         return outcome
 

@@ -98,6 +98,16 @@ def _revision_line(r: dict) -> str:
             f"{_shown(r['value'], unit, bool(r['suppressed']))} ({r['reason']})")
 
 
+def _gap_lines(gaps: list[dict]) -> list[str]:
+    """One line per team: its datasets by status (missing, rejected, accepted late), each with its quarter."""
+    by_team: dict[str, dict[str, list[str]]] = {}
+    for g in gaps:
+        by_team.setdefault(g["team"], {}).setdefault(g["status"], []).append(f"{g['dataset']} {g['quarter']}")
+    return [f"- {team}: " + "; ".join(f"{status.replace('_', ' ')}: {', '.join(items)}"
+                                      for status, items in sorted(kinds.items()))
+            for team, kinds in sorted(by_team.items())]
+
+
 def prompt_markdown(summary: dict, whole: bool = False) -> str:
     """The candidate in Markdown: for the approval prompt (short), or whole for the report."""
     s = summary
@@ -120,8 +130,7 @@ def prompt_markdown(summary: dict, whole: bool = False) -> str:
         if len(shown) < len(s["revisions"]):
             lines.append(f"- … and {len(s['revisions']) - len(shown)} more in the full report")
     lines += ["", "### Teams missing or late / Timovi koji kasne ili nisu dostavili"]
-    lines += ([f"- {g['team']} {g['dataset']} {g['quarter']}: {g['status']}" for g in s["gaps"]]
-              or ["None: every team delivered on time."])
+    lines += _gap_lines(s["gaps"]) or ["None: every team delivered on time."]
     lines += ["", "### Warnings and the teams' explanations / Upozorenja i objašnjenja timova"]
     lines += ([f"- {w['team']} {w['dataset']} {w['quarter']}: {w['what']} ({w['rows']} rows)"
                + (f". Explanation: \u201c{w['explanation']}\u201d" if w["explanation"] else ". No explanation yet.")

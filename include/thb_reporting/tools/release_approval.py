@@ -37,7 +37,10 @@ class ReleaseApproval(HITLOperator):
             options=[APPROVE, REJECT],
             defaults=None,  # never decided by the clock
             multiple=False,
-            params={NOTE: Param("", type="string", minLength=3, maxLength=2000, title="Note / Napomena",
+            # Airflow validates every param of a task when the task starts, before anybody has answered: the
+            # note's empty start value (None) must pass, so the schema allows null; a note given has 3 characters
+            # at least, and a rejection without a reason is refused by releases.decide.
+            params={NOTE: Param(None, type=["null", "string"], minLength=3, maxLength=2000, title="Note / Napomena",
                                 description="Approving: what this release is (it is kept with it). Rejecting: why.")},
             response_timeout=RESPONSE_TIMEOUT,
             **kwargs,
