@@ -45,14 +45,20 @@ def ingest_submissions():
     def pull_mailbox() -> dict:
         import logging
 
+        from thb_reporting.core import clock
         from thb_reporting.core.config import PipelineConfig
         from thb_reporting.intake.mailbox import pull_mailbox
+        from thb_reporting.ui.run_notes import leave_explained_note
 
+        config, started = PipelineConfig.from_airflow(), clock.now()
         try:
-            return pull_mailbox(PipelineConfig.from_airflow())  # nothing without the connection imap_default
+            counts = pull_mailbox(config)  # nothing without the connection imap_default
         except Exception as e:  # noqa: BLE001 (a mail server down must not hold back the folder inbox; tried again next run)
             logging.getLogger(__name__).warning("the reporting mailbox could not be read (%s)", type(e).__name__)
             return {}
+        if counts.get("explanation"):
+            leave_explained_note(config, started)  # the run's note names the submissions explained
+        return counts
 
     @task
     def collect_new_submissions() -> list[int]:

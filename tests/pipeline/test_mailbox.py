@@ -425,3 +425,85 @@ def test_without_imap_default_the_mailbox_watch_fires_nothing(tmp_path, monkeypa
         await watch.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_reply_to_the_validation_e_mail_explains_its_warnings_and_one_with_a_jmbg_is_refused(
+        tmp_path, mail_config, imap, smtp_server, monkeypatch):
+    """A team answers its validation e-mail, without a file: its words above the quote are the explanation of
+    the submission's warnings, shown in the release candidate. A reply holding a JMBG is refused, kept nowhere
+    (not in the warehouse, not in the reply), and the team is told why. The CLI records one without a mailbox."""
+    from email.utils import make_msgid
+
+    from thb_reporting.intake import mailbox
+    from thb_reporting.publishing import releases
+    from thb_reporting.publishing.publish import publish
+    from thb_reporting.publishing.release_report import prompt_markdown
+    from thb_reporting.store.explanations import explanations_of
+    from thb_reporting.store.warehouse import reporting_engine
+    from thb_reporting.tools.cli import main
+    from thb_reporting.tools.generator import VALID_JMBG, SubmissionGenerator
+
+    client, deliver = imap
+    port, smtp = smtp_server
+    generator = SubmissionGenerator(Path(mail_config.inbox.removeprefix("file://")), seed=3)
+    for quarter in ("2025Q3", "2025Q4", "2026Q1"):
+        generator.victims_file("subotica", quarter, people=10)
+    generator.victims_file("subotica", "2026Q2", people=60)  # far above the team's history: a warning
+    run_pipeline(mail_config, port)
+    [newest] = [s for s in submissions(mail_config) if s.quarter == "2026Q2"]
+    assert newest.status == "accepted" and newest.warning_count >= 1
+    notice_id = f"<submission-{newest.submission_id}-{newest.content_sha256[:12]}@thb-national-reporting>"
+    [notice] = [m for _, m in smtp.received if m["Message-ID"] == notice_id]
+    team = mail_config.teams["subotica"]
+
+    def reply(body: str) -> EmailMessage:
+        message = e_mail(team.contact_emails[0], "Re: " + notice["Subject"], body=body, message_id=make_msgid(domain="example.org"))
+        message["In-Reply-To"], message["References"] = notice_id, notice_id
+        return message
+
+    words = "Broj je tačan: u junu je policija otkrila jednu veliku grupu u Subotici."
+    explained = reply(f"{words}\n\nOn Wed, 1 Jul 2026 at 09:30, Nacionalno izveštavanje wrote:\n> Prihvaćeno: 60 lica\n")
+    leaky = reply(f"Proverite lice sa JMBG {VALID_JMBG}, ono je dvaput upisano.")
+    deliver(explained)
+    deliver(leaky)
+    assert mailbox.pull_mailbox(mail_config, client) == {"explanation": 1, "explanation_refused": 1}
+    engine = reporting_engine(mail_config.reporting_db_url)
+    with engine.connect() as conn:
+        assert explanations_of(conn, [newest.submission_id]) == {newest.submission_id: words}
+    assert VALID_JMBG.encode() not in Path(mail_config.reporting_db_url.removeprefix("sqlite:///")).read_bytes()
+    assert folder(client, "THB/processed")[-1:] == [explained["Message-ID"].encode()]
+    assert folder(client, "THB/quarantine") == [leaky["Message-ID"].encode()]
+
+    before = len(smtp.received)
+    run_pipeline(mail_config, port)  # the notify step answers both, each in its thread
+    answers = {m["In-Reply-To"]: m for _, m in smtp.received[before:]}
+    assert answers[explained["Message-ID"]]["Subject"].startswith("[THB] Objašnjenje zabeleženo / Explanation recorded")
+    refused = answers[leaky["Message-ID"]]
+    assert refused["Subject"].startswith("[THB] Objašnjenje nije zabeleženo / Explanation not recorded")
+    assert "JMBG" in refused.get_body(preferencelist=("plain",)).get_content()
+    assert all(VALID_JMBG not in m.as_string() for m in answers.values())
+
+    # the ingest run's note names it (the mailbox step leaves it), quoting the screened words
+    from thb_reporting.store.explanations import explained_since
+    from thb_reporting.ui.run_notes import run_note
+
+    with engine.connect() as conn:
+        assert explained_since(conn, newest.received_at) == [newest.submission_id]
+    note = run_note(mail_config.reporting_db_url, {"explained": [newest.submission_id]}, mail_config.teams)
+    assert note.startswith("- warnings explained by their team") and f"#{newest.submission_id} subotica victims 2026Q2" in note
+    assert words[:40] in note and VALID_JMBG not in note
+
+    # the coordinator sees it in the release candidate, beside the warning
+    publish(mail_config)
+    candidate = releases.prepare(mail_config, "2026Q2", "provisional", "test")
+    [warning] = [w for w in candidate["warnings"] if w["team"] == "subotica"]
+    assert warning["rule"] == "history_outlier" and warning["explanation"] == words
+    assert words in prompt_markdown(candidate)
+
+    # without a mailbox, a data engineer records it; the identifier screen holds there too
+    monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", mail_config.data_root)
+    monkeypatch.delenv("AIRFLOW_CONN_REPORTING_DB", raising=False)
+    assert main(["explain", str(newest.submission_id), f"pozovite 064 123 4567 ili {VALID_JMBG}", "--by", "inženjer"]) == 2
+    assert main(["explain", str(newest.submission_id), "Potvrđeno telefonom sa timom.", "--by", "inženjer"]) == 0
+    with engine.connect() as conn:
+        assert explanations_of(conn, [newest.submission_id]) == {newest.submission_id: "Potvrđeno telefonom sa timom."}

@@ -4,7 +4,10 @@ Every message in the mailbox's INBOX is handled once (by its Message-ID, and by 
 in ledger.mail_messages) and then moved to a folder of the mailbox, never deleted:
   THB/processed    an attachment from a registered contact was placed in its team's inbox folder
                    (<inbox>/<team>/<file>), where the folder pipeline takes it unchanged (ingest links the
-                   submission to the e-mail's Message-ID, sender and date); and duplicates of such messages
+                   submission to the e-mail's Message-ID, sender and date); and duplicates of such messages;
+                   and a team's reply to a validation e-mail without a file: the explanation of that
+                   submission's warnings (mail_explanations; one holding a personal identifier is refused and
+                   goes to THB/quarantine, its words kept nowhere)
   THB/quarantine   everything else: unknown sender (the coordinator is told, the sender is not), no usable
                    attachment (signed-only mail included), an archive, encrypted mail, an oversized message,
                    a sender of several teams who did not name one, a file packed in Outlook's winmail.dat;
@@ -33,6 +36,7 @@ from enum import StrEnum
 
 from thb_reporting.core.privacy import error_class
 from thb_reporting.core import clock
+from thb_reporting.intake.mail_explanations import record_reply_explanation
 from thb_reporting.store import ledger, mail_ledger
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.storage import not_a_submission, safe_name, storage_path, write_atomically
@@ -64,6 +68,8 @@ class MailOutcome(StrEnum):
     OVERSIZED = "oversized"  # larger than the pipeline takes
     AMBIGUOUS_TEAM = "ambiguous_team"  # a contact of several teams who named none of them, or several
     TNEF_ONLY = "tnef_only"  # Outlook packed the file into winmail.dat: the team is told how to send it plainly
+    EXPLANATION = "explanation"  # a reply to a validation e-mail, no file: the team explains the warnings (recorded)
+    EXPLANATION_REFUSED = "explanation_refused"  # such a reply holding a personal identifier: not kept, the team told
     # Mail no person wrote (automatic_kind): never answered (RFC 3834), moved aside, counted in the digest
     AUTO_REPLY = "auto_reply"  # out-of-office and other auto-replies
     DELIVERY_REPORT = "delivery_report"  # bounces and delivery status notifications
@@ -73,6 +79,7 @@ class MailOutcome(StrEnum):
 
 AUTOMATIC = tuple(MailOutcome(kind) for kind in mail_ledger.AUTOMATIC_MAIL)
 KEPT_IN = {MailOutcome.DELIVERED: PROCESSED_FOLDER, MailOutcome.DUPLICATE: PROCESSED_FOLDER,
+           MailOutcome.EXPLANATION: PROCESSED_FOLDER,
            **dict.fromkeys(AUTOMATIC, AUTOMATIC_FOLDER)}  # others: QUARANTINE_FOLDER
 # What a mail program attaches on its own, beside the team's file (with storage.not_a_submission's names)
 MAIL_PROGRAM_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef", "text/vcard", "text/x-vcard", "text/directory"}
@@ -88,6 +95,8 @@ class Verdict:
     team: str | None = None
     files: list[tuple[str, bytes]] = field(default_factory=list)
     left_aside: int = 0  # attachments a mail program added by itself (winmail.dat, a contact card …)
+    explains: tuple[int, str] | None = None  # (submission id, sha256[:12]) of the validation e-mail it replies to
+    teams: list[str] = field(default_factory=list)  # the teams the sender is a contact of
 
 
 def max_message_bytes(config: PipelineConfig) -> int:
@@ -204,6 +213,10 @@ def judge(message: EmailMessage, size: int, config: PipelineConfig) -> Verdict:
     if archives:
         return Verdict(MailOutcome.ARCHIVE, sender)
     if not files:
+        thread = mail_ledger.noticed_submissions(str(message.get("In-Reply-To", "")))
+        thread = thread or mail_ledger.noticed_submissions(str(message.get("References", "")))[-1:]
+        if thread and not tnef:  # a reply in a validation e-mail's thread: an explanation of its warnings
+            return Verdict(MailOutcome.EXPLANATION, sender, left_aside=left_aside, explains=thread[0], teams=of)
         return Verdict(MailOutcome.TNEF_ONLY if tnef else MailOutcome.NO_ATTACHMENT, sender, left_aside=left_aside)
     if any(len(data) > config.max_file_bytes for _, data in files):
         return Verdict(MailOutcome.OVERSIZED, sender)
@@ -258,6 +271,9 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailO
             placed.append(hashlib.sha256(data).hexdigest())
         if not placed:
             verdict.outcome = MailOutcome.DUPLICATE
+    if verdict.outcome == MailOutcome.EXPLANATION:
+        outcome, verdict.team = record_reply_explanation(engine, verdict.explains, verdict.teams, message, key, now)
+        verdict.outcome = MailOutcome(outcome)
     with engine.begin() as conn:
         for sha in placed:
             mail_ledger.record_mail(conn, key, MailOutcome.DELIVERED.value, now, team_code=verdict.team, content_sha256=sha,

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from thb_reporting.core import contracts, reference
+from thb_reporting.store import mail_ledger
 from thb_reporting.store.ledger import Status
 from thb_reporting.store.reporting_calendar import ReportingStatus
 from thb_reporting.core.privacy import shown, shown_file_name
@@ -58,7 +59,7 @@ def _envelope(subject: str, to: list[str], key: str) -> EmailMessage:
     message["From"] = formataddr((sender["name"], sender["email"]))
     message["To"] = ", ".join(to)
     message["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
-    message["Message-ID"] = f"<{key}@thb-national-reporting>"  # stable: a resend is recognisable
+    message["Message-ID"] = f"<{key}@{mail_ledger.MESSAGE_ID_DOMAIN}>"  # stable: a resend is recognisable
     message["Auto-Submitted"] = "auto-generated"
     return message
 
@@ -105,7 +106,7 @@ def _file_name(sub) -> str:
 
 
 def _key(sub) -> str:
-    return f"submission-{sub.submission_id}-{sub.content_sha256[:12]}"
+    return mail_ledger.notice_key(sub.submission_id, sub.content_sha256)
 
 
 def _templates_to_attach(contract, accepted: bool) -> list:
@@ -208,6 +209,16 @@ def mail_refused_message(reason: str, sender: str, message_id: str, ref: str, da
     a mailbox.MailOutcome), in its thread (ref: the e-mail's number in the mailbox step). It quotes nothing of
     the e-mail but its date."""
     message = _message("mail_refused", [sender], f"mail-{ref}", reason=reason, max_mb=max_mb,
+                       sent_at=date.strftime("%Y-%m-%d %H:%M UTC"), team_name_lat=team.name_lat if team else None)
+    _in_thread(message, message_id)
+    return message
+
+
+def explanation_reply_message(recorded: bool, sender: str, message_id: str, ref: str, date: dt.datetime,
+                              team: reference.Team | None = None) -> EmailMessage:
+    """The answer to a team's reply that explains its file's warnings, in its thread: recorded, or refused
+    because it holds a personal identifier (it is not kept; the answer quotes nothing of it)."""
+    message = _message("explanation", [sender], f"mail-{ref}", recorded=recorded,
                        sent_at=date.strftime("%Y-%m-%d %H:%M UTC"), team_name_lat=team.name_lat if team else None)
     _in_thread(message, message_id)
     return message

@@ -105,6 +105,10 @@ def queue_mail_replies(config: PipelineConfig) -> int:
             ref, date = mail_ledger.mail_ref(mail.message_key), mail.mail_date or mail.handled_at
             if mail.outcome == "unknown_sender":
                 message = messages.unknown_sender_message(ref, date, mail.kept_in)
+            elif mail.outcome in ("explanation", "explanation_refused"):
+                message = messages.explanation_reply_message(
+                    mail.outcome == "explanation", mail.sender, mail.message_key, ref, date,
+                    team=config.teams.get(mail.team_code) if mail.team_code else None)
             else:
                 message = messages.mail_refused_message(
                     mail.outcome, mail.sender, mail.message_key, ref, date, max_mb=max(1, config.max_file_bytes >> 20),

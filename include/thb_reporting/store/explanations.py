@@ -71,3 +71,11 @@ def recent_explanations(conn, limit: int = 20) -> list:
                         .join(SUBMISSIONS, SUBMISSIONS.c.submission_id == EXPLANATIONS.c.submission_id)
                         .order_by(EXPLANATIONS.c.recorded_at.desc(), EXPLANATIONS.c.explanation_id.desc())
                         .limit(limit)).all()
+
+
+def explained_since(conn, since, source: str = "mail") -> list[int]:
+    """The submissions explained since a time (from one source), in the order they were explained."""
+    rows = conn.execute(select(EXPLANATIONS.c.submission_id).where(EXPLANATIONS.c.recorded_at >= since,
+                                                                   EXPLANATIONS.c.source == source)
+                        .order_by(EXPLANATIONS.c.recorded_at, EXPLANATIONS.c.explanation_id))
+    return list(dict.fromkeys(r.submission_id for r in rows))

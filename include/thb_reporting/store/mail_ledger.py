@@ -9,6 +9,7 @@ Light on purpose like the ledger (SQLAlchemy only); functions take an open conne
 from __future__ import annotations
 
 import hashlib
+import re
 
 from sqlalchemy import Column, DateTime, Table, Text, UniqueConstraint, func, select, update
 
@@ -18,10 +19,15 @@ from thb_reporting.store.ledger import METADATA, SCHEMA, SUBMISSIONS
 AUTOMATIC_MAIL = ("auto_reply", "delivery_report", "read_receipt", "mailing_list")
 # Outcomes of mail that brought no file the pipeline takes: answered (the coordinator, for an unknown sender)
 # by notifications.queue_mail_replies.
-ANSWERED_MAIL = ("unknown_sender", "no_attachment", "archive", "encrypted", "oversized", "ambiguous_team", "tnef_only")
+# A reply to a validation e-mail without a file is the team's explanation of that submission's warnings:
+# recorded (explanation) or refused for a personal identifier in it (explanation_refused); both answered.
+ANSWERED_MAIL = ("unknown_sender", "no_attachment", "archive", "encrypted", "oversized", "ambiguous_team", "tnef_only",
+                 "explanation", "explanation_refused")
 OUTCOME_COMMENT = ("delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
-                   "ambiguous_team | tnef_only; mail no person wrote, never answered: auto_reply | delivery_report | "
-                   "read_receipt | mailing_list")
+                   "ambiguous_team | tnef_only | explanation | explanation_refused; mail no person wrote, never "
+                   "answered: auto_reply | delivery_report | read_receipt | mailing_list")
+MESSAGE_ID_DOMAIN = "thb-national-reporting"  # the right-hand side of every Message-ID the pipeline writes
+_NOTICE_ID = re.compile(r"<submission-(\d{1,12})-([0-9a-f]{12})@" + re.escape(MESSAGE_ID_DOMAIN) + ">")
 MAIL_MESSAGES = Table(
     "mail_messages", METADATA,
     Column("message_key", Text, nullable=False, index=True,
@@ -66,6 +72,18 @@ def record_mail(conn, message_key: str, outcome: str, handled_at, *, sender: str
     conn.execute(MAIL_MESSAGES.insert().values(
         message_key=message_key, sender=sender, mail_date=mail_date, outcome=outcome, team_code=team_code,
         content_sha256=content_sha256, handled_at=handled_at, kept_in=kept_in))
+
+
+def notice_key(submission_id: int, sha256: str) -> str:
+    """The key of a submission's validation e-mail: its Message-ID is <key@MESSAGE_ID_DOMAIN>."""
+    return f"submission-{submission_id}-{sha256[:12]}"
+
+
+def noticed_submissions(*headers: str) -> list[tuple[int, str]]:
+    """(submission id, the first 12 hex digits of its file's SHA-256) of each validation e-mail named in
+    In-Reply-To or References: the thread a team's reply belongs to."""
+    found = [(int(n), sha) for h in headers for n, sha in _NOTICE_ID.findall(h or "")]
+    return list(dict.fromkeys(found))
 
 
 def mail_ref(message_key: str) -> str:

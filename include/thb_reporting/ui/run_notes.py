@@ -20,8 +20,11 @@ log = logging.getLogger(__name__)
 NOTE_KEY = "run_note"
 NOTE_LIMIT = 1000  # Airflow's dag_run_note.content
 LISTED = 12  # files named per outcome; the rest are counted
+EXPLAINED = "explained"  # submissions whose team explained their warnings by e-mail in this run (the mailbox step)
 OUTCOME_WORDS = {Status.ACCEPTED: "accepted", Status.REJECTED: "rejected",  # outcomes of ingest.process_submissions
-                 Status.FAILED: "failed (still received: the next run takes them again)"}
+                 Status.FAILED: "failed (still received: the next run takes them again)",
+                 EXPLAINED: "warnings explained by their team (a reply to the validation e-mail)"}
+QUOTED = 60  # characters of an explanation in the note
 
 
 def run_note(db_url: str, outcome: dict[str, list[int]], teams) -> str:
@@ -34,9 +37,12 @@ def run_note(db_url: str, outcome: dict[str, list[int]], teams) -> str:
     ids = [i for group in outcome.values() for i in group]
     if not ids:
         return ""
+    from thb_reporting.store.explanations import explanations_of
+
     with reader_engine(db_url).connect() as conn:
         rows = {r.submission_id: r for r in ledger.submissions(conn, ids=ids)}
         rules = ledger.error_rules(conn, ids)
+        said = explanations_of(conn, outcome.get(EXPLAINED, []))  # screened for identifiers when recorded
     datasets = set(contracts.datasets())
 
     def label(i: int) -> str:
@@ -46,10 +52,13 @@ def run_note(db_url: str, outcome: dict[str, list[int]], teams) -> str:
         parts = [r.team_code if r.team_code in teams else "(unknown team folder)",
                  r.dataset if r.dataset in datasets else "(file name not understood)", r.quarter or ""]
         why = f" ({', '.join(rules[i][:2])})" if rules.get(i) else ""
+        if i in said:
+            why = f": \u201c{said[i][:QUOTED]}{'…' if len(said[i]) > QUOTED else ''}\u201d"
         return f"#{i} {' '.join(p for p in parts if p)}{why}"
 
-    counts = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v)
-    lines = [f"{len(ids)} file{'s' if len(ids) != 1 else ''}: {counts}"]
+    files = [i for k, group in outcome.items() if k != EXPLAINED for i in group]
+    counts = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v and k != EXPLAINED)
+    lines = [f"{len(files)} file{'s' if len(files) != 1 else ''}: {counts}"] if files else []
     for kind in sorted(outcome, key=lambda k: (k == Status.ACCEPTED, k)):  # problems first
         group = outcome[kind]
         if not group:
@@ -78,6 +87,20 @@ def leave_run_note(outcome: dict[str, list[int]]) -> None:
             get_current_context()["ti"].xcom_push(key=NOTE_KEY, value=note)
     except Exception:  # the files are processed and recorded already: a missing note must not fail the run
         log.exception("the run's note could not be left (the ledger has every outcome)")
+
+
+def leave_explained_note(config, since) -> None:
+    """Inside the mailbox task: name in the run's note the submissions whose teams explained their warnings."""
+    from thb_reporting.store.explanations import explained_since
+    from thb_reporting.store.warehouse import reader_engine
+
+    try:
+        with reader_engine(config.reporting_db_url).connect() as conn:
+            explained = explained_since(conn, since)
+    except Exception:  # the explanations are recorded already: a missing note must not fail the run
+        log.exception("the explanations of this run could not be listed for its note")
+        return
+    leave_run_note({EXPLAINED: explained})
 
 
 class RunNoteListener:

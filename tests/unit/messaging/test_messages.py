@@ -29,7 +29,7 @@ TEAMS = reference.teams()  # the package's registry
 def test_every_message_has_its_subject_text_and_html_in_the_templates():
     names = {p.name.split(".")[0] for p in TEMPLATES.glob("*.j2") if not p.name.startswith("_")}  # _: shared pieces
     assert names == {"submission", "failed", "unregistered_folder", "digest", "calendar", "mail_refused", "unknown_sender",
-                     "release"}
+                     "release", "explanation"}
     for name in names:
         assert {f"{name}.{part}.j2" for part in ("subject", "txt", "html")} <= {p.name for p in TEMPLATES.iterdir()}
 

@@ -1,5 +1,6 @@
 """national.releases, release_basis, release_revisions and release_<table>: official releases, frozen;
-ledger.explanations: a team's explanation of its submission's warnings
+ledger.explanations: a team's explanation of its submission's warnings; ledger.mail_messages.outcome: explanation,
+explanation_refused
 
 Revision ID: 0008_releases
 Revises: 0007_finding_letters
@@ -17,6 +18,13 @@ revision: str = '0008_releases'
 down_revision: Union[str, Sequence[str], None] = '0007_finding_letters'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
+
+OLD_OUTCOME_COMMENT = ("delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
+                       "ambiguous_team | tnef_only; mail no person wrote, never answered: auto_reply | delivery_report | "
+                       "read_receipt | mailing_list")
+NEW_OUTCOME_COMMENT = ("delivered | duplicate | unknown_sender | no_attachment | archive | encrypted | oversized | "
+                       "ambiguous_team | tnef_only | explanation | explanation_refused; mail no person wrote, never "
+                       "answered: auto_reply | delivery_report | read_receipt | mailing_list")
 
 
 def upgrade() -> None:
@@ -165,10 +173,16 @@ def upgrade() -> None:
     schema='ledger',
     comment="Teams' explanations of their submissions' warnings"
     )
+    if op.get_bind().dialect.name != "sqlite":  # SQLite keeps no comments
+        op.alter_column('mail_messages', 'outcome', existing_type=sa.Text(), existing_nullable=False,
+                        comment=NEW_OUTCOME_COMMENT, existing_comment=OLD_OUTCOME_COMMENT, schema='ledger')
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column('mail_messages', 'outcome', existing_type=sa.Text(), existing_nullable=False,
+                        comment=OLD_OUTCOME_COMMENT, existing_comment=NEW_OUTCOME_COMMENT, schema='ledger')
     op.drop_table('explanations', schema='ledger')
     op.drop_index('releases_period', table_name='releases', schema='national')
     op.drop_table('releases', schema='national')
