@@ -102,6 +102,11 @@ def test_a_release_is_frozen_and_a_late_file_is_a_revision_with_its_reason(confi
     assert all(r["value"] == "" for r in rows if r["suppressed"] == "True")
     revisions_file = (folder / "revisions_2026Q2.csv").read_bytes().decode("utf-8-sig")
     assert "replaced by" in revisions_file
+    summary = (folder / "national_summary_2026Q2.html").read_text(encoding="utf-8")
+    assert f'data-release="{second["release_id"]}" data-status="provisional"' in summary
+    assert "Release no." in summary and "provisional figures" in summary
+    working = (Path(config.data_root.removeprefix("file://")) / "exports" / "2026" / "national_summary_2026Q2.html")
+    assert 'data-status="working"' in working.read_text(encoding="utf-8")  # the working copy says it is one
 
 
 def test_a_rejection_needs_a_reason_and_releases_nothing(config, generator):
@@ -202,6 +207,11 @@ def test_a_revised_year_is_marked_revised_in_the_eurostat_file(config, generator
     assert len(revised) < len(rows)  # only what changed
     sidecar = json.loads((eurostat.parent / "crim_thb_2026.csv.metadata.json").read_text())
     assert any(f"Release {y2['release_id']}" in n and "provisional" in n for n in sidecar["notes"])
+    for name in ("crim_thb_2026.csv", "sdg_16_2_2_2026.csv", "greta_2026.xlsx"):  # every receiver's file names it
+        meta = json.loads((eurostat.parent / f"{name}.metadata.json").read_text())
+        assert meta["release"] == {"release_id": y2["release_id"], "status": "provisional"}, name
+    research = json.loads((eurostat.parent.parent / "research" / "victims_htcds_2026.csv.metadata.json").read_text())
+    assert research["release"] == {"release_id": y2["release_id"], "status": "provisional"}
 
 
 @pytest.mark.parametrize("reporting_db_url", ["postgres"], indirect=True)

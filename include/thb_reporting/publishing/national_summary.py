@@ -18,9 +18,13 @@ from thb_reporting.reports.pages import render
 from thb_reporting.store.warehouse import table
 
 
-def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) -> str:
+def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8, release: dict | None = None) -> str:
+    """The quarter's summary from the working figures, or from releases: release = {"release_id", "status",
+    "released_at", "shown": the release ids whose figures it shows (the quarter's, the others' latest)}."""
+    from thb_reporting.reports.national_figures import released
+
     q = Quarter.parse(quarter)
-    public = table("public_indicators")
+    public = table("public_indicators") if release is None else released("public_indicators", release["shown"])
     rows = conn.execute(select(public).where(public.c.period.in_([str(q), str(q.year)]),
                                              public.c.level.in_(["nation", "district"]))).all()
     value = {(r.indicator, r.level, r.area_code, r.period, r.breakdown, r.category): (None if r.suppressed else r.value)
@@ -53,11 +57,14 @@ def summary_html(conn, quarter: str, threshold: int, charted_quarters: int = 8) 
     last = [q]
     while len(last) < charted_quarters:
         last.insert(0, last[0].previous())
-    series = national_series(conn, indicator_catalogue.charted("summary"), [str(x) for x in last])
+    series = national_series(conn, indicator_catalogue.charted("summary"), [str(x) for x in last],
+                             None if release is None else public)
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
     return render("national_summary.html.j2", quarter=str(q), year=q.year, headlines=headlines, breakdowns=breakdowns,
                   districts=by_district, rates=rates, charts=charts, threshold=threshold, mark=SUPPRESSED_MARK,
-                  coverage=coverage_of_periods(conn, [str(q), str(q.year)]),
+                  coverage=coverage_of_periods(conn, [str(q), str(q.year)],
+                                               None if release is None else released("coverage", release["shown"])),
+                  release=release,
                   published=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.publishing import exports
-from thb_reporting.publishing.releases import Period, basis_of, latest_released, release
+from thb_reporting.publishing.releases import Period, basis_of, latest_released, release, releases_in_force
 from thb_reporting.store import ledger
 from thb_reporting.store.release_tables import ReleaseStatus, frozen_name
 from thb_reporting.store.storage import release_folder, write_atomically
@@ -65,7 +65,8 @@ def _transmissions(config: PipelineConfig, conn, row, folder) -> list:
     outputs, inputs = inputs_of(row.release_id, previous)
     written = transmissions.write_year(config.data_root, row.period, inputs, folder=folder / "transmissions")
     written += research_export.write_year(config.data_root, row.period, outputs["facts"]["victims"], config.research_k,
-                                          outputs["coverage"].get(("victims", row.period)), folder=folder / "research")
+                                          outputs["coverage"].get(("victims", row.period)), folder=folder / "research",
+                                          release={"release_id": row.release_id, "status": row.status})
     return written
 
 
@@ -102,6 +103,14 @@ def write_release_files(config: PipelineConfig, release_id: int) -> list:
                 "pokazatelji_indicators": catalogue_frame()}),
             f"revisions_{row.period}.csv": exports.csv_bytes(_revisions_frame(revised)),
         }
+        if not period.is_year:  # the public summary of the quarter, as released (the other periods' latest releases)
+            from thb_reporting.publishing.national_summary import summary_html
+
+            shown_ids = [release_id] + [r.release_id for r in releases_in_force(conn) if r.period != row.period]
+            files[f"national_summary_{row.period}.html"] = summary_html(conn, row.period, config.suppression_threshold,
+                                                                         release={
+                "release_id": release_id, "status": row.status, "shown": shown_ids,
+                "released_at": manifest["released_at"] and row.decided_at.strftime("%Y-%m-%d %H:%M UTC")}).encode("utf-8")
         if period.is_year:
             files[f"crim_thb_{row.period}.csv"] = exports.csv_bytes(_frozen(conn, "export_crim_thb", {release_id: row}))
             files[f"sdg_16_2_2_{row.period}.csv"] = exports.csv_bytes(_frozen(conn, "sdg_16_2_2", {release_id: row}))

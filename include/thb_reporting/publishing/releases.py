@@ -80,6 +80,15 @@ def latest_released(conn, period: str):
                         .order_by(releases.c.release_id.desc()).limit(1)).first()
 
 
+def releases_in_force(conn) -> list:
+    """The latest approved release of each period (what the ministries read now)."""
+    releases = table("releases")
+    newest = (select(releases.c.period, func.max(releases.c.release_id).label("release_id"))
+              .where(releases.c.state == ReleaseState.RELEASED.value).group_by(releases.c.period).subquery())
+    return conn.execute(select(releases).join(newest, releases.c.release_id == newest.c.release_id)
+                        .order_by(releases.c.period)).all()
+
+
 def basis_of(conn, release_id: int, quarters: list[str] | None = None) -> dict[tuple[str, str, str], int]:
     """(dataset, team, quarter) → submission_id, of a release (its quarters given only)."""
     basis = table("release_basis")

@@ -233,12 +233,14 @@ def build(victims, year: str, k: int, coverage=None, produced_at: dt.datetime | 
     return released.to_csv(index=False).encode("utf-8"), sidecar
 
 
-def write_year(data_root: str, year: str, victims, k: int, coverage=None, folder=None) -> list:
+def write_year(data_root: str, year: str, victims, k: int, coverage=None, folder=None, release: dict | None = None) -> list:
     """Write <data_root>/research/<year>/victims_htcds_<year>.csv and its .metadata.json, each whole then
     renamed into place (folder: a release's, else that one). Returns the paths written."""
     from thb_reporting.store.storage import storage_path, write_atomically
 
     content, sidecar = build(victims, year, k, coverage)
+    if release is not None:  # the release it belongs to, and its status
+        sidecar["release"] = release
     if folder is None:
         folder = storage_path(data_root) / "research" / str(year)
     path, meta = folder / f"victims_htcds_{year}.csv", folder / f"victims_htcds_{year}.csv.metadata.json"

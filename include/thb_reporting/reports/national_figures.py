@@ -3,6 +3,8 @@ quarters, the tables of the summary, and what each period's figures cover, read 
 Light on purpose (SQLAlchemy): the UI plugin imports it in the api-server."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from thb_reporting.core import contracts
@@ -10,11 +12,20 @@ from thb_reporting.figures import indicator_catalogue
 from thb_reporting.reports.charts import SUPPRESSED_MARK  # noqa: F401 (what a table shows for a confidential cell)
 from thb_reporting.store.warehouse import table
 
-def coverage_of_periods(conn, periods: list[str]) -> list[dict]:
-    """What the national figures of each dataset cover in each of `periods` (national.coverage), for the
-    pages a coordinator reads: per dataset, per period the label and the sentence in Serbian and English;
-    a period without data of the dataset is None."""
-    c = table("coverage")
+def released(name: str, release_ids) -> Any:
+    """A working table's frozen rows of the releases given, shaped like the working table (a subquery with
+    the same column names), for a page that shows a release rather than the working figures."""
+    from thb_reporting.store.release_tables import frozen_name
+
+    frozen = table(frozen_name(name))
+    return select(frozen).where(frozen.c.release_id.in_(list(release_ids))).subquery(name)
+
+
+def coverage_of_periods(conn, periods: list[str], covered=None) -> list[dict]:
+    """What the national figures of each dataset cover in each of `periods` (national.coverage, or `covered`:
+    a release's, see released), for the pages a coordinator reads: per dataset, per period the label and the
+    sentence in Serbian and English; a period without data of the dataset is None."""
+    c = table("coverage") if covered is None else covered
     found = {(r.dataset, r.period): r for r in conn.execute(select(c).where(c.c.period.in_(periods)))}
     out = []
     for dataset in contracts.datasets():
@@ -29,14 +40,14 @@ def coverage_of_periods(conn, periods: list[str]) -> list[dict]:
     return out
 
 
-def national_series(conn, names=None, quarters: list[str] | None = None) -> list[dict]:
+def national_series(conn, names=None, quarters: list[str] | None = None, public=None) -> list[dict]:
     """Each indicator's national total per quarter as the public sees it (national.public_indicators);
     `names` by default those the catalogue charts on the status page (the figures a ministry asks for first).
     A quarter appears once anything of its kind was published for it (the calendar's rates, or data);
-    then a count without a row is 0, and a suppressed value is None."""
+    then a count without a row is 0, and a suppressed value is None. public: a release's rows (released)."""
     catalogue = indicator_catalogue.catalogue()
     names = indicator_catalogue.charted("status_page") if names is None else names
-    public = table("public_indicators")
+    public = table("public_indicators") if public is None else public
     query = select(public.c.indicator, public.c.period, public.c.value, public.c.suppressed).where(
         public.c.level == "nation", public.c.breakdown == "total")
     values, published = {}, {"calendar": set(), "data": set()}

@@ -50,6 +50,9 @@ def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=Non
             failed.append(kind)
             continue
         for f in files:
+            if inputs.release is not None:  # every file of a release names it and its status
+                f.metadata["release"] = {"release_id": inputs.release.release_id,
+                                         "status": "provisional" if inputs.release.provisional else "final"}
             write_atomically(folder / f.name, f.content)
             sidecar = folder / f"{f.name}.metadata.json"
             write_atomically(sidecar, json.dumps(f.metadata, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
