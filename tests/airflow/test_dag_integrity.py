@@ -11,7 +11,8 @@ import pytest
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 HEAVY = ("great_expectations", "pandas", "pyarrow", "openpyxl", "psycopg", "thb_reporting.validation.checks",
          "thb_reporting.validation.suite_runner", "thb_reporting.intake.ingest", "thb_reporting.publishing.publish")
-EXPECTED = {"ingest_submissions", "publish_national_tables", "send_weekly_digest", "lock_quarter", "reporting_calendar"}
+EXPECTED = {"ingest_submissions", "publish_national_tables", "send_weekly_digest", "lock_quarter", "reporting_calendar",
+            "release_national_figures"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,13 @@ def test_schedules(dagbag):
     outlets = [o.name for t in ingest.tasks for o in t.outlets]
     assert outlets == ["thb_accepted_snapshots"]
     assert [a.name for a in publish.schedule] == ["thb_accepted_snapshots"]
+    release = dagbag.dags["release_national_figures"]
+    assert release.timetable.expression == "0 7 * * *" and release.catchup is False
+    approval = release.get_task("approve_release")
+    # the human-in-the-loop operator of the standard provider; no default answer, so a timeout never approves
+    assert [c.__name__ for c in type(approval).__mro__][:2] == ["ReleaseApproval", "HITLOperator"]
+    assert approval.defaults is None and approval.response_timeout.days == 7
+    assert release.get_task("record_decision").trigger_rule == "none_skipped"
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))

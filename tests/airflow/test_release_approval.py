@@ -224,8 +224,15 @@ def test_the_coordinator_approves_then_rejects_a_release_in_a_real_airflow(tmp_p
                 PERIOD, "provisional", "released", "coordinator", note)
             assert _public_release_ids(pg_url) == {released.release_id}
 
-            # ---- a second candidate of the same quarter, rejected with a reason: nothing more is released
+            # ---- a late corrected file: the working tables change, the released view does not; the next
+            # candidate shows the change and its submission; rejected with a reason, nothing more is released
+            released_rows = _rows(pg_url, "SELECT count(*) AS n, sum(value) AS total FROM reporting_public.indicators")
+            SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=23).victims_file(TEAMS[0], PERIOD, people=25)
+            run_cycle(config)
+            assert _rows(pg_url, "SELECT count(*) AS n, sum(value) AS total FROM reporting_public.indicators") == released_rows
             second = _trigger_and_wait_for_the_prompt(coordinator, cluster)
+            body = coordinator.ok("GET", _hitl_path(second))["body"]
+            assert f"Against release {released.release_id}" in body and f"{TEAMS[0]} victims {PERIOD}: replaced" in body, body
             reason = "the Vranje figures are being checked again"
             coordinator.ok("PATCH", _hitl_path(second), {"chosen_options": [REJECT], "params_input": {"note": reason}})
             tasks = _wait_for_the_run(coordinator, cluster, second)

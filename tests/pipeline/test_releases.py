@@ -132,6 +132,18 @@ def test_a_rejection_needs_a_reason_and_releases_nothing(config, generator):
     assert _release(config.reporting_db_url, fourth["release_id"]).state == "lapsed"
 
 
+def test_the_schedule_prepares_the_quarter_whose_deadline_passed_once(config, generator):
+    import datetime as dt
+
+    today = dt.date(2026, 12, 5)  # 2026Q3's deadline (15 October) has passed; 2026Q4 has not ended
+    assert releases.due_period(config, today) == "2026Q3"
+    assert releases.due_period(config, dt.date(2026, 10, 10)) == "2026Q2"  # before 2026Q3's deadline
+    generator.scenario(TEAMS[:1], ["2026Q3"])
+    run_cycle(config)
+    releases.prepare(config, "2026Q3", "provisional", "schedule")
+    assert releases.due_period(config, today) is None  # the coordinator prepares any other by hand
+
+
 def test_final_needs_the_quarter_locked_and_a_year_its_quarters_final(config, generator):
     generator.scenario(TEAMS[:2], ["2026Q1", "2026Q2"])
     run_cycle(config)
