@@ -28,7 +28,7 @@ from thb_reporting.store.warehouse import metadata, reader_engine, table
 TEAMS = ["nis", "vranje"]
 NEW_COLUMN, NEW_CODE = "accommodation_days", "mobile_team"  # victims v3, from 2026Q4
 # the package's victims v2 (the case standard's fields, 2026Q3) and its revision are the starting point
-PACKAGE_VERSION, PACKAGE_HEAD = 2, "0007_finding_letters"
+PACKAGE_VERSION, PACKAGE_HEAD = 2, "0008_releases"
 OLD_QUARTERS, NEW_QUARTER = ("2026Q2", "2026Q3"), "2026Q4"
 NEW_VERSION = f"""
   - version: 3
@@ -236,6 +236,11 @@ def test_a_database_made_by_create_all_before_revisions_is_stamped_then_told_to_
         for column in ("template_version", "columns_not_in_file"):  # nor the template a file followed (0006)
             conn.execute(text(f"ALTER TABLE submissions DROP COLUMN {column}"))
         conn.execute(text("ALTER TABLE findings DROP COLUMN column_letter"))  # nor the findings' letters (0007)
+        from thb_reporting.store.release_tables import RELEASED_TABLES, frozen_name
+
+        for name in ("releases", "release_basis", "release_revisions", "explanations",  # nor releases (0008)
+                     *(frozen_name(t) for t in RELEASED_TABLES)):
+            conn.execute(text(f"DROP TABLE {name}"))
     with pytest.raises(migrations.DatabaseBehind, match=r"at revision 0001_baseline.*thb db upgrade"):
         ensure_schema(engine)
     ensure_schema(engine, upgrade=True)
