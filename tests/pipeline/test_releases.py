@@ -219,6 +219,11 @@ def test_a_revised_year_is_marked_revised_in_the_eurostat_file(config, generator
     assert len(revised) < len(rows)  # only what changed
     sidecar = json.loads((eurostat.parent / "crim_thb_2026.csv.metadata.json").read_text())
     assert any(f"Release {y2['release_id']}" in n and "provisional" in n for n in sidecar["notes"])
+    sdg = list(csv.DictReader(io.StringIO((eurostat.parent / "sdg_16_2_2_2026.csv").read_text(encoding="utf-8"))))
+    counts = [r for r in sdg if r["UNIT_MEASURE"] == "NUMBER"]
+    assert counts and {r["OBS_STATUS"] for r in counts} == {"P"}  # SDMX CL_OBS_STATUS: provisional value
+    total = next(r for r in counts if (r["SERIES"], r["SEX"], r["AGE"]) == ("VC_HTF_DETV", "_T", "_T"))
+    assert f"revised since release {y1}" in total["COMMENT_OBS"]  # nis sent 30 more
     for name in ("crim_thb_2026.csv", "sdg_16_2_2_2026.csv", "greta_2026.xlsx"):  # every receiver's file names it
         meta = json.loads((eurostat.parent / f"{name}.metadata.json").read_text())
         assert meta["release"] == {"release_id": y2["release_id"], "status": "provisional"}, name

@@ -218,6 +218,30 @@ def rows(inputs: TransmissionInputs, year: str) -> tuple[list[dict], list[str]]:
     return out, notes
 
 
+def _mark_release(observations: list[dict], inputs: TransmissionInputs, year: str) -> list[str]:
+    """A release's file: OBS_STATUS P (SDMX's provisional value) on the normal values of a provisional release (an
+    estimated rate keeps its E); COMMENT_OBS 'revised since release N' on a value that differs from the previous
+    release's file of the year. Returns the sidecar's notes."""
+    mark = inputs.release
+    notes = [f"Release {mark.release_id} of {year}, " + ("provisional: values flagged OBS_STATUS P." if mark.provisional
+                                                            else "final.")]
+    if mark.provisional:
+        normal, provisional = _code("OBS_STATUS", ""), _code("OBS_STATUS", "provisional")
+        for o in observations:
+            o["OBS_STATUS"] = provisional if o["OBS_STATUS"] == normal else o["OBS_STATUS"]
+    if mark.previous is not None:
+        previous_id, previous_inputs = mark.previous
+        key = ("SERIES", "SEX", "AGE")
+        was = {tuple(o[k] for k in key): o["OBS_VALUE"] for o in rows(previous_inputs, year)[0]}
+        note = f"revised since release {previous_id}"
+        for o in observations:
+            before = was.get(tuple(o[k] for k in key))
+            if before is not None and before != o["OBS_VALUE"]:
+                o["COMMENT_OBS"] = f"{note}; {o['COMMENT_OBS']}" if o["COMMENT_OBS"] else note
+        notes.append(f"COMMENT_OBS '{note}' marks each value that differs from that release's file.")
+    return notes
+
+
 def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
     import pandas as pd
     from pysdmx.io.csv.sdmx20.writer import write
@@ -226,6 +250,8 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
     observations, notes = rows(inputs, year)
     if not observations:
         return []
+    if inputs.release is not None:
+        notes += _mark_release(observations, inputs, year)
     structure = schema()
     columns = [*DIMENSIONS, "TIME_PERIOD", "OBS_VALUE", *ATTRIBUTES]
     frame = _validated(pd.DataFrame(observations, columns=columns), structure)
