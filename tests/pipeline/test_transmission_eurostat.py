@@ -258,6 +258,7 @@ class _Inputs:
     facts = {"victims": None, "criminal_justice": None}
     coverage = {}
     threshold = 4
+    release = None  # the working figures, not a release
 
 
 @pytest.mark.airflow
