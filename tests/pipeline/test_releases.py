@@ -89,6 +89,9 @@ def test_a_release_is_frozen_and_a_late_file_is_a_revision_with_its_reason(confi
             (r["indicator"], r["level"], r["area_code"], r["period"], r["breakdown"], r["category"]), (None, None))
         assert r["previous_value"] == (None if old[1] else old[0]) and r["value"] == (None if new[1] else new[0])
     assert "What changes against the last release" in prompt_markdown(second)
+    assert "1 submission added, replaced or withdrawn" in prompt_markdown(second)
+    rates = [r for r in second["revisions"] if r["indicator"] in ("reporting_rate", "on_time_rate")]
+    assert all(r["reason"].startswith("the reporting calendar") for r in rates)
     assert "nis victims 2026Q2: replaced" in prompt_markdown(second)
     releases.decide(config, second["release_id"], True, "coordinator", "nis corrected its file")
 

@@ -122,8 +122,9 @@ def prompt_markdown(summary: dict, whole: bool = False) -> str:
     if previous is None:
         lines.append("First release of this period: nothing to compare.")
     else:
+        n = len(s["changes"])
         lines.append(f"Against release {previous}: {len(s['revisions'])} public figures revised, "
-                     f"{len(s['changes'])} submissions added, replaced or withdrawn.")
+                     f"{n} submission{'' if n == 1 else 's'} added, replaced or withdrawn.")
         lines += [f"- {c['team_code']} {c['dataset']} {c['quarter']}: {c['change']}" for c in s["changes"]]
         shown = s["revisions"] if whole else s["revisions"][:PROMPT_REVISIONS]
         lines += [_revision_line(r) for r in shown]

@@ -200,7 +200,7 @@ def revisions(before: dict, after: dict, changes: list[dict], teams: reference.T
             or (cell["level"] == "district" and district_of.get(c["team_code"]) == cell["area_code"]))]
         if behind:
             reason = "; ".join(_reason(c) for c in behind)
-        elif dataset is None:
+        elif dataset in (None, "calendar"):  # the reporting and on-time rates follow the ledger, not a basis
             reason = "the reporting calendar: files received or accepted since"
         else:
             reason = "disclosure control: a change elsewhere changed which figures are suppressed"
