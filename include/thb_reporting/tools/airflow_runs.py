@@ -31,7 +31,8 @@ def standalone_environment(airflow_home: Path, data_root: Path, port: int = 8080
         # standalone starts its scheduler, dag-processor, api-server and triggerer as the bare command `airflow`
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW__CORE__PARALLELISM": "4",  # 12 processes instead of 40 on a laptop
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        # coordinator: the demo's approver of releases (thb_release_approvers' default); admin cannot approve one
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,coordinator:admin",
         "AIRFLOW__API__HOST": "127.0.0.1",  # this machine only
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
