@@ -1,6 +1,7 @@
 """docker-compose.yaml has what running it for real needs (no Docker engine runs here to start it)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -52,3 +53,47 @@ def test_requirements_are_exact_pins():
     lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")]
     assert lines and all("==" in line for line in lines)
     assert not any(line.lower().startswith("airflow-provider-great-expectations") for line in lines)
+
+
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|_KEY$|TOKEN", re.IGNORECASE)
+URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@\s]+)@")
+REQUIRED = re.compile(r"^\$\{[A-Z_]+:\?[^}]*\}$")  # ${NAME:?message}: compose refuses to start without it
+
+
+def default_secrets(compose: dict) -> list[str]:
+    """Every secret of the compose file that is written in it or has a default: a password, secret or key
+    variable, or the password inside a connection URL, must be a required ${VAR:?…} of the deployment."""
+    found = []
+    for name, service in compose.get("services", {}).items():
+        env = service.get("environment") or {}
+        for key, value in (env.items() if isinstance(env, dict) else (e.split("=", 1) for e in env)):
+            value = str(value)
+            if SECRET_NAME.search(key) and not REQUIRED.match(value):
+                found.append(f"{name}: {key}")
+            for password in URL_PASSWORD.findall(value):
+                if not REQUIRED.match(password):
+                    found.append(f"{name}: {key} (password in the URL)")
+    return sorted(set(found))
+
+
+def test_no_secret_has_a_default_every_one_is_the_deployment_s_own():
+    assert default_secrets(_compose()) == []
+    text = (ROOT / "docker-compose.yaml").read_text(encoding="utf-8")
+    for variable in ("AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "AIRFLOW_DB_PASSWORD", "REPORTING_DB_PASSWORD",
+                     "AIRFLOW_ADMIN_PASSWORD", "THB_PSEUDONYMISATION_KEY"):
+        assert f"${{{variable}:?" in text, variable
+    assert "production checklist" in (ROOT / "README.md").read_text(encoding="utf-8").lower()
+
+
+def test_the_secret_guard_finds_the_defaults_it_forbids():
+    """The check above is not blind: each way a default secret was written in this file before is found."""
+    earlier = {"services": {"a": {"environment": {
+        "AIRFLOW__API_AUTH__JWT_SECRET": "${AIRFLOW_JWT_SECRET:-change-me-in-production}",
+        "AIRFLOW__CORE__FERNET_KEY": "${AIRFLOW_FERNET_KEY:-}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:airflow@postgres/airflow",
+        "POSTGRES_PASSWORD": "reporting",
+        "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": "${THB_PSEUDONYMISATION_KEY:?set it}",  # fine
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"}}}}  # not a secret
+    assert default_secrets(earlier) == ["a: AIRFLOW__API_AUTH__JWT_SECRET", "a: AIRFLOW__CORE__FERNET_KEY",
+                                        "a: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (password in the URL)",
+                                        "a: POSTGRES_PASSWORD"]
