@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import and_, delete, select, text
+from sqlalchemy import and_, delete, select
 
 from thb_reporting.core import contracts, reference
 from thb_reporting.figures import coverage, disclosure, indicators
@@ -22,7 +22,7 @@ from thb_reporting.core.faults import fault_point
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.store.snapshots import concat_snapshots, snapshot_rows
 from thb_reporting.store.migrations import ensure_schema
-from thb_reporting.store.warehouse import fact_table_name, insert_rows, is_postgres, reporting_engine, table
+from thb_reporting.store.warehouse import fact_table_name, hold_national_tables, insert_rows, reporting_engine, table
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
     pubs = table("publications")
     summary = {}
     with engine.begin() as conn:
-        if is_postgres(conn):
-            conn.execute(text("SELECT pg_advisory_xact_lock(4242002)"))  # one publisher at a time
+        hold_national_tables(conn)  # one publisher at a time
         touched_years: set[str] = set()
         for dataset in datasets or contracts.datasets():
             facts = table(fact_table_name(dataset))

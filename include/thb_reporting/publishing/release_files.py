@@ -19,7 +19,7 @@ from thb_reporting.core.config import PipelineConfig
 from thb_reporting.publishing import exports
 from thb_reporting.publishing.releases import Period, basis_of, latest_released, release, releases_in_force
 from thb_reporting.store import ledger
-from thb_reporting.store.release_tables import ReleaseStatus, frozen_name
+from thb_reporting.store.release_tables import ReleaseStatus
 from thb_reporting.store.storage import release_folder, write_atomically
 from thb_reporting.store.warehouse import reader_engine, table
 
@@ -30,9 +30,10 @@ def _frozen(conn, name: str, release_ids: dict):
     """A frozen table's rows of the releases given (id → release row), with the release's columns first."""
     import pandas as pd
 
-    frozen = table(frozen_name(name))
-    rows = conn.execute(select(frozen).where(frozen.c.release_id.in_(list(release_ids)))).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in frozen.columns])
+    from thb_reporting.reports.national_figures import released
+
+    rows = released(name, release_ids)
+    frame = pd.DataFrame([dict(r) for r in conn.execute(select(rows)).mappings()], columns=[c.name for c in rows.columns])
     frame.insert(1, "release_status", frame["release_id"].map(lambda i: release_ids[i].status))
     frame.insert(2, "released_at", frame["release_id"].map(
         lambda i: release_ids[i].decided_at.isoformat(timespec="seconds") if release_ids[i].decided_at else None))

@@ -18,7 +18,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from thb_reporting.core import clock, reference
 from thb_reporting.core.config import PipelineConfig
@@ -28,10 +28,9 @@ from thb_reporting.store import ledger
 from thb_reporting.store.locks import locked_quarters
 from thb_reporting.store.migrations import ensure_schema
 from thb_reporting.store.release_tables import RELEASED_TABLES, ReleaseState, ReleaseStatus, frozen_name
-from thb_reporting.store.warehouse import is_postgres, reporting_engine, table
+from thb_reporting.store.warehouse import hold_national_tables, reporting_engine, table
 
 log = logging.getLogger(__name__)
-PUBLISH_LOCK = 4242002  # the advisory lock publish holds: one writer of the national tables at a time
 CELL = ("indicator", "level", "area_code", "period", "breakdown", "category")  # national.public_indicators' key
 
 
@@ -221,8 +220,7 @@ def prepare(config: PipelineConfig, period: str, status: str = ReleaseStatus.PRO
     ensure_schema(engine)
     releases = table("releases")
     with engine.begin() as conn:
-        if is_postgres(conn):
-            conn.execute(text(f"SELECT pg_advisory_xact_lock({PUBLISH_LOCK})"))
+        hold_national_tables(conn)  # as publish does: one writer of the national tables at a time
         _check_status(conn, p, wanted)
         basis = _basis(conn, p)
         if not any(k[2] in p.quarters for k in basis):

@@ -8,7 +8,7 @@ from functools import cache
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, Index, Integer, MetaData, Table, Text,
-    create_engine, event,
+    create_engine, event, text,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -244,6 +244,16 @@ def table(name: str, schema: str = "national") -> Table:
 
 def is_postgres(engine_or_conn) -> bool:
     return engine_or_conn.dialect.name == "postgresql"
+
+
+NATIONAL_WRITER_LOCK = 4242002  # PostgreSQL advisory lock: one writer of the national tables at a time
+
+
+def hold_national_tables(conn) -> None:
+    """Wait for, then hold until the transaction ends, the national tables' writer lock (publish and a release
+    candidate take it; SQLite's BEGIN IMMEDIATE already queues writers)."""
+    if is_postgres(conn):
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({NATIONAL_WRITER_LOCK})"))
 
 
 _ENGINES: dict[str, Engine] = {}
