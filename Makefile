@@ -59,8 +59,8 @@ clean:
 	rm -rf $(VENV) .airflow data build .pytest_cache
 
 ## The Airflow UI on http://localhost:8080 with this project's DAGs and plugins, over the demo's Airflow home
-## and data (after `make demo`: its runs, their notes and the Reporting status page). Login: admin, password
-## printed and kept in .airflow/simple_auth_manager_passwords.json.generated. `thb airflow-ui --help` for
-## UI_ARGS (--port, --data, --airflow-home).
+## and data (after `make demo`: its runs, their notes and the Reporting status page). Users engineer (admin),
+## coordinator (user) and viewer (viewer), docs/security.md; passwords printed and kept in
+## .airflow/simple_auth_manager_passwords.json.generated. `thb airflow-ui --help` for UI_ARGS (--port, --data, --airflow-home).
 airflow-ui: venv
 	$(VENV)/bin/thb airflow-ui $(UI_ARGS)

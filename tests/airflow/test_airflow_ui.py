@@ -170,8 +170,8 @@ def test_make_airflow_ui_shows_the_demos_runs_notes_and_status_page(tmp_path):
             if ui.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("make airflow-ui did not start:\n" + (tmp_path / "airflow-ui.log").read_text()[-4000:])
             time.sleep(1)
-        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        token = json.loads(_get(f"{base}/auth/token", data={"username": "admin", "password": password}))["access_token"]
+        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["engineer"]
+        token = json.loads(_get(f"{base}/auth/token", data={"username": "engineer", "password": password}))["access_token"]
 
         # the Reporting status page reads the demo's warehouse: its 13 teams' and the Centre's files
         page = _get(f"{base}/reporting-status/?quarters=2", token)
@@ -248,7 +248,7 @@ def _screenshots(base: str, password: str, data: Path, first_run_id: str, reject
     browser = headless_chromium(1400, 900)
     try:
         wait = WebDriverWait(browser, 60)
-        log_in(browser, f"{base}/plugin/reporting-status", "admin", password)
+        log_in(browser, f"{base}/plugin/reporting-status", "engineer", password)
         open_status_page(browser, base)
         browser.switch_to.default_content()
         shots.append(_shot(browser, "reporting_status_demo.png"))

@@ -225,14 +225,17 @@ def _browser_or_skip():
 
 @pytest.fixture
 def api_server(tmp_path, airflow_db):
-    """`airflow api-server` on 127.0.0.1 with this project's plugins, a user `coordinator` (Airflow's
-    simple auth manager) and the pipeline's variables; yields (base URL, password, config, expected)."""
+    """`airflow api-server` on 127.0.0.1 with this project's plugins, the deployment's users and roles
+    (engineer, coordinator, viewer: Airflow's simple auth manager, as `make airflow-ui` has them) and the
+    pipeline's variables; yields (base URL, passwords by user, config, expected)."""
+    from thb_reporting.tools.airflow_runs import AIRFLOW_USERS
+
     config, expected = _scenario(tmp_path / "data")
-    password = "coordinator-" + os.urandom(6).hex()
-    (tmp_path / "passwords.json").write_text(json.dumps({"coordinator": password}))
+    passwords = {user.split(":")[0]: f"{user.split(':')[0]}-{os.urandom(6).hex()}" for user in AIRFLOW_USERS.split(",")}
+    (tmp_path / "passwords.json").write_text(json.dumps(passwords))
     port = free_port()
     env = os.environ | {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "coordinator:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": AIRFLOW_USERS,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
         "AIRFLOW_VAR_THB_DATA_ROOT": config.data_root,
     }
@@ -250,7 +253,7 @@ def api_server(tmp_path, airflow_db):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("the api-server did not start:\n" + (tmp_path / "api-server.log").read_text()[-3000:])
                 time.sleep(0.5)
-        yield base, password, config, expected
+        yield base, passwords, config, expected
     finally:
         os.killpg(server.pid, 15)
         server.wait(30)
@@ -304,13 +307,13 @@ def test_reporting_status_page_in_a_real_browser(api_server):
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.ui import WebDriverWait
 
-    base, password, _, expected = api_server
+    base, passwords, _, expected = api_server
     browser = headless_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         wait = WebDriverWait(browser, 60)
         # Airflow's own login form, as a coordinator would meet it
-        log_in(browser, f"{base}/plugin/reporting-status", "coordinator", password)
+        log_in(browser, f"{base}/plugin/reporting-status", "coordinator", passwords["coordinator"])
 
         # the entry in the UI's navigation leads to the page, shown inside the UI
         frame = open_status_page(browser, base)

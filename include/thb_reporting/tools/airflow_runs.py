@@ -11,6 +11,12 @@ from pathlib import Path
 
 from thb_reporting.core.config import PROJECT_ROOT
 
+# The users of a deployment and their roles in Airflow's SimpleAuthManager (docs/security.md): the data engineer
+# runs and configures everything; the national coordinator triggers, answers the release approval (as the
+# default of thb_release_approvers, by user name) and reads every status page; the viewer reads the DAGs'
+# state and the national status pages, not a submission's validation report. docker-compose.yaml has the same.
+AIRFLOW_USERS = "engineer:admin,coordinator:user,viewer:viewer"
+
 
 def airflow_environment(airflow_home: Path) -> dict[str, str]:
     return {
@@ -31,8 +37,7 @@ def standalone_environment(airflow_home: Path, data_root: Path, port: int = 8080
         # standalone starts its scheduler, dag-processor, api-server and triggerer as the bare command `airflow`
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW__CORE__PARALLELISM": "4",  # 12 processes instead of 40 on a laptop
-        # coordinator: the demo's approver of releases (thb_release_approvers' default); admin cannot approve one
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,coordinator:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": AIRFLOW_USERS,
         "AIRFLOW__API__HOST": "127.0.0.1",  # this machine only
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",

@@ -210,7 +210,8 @@ def airflow_ui(args) -> None:
         env.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", DEMO_KEY)
     if not (data / "warehouse").exists():
         print(f"No published data under {data} yet: run `make demo` first, or the Reporting status page stays empty.")
-    print(f"Airflow UI: http://localhost:{args.port} (user admin; the password is printed below and kept in "
+    print(f"Airflow UI: http://localhost:{args.port} (users engineer, coordinator and viewer, docs/security.md; "
+          f"their passwords are printed below and kept in "
           f"{Path(args.airflow_home).resolve() / 'simple_auth_manager_passwords.json.generated'}), "
           f"data root {data}. Ctrl-C stops it.", flush=True)
     airflow = str(Path(sys.executable).with_name("airflow"))

@@ -1,11 +1,13 @@
 """The "Reporting status" page of the Airflow UI: a small FastAPI app that the plugin in plugins/ mounts
 in the api-server (Airflow 3's `fastapi_apps`) and shows as a navigation entry (`external_views`).
 
-Pages, all behind Airflow's own login (the UI's session cookie; the same rule as the UI itself):
+Pages, all behind Airflow's own login (the UI's session cookie or a bearer token; the same rule as the UI):
   /                              the team × quarter matrix per dataset, rates, national indicators
+  /releases/<id>                 a release candidate's full report (what the approver is asked about)
+and, for whom the auth manager lets act on the runs of the DAG that judges submissions (not a viewer):
   /submissions/<id>              one submission's validation report: what failed, row by row, and how to fix it
   /submissions/<id>/report       the same report as a standalone page (as attached to the team's e-mail)
-  /releases/<id>                 a release candidate's full report (what the approver is asked about)
+Who may read what is the auth manager's answer, never a list of names here (docs/security.md, the roles).
 The warehouse is found through the same variables and connection as the DAGs (thb_data_root, reporting_db).
 """
 from __future__ import annotations
@@ -13,14 +15,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
-from fastapi import Request  # light (the app is built when the plugin loads); FastAPI needs the real type
+from fastapi import Depends, Request  # light (the app is built when the plugin loads); FastAPI needs the real type
 
 _SCHEMA_READY: set[str] = set()
 
 
-async def require_airflow_login(request: Request) -> None:
-    """Airflow's own checks, as its UI routes make them: the caller is logged in (the UI's session cookie
-    or a bearer token) and may use the UI (AccessView.WEBSITE). Imported on the first request, not when
+# The DAG that judges each submission (dags/ingest_submissions.py): its findings are that DAG's work.
+SUBMISSIONS_DAG = "ingest_submissions"
+
+
+async def airflow_user(request: Request):
+    """The caller, by Airflow's own checks as its UI routes make them: logged in (the UI's session cookie or
+    a bearer token) and allowed to use the UI (AccessView.WEBSITE). Imported on the first request, not when
     the plugin loads: every Airflow process loads plugins, only the api-server serves this page."""
     from fastapi.security import HTTPAuthorizationCredentials
 
@@ -31,6 +37,34 @@ async def require_airflow_login(request: Request) -> None:
     bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
     user = await security.get_user(request, None, bearer)
     security.requires_access_view(AccessView.WEBSITE)(request, user)
+    return user
+
+
+def may_read_submission_reports(user) -> bool:
+    """A validation report names a submission's findings row by row: it is for whom the auth manager in
+    force lets act on the runs of the DAG that judged it (SimpleAuthManager: roles user, op and admin; not
+    viewer. FAB or Keycloak: the permission to edit the DAG's runs). The national pages are for every user."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.models.dag import DagModel
+
+    details = DagDetails(id=SUBMISSIONS_DAG, team_name=DagModel.get_team_name(SUBMISSIONS_DAG))
+    return get_auth_manager().is_authorized_dag(method="PUT", access_entity=DagAccessEntity.RUN, details=details,
+                                                user=user)
+
+
+def _submission_reader(user=Depends(airflow_user)) -> None:
+    """403 for whom may not read a submission's validation report (a sync dependency: it asks the metadata
+    database, in FastAPI's thread pool)."""
+    from fastapi import HTTPException
+
+    if not may_read_submission_reports(user):
+        raise HTTPException(403, "Forbidden: a submission's validation report needs a role that acts on "
+                                 f"the runs of {SUBMISSIONS_DAG} (docs/security.md)")
+
+
+def _submission_links(user=Depends(airflow_user)) -> bool:
+    return may_read_submission_reports(user)
 
 
 def _config_from_airflow():
@@ -39,8 +73,10 @@ def _config_from_airflow():
     return PipelineConfig.from_airflow()
 
 
-def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quarters: int = 8) -> str:
-    """teams: the registry in force (PipelineConfig.teams)."""
+def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quarters: int = 8,
+                     submission_links: bool = True) -> str:
+    """teams: the registry in force (PipelineConfig.teams); submission_links: link cells and explanations to
+    the submissions' validation reports (only for whom may read them)."""
     from thb_reporting.store.reporting_calendar import COLOURS, STATUS_WORDS
     from thb_reporting.reports.charts import format_value, line_chart_svg
     from thb_reporting.reports.national_figures import coverage_of_periods, national_series, national_tables
@@ -63,6 +99,7 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
     return render("status.html.j2", m=matrix, charts=charts, tables=tables, coverage=covered, fmt=format_value,
                   colours=COLOURS, words=STATUS_WORDS, releases=recent, explanations=explained,
+                  submission_links=submission_links,
                   now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -118,27 +155,29 @@ def not_found_html(what: str) -> str:
 def create_app(config_factory: Callable | None = None, login_required: bool = True):
     """The app the plugin mounts. `config_factory` gives the PipelineConfig (default: Airflow's variables
     and connections, read on each request so that a changed connection takes effect)."""
-    from fastapi import Depends, FastAPI, Query
+    from fastapi import FastAPI, Query
     from fastapi.responses import HTMLResponse
 
     config_of = config_factory or _config_from_airflow
     app = FastAPI(title="THB reporting status", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(require_airflow_login)] if login_required else [])
+                  dependencies=[Depends(airflow_user)] if login_required else [])
+    submission_reader = [Depends(_submission_reader)] if login_required else []
+    links_allowed = _submission_links if login_required else (lambda: True)
 
     @app.get("/", response_class=HTMLResponse)
-    def reporting_status(quarters: int = Query(8, ge=1, le=40)) -> str:
+    def reporting_status(quarters: int = Query(8, ge=1, le=40), links: bool = Depends(links_allowed)) -> str:
         config = config_of()
-        return status_page_html(config.reporting_db_url, config.teams, last_quarters=quarters)
+        return status_page_html(config.reporting_db_url, config.teams, last_quarters=quarters, submission_links=links)
 
-    @app.get("/submissions/{submission_id}", response_class=HTMLResponse)
+    @app.get("/submissions/{submission_id}", response_class=HTMLResponse, dependencies=submission_reader)
     def submission_report(submission_id: int):
         config = config_of()
         page = submission_report_html(config.reporting_db_url, config.teams, submission_id)
         return HTMLResponse(not_found_html(f"{submission_id}"), 404) if page is None else page
 
     # The same report standalone, to save or forward; /data-docs is where the Great Expectations report was.
-    @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse)
-    @app.get("/submissions/{submission_id}/data-docs", response_class=HTMLResponse)
+    @app.get("/submissions/{submission_id}/report", response_class=HTMLResponse, dependencies=submission_reader)
+    @app.get("/submissions/{submission_id}/data-docs", response_class=HTMLResponse, dependencies=submission_reader)
     def submission_report_file(submission_id: int):
         config = config_of()
         page = submission_report_html(config.reporting_db_url, config.teams, submission_id, standalone=True)
