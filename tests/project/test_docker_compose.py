@@ -68,7 +68,8 @@ def default_secrets(compose: dict) -> list[str]:
         env = service.get("environment") or {}
         for key, value in (env.items() if isinstance(env, dict) else (e.split("=", 1) for e in env)):
             value = str(value)
-            if SECRET_NAME.search(key) and not REQUIRED.match(value):
+            # a *_FILE names where a secret is kept (a path), not the secret
+            if SECRET_NAME.search(key) and not key.endswith("_FILE") and not REQUIRED.match(value):
                 found.append(f"{name}: {key}")
             for password in URL_PASSWORD.findall(value):
                 if not REQUIRED.match(password):
@@ -93,7 +94,47 @@ def test_the_secret_guard_finds_the_defaults_it_forbids():
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:airflow@postgres/airflow",
         "POSTGRES_PASSWORD": "reporting",
         "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": "${THB_PSEUDONYMISATION_KEY:?set it}",  # fine
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "/opt/airflow/auth/passwords.json",  # a path
+        "_AIRFLOW_WWW_USER_PASSWORD": "admin",
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"}}}}  # not a secret
     assert default_secrets(earlier) == ["a: AIRFLOW__API_AUTH__JWT_SECRET", "a: AIRFLOW__CORE__FERNET_KEY",
                                         "a: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (password in the URL)",
-                                        "a: POSTGRES_PASSWORD"]
+                                        "a: POSTGRES_PASSWORD", "a: _AIRFLOW_WWW_USER_PASSWORD"]
+
+
+def test_the_roles_are_the_projects_and_only_the_api_server_holds_the_passwords():
+    """The users and roles of docs/security.md, as `make airflow-ui` has them (AIRFLOW_USERS); the passwords
+    file on a volume that only the api-server (which checks logins) and airflow-init (which writes the engineer's)
+    mount; no `airflow users create` (FAB's command: SimpleAuthManager has none, it would fail unseen)."""
+    from thb_reporting.tools.airflow_runs import AIRFLOW_USERS
+
+    services = _compose()["services"]
+    for name in AIRFLOW_SERVICES:
+        env, volumes = services[name]["environment"], services[name]["volumes"]
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith(".SimpleAuthManager")
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == f"${{THB_AIRFLOW_USERS:-{AIRFLOW_USERS}}}"
+        holds = name in ("airflow-apiserver", "airflow-init")
+        assert ("airflow-auth:/opt/airflow/auth" in volumes) == holds, name
+        assert env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE") == (
+            "/opt/airflow/auth/passwords.json" if holds else None), name
+        assert not [k for k in env if k.startswith("_AIRFLOW_WWW_USER")], name
+
+
+def test_airflow_init_sets_the_engineers_password_and_keeps_the_others(tmp_path):
+    """airflow-init's own command line, run here: the engineer's password is AIRFLOW_ADMIN_PASSWORD (a new one
+    replaces the old), the passwords Airflow generated for the other users stay."""
+    import json
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    command = _compose()["services"]["airflow-init"]["command"][-1]
+    line = next(line for line in command.splitlines() if line.startswith("python3 -c "))
+    passwords = tmp_path / "passwords.json"
+    env = os.environ | {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords)}
+    for engineer, before in (("first", None), ("second", {"engineer": "first", "viewer": "generated"})):
+        if before:
+            passwords.write_text(json.dumps(before))
+        subprocess.run([sys.executable, *shlex.split(line)[1:]], env=env | {"THB_ENGINEER_PASSWORD": engineer}, check=True)
+        assert json.loads(passwords.read_text()) == {**(before or {}), "engineer": engineer}
