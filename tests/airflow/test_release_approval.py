@@ -1,10 +1,11 @@
 """The coordinator's approval of a release (DAG release_national_figures, issue #22) in a real Airflow.
 
 On loopback: a fresh PostgreSQL database for Airflow's metadata and another for the warehouse, the
-LocalExecutor, an api-server, a scheduler and a dag-processor, two users of the simple auth manager
-(`coordinator`, the only approver, and `engineer`). 2026Q2 of three teams is published into the warehouse
-in-process first. Then, through the REST API as the UI uses it: the DAG is triggered for 2026Q2; its task
-approve_release waits for input with the candidate's prompt; the engineer's answer is refused (403); the
+LocalExecutor, an api-server, a scheduler and a dag-processor, the deployment's users of the simple auth
+manager (AIRFLOW_USERS: `coordinator`, role user, the only approver; `engineer`, role admin; `viewer`). 2026Q2
+of three teams is published into the warehouse in-process first. Then, through the REST API as the UI uses it:
+the DAG is triggered for 2026Q2; its task approve_release waits for input with the candidate's prompt; the
+engineer's answer is refused (403: an admin is no approver unless named), and the viewer's; the
 coordinator approves with a note, and the release is `released` and what the ministries' view shows. A
 second candidate of the same quarter is rejected with a reason: nothing more is released. While the first
 waits, a headless Chromium shows the prompt on the task's Required actions page (THB_UPDATE_DOCS_IMG=1
@@ -27,6 +28,7 @@ from test_airflow_ui import _get
 from test_pipeline import run_cycle
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.tools.generator import SubmissionGenerator
+from thb_reporting.tools.airflow_runs import AIRFLOW_USERS
 from thb_reporting.tools.release_approval import APPROVE, REJECT
 
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
@@ -169,7 +171,7 @@ def test_the_coordinator_approves_then_rejects_a_release_in_a_real_airflow(tmp_p
     outcome, _ = run_cycle(config)
     assert len(outcome["accepted"]) == len(TEAMS) and not outcome["rejected"]
 
-    passwords = {"coordinator": "coordinator-" + uuid.uuid4().hex[:8], "engineer": "engineer-" + uuid.uuid4().hex[:8]}
+    passwords = {user.split(":")[0]: f"{user.split(':')[0]}-{uuid.uuid4().hex[:8]}" for user in AIRFLOW_USERS.split(",")}
     (tmp_path / "passwords.json").write_text(json.dumps(passwords))
     with fresh_database("thb_test_airflow") as metadata_url:
         api_port = free_port()
@@ -190,7 +192,7 @@ def test_the_coordinator_approves_then_rejects_a_release_in_a_real_airflow(tmp_p
             "AIRFLOW__API__BASE_URL": base,
             "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "coordinator:admin,engineer:op",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": AIRFLOW_USERS,  # the coordinator: role user, enough to answer
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
             "AIRFLOW_VAR_THB_RELEASE_APPROVERS": "coordinator",
             "AIRFLOW_VAR_THB_DATA_ROOT": config.data_root,
@@ -220,6 +222,8 @@ def test_the_coordinator_approves_then_rejects_a_release_in_a_real_airflow(tmp_p
 
             status, refused = engineer("PATCH", _hitl_path(first), {"chosen_options": [APPROVE], "params_input": {"note": "me too"}})
             assert status == 403 and "not a respondent" in refused.get("detail", ""), (status, refused)
+            viewer = _Api(base, "viewer", passwords["viewer"])
+            assert viewer("PATCH", _hitl_path(first), {"chosen_options": [APPROVE], "params_input": {"note": "me too"}})[0] == 403
             assert _task_states(coordinator, first)[TASK_ID] == "awaiting_input"  # the refused answer changed nothing
             note = "Q2 provisional figures, three teams"
             coordinator.ok("PATCH", _hitl_path(first), {"chosen_options": [APPROVE], "params_input": {"note": note}})
