@@ -1,6 +1,6 @@
 """The mail connections (smtp_default, imap_default) are opened by the Airflow providers' own hooks (SmtpHook,
 ImapHook), with the providers' defaults: TLS on unless the connection turns it off, the server's certificate
-checked against the system's CA store (or the file SSL_CERT_FILE names, see docs/security.md). What is ours:
+checked against the system's CA store (or the file SSL_CERT_FILE names; README, Mail connections). What is ours:
 refusing a flag the hooks would read the other way round, and saying why a connection failed, naming it."""
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def refusal(conn_id: str, error: BaseException) -> MailConnectionRefused:
     if isinstance(error, ssl.SSLCertVerificationError):
         reason = f"the server's certificate was refused ({error.verify_message})"
     elif isinstance(error, ssl.SSLError):
-        reason = f"the TLS handshake failed ({error.reason or error})"
+        plain = ": the server does not start TLS at once on this port" if error.reason == "WRONG_VERSION_NUMBER" else ""
+        reason = f"the TLS handshake failed ({error.reason or error}{plain})"
     elif type(error).__name__ == "SMTPNotSupportedError" and "STARTTLS" in str(error):
         reason = "the server offers no STARTTLS, and the connection requires TLS (disable_tls is not set)"
     else:  # imaplib's errors carry the server's bytes
