@@ -211,7 +211,7 @@ def test_imap_verified_tls_takes_a_file_in_and_a_wrong_ca_leaves_the_mail(
         tmp_path, mail_config, authority, tls_dovecot, monkeypatch):  # noqa: F811
     from thb_reporting.core.mail_connections import MailConnectionRefused
     from thb_reporting.core.privacy import error_class
-    from thb_reporting.intake import ingest, mailbox
+    from thb_reporting.intake import inbox_watch, ingest, mailbox
 
     ca, _, other = authority
     server, deliver = tls_dovecot
@@ -227,6 +227,8 @@ def test_imap_verified_tls_takes_a_file_in_and_a_wrong_ca_leaves_the_mail(
     assert str(refused.value).startswith("imap_default: the server's certificate was refused (unable to get local")
     # the words the DAG's log line and the mailbox watch's say (core.privacy.error_class), not the class alone
     assert error_class(refused.value) == f"MailConnectionRefused: {refused.value}"
+    with pytest.raises(OSError, match="^imap_default: the server's certificate"):  # the watch waits and looks again
+        inbox_watch.mailbox_signatures()
     assert _inbox_of(server, ca) == [sent["Message-ID"].encode()]  # the e-mail waits on the server
 
     monkeypatch.setenv("SSL_CERT_FILE", str(ca.cert))
@@ -251,6 +253,10 @@ def test_imap_a_certificate_for_another_host_and_plain_text_are_refused(
         _imap_default(monkeypatch, "localhost", port, user, password)
         with pytest.raises(MailConnectionRefused, match=r"^imap_default: the server's certificate was refused "
                                                         r"\(Hostname mismatch"):
+            mailbox.pull_mailbox(mail_config)
+        # TLS (the default) to a port without it: refused before a word is said
+        _imap_default(monkeypatch, dovecot.PLAIN_ADDRESS, plain_port, user, password)
+        with pytest.raises(MailConnectionRefused, match=r"^imap_default: the TLS handshake failed \(WRONG_VERSION"):
             mailbox.pull_mailbox(mail_config)
         # TLS turned off explicitly, against a server that requires it: the login is refused, nothing is read
         _imap_default(monkeypatch, dovecot.PLAIN_ADDRESS, plain_port, user, password, use_ssl=False)
