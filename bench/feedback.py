@@ -174,7 +174,7 @@ def main() -> None:
         "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": KEY.decode(),
         "AIRFLOW_VAR_THB_TEAMS_REGISTRY": str(registry),
         "AIRFLOW_CONN_REPORTING_DB": warehouse_url.replace("postgresql+psycopg://", "postgresql://"),
-        "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp.port}",
+        "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp.port}?disable_ssl=true&disable_tls=true",  # plain relay
     })
     if mail_files:
         env["AIRFLOW_CONN_IMAP_DEFAULT"] = json.dumps({"conn_type": "imap", "host": "127.0.0.1", "port": imap_port,

@@ -47,6 +47,7 @@ def ingest_submissions():
 
         from thb_reporting.core import clock
         from thb_reporting.core.config import PipelineConfig
+        from thb_reporting.core.privacy import error_class
         from thb_reporting.intake.mailbox import pull_mailbox
         from thb_reporting.ui.run_notes import leave_explained_note
 
@@ -54,7 +55,7 @@ def ingest_submissions():
         try:
             counts = pull_mailbox(config)  # nothing without the connection imap_default
         except Exception as e:  # noqa: BLE001 (a mail server down must not hold back the folder inbox; tried again next run)
-            logging.getLogger(__name__).warning("the reporting mailbox could not be read (%s)", type(e).__name__)
+            logging.getLogger(__name__).warning("the reporting mailbox could not be read (%s)", error_class(e))
             return {}
         if counts.get("explanation"):
             leave_explained_note(config, started)  # the run's note names the submissions explained

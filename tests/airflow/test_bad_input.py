@@ -348,7 +348,6 @@ def test_bad_input_corpus_through_a_real_run(tmp_path, monkeypatch, airflow_db, 
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
     monkeypatch.setenv("AIRFLOW_VAR_THB_MAX_FILE_BYTES", str(512 * 1024))
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     cases = _corpus() + _libreoffice_corpus(soffice, tmp_path / "libreoffice")
     for i, (team, name, content, _, _) in enumerate(cases):
         path = data / "inbox" / team / name

@@ -33,7 +33,6 @@ def pipeline_env(request, tmp_path, monkeypatch, airflow_db, smtp_server):
     loopback through smtp_default); returns (data root, db url, mailbox)."""
     data = tmp_path / "data"
     port, mailbox = smtp_server
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     if request.param == "sqlite":  # the embedded default: no connection configured; the key as a variable
         monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())

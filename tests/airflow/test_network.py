@@ -126,7 +126,6 @@ def test_a_full_cycle_reaches_nothing_beyond_loopback(tmp_path, monkeypatch, air
     data = tmp_path / "data"
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     truth = Truth(SubmissionGenerator(data / "inbox", seed=5).scenario(
         ["nis", "vranje"], ["2026Q3"], {("nis", "2026Q3"): "unknown_code", ("vranje", "2026Q3", "programmes"): "missing_column"},
         datasets=contracts.datasets()))

@@ -70,7 +70,7 @@ def test_a_version_1_file_for_a_version_2_quarter_is_accepted_and_told(config, g
     assert len(stored) == 9 and all(v is None for row in stored for v in row)
 
     queue_submission_notices(config)
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
     text, attachments = _receipt(mailbox, "nis")
     assert text.index("PRIHVAĆEN") < text.index("ACCEPTED")
     assert "šablonu verzije 1" in text and "template version 1" in text
@@ -100,7 +100,7 @@ def test_a_file_of_the_template_in_force_gets_no_template_notice(config, generat
     [sub] = ledger(config.reporting_db_url)
     assert (sub.status, sub.template_version, sub.columns_not_in_file) == ("accepted", 2, None)
     queue_submission_notices(config)
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
     text, attachments = _receipt(mailbox, "nis")
     assert "template version" not in text
     assert not any((a.get_filename() or "").startswith("victims_template") for a in attachments)
@@ -180,7 +180,7 @@ def test_a_file_lacking_a_column_a_later_version_made_required_is_rejected_and_t
     # the note on the optional columns says the file is accepted: a rejected file's findings leave it out
     assert {f.rule for f in findings(config.reporting_db_url)} == {"missing_column_of_later_template"}
     queue_submission_notices(config)
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
     text, attachments = _receipt(mailbox, "nis")
     assert text.index("ODBIJEN") < text.index("REJECTED")
     label = contracts.load("victims").column(later_required).label

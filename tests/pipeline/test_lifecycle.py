@@ -57,7 +57,6 @@ def test_a_file_that_keeps_failing_is_failed_told_and_holds_nobody_back(tmp_path
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
     monkeypatch.setenv("AIRFLOW_VAR_THB_MAX_PROCESSING_ATTEMPTS", "2")
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", pg_url.replace("postgresql+psycopg://", "postgresql://"))
     monkeypatch.setenv("THB_FAULT_POINT", f"processing nis/victims_{Q}.csv")  # this one file always fails
     monkeypatch.setenv("THB_FAULT_RAISE", SECRET)
@@ -168,7 +167,6 @@ def test_links_fifos_and_sockets_in_the_inbox_are_refused_unread(tmp_path, monke
     port, mailbox = smtp_server
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     inbox = data / "inbox"
     generator = SubmissionGenerator(outside, seed=32)  # good files, outside the inbox: read, they would be accepted
     secret_file = generator.victims_file("nis", Q)
@@ -301,7 +299,7 @@ def test_a_file_from_no_teams_folder_is_reported_to_the_coordinator(config, gene
     (inbox / "nepoznat_tim" / f"activities_{Q}.csv").write_bytes(b"x\n1\n")
     ingest.process_submissions(config, ingest.collect_new_submissions(config))
     assert queue_submission_notices(config) == 3
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
     to_coordinator = {m["Subject"]: m for rcpt, m in mailbox.received if rcpt == [COORDINATOR]}
     assert sorted(to_coordinator) == [
         "[THB] Fajl iz neregistrovanog foldera / File from an unregistered folder: (inbox)/victims_2026Q2.csv",
@@ -320,7 +318,7 @@ def test_names_of_files_and_folders_of_no_team_reach_the_coordinator_screened(co
     (inbox / "ana.petrovic@example.org" / f"victims_{Q}_064 123 4567.csv").write_bytes(b"x\n1\n")
     ingest.process_submissions(config, ingest.collect_new_submissions(config))
     assert queue_submission_notices(config) == 1
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
     [(rcpt, message)] = mailbox.received
     assert rcpt == [COORDINATOR]
     for text in [message["Subject"], *_texts(message)]:

@@ -103,7 +103,7 @@ def run_pipeline(config, port: int) -> None:
     process_submissions(config, collect_new_submissions(config))
     queue_submission_notices(config)
     queue_mail_replies(config)
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
 
 
 def submissions(config) -> list:

@@ -271,7 +271,7 @@ def test_mail_no_person_wrote_is_never_answered_and_is_counted_in_the_digest(tmp
     assert folder(client, "INBOX") == [] and folder(client, "THB/quarantine") == []
 
     assert queue_weekly_digest(mail_config, today=dt.date.today())
-    deliver_outbox(mail_config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(mail_config, SmtpSender())
     [(_, digest)] = smtp.received
     text = digest.get_body(("plain",)).get_content()
     assert "THB/automatic" in text

@@ -43,7 +43,7 @@ def test_every_processed_submission_gets_one_correct_email(config, generator, sm
     port, mailbox = smtp_server
     truth = _process(config, generator)
     assert queue_submission_notices(config) == len(truth.files)
-    assert deliver_outbox(config, SmtpSender("127.0.0.1", port)) == {"sent": len(truth.files), "failed": 0}
+    assert deliver_outbox(config, SmtpSender()) == {"sent": len(truth.files), "failed": 0}
     assert len(mailbox.received) == len(truth.files)
 
     by_file = {(r.team_code, r.file_name): r for r in ledger(config.reporting_db_url)}
@@ -88,24 +88,25 @@ def test_every_processed_submission_gets_one_correct_email(config, generator, sm
     # the ledger shows it, and nothing is sent twice
     assert {r.notification for r in ledger(config.reporting_db_url)} == {"sent"}
     assert queue_submission_notices(config) == 0
-    assert deliver_outbox(config, SmtpSender("127.0.0.1", port)) == {"sent": 0, "failed": 0}
+    assert deliver_outbox(config, SmtpSender()) == {"sent": 0, "failed": 0}
     assert len(mailbox.received) == len(truth.files)
 
 
-def test_smtp_down_loses_nothing_and_sends_each_once_later(config, generator, smtp_server):
-    from fixtures import free_port
+def test_smtp_down_loses_nothing_and_sends_each_once_later(config, generator, smtp_server, monkeypatch):
+    from fixtures import free_port, plain_smtp
 
     port, mailbox = smtp_server
     truth = _process(config, generator)
     queue_submission_notices(config)
-    down = SmtpSender("127.0.0.1", free_port(), timeout=2)  # nothing listens there
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DOWN", plain_smtp(free_port(), timeout=2))  # nothing listens there
+    down = SmtpSender("smtp_down")
     assert deliver_outbox(config, down) == {"sent": 0, "failed": len(truth.files)}
     outbox = table("outbox", "ledger")
     with reporting_engine(config.reporting_db_url).connect() as conn:
         rows = conn.execute(outbox.select()).all()
     assert {(r.status, r.attempts) for r in rows} == {("pending", 1)} and all(r.last_error for r in rows)
     assert {r.notification for r in ledger(config.reporting_db_url)} == {"retrying"}
-    up = SmtpSender("127.0.0.1", port)
+    up = SmtpSender()
     assert deliver_outbox(config, up) == {"sent": 0, "failed": 0}  # not before the backoff
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=3)
     assert deliver_outbox(config, up, now=later) == {"sent": len(truth.files), "failed": 0}
@@ -125,7 +126,7 @@ def test_weekly_digest_lists_submitted_rejected_and_missing(config, generator, s
     today = dt.date(2026, 11, 30)
     assert queue_weekly_digest(config, today) is True
     assert queue_weekly_digest(config, today + dt.timedelta(days=2)) is False  # once per week
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
     [(recipients, message)] = mailbox.received
     assert recipients == [reference.national_contacts()["national_coordinator"]["email"]]
     text = message.get_body(("plain",)).get_content()
@@ -167,7 +168,7 @@ def test_reminders_and_overdue_notices_go_once_to_the_teams_that_owe(config, gen
     set_lock(config.reporting_db_url, "2026Q3", False, "test")  # an unlock record changes nothing
     overdue = queue_calendar_notices(config, dt.date(2026, 10, 20))
     assert {k.split(":")[1] for k in overdue} == owing
-    deliver_outbox(config, SmtpSender("127.0.0.1", port))
+    deliver_outbox(config, SmtpSender())
     notices = [m for _, m in mailbox.received if "Overdue" in m["Subject"]]
     subotica = next(m for m in notices if "Subotica" in m["Subject"])
     assert "victims" in subotica.get_body(("plain",)).get_content()  # its victims file was rejected

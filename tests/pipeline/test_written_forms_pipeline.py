@@ -88,7 +88,6 @@ def test_written_amounts_through_a_real_run(tmp_path, monkeypatch, airflow_db, s
     port, mailbox = smtp_server
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     files = {  # team: (file name, bytes, the amounts to publish or None for a rejection)
         "nis": ("programmes_2026Q2.csv", _programmes_file(
             ["350.000", "1.250.000", "2.000.000,00", "75.000 RSD", "90\u00a0000 din."], "csv_utf8_bom"),

@@ -17,9 +17,9 @@ CONF = """\
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-listen = 127.0.0.1
+listen = 127.0.0.1, 127.0.0.2
 protocols = imap
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
@@ -40,14 +40,21 @@ userdb {{
 }}
 service imap-login {{
   inet_listener imap {{
-    address = 127.0.0.1
+    address = {plain_address}
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 """
+
+
+# Dovecot takes a client whose address is the server's own as secure, and lets it log in without TLS: with
+# TLS, the plain listener is on another loopback address, so that ssl = required holds for it.
+PLAIN_ADDRESS = "127.0.0.2"
 
 
 def executable() -> str | None:
@@ -62,9 +69,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running():
+def running(tls=None):
     """Dovecot with one user and a fresh mail folder, stopped and removed afterwards; yields (port, login,
-    password)."""
+    password). With tls (a certificate and key, tests/support/certificates.issue): ssl = required, and it
+    yields (implicit TLS port on 127.0.0.1, login, password, plain port on PLAIN_ADDRESS): there a login is
+    refused."""
     import pwd
 
     dovecot = executable()
@@ -82,14 +91,18 @@ def running():
     port, user, password = free_port(), "reports", uuid.uuid4().hex
     (root / "passwd").write_text(f"{user}:{{PLAIN}}{password}\n")
     conf = root / "dovecot.conf"
-    conf.write_text(CONF.format(root=root, internal=internal, login=login, uid=uid, gid=gid, port=port))
+    tls_port = free_port() if tls else 0
+    ssl = f"ssl = required\nssl_cert = <{tls.cert}\nssl_key = <{tls.key}" if tls else "ssl = no"
+    conf.write_text(CONF.format(root=root, internal=internal, login=login, uid=uid, gid=gid, port=port,
+                                tls_port=tls_port, ssl=ssl, plain_address=PLAIN_ADDRESS if tls else "127.0.0.1"))
     subprocess.run([dovecot, "-c", str(conf)], check=True)
     try:
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.1)
-        yield port, user, password
+        for address in ((PLAIN_ADDRESS, port), ("127.0.0.1", tls_port)) if tls else (("127.0.0.1", port),):
+            for _ in range(100):
+                with contextlib.suppress(OSError), socket.create_connection(address, timeout=1):
+                    break
+                time.sleep(0.1)
+        yield (tls_port, user, password, port) if tls else (port, user, password)
     finally:
         subprocess.run([dovecot, "-c", str(conf), "stop"], check=False)
         shutil.rmtree(root, ignore_errors=True)

@@ -121,14 +121,25 @@ class _Mailbox:
 
 
 
+def plain_smtp(port: int, **extra) -> str:
+    """The connection (AIRFLOW_CONN_...) to a plain-text SMTP server on loopback: TLS turned off explicitly, as
+    a deployment must for a relay without TLS (the SMTP provider's default is TLS, verified)."""
+    import json
+
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+                       "extra": {"disable_ssl": True, "disable_tls": True, **extra}})
+
+
 @pytest.fixture
-def smtp_server():
-    """An SMTP server (aiosmtpd) on 127.0.0.1; yields (port, mailbox)."""
+def smtp_server(monkeypatch):
+    """An SMTP server (aiosmtpd) on 127.0.0.1 in plain text, and the connection smtp_default to it (TLS turned
+    off explicitly); yields (port, mailbox)."""
     from aiosmtpd.controller import Controller
 
     mailbox = _Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", plain_smtp(controller.port))
     try:
         yield controller.port, mailbox
     finally:

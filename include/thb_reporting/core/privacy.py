@@ -273,5 +273,8 @@ def shown_file_name(name: str | None, dataset: str | None = None, quarter: str |
 def error_class(error: BaseException) -> str:
     """What a log line, message or ledger column may say of an exception: its class only. Its message may
     quote a cell or a file name that the identifier screen never saw; so may a traceback chained to it, so the
-    line is written outside the except block."""
+    line is written outside the except block. An exception whose class says SAID_IN_FULL builds its words
+    from configuration alone (core.mail_connections): those words are said too."""
+    if getattr(type(error), "SAID_IN_FULL", False):
+        return f"{type(error).__name__}: {error}"
     return type(error).__name__

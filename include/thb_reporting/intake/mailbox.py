@@ -34,6 +34,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
+from thb_reporting.core.mail_connections import check_tls_flags, refusal
 from thb_reporting.core.privacy import error_class
 from thb_reporting.core import clock
 from thb_reporting.intake.mail_explanations import record_reply_explanation
@@ -292,20 +293,28 @@ _told_no_mailbox = False
 
 
 def imap_client_from_airflow():
-    """A logged-in imaplib client through ImapHook and the connection imap_default, or None without it."""
+    """A logged-in imaplib client through ImapHook and the connection imap_default, or None without it. The
+    provider's defaults hold: implicit TLS unless use_ssl is false, the certificate verified (ssl_context).
+    A refusal (a certificate not trusted, plain text refused …) raises MailConnectionRefused naming it."""
+    import imaplib
+
     from airflow.providers.imap.hooks.imap import ImapHook
     from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 
     global _told_no_mailbox
     try:
-        Connection.get(CONNECTION)
+        conn = Connection.get(CONNECTION)
     except AirflowNotFoundException:
         if not _told_no_mailbox:
             log.info("no connection %s: no reporting mailbox is pulled (the folder inbox alone)", CONNECTION)
             _told_no_mailbox = True
         return None
-    return ImapHook(imap_conn_id=CONNECTION).get_conn().mail_client
+    check_tls_flags(CONNECTION, "imap", conn.extra_dejson)
+    try:
+        return ImapHook(imap_conn_id=CONNECTION).get_conn().mail_client
+    except (OSError, imaplib.IMAP4.error, RuntimeError, AirflowException) as e:
+        raise refusal(CONNECTION, e) from e
 
 
 def _ok(response, what: str):

@@ -12,10 +12,12 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 from enum import StrEnum
+from typing import cast
 
 from sqlalchemy import or_, select, update
 
 from thb_reporting.core import clock
+from thb_reporting.core.mail_connections import check_tls_flags, refusal
 from thb_reporting.store import ledger
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.ledger import OUTBOX, Notification
@@ -40,24 +42,34 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 # --- senders --------------------------------------------------------------------------------------
+SMTP_CONNECTION = "smtp_default"
+
+
 @dataclass
 class SmtpSender:
-    host: str
-    port: int = 25
-    login: str | None = None
-    password: str | None = None
-    ssl: bool = False
-    starttls: bool = False
-    timeout: float = 30
+    """Sends through the SMTP provider's SmtpHook and its connection, so every extra of the provider's docs
+    holds, with its defaults: implicit TLS (disable_ssl), else STARTTLS (disable_tls), the certificate
+    verified (ssl_context "default"), login or OAuth2 (auth_type), timeout, retry_limit. from_email, where
+    set, is the envelope sender; the From header stays the national contact's (messages.py)."""
+    conn_id: str = SMTP_CONNECTION
 
     def send(self, message: EmailMessage) -> None:
-        cls = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
-        with cls(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls()
-            if self.login:
-                smtp.login(self.login, self.password or "")
-            smtp.send_message(message)
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+        from airflow.sdk.exceptions import AirflowException
+
+        hook = SmtpHook(smtp_conn_id=self.conn_id)
+        try:
+            check_tls_flags(self.conn_id, "smtp", hook.get_connection(self.conn_id).extra_dejson)
+            hook.get_conn()
+            # The hook's send_email_smtp builds an HTML message of its own; ours (text and HTML, the thread's
+            # headers) goes as it is, over the client the hook opened, secured and logged in.
+            client = cast(smtplib.SMTP, hook._smtp_client)  # get_conn (not aget_conn) opens smtplib's client
+            client.send_message(message, from_addr=hook.from_email)
+        except (OSError, smtplib.SMTPException, RuntimeError, AirflowException) as e:
+            raise refusal(self.conn_id, e) from e
+        finally:
+            if hook._smtp_client is not None:
+                hook._smtp_client.close()
 
 
 @dataclass
@@ -76,14 +88,10 @@ def sender_from_airflow(config: PipelineConfig):
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
-        conn = Connection.get("smtp_default")
+        Connection.get(SMTP_CONNECTION)
     except AirflowNotFoundException:
         return FolderSender(f"{config.data_root}/outbox")
-    extra = conn.extra_dejson
-    ssl = str(extra.get("disable_ssl", "true")).lower() != "true" and conn.port == 465
-    starttls = str(extra.get("disable_tls", "true")).lower() != "true"
-    return SmtpSender(conn.host or "localhost", conn.port or 25, conn.login or None, conn.password or None,
-                      ssl=ssl, starttls=starttls, timeout=float(extra.get("timeout", 30)))
+    return SmtpSender(SMTP_CONNECTION)
 
 
 # --- queue and deliver ------------------------------------------------------------------------------

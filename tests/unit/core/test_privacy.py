@@ -250,7 +250,6 @@ def test_nothing_planted_in_a_file_comes_out_of_a_real_run(tmp_path, monkeypatch
     port, mailbox = smtp_server
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     files = _attacker_files(planted)
     for team, name, content, _ in files:
         (data / "inbox" / team).mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,6 @@ def test_locked_quarter_refuses_resubmissions_until_unlocked(tmp_path, monkeypat
     port, mailbox = smtp_server
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}")
     db = sqlite_url(data / "warehouse" / "reporting.sqlite")
     generator = SubmissionGenerator(data / "inbox", seed=8)
     generator.victims_file("nis", "2026Q2")
