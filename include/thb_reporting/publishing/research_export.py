@@ -164,16 +164,17 @@ def k_anonymised(frame, k: int):
     still in small classes only, suppress one group of cells after another (LOCAL_SUPPRESSION's order);
     rows in a small class even then are left out. Classes are taken over every column kept, so the result
     has no class under k over all of them."""
-    left_out, current = [], frame
-    for columns in COLUMNS_LEFT_OUT:
-        columns = [c for c in columns if c in current.columns]
+    left_out: list[str] = []
+    current = frame
+    for group in COLUMNS_LEFT_OUT:
+        columns = [c for c in group if c in current.columns]
         if (class_sizes(current) < k).sum() <= SUPPRESSION_BUDGET * len(current):
             break
         current = current.drop(columns=columns)
         left_out += columns
     suppressed = {}
-    for columns in LOCAL_SUPPRESSION:
-        columns = [c for c in columns if c in current.columns]
+    for group in LOCAL_SUPPRESSION:
+        columns = [c for c in group if c in current.columns]
         small = class_sizes(current) < k if columns else None
         if small is None or not small.any():
             continue
