@@ -13,10 +13,19 @@ from thb_reporting.tools.generator import GeneratedFile
 # CTDC's Global Dataset age bands (ageBroad) and the research export's columns after its row id
 CTDC_AGE_BANDS = [(0, 8, "0--8"), (9, 17, "9--17"), (18, 20, "18--20"), (21, 23, "21--23"), (24, 26, "24--26"),
                   (27, 29, "27--29"), (30, 38, "30--38"), (39, 47, "39--47"), (48, None, "48+")]
-RESEARCH_FIELDS = ("yearOfRegistration", "vic_TraffickingStatus", "prs_Gender", "ageBroad", "majorityStatus",
-                   "majorityStatusAtExploit", "prs_Citizenship", "CountryOfExploitation", "vic_TypeOfExploitation",
-                   "isSexualExploit", "isForcedLabour", "isOtherExploit", "vic_MethodsOfControl",
-                   "vic_RelationshipToTrafficker", "vic_ForcedLabourIndustry")
+RESEARCH_MISSING = "-99"  # CTDC's code for a value not known
+
+
+def _ctdc_flags(code_list: str) -> tuple[str, ...]:
+    """CTDC's 0/1 columns for a national code list, in reference/standard_codes.csv's order."""
+    return tuple(dict.fromkeys(f for (cl, _), fields in reference.standard_codes("CTDC").items() if cl == code_list
+                               for f in fields))
+
+
+RESEARCH_FLAGS = {cl: _ctdc_flags(cl) for cl in ("exploitation", "forced_labour_industry", "methods_of_control",
+                                                   "relationship_to_trafficker")}
+RESEARCH_FIELDS = ("yearOfRegistration", "gender", "ageBroad", "majorityStatus", "majorityStatusAtExploit", "citizenship",
+                   "CountryOfExploitation", *(c for flags in RESEARCH_FLAGS.values() for c in flags))
 
 
 @dataclass
@@ -328,30 +337,32 @@ class Truth:
     def research_persons(self, year: str) -> Counter:
         """The research export's rows of a year before any generalisation (k = 1), as a Counter of tuples in
         the order of RESEARCH_FIELDS: presumed and identified victims, each person once nationally (the same
-        CPTV number once, the first referred kept), the national codes mapped by reference/standard_codes.csv
-        and ages banded here by CTDC's bands."""
-        htcds, ctdc = reference.standard_codes("HTCDS 2.0"), reference.standard_codes("CTDC")
+        CPTV number once, the first referred kept), the national codes mapped to CTDC's by reference/standard_codes.csv,
+        ages banded here by CTDC's bands, -99 for a value not known."""
+        ctdc, missing = reference.standard_codes("CTDC"), RESEARCH_MISSING
 
-        def mapped(code_list, field, value, standard=htcds):
-            values = [standard[(code_list, c)][field] for c in (value or "").split(";") if c and field in standard.get((code_list, c), {})]
-            return ";".join(dict.fromkeys(values))
+        def flags(code_list, value):
+            codes = [c for c in (value or "").split(";") if c]
+            named = {f for c in codes for f in ctdc.get((code_list, c), {})}
+            return [("1" if f in named else "0") if codes else missing for f in RESEARCH_FLAGS[code_list]]
 
         def band(age):
             if age is None:
-                return "", ""
+                return missing, missing
             broad = next(label for low, high, label in CTDC_AGE_BANDS if low <= age and (high is None or age <= high))
             return broad, "Minor" if age < 18 else "Adult"
 
         out = Counter()
         for r in self.nation_victims(year):
-            flags = {f: mapped("exploitation", f, r["exploitation"], ctdc) for f in ("isSexualExploit", "isForcedLabour", "isOtherExploit")}
-            industry = mapped("forced_labour_industry", "vic_ForcedLabourIndustry", r.get("forced_labour_industry"))
-            out[(year, mapped("victim_status", "vic_TraffickingStatus", r["status"]), mapped("sex", "prs_Gender", r["sex"]),
-                 *band(r["age_years"]), band(r.get("age_when_trafficked"))[1], r["citizenship"],
-                 r.get("country_of_exploitation") or "", mapped("exploitation", "vic_TypeOfExploitation", r["exploitation"]),
-                 *flags.values(), mapped("methods_of_control", "vic_MethodsOfControl", r.get("methods_of_control")),
-                 mapped("relationship_to_trafficker", "vic_RelationshipToTrafficker", r.get("relationship_to_trafficker")),
-                 industry if flags["isForcedLabour"] else "")] += 1
+            forms = flags("exploitation", r["exploitation"])
+            labour = flags("forced_labour_industry", r.get("forced_labour_industry"))
+            if forms[RESEARCH_FLAGS["exploitation"].index("isForcedLabour")] != "1":
+                labour = [missing] * len(labour)
+            gender = ctdc.get(("sex", r["sex"]), {}).get("gender", missing)
+            out[(year, gender, *band(r["age_years"]), band(r.get("age_when_trafficked"))[1], r["citizenship"] or missing,
+                 r.get("country_of_exploitation") or missing, *forms, *labour,
+                 *flags("methods_of_control", r.get("methods_of_control")),
+                 *flags("relationship_to_trafficker", r.get("relationship_to_trafficker")))] += 1
         return out
 
     def _files_rows(self, dataset: str) -> list[tuple[str, str, list[dict]]]:
