@@ -230,7 +230,7 @@ def test_a_revised_year_is_marked_revised_in_the_eurostat_file(config, generator
     for name in ("crim_thb_2026.csv", "sdg_16_2_2_2026.csv", "greta_2026.xlsx"):  # every receiver's file names it
         meta = json.loads((eurostat.parent / f"{name}.metadata.json").read_text())
         assert meta["release"] == {"release_id": y2["release_id"], "status": "provisional"}, name
-    research = json.loads((eurostat.parent.parent / "research" / "victims_htcds_2026.csv.metadata.json").read_text())
+    research = json.loads((eurostat.parent.parent / "research" / "victims_ctdc_2026.csv.metadata.json").read_text())
     assert research["release"] == {"release_id": y2["release_id"], "status": "provisional"}
 
 

@@ -84,8 +84,8 @@ def published(config, generator):
 @pytest.mark.parametrize("reporting_db_url", ["sqlite"], indirect=True)
 def test_publish_writes_an_export_k_anonymous_over_every_column_in_ctdc_layout(config, published, tmp_path):
     folder = storage_path(config.data_root) / "research" / YEAR
-    fields, rows = _read(folder / f"victims_htcds_{YEAR}.csv")
-    sidecar = json.loads((folder / f"victims_htcds_{YEAR}.csv.metadata.json").read_text(encoding="utf-8"))
+    fields, rows = _read(folder / f"victims_ctdc_{YEAR}.csv")
+    sidecar = json.loads((folder / f"victims_ctdc_{YEAR}.csv.metadata.json").read_text(encoding="utf-8"))
     k = sidecar["k"]
     assert k == config.research_k == 11
     # k over every column released, counted from the file; the sidecar states the same figure
@@ -115,7 +115,7 @@ def test_publish_writes_an_export_k_anonymous_over_every_column_in_ctdc_layout(c
     secrets_ = set(published.references()) | set(victims["case_ref_token"].dropna()) | set(victims["cptv_ref_token"].dropna())
     cells = {v for r in rows for v in r.values() if v}
     assert secrets_ and not cells & secrets_
-    text = (folder / f"victims_htcds_{YEAR}.csv").read_text(encoding="utf-8")
+    text = (folder / f"victims_ctdc_{YEAR}.csv").read_text(encoding="utf-8")
     assert not any(s in text for s in secrets_)
     ids = [r[research_export.ROW_ID] for r in rows]
     assert len(set(ids)) == len(ids)

@@ -241,10 +241,14 @@ def build(victims, year: str, k: int, coverage=None, produced_at: dt.datetime | 
     return released.to_csv(index=False).encode("utf-8"), sidecar
 
 
+def file_name(year) -> str:
+    """The research file's name: CTDC's layout, one year."""
+    return f"victims_ctdc_{year}.csv"
+
+
 def write_year(data_root: str, year: str, victims, k: int, coverage=None, folder=None, release: dict | None = None) -> list:
-    """Write <data_root>/research/<year>/victims_htcds_<year>.csv and its .metadata.json, each whole then
-    renamed into place (folder: a release's, else that one). Returns the paths written. (The file keeps the
-    name other modules and the docs know; its columns are CTDC's.)"""
+    """Write <data_root>/research/<year>/victims_ctdc_<year>.csv and its .metadata.json, each whole then
+    renamed into place (folder: a release's, else that one). Returns the paths written."""
     from thb_reporting.store.storage import storage_path, write_atomically
 
     content, sidecar = build(victims, year, k, coverage)
@@ -252,7 +256,8 @@ def write_year(data_root: str, year: str, victims, k: int, coverage=None, folder
         sidecar["release"] = release
     if folder is None:
         folder = storage_path(data_root) / "research" / str(year)
-    path, meta = folder / f"victims_htcds_{year}.csv", folder / f"victims_htcds_{year}.csv.metadata.json"
+    path = folder / file_name(year)
+    meta = path.with_name(f"{path.name}.metadata.json")
     write_atomically(path, content)
     write_atomically(meta, json.dumps(sidecar, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
     return [path, meta]

@@ -190,9 +190,9 @@ def demo(args) -> int:
     if sent:
         print(f"For Eurostat, UNODC and GRETA, exact figures flagged for the receiver (each with a .metadata.json): "
               f"{', '.join(p.name for p in sent)} in {sent[-1].parent}.")
-    research = sorted((data / "research").glob("*/victims_htcds_*.csv"))
+    research = sorted((data / "research").glob("*/victims_ctdc_*.csv"))
     if research:
-        print(f"For researchers, k-anonymised records under HTCDS/CTDC names (with a .metadata.json): {research[-1]}.")
+        print(f"For researchers, k-anonymised records in CTDC's layout (with a .metadata.json): {research[-1]}.")
     defaults = data == DEMO_DATA.resolve() and Path(args.airflow_home).resolve() == AIRFLOW_HOME.resolve()
     ui = "make airflow-ui" if defaults else f"thb airflow-ui --data {data} --airflow-home {Path(args.airflow_home).resolve()}"
     print(f"In Airflow: `{ui}`, then http://localhost:8080: the runs of the DAGs with their notes (files accepted and "
