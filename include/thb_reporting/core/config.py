@@ -10,6 +10,7 @@ Every value has a working local default except the pseudonymisation key, which m
   variable thb_research_k           the research export's k-anonymity: every class of its quasi-identifiers has k rows (default 11, as CTDC)
   variable thb_max_processing_attempts a file that fails unexpectedly this often becomes `failed` (default 3)
   connection reporting_db           the national reporting database            (default SQLite <data_root>/warehouse/reporting.sqlite)
+                                    PostgreSQL: TLS verify-full unless its sslmode turns it off (connection_to_url)
   variable thb_teams_registry       the team registry, a CSV like reference/teams.csv (default: that file)
 Any URL Airflow's ObjectStoragePath understands works for the paths: file://, s3://conn_id@bucket/prefix, sftp://...
 Read where they are used, from the environment of every worker (docs/contracts.md):
