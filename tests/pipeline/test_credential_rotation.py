@@ -158,7 +158,8 @@ def test_demo_on_postgresql(pg_url, airflow_db, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", without_tls(pg_url))
     # set here so that what the demo sets is undone after the test
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", "")
-    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", cli.DEMO_KEY)
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", "")  # recorded, so that the key the demo makes is undone
+    monkeypatch.delenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY")  # the demo makes its own
     assert cli.main(["demo", "--data", str(tmp_path / "demo"), "--airflow-home", str(airflow_db)]) == 0
     out = capsys.readouterr().out
     assert "National summary" in out and "(PostgreSQL, connection reporting_db)" in out and "sqlite" not in out.lower()

@@ -1,7 +1,7 @@
 """Where things are and which secrets to use, from Airflow variables and connections.
 
 Every value has a working local default except the pseudonymisation key, which must be set
-(the demo sets a fixed, public demo key). Names:
+(the demo generates one for its own data root; a weak key is refused: core.privacy). Names:
   variable thb_data_root            base of archive/, quarantine/, snapshots/   (default file://<project>/data)
   variable thb_inbox                the teams' inbox, one folder per team       (default <data_root>/inbox)
   variable thb_pseudonymisation_key or connection thb_pseudonymisation (password)
@@ -153,14 +153,21 @@ def reporting_db_url_from_airflow(data_root: str) -> str:
 
 
 def _key_from_airflow() -> bytes:
+    """The pseudonymisation key; a weak one is refused here, at the start of every task of a run, naming the
+    setting it came from. None set: empty (archiving needs no key; processing refuses, privacy.pseudonymiser)."""
     from airflow.sdk import Connection, Variable
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    from thb_reporting.core.privacy import require_strong_key
+
     key = Variable.get("thb_pseudonymisation_key", default="")
+    setting = "the Airflow variable thb_pseudonymisation_key (AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY; THB_PSEUDONYMISATION_KEY in docker-compose)"
     if not key:
         try:
             key = Connection.get("thb_pseudonymisation").password or ""
         except AirflowNotFoundException:
             key = ""
+        setting = "the password of connection thb_pseudonymisation"
+    if key:
+        require_strong_key(key.encode(), setting)
     return key.encode()
-
