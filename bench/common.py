@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PG_ADMIN = os.environ.get("THB_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-KEY = b"benchmark-key"
+# A key of the benchmark's own (a published one is refused), the same in the processes it starts (run_side)
+KEY = os.environ.setdefault("THB_BENCH_PSEUDONYMISATION_KEY", secrets.token_hex(32)).encode()
 
 
 def fresh_database(name: str) -> str:

@@ -45,6 +45,7 @@ PROJECT_TESTS = Path(__file__).resolve().parents[1] / "tests" / "support"
 sys.path.insert(0, str(PROJECT_TESTS))  # side-effect-free helpers shared with the tests
 from airflow_cluster import Cluster, http_up, wait_for  # noqa: E402
 from dovecot import free_port  # noqa: E402
+from tls_postgres import without_tls  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 DAG_IDS = ("ingest_submissions", "publish_national_tables")
@@ -173,7 +174,7 @@ def main() -> None:
         "AIRFLOW_VAR_THB_DATA_ROOT": data.as_uri(),
         "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": KEY.decode(),
         "AIRFLOW_VAR_THB_TEAMS_REGISTRY": str(registry),
-        "AIRFLOW_CONN_REPORTING_DB": warehouse_url.replace("postgresql+psycopg://", "postgresql://"),
+        "AIRFLOW_CONN_REPORTING_DB": without_tls(warehouse_url),
         "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{smtp.port}?disable_ssl=true&disable_tls=true",  # plain relay
     })
     if mail_files:

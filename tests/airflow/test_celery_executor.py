@@ -21,6 +21,7 @@ import pytest
 from airflow_cluster import Cluster, http_up, wait_for
 from fixtures import IN_CI, TEST_KEY, fresh_database, free_port
 from helpers import dump
+from tls_postgres import without_tls
 from oracle import Truth
 from thb_reporting.core import reference
 from thb_reporting.tools.generator import SubmissionGenerator
@@ -90,7 +91,7 @@ def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeyp
 
         monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", local_data.as_uri())
         monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
-        monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", local_url.replace("postgresql+psycopg://", "postgresql://"))
+        monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", without_tls(local_url))
         for dag_id in DAG_IDS:
             assert run_dag(dag_id).state == "success", f"local run of {dag_id}"
         local_seconds = time.monotonic() - started
@@ -121,7 +122,7 @@ def test_full_cycle_on_two_celery_workers_equals_the_local_run(tmp_path, monkeyp
             # the pipeline's own configuration, as docker-compose.yaml passes it
             "AIRFLOW_VAR_THB_DATA_ROOT": celery_data.as_uri(),
             "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": TEST_KEY.decode(),
-            "AIRFLOW_CONN_REPORTING_DB": pg_url.replace("postgresql+psycopg://", "postgresql://"),
+            "AIRFLOW_CONN_REPORTING_DB": without_tls(pg_url),
         })
         cluster = Cluster(tmp_path, env)
         metadata = create_engine(metadata_url)

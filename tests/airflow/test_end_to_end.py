@@ -10,6 +10,7 @@ import pytest
 
 from fixtures import TEST_KEY
 from helpers import dump, findings, ledger, publications, published_indicator
+from tls_postgres import without_tls
 from oracle import Truth
 from test_national_coverage import assert_no_partial_sum_labelled_as_the_nation
 from thb_reporting.core import reference
@@ -40,7 +41,7 @@ def pipeline_env(request, tmp_path, monkeypatch, airflow_db, smtp_server):
     # the key as the password of a connection, the database through the reporting_db connection
     monkeypatch.setenv("AIRFLOW_CONN_THB_PSEUDONYMISATION", json.dumps({"conn_type": "generic", "password": TEST_KEY.decode()}))
     url = request.getfixturevalue("pg_url")
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", url.replace("postgresql+psycopg://", "postgresql://"))
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", without_tls(url))
     return data, url, mailbox
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from airflow_cluster import Cluster, http_up, wait_for
 from fixtures import IN_CI, TEST_KEY, fresh_database, free_port
+from tls_postgres import without_tls
 from test_airflow_ui import _get
 from test_pipeline import run_cycle
 from thb_reporting.core.config import PipelineConfig
@@ -197,7 +198,7 @@ def test_the_coordinator_approves_then_rejects_a_release_in_a_real_airflow(tmp_p
             "AIRFLOW_VAR_THB_RELEASE_APPROVERS": "coordinator",
             "AIRFLOW_VAR_THB_DATA_ROOT": config.data_root,
             "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": TEST_KEY.decode(),
-            "AIRFLOW_CONN_REPORTING_DB": pg_url.replace("postgresql+psycopg://", "postgresql://"),
+            "AIRFLOW_CONN_REPORTING_DB": without_tls(pg_url),
         })
         cluster = Cluster(tmp_path, env)
         try:

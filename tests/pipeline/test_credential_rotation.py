@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from fixtures import TEST_KEY
+from tls_postgres import without_tls
 from thb_reporting.tools import cli
 from thb_reporting.core import contracts
 from thb_reporting.store.access import SCHEMAS, create_roles
@@ -50,12 +51,17 @@ def _psql(pg_url: str, login: str, sql: str) -> bool:
     return done.returncode == 0
 
 
+def _url(uri: str):
+    from airflow.sdk import Connection
+
+    return make_url(connection_to_url(Connection.from_uri(uri, conn_id="reporting_db")))
+
+
 def test_the_connection_extras_choose_the_role():
-    url = make_url(connection_to_url("postgres", "db.example", "reporting", "etl", "secret", 5433, {"role": "pipeline_writer"}))
-    assert url.query == {"options": "-c role=pipeline_writer"} and url.username == "etl" and url.port == 5433
-    url = make_url(connection_to_url("postgres", None, None, None, None, None, {"options": "-c statement_timeout=0"}))
-    assert url.query == {"options": "-c statement_timeout=0"} and url.host == "localhost"
-    assert make_url(connection_to_url("postgres", "h", "d", "u", None, None, {})).query == {}
+    url = _url("postgresql://etl:secret@db.example:5433/reporting?role=pipeline_writer&sslmode=disable")
+    assert url.query == {"options": "-c role=pipeline_writer", "sslmode": "disable"} and url.username == "etl" and url.port == 5433
+    url = _url("postgresql://etl@db.example/reporting?options=-c+statement_timeout%3D0&role=pipeline_writer&sslmode=disable")
+    assert url.query["options"] == "-c statement_timeout=0 -c role=pipeline_writer"
 
 
 @pytest.mark.airflow
@@ -76,14 +82,14 @@ def test_a_second_login_replaces_what_the_first_created(pg_url, airflow_db, tmp_
     generator = SubmissionGenerator(data / "inbox", seed=11)
     generator.scenario(["nis", "vranje"], ["2026Q1"], datasets=contracts.datasets())
     # the connection as an operator writes it: the login and nothing about roles
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", _as(pg_url, LOGINS[0]).replace("postgresql+psycopg://", "postgresql://"))
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", without_tls(_as(pg_url, LOGINS[0])))
     cycle()
     assert set(_owners(pg_url)) == {"pipeline_writer"}
 
     # rotation: the second login takes over; corrected and new files replace tables and views again
     generator.victims_file("nis", "2026Q1", version=2)
     generator.scenario(["nis", "vranje"], ["2026Q2"], datasets=("victims", "criminal_justice"))
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", _as(pg_url, LOGINS[1]).replace("postgresql+psycopg://", "postgresql://"))
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", without_tls(_as(pg_url, LOGINS[1])))
     states = cycle()
     assert states["publish_datasets"] == "success"
     owners = _owners(pg_url)
@@ -149,10 +155,11 @@ def test_the_login_that_owns_them_gives_them_to_pipeline_writer_itself(pg_url):
 
 @pytest.mark.airflow
 def test_demo_on_postgresql(pg_url, airflow_db, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", pg_url.replace("postgresql+psycopg://", "postgresql://"))
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", without_tls(pg_url))
     # set here so that what the demo sets is undone after the test
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", "")
-    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", cli.DEMO_KEY)
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", "")  # recorded, so that the key the demo makes is undone
+    monkeypatch.delenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY")  # the demo makes its own
     assert cli.main(["demo", "--data", str(tmp_path / "demo"), "--airflow-home", str(airflow_db)]) == 0
     out = capsys.readouterr().out
     assert "National summary" in out and "(PostgreSQL, connection reporting_db)" in out and "sqlite" not in out.lower()

@@ -14,6 +14,7 @@ import pytest
 
 from fixtures import TEST_KEY
 from helpers import findings, ledger, publications
+from tls_postgres import without_tls
 from thb_reporting.core import contracts, reference
 from thb_reporting.intake import ingest
 from thb_reporting.tools.generator import VALID_JMBG, SubmissionGenerator
@@ -57,7 +58,7 @@ def test_a_file_that_keeps_failing_is_failed_told_and_holds_nobody_back(tmp_path
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", data.as_uri())
     monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", TEST_KEY.decode())
     monkeypatch.setenv("AIRFLOW_VAR_THB_MAX_PROCESSING_ATTEMPTS", "2")
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", pg_url.replace("postgresql+psycopg://", "postgresql://"))
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTING_DB", without_tls(pg_url))
     monkeypatch.setenv("THB_FAULT_POINT", f"processing nis/victims_{Q}.csv")  # this one file always fails
     monkeypatch.setenv("THB_FAULT_RAISE", SECRET)
     SubmissionGenerator(data / "inbox", seed=31).scenario(["nis", "vranje", "sabac"], [Q])

@@ -270,7 +270,8 @@ def test_the_demo_writes_the_transmission(airflow_db, tmp_path, monkeypatch):
     from thb_reporting.tools import cli
 
     monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", "")  # set here so that what the demo sets is undone after the test
-    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", cli.DEMO_KEY)
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", "")  # recorded, so that the key the demo makes is undone
+    monkeypatch.delenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY")  # the demo makes its own
     data = tmp_path / "demo"
     assert cli.main(["demo", "--data", str(data), "--airflow-home", str(airflow_db)]) == 0
     for year in sorted({q[:4] for q in cli.DEMO_QUARTERS}):

@@ -35,6 +35,7 @@ def test_airflow_services_share_configuration_and_mounts():
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
         assert env["AIRFLOW_CONN_REPORTING_DB"].startswith("postgresql://") and "@warehouse:" in env["AIRFLOW_CONN_REPORTING_DB"]
+        assert env["AIRFLOW_CONN_REPORTING_DB"].endswith("?sslmode=disable")  # TLS off only by saying so, for its own warehouse
         assert "mailpit:1025" in env["AIRFLOW_CONN_SMTP_DEFAULT"]
         assert env["AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY"].startswith("${THB_PSEUDONYMISATION_KEY:?")  # no secret in the file
         for mount in ("./dags:", "./include:", "./expectations:", "./plugins:"):

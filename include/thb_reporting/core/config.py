@@ -1,7 +1,7 @@
 """Where things are and which secrets to use, from Airflow variables and connections.
 
 Every value has a working local default except the pseudonymisation key, which must be set
-(the demo sets a fixed, public demo key). Names:
+(the demo generates one for its own data root; a weak key is refused: core.privacy). Names:
   variable thb_data_root            base of archive/, quarantine/, snapshots/   (default file://<project>/data)
   variable thb_inbox                the teams' inbox, one folder per team       (default <data_root>/inbox)
   variable thb_pseudonymisation_key or connection thb_pseudonymisation (password)
@@ -10,6 +10,7 @@ Every value has a working local default except the pseudonymisation key, which m
   variable thb_research_k           the research export's k-anonymity: every class of its quasi-identifiers has k rows (default 11, as CTDC)
   variable thb_max_processing_attempts a file that fails unexpectedly this often becomes `failed` (default 3)
   connection reporting_db           the national reporting database            (default SQLite <data_root>/warehouse/reporting.sqlite)
+                                    PostgreSQL: TLS verify-full unless its sslmode turns it off (connection_to_url)
   variable thb_teams_registry       the team registry, a CSV like reference/teams.csv (default: that file)
 Any URL Airflow's ObjectStoragePath understands works for the paths: file://, s3://conn_id@bucket/prefix, sftp://...
 Read where they are used, from the environment of every worker (docs/contracts.md):
@@ -89,22 +90,51 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def connection_to_url(conn_type: str, host: str | None, schema: str | None, login: str | None,
-                      password: str | None, port: int | None, extra: dict | None = None) -> str:
-    """SQLAlchemy URL for an Airflow connection of type postgres or sqlite. On PostgreSQL the extras
-    `options` (e.g. "-c role=pipeline_writer") and `role` (a role the login acts as) are kept: they decide
-    who owns what the pipeline creates."""
-    from sqlalchemy import URL
+def connection_to_url(conn) -> str:
+    """SQLAlchemy URL for the Airflow connection reporting_db (type postgres or sqlite).
 
-    if conn_type in ("postgres", "postgresql"):
-        extra = extra or {}
-        options = " ".join(o for o in (extra.get("options"), extra.get("role") and f"-c role={extra['role']}") if o)
-        return URL.create("postgresql+psycopg", username=login or None, password=password or None,
-                          host=host or "localhost", port=port or 5432, database=schema or "postgres",
-                          query={"options": options} if options else {}).render_as_string(hide_password=False)
-    if conn_type == "sqlite":
-        return sqlite_url(Path(host or schema))
-    raise ValueError(f"connection reporting_db: type {conn_type!r} is not supported (use postgres or sqlite)")
+    PostgreSQL through the provider's hook (PostgresHook): its URL (login, host, port, database, the extras
+    `sqlalchemy_scheme` and `sqlalchemy_query`), and every other extra handed to psycopg as its get_conn does
+    (sslmode, sslrootcert, sslcert, sslkey, sslcrl, connect_timeout, application_name, keepalives_idle,
+    client_encoding, options, any libpq parameter), here as URL parameters, which SQLAlchemy's psycopg dialect
+    passes on. One extra of our own: `role`, a role the login acts as (added to `options`).
+    TLS is on and verified unless the connection turns it off (tls_defaults)."""
+    if conn.conn_type == "sqlite":
+        return sqlite_url(Path(conn.host or conn.schema))
+    if conn.conn_type not in ("postgres", "postgresql"):
+        raise ValueError(f"connection reporting_db: type {conn.conn_type!r} is not supported (use postgres or sqlite)")
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    hook = PostgresHook("reporting_db", connection=conn)  # the connection at hand: not looked up again
+    extra = dict(conn.extra_dejson)
+    role = extra.pop("role", None)
+    libpq = {k: str(v) for k, v in extra.items() if k not in hook.ignored_extra_options}
+    if role:
+        libpq["options"] = " ".join(o for o in (libpq.get("options"), f"-c role={role}") if o)
+    url = hook.sqlalchemy_url
+    return url.update_query_dict(tls_defaults(libpq)).render_as_string(hide_password=False)
+
+
+def tls_defaults(libpq: dict[str, str]) -> dict[str, str]:
+    """A connection's libpq parameters with TLS on and the server verified unless it says otherwise: no
+    sslmode is verify-full (certificate and host name checked), against the CA file the connection names in
+    sslrootcert, else the system's CA store. Any sslmode written in the connection is kept as written
+    (sslmode=disable for a local server without TLS, as the tests' and CI's)."""
+    params = dict(libpq)
+    if "sslmode" not in params:
+        params["sslmode"] = "verify-full"
+    if params["sslmode"] == "verify-full" and "sslrootcert" not in params:
+        params["sslrootcert"] = system_ca_store()
+    return params
+
+
+def system_ca_store() -> str:
+    """The system's CA certificates, as the system's OpenSSL finds them (SSL_CERT_FILE, else e.g. Debian's
+    /etc/ssl/certs/ca-certificates.crt). libpq's own `sslrootcert=system` is not used: psycopg's binary
+    wheel carries its own OpenSSL, whose store (/usr/lib/psycopg-openssl) does not exist on the system."""
+    import ssl
+
+    return ssl.get_default_verify_paths().cafile or "system"
 
 
 def reporting_db_url_from_airflow(data_root: str) -> str:
@@ -119,19 +149,25 @@ def reporting_db_url_from_airflow(data_root: str) -> str:
         if not data_root.startswith("file://"):
             raise ValueError("set the connection reporting_db: the SQLite default needs a local thb_data_root")
         return default_reporting_db_url(data_root)
-    return connection_to_url(conn.conn_type, conn.host, conn.schema, conn.login, conn.password, conn.port,
-                             conn.extra_dejson)
+    return connection_to_url(conn)
 
 
 def _key_from_airflow() -> bytes:
+    """The pseudonymisation key; a weak one is refused here, at the start of every task of a run, naming the
+    setting it came from. None set: empty (archiving needs no key; processing refuses, privacy.pseudonymiser)."""
     from airflow.sdk import Connection, Variable
     from airflow.sdk.exceptions import AirflowNotFoundException
 
+    from thb_reporting.core.privacy import require_strong_key
+
     key = Variable.get("thb_pseudonymisation_key", default="")
+    setting = "the Airflow variable thb_pseudonymisation_key (AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY; THB_PSEUDONYMISATION_KEY in docker-compose)"
     if not key:
         try:
             key = Connection.get("thb_pseudonymisation").password or ""
         except AirflowNotFoundException:
             key = ""
+        setting = "the password of connection thb_pseudonymisation"
+    if key:
+        require_strong_key(key.encode(), setting)
     return key.encode()
-

@@ -14,16 +14,49 @@ from thb_reporting.core.invisible_characters import CONTROL, FORMAT, FORMAT_CLAS
 TOKEN_BYTES = 16
 
 
+KEY_SETTING = ("the Airflow variable thb_pseudonymisation_key (AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY; "
+               "THB_PSEUDONYMISATION_KEY in docker-compose) or the password of connection thb_pseudonymisation")
+MIN_KEY_CHARACTERS = 32  # `openssl rand -hex 32` (README) gives 64
+# Keys this repository once published (its demo, tests and benchmarks used them), and the usual placeholders:
+# anyone may test a guessed reference against tokens made with them.
+PUBLISHED_KEYS = frozenset({
+    b"demo-only-pseudonymisation-key--not-a-secret", b"test-pseudonymisation-key", b"benchmark-key",
+    b"change-me-in-production", b"change-me", b"changeme", b"secret", b"password",
+})
+
+
 class PseudonymisationKeyMissing(RuntimeError):
     pass
 
 
-def pseudonymiser(key: bytes):
+class PseudonymisationKeyWeak(PseudonymisationKeyMissing):
+    """A key that others know or can guess: as good as none."""
+
+
+def key_weakness(key: bytes) -> str | None:
+    """Why a pseudonymisation key would not keep references secret, or None for a key of its own."""
+    if key.strip() in PUBLISHED_KEYS:
+        return "it is an example published with this project"
+    if len(key) < MIN_KEY_CHARACTERS:
+        return f"it is shorter than {MIN_KEY_CHARACTERS} characters"
+    if len(set(key)) < 10:
+        return "it has fewer than 10 different characters"
+    return None
+
+
+def require_strong_key(key: bytes, setting: str = KEY_SETTING) -> None:
+    """Refuse a missing or weak key, naming where it is set (never the key itself)."""
     if not key:
-        raise PseudonymisationKeyMissing(
-            "no pseudonymisation key: set the Airflow variable thb_pseudonymisation_key "
-            "(AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY) or the password of connection thb_pseudonymisation"
-        )
+        raise PseudonymisationKeyMissing(f"no pseudonymisation key: set {setting}")
+    weakness = key_weakness(key)
+    if weakness:
+        raise PseudonymisationKeyWeak(
+            f"the pseudonymisation key in {setting} is weak: {weakness}. Set a key of its own, "
+            f"e.g. `openssl rand -hex 32`, and keep it (tokens depend on it)")
+
+
+def pseudonymiser(key: bytes):
+    require_strong_key(key)
     if len(key) > 64:  # BLAKE2b's key limit; a longer secret is first condensed
         key = hashlib.blake2b(key).digest()
 

@@ -304,6 +304,17 @@ def _create_engine(url: str) -> Engine:
         return engine.execution_options(schema_translate_map={s: None for s in SCHEMAS})
     engine = create_engine(url, pool_pre_ping=True)
 
+    @event.listens_for(engine, "do_connect")
+    def _name_the_connection(dialect, _record, cargs, cparams):
+        # libpq says why (certificate, host name, no TLS, password), not which database: an operator
+        # reading a failed run's log needs both
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as e:
+            where = f"{cparams.get('host') or 'the local socket'}:{cparams.get('port') or 5432}/{cparams.get('dbname', '')}"
+            raise type(e)(f"connection reporting_db (the national reporting database, {where}, "
+                          f"sslmode={cparams.get('sslmode', 'prefer')}) refused: {e}") from e
+
     @event.listens_for(engine, "connect")
     def _act_as_pipeline_writer(dbapi_conn, _record):
         # Whatever login connects (credentials are rotated), tables and views are created and replaced as

@@ -10,7 +10,7 @@ from pathlib import Path
 from thb_reporting.core.config import PROJECT_ROOT
 from thb_reporting.figures.indicator_catalogue import category_key
 
-DEMO_KEY = "demo-only-pseudonymisation-key--not-a-secret"  # public: the demo's synthetic data only
+DEMO_KEY_FILE = ".demo-pseudonymisation-key"  # in the demo's data root: the key its synthetic data were made with
 DEMO_DATA = PROJECT_ROOT / "data" / "demo"
 AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
 DEMO_QUARTERS = ["2026Q2", "2026Q3"]
@@ -132,13 +132,25 @@ def _database_name(db_url: str) -> str:
     return f"{url.render_as_string(hide_password=True)} (PostgreSQL, connection reporting_db)"
 
 
+def demo_key(data: Path) -> str:
+    """The demo's pseudonymisation key: made for its data root when first asked (no published key: those are
+    refused, core.privacy), kept there for `thb airflow-ui` on the same data."""
+    import secrets
+
+    path = data / DEMO_KEY_FILE
+    if not path.exists():
+        data.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32), encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
+
+
 def demo(args) -> int:
     from thb_reporting.tools.airflow_runs import airflow_environment
 
     data = Path(args.data).resolve()
     os.environ.update(airflow_environment(Path(args.airflow_home).resolve()))
     os.environ["AIRFLOW_VAR_THB_DATA_ROOT"] = data.as_uri()
-    os.environ.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", DEMO_KEY)
     from thb_reporting.core import contracts, reference
     from thb_reporting.tools.airflow_runs import migrate_metadata_db, run_dag
     from thb_reporting.core.config import reporting_db_url_from_airflow
@@ -146,6 +158,7 @@ def demo(args) -> int:
 
     if data.exists():
         shutil.rmtree(data)
+    os.environ.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", demo_key(data))
     teams = reference.teams(reference.PACKAGE_TEAMS)  # the demo's teams: the package's registry
     print(f"1. Generating synthetic submissions: {len(teams)} reporting units (the Centre: victims only) × "
           f"{len(contracts.datasets())} datasets × "
@@ -206,8 +219,8 @@ def airflow_ui(args) -> None:
 
     data = Path(args.data).resolve()
     env = os.environ | standalone_environment(Path(args.airflow_home).resolve(), data, args.port)
-    if data == DEMO_DATA.resolve():  # the demo's synthetic data are pseudonymised with the demo's public key
-        env.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", DEMO_KEY)
+    if (data / DEMO_KEY_FILE).exists():  # a demo's data root: the key its synthetic data were pseudonymised with
+        env.setdefault("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", demo_key(data))
     if not (data / "warehouse").exists():
         print(f"No published data under {data} yet: run `make demo` first, or the Reporting status page stays empty.")
     print(f"Airflow UI: http://localhost:{args.port} (users engineer, coordinator and viewer, docs/security.md; "

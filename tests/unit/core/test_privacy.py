@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 
-from thb_reporting.core.privacy import PseudonymisationKeyMissing, identifier_kind, is_valid_jmbg, pseudonymiser
+from thb_reporting.core.privacy import PseudonymisationKeyMissing, PseudonymisationKeyWeak, identifier_kind, is_valid_jmbg, pseudonymiser
 
 
 @pytest.mark.parametrize("jmbg", ["0101100710006", "0101006500006"])
@@ -54,11 +55,11 @@ def test_column_screen_catches_every_identifier():
 
 
 def test_same_reference_and_key_give_the_same_token():
-    token = pseudonymiser(b"key-one")
+    token = pseudonymiser(secrets.token_hex(32).encode())
     assert token("cptv_ref", "CZŽTL-2026/00017") == token("cptv_ref", " czžtl-2026/00017 ")
     assert token("cptv_ref", "CZŽTL-2026/00017") != token("cptv_ref", "CZŽTL-2026/00018")
     assert token("cptv_ref", "A-1") != token("case_ref", "A-1")
-    assert pseudonymiser(b"key-two")("cptv_ref", "CZŽTL-2026/00017") != token("cptv_ref", "CZŽTL-2026/00017")
+    assert pseudonymiser(secrets.token_hex(32).encode())("cptv_ref", "CZŽTL-2026/00017") != token("cptv_ref", "CZŽTL-2026/00017")
     assert token("cptv_ref", None) is None and token("cptv_ref", "  ") is None
     assert "CZŽTL" not in token("cptv_ref", "CZŽTL-2026/00017") and len(token("case_ref", "x")) == 32
 
@@ -66,6 +67,36 @@ def test_same_reference_and_key_give_the_same_token():
 def test_no_key_no_pseudonymisation():
     with pytest.raises(PseudonymisationKeyMissing, match="thb_pseudonymisation_key"):
         pseudonymiser(b"")
+
+
+@pytest.mark.parametrize("key, why", [
+    (b"demo-only-pseudonymisation-key--not-a-secret", "an example published with this project"),  # the old demo's
+    (b"test-pseudonymisation-key", "an example published"), (b"change-me-in-production", "an example published"),
+    (b"0123456789abcdef0123456789abcde", "shorter than 32 characters"),
+    (b"ab" * 32, "fewer than 10 different characters"),
+])
+def test_a_weak_key_is_refused_naming_the_variable(key, why):
+    with pytest.raises(PseudonymisationKeyWeak, match=why) as refused:
+        pseudonymiser(key)
+    assert "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY" in str(refused.value) and key.decode() not in str(refused.value)
+
+
+def test_a_run_with_a_weak_key_stops_at_its_start(monkeypatch):
+    """The configuration every task reads first refuses the key, naming where it was set."""
+    import json
+
+    from thb_reporting.core.config import PipelineConfig
+
+    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", "demo-only-pseudonymisation-key--not-a-secret")
+    with pytest.raises(PseudonymisationKeyWeak, match=r"variable thb_pseudonymisation_key \(AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY"):
+        PipelineConfig.from_airflow()
+    monkeypatch.delenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY")
+    monkeypatch.setenv("AIRFLOW_CONN_THB_PSEUDONYMISATION", json.dumps({"conn_type": "generic", "password": "short-key"}))
+    with pytest.raises(PseudonymisationKeyWeak, match="password of connection thb_pseudonymisation is weak: it is shorter"):
+        PipelineConfig.from_airflow()
+    strong = secrets.token_hex(32)
+    monkeypatch.setenv("AIRFLOW_CONN_THB_PSEUDONYMISATION", json.dumps({"conn_type": "generic", "password": strong}))
+    assert PipelineConfig.from_airflow().pseudonymisation_key == strong.encode()
 
 
 # --- what may be shown (privacy.shown) --------------------------------------------------------------
