@@ -224,7 +224,12 @@ def test_a_revised_year_is_marked_revised_in_the_eurostat_file(config, generator
     assert any(f"Release {y2['release_id']}" in n and "provisional" in n for n in sidecar["notes"])
     sdg = list(csv.DictReader(io.StringIO((eurostat.parent / "sdg_16_2_2_2026.csv").read_text(encoding="utf-8"))))
     counts = [r for r in sdg if r["UNIT_MEASURE"] == "NUMBER"]
-    assert counts and {r["OBS_STATUS"] for r in counts} == {"P"}  # SDMX CL_OBS_STATUS: provisional value
+    # SDMX CL_OBS_STATUS: P provisional value; D (a sum of teams, not the whole country) keeps its flag and says
+    # it in COMMENT_OBS; Q withheld (confidential)
+    valued = [r for r in counts if r["OBS_VALUE"]]
+    assert valued and {r["OBS_STATUS"] for r in valued} <= {"P", "D"}
+    assert all("provisional" in r["COMMENT_OBS"] for r in valued if r["OBS_STATUS"] == "D")
+    assert {r["OBS_STATUS"] for r in counts if not r["OBS_VALUE"]} <= {"Q"}
     total = next(r for r in counts if (r["SERIES"], r["SEX"], r["AGE"]) == ("VC_HTF_DETV", "_T", "_T"))
     assert f"revised since release {y1}" in total["COMMENT_OBS"]  # nis sent 30 more
     for name in ("crim_thb_2026.csv", "sdg_16_2_2_2026.csv", "greta_2026.xlsx"):  # every receiver's file names it

@@ -29,7 +29,8 @@ def test_a_transmission_that_cannot_be_built_fails_the_run_after_the_others_are_
     root = Path(config.data_root.removeprefix("file://"))
     sent = sorted(p.name for p in (root / "transmissions" / "2026").iterdir())
     assert sent == ["crim_thb_2026.csv", "crim_thb_2026.csv.metadata.json", "greta_2026.xlsx",
-                    "greta_2026.xlsx.metadata.json", "sdg_16_2_2_2026.csv", "sdg_16_2_2_2026.csv.metadata.json"]
+                    "greta_2026.xlsx.metadata.json", "sdg_16_2_2_2026.csv", "sdg_16_2_2_2026.csv.metadata.json",
+                    "sdg_16_2_2_2026.csv.validation.json"]
     assert (root / "research" / "2026" / "victims_ctdc_2026.csv").exists()
     assert (root / "exports" / "2026" / "national_summary_2026Q3.html").exists()  # the public's files too
     with reader_engine(config.reporting_db_url).connect() as conn:  # and the tables were committed before

@@ -3,10 +3,12 @@ GRETA), per year, under <data_root>/transmissions/<year>/, beside the public exp
 suppressed, thb_reporting.publishing.exports).
 
 A transmission carries exact counts and a confidentiality flag for the receiver to protect, never a
-blank for a suppressed cell. Every file has a metadata sidecar <file>.metadata.json: source, coverage,
+blank for a suppressed cell (where the receiver's structure has no confidentiality flag, as SDG's, a confidential
+cell is withheld instead: transmissions.sdg). Every file has a metadata sidecar <file>.metadata.json: source, coverage,
 definitions, contact, date, and where each code list came from. Each kind of transmission is one module
 of this package with a `build(inputs, year) -> list[TransmissionFile]`; BUILDERS lists them, publish
-calls write_year after the tables are committed.
+calls write_year after the tables are committed. A file whose structure check (structure_check) fails is not
+written: its <file>.validation.json says why.
 """
 from __future__ import annotations
 
@@ -50,6 +52,18 @@ def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=Non
             failed.append(kind)
             continue
         for f in files:
+            if f.validation is not None:  # beside the file, passed or not: it says why a file was kept back
+                report = folder / f"{f.name}.validation.json"
+                write_atomically(report, json.dumps(f.validation, ensure_ascii=False, indent=2).encode("utf-8"))
+                written.append(report)
+                if not f.validation["passed"]:
+                    from thb_reporting.publishing.transmissions.structure_check import failures
+
+                    for stale in (folder / f.name, folder / f"{f.name}.metadata.json"):  # an earlier run's file is not sent instead
+                        stale.unlink(missing_ok=True)
+                    failed.append(f"{f.name} (failed its structure check, {report.name}: {failures(f.validation)})")
+                    log.error("transmission %s", failed[-1])
+                    continue
             if inputs.release is not None:  # every file of a release names it and its status
                 f.metadata["release"] = {"release_id": inputs.release.release_id,
                                          "status": "provisional" if inputs.release.provisional else "final"}

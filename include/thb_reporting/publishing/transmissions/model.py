@@ -55,6 +55,7 @@ class TransmissionFile:
     name: str          # file name, e.g. crim_thb_vict_2026.csv
     content: bytes
     metadata: dict     # the sidecar's content (see metadata())
+    validation: dict | None = None  # the structure check's report (structure_check.check); a failed one keeps the file back
 
 
 def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage], definitions: dict[str, str],

@@ -1,39 +1,45 @@
 """SDG indicator 16.2.2 for UNODC, in the SDG data structure (IAEG-SDGs:SDG 1.14) as SDMX-CSV 2.0: detected
 victims of each year counted once nationally (indicators.deduplicated), by sex × age jointly, in the all-
-victims series and the four series by group of forms, as counts and as rates per 100,000 population of
-that year.
+victims series and the four series by group of forms, as counts.
 
-Decisions (also in each file's sidecar):
+Decisions (also in each file's sidecar and docs/transmissions.md):
 - The groups of forms: reference/sdg_exploitation.csv maps each national form to its group's series. A
   person with forms in two groups counts once in each group's series (the series are separate counts of
   victims detected for a purpose, so they can add up to more than VC_HTF_DETV); one with two forms of one
   group counts once in it; one with no form stated only in VC_HTF_DETV.
-- Rates: every cell over the whole population of the area covered (reference data gives no population by
-  sex and age). The population is that year's (TeamRegistry.population_in). Without a figure of the year
-  the latest earlier one is carried forward and the rate row says so: OBS_STATUS E and COMMENT_OBS name
-  the year and source used. Without any earlier figure no rate is written (a note in the sidecar).
-- Area: 688 (Serbia) only where the Coverage of the victims of the year is national; otherwise 922
-  (Custom groupings of data providers) with COMMENT_OBS saying which teams and population it sums, and
-  the rate over the population of those teams' municipalities.
-- Exact counts; the confidentiality flag CONF_STATUS (not a component of the SDG structure: added, and
-  said in the sidecar) is C for counts disclosure.primary_cells suppresses, D for the further cells
-  disclosure.suppress hides so that no suppressed cell follows from the sex × age sums, F otherwise. A
-  rate carries its count's flag (with the population it gives the count back).
+- Only what the structure carries. It has no confidentiality attribute (a CONF_STATUS column is dropped by a
+  receiver's tool, and the value with it arrives as a plain one), so a confidential count (primary: 1 to the
+  threshold; secondary: hidden so that none follows from the sex × age sums or from the public tables) is
+  withheld: no value, OBS_STATUS Q ("missing value; suppressed", SDMX's code for statistical
+  confidentiality, in the structure's CL_OBS_STATUS), and its key listed in the sidecar. Primary and
+  secondary are not told apart (that would say which cells are 1 to the threshold).
+- Counts only, no rate series: UNODC computes the 16.2.2 rate over the resident population itself; the
+  reference data has no population by sex and age (the denominators of the child and female cells), and a
+  national rate over another population would contradict UNODC's.
+- Area: always 688 (Serbia), the structure's code for the country; 922 means a custom grouping of data
+  providers, not a part of one. Where the year's victims are a sum of local teams, not the whole country,
+  each value is flagged OBS_STATUS D ("definition differs", footnote-type) with COMMENT_OBS naming the
+  teams and their population; whether UNODC accepts such a sum is pending its confirmation (sidecar).
+- Before the file leaves, structure_check reads it back and checks it against the structure (codes, required
+  attributes, one observation per key, sex and age totals, no confidential count in the clear): a failed check
+  keeps it back (write_year).
 """
 from __future__ import annotations
 
 
 from thb_reporting.figures import disclosure
 from thb_reporting.core import reference
-from thb_reporting.figures.indicators import NATION, age_group_of_band, national_victims_of_year
+from thb_reporting.figures.indicators import age_group_of_band, national_victims_of_year
+from thb_reporting.publishing.transmissions import structure_check
 from thb_reporting.publishing.transmissions.model import TransmissionFile, TransmissionInputs, metadata
 
 STRUCTURE = ("IAEG-SDGs", "SDG", "1.14")
 DIMENSIONS = ("FREQ", "REPORTING_TYPE", "SERIES", "REF_AREA", "SEX", "AGE", "URBANISATION", "INCOME_WEALTH_QUANTILE",
               "EDUCATION_LEV", "OCCUPATION", "CUST_BREAKDOWN", "COMPOSITE_BREAKDOWN", "DISABILITY_STATUS", "ACTIVITY",
               "PRODUCT")  # the structure's order
-ATTRIBUTES = ("OBS_STATUS", "UNIT_MULT", "UNIT_MEASURE", "NATURE", "COMMENT_OBS", "CONF_STATUS")
-PER = 100_000
+ATTRIBUTES = ("OBS_STATUS", "UNIT_MULT", "UNIT_MEASURE", "NATURE", "COMMENT_OBS")  # all components of the structure
+CELL = ("SERIES", "SEX", "AGE")  # the dimensions a cell of the file varies in (the others have one code)
+WITHHELD_NOTE = "withheld: confidential under the national disclosure rule"
 
 
 def _code(component: str, national_code: str) -> str:
@@ -44,12 +50,6 @@ def _only(component: str) -> str:
     """The one code of a component the file uses (FREQ, NATURE, the breakdowns it does not make …)."""
     (code,) = {c.code for c in reference.sdg_codes()[component] if c.national_code in ("", "total")}
     return code
-
-
-def rate_series() -> dict[str, str]:
-    """Count series → its rate series (per 100,000 population)."""
-    return {c.national_code.removeprefix("per_100000:"): c.code for c in reference.sdg_codes()["SERIES"]
-            if c.national_code.startswith("per_100000:")}
 
 
 def victims_of_year(victims, year: str):
@@ -80,10 +80,10 @@ def counts(persons):
     return {(se, s, a): tally[(se, s, a)] for se in series for s in sex_of.values() for a in age_of.values()}
 
 
-def confidentiality(cells: dict[tuple, int], threshold: int, hidden_in_public: set[tuple] = frozenset()) -> dict[tuple, str]:
-    """CONF_STATUS of each count cell, by the disclosure rule (disclosure.confidential over the sex × age sums
-    of each series, the cells the public tables hide given): C where the count itself is from 1 to the
-    threshold, D where it is hidden so that no C can be recomputed (or the public tables hide it), F otherwise."""
+def withheld(cells: dict[tuple, int], threshold: int, hidden_in_public: set[tuple] = frozenset()) -> set[tuple]:
+    """The count cells withheld from the file, by the disclosure rule (disclosure.confidential over the sex × age
+    sums of each series, the cells the public tables hide given): those from 1 to the threshold and those
+    hidden so that none of them can be recomputed."""
     keys = list(cells)
     index = {k: i for i, k in enumerate(keys)}
     values = [cells[k] for k in keys]
@@ -97,11 +97,9 @@ def confidentiality(cells: dict[tuple, int], threshold: int, hidden_in_public: s
             groups.append(([index[(series, s, age)] for s in sexes], [index[(series, total_sex, age)]]))
         for sex in [*sexes, total_sex]:
             groups.append(([index[(series, sex, a)] for a in ages], [index[(series, sex, total_age)]]))
-    first = set(disclosure.primary_cells(values, threshold))
-    hidden = disclosure.confidential(values, groups, threshold, also=[index[k] for k in hidden_in_public if k in index])
-    flag = {c.national_code: c.code for c in reference.sdg_codes()["CONF_STATUS"]}
-    return {k: flag["primary"] if index[k] in first else flag["secondary"] if index[k] in hidden else flag["free"]
-            for k in keys}
+    hidden = set(disclosure.primary_cells(values, threshold))
+    hidden |= disclosure.confidential(values, groups, threshold, also=[index[k] for k in hidden_in_public if k in index])
+    return {keys[i] for i in hidden}
 
 
 def _hidden_in_public(inputs: TransmissionInputs, year: str) -> set[tuple]:
@@ -127,36 +125,23 @@ def _hidden_in_public(inputs: TransmissionInputs, year: str) -> set[tuple]:
     return out
 
 
-def denominator(inputs: TransmissionInputs, year: str, coverage) -> tuple[int, list[reference.Population]] | None:
-    """The population the rates of a year divide by, and the figures it sums: the nation's when the
-    coverage is national, else that of the local units summed; None when an area has no figure of the
-    year or earlier."""
-    teams = inputs.teams
-    if coverage.national:
-        areas = [NATION]
-    else:
-        areas = [u for u in coverage.units if not (u in teams and teams[u].scope == "national")]
-    figures = [teams.population_in(a, year) for a in areas]
-    if not figures or None in figures:
-        return None
-    return sum(f.value for f in figures), figures
-
-
 def schema():
-    """The pysdmx Schema of the file: the structure's components with the codes of reference/sdg.csv."""
+    """The pysdmx Schema of the file: the structure's components with the codes of reference/sdg.csv (each read from
+    the structure; tests/support/structures holds the structure itself and checks them against it)."""
     from pysdmx.model import Code, Codelist, Component, Components, Concept, Role, Schema
 
     def codelist(component):
         codes = reference.sdg_codes()[component]
         agency, rest = codes[0].code_list.split(":")
-        cl_id, _, version = rest.rstrip(")").partition("(")  # CL_CONF_STATUS: its version was not confirmed
-        return Codelist(id=cl_id, agency=agency, items=[Code(id=c.code, name=c.label_en) for c in codes],
-                        **({"version": version} if version else {}))
+        cl_id, _, version = rest.rstrip(")").partition("(")
+        return Codelist(id=cl_id, agency=agency, version=version, items=[Code(id=c.code, name=c.label_en) for c in codes])
 
     components = [Component(id=d, required=True, role=Role.DIMENSION, concept=Concept(id=d), local_codes=codelist(d))
                   for d in DIMENSIONS]
     components.append(Component(id="TIME_PERIOD", required=True, role=Role.DIMENSION, concept=Concept(id="TIME_PERIOD")))
-    # no dtype: pysdmx would write a count 3 as 3.0; the values are written as given (counts as integers)
+    # no dtype: pysdmx would write a count 3 as 3.0; the values are written as given (counts as integers). Not
+    # required here (the structure's is): pysdmx writes a required empty value as '#N/A', which the structure's
+    # Double measure cannot read; a withheld cell's value is an empty cell, its OBS_STATUS Q says why
     components.append(Component(id="OBS_VALUE", required=False, role=Role.MEASURE, concept=Concept(id="OBS_VALUE")))
     for a in ATTRIBUTES:
         coded = a in reference.sdg_codes()
@@ -167,79 +152,93 @@ def schema():
     return Schema(context="datastructure", agency=agency, id=sid, version=version, components=Components(components))
 
 
-def _validated(frame, structure):
-    """Every coded column's values are codes of its component (pysdmx writes whatever it is given)."""
-    for component in structure.components:
-        if component.local_codes is not None:
-            allowed = {c.id for c in component.local_codes}
-            wrong = set(frame[component.id]) - allowed
-            if wrong:
-                raise ValueError(f"{component.id}: {sorted(wrong)} not in {component.local_codes.id}")
-    return frame
+def rules(threshold: int, withheld_keys: set[tuple]) -> structure_check.Rules:
+    """What the structure check holds the file to: no count from 1 to the threshold with a value (the structure
+    has no confidentiality flag), a value absent only under OBS_STATUS Q, the withheld cells without one, and
+    the sex and age totals the sums of their parts (every person has one sex code and one age code; the series
+    are not: a person counts in each group of forms)."""
+    codes = reference.sdg_codes()
+    parts = {d: tuple(c.code for c in codes[d] if c.code != _code(d, "total")) for d in ("SEX", "AGE")}
+    return structure_check.Rules(
+        threshold=threshold, counts={"UNIT_MEASURE": _code("UNIT_MEASURE", "count")},
+        absent_when={"OBS_STATUS": frozenset({_code("OBS_STATUS", "withheld")})},
+        withheld=frozenset(withheld_keys), key_components=CELL,
+        totals=tuple(structure_check.Total(d, _code(d, "total"), parts[d]) for d in ("SEX", "AGE")))
 
 
-def rows(inputs: TransmissionInputs, year: str) -> tuple[list[dict], list[str]]:
-    """The observations of a year (dicts of the file's columns) and the notes for the sidecar."""
+def rows(inputs: TransmissionInputs, year: str) -> tuple[list[dict], list[str], set[tuple]]:
+    """The observations of a year (dicts of the file's columns), the notes for the sidecar and the keys
+    (SERIES, SEX, AGE) of the cells withheld."""
     victims = inputs.facts.get("victims")
     cover = inputs.coverage.get(("victims", year))
     if victims is None or victims.empty or cover is None:
-        return [], []
+        return [], [], set()
     cells = counts(victims_of_year(victims, year))
-    flags = confidentiality(cells, inputs.threshold, _hidden_in_public(inputs, year))
-    area = _code("REF_AREA", "nation" if cover.national else "units")
-    fixed = {d: _only(d) for d in DIMENSIONS if d not in ("SERIES", "REF_AREA", "SEX", "AGE")}
-    fixed |= {"REF_AREA": area, "TIME_PERIOD": year, "UNIT_MULT": _only("UNIT_MULT"), "NATURE": _only("NATURE")}
-    normal, carried = _code("OBS_STATUS", ""), _code("OBS_STATUS", "population_carried_forward")
-    coverage_note = "" if cover.national else cover.describe("en")
-    out = [{**fixed, "SERIES": series, "SEX": sex, "AGE": age, "OBS_VALUE": str(value), "OBS_STATUS": normal,
-            "UNIT_MEASURE": _code("UNIT_MEASURE", "count"), "COMMENT_OBS": coverage_note, "CONF_STATUS": flags[(series, sex, age)]}
-           for (series, sex, age), value in cells.items()]
-    notes = []
-    population = denominator(inputs, year, cover)
-    if population is None:
-        notes.append(f"No rates for {year}: no population figure of {year} or earlier for every area covered "
-                     "(reference/population.csv).")
-        return out, notes
-    total, figures = population
-    used = sorted({f.year for f in figures})
-    status, comment = normal, []
-    if used != [int(year)]:
-        status = carried
-        comment.append(f"rate over the population of {', '.join(map(str, used))} carried forward (no figure of {year}): "
-                       f"{total} ({'; '.join(sorted({f.source for f in figures}))})")
-        notes.append(f"Rates of {year} use the population of {', '.join(map(str, used))} ({total}), the latest "
-                     f"before {year}: flagged OBS_STATUS {carried} with a COMMENT_OBS on each rate row.")
-    comment += [coverage_note] if coverage_note else []
-    rates = rate_series()
-    for (series, sex, age), value in cells.items():
-        out.append({**fixed, "SERIES": rates[series], "SEX": sex, "AGE": age, "OBS_VALUE": repr(value * PER / total),
-                    "OBS_STATUS": status, "UNIT_MEASURE": _code("UNIT_MEASURE", "rate"), "COMMENT_OBS": "; ".join(comment),
-                    "CONF_STATUS": flags[(series, sex, age)]})
-    return out, notes
+    hidden = withheld(cells, inputs.threshold, _hidden_in_public(inputs, year))
+    fixed = {d: _only(d) for d in DIMENSIONS if d not in (*CELL, "REF_AREA")}
+    fixed |= {"REF_AREA": _code("REF_AREA", "nation"), "TIME_PERIOD": year, "UNIT_MULT": _only("UNIT_MULT"),
+              "NATURE": _only("NATURE"), "UNIT_MEASURE": _code("UNIT_MEASURE", "count")}
+    # a sum of local teams is not the country: flagged and said on every value (the country's code stays)
+    status = _code("OBS_STATUS", "" if cover.national else "partial_coverage")
+    coverage_note = "" if cover.national else f"partial coverage: {cover.describe('en')}"
+    out = []
+    for key, value in cells.items():
+        cell = dict(zip(CELL, key))
+        if key in hidden:
+            out.append({**fixed, **cell, "OBS_VALUE": "", "OBS_STATUS": _code("OBS_STATUS", "withheld"),
+                        "COMMENT_OBS": "; ".join(filter(None, [WITHHELD_NOTE, coverage_note]))})
+        else:
+            out.append({**fixed, **cell, "OBS_VALUE": str(value), "OBS_STATUS": status, "COMMENT_OBS": coverage_note})
+    notes = [] if cover.national else [
+        f"The victims of {year} are a sum of local teams, not the whole country: REF_AREA 688 with OBS_STATUS "
+        f"{status} and COMMENT_OBS on every value (pending UNODC's confirmation that such a sum is accepted)."]
+    return out, notes, hidden
 
 
 def _mark_release(observations: list[dict], inputs: TransmissionInputs, year: str) -> list[str]:
-    """A release's file: OBS_STATUS P (SDMX's provisional value) on the normal values of a provisional release (an
-    estimated rate keeps its E); COMMENT_OBS 'revised since release N' on a value that differs from the previous
-    release's file of the year. Returns the sidecar's notes."""
+    """A release's file: OBS_STATUS P (SDMX's provisional value) on the normal values of a provisional release (a
+    value flagged otherwise keeps its flag and says 'provisional' in COMMENT_OBS); COMMENT_OBS 'revised since
+    release N' on a value that differs from the previous release's file of the year. Withheld cells stay as they
+    are. Returns the sidecar's notes."""
     mark = inputs.release
     notes = [f"Release {mark.release_id} of {year}, " + ("provisional: values flagged OBS_STATUS P." if mark.provisional
                                                             else "final.")]
+    withheld_status = _code("OBS_STATUS", "withheld")
+
+    def comment(o, note):
+        o["COMMENT_OBS"] = f"{note}; {o['COMMENT_OBS']}" if o["COMMENT_OBS"] else note
+
     if mark.provisional:
         normal, provisional = _code("OBS_STATUS", ""), _code("OBS_STATUS", "provisional")
         for o in observations:
-            o["OBS_STATUS"] = provisional if o["OBS_STATUS"] == normal else o["OBS_STATUS"]
+            if o["OBS_STATUS"] == normal:
+                o["OBS_STATUS"] = provisional
+            elif o["OBS_STATUS"] != withheld_status:
+                comment(o, "provisional")
     if mark.previous is not None:
         previous_id, previous_inputs = mark.previous
-        key = ("SERIES", "SEX", "AGE")
-        was = {tuple(o[k] for k in key): o["OBS_VALUE"] for o in rows(previous_inputs, year)[0]}
+        was = {tuple(o[k] for k in CELL): o["OBS_VALUE"] for o in rows(previous_inputs, year)[0]}
         note = f"revised since release {previous_id}"
         for o in observations:
-            before = was.get(tuple(o[k] for k in key))
-            if before is not None and before != o["OBS_VALUE"]:
-                o["COMMENT_OBS"] = f"{note}; {o['COMMENT_OBS']}" if o["COMMENT_OBS"] else note
+            before = was.get(tuple(o[k] for k in CELL))
+            if before is not None and o["OBS_STATUS"] != withheld_status and before != o["OBS_VALUE"]:
+                comment(o, note)
         notes.append(f"COMMENT_OBS '{note}' marks each value that differs from that release's file.")
     return notes
+
+
+def pending_confirmation() -> list[str]:
+    """What the file does that no published document here confirms: for UNODC to confirm before a real
+    sending (the sidecar lists it)."""
+    unconfirmed = sorted(r["exploitation"] for r in reference.csv_rows("sdg_exploitation.csv") if "not confirmed" in r["source"])
+    return [
+        "Structure version: the copy used is IAEG-SDGs:SDG(1.14) as published on 2023-08-20 (open-sdg/sdg-build, "
+        "commit 0b450bf); the registry's current version may differ.",
+        "Partial coverage: a sum of local teams is sent under 688 flagged OBS_STATUS D with COMMENT_OBS; whether "
+        "UNODC accepts such a sum (or wants the year left out) is not confirmed.",
+        f"Forms {', '.join(unconfirmed)} are counted in VC_HTF_DETVOP (other purposes) by a project decision "
+        "(reference/sdg_exploitation.csv), not by a UNODC document.",
+    ]
 
 
 def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
@@ -247,15 +246,16 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
     from pysdmx.io.csv.sdmx20.writer import write
     from pysdmx.io.pd import PandasDataset
 
-    observations, notes = rows(inputs, year)
+    observations, notes, hidden = rows(inputs, year)
     if not observations:
         return []
     if inputs.release is not None:
         notes += _mark_release(observations, inputs, year)
     structure = schema()
-    columns = [*DIMENSIONS, "TIME_PERIOD", "OBS_VALUE", *ATTRIBUTES]
-    frame = _validated(pd.DataFrame(observations, columns=columns), structure)
-    content = write([PandasDataset(structure=structure, data=frame)])
+    name = f"sdg_16_2_2_{year}.csv"
+    frame = pd.DataFrame(observations, columns=[*DIMENSIONS, "TIME_PERIOD", "OBS_VALUE", *ATTRIBUTES])
+    content = write([PandasDataset(structure=structure, data=frame)]).encode("utf-8")
+    report = structure_check.check(content, structure, rules(inputs.threshold, hidden), name)
     cover = inputs.coverage[("victims", year)]
     codes = reference.sdg_codes()
     sidecar = metadata(
@@ -274,25 +274,25 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
                                      "a person with forms in several groups counts once in each group's series, so the "
                                      "four series may add up to more than VC_HTF_DETV; a person with no form stated "
                                      "counts only in VC_HTF_DETV",
-            "rate": f"count × {PER:,} / population of the area covered in the year (population.csv, the year's figure; "
-                    "the latest earlier one carried forward where the year has none, OBS_STATUS E and COMMENT_OBS); "
-                    "every sex and age cell divides by the whole population (no population by sex and age in the "
-                    "reference data; UNODC's denominator for those cells was not confirmed)",
-            "REF_AREA": "688 Serbia only where the national unit reported victims for every quarter of the year summed; "
-                        "else 922 (Custom groupings of data providers): the sum of the teams listed in COMMENT_OBS and "
-                        "the coverage, over their population",
-            "CONF_STATUS": "exact counts for the receiver to protect: C where the national disclosure rule suppresses the "
-                           f"count (1 to {inputs.threshold}), D where it suppresses it to protect those through the "
-                           "sex × age sums, F free; a rate has its count's flag",
+            "counts only": "no rate series (VC_HTF_DETV…R): UNODC computes the 16.2.2 rate over the resident population "
+                           "itself; the population of the area covered is in 'coverage'",
+            "REF_AREA": "688 Serbia; where the victims of the year are a sum of local teams, not the whole country, every "
+                        "value is flagged OBS_STATUS D (definition differs) and COMMENT_OBS names the teams and their "
+                        "population",
+            "withheld": f"a confidential count (1 to {inputs.threshold}, or hidden so that none of those can be recomputed "
+                        "from the sex × age sums or the public tables) has no value and OBS_STATUS Q (missing value; "
+                        "suppressed); the structure has no confidentiality attribute to send it flagged",
         },
         code_lists={component: f"{cs[0].code_list}: codes {', '.join(c.code for c in cs)}; {cs[0].source}"
                     for component, cs in codes.items()}
         | {"SERIES by form": "reference/sdg_exploitation.csv (national form → series, with each mapping's source)",
            "structure": "urn:sdmx:org.sdmx.infomodel.datastructure.DataStructure=IAEG-SDGs:SDG(1.14)"},
         produced_at=inputs.produced_at,
-        file_format="SDMX-CSV 2.0 (pysdmx), structure IAEG-SDGs:SDG(1.14), plus attribute CONF_STATUS",
-        notes=notes + ["CONF_STATUS is not a component of IAEG-SDGs:SDG(1.14); the receiver drops it or maps it.",
-                       "The 16.2.2 structure copy used (open-sdg/sdg-build, prepared 2023-08-20) may be older than the "
-                       "receiver's current version; codes not found there are not used."],
+        file_format="SDMX-CSV 2.0 (pysdmx), structure IAEG-SDGs:SDG(1.14), only its components",
+        notes=notes + [f"Structure check: {'passed' if report['passed'] else 'FAILED'} ({name}.validation.json)."],
     )
-    return [TransmissionFile(f"sdg_16_2_2_{year}.csv", content.encode("utf-8"), sidecar)]
+    sidecar["withheld"] = {"keys": [".".join(k) for k in sorted(hidden)], "key": ".".join(CELL),
+                           "why": "confidential under the national disclosure rule (disclosure.py); sent without value, "
+                                  "OBS_STATUS Q"}
+    sidecar["pending_confirmation"] = pending_confirmation()
+    return [TransmissionFile(name, content, sidecar, report)]
