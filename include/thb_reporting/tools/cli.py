@@ -199,10 +199,11 @@ def demo(args) -> int:
     if summaries:
         print(f"National summaries for the public (small counts suppressed), one per quarter: {summaries[-1]} and "
               f"{len(summaries) - 1} more beside the exports.")
-    sent = sorted(p for p in (data / "transmissions").glob("*/*") if not p.name.endswith(".metadata.json"))
+    sent = sorted(p for p in (data / "transmissions").glob("*/*") if not p.name.endswith((".metadata.json", ".validation.json")))
     if sent:
-        print(f"For Eurostat, UNODC and GRETA, exact figures flagged for the receiver (each with a .metadata.json): "
-              f"{', '.join(p.name for p in sent)} in {sent[-1].parent}.")
+        print(f"For Eurostat, UNODC and GRETA, exact figures for the receiver, confidential cells flagged (withheld where the "
+              f"structure has no flag, SDG), each with a .metadata.json and, where checked against its structure, a "
+              f".validation.json: {', '.join(p.name for p in sent)} in {sent[-1].parent}.")
     research = sorted((data / "research").glob("*/victims_ctdc_*.csv"))
     if research:
         print(f"For researchers, k-anonymised records in CTDC's layout (with a .metadata.json): {research[-1]}.")
