@@ -201,7 +201,8 @@ def _mark_release(observations: list[dict], inputs: TransmissionInputs, year: st
     release N' on a value that differs from the previous release's file of the year. Withheld cells stay as they
     are. Returns the sidecar's notes."""
     mark = inputs.release
-    notes = [f"Release {mark.release_id} of {year}, " + ("provisional: values flagged OBS_STATUS P." if mark.provisional
+    notes = [f"Release {mark.release_id} of {year}, " + ("provisional: values flagged OBS_STATUS P (one flagged D says 'provisional' in COMMENT_OBS)."
+                                                            if mark.provisional
                                                             else "final.")]
     withheld_status = _code("OBS_STATUS", "withheld")
 
