@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, select
 
 from thb_reporting.core import contracts, reference
 from thb_reporting.figures import coverage, disclosure, indicators
+from thb_reporting.figures.information_loss import information_loss, loss_lines
 from thb_reporting.publishing import exports, national_summary, research_export, transmissions
 from thb_reporting.store import ledger, snapshots
 from thb_reporting.core.config import PipelineConfig
@@ -82,7 +83,8 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def national_outputs(current: dict, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
+def national_outputs(current: dict, years: set[str], threshold: int, teams: reference.TeamRegistry,
+                     protection_level: int | None = None) -> dict:
     """Every indicator and export of the given years, computed from the accepted submissions `current`
     ((dataset, team, quarter) → its ledger row) of those years: the working figures (from the current
     submissions) and a release's (from its basis) are computed by this one function. Reads the snapshots;
@@ -98,13 +100,16 @@ def national_outputs(current: dict, years: set[str], threshold: int, teams: refe
     result = indicators.national_indicators(facts, district_of)
     result = coverage.annotate(result, submitted_coverage, teams,
                                {name: item["dataset"] for name, item in indicators.catalogue().items()})
-    public, crim = disclosure.public_outputs(result, exports.crim_thb(facts["victims"], years, submitted_coverage),
-                                             indicators.catalogue(), district_of, exports.crim_thb_margins(), threshold)
+    exact_crim = exports.crim_thb(facts["victims"], years, submitted_coverage)
+    public, crim = disclosure.public_outputs(result, exact_crim, indicators.catalogue(), district_of,
+                                             exports.crim_thb_margins(), threshold, protection_level=protection_level)
+    loss = information_loss(result, public, exact_crim, crim, indicators.catalogue(), threshold)
     sdg = exports.sdg_16_2_2(public, years, teams.population)
     coverage_rows = (coverage.table_rows(submitted_coverage, coverage.not_in_files(current, periods), threshold)
                      if submitted_coverage else [])
     return {"indicators": public, "crim_thb": crim, "sdg": sdg, "facts": facts, "exact": result,
-            "coverage": submitted_coverage, "coverage_rows": coverage_rows, "periods": periods}
+            "coverage": submitted_coverage, "coverage_rows": coverage_rows, "periods": periods,
+            "information_loss": loss}
 
 
 # working table → the key of national_outputs that holds its rows (release_tables.RELEASED_TABLES names their period)
@@ -112,14 +117,15 @@ OUTPUT_OF_TABLE = {"indicators": "exact", "public_indicators": "indicators", "ex
                    "sdg_16_2_2": "sdg", "coverage": "coverage_rows"}
 
 
-def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
+def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry,
+                          protection_level: int | None = None) -> dict:
     """Recompute every indicator and export of the given years from the current snapshots of those years
     into the working tables; returns the outputs, for the export files."""
     import pyarrow as pa
 
     from thb_reporting.store.release_tables import RELEASED_TABLES
 
-    outputs = national_outputs(_current(conn), years, threshold, teams)
+    outputs = national_outputs(_current(conn), years, threshold, teams, protection_level)
     periods = sorted(outputs["periods"])
     for name, column in RELEASED_TABLES.items():
         target, rows = table(name), outputs[OUTPUT_OF_TABLE[name]]
@@ -132,8 +138,9 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
     return outputs
 
 
-def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
-    """Bring the national tables up to date with the ledger. Returns what changed per dataset."""
+def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None, loss: list | None = None) -> dict:
+    """Bring the national tables up to date with the ledger. Returns what changed per dataset; `loss`, if
+    given, receives what disclosure control hid (information_loss rows), for the run's note."""
 
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
@@ -172,7 +179,8 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
             _refresh_reporting_status(conn, config.teams)  # the calendar moves on even when nothing new arrives
             log.info("nothing new to publish")
             return summary
-        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold, config.teams)
+        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold, config.teams,
+                                         config.protection_level)
         _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())}, config.teams)
         _refresh_reporting_status(conn, config.teams)
         fault_point("publish_before_commit")  # everything written, nothing committed
@@ -197,6 +205,10 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),
                  change["rows"], len(change["withdrawn"]))
     log.info("indicators and exports of %s: %d indicator rows", ", ".join(sorted(touched_years)), len(computed["indicators"]))
+    for line in loss_lines(computed["information_loss"]):
+        log.info("information loss of %s: %s", ", ".join(sorted(touched_years)), line)
+    if loss is not None:
+        loss.extend(computed["information_loss"])
     return summary
 
 
