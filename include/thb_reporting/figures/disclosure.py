@@ -34,12 +34,11 @@ Not modelled: an attacker who knows how the secondary cells were chosen, or outs
 Pure: no database, no files."""
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict, deque
 
 from thb_reporting.core.config import SUPPRESSION_THRESHOLD
-from thb_reporting.figures import indicator_catalogue, protection
+from thb_reporting.figures import indicator_catalogue
 from thb_reporting.figures.indicators import NATION
 
 DEFAULT_THRESHOLD = SUPPRESSION_THRESHOLD  # (the setting thb_suppression_threshold; its default lives with the others)
@@ -52,23 +51,6 @@ CRIM_THB_DIMENSIONS = ("leg_stat", "sex", "citizen", "expl")
 PROPAGATION_VISITS = 5
 
 Relation = tuple[list[int], list[int]]  # (parts, totals): sum of parts = sum of totals
-# The cost of hiding a person of a cell (protection.optimal), relative to a team's or district's cell of
-# an indicator with no headline: the nation's figures (and the crim_thb cube, national) and the headline
-# indicators are what readers ask for first.
-NATION_WEIGHT = 3
-HEADLINE_WEIGHT = 3
-# The teams' cells are decided by the heuristic (no cell pinned), after the nation's and the districts'
-# by the optimisation: solved optimally too they cost about 20 s on the demo's 13 teams, growing with
-# the number of teams (docs/disclosure.md)
-TEAM_STAGE = 2
-log = logging.getLogger(__name__)
-
-
-def cost_weights(counts, cube_cells: int) -> list[float]:
-    """The weight of each count cell (rows of `counts`, then `cube_cells` cells of the crim_thb cube)."""
-    headline = set(indicator_catalogue.headlines())
-    return ([(NATION_WEIGHT if level == "nation" else 1) * (HEADLINE_WEIGHT if name in headline else 1)
-             for name, level in zip(counts["indicator"], counts["level"])] + [NATION_WEIGHT] * cube_cells)
 
 
 def _index(cells) -> dict[tuple, int]:
@@ -329,14 +311,12 @@ def suppress(values, primary, groups: list[Relation], shown: frozenset[int] = fr
 
 
 def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str, str], margins: dict,
-                   threshold: int = DEFAULT_THRESHOLD, joint: bool = True, protection_level: int | None = None):
+                   threshold: int = DEFAULT_THRESHOLD, joint: bool = True):
     """The public indicators and the crim_thb cube as they may be published, suppressed together:
     counts of persons and cases from 1 to `threshold` suppressed (value missing, suppressed true) with
     secondary suppression over the relations of both; shares computed from a suppressed count are
     suppressed too. `crim` has the cube's dimensions, time and value; `margins` as for
-    crim_thb_relations. joint=False leaves out the relations between the two (for the attacker test).
-    The secondary cells: protection.optimal at `protection_level` (default protection.PROTECTION_LEVEL);
-    a component it cannot solve in time falls back to suppress, with a warning in the log."""
+    crim_thb_relations. joint=False leaves out the relations between the two (for the attacker test)."""
     cells = indicator_rows.reset_index(drop=True)
     units = cells["indicator"].map(lambda name: catalogue[name]["unit"])
     counts = cells[units.isin(SUPPRESSED_UNITS)].reset_index()  # 'index' keeps the position in cells
@@ -345,16 +325,7 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     groups = relations(counts, district_of)
     if joint:
         groups += crim_thb_relations(crim, counts, margins, offset=len(counts))
-    # decided in stages: the nation's cells (and the cube's) first, then the districts' (and the units in
-    # no district, which add up to the nation directly), then the teams'
-    stages = [0 if level == "nation" else 1 if level == "district" or not district_of.get(area) else 2
-              for level, area in zip(counts["level"], counts["area_code"])] + [0] * len(crim)
-    hidden, fallbacks = protection.optimal(values, primary_cells(values, threshold), groups, cost_weights(counts, len(crim)),
-                                           protection.PROTECTION_LEVEL if protection_level is None else protection_level,
-                                           stages=stages, heuristic_from=TEAM_STAGE)
-    for f in fallbacks:
-        log.warning("disclosure: %d cells of stage %d tied by sums (%d primary) suppressed by the heuristic: %s",
-                    f["cells"], f["stage"], f["primary"], f["reason"])
+    hidden = suppress(values, primary_cells(values, threshold), groups)
     suppressed = set(counts.loc[sorted(i for i in hidden if i < len(counts)), "index"])
     mask = cells.index.isin(suppressed)
     # a share is a count over a count (the catalogue's share parts): hide it when either is hidden

@@ -1,12 +1,14 @@
-"""The protection rule in numbers, and the secondary cells that meet it at the least loss of information
-(used by disclosure.public_outputs; disclosure.py says what may be published, this module how).
+"""The protection rule in numbers, and the secondary cells that meet it at the least loss of information.
+Not yet used by publish (disclosure.public_outputs keeps its heuristic): staged over the nation, the
+districts and the teams it left cells recoverable across the stages, and in one piece it does not solve the
+demo's victims in time; measured in docs/disclosure.md.
 
 The rule. An attacker knows every published cell, every sum that ties the cells (disclosure's relations)
 and that each suppressed count is at least 1 (zeros are shown). For a suppressed cell c of value a its
 feasible interval is the smallest and largest value c takes over every solution (linear programming). A
 primary cell is protected when its interval reaches at least `level` above its value and at least
 min(level, a - 1) below it (down to 1: "at least 1" stays known, as every suppressed count is). The level
-is the setting thb_protection_level (core.config), by default the threshold: then the interval of every
+is by default the threshold (PROTECTION_LEVEL): then the interval of every
 primary cell reaches past the threshold, and the attacker cannot tell a hidden small count from a hidden
 ordinary one. A secondary cell must not be pinned to one value (its interval is not a point).
 
@@ -23,14 +25,16 @@ real one), so a pattern that passes protects against the real one too.
 Solved per connected component of the sums over the non-zero cells (components that do not share a cell
 do not constrain each other), in the order of their cells. Each component has SECONDS_PER_COMPONENT;
 where HiGHS cannot prove a pattern within it, or no pattern meets the rule, the component falls back to
-the heuristic (disclosure.suppress) and `fallbacks` says so (publish logs a warning).
+the heuristic (disclosure.suppress) and `fallbacks` says so (for the caller to log as a warning).
 Pure: no database, no files."""
 from __future__ import annotations
 
 import time
 from collections import defaultdict
 
-from thb_reporting.core.config import PROTECTION_LEVEL  # (the setting thb_protection_level; its default lives with the others)
+from thb_reporting.core.config import SUPPRESSION_THRESHOLD
+
+PROTECTION_LEVEL = SUPPRESSION_THRESHOLD  # the interval of a hidden small count reaches past the threshold
 SECONDS_PER_COMPONENT = 1.0  # wall time of one component's programmes before it falls back to the heuristic
 ROUNDS = 60  # audits (and re-solves) of one component at most
 REACH = 2  # the cuts' attacker moves a cell up by at most REACH × level
@@ -46,7 +50,7 @@ def requirement(value: int, level: int) -> tuple[int, int]:
 def components(values, groups: list[Relation], among=None) -> list[list[int]]:
     """The cells (non-zero; of `among` if given) tied together by sums, each component sorted, in the order
     of its first cell."""
-    parent = {}
+    parent: dict[int, int] = {}
 
     def root(i):
         while parent.setdefault(i, i) != i:
@@ -73,10 +77,10 @@ class _Attacker:
     def __init__(self, values, hidden: set[int], groups: list[Relation], reach: float):
         self.values, self.hidden, self.reach = values, hidden, reach
         self.rows_of = defaultdict(list)
-        self.rows = []
+        self.rows: list[dict[int, int]] = []
         for parts, totals in groups:
             if any(i in hidden for i in parts + totals):
-                coefficients = defaultdict(int)
+                coefficients: dict[int, int] = defaultdict(int)
                 for i in parts:
                     coefficients[i] += 1
                 for i in totals:
@@ -115,7 +119,9 @@ class _Attacker:
         for k, row in enumerate(self.rows):
             for i, a in row.items():
                 if i in column:
-                    r_index.append(k), c_index.append(column[i]), data.append(a)
+                    r_index.append(k)
+                    c_index.append(column[i])
+                    data.append(a)
         sums = coo_matrix((data, (r_index, c_index)), shape=(len(self.rows), len(cells)))
         bounds_d = [(-(self.values[c] - 1), self.reach) for c in cells]
         proven: set[tuple[int, int]] = set()
@@ -156,7 +162,9 @@ class _Attacker:
         for k, r in enumerate(sums):
             for i, a in self.rows[r].items():
                 if i in column:
-                    r_index.append(k), c_index.append(column[i]), data.append(a)
+                    r_index.append(k)
+                    c_index.append(column[i])
+                    data.append(a)
         matrix = csr_matrix((data, (r_index, c_index)), shape=(len(sums), len(cells)))
         objective = np.zeros(len(cells))
         objective[column[cell]] = -sense
@@ -166,9 +174,9 @@ class _Attacker:
         result = linprog(objective, A_eq=matrix, b_eq=np.zeros(len(sums)), bounds=bounds, method="highs")
         best = -result.fun
         multipliers = result.eqlin.marginals
-        cut = {}
+        cut: dict[int, float] = {}
         for candidate in (multipliers, -multipliers):  # either sign is a valid bound: keep the tighter
-            reduced = defaultdict(float)
+            reduced: dict[int, float] = defaultdict(float)
             reduced[cell] += sense
             for k, r in enumerate(sums):
                 for i, a in self.rows[r].items():
@@ -216,7 +224,9 @@ def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relatio
     what each primary cell can reach at most ((cell, sense) → persons, where less than its need): a sum
     whose other cells cannot absorb the need even all suppressed (its parts are 1s and zeros, or its
     total counts a person once who is in two of its parts) caps it, as no pattern can do better."""
-    moves, others, reachable = [], [], {}
+    moves: list = []
+    others: list = []
+    reachable: dict[tuple[int, int], float] = {}
     for parts, totals in groups:
         members = [(i, 1) for i in parts if i in cells] + [(i, -1) for i in totals if i in cells]
         for p, side in members:
@@ -248,9 +258,9 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
     the sums among them alone, then those of stage 1 with the sums that reach no later stage, the cells
     decided before fixed (shown or suppressed: a suppressed one is protected again in the sums of the
     stage), and so on (τ-ARGUS's modular method: the nation's table, then each district's, then each team's).
-    From stage `heuristic_from` on, the heuristic (disclosure.suppress, no cell pinned) decides instead,
-    first without touching the cells decided before, and where that leaves a cell pinned, free to
-    suppress them too (suppressing more never narrows an interval)."""
+    From stage `heuristic_from` on, the heuristic (disclosure.suppress over every sum, no cell pinned)
+    decides instead, from the pattern of the stages before and without suppressing a cell they show
+    unless that leaves a cell pinned (suppressing more never narrows an interval)."""
     from thb_reporting.figures import disclosure
 
     stages = stages or [0] * len(values)
@@ -258,6 +268,8 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
     hidden: set[int] = set()
     fallbacks = []
     for stage in sorted(set(stages)):
+        if heuristic_from is not None and stage >= heuristic_from:
+            break
         usable = [g for g in groups if all(stages[i] <= stage for i in g[0] + g[1])]
         free = {i for g in usable for i in g[0] + g[1] if stages[i] == stage and values[i] > 0}
         sums_of = defaultdict(list)
@@ -272,9 +284,6 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
             guarded = (primary & cell_set) | (hidden.intersection(fixed))
             if not guarded:
                 continue
-            if heuristic_from is not None and stage >= heuristic_from:
-                hidden |= _heuristic(values, guarded, local, frozenset(i for i in fixed if i not in hidden))
-                continue
             chosen, reason = _solve(values, cells, fixed, hidden, primary, local, weights, level, seconds)
             if chosen is None:
                 chosen = disclosure.suppress(values, sorted(guarded), local,
@@ -282,16 +291,15 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
                 fallbacks.append({"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
                                   "reason": reason})
             hidden |= chosen & cell_set
+    if heuristic_from is not None:  # the later stages: the heuristic over every sum, from this pattern,
+        # keeping the cells the optimisation showed where it can (where that leaves one pinned, it may not)
+        decided = frozenset(i for i, s in enumerate(stages) if s < heuristic_from and i not in hidden)
+        chosen = disclosure.suppress(values, sorted(hidden | primary), groups, decided)
+        if disclosure.pinned(values, chosen, groups) or any(
+                sum(i in chosen for i in g[0] + g[1]) == 1 for g in groups):
+            chosen = disclosure.suppress(values, sorted(chosen), groups)
+        return chosen, fallbacks
     return hidden | primary, fallbacks
-
-
-def _heuristic(values, guarded: set[int], groups, shown: frozenset[int]) -> set[int]:
-    from thb_reporting.figures import disclosure
-
-    chosen = disclosure.suppress(values, sorted(guarded), groups, shown)
-    if disclosure.pinned(values, chosen, groups):
-        chosen = disclosure.suppress(values, sorted(chosen), groups)
-    return chosen
 
 
 def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary: set[int], groups, weights, level,
@@ -318,9 +326,13 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         r_index, c_index, data, rhs = [], [], [], []
         for k, (cell, needed, coefficients, applies) in enumerate(cuts):
             for i, v in coefficients.items():
-                r_index.append(k), c_index.append(column[i]), data.append(v)
+                r_index.append(k)
+                c_index.append(column[i])
+                data.append(v)
             if applies:  # only when the cell itself is suppressed: sum - needed·x_cell ≥ 0
-                r_index.append(k), c_index.append(column[cell]), data.append(-needed)
+                r_index.append(k)
+                c_index.append(column[cell])
+                data.append(-needed)
             rhs.append(0.0 if applies else needed)
         constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(cuts), len(cells))),
                                          np.array(rhs), np.inf)] if cuts else [])

@@ -83,8 +83,7 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def national_outputs(current: dict, years: set[str], threshold: int, teams: reference.TeamRegistry,
-                     protection_level: int | None = None) -> dict:
+def national_outputs(current: dict, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
     """Every indicator and export of the given years, computed from the accepted submissions `current`
     ((dataset, team, quarter) → its ledger row) of those years: the working figures (from the current
     submissions) and a release's (from its basis) are computed by this one function. Reads the snapshots;
@@ -102,7 +101,7 @@ def national_outputs(current: dict, years: set[str], threshold: int, teams: refe
                                {name: item["dataset"] for name, item in indicators.catalogue().items()})
     exact_crim = exports.crim_thb(facts["victims"], years, submitted_coverage)
     public, crim = disclosure.public_outputs(result, exact_crim, indicators.catalogue(), district_of,
-                                             exports.crim_thb_margins(), threshold, protection_level=protection_level)
+                                             exports.crim_thb_margins(), threshold)
     loss = information_loss(result, public, exact_crim, crim, indicators.catalogue(), threshold)
     sdg = exports.sdg_16_2_2(public, years, teams.population)
     coverage_rows = (coverage.table_rows(submitted_coverage, coverage.not_in_files(current, periods), threshold)
@@ -117,15 +116,14 @@ OUTPUT_OF_TABLE = {"indicators": "exact", "public_indicators": "indicators", "ex
                    "sdg_16_2_2": "sdg", "coverage": "coverage_rows"}
 
 
-def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry,
-                          protection_level: int | None = None) -> dict:
+def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
     """Recompute every indicator and export of the given years from the current snapshots of those years
     into the working tables; returns the outputs, for the export files."""
     import pyarrow as pa
 
     from thb_reporting.store.release_tables import RELEASED_TABLES
 
-    outputs = national_outputs(_current(conn), years, threshold, teams, protection_level)
+    outputs = national_outputs(_current(conn), years, threshold, teams)
     periods = sorted(outputs["periods"])
     for name, column in RELEASED_TABLES.items():
         target, rows = table(name), outputs[OUTPUT_OF_TABLE[name]]
@@ -179,8 +177,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None, los
             _refresh_reporting_status(conn, config.teams)  # the calendar moves on even when nothing new arrives
             log.info("nothing new to publish")
             return summary
-        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold, config.teams,
-                                         config.protection_level)
+        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold, config.teams)
         _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())}, config.teams)
         _refresh_reporting_status(conn, config.teams)
         fault_point("publish_before_commit")  # everything written, nothing committed

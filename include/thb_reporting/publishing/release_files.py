@@ -54,7 +54,7 @@ def _transmissions(config: PipelineConfig, conn, row, folder) -> list:
 
     def inputs_of(release_id: int, previous=None):
         outputs = national_outputs(_basis_rows(conn, release_id), {row.period}, config.suppression_threshold,
-                                   config.teams, config.protection_level)
+                                   config.teams)
         return outputs, transmissions.TransmissionInputs(
             outputs["facts"], outputs["exact"], outputs["coverage"], config.teams, config.suppression_threshold,
             public=outputs["indicators"], release=transmissions.ReleaseMark(
