@@ -9,6 +9,7 @@ in one transaction: readers see the old figures or the new, never a mix. Re-runn
 
 Tables: `national.victims` (pseudonymised, one row per person, traceable to its submission),
 `national.victims_by_team_quarter`, `national.publications`, `national.teams`.
+The run's note says what disclosure control hid, per output and level (docs/disclosure.md).
 """
 from __future__ import annotations
 
@@ -23,8 +24,12 @@ def publish_national_tables():
     def publish_datasets() -> list[dict]:
         from thb_reporting.core.config import PipelineConfig
         from thb_reporting.publishing.publish import publish
+        from thb_reporting.ui.run_notes import leave_loss_note
 
-        return publish(PipelineConfig.from_airflow())
+        loss: list[dict] = []
+        summary = publish(PipelineConfig.from_airflow(), loss=loss)
+        leave_loss_note(loss)  # the run's note: what disclosure control hid
+        return summary
 
     publish_datasets()
 

@@ -198,6 +198,17 @@ def _assert_national_tables(html: str, db_url: str) -> None:
         sr, en = indicator_catalogue.category_label(*key)
         assert parser.labels[key].startswith(sr) and en in parser.labels[key], (key, parser.labels[key])
     assert hidden > 0 and any(k[1] == "exploitation_once" and k[2] == "multiple_forms" for k in parser.cells)
+    # the nation's hidden headline cells (any breakdown of a headline indicator), of the quarters and their years
+    import re
+    from collections import Counter
+
+    periods = QUARTERS + sorted({q[:4] for q in QUARTERS})
+    with reader_engine(db_url).connect() as conn:
+        expected = Counter((r.period, r.indicator) for r in conn.execute(select(t).where(
+            t.c.level == "nation", t.c.suppressed, t.c.period.in_(periods),
+            t.c.indicator.in_(indicator_catalogue.headlines()))))
+    listed = html.partition('id="hidden-headlines-table"')[2].partition("</table>")[0]
+    assert expected and Counter(re.findall(r'data-period="([^"]+)" data-indicator="([^"]+)"', listed)) == expected
 
 
 def test_page_is_behind_airflows_login(tmp_path):

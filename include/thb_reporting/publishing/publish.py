@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, select
 
 from thb_reporting.core import contracts, reference
 from thb_reporting.figures import coverage, disclosure, indicators
+from thb_reporting.figures.information_loss import information_loss, loss_lines
 from thb_reporting.publishing import exports, national_summary, research_export, transmissions
 from thb_reporting.store import ledger, snapshots
 from thb_reporting.core.config import PipelineConfig
@@ -98,13 +99,16 @@ def national_outputs(current: dict, years: set[str], threshold: int, teams: refe
     result = indicators.national_indicators(facts, district_of)
     result = coverage.annotate(result, submitted_coverage, teams,
                                {name: item["dataset"] for name, item in indicators.catalogue().items()})
-    public, crim = disclosure.public_outputs(result, exports.crim_thb(facts["victims"], years, submitted_coverage),
-                                             indicators.catalogue(), district_of, exports.crim_thb_margins(), threshold)
+    exact_crim = exports.crim_thb(facts["victims"], years, submitted_coverage)
+    public, crim = disclosure.public_outputs(result, exact_crim, indicators.catalogue(), district_of,
+                                             exports.crim_thb_margins(), threshold)
+    loss = information_loss(result, public, exact_crim, crim, indicators.catalogue(), threshold)
     sdg = exports.sdg_16_2_2(public, years, teams.population)
     coverage_rows = (coverage.table_rows(submitted_coverage, coverage.not_in_files(current, periods), threshold)
                      if submitted_coverage else [])
     return {"indicators": public, "crim_thb": crim, "sdg": sdg, "facts": facts, "exact": result,
-            "coverage": submitted_coverage, "coverage_rows": coverage_rows, "periods": periods}
+            "coverage": submitted_coverage, "coverage_rows": coverage_rows, "periods": periods,
+            "information_loss": loss}
 
 
 # working table → the key of national_outputs that holds its rows (release_tables.RELEASED_TABLES names their period)
@@ -132,8 +136,9 @@ def _recompute_indicators(conn, years: set[str], threshold: int, teams: referenc
     return outputs
 
 
-def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> dict:
-    """Bring the national tables up to date with the ledger. Returns what changed per dataset."""
+def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None, loss: list | None = None) -> dict:
+    """Bring the national tables up to date with the ledger. Returns what changed per dataset; `loss`, if
+    given, receives what disclosure control hid (information_loss rows), for the run's note."""
 
     engine = reporting_engine(config.reporting_db_url)
     ensure_schema(engine)
@@ -197,6 +202,10 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None) -> 
         log.info("%s: published %d team-quarters (%d rows), withdrew %d", dataset, len(change["changed"]),
                  change["rows"], len(change["withdrawn"]))
     log.info("indicators and exports of %s: %d indicator rows", ", ".join(sorted(touched_years)), len(computed["indicators"]))
+    for line in loss_lines(computed["information_loss"]):
+        log.info("information loss of %s: %s", ", ".join(sorted(touched_years)), line)
+    if loss is not None:
+        loss.extend(computed["information_loss"])
     return summary
 
 

@@ -89,6 +89,24 @@ def leave_run_note(outcome: dict[str, list[int]]) -> None:
         log.exception("the run's note could not be left (the ledger has every outcome)")
 
 
+def loss_note(loss: list[dict]) -> str:
+    """The publish run's note: what disclosure control hid, per output and level (figures.information_loss)."""
+    from thb_reporting.figures.information_loss import loss_lines
+
+    return "Disclosure control hid (docs/disclosure.md):\n" + "\n".join(loss_lines(loss)) if loss else ""
+
+
+def leave_loss_note(loss: list[dict]) -> None:
+    """Inside the publish task: leave the information loss for RunNoteListener to put on the run."""
+    from airflow.sdk import get_current_context
+
+    try:
+        if note := loss_note(loss):
+            get_current_context()["ti"].xcom_push(key=NOTE_KEY, value=_fit(note))
+    except Exception:  # the tables are published already: a missing note must not fail the run
+        log.exception("the publish run's note could not be left (the publish log has the same figures)")
+
+
 def leave_explained_note(config, since) -> None:
     """Inside the mailbox task: name in the run's note the submissions whose teams explained their warnings."""
     from thb_reporting.store.explanations import explained_since

@@ -81,7 +81,7 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
     from thb_reporting.reports.charts import format_value, line_chart_svg
     from thb_reporting.reports.national_figures import coverage_of_periods, national_series, national_tables
     from thb_reporting.reports.pages import render
-    from thb_reporting.ui.status_report import status_matrix
+    from thb_reporting.ui.status_report import hidden_headline_cells, status_matrix
     from thb_reporting.store.explanations import recent_explanations
     from thb_reporting.store.migrations import ensure_schema
     from thb_reporting.store.warehouse import reader_engine, reporting_engine
@@ -96,9 +96,10 @@ def status_page_html(db_url: str, teams, today: dt.date | None = None, last_quar
         covered = coverage_of_periods(conn, matrix["quarters"])
         recent = recent_releases(conn)
         explained = recent_explanations(conn)  # store.explanations
+        hidden = hidden_headline_cells(conn, matrix["quarters"] + sorted({q[:4] for q in matrix["quarters"]}))
     charts = [line_chart_svg(s["points"], f'{s["label_sr"]} / {s["label_en"]}', s["unit"]) for s in series]
     return render("status.html.j2", m=matrix, charts=charts, tables=tables, coverage=covered, fmt=format_value,
-                  colours=COLOURS, words=STATUS_WORDS, releases=recent, explanations=explained,
+                  colours=COLOURS, words=STATUS_WORDS, releases=recent, explanations=explained, hidden=hidden,
                   submission_links=submission_links,
                   now=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 

@@ -52,3 +52,20 @@ def status_matrix(conn, teams: reference.TeamRegistry, today: dt.date | None = N
     deadlines = {q: Quarter.parse(q).deadline().isoformat() for q in quarters}
     return {"quarters": quarters, "deadlines": deadlines, "locked": sorted(locked & set(quarters)), "datasets": datasets, "rates": rate_rows,
             "counts": {status: sum(s["status"] == status for s in statuses) for status in STATUS_WORDS["en"] if status != NOT_OWED}}
+
+
+def hidden_headline_cells(conn, periods: list[str]) -> list[dict]:
+    """The nation's cells of headline indicators (the catalogue's `headline`, any breakdown) that disclosure
+    control hides in the public indicators of `periods`: {period, indicator, sr, en, breakdown, category}."""
+    from sqlalchemy import select
+
+    from thb_reporting.figures import indicator_catalogue
+    from thb_reporting.store.warehouse import table
+
+    catalogue = indicator_catalogue.catalogue()
+    public = table("public_indicators")
+    rows = conn.execute(select(public.c.period, public.c.indicator, public.c.breakdown, public.c.category).where(
+        public.c.level == "nation", public.c.suppressed, public.c.period.in_(periods),
+        public.c.indicator.in_(indicator_catalogue.headlines())))
+    return [{"period": p, "indicator": i, "sr": catalogue[i]["sr"], "en": catalogue[i]["en"], "breakdown": b,
+             "category": c} for p, i, b, c in sorted(rows)]

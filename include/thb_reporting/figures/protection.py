@@ -1,0 +1,350 @@
+"""The protection rule in numbers, and the secondary cells that meet it at the least loss of information.
+Not yet used by publish (disclosure.public_outputs keeps its heuristic): staged over the nation, the
+districts and the teams it left cells recoverable across the stages, and in one piece it does not solve the
+demo's victims in time; measured in docs/disclosure.md.
+
+The rule. An attacker knows every published cell, every sum that ties the cells (disclosure's relations)
+and that each suppressed count is at least 1 (zeros are shown). For a suppressed cell c of value a its
+feasible interval is the smallest and largest value c takes over every solution (linear programming). A
+primary cell is protected when its interval reaches at least `level` above its value and at least
+min(level, a - 1) below it (down to 1: "at least 1" stays known, as every suppressed count is). The level
+is by default the threshold (PROTECTION_LEVEL): then the interval of every
+primary cell reaches past the threshold, and the attacker cannot tell a hidden small count from a hidden
+ordinary one. A secondary cell must not be pinned to one value (its interval is not a point).
+
+The method (Fischetti and Salazar's, as τ-ARGUS's "optimal" method): a mixed-integer programme chooses the
+cells to suppress (x = 1) at the least cost, the sum of (value + 1) × weight over the suppressed cells
+(weights: `weights`, heavier on headline indicators and the nation level); it starts from one constraint
+per primary cell, sum and direction (the other cells of that sum must be able to absorb the protection
+level: a part going down by at most its value - 1, a total going up), then each chosen pattern is audited
+with the attacker's linear programmes, and every cell found short adds the constraint its dual solution
+gives (a "cut": for any multipliers u of the sums, the attacker's largest deviation is at most
+sum over cells of max(r·M, -r·(a - 1))·x, r = e_c - Aᵀu), and the programme is solved again, until no
+cell is short. The attacker of the cuts may move a cell up by at most M = 2·level (knows more than the
+real one), so a pattern that passes protects against the real one too.
+Solved per connected component of the sums over the non-zero cells (components that do not share a cell
+do not constrain each other), in the order of their cells. Each component has SECONDS_PER_COMPONENT;
+where HiGHS cannot prove a pattern within it, or no pattern meets the rule, the component falls back to
+the heuristic (disclosure.suppress) and `fallbacks` says so (for the caller to log as a warning).
+Pure: no database, no files."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from thb_reporting.core.config import SUPPRESSION_THRESHOLD
+
+PROTECTION_LEVEL = SUPPRESSION_THRESHOLD  # the interval of a hidden small count reaches past the threshold
+SECONDS_PER_COMPONENT = 1.0  # wall time of one component's programmes before it falls back to the heuristic
+ROUNDS = 60  # audits (and re-solves) of one component at most
+REACH = 2  # the cuts' attacker moves a cell up by at most REACH × level
+
+Relation = tuple[list[int], list[int]]
+
+
+def requirement(value: int, level: int) -> tuple[int, int]:
+    """How far below and above its value a primary cell's interval must reach."""
+    return min(level, max(value - 1, 0)), level
+
+
+def components(values, groups: list[Relation], among=None) -> list[list[int]]:
+    """The cells (non-zero; of `among` if given) tied together by sums, each component sorted, in the order
+    of its first cell."""
+    parent: dict[int, int] = {}
+
+    def root(i):
+        while parent.setdefault(i, i) != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for parts, totals in groups:
+        cells = [i for i in parts + totals if values[i] > 0 and (among is None or i in among)]
+        for i in cells:
+            root(i)
+        for i in cells[1:]:
+            parent[root(i)] = root(cells[0])
+    members = defaultdict(list)
+    for i in sorted(parent):
+        members[root(i)].append(i)
+    return sorted(members.values())
+
+
+class _Attacker:
+    """The attacker's deviations d (the value minus the true value) of the suppressed cells: A d = 0 over the
+    sums that hold a suppressed cell, -(a - 1) ≤ d ≤ M (the shown cells do not move)."""
+
+    def __init__(self, values, hidden: set[int], groups: list[Relation], reach: float):
+        self.values, self.hidden, self.reach = values, hidden, reach
+        self.rows_of = defaultdict(list)
+        self.rows: list[dict[int, int]] = []
+        for parts, totals in groups:
+            if any(i in hidden for i in parts + totals):
+                coefficients: dict[int, int] = defaultdict(int)
+                for i in parts:
+                    coefficients[i] += 1
+                for i in totals:
+                    coefficients[i] -= 1
+                row = {i: a for i, a in coefficients.items() if a}
+                for i in row:
+                    if i in hidden:
+                        self.rows_of[i].append(len(self.rows))
+                self.rows.append(row)
+
+    def _reached(self, cell: int) -> tuple[list[int], list[int]]:
+        """The suppressed cells linked to `cell` through sums, and those sums (sorted)."""
+        cells, sums, frontier = {cell}, set(), [cell]
+        while frontier:
+            i = frontier.pop()
+            for r in self.rows_of[i]:
+                if r not in sums:
+                    sums.add(r)
+                    for j in self.rows[r]:
+                        if j in self.hidden and j not in cells:
+                            cells.add(j)
+                            frontier.append(j)
+        return sorted(cells), sorted(sums)
+
+    def certify(self, wanted: list[tuple[int, int, float]], rounds: int = 6) -> set[tuple[int, int]]:
+        """(cell, sense) of `wanted` (cell, sense, needed) proven to move `needed` that way: one programme
+        over every suppressed cell moves as many as it can at once, maximising the sum of t ≤ sense·d,
+        t ≤ needed; those that reach their need are proven, and the others are tried again together."""
+        import numpy as np
+        from scipy.optimize import linprog
+        from scipy.sparse import coo_matrix, hstack
+
+        cells = sorted(self.hidden)
+        column = {c: j for j, c in enumerate(cells)}
+        r_index, c_index, data = [], [], []
+        for k, row in enumerate(self.rows):
+            for i, a in row.items():
+                if i in column:
+                    r_index.append(k)
+                    c_index.append(column[i])
+                    data.append(a)
+        sums = coo_matrix((data, (r_index, c_index)), shape=(len(self.rows), len(cells)))
+        bounds_d = [(-(self.values[c] - 1), self.reach) for c in cells]
+        proven: set[tuple[int, int]] = set()
+        left = list(wanted)
+        for _ in range(rounds):
+            if not left or not self.rows:
+                break
+            n = len(left)
+            link = coo_matrix(([-s for _, s, _ in left], (range(n), [column[c] for c, _, _ in left])), shape=(n, len(cells)))
+            a_ub = hstack([link, coo_matrix(np.eye(n))]).tocsr()  # t - sense·d ≤ 0
+            a_eq = hstack([sums, coo_matrix((len(self.rows), n))]).tocsr()
+            objective = np.concatenate([np.zeros(len(cells)), -np.ones(n)])
+            result = linprog(objective, A_ub=a_ub, b_ub=np.zeros(n), A_eq=a_eq, b_eq=np.zeros(len(self.rows)),
+                             bounds=bounds_d + [(0, needed) for _, _, needed in left], method="highs")
+            if result.status != 0:
+                break
+            t = result.x[len(cells):]
+            reached = [w for w, v in zip(left, t) if v >= w[2] - 1e-6]
+            if not reached:
+                break
+            proven |= {(c, s) for c, s, _ in reached}
+            left = [w for w, v in zip(left, t) if v < w[2] - 1e-6]
+        return proven
+
+    def deviation(self, cell: int, sense: int, needed: float) -> tuple[float, dict[int, float]]:
+        """The largest deviation of `cell` up (sense 1) or down (-1), at most `needed`, and the cut's
+        coefficients {cell: coefficient} (sum over cells of coefficient·x ≥ needed holds in every pattern
+        that gives this deviation)."""
+        import numpy as np
+        from scipy.optimize import linprog
+        from scipy.sparse import csr_matrix
+
+        cells, sums = self._reached(cell)
+        if not sums:
+            return 0.0, {}
+        column = {c: j for j, c in enumerate(cells)}
+        r_index, c_index, data = [], [], []
+        for k, r in enumerate(sums):
+            for i, a in self.rows[r].items():
+                if i in column:
+                    r_index.append(k)
+                    c_index.append(column[i])
+                    data.append(a)
+        matrix = csr_matrix((data, (r_index, c_index)), shape=(len(sums), len(cells)))
+        objective = np.zeros(len(cells))
+        objective[column[cell]] = -sense
+        bounds = [(-(self.values[c] - 1), self.reach) for c in cells]
+        low, high = bounds[column[cell]]
+        bounds[column[cell]] = (low, needed) if sense == 1 else (max(low, -needed), high)  # enough is enough
+        result = linprog(objective, A_eq=matrix, b_eq=np.zeros(len(sums)), bounds=bounds, method="highs")
+        best = -result.fun
+        multipliers = result.eqlin.marginals
+        cut: dict[int, float] = {}
+        for candidate in (multipliers, -multipliers):  # either sign is a valid bound: keep the tighter
+            reduced: dict[int, float] = defaultdict(float)
+            reduced[cell] += sense
+            for k, r in enumerate(sums):
+                for i, a in self.rows[r].items():
+                    reduced[i] -= a * candidate[k]
+            coefficients = {i: min(needed, max(v * self.reach, -v * (self.values[i] - 1)))
+                            for i, v in reduced.items() if abs(v) > 1e-9 and i != cell}
+            if not cut or sum(coefficients.get(i, 0) for i in self.hidden) < sum(cut.get(i, 0) for i in self.hidden):
+                cut = coefficients
+        return best, {i: v for i, v in cut.items() if v > 1e-9 and self.values[i] > 0}  # zeros stay shown
+
+
+def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[int], level: int, reachable=None):
+    """The suppressed cells the rule leaves unprotected: (cell, needed, cut, applies) with the constraint
+    sum(cut·x) ≥ needed·(x_cell if applies else 1). Most cells are proven protected together (certify);
+    each of the others takes its own linear programme, whose dual gives its cut. `reachable`: (cell,
+    sense) → the most that any pattern can give (reachable_needs), where less than the level."""
+    attacker = _Attacker(values, hidden, groups, REACH * level)
+    wanted = []  # (cell, sense, needed)
+    for cell in sorted(hidden):
+        if cell in primary:
+            down, up = requirement(values[cell], level)
+            wanted += [(cell, sense, need) for sense, needed in ((1, up), (-1, down))
+                       if (need := min(needed, (reachable or {}).get((cell, sense), needed))) > 0]
+        else:  # a secondary cell: not pinned (it may move up, or else down)
+            wanted += [(cell, 1, 1), (cell, -1, 1)]
+    proven = attacker.certify(wanted)
+    out = []
+    for cell, sense, needed in wanted:
+        if (cell, sense) in proven or (cell not in primary and (cell, -sense) in proven):
+            continue
+        if cell not in primary and sense == -1:
+            continue  # a secondary cell that moves neither way: one cut, for the way up
+        best, cut = attacker.deviation(cell, sense, needed)
+        if best < needed - 1e-6 and (cell in primary or attacker.deviation(cell, -1, 1)[0] < 1 - 1e-6):
+            out.append((cell, needed, cut, cell not in primary))
+    return out
+
+
+def protected(values, hidden: set[int], groups: list[Relation], primary, level: int) -> bool:
+    return not shortfalls(values, hidden, groups, set(primary), level)
+
+
+def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relation], level: int):
+    """One constraint per primary cell, sum and direction: the other cells of the sum absorb its move; and
+    what each primary cell can reach at most ((cell, sense) → persons, where less than its need): a sum
+    whose other cells cannot absorb the need even all suppressed (its parts are 1s and zeros, or its
+    total counts a person once who is in two of its parts) caps it, as no pattern can do better."""
+    moves: list = []
+    others: list = []
+    reachable: dict[tuple[int, int], float] = {}
+    for parts, totals in groups:
+        members = [(i, 1) for i in parts if i in cells] + [(i, -1) for i in totals if i in cells]
+        for p, side in members:
+            if p not in primary:
+                continue
+            for sense, needed in zip((-1, 1), requirement(values[p], level)):
+                # moving p by sense: a cell on p's side moves the other way (down: by a - 1 at most),
+                # a cell on the other side moves the same way
+                coefficients = {}
+                for i, s in members:
+                    goes_down = (s == side) == (sense == 1)
+                    if i != p and (v := min(needed, values[i] - 1) if goes_down else needed) > 0:
+                        coefficients[i] = v
+                reachable[(p, sense)] = min(needed, reachable.get((p, sense), needed), sum(coefficients.values()))
+                moves.append((p, sense, coefficients))
+        for j, _ in members if len(members) > 1 else ():  # never the only suppressed cell of a sum
+            others.append((j, 1, {i: 1 for i, _ in members if i != j}, True))
+    cuts = [(p, reachable[(p, sense)], {i: min(v, reachable[(p, sense)]) for i, v in coefficients.items()}, False)
+            for p, sense, coefficients in moves if reachable[(p, sense)] > 0]
+    return cuts + others, reachable
+
+
+def optimal(values, primary, groups: list[Relation], weights, level: int = PROTECTION_LEVEL,
+            seconds: float = SECONDS_PER_COMPONENT, stages=None, heuristic_from: int | None = None
+            ) -> tuple[set[int], list[dict]]:
+    """The cells to suppress (primary ones included) at the least cost that meet the rule, and the
+    components that fell back to the heuristic ({stage, cells, primary, reason}). `weights[i]`: the cost of
+    suppressing cell i per person (and per cell). `stages[i]`: cells of stage 0 are decided first, on
+    the sums among them alone, then those of stage 1 with the sums that reach no later stage, the cells
+    decided before fixed (shown or suppressed: a suppressed one is protected again in the sums of the
+    stage), and so on (τ-ARGUS's modular method: the nation's table, then each district's, then each team's).
+    From stage `heuristic_from` on, the heuristic (disclosure.suppress over every sum, no cell pinned)
+    decides instead, from the pattern of the stages before and without suppressing a cell they show
+    unless that leaves a cell pinned (suppressing more never narrows an interval)."""
+    from thb_reporting.figures import disclosure
+
+    stages = stages or [0] * len(values)
+    primary = {i for i in primary if values[i] > 0}
+    hidden: set[int] = set()
+    fallbacks = []
+    for stage in sorted(set(stages)):
+        if heuristic_from is not None and stage >= heuristic_from:
+            break
+        usable = [g for g in groups if all(stages[i] <= stage for i in g[0] + g[1])]
+        free = {i for g in usable for i in g[0] + g[1] if stages[i] == stage and values[i] > 0}
+        sums_of = defaultdict(list)
+        for k, g in enumerate(usable):
+            for i in g[0] + g[1]:
+                if i in free:
+                    sums_of[i].append(k)
+        for cells in components(values, usable, among=free):
+            cell_set = set(cells)
+            local = [usable[k] for k in sorted({k for i in cells for k in sums_of[i]})]
+            fixed = sorted({i for g in local for i in g[0] + g[1] if i not in cell_set and values[i] > 0})
+            guarded = (primary & cell_set) | (hidden.intersection(fixed))
+            if not guarded:
+                continue
+            chosen, reason = _solve(values, cells, fixed, hidden, primary, local, weights, level, seconds)
+            if chosen is None:
+                chosen = disclosure.suppress(values, sorted(guarded), local,
+                                             frozenset(i for i in fixed if i not in hidden))
+                fallbacks.append({"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
+                                  "reason": reason})
+            hidden |= chosen & cell_set
+    if heuristic_from is not None:  # the later stages: the heuristic over every sum, from this pattern,
+        # keeping the cells the optimisation showed where it can (where that leaves one pinned, it may not)
+        decided = frozenset(i for i, s in enumerate(stages) if s < heuristic_from and i not in hidden)
+        chosen = disclosure.suppress(values, sorted(hidden | primary), groups, decided)
+        if disclosure.pinned(values, chosen, groups) or any(
+                sum(i in chosen for i in g[0] + g[1]) == 1 for g in groups):
+            chosen = disclosure.suppress(values, sorted(chosen), groups)
+        return chosen, fallbacks
+    return hidden | primary, fallbacks
+
+
+def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary: set[int], groups, weights, level,
+           seconds):
+    """The cheapest pattern of the cells `free` (the cells `fixed` keep their state: suppressed if in
+    `hidden`) that meets the rule over `groups`, or None and why not."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix
+
+    started = time.perf_counter()
+    cells = free + fixed
+    column = {c: j for j, c in enumerate(cells)}
+    cost = np.array([(values[c] + 1) * weights[c] for c in free] + [0.0] * len(fixed))
+    on = [c in primary or c in hidden for c in cells[len(free):]]
+    lower = np.array([1.0 if c in primary else 0.0 for c in free] + [1.0 if h else 0.0 for h in on])
+    upper = np.array([1.0] * len(free) + [1.0 if h else 0.0 for h in on])
+    guarded = primary & set(cells)
+    cuts, reachable = _first_cuts(values, set(cells), guarded, groups, level)
+    for _ in range(ROUNDS):
+        left = seconds - (time.perf_counter() - started)
+        if left <= 0:
+            return None, f"no protected pattern proven within {seconds:g} s"
+        r_index, c_index, data, rhs = [], [], [], []
+        for k, (cell, needed, coefficients, applies) in enumerate(cuts):
+            for i, v in coefficients.items():
+                r_index.append(k)
+                c_index.append(column[i])
+                data.append(v)
+            if applies:  # only when the cell itself is suppressed: sum - needed·x_cell ≥ 0
+                r_index.append(k)
+                c_index.append(column[cell])
+                data.append(-needed)
+            rhs.append(0.0 if applies else needed)
+        constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(cuts), len(cells))),
+                                         np.array(rhs), np.inf)] if cuts else [])
+        result = milp(cost, integrality=np.ones(len(cells)), bounds=Bounds(lower, upper),
+                      constraints=constraints, options={"time_limit": left, "presolve": True})
+        if result.status == 2:
+            return None, "no pattern meets the rule"
+        if result.status != 0 or result.x is None:
+            return None, f"no protected pattern proven within {seconds:g} s"
+        chosen = {c for c, x in zip(cells, result.x) if x > 0.5}
+        found = shortfalls(values, chosen, groups, guarded, level, reachable)
+        if not found:
+            return chosen, ""
+        cuts += found
+    return None, f"not protected after {ROUNDS} rounds"

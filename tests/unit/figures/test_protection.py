@@ -1,0 +1,128 @@
+"""The protection rule in numbers (figures.protection) and what disclosure control hides as a figure
+(figures.information_loss): an attacker's interval of each hidden small count, checked by an independent
+linear programme written here, and the secondary cells chosen by the mixed-integer programme."""
+from __future__ import annotations
+
+import math
+import random
+
+import pandas as pd
+
+from thb_reporting.figures import disclosure, protection
+from thb_reporting.figures.information_loss import information_loss, loss_lines
+
+
+def _intervals(values, hidden, groups) -> dict[int, tuple[float, float]]:
+    """The attacker of tests/unit/figures/test_disclosure.py on a bare table: every sum holds, each hidden
+    count is at least 1, nothing else bounds it; the smallest and largest value of each hidden cell."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    cells = sorted(hidden)
+    column = {c: j for j, c in enumerate(cells)}
+    rows, rhs = [], []
+    for parts, totals in groups:
+        row, constant = np.zeros(len(cells)), 0.0
+        for sign, members in ((1, parts), (-1, totals)):
+            for i in members:
+                if i in column:
+                    row[column[i]] += sign
+                else:
+                    constant += sign * values[i]
+        if row.any():
+            rows.append(row), rhs.append(-constant)
+    out = {}
+    for c, j in column.items():
+        bounds = []
+        for sense in (1, -1):
+            objective = np.zeros(len(cells))
+            objective[j] = sense
+            result = linprog(objective, A_eq=np.array(rows), b_eq=np.array(rhs), bounds=(1, None), method="highs")
+            bounds.append(math.inf if result.status == 3 else sense * result.fun)
+        out[c] = tuple(bounds)
+    return out
+
+
+def _unprotected(values, hidden, groups, primary, level) -> set[int]:
+    """The primary cells whose interval does not reach `level` above and min(level, value - 1) below."""
+    return {c for c, (low, high) in _intervals(values, hidden, groups).items()
+            if c in primary and (high < values[c] + level or low > values[c] - min(level, values[c] - 1))}
+
+
+def _table(rows: list[list[int]]) -> tuple[list[int], list]:
+    """A two-way table with its margins, as cells and sums: the cells row by row, then the row totals,
+    the column totals and the grand total."""
+    n, m = len(rows), len(rows[0])
+    values = [v for r in rows for v in r] + [sum(r) for r in rows] + [sum(c) for c in zip(*rows)]
+    values.append(sum(values[n * m:n * m + n]))
+    row_total, column_total, grand = n * m, n * m + n, n * m + n + m
+    groups = [([i * m + j for j in range(m)], [row_total + i]) for i in range(n)]
+    groups += [([i * m + j for i in range(n)], [column_total + j]) for j in range(m)]
+    groups += [(list(range(row_total, row_total + n)), [grand]), (list(range(column_total, column_total + m)), [grand])]
+    return values, groups
+
+
+def test_the_rule_in_numbers_asks_more_than_not_pinned():
+    # 1 + 2 + 30 = 33: hiding the 1 and the 2 leaves each of them in [1, 2]: not pinned, so the
+    # heuristic stops there; the rule (4 above) wants the 30 hidden as well
+    values, groups = [1, 2, 30, 33], [([0, 1, 2], [3])]
+    assert disclosure.suppress(values, [0, 1], groups) == {0, 1}
+    assert _unprotected(values, {0, 1}, groups, {0, 1}, 4) == {0, 1}
+    assert protection.shortfalls(values, {0, 1}, groups, {0, 1}, 4)
+    assert not protection.shortfalls(values, {0, 1}, groups, {0, 1}, 0)  # a spoiled rule sees nothing wrong
+    hidden, fallbacks = protection.optimal(values, [0, 1], groups, [1] * 4, level=4)
+    assert (hidden, fallbacks) == ({0, 1, 2}, [])
+    assert _unprotected(values, hidden, groups, {0, 1}, 4) == set()
+
+
+def test_the_secondary_cells_cost_the_least_and_protect_each_small_count():
+    values, groups = _table([[3, 40, 25, 12], [2, 31, 1, 18], [9, 27, 14, 6]])
+    primary = set(disclosure.primary_cells(values, 4))
+    assert primary == {0, 4, 6}
+    heuristic = disclosure.suppress(values, sorted(primary), groups)
+    hidden, fallbacks = protection.optimal(values, sorted(primary), groups, [1] * len(values), level=4)
+    assert fallbacks == []
+    assert _unprotected(values, hidden, groups, primary, 4) == set()
+    assert protection.protected(values, hidden, groups, primary, 4)
+    assert _unprotected(values, heuristic, groups, primary, 4)  # what the heuristic leaves today
+    # no cheaper pattern meets the rule: every pattern with a smaller cost falls short somewhere
+    cost = sum(values[i] + 1 for i in hidden)
+    others = [i for i in range(len(values)) if i not in primary]
+    rng = random.Random(26)
+    for _ in range(200):
+        pattern = primary | {i for i in others if rng.random() < 0.3}
+        if sum(values[i] + 1 for i in pattern) < cost:
+            assert _unprotected(values, pattern, groups, primary, 4) or not protection.protected(
+                values, pattern, groups, primary, 4)
+
+
+def test_weights_steer_the_choice_and_the_order_of_the_sums_does_not():
+    values, groups = _table([[3, 40, 25, 12], [2, 31, 1, 18], [9, 27, 14, 6]])
+    primary = disclosure.primary_cells(values, 4)
+    plain, _ = protection.optimal(values, primary, groups, [1] * len(values))
+    shuffled = groups[:]
+    random.Random(3).shuffle(shuffled)
+    assert protection.optimal(values, primary, shuffled, [1] * len(values))[0] == plain
+    dear = [1] * len(values)
+    for i in plain - set(primary):
+        dear[i] = 50  # make the chosen secondary cells dear: others are chosen instead
+    steered, _ = protection.optimal(values, primary, groups, dear)
+    assert steered - set(primary) != plain - set(primary)
+    assert _unprotected(values, steered, groups, set(primary), 4) == set()
+
+
+def test_the_loss_counts_cells_persons_and_headline_cells_per_output_and_level():
+    catalogue = {"victims": {"unit": "persons"}, "prosecution_cases": {"unit": "cases"}, "share_x": {"unit": "share"}}
+    exact = pd.DataFrame({"indicator": ["victims", "victims", "victims", "prosecution_cases", "share_x"],
+                          "level": ["nation", "nation", "team", "district", "nation"],
+                          "value": [3, 41, 2, 7, 0.5]})
+    public = exact.assign(suppressed=[True, True, False, True, True])
+    cube = pd.DataFrame({"value": [2, 9]})
+    loss = {(r["output"], r["level"]): r for r in
+            information_loss(exact, public, cube, cube.assign(suppressed=[True, False]), catalogue, 4)}
+    assert {k: (r["primary"], r["secondary"], r["persons"], r["cases"], r["headline"]) for k, r in loss.items()} == {
+        ("indicators", "nation"): (1, 1, 44, 0, 2), ("indicators", "district"): (0, 1, 0, 7, 0),
+        ("indicators", "team"): (0, 0, 0, 0, 0), ("crim_thb", "nation"): (1, 0, 2, 0, 0)}
+    assert loss_lines([loss[("indicators", "nation")]]) == [
+        "indicators nation: 2 cells suppressed (1 primary, 1 secondary) holding 44 persons and 0 cases; "
+        "2 headline cells hidden"]
