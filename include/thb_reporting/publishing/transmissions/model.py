@@ -17,6 +17,7 @@ class ReleaseMark:
     release_id: int
     provisional: bool
     previous: tuple[int, TransmissionInputs] | None = None  # (release_id, its inputs), to find the revised values
+    quarters_released: tuple[str, ...] | None = None  # a year's release: its quarters that have a release (partial_year)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,28 @@ class TransmissionInputs:
     produced_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     public: object = None        # the public indicator rows as published (suppressed flags); None: public_rows computes them
     release: ReleaseMark | None = None  # None: the working figures (no release)
+
+
+def partial_year(inputs: TransmissionInputs, dataset: str, year: str) -> str | None:
+    """None where the year's figure of the dataset may be sent as the year's; otherwise the comment every value of
+    it carries, flagged provisional in the receiver's terms (Eurostat OBS_STATUS P, SDG OBS_STATUS P, GRETA's
+    `status` column). A year is the year only when every one of its quarters is in: with a release, each quarter
+    has a release (the year's release is built from them); otherwise each quarter's submissions owed by the
+    reporting calendar are all accepted (coverage.Coverage.incomplete)."""
+    from thb_reporting.figures.coverage import quarters_of
+
+    cover = inputs.coverage.get((dataset, year))
+    mark = inputs.release
+    if mark is not None and mark.quarters_released is not None:
+        missing = [q for q in quarters_of(year) if q not in mark.quarters_released]
+        why = "no release yet for"
+    else:
+        missing = list(cover.incomplete) if cover is not None else list(quarters_of(year))
+        why = "not every owed submission accepted for"
+    if not missing:
+        return None
+    summed = ", ".join(cover.quarters) if cover is not None and cover.quarters else "no quarter"
+    return f"provisional, incomplete year {year}: covers {summed}; {why} {', '.join(missing)}"
 
 
 def public_rows(inputs: TransmissionInputs):
@@ -55,6 +78,8 @@ class TransmissionFile:
     name: str          # file name, e.g. crim_thb_vict_2026.csv
     content: bytes
     metadata: dict     # the sidecar's content (see metadata())
+    report: dict | None = None  # the check against its structure (eurostat_check); a failed one blocks the file
+    withheld: bool = False      # nothing to send (every observation pending): only <name>.pending.json is written
 
 
 def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage], definitions: dict[str, str],
