@@ -55,6 +55,19 @@ def partial_year(inputs: TransmissionInputs, dataset: str, year: str) -> str | N
     return f"provisional, incomplete year {year}: covers {summed}; {why} {', '.join(missing)}"
 
 
+def flag_partial_year(observations: list[dict], inputs: TransmissionInputs, dataset: str, year: str,
+                      provisional: str) -> list[str]:
+    """Observations (dicts with OBS_STATUS and COMMENT_OBS) of a year not complete (partial_year): every one flagged
+    `provisional` (the receiver's code) with the quarters it covers first in its comment. Returns the sidecar's note."""
+    why = partial_year(inputs, dataset, year)
+    if why is None:
+        return []
+    for o in observations:
+        o["OBS_STATUS"] = provisional
+        o["COMMENT_OBS"] = f"{why}; {o['COMMENT_OBS']}" if o.get("COMMENT_OBS") else why
+    return [f"{why}: every value is flagged OBS_STATUS {provisional} (provisional) with this in COMMENT_OBS."]
+
+
 def public_rows(inputs: TransmissionInputs):
     """The public indicator rows (disclosure.public_outputs over the exact indicators, as publish runs it):
     a transmission flags every nation figure the public tables hide, or the receiver's publication would

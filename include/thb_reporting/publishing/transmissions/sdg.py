@@ -26,7 +26,7 @@ from __future__ import annotations
 from thb_reporting.figures import disclosure
 from thb_reporting.core import reference
 from thb_reporting.figures.indicators import NATION, age_group_of_band, national_victims_of_year
-from thb_reporting.publishing.transmissions.model import TransmissionFile, TransmissionInputs, metadata
+from thb_reporting.publishing.transmissions.model import TransmissionFile, TransmissionInputs, flag_partial_year, metadata
 
 STRUCTURE = ("IAEG-SDGs", "SDG", "1.14")
 DIMENSIONS = ("FREQ", "REPORTING_TYPE", "SERIES", "REF_AREA", "SEX", "AGE", "URBANISATION", "INCOME_WEALTH_QUANTILE",
@@ -250,6 +250,7 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
     observations, notes = rows(inputs, year)
     if not observations:
         return []
+    notes += flag_partial_year(observations, inputs, "victims", year, _code("OBS_STATUS", "provisional"))  # a year is the year
     if inputs.release is not None:
         notes += _mark_release(observations, inputs, year)
     structure = schema()
