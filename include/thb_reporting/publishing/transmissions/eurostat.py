@@ -35,13 +35,8 @@ from thb_reporting.figures import disclosure, indicator_catalogue
 from thb_reporting.figures.indicators import NATION, NOT_STATED, VICTIM_STATUSES, age_group_of_band, national_victims_of_year
 from thb_reporting.publishing.transmissions import eurostat_check
 
-# table → (the dimension it breaks down besides SEX, its title, whether that dimension's TOTAL is the sum of its codes)
-TABLES = {
-    "persons_legal_status": ("LEG_STAT", "Persons in the criminal justice system by legal status and sex", True),
-    "victims_citizenship": ("CITIZEN", "Registered victims by citizenship and sex", True),
-    "victims_exploitation": ("EXPL", "Registered victims by form of exploitation and sex (each person once per group)", False),
-    "victims_age": ("AGE", "Registered victims by age group and sex", True),
-}
+from thb_reporting.publishing.transmissions.eurostat_check import TABLES  # the tables, declared with their check
+
 ATTRIBUTES = ("OBS_STATUS", "CONF_STATUS", "COMMENT_OBS")
 
 
@@ -322,14 +317,14 @@ def build(inputs, year: str) -> list:
         sent, pending = withhold_pending(frame, table)
         name = f"crim_thb_{table}_{year}.csv"
         if sent.empty:
-            meta = sidecar(inputs, year, table, pending, sent)
+            meta = sidecar(inputs, year, table, pending, sent, schema(table))
             meta["pending"]["observations_withheld"] = len(frame)
             out.append(TransmissionFile(name, b"", meta, withheld=True))
             continue
         structure = schema(table)
         content = to_sdmx_csv(sent, structure)
         report = eurostat_check.check(content, structure, table, inputs.threshold)
-        meta = sidecar(inputs, year, table, pending, sent)
+        meta = sidecar(inputs, year, table, pending, sent, structure)
         if pending:
             meta["pending"]["observations_withheld"] = len(frame) - len(sent)
         out.append(TransmissionFile(name, content, meta, report=report))

@@ -15,6 +15,13 @@ blocks the file (transmissions.write_year writes the report beside where the fil
 The SDG file's check (transmissions.structure_check) is the same idea for its structure."""
 from __future__ import annotations
 
+# table → (the dimension it breaks down besides SEX, its title, whether that dimension's TOTAL is the sum of its codes)
+TABLES = {
+    "persons_legal_status": ("LEG_STAT", "Persons in the criminal justice system by legal status and sex", True),
+    "victims_citizenship": ("CITIZEN", "Registered victims by citizenship and sex", True),
+    "victims_exploitation": ("EXPL", "Registered victims by form of exploitation and sex (each person once per group)", False),
+    "victims_age": ("AGE", "Registered victims by age group and sex", True),
+}
 CHECKS = ("structure", "codes", "required", "keys", "sums", "confidentiality")
 NOT_COLLECTED = "L"
 PRIMARY = "C"
@@ -37,8 +44,6 @@ def _blank(value) -> bool:
 def check_frame(urn: str, frame, structure, table: str, threshold: int) -> dict[str, list[str]]:
     """The problems found, per check (an empty list: passed)."""
     import pandas as pd
-
-    from thb_reporting.publishing.transmissions.eurostat import TABLES
 
     found: dict[str, list[str]] = {c: [] for c in CHECKS}
     expected = f"{structure.agency}:{structure.id}({structure.version})"

@@ -19,14 +19,13 @@ def code_list_sources() -> dict[str, str]:
     return out
 
 
-def sidecar(inputs, year: str, table: str, pending: dict[str, int], sent) -> dict:
-    from thb_reporting.publishing.transmissions.eurostat import TABLES, _code, schema
+def sidecar(inputs, year: str, table: str, pending: dict[str, int], sent, structure) -> dict:
+    from thb_reporting.publishing.transmissions.eurostat_check import TABLES
     from thb_reporting.publishing.transmissions.model import metadata, partial_year
 
     dimension, title, with_total = TABLES[table]
     datasets = ["criminal_justice", "victims"] if table == "persons_legal_status" else ["victims"]
     covered = [inputs.coverage[(d, year)] for d in datasets if (d, year) in inputs.coverage]
-    structure = schema(table)
     notes = [
         f"Table '{title}': one of the separate crim_thb tables (Eurostat ESMS crim_thb 3.1), one file per table.",
         f"Structure: {structure.agency}:{structure.id}({structure.version}), the sender's own draft structure, NOT an "
@@ -59,6 +58,7 @@ def sidecar(inputs, year: str, table: str, pending: dict[str, int], sent) -> dic
         notes.append(f"Release {mark.release_id} of {year}, " + ("provisional (OBS_STATUS P)." if mark.provisional else "final.")
                      + ("" if mark.previous is None else f" COMMENT_OBS 'revised since release {mark.previous[0]}' marks "
                         "each value that differs from that release's file."))
+    flow = reference.eurostat_transmission()[("structure", "dataflow")]["eurostat_code"]
     meta = metadata(
         title=f"Trafficking in human beings, Serbia, {year}: {title} (for Eurostat crim_thb)",
         receiver="Eurostat",
@@ -75,7 +75,7 @@ def sidecar(inputs, year: str, table: str, pending: dict[str, int], sent) -> dic
             "OBS_VALUE": "number of persons, exact",
         },
         code_lists=code_list_sources() | {"STRUCTURE": f"{structure.agency}:{structure.id}({structure.version}): the "
-                                          f"sender's draft; Eurostat dataflow PENDING ({_code('structure', 'dataflow') or 'unknown'})"},
+                                          f"sender's draft; Eurostat dataflow PENDING ({flow or 'unknown'})"},
         produced_at=inputs.produced_at, file_format="SDMX-CSV 2.0 (pysdmx)", notes=notes)
     meta["sent_observations"] = len(sent)
     meta["pending"] = {"codes": pending, "why": "codes not confirmed as Eurostat's (reference/eurostat.csv, "
