@@ -87,9 +87,11 @@ def test_partial_sum_of_local_teams_is_not_the_country(config, generator):
             for a in AGE.values():
                 r = rates[(RATE_SERIES[g], s, a)]
                 assert float(r["OBS_VALUE"]) == grid[(SERIES[g], s, a)] * 100_000 / population
-                assert r["OBS_STATUS"] == "E" and "population of 2022 carried forward" in r["COMMENT_OBS"]
+                # a year of two quarters is provisional (#25: a year is the year); the comment keeps the population's note
+                assert r["OBS_STATUS"] == "P" and "population of 2022 carried forward" in r["COMMENT_OBS"]
+                assert r["COMMENT_OBS"].startswith("provisional, incomplete year 2026: covers 2026Q2, 2026Q3")
                 assert r["CONF_STATUS"] == cells(data, "NUMBER")[(SERIES[g], s, a)]["CONF_STATUS"]
-    assert set(data.loc[data["UNIT_MEASURE"] == "NUMBER", "OBS_STATUS"]) == {"A"}
+    assert set(data.loc[data["UNIT_MEASURE"] == "NUMBER", "OBS_STATUS"]) == {"P"}
     assert any("use the population of 2022" in n for n in sidecar["notes"])
     assert "CONF_STATUS" in sidecar["code_lists"] and "NOT a component" in sidecar["code_lists"]["CONF_STATUS"]
 
@@ -130,7 +132,9 @@ def test_national_unit_makes_the_country_and_the_year_has_its_population(tmp_pat
             for a in AGE.values():
                 r = rates[(RATE_SERIES[g], s, a)]
                 assert float(r["OBS_VALUE"]) == grid[(SERIES[g], s, a)] * 100_000 / 6_586_476
-                assert r["OBS_STATUS"] == "A" and not r["COMMENT_OBS"]
+                assert r["OBS_STATUS"] == "P" and r["COMMENT_OBS"] == (  # two quarters of 2024: provisional
+                    "provisional, incomplete year 2024: covers 2024Q3, 2024Q4; not every owed submission accepted for "
+                    "2024Q1, 2024Q2")
 
 
 def _inputs(tmp_path, coverage_national: bool, units: tuple[str, ...]):
