@@ -5,12 +5,15 @@ Programme for combating trafficking in human beings 2024–2029 ask of Serbia.
 Sheets: metadata; victims by form of exploitation, each person once (one form, or "multiple forms"), by
 sex and by children/adults; referral outcome by referral source (identified / presumed / not a victim);
 access to justice (compensation, free legal aid, residence permits). One row per cell: the exact count
-and `confidential` = C where the disclosure rule (thb_reporting.figures.disclosure) suppresses the cell in the
+and `confidential` (C or D) where the disclosure rule (thb_reporting.figures.disclosure) suppresses the cell in the
 public tables or, for the crossing of form, sex and age that the public tables do not have, would
 suppress it in this table (its primary and secondary suppression run over the table's own sums, with the
-published margins' suppression as given: a margin the public tables show is never chosen). Every row says its area and coverage: RS only where the
-national unit reported every quarter of the year (thb_reporting.figures.coverage), otherwise the reporting units
-and their population; a partial sum is never labelled as the country.
+published margins' suppression as given: a margin the public tables show is never chosen); C where the count is
+1 to the threshold (primary), D where it is hidden to protect another (secondary), as the SDG and Eurostat files.
+Every row says its area, RS, and its coverage: the whole country only where the national unit reported every
+quarter of the year (thb_reporting.figures.coverage), otherwise which reporting units and what population it
+sums. `status` is provisional where the release is, or the year is not complete (transmissions.model.partial_year,
+the quarters it covers in `comment`).
 """
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage]
         "format": file_format,
         "source": source,
         "coverage": [{"dataset": c.dataset, "period": c.period, "scope": c.label, "units": list(c.units),
-                      "quarters": list(c.quarters), "population": c.population,
+                      "quarters": list(c.quarters), "incomplete_quarters": list(c.incomplete), "population": c.population,
                       "description_en": c.describe("en"), "description_sr": c.describe("sr")} for c in coverage],
         "definitions": definitions,
         "code_lists": code_lists,
