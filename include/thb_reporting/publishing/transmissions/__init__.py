@@ -32,6 +32,10 @@ class TransmissionsFailed(RuntimeError):
     """Some transmission files of a year could not be built; the others were written."""
 
 
+def _json(content: dict) -> bytes:
+    return json.dumps(content, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+
+
 def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=None) -> list:
     """Write every transmission file of the year and its sidecar, each whole then renamed into place.
     One kind that cannot be built (e.g. a code added to a contract without its mapping to the receiver's
@@ -67,9 +71,23 @@ def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=Non
             if inputs.release is not None:  # every file of a release names it and its status
                 f.metadata["release"] = {"release_id": inputs.release.release_id,
                                          "status": "provisional" if inputs.release.provisional else "final"}
+            if f.withheld:  # nothing confirmed to send: what is pending, and why
+                pending = folder / f"{f.name}.pending.json"
+                write_atomically(pending, _json(f.metadata))
+                written.append(pending)
+                continue
+            if f.report is not None:
+                report = folder / f"{f.name}.validation.json"
+                write_atomically(report, _json(f.report))
+                written.append(report)
+                if f.report["status"] != "passed":  # blocked: the report says why, the file is not written
+                    log.error("transmission %s of %s blocked by its structure check: %s", f.name, year, report)
+                    (folder / f.name).unlink(missing_ok=True)
+                    failed.append(f"{kind} ({f.name}: see {report.name})")
+                    continue
             write_atomically(folder / f.name, f.content)
             sidecar = folder / f"{f.name}.metadata.json"
-            write_atomically(sidecar, json.dumps(f.metadata, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
+            write_atomically(sidecar, _json(f.metadata))
             written += [folder / f.name, sidecar]
     if failed:
         raise TransmissionsFailed(f"transmissions of {year} not written: {', '.join(failed)} (see the log above)")
