@@ -14,7 +14,7 @@ from thb_reporting.core import reference
 from thb_reporting.figures import disclosure, indicators
 from thb_reporting.figures.coverage import Coverage
 from thb_reporting.publishing import transmissions
-from thb_reporting.publishing.transmissions import eurostat, eurostat_check
+from thb_reporting.publishing.transmissions import eurostat, structure_check
 
 YEAR = "2026"
 ALL_QUARTERS = ("2026Q1", "2026Q2", "2026Q3", "2026Q4")
@@ -64,7 +64,7 @@ def _read_with_both(path, schema) -> list[dict]:
     """Every observation as pysdmx and as sdmx1 read it (each with the structure): they must agree."""
     import sdmx
 
-    _, by_pysdmx = eurostat_check.read_back(path.read_bytes())
+    by_pysdmx = structure_check.read_back(path.read_bytes(), schema)
     message = sdmx.read_sdmx(path, structure=_sdmx1_structure(schema))
     by_sdmx1 = []
     for obs in message.data[0].obs:
@@ -108,7 +108,7 @@ def test_each_table_reads_back_with_its_structure_through_both_libraries(tmp_pat
             assert r["OBS_STATUS"] in ("P", "L") and "incomplete year 2026: covers 2026Q1, 2026Q2, 2026Q3" in r["COMMENT_OBS"]
             assert national or "not the whole country" in r["COMMENT_OBS"]
         report = json.loads(files[f"crim_thb_{table}_{YEAR}.csv.validation.json"].read_text())
-        assert report["status"] == "passed" and set(report["checks"].values()) == {"passed"}
+        assert report["passed"] and all(c["passed"] for c in report["checks"]), structure_check.failures(report)
         meta = json.loads(files[f"crim_thb_{table}_{YEAR}.csv.metadata.json"].read_text())
         assert "PENDING" in meta["code_lists"]["STRUCTURE"]
     stateless = [r for r in _read_with_both(files[f"crim_thb_victims_citizenship_{YEAR}.csv"],
@@ -160,27 +160,49 @@ def _spoil(content: bytes, old: str, new: str) -> bytes:
     return text.replace(old, new, 1).encode()
 
 
+def _with_value(content: bytes, key: dict[str, str], value: str, **columns: str) -> bytes:
+    """The file with the observation at `key` (CITIZEN, SEX) given `value` (and `columns`' values)."""
+    lines = content.decode().splitlines()
+    header = lines[0].split(",")
+    out = [lines[0]]
+    for line in lines[1:]:
+        row = line.split(",")
+        if all(row[header.index(d)] == code for d, code in key.items()):
+            for column, text in {"OBS_VALUE": value, **columns}.items():
+                row[header.index(column)] = text
+        out.append(",".join(row))
+    assert out != lines
+    return ("\n".join(out) + "\n").encode()
+
+
 def test_the_structure_check_fails_on_each_spoiled_rule():
+    """structure_check with eurostat.rules: each spoiled rule fails its own check, and only it."""
     (f,) = [f for f in eurostat.build(_inputs(), YEAR) if f.name.startswith("crim_thb_victims_citizenship")]
-    structure = eurostat.schema("victims_citizenship")
-    assert eurostat_check.check(f.content, structure, "victims_citizenship", 4)["status"] == "passed"
+    structure, rules = eurostat.schema("victims_citizenship"), eurostat.rules("victims_citizenship", 4)
+    assert structure_check.check(f.content, structure, rules)["passed"]
     lines = f.content.decode().splitlines()
     small = next(line for line in lines if ",C," in line)
-    spoiled = {
-        "confidentiality": _spoil(f.content, small, small.replace(",C,", ",F,")),
-        "codes": _spoil(f.content, ",NAT,", ",NAT_X,"),
-        "keys": (f.content.decode() + lines[1] + "\n").encode(),
-        "structure": _spoil(f.content, "RS_THB:CRIM_THB_VICTIMS_CITIZENSHIP(0.1)", "ESTAT:CRIM_THB(1.0)"),
-        "required": _spoil(f.content, small, small.replace(",A,", ",,")),
-    }
-    for rule, content in spoiled.items():
-        report = eurostat_check.check(content, structure, "victims_citizenship", 4)
-        assert report["status"] == "failed" and report["checks"][rule] != "passed", (rule, report)
+    free = next(line for line in lines if ",A,F," in line)  # OBS_STATUS A, CONF_STATUS F
     total = next(line for line in lines if ",TOTAL,T," in line)
     value = total.split(",")[9]
-    report = eurostat_check.check(_spoil(f.content, total, total.replace(f",{value},", f",{int(value) + 1},")),
-                                  structure, "victims_citizenship", 4)
-    assert report["checks"]["sums"] != "passed"
+    spoiled = {
+        "confidentiality": [_spoil(f.content, small, small.replace(",C,", ",F,")),  # a count of 1 to 4 in the clear
+                            _spoil(f.content, small, small.replace(",C,", ",D,")),  # protected, but not flagged primary
+                            _spoil(f.content, free, free.replace(",A,F,", ",A,C,"))],   # primary on a count over 4
+        "codes": [_spoil(f.content, ",NAT,", ",NAT_X,")],
+        "unique keys": [(f.content.decode() + lines[1] + "\n").encode()],
+        "structure": [_spoil(f.content, "RS_THB:CRIM_THB_VICTIMS_CITIZENSHIP(0.1)", "ESTAT:CRIM_THB(1.0)")],
+        "required": [_spoil(f.content, small, small.replace(",A,", ",,")),
+                     _with_value(f.content, {"CITIZEN": "STLS", "SEX": "T"}, "0", CONF_STATUS="F")],  # a value where OBS_STATUS L
+        "totals": [_spoil(f.content, total, total.replace(f",{value},", f",{int(value) + 1},")),
+                   # NAT one more for women and in all: SEX still adds up, CITIZEN's TOTAL (STLS, L, counted
+                   # elsewhere) does not
+                   _with_value(_with_value(f.content, {"CITIZEN": "NAT", "SEX": "F"}, "13"), {"CITIZEN": "NAT", "SEX": "T"}, "15")],
+    }
+    for rule, contents in spoiled.items():
+        for content in contents:
+            report = structure_check.check(content, structure, rules)
+            assert [c["check"] for c in report["checks"] if not c["passed"]] == [rule], (rule, structure_check.failures(report))
 
 
 def test_a_file_that_fails_its_check_is_blocked_and_says_why(tmp_path, monkeypatch):
@@ -191,7 +213,8 @@ def test_a_file_that_fails_its_check_is_blocked_and_says_why(tmp_path, monkeypat
         transmissions.write_year(str(tmp_path), YEAR, _inputs(), folder=tmp_path)
     assert not (tmp_path / f"crim_thb_victims_citizenship_{YEAR}.csv").exists()
     report = json.loads((tmp_path / f"crim_thb_victims_citizenship_{YEAR}.csv.validation.json").read_text())
-    assert report["status"] == "failed" and "without CONF_STATUS C" in report["checks"]["confidentiality"][0]
+    assert not report["passed"] and [c["check"] for c in report["checks"] if not c["passed"]] == ["confidentiality"]
+    assert "in the clear" in next(c for c in report["checks"] if c["check"] == "confidentiality")["problems"][0]
 
 
 def test_the_reference_data_has_no_made_up_area_and_no_estat_dataflow():

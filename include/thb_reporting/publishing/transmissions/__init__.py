@@ -56,18 +56,6 @@ def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=Non
             failed.append(kind)
             continue
         for f in files:
-            if f.validation is not None:  # beside the file, passed or not: it says why a file was kept back
-                report = folder / f"{f.name}.validation.json"
-                write_atomically(report, json.dumps(f.validation, ensure_ascii=False, indent=2).encode("utf-8"))
-                written.append(report)
-                if not f.validation["passed"]:
-                    from thb_reporting.publishing.transmissions.structure_check import failures
-
-                    for stale in (folder / f.name, folder / f"{f.name}.metadata.json"):  # an earlier run's file is not sent instead
-                        stale.unlink(missing_ok=True)
-                    failed.append(f"{f.name} (failed its structure check, {report.name}: {failures(f.validation)})")
-                    log.error("transmission %s", failed[-1])
-                    continue
             if inputs.release is not None:  # every file of a release names it and its status
                 f.metadata["release"] = {"release_id": inputs.release.release_id,
                                          "status": "provisional" if inputs.release.provisional else "final"}
@@ -76,14 +64,17 @@ def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=Non
                 write_atomically(pending, _json(f.metadata))
                 written.append(pending)
                 continue
-            if f.report is not None:
+            if f.validation is not None:  # beside the file, passed or not: it says why a file was kept back
                 report = folder / f"{f.name}.validation.json"
-                write_atomically(report, _json(f.report))
+                write_atomically(report, _json(f.validation))
                 written.append(report)
-                if f.report["status"] != "passed":  # blocked: the report says why, the file is not written
-                    log.error("transmission %s of %s blocked by its structure check: %s", f.name, year, report)
-                    (folder / f.name).unlink(missing_ok=True)
-                    failed.append(f"{kind} ({f.name}: see {report.name})")
+                if not f.validation["passed"]:
+                    from thb_reporting.publishing.transmissions.structure_check import failures
+
+                    for stale in (folder / f.name, folder / f"{f.name}.metadata.json"):  # an earlier run's file is not sent instead
+                        stale.unlink(missing_ok=True)
+                    failed.append(f"{f.name} (failed its structure check, {report.name}: {failures(f.validation)})")
+                    log.error("transmission %s", failed[-1])
                     continue
             write_atomically(folder / f.name, f.content)
             sidecar = folder / f"{f.name}.metadata.json"

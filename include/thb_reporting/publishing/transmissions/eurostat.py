@@ -26,17 +26,23 @@ every sum of the year's tables together, and every cell whose figure the public 
 same C / D / F as the SDG file. OBS_STATUS is one code: L (data exist but were not collected: stateless
 persons) > P (provisional: a provisional release, or a year not complete, transmissions.model.partial_year) >
 D (definition differs: a partial sum, or final convictions only) > A; COMMENT_OBS says every reason.
-Every file is checked against its structure before it leaves (eurostat_check). Pure but for building bytes.
+Every file is checked against its structure before it leaves (structure_check, with rules()). Pure but for
+building bytes.
 """
 from __future__ import annotations
 
 from thb_reporting.core import reference
 from thb_reporting.figures import disclosure, indicator_catalogue
 from thb_reporting.figures.indicators import NATION, NOT_STATED, VICTIM_STATUSES, age_group_of_band, national_victims_of_year
-from thb_reporting.publishing.transmissions import eurostat_check
+from thb_reporting.publishing.transmissions import structure_check
 
-from thb_reporting.publishing.transmissions.eurostat_check import TABLES  # the tables, declared with their check
-
+# table → (the dimension it breaks down besides SEX, its title, whether that dimension's TOTAL is the sum of its codes)
+TABLES = {
+    "persons_legal_status": ("LEG_STAT", "Persons in the criminal justice system by legal status and sex", True),
+    "victims_citizenship": ("CITIZEN", "Registered victims by citizenship and sex", True),
+    "victims_exploitation": ("EXPL", "Registered victims by form of exploitation and sex (each person once per group)", False),
+    "victims_age": ("AGE", "Registered victims by age group and sex", True),
+}
 ATTRIBUTES = ("OBS_STATUS", "CONF_STATUS", "COMMENT_OBS")
 
 
@@ -301,6 +307,31 @@ def schema(table: str):
                                            component("COMMENT_OBS", Role.ATTRIBUTE, required=False)]))
 
 
+def rules(table: str, threshold: int) -> structure_check.Rules:
+    """What the structure check holds a table's file to: OBS_VALUE absent exactly where OBS_STATUS is L (not
+    collected: those persons count under another code, so a total adds up without them); CONF_STATUS C exactly on
+    the counts from 1 to the threshold, C or D protecting them, a flag on every value; the totals along SEX, and
+    along the table's dimension where its TOTAL is the sum of its codes (TABLES; legal status: the registered
+    victims are identified + presumed, the justice stages are not parts of them)."""
+    codes, dimension = _codes(), TABLES[table][0]
+    not_collected = frozenset({_code("obs_status", "not_collected")})
+    conf = {c: _code("conf_status", c) for c in ("primary", "secondary")}
+    ok = confirmed()
+
+    def total(component: str, parts=None) -> structure_check.Total:
+        whole = codes[component.lower()]["total"]
+        return structure_check.Total(component, whole, tuple(sorted(parts or {c for d, c in ok if d == component and c != whole})))
+
+    totals = [total("SEX")]
+    if TABLES[table][2]:
+        totals.append(total(dimension, {codes["leg_stat"][s] for s in VICTIM_STATUSES} if dimension == "LEG_STAT" else None))
+    return structure_check.Rules(threshold=threshold, absent_when={"OBS_STATUS": not_collected},
+                                 counted_elsewhere={"OBS_STATUS": not_collected},
+                                 protected_by={"CONF_STATUS": frozenset(conf.values())},
+                                 primary=("CONF_STATUS", conf["primary"]),
+                                 totals=tuple(t for t in totals if t.parts))  # parts all pending: the total alone is sent
+
+
 def to_sdmx_csv(frame, structure) -> bytes:
     from pysdmx.io.csv.sdmx20.writer import write
     from pysdmx.io.pd import PandasDataset
@@ -317,15 +348,16 @@ def build(inputs, year: str) -> list:
         sent, pending = withhold_pending(frame, table)
         name = f"crim_thb_{table}_{year}.csv"
         if sent.empty:
-            meta = sidecar(inputs, year, table, pending, sent, schema(table))
+            meta = sidecar(inputs, year, table, TABLES[table], pending, sent, schema(table))
             meta["pending"]["observations_withheld"] = len(frame)
             out.append(TransmissionFile(name, b"", meta, withheld=True))
             continue
         structure = schema(table)
         content = to_sdmx_csv(sent, structure)
-        report = eurostat_check.check(content, structure, table, inputs.threshold)
-        meta = sidecar(inputs, year, table, pending, sent, structure)
+        report = structure_check.check(content, structure, rules(table, inputs.threshold), name)
+        meta = sidecar(inputs, year, table, TABLES[table], pending, sent, structure)
         if pending:
             meta["pending"]["observations_withheld"] = len(frame) - len(sent)
-        out.append(TransmissionFile(name, content, meta, report=report))
+        meta["notes"].append(f"Structure check: {'passed' if report['passed'] else 'FAILED'} ({name}.validation.json).")
+        out.append(TransmissionFile(name, content, meta, validation=report))
     return out

@@ -19,11 +19,12 @@ def code_list_sources() -> dict[str, str]:
     return out
 
 
-def sidecar(inputs, year: str, table: str, pending: dict[str, int], sent, structure) -> dict:
-    from thb_reporting.publishing.transmissions.eurostat_check import TABLES
+def sidecar(inputs, year: str, table: str, declared: tuple[str, str, bool], pending: dict[str, int], sent,
+            structure) -> dict:
+    """declared: the table's (dimension, title, whether its TOTAL is the sum of its codes), eurostat.TABLES."""
     from thb_reporting.publishing.transmissions.model import metadata, partial_year
 
-    dimension, title, with_total = TABLES[table]
+    dimension, title, _ = declared
     datasets = ["criminal_justice", "victims"] if table == "persons_legal_status" else ["victims"]
     covered = [inputs.coverage[(d, year)] for d in datasets if (d, year) in inputs.coverage]
     notes = [

@@ -96,7 +96,6 @@ class TransmissionFile:
     metadata: dict     # the sidecar's content (see metadata())
     validation: dict | None = None  # the structure check's report (structure_check.check); a failed one keeps the file back
     withheld: bool = False      # nothing to send (every observation pending): only <name>.pending.json is written
-    report: dict | None = None  # the Eurostat check's report (eurostat_check); a failed one blocks the file
 
 
 def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage], definitions: dict[str, str],
