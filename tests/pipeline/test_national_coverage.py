@@ -105,29 +105,37 @@ def _assert_transmissions_name_the_country_only_when_covered(root: Path, expecte
     from openpyxl import load_workbook
     from pysdmx.io import get_datasets
 
-    files = [p for p in sorted((root / "transmissions").glob("*/*"))
-             if not p.name.endswith((".metadata.json", ".validation.json"))]
-    assert {p.name.rsplit("_", 1)[0] for p in files} == set(COUNTRY)
+    files = [p for p in sorted((root / "transmissions").glob("*/*")) if p.suffix in (".csv", ".xlsx")]  # not sidecars, reports
+    kind_of = {p: "crim_thb" if p.name.startswith("crim_thb_") else p.name.rsplit("_", 1)[0] for p in files}
+    assert set(kind_of.values()) == set(COUNTRY)
     for path in files:
-        year, kind = path.parent.name, path.name.rsplit("_", 1)[0]
+        year, kind = path.parent.name, kind_of[path]
         column, country = COUNTRY[kind]
         sidecar = json.loads(path.with_name(path.name + ".metadata.json").read_text(encoding="utf-8"))
         for c in sidecar["coverage"]:
             assert (c["scope"] == "nation") == expected[(c["dataset"], c["period"])][0], (path.name, c)
-        if kind == "greta":
+        if kind == "greta":  # RS on every row, the coverage column says whether it is the country (#25)
             areas = set()
             for sheet in load_workbook(io.BytesIO(path.read_bytes()), read_only=True).worksheets[1:]:  # [0]: metadata
                 header, *rows = list(sheet.iter_rows(values_only=True))
-                areas |= {("victims", dict(zip(header, r))["area"]) for r in rows}
+                cells = [dict(zip(header, r)) for r in rows]
+                assert {c["area"] for c in cells} == {country}
+                areas |= {("victims", "partial" if "not the whole country" in c["coverage"] else country) for c in cells}
         else:
             frame = get_datasets(str(path))[0].data
-            if kind == "crim_thb":  # victims and criminal justice rows each say their own dataset's coverage
+            if kind == "crim_thb":  # GEO=RS always; a partial sum says so in COMMENT_OBS (and OBS_STATUS D or P)
+                assert set(frame["GEO"]) == {country}
                 justice = {"PER_SUSP", "PER_PRSC", "PER_CNV"}
-                areas = {("criminal_justice" if leg in justice else "victims", geo)
-                         for leg, geo in zip(frame["LEG_STAT"], frame["GEO"])}
-            else:  # SDG: the country's code always; a sum of teams is flagged D (definition differs) on each value
-                areas = {("victims", str(a) if s != "D" else f"{a} flagged D") for a, s in
-                         zip(frame[column], frame["OBS_STATUS"]) if s != "Q"}  # Q: withheld, no value to flag
+                legal = frame["LEG_STAT"] if "LEG_STAT" in frame else [""] * len(frame)
+                areas = {("criminal_justice" if leg in justice else "victims",
+                          "partial" if "not the whole country" in str(comment) else country)
+                         for leg, comment in zip(legal, frame["COMMENT_OBS"])}
+            else:  # SDG: 688 always; a sum of teams flagged D (P where the year is provisional) and said in COMMENT_OBS
+                assert set(frame[column].astype(str)) == {country}
+                areas = {("victims", "partial" if "not the whole country" in str(comment) else country)
+                         for comment in frame["COMMENT_OBS"]}
+                for comment, status in zip(frame["COMMENT_OBS"], frame["OBS_STATUS"]):  # Q: withheld, stays Q
+                    assert status in ({"D", "P", "Q"} if "not the whole country" in str(comment) else {"A", "P", "Q"})
         assert areas, path
         for dataset, area in areas:
             assert (area == country) == expected[(dataset, year)][0], (path.name, dataset, area)
@@ -175,7 +183,9 @@ def test_the_centre_makes_the_nations_victims_figures_and_nothing_else(config, g
     summary = (Path(config.data_root.removeprefix("file://")) / "exports" / "2026" / "national_summary_2026Q3.html").read_text()
     assert _coverage_cells(summary) == {("victims", "2026Q3"): "nation", ("victims", "2026"): "units",
                                         ("criminal_justice", "2026Q3"): "units", ("criminal_justice", "2026"): "units"}
-    assert "cela Republika Srbija (nacionalna jedinica)<br><i>the whole country (national unit)</i>" in summary
+    # the Centre covers the country; the other quarters of 2026 are not in, and the coverage says so (#25)
+    assert re.search(r"cela Republika Srbija \(nacionalna jedinica\)[^<]*<br><i>the whole country \(national unit\)", summary)
+    assert "nepotpun period 2026" in summary and "incomplete period 2026: sums 2026Q2, 2026Q3" in summary
     assert "zbir 4 jedinica izveštavanja" in summary and "not the whole country" in summary
     import datetime as dt
 

@@ -190,12 +190,11 @@ def test_a_year_combines_the_latest_releases_of_its_quarters(config, generator):
     releases.decide(config, year["release_id"], True, "coordinator", "the year so far")
     written = release_files.write_release_files(config, year["release_id"])
     names = {p.name for p in written}
-    assert {"crim_thb_2026.csv", "sdg_16_2_2_2026.csv", "release.json"} <= names
-    eurostat = next(p for p in written if p.parent.name == "transmissions" and p.name == "crim_thb_2026.csv")
+    assert {"crim_thb_victims_citizenship_2026.csv", "sdg_16_2_2_2026.csv", "release.json"} <= names
+    eurostat = next(p for p in written if p.parent.name == "transmissions" and p.name == "crim_thb_victims_citizenship_2026.csv")
     rows = list(csv.DictReader(io.StringIO(eurostat.read_text(encoding="utf-8"))))
     valued = [r for r in rows if r["OBS_VALUE"] != ""]
-    assert valued and {r["OBS_STATUS"] for r in valued} <= {"p", "d"}  # provisional (d: a definition note wins)
-    assert any(r["OBS_STATUS"] == "p" for r in valued)
+    assert valued and {r["OBS_STATUS"] for r in valued} == {"P"}  # provisional (SDMX CL_OBS_STATUS; P outranks D)
 
 
 def test_a_revised_year_is_marked_revised_in_the_eurostat_file(config, generator):
@@ -213,26 +212,25 @@ def test_a_revised_year_is_marked_revised_in_the_eurostat_file(config, generator
     assert y2["previous_release_id"] == y1 and y2["revisions"]
     releases.decide(config, y2["release_id"], True, "c", "y2")
     written = release_files.write_release_files(config, y2["release_id"])
-    eurostat = next(p for p in written if p.parent.name == "transmissions" and p.name == "crim_thb_2026.csv")
+    eurostat = next(p for p in written if p.parent.name == "transmissions" and p.name == "crim_thb_victims_citizenship_2026.csv")
     rows = list(csv.DictReader(io.StringIO(eurostat.read_text(encoding="utf-8"))))
     revised = [r for r in rows if f"revised since release {y1}" in r["COMMENT_OBS"]]
-    total = next(r for r in rows if (r["LEG_STAT"], r["SEX"], r["AGE"], r["CITIZEN"], r["EXPL"])
-                 == ("TOTAL", "T", "TOTAL", "TOTAL", "TOTAL"))  # every victim: nis sent 30 more
+    total = next(r for r in rows if (r["CITIZEN"], r["SEX"]) == ("TOTAL", "T"))  # every victim: nis sent 30 more
     assert total in revised
     assert len(revised) < len(rows)  # only what changed
-    sidecar = json.loads((eurostat.parent / "crim_thb_2026.csv.metadata.json").read_text())
+    sidecar = json.loads((eurostat.parent / "crim_thb_victims_citizenship_2026.csv.metadata.json").read_text())
     assert any(f"Release {y2['release_id']}" in n and "provisional" in n for n in sidecar["notes"])
     sdg = list(csv.DictReader(io.StringIO((eurostat.parent / "sdg_16_2_2_2026.csv").read_text(encoding="utf-8"))))
     counts = [r for r in sdg if r["UNIT_MEASURE"] == "NUMBER"]
-    # SDMX CL_OBS_STATUS: P provisional value; D (a sum of teams, not the whole country) keeps its flag and says
-    # it in COMMENT_OBS; Q withheld (confidential)
+    # SDMX CL_OBS_STATUS: P provisional value, outranking D (a sum of teams, not the whole country: still said in
+    # COMMENT_OBS); Q withheld (confidential), whatever else
     valued = [r for r in counts if r["OBS_VALUE"]]
-    assert valued and {r["OBS_STATUS"] for r in valued} <= {"P", "D"}
-    assert all("provisional" in r["COMMENT_OBS"] for r in valued if r["OBS_STATUS"] == "D")
+    assert valued and {r["OBS_STATUS"] for r in valued} == {"P"}
+    assert all("not the whole country" in r["COMMENT_OBS"] for r in counts)
     assert {r["OBS_STATUS"] for r in counts if not r["OBS_VALUE"]} <= {"Q"}
     total = next(r for r in counts if (r["SERIES"], r["SEX"], r["AGE"]) == ("VC_HTF_DETV", "_T", "_T"))
     assert f"revised since release {y1}" in total["COMMENT_OBS"]  # nis sent 30 more
-    for name in ("crim_thb_2026.csv", "sdg_16_2_2_2026.csv", "greta_2026.xlsx"):  # every receiver's file names it
+    for name in ("crim_thb_victims_citizenship_2026.csv", "sdg_16_2_2_2026.csv", "greta_2026.xlsx"):  # every receiver's file names it
         meta = json.loads((eurostat.parent / f"{name}.metadata.json").read_text())
         assert meta["release"] == {"release_id": y2["release_id"], "status": "provisional"}, name
     research = json.loads((eurostat.parent.parent / "research" / "victims_ctdc_2026.csv.metadata.json").read_text())

@@ -1,294 +1,224 @@
-"""The Eurostat crim_thb transmission: written by the pipeline's publish, read back with pysdmx, every cell
-exact against the generator's truth, CONF_STATUS as the disclosure rule says (and an attacker with every
-free value and every sum recovers no confidential one), 0 apart from unknown, and GEO=RS only where a
-national unit covers the year."""
+"""The Eurostat crim_thb transmission, read back as a receiver would: each table's file through pysdmx and sdmx1
+with its structure; no value of 1 to the threshold without CONF_STATUS C, one observation per key, every code in
+its list and confirmed as Eurostat's (pending ones kept out and listed), GEO=RS with a flag and a comment for a
+partial sum, a year not complete flagged provisional, and the structure check blocking a spoiled file."""
 from __future__ import annotations
 
-import csv
+import datetime as dt
 import json
-import math
-from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from oracle import Truth
-from test_pipeline import run_cycle
-from thb_reporting.figures import disclosure
 from thb_reporting.core import reference
-from thb_reporting.core.config import PipelineConfig
-from thb_reporting.tools.generator import SubmissionGenerator
-from thb_reporting.store.storage import storage_path
-from thb_reporting.publishing.transmissions import eurostat
+from thb_reporting.figures import disclosure, indicators
+from thb_reporting.figures.coverage import Coverage
+from thb_reporting.publishing import transmissions
+from thb_reporting.publishing.transmissions import eurostat, structure_check
 
 YEAR = "2026"
-QUARTERS = ["2026Q2", "2026Q3"]
-CENTRE = "czztlj"
-CUBE = ("LEG_STAT", "SEX", "AGE", "CITIZEN", "EXPL")
+ALL_QUARTERS = ("2026Q1", "2026Q2", "2026Q3", "2026Q4")
+BASE = {"team_code": "subotica", "quarter": "2026Q3", "status": "identified_victim", "sex": "female", "age_band": "18_24",
+        "exploitation": "sexual", "citizenship": "RS", "migration_status": "none", "services": None,
+        "reintegration_programme": "no", "cptv_ref_token": None, "referral_date": "2026-07-01", "referral_source": "police"}
+PEOPLE = ([{}] * 12 + [{"sex": "male", "exploitation": "labour", "citizenship": "AL"}] * 7
+          + [{"sex": "male", "age_band": "14_17", "exploitation": "sexual;begging", "status": "possible_victim"}] * 2
+          + [{"citizenship": "DE", "exploitation": None}] * 3)
 
 
-def _registry(tmp_path) -> Path:
-    """Three local teams and the Centre (national scope, victims only), as the registry may carry them."""
-    path = tmp_path / "teams.csv"
-    rows = list(csv.DictReader(open(reference.PACKAGE_TEAMS, encoding="utf-8")))[:3]
-    rows = [{**r, "scope": "", "datasets": "", "population": ""} for r in rows]
-    # the per-unit exports (SDG 16.2.2) need a population for every reporting unit: the Centre's is the nation's
-    rows.append({**rows[0], "municipality_code": CENTRE, "name_lat": "CZŽTLJ", "name_cyr": "ЦЗЖТЉ", "district_code": "",
-                 "scope": "national", "datasets": "victims", "population": str(reference.population()["RS"])})
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
+def _victims():
+    return pd.DataFrame([{**BASE, **p, "source_row": i + 2} for i, p in enumerate(PEOPLE)])
 
 
-def _written(config, year: str = YEAR) -> tuple[dict[tuple, dict], dict]:
-    """The file publish wrote, read back with pysdmx: cube key → its row; and its sidecar."""
-    from pysdmx.io import get_datasets
-
-    folder = storage_path(config.data_root) / "transmissions" / year
-    path = Path(str(folder / f"crim_thb_{year}.csv").removeprefix("file://"))
-    datasets = get_datasets(path)
-    assert len(datasets) == 1 and datasets[0].short_urn == "Dataflow=ESTAT:CRIM_THB(1.0)"
-    frame = datasets[0].data
-    assert list(frame.columns) == list(eurostat.COLUMNS)
-    cells = {}
-    for row in frame.to_dict("records"):
-        key = tuple(row[d] for d in CUBE)
-        assert key not in cells, f"{key} twice"
-        assert (row["FREQ"], row["UNIT"], row["TIME_PERIOD"]) == ("A", "NR", year)
-        cells[key] = row
-    return cells, json.loads(Path(str(path) + ".metadata.json").read_text(encoding="utf-8"))
+def _justice(female: int = 4, male: int = 5):
+    rows = [{"team_code": "subotica", "quarter": "2026Q3", "article": "388", "stage": stage,
+             "persons_female": f, "persons_male": m, "cases": 1, "source_row": 2}
+            for stage, f, m in (("criminal_complaint", 6, 9), ("indictment", 5, 7), ("final_conviction", female, male))]
+    return pd.DataFrame(rows)
 
 
-def _sums(truth: dict[tuple, int | None]) -> list[tuple[list, tuple]]:
-    """Every sum of the cube that holds in the truth: along each dimension, the cells that differ from a
-    TOTAL cell only there add up to it (legal statuses of criminal justice are not parts of a total)."""
-    sums = []
-    for key, value in truth.items():
-        if value is None:
-            continue
-        for d, code in enumerate(key):
-            if code not in ("TOTAL", "T"):
-                continue
-            parts = [k for k in truth if truth[k] is not None and k[d] != code
-                     and all(k[i] == key[i] for i in range(len(key)) if i != d)]
-            if d == 0 and any(k[0].startswith("PER_") for k in parts):
-                continue
-            if parts and sum(truth[k] for k in parts) == value:
-                sums.append((parts, key))
-    return sums
+def _inputs(*, national=True, incomplete=(), threshold=4, justice=None):
+    teams = reference.teams()
+    units = ("czztlj", "subotica") if national else ("subotica",)
+    population = teams.population["RS"] if national else teams.population["subotica"]
+    covered = ALL_QUARTERS[:4 - len(incomplete)] if incomplete else ALL_QUARTERS
+    coverage = {(d, YEAR): Coverage(d, YEAR, national and d == "victims", units, covered, population,
+                                    teams.population["RS"], tuple(incomplete)) for d in ("victims", "criminal_justice")}
+    facts = {"victims": _victims(), "criminal_justice": _justice() if justice is None else justice}
+    exact = indicators.national_indicators(facts, {c: t.district_code for c, t in teams.items()})
+    return transmissions.TransmissionInputs(facts, exact, coverage, teams, threshold,
+                                            dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
 
 
-def _hidden_in_public(config, year: str = YEAR) -> set[tuple]:
-    """The cube cells of the nation's figures that national.public_indicators shows suppressed."""
-    from sqlalchemy import select
+def _sdmx1_structure(schema):
+    """The file's structure for sdmx1, component by component from the pysdmx Schema it was written with."""
+    from sdmx.model import v30
 
-    from thb_reporting.store.warehouse import reporting_engine, table
-
-    codes = reference.eurostat_codes()
-    age = {"child": "Y_LT18", "adult": "Y_GE18", "unknown": "UNK"}
-    t = table("public_indicators")
-    with reporting_engine(config.reporting_db_url).connect() as conn:
-        rows = conn.execute(select(t.c.indicator, t.c.breakdown, t.c.category).where(
-            t.c.suppressed, t.c.level == "nation", t.c.period == year)).all()
-    out = set()
-    for indicator, breakdown, category in rows:
-        if indicator == "persons_by_status" and category in ("possible_victim", "identified_victim"):
-            out.add((codes[("leg_stat", category)], "T", "TOTAL", "TOTAL", "TOTAL"))
-        elif indicator == "victims" and breakdown == "total":
-            out.add(("TOTAL", "T", "TOTAL", "TOTAL", "TOTAL"))
-        elif indicator == "victims" and breakdown == "sex":
-            out.add(("TOTAL", codes[("sex", category)], "TOTAL", "TOTAL", "TOTAL"))
-        elif indicator == "victims" and breakdown == "age_group":
-            out.add(("TOTAL", "T", age[category], "TOTAL", "TOTAL"))
-        elif indicator == "victims" and (breakdown, category) == ("citizenship", "serbian"):
-            out.add(("TOTAL", "T", "TOTAL", "NAT", "TOTAL"))
-    return out
+    dsd = v30.DataStructureDefinition(id=schema.id)
+    for c in schema.components:
+        {"DIMENSION": dsd.dimensions, "MEASURE": dsd.measures, "ATTRIBUTE": dsd.attributes}[c.role.name].getdefault(c.id)
+    return dsd
 
 
-def _pinned(cells: dict[tuple, dict], sums) -> set:
-    """The confidential cells an attacker pins to one value, knowing every free value, that every count is
-    at least 1 where it is hidden (zeros are free) and every sum: linear-programming bounds."""
-    import numpy as np
-    from scipy.optimize import linprog
+def _read_with_both(path, schema) -> list[dict]:
+    """Every observation as pysdmx and as sdmx1 read it (each with the structure): they must agree."""
+    import sdmx
 
-    hidden = sorted(k for k, r in cells.items() if r["CONF_STATUS"] == "C")
-    column = {k: i for i, k in enumerate(hidden)}
-    rows, rhs = [], []
-    for parts, total in sums:
-        coefficients, constant = np.zeros(len(hidden)), 0.0
-        for sign, keys in ((1, parts), (-1, [total])):
-            for k in keys:
-                if k in column:
-                    coefficients[column[k]] += sign
-                else:
-                    constant += sign * int(cells[k]["OBS_VALUE"])
-        if coefficients.any():
-            rows.append(coefficients)
-            rhs.append(-constant)
-    pinned = set()
-    for k, j in column.items():
-        bounds = []
-        for sense in (-1, 1):
-            objective = np.zeros(len(hidden))
-            objective[j] = sense
-            result = linprog(objective, A_eq=np.array(rows) if rows else None, b_eq=np.array(rhs) if rows else None,
-                             bounds=(1, None), method="highs")
-            assert result.status in (0, 3), result.message
-            if result.status == 3:
-                break
-            bounds.append(sense * result.fun)
-        if len(bounds) == 2 and math.floor(bounds[0] + 1e-6) == math.ceil(bounds[1] - 1e-6):
-            pinned.add(k)
-    return pinned
+    by_pysdmx = structure_check.read_back(path.read_bytes(), schema)
+    message = sdmx.read_sdmx(path, structure=_sdmx1_structure(schema))
+    by_sdmx1 = []
+    for obs in message.data[0].obs:
+        row = {k: str(v.value) for k, v in obs.dimension.values.items()}
+        row |= {k: str(v.value) for k, v in obs.attached_attribute.items()}
+        row["OBS_VALUE"] = str(obs.value) if obs.value not in (None, "") else ""
+        by_sdmx1.append(row)
+    pys = [{k: ("" if pd.isna(v) else str(v)) for k, v in r.items()} for r in by_pysdmx.to_dict("records")]
+    key = [c.id for c in schema.components if c.role.name == "DIMENSION"]
+    assert sorted(tuple(r[k] for k in key) for r in pys) == sorted(tuple(r[k] for k in key) for r in by_sdmx1)
+    assert {tuple(r[k] for k in (*key, "CONF_STATUS", "OBS_VALUE")) for r in pys} == {
+        tuple(r.get(k, "") for k in (*key, "CONF_STATUS", "OBS_VALUE")) for r in by_sdmx1}  # sdmx1 keeps the flag
+    return pys
 
 
-@pytest.fixture
-def national_config(tmp_path, reporting_db_url):
-    from fixtures import TEST_KEY
-
-    return PipelineConfig.local(tmp_path / "data", TEST_KEY, reporting_db_url=reporting_db_url,
-                                teams_registry=str(_registry(tmp_path)))
+def _written(tmp_path, inputs):
+    transmissions.write_year(str(tmp_path), YEAR, inputs, folder=tmp_path)
+    return {p.name: p for p in tmp_path.iterdir()}
 
 
-@pytest.mark.parametrize("centre_quarters", [QUARTERS, QUARTERS[:1]], ids=["centre_every_quarter", "centre_missing_one"])
-def test_every_cell_exact_flagged_by_the_rule_and_labelled_by_its_coverage(national_config, centre_quarters):
-    config = national_config
-    teams = config.teams
-    local = [t for t in teams if t != CENTRE]
-    generator = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=11, shared_persons=3, teams=teams)
-    generator.scenario(local, QUARTERS, datasets=("victims", "criminal_justice"))
-    generator.scenario([CENTRE], centre_quarters)
-    truth = Truth(generator.files).eurostat_transmission(YEAR)
-    run_cycle(config)
-
-    cells, sidecar = _written(config)
-    # every cell, exact; 0 an observed zero; only what cannot be known is empty, and flagged m
-    assert set(cells) == set(truth)
-    for key, expected in truth.items():
-        row = cells[key]
-        if expected is None:
-            assert (row["OBS_VALUE"], row["OBS_STATUS"], row["CONF_STATUS"]) == ("", "m", ""), key
-        else:
-            assert row["OBS_VALUE"] == str(expected), (key, row["OBS_VALUE"], expected)
-            assert row["OBS_STATUS"] == ("d" if key[0] == "PER_CNV" else ""), key
-    assert any(v == 0 for v in truth.values()) and any(v for v in truth.values())
-    assert any(k[3] == "UNK" and v == 0 for k, v in truth.items())  # unknown citizenship: none, and said so
-    # several forms: a person counts under each group, once in the total
-    assert any(sum(truth[(leg, s, "TOTAL", "TOTAL", e)] for e in ("SEX", "LAB", "OTH", "UNK"))
-               > truth[(leg, s, "TOTAL", "TOTAL", "TOTAL")] for leg in ("IDENT", "PRESUM") for s in ("F", "M"))
-
-    # CONF_STATUS: C on every count of 1 to the threshold, never on a zero or an unknown, free otherwise;
-    # what is free gives away no confidential count through any sum of the file
-    threshold = config.suppression_threshold
-    for key, row in cells.items():
-        value = truth[key]
-        assert row["CONF_STATUS"] in ("C", ""), key
-        if value is not None and 0 < value <= threshold:
-            assert row["CONF_STATUS"] == "C", key
-        if not value:
-            assert row["CONF_STATUS"] == "", key
-    sums = _sums(truth)
-    assert sums
-    for parts, total in sums:
-        assert sum(cells[k]["CONF_STATUS"] == "C" for k in [*parts, total]) != 1, (parts, total)
-    assert _pinned(cells, sums) == set()
-    # what the public tables suppress of the nation's year is confidential here too
-    hidden_in_public = _hidden_in_public(config)
-    assert hidden_in_public <= {k for k, r in cells.items() if r["CONF_STATUS"] == "C"}
-    # and it is the disclosure rule's choice, on the truth's own figures
-    for block in (lambda k: not k[0].startswith("PER_"), lambda k: k[0].startswith("PER_")):
-        keys = [k for k, v in truth.items() if v is not None and block(k)]
-        values = [truth[k] for k in keys]
-        totals = ((None if keys[0][0].startswith("PER_") else "TOTAL"), "T", "TOTAL", "TOTAL", "TOTAL")
-        chosen = disclosure.confidential(values, disclosure.margin_relations(keys, values, totals), threshold,
-                                         [i for i, k in enumerate(keys) if k in hidden_in_public])
-        assert {keys[i] for i in chosen} == {k for k in keys if cells[k]["CONF_STATUS"] == "C"}
-
-    # GEO: the country only where a national unit reported every quarter of the year
-    national_victims = centre_quarters == QUARTERS
-    for key, row in cells.items():
-        is_victims = not key[0].startswith("PER_")
-        national = national_victims and is_victims  # the Centre does not report criminal justice
-        assert row["GEO"] == ("RS" if national else "RS_PART"), key
-        assert (row["COMMENT_OBS"] == "") == national
-        if not national:
-            assert "not the whole country" in row["COMMENT_OBS"]
-    scopes = {c["dataset"]: c["scope"] for c in sidecar["coverage"]}
-    assert scopes == {"victims": "nation" if national_victims else "units", "criminal_justice": "units"}
-    assert sidecar["receiver"] == "Eurostat" and sidecar["format"] == "SDMX-CSV 2.0"
-    assert {"LEG_STAT", "SEX", "AGE", "CITIZEN", "EXPL", "GEO", "OBS_STATUS", "CONF_STATUS"} <= set(sidecar["code_lists"])
-    assert "NOT CONFIRMED" in sidecar["code_lists"]["LEG_STAT"]
+@pytest.mark.parametrize("national", [True, False], ids=["national", "partial_sum"])
+def test_each_table_reads_back_with_its_structure_through_both_libraries(tmp_path, national):
+    files = _written(tmp_path, _inputs(national=national, incomplete=("2026Q4",)))
+    confirmed, threshold = eurostat.confirmed(), 4
+    sent = [t for t in eurostat.TABLES if f"crim_thb_{t}_{YEAR}.csv" in files]
+    assert sent == ["victims_citizenship", "victims_age"]  # the others use codes still pending
+    for table in sent:
+        path = files[f"crim_thb_{table}_{YEAR}.csv"]
+        assert "ESTAT:" not in path.read_text() and "RS_PART" not in path.read_text()
+        rows = _read_with_both(path, eurostat.schema(table))
+        keys = [tuple(r[d] for d in eurostat.dimensions(table)) for r in rows]
+        assert len(keys) == len(set(keys))
+        for r in rows:
+            assert all((d, r[d]) in confirmed for d in eurostat.dimensions(table) if d != "TIME_PERIOD")
+            assert r["GEO"] == "RS"
+            value = int(r["OBS_VALUE"]) if r["OBS_VALUE"] else None
+            if value is not None and 0 < value <= threshold:
+                assert r["CONF_STATUS"] == "C", r
+            assert r["CONF_STATUS"] in (("C", "D", "F") if value is not None else ("",))
+            # a year without 2026Q4 is provisional, and says which quarters it covers
+            assert r["OBS_STATUS"] in ("P", "L") and "incomplete year 2026: covers 2026Q1, 2026Q2, 2026Q3" in r["COMMENT_OBS"]
+            assert national or "not the whole country" in r["COMMENT_OBS"]
+        report = json.loads(files[f"crim_thb_{table}_{YEAR}.csv.validation.json"].read_text())
+        assert report["passed"] and all(c["passed"] for c in report["checks"]), structure_check.failures(report)
+        meta = json.loads(files[f"crim_thb_{table}_{YEAR}.csv.metadata.json"].read_text())
+        assert "PENDING" in meta["code_lists"]["STRUCTURE"]
+    stateless = [r for r in _read_with_both(files[f"crim_thb_victims_citizenship_{YEAR}.csv"],
+                                            eurostat.schema("victims_citizenship")) if r["CITIZEN"] == "STLS"]
+    assert stateless and {(r["OBS_STATUS"], r["OBS_VALUE"]) for r in stateless} == {("L", "")}
+    pending = json.loads(files[f"crim_thb_victims_exploitation_{YEAR}.csv.pending.json"].read_text())["pending"]
+    assert set(pending["codes"]) == {"EXPL=SEX", "EXPL=LAB", "EXPL=OTH", "EXPL=UNK"}
+    age = json.loads(files[f"crim_thb_victims_age_{YEAR}.csv.metadata.json"].read_text())["pending"]
+    assert set(age["codes"]) == {"AGE=Y_LT18", "AGE=Y_GE18", "AGE=UNK"} and age["observations_withheld"] == 12
 
 
-def test_no_partial_sum_is_labelled_the_country(config, generator):
-    """The package's registry has no national unit: nothing in the file is labelled RS."""
-    generator.scenario(["subotica", "nis", "vranje"], QUARTERS, datasets=("victims", "criminal_justice"))
-    run_cycle(config)
-    cells, sidecar = _written(config)
-    assert cells and {r["GEO"] for r in cells.values()} == {"RS_PART"}
-    assert all("sum of 3 reporting units" in r["COMMENT_OBS"] for r in cells.values())
-    assert {c["scope"] for c in sidecar["coverage"]} == {"units"}
+def test_a_complete_national_year_is_normal_and_a_partial_sum_differs(tmp_path):
+    frames = eurostat.observations(_inputs(national=True), YEAR)
+    assert set(frames["victims_citizenship"]["OBS_STATUS"]) == {"A", "L"}
+    assert not frames["victims_citizenship"]["COMMENT_OBS"].str.contains("provisional").any()
+    frames = eurostat.observations(_inputs(national=False), YEAR)
+    assert set(frames["victims_citizenship"]["OBS_STATUS"]) == {"D", "L"}
+    justice = frames["persons_legal_status"]
+    assert set(justice[justice["LEG_STAT"] == "PER_CNV"]["OBS_STATUS"]) == {"D"}
 
 
-def test_margin_relations_keep_only_the_sums_that_hold():
-    keys = [("A", "x"), ("B", "x"), ("T", "x"), ("A", "T"), ("B", "T"), ("T", "T")]
-    values = [1, 2, 3, 1, 2, 3]
-    # along the first dimension every row adds up; along the second, x is the only part of T
-    groups = disclosure.margin_relations(keys, values, ("T", "T"))
-    assert sorted((sorted(p), t) for p, t in groups) == [([0], [3]), ([0, 1], [2]), ([1], [4]), ([2], [5]), ([3, 4], [5])]
-    # a person under two forms: the parts add up to more than the total, no sum
-    assert disclosure.margin_relations([("a",), ("b",), ("T",)], [2, 2, 3], ("T",)) == []
-    assert disclosure.confidential([5, 1, 6], disclosure.margin_relations([("a",), ("b",), ("T",)], [5, 1, 6], ("T",)), 4) == {0, 1}
-    assert disclosure.confidential([0, 6, 6], [([0, 1], [2])], 4) == set()
+def test_forms_count_once_per_group_without_a_total_that_their_sum_would_contradict():
+    frame = eurostat.observations(_inputs(), YEAR)["victims_exploitation"]
+    got = {(r.EXPL, r.SEX): r.OBS_VALUE for r in frame.itertuples()}
+    assert "TOTAL" not in set(frame["EXPL"])
+    assert got[("SEX", "T")] == 14 and got[("OTH", "T")] == 2 and got[("LAB", "T")] == 7 and got[("UNK", "T")] == 3
+    assert sum(got[(e, "T")] for e in ("SEX", "LAB", "OTH", "UNK")) == len(PEOPLE) + 2  # two persons in two groups
 
 
-def test_a_code_outside_its_list_is_refused():
-    frame, _ = eurostat.observations(_Inputs(), YEAR)
-    assert frame.empty
-    import pandas as pd
-
-    row = {c: "" for c in eurostat.COLUMNS} | {"FREQ": "A", "UNIT": "NR", "LEG_STAT": "IDENT", "SEX": "X", "AGE": "TOTAL",
-                                                "CITIZEN": "TOTAL", "EXPL": "TOTAL", "GEO": "RS", "TIME_PERIOD": YEAR}
-    with pytest.raises(ValueError, match="SEX"):
-        eurostat.to_sdmx_csv(pd.DataFrame([row]), eurostat.schema())
-
-
-class _Inputs:
-    facts = {"victims": None, "criminal_justice": None}
-    coverage = {}
-    threshold = 4
-    release = None  # the working figures, not a release
+def test_convicted_women_and_men_are_protected_by_the_attacker_model():
+    """4 convicted women (primary) and 5 men: flagged C and D, and no confidential cell of the year's tables is
+    pinned by an attacker who knows every free value and every sum (disclosure.recoverable, linear programming)."""
+    cells = {**eurostat._victim_cells(_victims(), YEAR), **eurostat._justice_cells(_justice(), YEAR)}
+    flags = eurostat.confidentiality(cells, 4)
+    assert flags[("persons_legal_status", "PER_CNV", "F")] == "C"
+    assert flags[("persons_legal_status", "PER_CNV", "M")] == "D"
+    keys = [k for k, v in cells.items() if v is not None]
+    values = [cells[k] for k in keys]
+    hidden = {i for i, k in enumerate(keys) if flags[k] in ("C", "D")}
+    assert not disclosure.recoverable(values, hidden, eurostat.relations(keys, values))
+    # where the public tables hide the men's figure, the file hides it too
+    public = {("persons_legal_status", "PER_CNV", "M")}
+    assert eurostat.confidentiality(cells, 4, public)[("persons_legal_status", "PER_CNV", "M")] == "D"
 
 
-@pytest.mark.airflow
-def test_the_demo_writes_the_transmission(airflow_db, tmp_path, monkeypatch):
-    """`thb demo` (both DAGs under dag.test()) writes each year's file and sidecar; pysdmx reads it back and
-    every row's GEO agrees with the sidecar's coverage."""
-    from pysdmx.io import get_datasets
-
-    from thb_reporting.tools import cli
-
-    monkeypatch.setenv("AIRFLOW_VAR_THB_DATA_ROOT", "")  # set here so that what the demo sets is undone after the test
-    monkeypatch.setenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY", "")  # recorded, so that the key the demo makes is undone
-    monkeypatch.delenv("AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY")  # the demo makes its own
-    data = tmp_path / "demo"
-    assert cli.main(["demo", "--data", str(data), "--airflow-home", str(airflow_db)]) == 0
-    for year in sorted({q[:4] for q in cli.DEMO_QUARTERS}):
-        path = data / "transmissions" / year / f"crim_thb_{year}.csv"
-        frame = get_datasets(path)[0].data
-        sidecar = json.loads(Path(f"{path}.metadata.json").read_text(encoding="utf-8"))
-        scope = {c["dataset"]: c["scope"] for c in sidecar["coverage"]}
-        assert set(scope) == {"victims", "criminal_justice"} and len(frame) > 100
-        for legal_status, geo in zip(frame["LEG_STAT"], frame["GEO"]):
-            dataset = "criminal_justice" if legal_status.startswith("PER_") else "victims"
-            assert geo == ("RS" if scope[dataset] == "nation" else "RS_PART")
+def _spoil(content: bytes, old: str, new: str) -> bytes:
+    text = content.decode()
+    assert old in text
+    return text.replace(old, new, 1).encode()
 
 
-def test_the_geo_codes_are_coverage_s():
-    """GEO of a transmission row comes from coverage.nation_area; the code list the schema validates it
-    against must hold exactly those two codes."""
-    from thb_reporting.figures import coverage
+def _with_value(content: bytes, key: dict[str, str], value: str, **columns: str) -> bytes:
+    """The file with the observation at `key` (CITIZEN, SEX) given `value` (and `columns`' values)."""
+    lines = content.decode().splitlines()
+    header = lines[0].split(",")
+    out = [lines[0]]
+    for line in lines[1:]:
+        row = line.split(",")
+        if all(row[header.index(d)] == code for d, code in key.items()):
+            for column, text in {"OBS_VALUE": value, **columns}.items():
+                row[header.index(column)] = text
+        out.append(",".join(row))
+    assert out != lines
+    return ("\n".join(out) + "\n").encode()
 
-    geo = {r["code"]: r["eurostat_code"] for r in reference.csv_rows("eurostat_transmission.csv") if r["code_list"] == "geo"}
-    assert geo == {"nation": "RS", "units": coverage.PARTIAL_AREA}
+
+def test_the_structure_check_fails_on_each_spoiled_rule():
+    """structure_check with eurostat.rules: each spoiled rule fails its own check, and only it."""
+    (f,) = [f for f in eurostat.build(_inputs(), YEAR) if f.name.startswith("crim_thb_victims_citizenship")]
+    structure, rules = eurostat.schema("victims_citizenship"), eurostat.rules("victims_citizenship", 4)
+    assert structure_check.check(f.content, structure, rules)["passed"]
+    lines = f.content.decode().splitlines()
+    small = next(line for line in lines if ",C," in line)
+    free = next(line for line in lines if ",A,F," in line)  # OBS_STATUS A, CONF_STATUS F
+    total = next(line for line in lines if ",TOTAL,T," in line)
+    value = total.split(",")[9]
+    spoiled = {
+        "confidentiality": [_spoil(f.content, small, small.replace(",C,", ",F,")),  # a count of 1 to 4 in the clear
+                            _spoil(f.content, small, small.replace(",C,", ",D,")),  # protected, but not flagged primary
+                            _spoil(f.content, free, free.replace(",A,F,", ",A,C,"))],   # primary on a count over 4
+        "codes": [_spoil(f.content, ",NAT,", ",NAT_X,")],
+        "unique keys": [(f.content.decode() + lines[1] + "\n").encode()],
+        "structure": [_spoil(f.content, "RS_THB:CRIM_THB_VICTIMS_CITIZENSHIP(0.1)", "ESTAT:CRIM_THB(1.0)")],
+        "required": [_spoil(f.content, small, small.replace(",A,", ",,")),
+                     _with_value(f.content, {"CITIZEN": "STLS", "SEX": "T"}, "0", CONF_STATUS="F")],  # a value where OBS_STATUS L
+        "totals": [_spoil(f.content, total, total.replace(f",{value},", f",{int(value) + 1},")),
+                   # NAT one more for women and in all: SEX still adds up, CITIZEN's TOTAL (STLS, L, counted
+                   # elsewhere) does not
+                   _with_value(_with_value(f.content, {"CITIZEN": "NAT", "SEX": "F"}, "13"), {"CITIZEN": "NAT", "SEX": "T"}, "15")],
+    }
+    for rule, contents in spoiled.items():
+        for content in contents:
+            report = structure_check.check(content, structure, rules)
+            assert [c["check"] for c in report["checks"] if not c["passed"]] == [rule], (rule, structure_check.failures(report))
+
+
+def test_a_file_that_fails_its_check_is_blocked_and_says_why(tmp_path, monkeypatch):
+    """The disclosure rule spoiled (every cell free): the check finds small counts in the clear, the file is not
+    written, its validation report is, and the run fails naming it."""
+    monkeypatch.setattr(eurostat, "confidentiality", lambda cells, threshold, hidden=frozenset(): dict.fromkeys(cells, "F"))
+    with pytest.raises(transmissions.TransmissionsFailed, match="crim_thb_victims_citizenship"):
+        transmissions.write_year(str(tmp_path), YEAR, _inputs(), folder=tmp_path)
+    assert not (tmp_path / f"crim_thb_victims_citizenship_{YEAR}.csv").exists()
+    report = json.loads((tmp_path / f"crim_thb_victims_citizenship_{YEAR}.csv.validation.json").read_text())
+    assert not report["passed"] and [c["check"] for c in report["checks"] if not c["passed"]] == ["confidentiality"]
+    assert "in the clear" in next(c for c in report["checks"] if c["check"] == "confidentiality")["problems"][0]
+
+
+def test_the_reference_data_has_no_made_up_area_and_no_estat_dataflow():
+    rows = reference.eurostat_transmission()
+    assert ("geo", "units") not in rows and rows[("structure", "dataflow")]["eurostat_code"] == ""
+    assert {r["eurostat_code"] for (cl, _), r in rows.items() if cl == "obs_status"} == {"A", "D", "L", "P"}
+    assert {r["eurostat_code"] for (cl, _), r in rows.items() if cl == "conf_status"} == {"C", "D", "F"}

@@ -80,12 +80,12 @@ def test_the_greta_workbook_holds_the_truth_exactly_and_flags_what_disclosure_hi
     margins |= {("total", "total", a): ("victims", "age_group", a) for a in ages}
     for key, cell in margins.items():
         if cell in public:
-            assert (table_rows[key]["confidential"] == "C") == public[cell], (key, cell)
+            assert (table_rows[key]["confidential"] in ("C", "D")) == public[cell], (key, cell)
         else:
             assert table_rows[key]["value"] == 0
     for key, r in table_rows.items():
         if 0 < r["value"] <= config.suppression_threshold:
-            assert r["confidential"] == "C", key
+            assert r["confidential"] in ("C", "D"), key
         if r["value"] == 0:
             assert r["confidential"] is None, key
     _assert_no_flagged_cell_is_given_away(table_rows, forms, sexes, ages)
@@ -96,7 +96,7 @@ def test_the_greta_workbook_holds_the_truth_exactly_and_flags_what_disclosure_hi
         for r in sheets[sheet]:
             cell = (indicator, r["breakdown"], r["category"])
             assert r["value"] == want.get(cell, 0), cell
-            assert (r["confidential"] == "C") == public.get(cell, False), cell
+            assert (r["confidential"] in ("C", "D")) == public.get(cell, False), cell
     outcomes = {(r["category"]): r["value"] for r in sheets["referral_outcome"] if r["breakdown"] == "referral_source_status"}
     sources = {r["category"]: r["value"] for r in sheets["referral_outcome"] if r["breakdown"] == "referral_source"}
     assert set(outcomes) == {f"{s}/{o}" for s in reference.codes("referral_source") for o in reference.codes("victim_status")}
@@ -113,9 +113,9 @@ def test_the_greta_workbook_holds_the_truth_exactly_and_flags_what_disclosure_hi
     row = table_rows[("multiple_forms", "total", "total")]
     assert (row["label_sr"], row["label_en"]) == ("Više oblika eksploatacije", "Multiple forms of exploitation")
 
-    # coverage: the package's registry has no national unit, so nothing is labelled as the country
+    # coverage: the package's registry has no national unit: RS with the coverage saying it is a partial sum
     every_row = [r for name, rows in sheets.items() if name != "metadata" for r in rows]
-    assert {r["area"] for r in every_row} == {"RS_PART"}
+    assert {r["area"] for r in every_row} == {"RS"}
     assert all("not the whole country" in r["coverage"] and "subotica" in r["coverage"] for r in every_row)
     sidecar = json.loads((folder / "greta_2026.xlsx.metadata.json").read_text(encoding="utf-8"))
     assert [c["scope"] for c in sidecar["coverage"]] == ["units"] and "Serbia" not in sidecar["title"]
@@ -132,7 +132,7 @@ def _assert_no_flagged_cell_is_given_away(rows: dict, forms, sexes, ages) -> Non
     from scipy.optimize import linprog
 
     keys = list(rows)
-    hidden = [k for k in keys if rows[k]["confidential"] == "C"]
+    hidden = [k for k in keys if rows[k]["confidential"] in ("C", "D")]
     if not hidden:
         return
     col = {k: i for i, k in enumerate(hidden)}
@@ -227,7 +227,8 @@ def _inputs(frame, national: bool, threshold: int = 4):
     teams = reference.teams()
     units = ("czztlj", "subotica") if national else ("subotica",)
     cover = Coverage("victims", "2026", national, units, ("2026Q3",),
-                     teams.population["RS"] if national else teams.population["subotica"], teams.population["RS"])
+                     teams.population["RS"] if national else teams.population["subotica"], teams.population["RS"],
+                     ("2026Q1", "2026Q2", "2026Q4"))
     exact = indicators.national_indicators({"victims": frame}, {c: t.district_code for c, t in teams.items()})
     return TransmissionInputs({"victims": frame}, exact, {("victims", "2026"): cover}, teams, threshold,
                               dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc))
@@ -243,7 +244,12 @@ def test_rs_only_where_the_national_unit_reported(national, tmp_path):
     path.write_bytes(f.content)
     sheets = _sheets(path)
     areas = {r["area"] for name, rows in sheets.items() if name != "metadata" for r in rows}
-    assert areas == ({"RS"} if national else {"RS_PART"})
+    assert areas == {"RS"}  # the country's code on every row; the coverage column says what it sums
+    assert {r["status"] for name, rows in sheets.items() if name != "metadata" for r in rows} == {"provisional"}
+    assert {r["comment"] for name, rows in sheets.items() if name != "metadata" for r in rows} == {
+        "provisional, incomplete year 2026: covers 2026Q3; not every owed submission accepted for 2026Q1, 2026Q2, 2026Q4"}
+    values = [r for name, rows in sheets.items() if name != "metadata" for r in rows if r["confidential"]]
+    assert all((r["confidential"] == "C") == (0 < r["value"] <= 4) for r in values)  # primary C, secondary D
     assert f.metadata["coverage"][0]["scope"] == ("nation" if national else "units")
     assert ("Serbia" in f.metadata["title"]) == national  # a partial sum is not named as the country
     access = {(r["breakdown"], r["category"]): r for r in sheets["access_to_justice"]}

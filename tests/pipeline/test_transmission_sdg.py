@@ -109,12 +109,16 @@ def test_partial_sum_of_local_teams_is_the_country_code_flagged(config, generato
     check_counts_and_withheld(data, sidecar, truth, "2026", config.suppression_threshold)
     assert {a["REF_AREA"] for a in _areas(config, "2026")} == {"688"}  # 922 is a grouping of data providers
     valued = [a for v, a in data.values() if v is not None]
-    assert {a["OBS_STATUS"] for a in valued} == {"D"}  # definition differs: not the whole country
-    assert all(all(t in a["COMMENT_OBS"] for t in teams) and "not the whole country" in a["COMMENT_OBS"]
+    # two quarters of 2026: provisional (#25: a year is the year), P outranking D (not the whole country); the
+    # comment keeps both reasons, the withheld cells stay Q (as_received)
+    assert {a["OBS_STATUS"] for a in valued} == {"P"}
+    assert all(a["COMMENT_OBS"].startswith("provisional, incomplete year 2026: covers 2026Q2, 2026Q3")
+               and all(t in a["COMMENT_OBS"] for t in teams) and "not the whole country" in a["COMMENT_OBS"]
                for _, a in data.values())
     assert sidecar["coverage"][0]["scope"] == "units" and sidecar["coverage"][0]["units"] == sorted(teams)
     assert not {a["UNIT_MEASURE"] for _, a in data.values()} - {"NUMBER"}  # counts only: UNODC makes the rate
     assert any("Partial coverage" in p for p in sidecar["pending_confirmation"])
+    assert any("provisional, incomplete year 2026" in n for n in sidecar["notes"])
     assert "CONF_STATUS" not in json.dumps(sidecar["code_lists"])
 
 
@@ -152,8 +156,10 @@ def test_national_unit_makes_the_country(tmp_path, reporting_db_url):
     data, sidecar = read_back(config, "2024")
     check_counts_and_withheld(data, sidecar, truth, "2024", config.suppression_threshold)
     assert {a["REF_AREA"] for a in _areas(config, "2024")} == {"688"} and sidecar["coverage"][0]["scope"] == "nation"
-    assert {a["OBS_STATUS"] for v, a in data.values() if v is not None} == {"A"}
-    assert all("COMMENT_OBS" not in a or a["COMMENT_OBS"].startswith("withheld") for _, a in data.values())
+    # the whole country, but two quarters of 2024: provisional, the quarters in the comment (a withheld cell: Q)
+    assert {a["OBS_STATUS"] for v, a in data.values() if v is not None} == {"P"}
+    partial = "provisional, incomplete year 2024: covers 2024Q3, 2024Q4; not every owed submission accepted for 2024Q1, 2024Q2"
+    assert all(a["COMMENT_OBS"] == (partial if v is not None else f"{partial}; {sdg.WITHHELD_NOTE}") for v, a in data.values())
 
 
 def _inputs(tmp_path, coverage_national: bool, units: tuple[str, ...], threshold: int = 4):
@@ -225,7 +231,7 @@ def _built(tmp_path):
 def test_the_structure_check_passes_the_file_under_both_schemas(tmp_path):
     inputs, f = _built(tmp_path)
     assert f.validation["passed"] and {c["check"] for c in f.validation["checks"]} == {
-        "columns", "codes", "required", "values", "unique keys", "totals", "confidentiality"}
+        "structure", "columns", "codes", "required", "values", "unique keys", "totals", "confidentiality"}
     hidden = {tuple(k.split(".")) for k in f.metadata["withheld"]["keys"]}
     # generic over a Schema: the same rules against the structure as published pass too
     again = structure_check.check(f.content, sdmx_receiver.pysdmx_schema(), sdg.rules(inputs.threshold, hidden))
@@ -295,7 +301,7 @@ def test_the_structure_check_finds_a_repeated_key_and_a_total_that_is_not_its_pa
     marked = [line.replace(",,Q,", ",#N/A,Q,") for line in lines]
     assert marked != lines
     report = structure_check.check(("\n".join(marked) + "\n").encode(), sdg.schema(), rules)
-    assert [c["check"] for c in report["checks"] if not c["passed"]] == ["values"]
+    assert [c["check"] for c in report["checks"] if not c["passed"]] == ["required", "values"]  # a value under Q, not a number
 
 
 def test_population_of_a_year_is_that_years_or_the_latest_before_it():
@@ -322,3 +328,24 @@ def test_a_figure_for_two_withheld_cells_of_a_sum_withholds_a_third_when_needed(
     assert {("VC_HTF_DETV", "F", "_T"), ("VC_HTF_DETV", "F", "Y_GE18")} <= hidden
     assert {("VC_HTF_DETV", "M", "_T"), ("VC_HTF_DETV", "_T", "_T")} & hidden
     assert ("VC_HTF_DETV", "_U", "_T") not in hidden  # a zero is never hidden
+
+
+def test_one_status_per_value_withheld_then_provisional_then_partial_coverage(tmp_path):
+    """A sum of local teams (D) of a year not complete (P): P outranks D, a withheld cell stays Q, and the comment
+    keeps every reason, the year's quarters first."""
+    import dataclasses
+    import io
+
+    inputs = _inputs(tmp_path, False, ("nova_opstina",))
+    (complete,) = sdg.build(inputs, "2021")
+    cover = inputs.coverage[("victims", "2021")]
+    inputs = dataclasses.replace(inputs, coverage={("victims", "2021"): dataclasses.replace(cover, incomplete=("2021Q3", "2021Q4"))})
+    (partial,) = sdg.build(inputs, "2021")
+    for f, status in ((complete, "D"), (partial, "P")):
+        assert f.validation["passed"], structure_check.failures(f.validation)
+        rows = list(csv.DictReader(io.StringIO(f.content.decode())))
+        assert {r["OBS_STATUS"] for r in rows if r["OBS_VALUE"]} == {status}
+        assert {r["OBS_STATUS"] for r in rows if not r["OBS_VALUE"]} == {"Q"}
+        assert all("partial coverage" in r["COMMENT_OBS"] for r in rows)
+        assert all(r["COMMENT_OBS"].startswith("provisional, incomplete year 2021: covers 2021Q1, 2021Q2; not every owed "
+                                               "submission accepted for 2021Q3, 2021Q4") == (status == "P") for r in rows)

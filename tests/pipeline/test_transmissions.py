@@ -28,9 +28,12 @@ def test_a_transmission_that_cannot_be_built_fails_the_run_after_the_others_are_
 
     root = Path(config.data_root.removeprefix("file://"))
     sent = sorted(p.name for p in (root / "transmissions" / "2026").iterdir())
-    assert sent == ["crim_thb_2026.csv", "crim_thb_2026.csv.metadata.json", "greta_2026.xlsx",
-                    "greta_2026.xlsx.metadata.json", "sdg_16_2_2_2026.csv", "sdg_16_2_2_2026.csv.metadata.json",
-                    "sdg_16_2_2_2026.csv.validation.json"]
+    assert [n for n in sent if not n.startswith("crim_thb_")] == [
+        "greta_2026.xlsx", "greta_2026.xlsx.metadata.json", "sdg_16_2_2_2026.csv", "sdg_16_2_2_2026.csv.metadata.json",
+        "sdg_16_2_2_2026.csv.validation.json"]
+    # Eurostat: one file per table with its sidecar and its check's report; a table of pending codes only is not sent
+    assert "crim_thb_victims_citizenship_2026.csv.validation.json" in sent
+    assert "crim_thb_victims_exploitation_2026.csv.pending.json" in sent
     assert (root / "research" / "2026" / "victims_ctdc_2026.csv").exists()
     assert (root / "exports" / "2026" / "national_summary_2026Q3.html").exists()  # the public's files too
     with reader_engine(config.reporting_db_url).connect() as conn:  # and the tables were committed before

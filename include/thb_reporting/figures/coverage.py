@@ -5,7 +5,12 @@ Local teams see a part of the country's cases. A figure is the nation's only whe
 scope (reference.Team.scope == "national", e.g. the Centre for Protection of Victims of Trafficking for
 victims) has an accepted submission of the dataset for every quarter the figure sums; otherwise it is the
 sum of the units listed, covering their municipalities' population. Every national figure and export row
-carries its Coverage; nothing labels a partial sum as the country. Pure: no I/O.
+carries its Coverage; nothing labels a partial sum as the country.
+
+A period is complete only where every quarter it has (a year's four) is: each submission the reporting
+calendar says is owed for it (store.reporting_calendar.owed_submissions, passed in as `owed`) is accepted.
+A quarter with no data counts as not complete, so a "2026" summed from 2026Q2 and 2026Q3 says so
+(`incomplete`), and the transmissions flag it provisional (transmissions.model.partial_year). Pure: no I/O.
 """
 from __future__ import annotations
 
@@ -27,6 +32,22 @@ class Coverage:
     quarters: tuple[str, ...]    # the quarters of the period with any accepted submission of the dataset
     population: int | None       # of the local units' municipalities; the nation's when national
     nation_population: int | None
+    # the quarters of the period not complete: one with no data, or with a submission the reporting calendar
+    # says is owed and that is not accepted; empty: every quarter of the period is in
+    incomplete: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.incomplete
+
+    def describe_period(self, lang: str = "en") -> str:
+        """One line for a reader: '' for a complete period, else which quarters it sums and which are not in."""
+        if self.complete:
+            return ""
+        summed, missing = ", ".join(self.quarters) or "-", ", ".join(self.incomplete)
+        if lang == "sr":
+            return f"nepotpun period {self.period}: obuhvata {summed}; nisu sve obaveze izveštavanja prihvaćene za {missing}"
+        return f"incomplete period {self.period}: sums {summed}; not every owed submission accepted for {missing}"
 
     @property
     def label(self) -> str:
@@ -55,15 +76,25 @@ def reports_nationally(team: reference.Team, dataset: str) -> bool:
     return team.scope == "national" and team.reports(dataset)
 
 
+def quarters_of(period: str) -> tuple[str, ...]:
+    """Every quarter a period has: a year's four, or the quarter itself."""
+    return tuple(f"{period}Q{n}" for n in range(1, 5)) if len(period) == 4 else (period,)
+
+
 def of_submissions(submitted: Iterable[tuple[str, str, str]], teams: reference.TeamRegistry,
-                   periods: Iterable[str]) -> dict[tuple[str, str], Coverage]:
+                   periods: Iterable[str], owed: Iterable[tuple[str, str, str]] | None = None) -> dict[tuple[str, str], Coverage]:
     """(dataset, period) → Coverage, for every dataset with an accepted submission in a period of
     `periods` (quarters like 2026Q3 and/or years like 2026). `submitted`: (dataset, unit, quarter) of
     the current accepted submissions (publish's ledger view); a unit missing from the registry counts as
-    local with no known population."""
+    local with no known population. `owed`: (dataset, unit, quarter) the reporting calendar says is owed
+    (reporting_calendar.owed_submissions); every quarter of each period is checked against it (None: a
+    quarter is complete when it has any accepted submission of the dataset)."""
     by_quarter: dict[tuple[str, str], set[str]] = {}
     for dataset, unit, quarter in submitted:
         by_quarter.setdefault((dataset, quarter), set()).add(unit)
+    owed_by_quarter: dict[tuple[str, str], set[str]] = {}
+    for dataset, unit, quarter in owed or ():
+        owed_by_quarter.setdefault((dataset, quarter), set()).add(unit)
     nation_population = teams.population.get("RS")
     out = {}
     for period in periods:
@@ -77,8 +108,10 @@ def of_submissions(submitted: Iterable[tuple[str, str, str]], teams: reference.T
             local = [u for u in units if not (u in teams and teams[u].scope == "national")]
             known = [teams.population.get(u) for u in local]
             population = nation_population if national else (None if None in known else sum(known))
+            incomplete = tuple(q for q in quarters_of(period) if (dataset, q) not in by_quarter
+                               or not owed_by_quarter.get((dataset, q), set()) <= by_quarter[(dataset, q)])
             out[(dataset, period)] = Coverage(dataset, period, national, tuple(sorted(units)), quarters, population,
-                                              nation_population)
+                                              nation_population, incomplete)
     return out
 
 
@@ -118,7 +151,7 @@ def of_area(covered: dict[tuple[str, str], Coverage], teams: reference.TeamRegis
     units = [u for u in whole.units if (u == area if level == "team" else u in teams and teams[u].district == area)]
     known = [teams.population.get(u) for u in units]
     return Coverage(dataset, period, False, tuple(units), whole.quarters, None if None in known else sum(known),
-                    whole.nation_population)
+                    whole.nation_population, whole.incomplete)
 
 
 def annotate(rows, covered: dict[tuple[str, str], Coverage], teams: reference.TeamRegistry, dataset_of: dict[str, str]):
@@ -185,6 +218,7 @@ def table_rows(covered: dict[tuple[str, str], Coverage], not_in_file: dict | Non
         rows.append({"dataset": c.dataset, "period": c.period, "coverage": c.label, "national": c.national,
                      "units": ";".join(c.units), "quarters": ";".join(c.quarters), "population": c.population,
                      "nation_population": c.nation_population, "population_share": c.population_share,
-                     "description_sr": c.describe("sr") + notes["sr"], "description_en": c.describe("en") + notes["en"],
+                     "description_sr": "; ".join(filter(None, [c.describe("sr"), c.describe_period("sr")])) + notes["sr"],
+                     "description_en": "; ".join(filter(None, [c.describe("en"), c.describe_period("en")])) + notes["en"],
                      "not_in_file": notes["not_in_file"]})
     return rows

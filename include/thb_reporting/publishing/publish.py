@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, select
 from thb_reporting.core import contracts, reference
 from thb_reporting.figures import coverage, disclosure, indicators
 from thb_reporting.figures.information_loss import information_loss, loss_lines
+from thb_reporting.store.reporting_calendar import owed_submissions
 from thb_reporting.publishing import exports, national_summary, research_export, transmissions
 from thb_reporting.store import ledger, snapshots
 from thb_reporting.core.config import PipelineConfig
@@ -95,7 +96,8 @@ def national_outputs(current: dict, years: set[str], threshold: int, teams: refe
         facts[dataset] = concat_snapshots(parts).to_pandas() if parts else None
     district_of = {code: t.district_code for code, t in teams.items()}
     periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
-    submitted_coverage = coverage.of_submissions(current, teams, periods)
+    submitted_coverage = coverage.of_submissions(current, teams, periods,
+                                                 owed_submissions(teams, [p for p in periods if "Q" in p]))
     result = indicators.national_indicators(facts, district_of)
     result = coverage.annotate(result, submitted_coverage, teams,
                                {name: item["dataset"] for name, item in indicators.catalogue().items()})

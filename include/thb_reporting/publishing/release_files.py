@@ -58,7 +58,8 @@ def _transmissions(config: PipelineConfig, conn, row, folder) -> list:
         return outputs, transmissions.TransmissionInputs(
             outputs["facts"], outputs["exact"], outputs["coverage"], config.teams, config.suppression_threshold,
             public=outputs["indicators"], release=transmissions.ReleaseMark(
-                release_id, row.status == ReleaseStatus.PROVISIONAL.value, previous))
+                release_id, row.status == ReleaseStatus.PROVISIONAL.value, previous,
+                tuple(q for q in Period.parse(row.period).quarters if latest_released(conn, q) is not None)))
 
     previous = None
     if row.previous_release_id is not None:

@@ -95,6 +95,14 @@ def owes(team, dataset: str, quarter: Quarter, obligations: tuple[Obligation, ..
     return result
 
 
+def owed_submissions(teams: reference.TeamRegistry, quarters) -> set[tuple[str, str, str]]:
+    """(dataset, team, quarter) of every submission the calendar says is owed for the quarters given (whether or
+    not the quarter has ended): coverage.of_submissions checks every quarter of a period against it."""
+    obligations = reporting_obligations(teams)
+    return {(dataset, code, str(q)) for q in map(Quarter.parse, quarters) for code, team in teams.items()
+            for dataset in contracts.datasets() if owes(team, dataset, q, obligations)}
+
+
 def _aware(stamp: dt.datetime) -> dt.datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 

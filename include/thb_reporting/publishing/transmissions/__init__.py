@@ -32,6 +32,10 @@ class TransmissionsFailed(RuntimeError):
     """Some transmission files of a year could not be built; the others were written."""
 
 
+def _json(content: dict) -> bytes:
+    return json.dumps(content, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+
+
 def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=None) -> list:
     """Write every transmission file of the year and its sidecar, each whole then renamed into place.
     One kind that cannot be built (e.g. a code added to a contract without its mapping to the receiver's
@@ -52,9 +56,17 @@ def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=Non
             failed.append(kind)
             continue
         for f in files:
+            if inputs.release is not None:  # every file of a release names it and its status
+                f.metadata["release"] = {"release_id": inputs.release.release_id,
+                                         "status": "provisional" if inputs.release.provisional else "final"}
+            if f.withheld:  # nothing confirmed to send: what is pending, and why
+                pending = folder / f"{f.name}.pending.json"
+                write_atomically(pending, _json(f.metadata))
+                written.append(pending)
+                continue
             if f.validation is not None:  # beside the file, passed or not: it says why a file was kept back
                 report = folder / f"{f.name}.validation.json"
-                write_atomically(report, json.dumps(f.validation, ensure_ascii=False, indent=2).encode("utf-8"))
+                write_atomically(report, _json(f.validation))
                 written.append(report)
                 if not f.validation["passed"]:
                     from thb_reporting.publishing.transmissions.structure_check import failures
@@ -64,12 +76,9 @@ def write_year(data_root: str, year: str, inputs: TransmissionInputs, folder=Non
                     failed.append(f"{f.name} (failed its structure check, {report.name}: {failures(f.validation)})")
                     log.error("transmission %s", failed[-1])
                     continue
-            if inputs.release is not None:  # every file of a release names it and its status
-                f.metadata["release"] = {"release_id": inputs.release.release_id,
-                                         "status": "provisional" if inputs.release.provisional else "final"}
             write_atomically(folder / f.name, f.content)
             sidecar = folder / f"{f.name}.metadata.json"
-            write_atomically(sidecar, json.dumps(f.metadata, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
+            write_atomically(sidecar, _json(f.metadata))
             written += [folder / f.name, sidecar]
     if failed:
         raise TransmissionsFailed(f"transmissions of {year} not written: {', '.join(failed)} (see the log above)")

@@ -5,22 +5,26 @@ Programme for combating trafficking in human beings 2024–2029 ask of Serbia.
 Sheets: metadata; victims by form of exploitation, each person once (one form, or "multiple forms"), by
 sex and by children/adults; referral outcome by referral source (identified / presumed / not a victim);
 access to justice (compensation, free legal aid, residence permits). One row per cell: the exact count
-and `confidential` = C where the disclosure rule (thb_reporting.figures.disclosure) suppresses the cell in the
+and `confidential` (C or D) where the disclosure rule (thb_reporting.figures.disclosure) suppresses the cell in the
 public tables or, for the crossing of form, sex and age that the public tables do not have, would
 suppress it in this table (its primary and secondary suppression run over the table's own sums, with the
-published margins' suppression as given: a margin the public tables show is never chosen). Every row says its area and coverage: RS only where the
-national unit reported every quarter of the year (thb_reporting.figures.coverage), otherwise the reporting units
-and their population; a partial sum is never labelled as the country.
+published margins' suppression as given: a margin the public tables show is never chosen); C where the count is
+1 to the threshold (primary), D where it is hidden to protect another (secondary), as the SDG and Eurostat files.
+Every row says its area, RS, and its coverage: the whole country only where the national unit reported every
+quarter of the year (thb_reporting.figures.coverage), otherwise which reporting units and what population it
+sums. `status` is provisional where the release is, or the year is not complete (transmissions.model.partial_year,
+the quarters it covers in `comment`).
 """
 from __future__ import annotations
 
 from itertools import product
 
-from thb_reporting.figures import coverage, indicator_catalogue
+from thb_reporting.figures import indicator_catalogue
 from thb_reporting.figures.indicators import NATION, NOT_STATED
-from thb_reporting.publishing.transmissions.model import TransmissionFile, TransmissionInputs, metadata
+from thb_reporting.publishing.transmissions.model import TransmissionFile, TransmissionInputs, metadata, partial_year
 
 CONFIDENTIAL = "C"
+SECONDARY = "D"
 TOTAL = indicator_catalogue.TOTAL
 # where the tables' headings come from (the brief asked for the 4th round; access to justice is the 3rd's)
 QUESTIONNAIRE = ("GRETA, questionnaire for the evaluation of the implementation of the Council of Europe Convention on "
@@ -34,8 +38,8 @@ SHEETS = {  # sheet → (indicator, breakdowns) of the catalogue it shows as the
     "referral_outcome": ("persons_referred", ("total", "referral_source", "referral_source_status")),
     "access_to_justice": ("victims", ("compensation", "free_legal_aid", "residence_permit")),
 }
-CELL_COLUMNS = ["area", "coverage", "breakdown", "category", "label_sr", "label_en", "sex", "age_group", "value",
-                "confidential"]
+CELL_COLUMNS = ["area", "coverage", "status", "comment", "breakdown", "category", "label_sr", "label_en", "sex",
+                "age_group", "value", "confidential"]
 
 
 def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
@@ -45,14 +49,19 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
         return []
     exact = inputs.indicators[inputs.indicators["period"].str.slice(0, 4) == year]
     published = _public_suppressed(inputs, exact, year)
-    area = coverage.nation_area(cover)  # never RS for a partial sum
     sheets = {
         "victims_by_form": _victims_by_form(victims, published, year, inputs.threshold),
         **{name: _catalogue_cells(exact, published, year, *what) for name, what in SHEETS.items()},
     }
+    incomplete = partial_year(inputs, "victims", year)  # a year is the year: otherwise every row says provisional
+    provisional = incomplete is not None or (inputs.release is not None and inputs.release.provisional)
     for rows in sheets.values():
         for r in rows:
-            r["area"], r["coverage"] = area, cover.describe("en")
+            # the country's code with the coverage beside it: a partial sum says so, it gets no area code of its own
+            r["area"], r["coverage"] = NATION, cover.describe("en")
+            r["status"], r["comment"] = ("provisional" if provisional else "final"), incomplete or ""
+            if r["confidential"]:  # primary (1 to the threshold) C, secondary D, as the SDG and Eurostat files
+                r["confidential"] = CONFIDENTIAL if 0 < r["value"] <= inputs.threshold else SECONDARY
     meta = metadata(
         title=(f"GRETA tables, {'Serbia' if cover.national else 'sum of the reporting units, not the whole country'}, "
                f"{year}: victims by form of exploitation, referral outcome, access to justice"),
@@ -69,9 +78,12 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
             "access_to_justice": "victims by compensation status, free legal aid and residence permit (victims "
                                  "contract version 2 from 2026Q3); not_stated where the report did not say or the "
                                  "quarter's contract had no such column",
-            "confidential": f"C: the disclosure rule (counts of 1 to {inputs.threshold} and any cell that would "
-                            "reveal one) suppresses the cell in the public tables; the value is exact",
-            "area": f"{NATION} only where the national unit reported every quarter; otherwise RS_PART (coverage.PARTIAL_AREA) and the coverage",
+            "confidential": f"C: a count of 1 to {inputs.threshold} (primary); D: a cell hidden so that no C can be "
+                            "recomputed, or that the public tables hide (secondary); empty: free. The value is exact",
+            "area": f"{NATION} on every row; `coverage` says whether it is the whole country or which reporting units "
+                    "it sums (no area code of our own)",
+            "status": "provisional where the release is provisional or the year is not complete (every quarter's owed "
+                      "submissions accepted, or released); `comment` then names the quarters covered; else final",
         },
         code_lists={"exploitation, sex, age_group, referral_source, victim_status, yes_no":
                     "national code lists, reference/code_lists.csv (victims data contract)",
@@ -82,7 +94,8 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
                     "tables": QUESTIONNAIRE + "; " + PROGRAMME},
         produced_at=inputs.produced_at,
         file_format="XLSX (Office Open XML workbook): a metadata sheet and one sheet per table, one row per cell",
-        notes=["The GRETA questionnaire prescribes questions, not a fixed statistical table: the tables' categories "
+        notes=([f"{incomplete}: every row has status provisional."] if incomplete else []) + [
+               "The GRETA questionnaire prescribes questions, not a fixed statistical table: the tables' categories "
                "are the national code lists; no international code list is claimed."])
     return [TransmissionFile(f"greta_{year}.xlsx", _workbook(sheets, meta), meta)]
 

@@ -17,6 +17,7 @@ class ReleaseMark:
     release_id: int
     provisional: bool
     previous: tuple[int, TransmissionInputs] | None = None  # (release_id, its inputs), to find the revised values
+    quarters_released: tuple[str, ...] | None = None  # a year's release: its quarters that have a release (partial_year)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,44 @@ class TransmissionInputs:
     produced_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     public: object = None        # the public indicator rows as published (suppressed flags); None: public_rows computes them
     release: ReleaseMark | None = None  # None: the working figures (no release)
+
+
+def partial_year(inputs: TransmissionInputs, dataset: str, year: str) -> str | None:
+    """None where the year's figure of the dataset may be sent as the year's; otherwise the comment every value of
+    it carries, flagged provisional in the receiver's terms (Eurostat OBS_STATUS P, SDG OBS_STATUS P, GRETA's
+    `status` column). A year is the year only when every one of its quarters is in: with a release, each quarter
+    has a release (the year's release is built from them); otherwise each quarter's submissions owed by the
+    reporting calendar are all accepted (coverage.Coverage.incomplete)."""
+    from thb_reporting.figures.coverage import quarters_of
+
+    cover = inputs.coverage.get((dataset, year))
+    mark = inputs.release
+    if mark is not None and mark.quarters_released is not None:
+        missing = [q for q in quarters_of(year) if q not in mark.quarters_released]
+        why = "no release yet for"
+    else:
+        missing = list(cover.incomplete) if cover is not None else list(quarters_of(year))
+        why = "not every owed submission accepted for"
+    if not missing:
+        return None
+    summed = ", ".join(cover.quarters) if cover is not None and cover.quarters else "no quarter"
+    return f"provisional, incomplete year {year}: covers {summed}; {why} {', '.join(missing)}"
+
+
+def flag_partial_year(observations: list[dict], inputs: TransmissionInputs, dataset: str, year: str,
+                      provisional: str, outranking: frozenset[str] = frozenset()) -> list[str]:
+    """Observations (dicts with OBS_STATUS and COMMENT_OBS) of a year not complete (partial_year): each flagged
+    `provisional` (the receiver's code) unless its status is one of `outranking` (e.g. withheld, not collected:
+    one OBS_STATUS per observation, the strongest reason), and every one with the quarters it covers first in its
+    comment, its other reasons kept. Returns the sidecar's note."""
+    why = partial_year(inputs, dataset, year)
+    if why is None:
+        return []
+    for o in observations:
+        if o.get("OBS_STATUS") not in outranking:
+            o["OBS_STATUS"] = provisional
+        o["COMMENT_OBS"] = f"{why}; {o['COMMENT_OBS']}" if o.get("COMMENT_OBS") else why
+    return [f"{why}: every value is flagged OBS_STATUS {provisional} (provisional) with this in COMMENT_OBS."]
 
 
 def public_rows(inputs: TransmissionInputs):
@@ -56,6 +95,7 @@ class TransmissionFile:
     content: bytes
     metadata: dict     # the sidecar's content (see metadata())
     validation: dict | None = None  # the structure check's report (structure_check.check); a failed one keeps the file back
+    withheld: bool = False      # nothing to send (every observation pending): only <name>.pending.json is written
 
 
 def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage], definitions: dict[str, str],
@@ -69,7 +109,7 @@ def metadata(*, title: str, receiver: str, source: str, coverage: list[Coverage]
         "format": file_format,
         "source": source,
         "coverage": [{"dataset": c.dataset, "period": c.period, "scope": c.label, "units": list(c.units),
-                      "quarters": list(c.quarters), "population": c.population,
+                      "quarters": list(c.quarters), "incomplete_quarters": list(c.incomplete), "population": c.population,
                       "description_en": c.describe("en"), "description_sr": c.describe("sr")} for c in coverage],
         "definitions": definitions,
         "code_lists": code_lists,

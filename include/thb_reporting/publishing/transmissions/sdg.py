@@ -20,6 +20,10 @@ Decisions (also in each file's sidecar and docs/transmissions.md):
   providers, not a part of one. Where the year's victims are a sum of local teams, not the whole country,
   each value is flagged OBS_STATUS D ("definition differs", footnote-type) with COMMENT_OBS naming the
   teams and their population; whether UNODC accepts such a sum is pending its confirmation (sidecar).
+- A year is the year: a year not complete (model.partial_year) is flagged provisional, OBS_STATUS P, with the
+  quarters it covers first in COMMENT_OBS. One OBS_STATUS per observation, the strongest reason: Q (withheld)
+  > P (provisional: a year not complete or a provisional release) > D (partial coverage) > A; COMMENT_OBS keeps
+  every reason.
 - Before the file leaves, structure_check reads it back and checks it against the structure (codes, required
   attributes, one observation per key, sex and age totals, no confidential count in the clear): a failed check
   keeps it back (write_year).
@@ -31,7 +35,7 @@ from thb_reporting.figures import disclosure
 from thb_reporting.core import reference
 from thb_reporting.figures.indicators import age_group_of_band, national_victims_of_year
 from thb_reporting.publishing.transmissions import structure_check
-from thb_reporting.publishing.transmissions.model import TransmissionFile, TransmissionInputs, metadata
+from thb_reporting.publishing.transmissions.model import TransmissionFile, TransmissionInputs, flag_partial_year, metadata
 
 STRUCTURE = ("IAEG-SDGs", "SDG", "1.14")
 DIMENSIONS = ("FREQ", "REPORTING_TYPE", "SERIES", "REF_AREA", "SEX", "AGE", "URBANISATION", "INCOME_WEALTH_QUANTILE",
@@ -196,26 +200,22 @@ def rows(inputs: TransmissionInputs, year: str) -> tuple[list[dict], list[str], 
 
 
 def _mark_release(observations: list[dict], inputs: TransmissionInputs, year: str) -> list[str]:
-    """A release's file: OBS_STATUS P (SDMX's provisional value) on the normal values of a provisional release (a
-    value flagged otherwise keeps its flag and says 'provisional' in COMMENT_OBS); COMMENT_OBS 'revised since
-    release N' on a value that differs from the previous release's file of the year. Withheld cells stay as they
-    are. Returns the sidecar's notes."""
+    """A release's file: OBS_STATUS P (SDMX's provisional value) on every value of a provisional release (P outranks
+    D: a partial sum keeps saying so in COMMENT_OBS); COMMENT_OBS 'revised since release N' on a value that differs
+    from the previous release's file of the year. Withheld cells stay Q. Returns the sidecar's notes."""
     mark = inputs.release
-    notes = [f"Release {mark.release_id} of {year}, " + ("provisional: values flagged OBS_STATUS P (one flagged D says 'provisional' in COMMENT_OBS)."
-                                                            if mark.provisional
-                                                            else "final.")]
+    notes = [f"Release {mark.release_id} of {year}, " + ("provisional: values flagged OBS_STATUS P (a partial sum's "
+                                                            "COMMENT_OBS still says so)." if mark.provisional else "final.")]
     withheld_status = _code("OBS_STATUS", "withheld")
 
     def comment(o, note):
         o["COMMENT_OBS"] = f"{note}; {o['COMMENT_OBS']}" if o["COMMENT_OBS"] else note
 
     if mark.provisional:
-        normal, provisional = _code("OBS_STATUS", ""), _code("OBS_STATUS", "provisional")
+        provisional = _code("OBS_STATUS", "provisional")
         for o in observations:
-            if o["OBS_STATUS"] == normal:
+            if o["OBS_STATUS"] != withheld_status:
                 o["OBS_STATUS"] = provisional
-            elif o["OBS_STATUS"] != withheld_status:
-                comment(o, "provisional")
     if mark.previous is not None:
         previous_id, previous_inputs = mark.previous
         was = {tuple(o[k] for k in CELL): o["OBS_VALUE"] for o in rows(previous_inputs, year)[0]}
@@ -250,6 +250,9 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
     observations, notes, hidden = rows(inputs, year)
     if not observations:
         return []
+    # a year is the year: not complete, each value provisional (P outranks D), a withheld one stays Q
+    notes += flag_partial_year(observations, inputs, "victims", year, _code("OBS_STATUS", "provisional"),
+                               frozenset({_code("OBS_STATUS", "withheld")}))
     if inputs.release is not None:
         notes += _mark_release(observations, inputs, year)
     structure = schema()
@@ -278,8 +281,8 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
             "counts only": "no rate series (VC_HTF_DETV…R): UNODC computes the 16.2.2 rate over the resident population "
                            "itself; the population of the area covered is in 'coverage'",
             "REF_AREA": "688 Serbia; where the victims of the year are a sum of local teams, not the whole country, every "
-                        "value is flagged OBS_STATUS D (definition differs) and COMMENT_OBS names the teams and their "
-                        "population",
+                        "value is flagged OBS_STATUS D (definition differs; P where it is also provisional) and COMMENT_OBS "
+                        "names the teams and their population",
             "withheld": f"a confidential count (1 to {inputs.threshold}, or hidden so that none of those can be recomputed "
                         "from the sex × age sums or the public tables) has no value and OBS_STATUS Q (missing value; "
                         "suppressed); the structure has no confidentiality attribute to send it flagged",
@@ -296,4 +299,4 @@ def build(inputs: TransmissionInputs, year: str) -> list[TransmissionFile]:
                            "why": "confidential under the national disclosure rule (disclosure.py); sent without value, "
                                   "OBS_STATUS Q"}
     sidecar["pending_confirmation"] = pending_confirmation()
-    return [TransmissionFile(name, content, sidecar, report)]
+    return [TransmissionFile(name, content, sidecar, validation=report)]
