@@ -30,14 +30,19 @@ def fresh_database(name: str) -> str:
 
 
 class Stages:
+    """Each stage's time, and the process's peak memory when the stage ended (peaks: a stage whose figure
+    is above the previous stage's raised the peak)."""
+
     def __init__(self):
         self.times: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
         self._last = time.perf_counter()
 
     def done(self, stage: str) -> None:
         now = time.perf_counter()
         self.times[stage] = self.times.get(stage, 0.0) + now - self._last
-        self._last = now
+        self.peaks[stage] = peak_rss_mb()
+        self._last = time.perf_counter()
 
     def skip(self) -> None:
         """Leave the time since the last stage out of every stage (setup that is no part of the work)."""
@@ -45,6 +50,16 @@ class Stages:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set since it started (VmHWM). Not getrusage's ru_maxrss: Linux carries
+    that over fork and exec, so a side started after the parent generated the input file reported the
+    parent's peak (both sides showed the same 1,622 MB)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -59,10 +74,13 @@ def run_side(script: str, side: str, *args: str) -> dict:
 
 def print_table(base: dict, proj: dict, title: str, base_name: str = "baseline") -> dict:
     """Stage by stage, total and peak RSS with ratios; returns the summary."""
-    print(f"\n{title}\n{'stage':<22}{base_name + ' s':>14}{'project s':>12}{'ratio':>8}")
+    peaks = "peaks" in base and "peaks" in proj
+    print(f"\n{title}\n{'stage':<22}{base_name + ' s':>14}{'project s':>12}{'ratio':>8}"
+          + (f"{'peak MB after: ' + base_name:>26}{'project':>9}" if peaks else ""))
     for stage in dict.fromkeys([*base["stages"], *proj["stages"]]):
         b, p = base["stages"].get(stage, 0.0), proj["stages"].get(stage, 0.0)
-        print(f"{stage:<22}{b:>14.2f}{p:>12.2f}" + (f"{p / b:>8.2f}" if b > 0.001 else f"{'-':>8}"))
+        print(f"{stage:<22}{b:>14.2f}{p:>12.2f}" + (f"{p / b:>8.2f}" if b > 0.001 else f"{'-':>8}")
+              + (f"{base['peaks'].get(stage, 0):>26.0f}{proj['peaks'].get(stage, 0):>9.0f}" if peaks else ""))
     bt, pt = sum(base["stages"].values()), sum(proj["stages"].values())
     print(f"{'total':<22}{bt:>14.2f}{pt:>12.2f}{pt / bt:>8.2f}")
     print(f"{'peak RSS MB':<22}{base['peak_rss_mb']:>14.0f}{proj['peak_rss_mb']:>12.0f}"

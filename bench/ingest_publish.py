@@ -81,7 +81,7 @@ def run_project(path: Path, workdir: Path) -> dict:
         count = conn.execute(text("SELECT count(*) FROM national.victims")).scalar_one()
     assert count == len(frame)
     stages.done("publish")
-    return {"rows": len(frame), "stages": stages.times}
+    return {"rows": len(frame), "stages": stages.times, "peaks": stages.peaks}
 
 
 def run_baseline(path: Path, workdir: Path) -> dict:
@@ -146,7 +146,7 @@ def run_baseline(path: Path, workdir: Path) -> dict:
         cur.execute("SELECT count(*) FROM victims")
         assert cur.fetchone()[0] == len(df)
     stages.done("publish")
-    return {"rows": len(df), "stages": stages.times}
+    return {"rows": len(df), "stages": stages.times, "peaks": stages.peaks}
 
 
 def main() -> int:
