@@ -45,8 +45,8 @@ def _corpus(folder: Path) -> dict[str, Path]:
             files[f"{dataset}/{plant}/{fmt}"] = generated.path
             turn += 1
 
-    def victims(case: str, edit) -> Path:
-        path = SubmissionGenerator(folder / case, seed=7).victims_file("nis", QUARTER, file_format="csv_utf8", people=12).path
+    def victims(case: str, edit, people: int = 12) -> Path:
+        path = SubmissionGenerator(folder / case, seed=7).victims_file("nis", QUARTER, file_format="csv_utf8", people=people).path
         _edit_csv(path, edit)
         return path
 
@@ -70,7 +70,18 @@ def _corpus(folder: Path) -> dict[str, Path]:
         for row in rows[:3]:
             row[header.index("status")], row[header.index("identified_by")] = "identified_victim", ""
 
+    def over_ten_thousand_rows(header, rows):  # columns of a few values are screened and typed value by value
+        several(header, rows)
+        rows[100][header.index("sex")] = " Female "
+        rows[101][header.index("sex")] = "Женски"
+        rows[102][header.index("citizenship")] = ""
+        rows[103][header.index("age_years")] = "dvadeset"
+        rows[104][header.index("referral_source")] = "0101100710006"
+        rows[105][header.index("status")] = "nije"
+        rows[106][header.index("sex")] = ""  # empty, in a column whose other cells need mapping
+
     files["victims/soft_rule_alone"] = victims("soft", repeated_cptv)
+    files["victims/over_ten_thousand_rows"] = victims("large", over_ten_thousand_rows, people=10_500)
     files["victims/soft_rule_and_hard_errors"] = victims("several", several)
     files["victims/every_code_bad"] = victims("codes", every_code_bad)
     files["victims/required_when"] = victims("when", identified_without_body)
