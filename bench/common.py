@@ -32,21 +32,39 @@ def fresh_database(name: str) -> str:
 
 
 class Stages:
+    """Each stage's time, its CPU time (user and system, all threads: less disturbed than wall time when
+    other work shares the cores), and the process's peak memory when the stage ended (peaks: a stage whose
+    figure is above the previous stage's raised the peak)."""
+
     def __init__(self):
         self.times: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self.cpu: dict[str, float] = {}
+        self.peaks: dict[str, float] = {}
+        self._last, self._last_cpu = time.perf_counter(), time.process_time()
 
     def done(self, stage: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.times[stage] = self.times.get(stage, 0.0) + now - self._last
-        self._last = now
+        self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu - self._last_cpu
+        self.peaks[stage] = peak_rss_mb()
+        self._last, self._last_cpu = time.perf_counter(), time.process_time()
 
     def skip(self) -> None:
         """Leave the time since the last stage out of every stage (setup that is no part of the work)."""
-        self._last = time.perf_counter()
+        self._last, self._last_cpu = time.perf_counter(), time.process_time()
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set since it started (VmHWM). Not getrusage's ru_maxrss: Linux carries
+    that over fork and exec, so a side started after the parent generated the input file reported the
+    parent's peak (both sides showed the same 1,622 MB)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -61,12 +79,27 @@ def run_side(script: str, side: str, *args: str) -> dict:
 
 def print_table(base: dict, proj: dict, title: str, base_name: str = "baseline") -> dict:
     """Stage by stage, total and peak RSS with ratios; returns the summary."""
-    print(f"\n{title}\n{'stage':<22}{base_name + ' s':>14}{'project s':>12}{'ratio':>8}")
+    more = "peaks" in base and "peaks" in proj and "cpu" in base and "cpu" in proj
+    print(f"\n{title}\n{'stage':<22}{base_name + ' s':>14}{'project s':>12}{'ratio':>8}"
+          + (f"{'CPU s: ' + base_name:>22}{'project':>9}{'ratio':>7}{'peak MB after: ' + base_name:>26}{'project':>9}"
+             if more else ""))
+
+    def ratio(b, p, width):
+        return f"{p / b:>{width}.2f}" if b > 0.001 else f"{'-':>{width}}"
+
     for stage in dict.fromkeys([*base["stages"], *proj["stages"]]):
         b, p = base["stages"].get(stage, 0.0), proj["stages"].get(stage, 0.0)
-        print(f"{stage:<22}{b:>14.2f}{p:>12.2f}" + (f"{p / b:>8.2f}" if b > 0.001 else f"{'-':>8}"))
+        line = f"{stage:<22}{b:>14.2f}{p:>12.2f}{ratio(b, p, 8)}"
+        if more:
+            bc, pc = base["cpu"].get(stage, 0.0), proj["cpu"].get(stage, 0.0)
+            line += f"{bc:>22.2f}{pc:>9.2f}{ratio(bc, pc, 7)}{base['peaks'].get(stage, 0):>26.0f}{proj['peaks'].get(stage, 0):>9.0f}"
+        print(line)
     bt, pt = sum(base["stages"].values()), sum(proj["stages"].values())
-    print(f"{'total':<22}{bt:>14.2f}{pt:>12.2f}{pt / bt:>8.2f}")
+    line = f"{'total':<22}{bt:>14.2f}{pt:>12.2f}{pt / bt:>8.2f}"
+    if more:
+        bc, pc = sum(base["cpu"].values()), sum(proj["cpu"].values())
+        line += f"{bc:>22.2f}{pc:>9.2f}{ratio(bc, pc, 7)}"
+    print(line)
     print(f"{'peak RSS MB':<22}{base['peak_rss_mb']:>14.0f}{proj['peak_rss_mb']:>12.0f}"
           f"{proj['peak_rss_mb'] / base['peak_rss_mb']:>8.2f}")
     return {"baseline_s": bt, "project_s": pt, "ratio": pt / bt,

@@ -21,14 +21,18 @@ def _sniff_delimiter(text: str) -> str:
     return max(counts, key=counts.get) if max(counts.values()) else ","
 
 
-def _read_csv_arrow(utf8: bytes | None, text: str, sep: str):
+def _read_csv_arrow(utf8: bytes | None, text: str, sep: str, blank_lines: bool | None = None):
     """The same frame as the pandas reader below gives, read by pyarrow's multi-threaded reader (several
     times faster on large files), or None where the two could differ: blank lines (pandas numbers them
-    as rows), rows of another width (pandas pads or names the row) or anything pyarrow will not parse."""
+    as rows; `blank_lines` False: the caller knows there are none), rows of another width (pandas pads or
+    names the row) or anything pyarrow will not parse. Text is read as large_string, which pandas' `str`
+    columns hold, so that no column is cast (copied) on its way into pandas."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if "\n\n" in text or "\n\r\n" in text or "\r\r" in text or text[:1] in "\r\n":
+    if blank_lines is None:
+        blank_lines = "\n\n" in text or "\n\r\n" in text or "\r\r" in text
+    if blank_lines or text[:1] in "\r\n":
         return None
     header = text[: text.find("\n")] if "\n" in text else text
     names = [f"f{i}" for i in range(header.count(sep) + 1)]  # at least as many as the columns
@@ -38,12 +42,12 @@ def _read_csv_arrow(utf8: bytes | None, text: str, sep: str):
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, newlines_in_values=True,
                                               ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names}, null_values=[""],
                                                  strings_can_be_null=True, quoted_strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    if any(not pa.types.is_string(t) for t in table.schema.types) or table.num_rows == 0:
+    if any(not pa.types.is_large_string(t) for t in table.schema.types) or table.num_rows == 0:
         return None
     header = ["" if c[0] is None else str(c[0]).strip() for c in table.slice(0, 1).to_pydict().values()]
     frame = table.slice(1).to_pandas()  # the header row sliced off in pyarrow, not copied in pandas
@@ -83,12 +87,12 @@ def _csv_header(text: str, dataset: str, hinted: str | None = None) -> str:
     return sep
 
 
-def read_csv(text: str, utf8: bytes | None, sep: str):
+def read_csv(text: str, utf8: bytes | None, sep: str, blank_lines: bool | None = None):
     """Rows of a CSV text with the first row as the header; `source_row` counts every line (blank ones
-    too), as a spreadsheet numbers them."""
+    too), as a spreadsheet numbers them. blank_lines: whether the text has any (None: not known yet)."""
     import pandas as pd
 
-    frame = _read_csv_arrow(utf8, text, sep)
+    frame = _read_csv_arrow(utf8, text, sep, blank_lines)
     if frame is None:
         try:
             # header=None: pandas then measures every row against the first (the header) and names the line

@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 def column_position(n: int) -> str:
     """The n-th column (from 1) by its place in the spreadsheet, as 'C (#3)': said instead of a header that
     may not be shown."""
-    from openpyxl.utils import get_column_letter
+    from thb_reporting.core.findings import spreadsheet_letter
 
-    return f"{get_column_letter(n)} (#{n})"
+    return f"{spreadsheet_letter(n)} (#{n})"
 
 
 def shown_header(text: str, position: int) -> str:

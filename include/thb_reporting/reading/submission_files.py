@@ -22,7 +22,7 @@ from thb_reporting.reading.names import (  # noqa: F401 (what the other stages n
     DECLARED_TEMPLATE, READING_FINDINGS, SubmissionError, SubmissionName, parse_file_name,
 )
 from thb_reporting.reading.text import (
-    _CONTROL_RE2, _ESCAPED_CONTROL_RE2, _control_findings, _decode, _holds, _invisible_findings, _without_delimiter_hint,
+    _BLANK_LINE_RE2, _CONTROL_RE2, _ESCAPED_CONTROL_RE2, _control_findings, _decode, _holds, _invisible_findings, _without_delimiter_hint,
 )
 from thb_reporting.reading.workbook import identifiers_in_other_cells, read_workbook
 
@@ -46,11 +46,14 @@ def read_submission(data: bytes, name: SubmissionName):
         if not text or text.isspace():  # (as `not text.strip()`, without copying the text)
             raise SubmissionError("empty_file", "the file is empty")
         text, utf8, hinted = _without_delimiter_hint(text, utf8)
-        frame = read_csv(text, utf8, _csv_header(text, name.dataset, hinted))
+        # One pass over the text for blank lines, control and invisible characters together (most files hold
+        # none of them); each is looked for alone only in a file that holds one. Cells are searched only for
+        # a kind of character the text holds.
+        odd = _holds(text, utf8, f"{_BLANK_LINE_RE2}|{_CONTROL_RE2}|{invisible_characters.INVISIBLE_CLASS}")
+        frame = read_csv(text, utf8, _csv_header(text, name.dataset, hinted), blank_lines=None if odd else False)
         header, header_row = list(frame.columns[1:]), 1
-        # one pass over the text each; its cells are searched only where it holds such a character
-        controls, pattern = _holds(text, utf8, _CONTROL_RE2), _CONTROL_RE2
-        invisible = _holds(text, utf8, invisible_characters.INVISIBLE_CLASS)
+        controls, pattern = odd and _holds(text, utf8, _CONTROL_RE2), _CONTROL_RE2
+        invisible = odd and _holds(text, utf8, invisible_characters.INVISIBLE_CLASS)
     # Trailing columns without a header or any value hold nothing (delimiters at the ends of lines);
     # only trailing ones are dropped, so that every column keeps its place (its letter) in messages.
     width = len(frame.columns)

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # appear the cell was pasted from another program or the file is damaged, and PostgreSQL refuses NUL.
 _CONTROL, _CONTROL_RE2 = CONTROL, CONTROL_RE2
 # In XLSX, XML cannot hold C0 controls: Excel writes them as _x0000_ … _x001F_, which openpyxl leaves as they are.
+# A blank line, whichever line ends the file uses (pandas numbers it as a row, pyarrow's reader may not).
+_BLANK_LINE_RE2 = r"\n\n|\n\r\n|\r\r"
 _ESCAPED_CONTROL_RE2 = r"_x(?:000[0-8BbCcEeFf]|001[0-9A-Fa-f]|007[Ff]|008[0-9A-Fa-f]|009[0-9A-Fa-f])_"
 
 

@@ -70,10 +70,11 @@ def columns_not_in_file(frame, contract: Contract, followed: int) -> tuple[str, 
     return tuple(c.name for c in contract.later_columns(followed) if not c.required and c.name not in frame.columns)
 
 
-def find_personal_identifiers(frame) -> list[Finding]:
+def find_personal_identifiers(frame, distinct: dict | None = None) -> list[Finding]:
     """Every heading and every cell holding a JMBG with a valid check digit, an e-mail address or a phone
     number (privacy.identifier_kind). The value is never kept in the finding; a heading that holds one is
-    named by its column letter."""
+    named by its column letter. `distinct`, where given, receives the factorisation (codes, distinct values;
+    code -1: empty) of each column (named once in the file) screened value by value, for parse_types."""
     import numpy as np
     import pandas as pd
 
@@ -87,8 +88,10 @@ def find_personal_identifiers(frame) -> list[Finding]:
         values = frame.iloc[:, position]
         if len(values) > 10_000 and values.iloc[:1_000].nunique() <= 100:
             # a column that repeats a few values (codes, dates, numbers): each distinct value is screened once
-            codes, distinct = pd.factorize(values)
-            hit = np.append(suspect_cells(pd.Series(distinct, dtype=values.dtype)), False)  # code -1: empty
+            codes, uniques = pd.factorize(values)
+            if distinct is not None and names.count(col) == 1:
+                distinct[col] = (codes, uniques)
+            hit = np.append(suspect_cells(pd.Series(uniques, dtype=values.dtype)), False)  # code -1: empty
             suspects = values[hit[codes]]
         else:
             values = values.dropna()
@@ -199,9 +202,12 @@ def _file_convention(frame, contract: Contract) -> tuple[dict[str, str | None], 
     return conventions, both
 
 
-def parse_types(frame, contract: Contract):
+def parse_types(frame, contract: Contract, distinct: dict | None = None):
     """A typed copy of the rows, and a finding for each cell that is not of its column's type.
-    Columns of codes, numbers and dates repeat a few values: each distinct value is parsed once."""
+    Columns of codes, numbers and dates repeat a few values: each distinct value is parsed once (the
+    factorisation find_personal_identifiers made, in `distinct`, is reused); a column of codes that are
+    already as the contract has them is the file's column itself, not a copy."""
+    import numpy as np
     import pandas as pd
 
     typed = pd.DataFrame({ROW_KEY: frame[ROW_KEY].astype("int64")}, index=frame.index)
@@ -213,10 +219,20 @@ def parse_types(frame, contract: Contract):
             findings += [Finding("formula_injection", column=col.name, row=int(frame.at[idx, ROW_KEY]))
                          for idx in raw.index[raw.str.match(r"^[=+\-@]").fillna(False).astype(bool)]]
         else:
-            codes, distinct = pd.factorize(frame[col.name], use_na_sentinel=False)
-            values, problems, raw = _typed_column(pd.Series(distinct, dtype=frame[col.name].dtype), col,
-                                                  conventions.get(col.name))
-            values = values.take(codes).set_axis(frame.index)
+            cells = frame[col.name]
+            if distinct and col.name in distinct and len(distinct[col.name][0]) == len(cells):
+                codes, uniques = distinct[col.name]
+                if (codes == -1).any():  # the empty cell as one more distinct value
+                    codes = np.where(codes == -1, len(uniques), codes)
+                    uniques = pd.Series(uniques, dtype=cells.dtype).reindex(range(len(uniques) + 1)).array
+            else:
+                codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+            original = pd.Series(uniques, dtype=cells.dtype)
+            values, problems, raw = _typed_column(original, col, conventions.get(col.name))
+            if values.dtype == cells.dtype and values.equals(original):
+                values = cells  # every value as it was written (pandas copies on write, if ever)
+            else:
+                values = values.take(codes).set_axis(frame.index)
             if problems is not None:  # the cells of the wrong type, with what the finding may show
                 wrong = problems.notna().to_numpy(dtype=bool)[codes]
                 findings += [Finding(p.rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=p.value,
@@ -295,7 +311,8 @@ def prepare(frame, contract: Contract) -> Prepared:
     followed = contract.template_followed(frame.columns, frame.attrs.get(DECLARED_TEMPLATE))
     if frame.shape[0] == 0:
         return Prepared(None, [Finding("empty_file", detail="header only")], letters=letters, template_version=followed)
-    identifiers = find_personal_identifiers(frame)  # every column of the file, those dropped next included
+    distinct: dict = {}  # factorised columns, shared by the identifier screen and the types
+    identifiers = find_personal_identifiers(frame, distinct)  # every column of the file, those dropped next included
     frame, ahead = _columns_of_later_quarters(frame, contract)
     structure = check_columns(frame, contract, followed) + ahead
     if any(f.rule in UNTYPABLE for f in structure):
@@ -306,7 +323,7 @@ def prepare(frame, contract: Contract) -> Prepared:
     # cells holding an identifier or a control character: never quoted, nor carried on to any other rule
     secret = frozenset((f.row, f.column) for f in identifiers + structure
                        if f.rule in ("personal_identifier", "control_character") and f.row)
-    typed, type_findings = parse_types(frame, contract)
+    typed, type_findings = parse_types(frame, contract, distinct)
     type_findings = [f for f in type_findings if (f.row, f.column) not in secret]
     if secret:  # emptied, so that no rule (a row rule's sum, the suite and its Data Docs) carries them on
         index_of = dict(zip(typed[ROW_KEY], typed.index))

@@ -8,6 +8,7 @@ the row-level result (COMPLETE) only for the expectations that failed there.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import cache
 
 from thb_reporting.core.contracts import Contract
@@ -60,6 +61,7 @@ class SuiteRunner:
         self._context.variables.progress_bars = {"globally": False}
         source = self._context.data_sources.add_pandas("submissions")
         self._batches, self._definitions, self._subsets = {}, {}, {}
+        self._kept = None  # row-level results the last cheap pass already has (failing → run)
         for dataset in (name for d in datasets for name in suite_names(d)):  # a suite per contract version
             batch = source.add_dataframe_asset(dataset).add_batch_definition_whole_dataframe("submission")
             suite = self._context.suites.add(ExpectationSuite(**load_suite(dataset)))
@@ -75,8 +77,13 @@ class SuiteRunner:
         return {"quarter_start": pd.Timestamp(quarter.start), "quarter_end": pd.Timestamp(quarter.end)}
 
     def run(self, dataset: str, typed, quarter: Quarter, only: list[int] | None = None):
-        """The suite (or only the expectations at the positions `only`), with row-level results.
-        Expectations run on the columns they read (and the row key) only, when they all name theirs."""
+        """The suite (or only the expectations at the positions `only`), with row-level results (`.results`).
+        Expectations run on the columns they read (and the row key) only, when they all name theirs. The
+        row-level results the cheap pass of these very rows (`failing`) already made are not made again."""
+        kept, self._kept = self._kept, None
+        if only is not None and kept and kept[0]() is typed and kept[1:3] == (dataset, quarter) \
+                and set(only) <= kept[3].keys():
+            return KeptResults([kept[3][i] for i in only])
         definition = self._definitions[dataset] if only is None else self._subset(dataset, tuple(only))
         if only is not None:
             reads = _columns_read(dataset)
@@ -85,7 +92,7 @@ class SuiteRunner:
                 typed = typed[[c for c in typed.columns if c in names]]
         return definition.run(
             batch_parameters={"dataframe": typed}, expectation_parameters=self._parameters(quarter),
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_KEY]},
+            result_format=ROW_LEVEL,
         )
 
     def failing(self, dataset: str, typed, quarter: Quarter, only: list[int] | None = None) -> list[tuple[int, str]]:
@@ -93,23 +100,28 @@ class SuiteRunner:
         in one cheap pass (a few, on narrow frames, for a large file: _narrow_passes)."""
         every = range(len(load_suite(dataset)["expectations"]))
         wanted = tuple(every if only is None else only)
+        import weakref
+
         if len(typed) < NARROW_FROM_ROWS:
-            passes = [(wanted, _gx_view(typed))]
+            passes = [(wanted, _gx_view(typed), False)]
         else:
-            passes = _narrow_passes(dataset, wanted, _gx_view(typed, categorical=_code_columns(dataset)))
+            passes = _narrow_passes(dataset, wanted, typed)
         positions = _positions(dataset)
-        failed = []
-        for group, frame in passes:
+        failed, kept = [], {}
+        for group, frame, row_level in passes:
             definition = self._definitions[dataset] if group == tuple(every) else self._subset(dataset, group)
             result = definition.run(
                 batch_parameters={"dataframe": frame}, expectation_parameters=self._parameters(quarter),
-                result_format="BOOLEAN_ONLY",
+                result_format=ROW_LEVEL if row_level else "BOOLEAN_ONLY",
             )
             for res in result.results:
                 if not res.success:
                     config = res.expectation_config
                     severity = str(getattr(config.severity, "value", config.severity))
                     failed.append((positions[_expectation_key(config.type, config.meta)], severity))
+                    if row_level and severity == WARNING:
+                        kept[failed[-1][0]] = res
+        self._kept = (weakref.ref(typed), dataset, quarter, kept) if kept else None
         return sorted(failed)
 
     def _subset(self, dataset: str, only: tuple[int, ...]):
@@ -121,6 +133,15 @@ class SuiteRunner:
             self._subsets[(dataset, only)] = self._context.validation_definitions.add(
                 self._gx.ValidationDefinition(name=name, data=self._batches[dataset], suite=sub))
         return self._subsets[(dataset, only)]
+
+
+@dataclass
+class KeptResults:
+    """Row-level results of expectations kept from a cheap pass, shaped as GX's validation result."""
+    results: list
+
+
+ROW_LEVEL = {"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_KEY]}
 
 
 def _expectation_key(type_: str, meta) -> str:
@@ -165,24 +186,28 @@ def _columns_read(dataset: str) -> tuple[frozenset | None, ...]:
     return tuple(reads)
 
 
-def _narrow_passes(dataset: str, wanted: tuple[int, ...], view) -> list[tuple[tuple[int, ...], object]]:
+def _narrow_passes(dataset: str, wanted: tuple[int, ...], typed) -> list[tuple[tuple[int, ...], object, bool]]:
     """The cheap pass of a large file as a few GX runs, each over only the columns its expectations read.
 
     GX's pandas engine copies the whole frame for every expectation (dropping the rows where the column
-    is empty, or those outside a row condition) and hashes it once per run: with the code columns as
-    categoricals such copies are cheap, and the columns of free text (references) are copied only for
-    their own expectations. Groups: the expectations that read only cheap columns, together, on those
-    columns; each other set of columns, with its expectations, on just these columns; expectations of
-    the column names alone (SCHEMA_ONLY) on the frame's header without its rows; any other expectation
-    of the whole table on the whole view. Each expectation's outcome is the one it has on the whole view."""
+    is empty, or those outside a row condition) and hashes it once per run. Groups: the expectations that
+    read only columns of codes, numbers and dates and hold row by row (ROW_BY_ROW), together, on the
+    distinct rows of the columns they read (_distinct_rows: a few hundred rows instead of a million);
+    each other set of columns (free text such as references, uniqueness), with its expectations, on just
+    these columns, codes as categoricals; expectations of the column names alone (SCHEMA_ONLY) on the
+    frame's header without its rows; any other expectation of the whole table on the whole view. Each
+    expectation's outcome is the one it has on the whole view. A set of columns with a soft rule (a
+    warning, which does not reject the file) runs with row-level results on the rows as typed, with the
+    row key, as `run` would run it: a file that fails only soft rules then needs no second run."""
     import pandas as pd
 
     expectations = load_suite(dataset)["expectations"]
     reads = _columns_read(dataset)
+    codes = _code_columns(dataset)
 
     def cheap(name) -> bool:
-        dtype = view[name].dtype
-        return isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_numeric_dtype(dtype) \
+        dtype = typed[name].dtype
+        return (name in codes and dtype == "str") or pd.api.types.is_numeric_dtype(dtype) \
             or pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
     groups: dict[object, list[int]] = {}
@@ -190,24 +215,62 @@ def _narrow_passes(dataset: str, wanted: tuple[int, ...], view) -> list[tuple[tu
         cols = reads[i]
         if cols is None:
             key = "header" if expectations[i]["type"] in SCHEMA_ONLY else "table"
-        elif not cols <= set(view.columns):
+        elif not cols <= set(typed.columns):
             key = "table"  # a column the file lacks: GX reports it as on the whole view
-        elif all(cheap(c) for c in cols):
-            key = "cheap"
+        elif _row_by_row(expectations[i]) and all(cheap(c) for c in cols):
+            key = "distinct"
         else:
             key = cols
         groups.setdefault(key, []).append(i)
     passes = []
     for key, group in groups.items():
         if key == "header":
-            frame = view.iloc[:0]
+            frame = _gx_view(typed.iloc[:0])
         elif key == "table":
-            frame = view
+            frame = _gx_view(typed, categorical=codes)
+        elif key == "distinct":
+            frame = _gx_view(_distinct_rows(typed, [reads[i] for i in group]))
         else:
             cols = set().union(*(reads[i] for i in group))
-            frame = view[[c for c in view.columns if c in cols]]
-        passes.append((tuple(group), frame))
+            if any(expectations[i].get("severity") == WARNING for i in group):
+                passes.append((tuple(group), typed[[c for c in typed.columns if c in cols | {ROW_KEY}]], True))
+                continue
+            frame = _gx_view(typed[[c for c in typed.columns if c in cols]], categorical=codes)
+        passes.append((tuple(group), frame, False))
     return passes
+
+
+# Expectations whose outcome on a frame depends only on which rows (of the columns they read) it holds,
+# not on how often each occurs: true of a row-by-row check that must hold on every row (no `mostly`).
+ROW_BY_ROW = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_in_set",
+              "expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between",
+              "expect_column_values_to_match_regex", "expect_column_pair_values_a_to_be_greater_than_b"}
+
+
+def _row_by_row(expectation: dict) -> bool:
+    return expectation["type"] in ROW_BY_ROW and expectation["kwargs"].get("mostly") in (None, 1, 1.0)
+
+
+def _distinct_rows(typed, column_sets: list[frozenset]):
+    """A frame on which every row-by-row expectation reading one of `column_sets` has the outcome it has on
+    `typed`: the columns that some set reads together stay together, as each distinct combination of their
+    values (empty cells included) once; such blocks sit side by side, the shorter ones repeated to the
+    longest's length (a repeated row changes no such outcome, and no expectation reads across blocks)."""
+    import numpy as np
+    import pandas as pd
+
+    blocks: list[set] = []
+    for cols in column_sets:
+        joined = set(cols)
+        for block in [b for b in blocks if b & joined]:
+            joined |= block
+            blocks.remove(block)
+        blocks.append(joined)
+    parts = [typed[[c for c in typed.columns if c in block]].drop_duplicates(ignore_index=True) for block in blocks]
+    length = max(len(part) for part in parts)
+    if not all(len(part) for part in parts):  # no rows: nothing to repeat
+        return pd.concat(parts, axis=1)
+    return pd.concat([part.take(np.arange(length) % len(part)).reset_index(drop=True) for part in parts], axis=1)
 
 
 @cache

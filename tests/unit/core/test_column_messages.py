@@ -75,3 +75,13 @@ def test_messages_give_the_column_letter_of_the_file_and_the_header_words(tmp_pa
     serbian, english = text.split("ENGLISH", 1)
     assert "Za Član KZ – " in serbian and "(čl. 3" in serbian and "article" not in serbian
     assert "For Criminal Code article – " in english and "(CC art. 3" in english
+
+
+def test_spreadsheet_letters_are_those_excel_shows():
+    """findings.spreadsheet_letter (which spares a CSV file's validation openpyxl's import) names every
+    column as openpyxl, and so Excel, does: A … Z, AA …, XFD (the last column Excel has)."""
+    from openpyxl.utils import get_column_letter
+
+    from thb_reporting.core.findings import spreadsheet_letter
+
+    assert [spreadsheet_letter(n) for n in range(1, 16385)] == [get_column_letter(n) for n in range(1, 16385)]
