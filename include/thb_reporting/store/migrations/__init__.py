@@ -243,7 +243,8 @@ def _check_fact_columns(conn) -> None:
                                  f"them: run `thb db revision -m \"...\"`, review and commit it, then `{UPGRADE_COMMAND}`")
 
 
-_CHECKED: weakref.WeakSet = weakref.WeakSet()  # engines found at head in this process (ensure_schema)
+# engine → (the head revision, the contracts folder) it was found at in this process (ensure_schema)
+_CHECKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def ensure_schema(engine, upgrade: bool = False, views: bool = True) -> None:
@@ -253,12 +254,14 @@ def ensure_schema(engine, upgrade: bool = False, views: bool = True) -> None:
     views=False, for a stage that reads and writes the ledger only (intake, e-mails): the views and grants
     are made only when the schema itself changed here, and otherwise left to publishing, which keeps them in
     step with the tables; once an engine was found at head, such a check costs nothing more in this process
-    (a task's process: a new task checks again). One round trip less per stage that has nothing to do."""
+    (a task's process: a new task checks again) while the revisions and contracts stay the same."""
     from sqlalchemy import text
 
+    from thb_reporting.core.contracts import contracts_dir
     from thb_reporting.store.warehouse import SCHEMAS, is_postgres, metadata
 
-    if not (upgrade or views) and engine in _CHECKED:
+    target = (head(), contracts_dir())  # a revision or contract added since: checked again
+    if not (upgrade or views) and _CHECKED.get(engine) == target:
         return
     with engine.begin() as conn:
         missing: set[str] = set()
@@ -272,4 +275,4 @@ def ensure_schema(engine, upgrade: bool = False, views: bool = True) -> None:
             from thb_reporting.store.access import ensure_access
 
             ensure_access(conn, metadata())
-    _CHECKED.add(engine)
+    _CHECKED[engine] = target
