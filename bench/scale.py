@@ -29,7 +29,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KEY, PG_ADMIN, RESULTS, Stages, bare_read, bare_validate, database_name, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
+from common import (  # noqa: E402
+    KEY, PG_ADMIN, RESULTS, Stages, bare_read, bare_validate, database_name, fresh_database, peak_rss_mb, print_table,
+    run_side, write_results,
+)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))  # side-effect-free test helpers
 from tls_postgres import without_tls  # noqa: E402
 

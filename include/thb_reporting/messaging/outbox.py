@@ -74,8 +74,8 @@ class SmtpSender:
         try:
             try:
                 self._send(message)
-            except (OSError, smtplib.SMTPServerDisconnected):
-                if not reused:  # a fresh client failed: the server's answer stands
+            except (smtplib.SMTPServerDisconnected, ConnectionError):  # not a refusal of the message
+                if not reused:  # a fresh client failed: that stands
                     raise
                 self._close()  # the server closed the session's client (idle, or its limit of messages): anew once
                 self._send(message)
