@@ -19,10 +19,18 @@ PG_ADMIN = os.environ.get("THB_BENCH_POSTGRES", "postgresql+psycopg://postgres@1
 KEY = os.environ.setdefault("THB_BENCH_PSEUDONYMISATION_KEY", secrets.token_hex(32)).encode()
 
 
+def database_name(name: str) -> str:
+    """A benchmark's database name, with THB_BENCH_DB_SUFFIX appended (benchmarks of several checkouts on one
+    PostgreSQL server then do not drop each other's databases)."""
+    return name + os.environ.get("THB_BENCH_DB_SUFFIX", "")
+
+
 def fresh_database(name: str) -> str:
-    """An empty PostgreSQL database (dropped first if it exists); its SQLAlchemy URL."""
+    """An empty PostgreSQL database (dropped first if it exists; THB_BENCH_DB_SUFFIX appended to its name); its
+    SQLAlchemy URL."""
     from sqlalchemy import create_engine, text
 
+    name = database_name(name)
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

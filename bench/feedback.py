@@ -109,11 +109,63 @@ def answered(mailbox: Mailbox, contacts: dict[str, set[str]], arrivals: dict[str
     return waits
 
 
+WALL = time.time() - time.monotonic()  # monotonic + WALL: the epoch seconds Airflow's timestamps are compared with
+PHASES = ("watch", "run_created", "run_started", "first_task", "tasks_before_notify", "startup_gaps", "notify_to_mail")
+
+
+def phases(metadata, waits: dict[str, float], arrivals: dict[str, float], asset: str, first_task: str) -> dict:
+    """Where each answered file's seconds went, from Airflow's metadata database: watch (arrival to the
+    Asset event the triggerer made), run_created (to the queued_at of the run that took it in), run_started
+    (queued to running: the scheduler, or an active run it waited for: max_active_runs), first_task (to the
+    start of the run's first task), tasks_before_notify (the durations of the tasks that ran before
+    notify_teams started, pull_mailbox to announce), startup_gaps (the rest until notify_teams started: the
+    scheduler queueing each task and the executor starting it), notify_to_mail (from notify_teams' start to
+    the e-mail). The run that took a file in: the first whose `first_task` started after it arrived.
+    p50 and p95 of each phase in seconds."""
+    from sqlalchemy import text
+
+    with metadata.connect() as conn:
+        events = sorted(r[0].timestamp() for r in conn.execute(text(
+            "SELECT e.timestamp FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = :n"), {"n": asset}))
+        runs: dict[str, dict] = {}
+        for r in conn.execute(text(
+                "SELECT r.run_id, r.queued_at, r.start_date, t.task_id, t.start_date, t.end_date FROM dag_run r "
+                "JOIN task_instance t ON t.dag_id = r.dag_id AND t.run_id = r.run_id "
+                "WHERE r.dag_id = 'ingest_submissions' AND r.start_date IS NOT NULL")):
+            run = runs.setdefault(r[0], {"queued": r[1].timestamp(), "started": r[2].timestamp(), "tasks": {}})
+            if r[4] is not None:
+                run["tasks"][r[3]] = (r[4].timestamp(), (r[5] or r[4]).timestamp())
+    per: dict[str, list[float]] = {p: [] for p in PHASES}
+    for team, wait in waits.items():
+        arrived = arrivals[team] + WALL
+        took = sorted((run for run in runs.values() if first_task in run["tasks"] and "notify_teams" in run["tasks"]
+                       and run["tasks"][first_task][0] >= arrived), key=lambda run: run["tasks"][first_task][0])
+        event = next((t for t in events if t >= arrived), None)
+        if not took or event is None:
+            continue
+        run, answer = took[0], arrived + wait
+        tasks, notify = run["tasks"], run["tasks"]["notify_teams"][0]
+        first = min(start for start, _ in tasks.values())
+        before = sum(end - start for start, end in tasks.values() if end <= notify)
+        marks = [arrived, min(event, run["queued"]), run["queued"], run["started"], first]
+        for name, (a, b) in zip(PHASES, zip(marks, marks[1:])):
+            per[name].append(max(0.0, b - a))
+        per["tasks_before_notify"].append(before)
+        per["startup_gaps"].append(max(0.0, notify - first - before))
+        per["notify_to_mail"].append(answer - notify)
+    return {name: {"p50_s": round(statistics.median(v), 1), "p95_s": round(_p95(sorted(v)), 1)}
+            for name, v in per.items() if v}
+
+
+def _p95(values: list[float]) -> float:
+    return values[min(len(values) - 1, max(0, int(round(0.95 * len(values))) - 1))]
+
+
 def summary(waits: dict[str, float], expected: int, elapsed: float) -> dict:
     values = sorted(waits.values())
     if not values:
         return {"files": expected, "answered": 0}
-    p95 = values[min(len(values) - 1, max(0, int(round(0.95 * len(values))) - 1))]
+    p95 = _p95(values)
     return {"files": expected, "answered": len(values), "p50_s": round(statistics.median(values), 1),
             "p95_s": round(p95, 1), "max_s": round(values[-1], 1), "all_answered_after_s": round(elapsed, 1)}
 
@@ -216,6 +268,8 @@ def main() -> None:
         wait_for("the random phase's e-mails", lambda: len(answered(mailbox, contacts, arrivals)) == len(arrivals),
                  procs, args.timeout, 2)
         results["random"] = summary(answered(mailbox, contacts, arrivals), len(arrivals), time.monotonic() - phase_start)
+        results["random"]["phases"] = phases(metadata, answered(mailbox, contacts, arrivals), arrivals,
+                                             "thb_inbox_arrivals", "collect_new_submissions")
         print("random:", results["random"], flush=True)
 
         # ---- the burst
@@ -228,6 +282,8 @@ def main() -> None:
                          procs, args.timeout, 2)
             results["burst"] = summary(answered(mailbox, contacts, arrivals), len(arrivals),
                                        time.monotonic() - phase_start)
+            results["burst"]["phases"] = phases(metadata, answered(mailbox, contacts, arrivals), arrivals,
+                                                "thb_inbox_arrivals", "collect_new_submissions")
             print("burst:", results["burst"], flush=True)
 
         # ---- e-mails at random moments
@@ -246,6 +302,8 @@ def main() -> None:
             wait_for("the mail phase's e-mails", lambda: len(answered(mailbox, contacts, arrivals)) == len(arrivals),
                      procs, args.timeout, 2)
             results["mail"] = summary(answered(mailbox, contacts, arrivals), len(arrivals), time.monotonic() - phase_start)
+            results["mail"]["phases"] = phases(metadata, answered(mailbox, contacts, arrivals), arrivals,
+                                               "thb_mail_arrivals", "pull_mailbox")
             print("mail:", results["mail"], flush=True)
 
         # ---- the cost of waiting: the triggerer's CPU over an idle period, once the runs are over

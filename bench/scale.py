@@ -29,7 +29,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KEY, PG_ADMIN, RESULTS, Stages, bare_read, bare_validate, fresh_database, peak_rss_mb, print_table, run_side, write_results  # noqa: E402
+from common import (  # noqa: E402
+    KEY, PG_ADMIN, RESULTS, Stages, bare_read, bare_validate, database_name, fresh_database, peak_rss_mb, print_table,
+    run_side, write_results,
+)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))  # side-effect-free test helpers
 from tls_postgres import without_tls  # noqa: E402
 
@@ -103,7 +106,7 @@ def run_airflow(registry: Path, inbox: Path) -> dict:
         "AIRFLOW_VAR_THB_INBOX": inbox.resolve().as_uri(),
         "AIRFLOW_VAR_THB_TEAMS_REGISTRY": str(registry.resolve()),
         "AIRFLOW_VAR_THB_PSEUDONYMISATION_KEY": KEY.decode(),
-        "AIRFLOW_CONN_REPORTING_DB": without_tls(PG_ADMIN.rsplit("/", 1)[0] + "/thb_bench_scale"),
+        "AIRFLOW_CONN_REPORTING_DB": without_tls(PG_ADMIN.rsplit("/", 1)[0] + "/" + database_name("thb_bench_scale")),
     })
     migrate_metadata_db()
     from thb_reporting.tools.airflow_runs import run_dag

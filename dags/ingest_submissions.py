@@ -46,12 +46,19 @@ def ingest_submissions():
         import logging
 
         from thb_reporting.core import clock
+        from thb_reporting.core.mail_connections import IMAP_CONNECTION, mail_connection
+
+        started = clock.now()
+        if mail_connection(IMAP_CONNECTION) is None:  # no mailbox: nothing to pull, nothing else read
+            logging.getLogger(__name__).info("no connection %s: no reporting mailbox is pulled (the folder inbox "
+                                             "alone)", IMAP_CONNECTION)
+            return {}
         from thb_reporting.core.config import PipelineConfig
         from thb_reporting.core.privacy import error_class
         from thb_reporting.intake.mailbox import pull_mailbox
         from thb_reporting.ui.run_notes import leave_explained_note
 
-        config, started = PipelineConfig.from_airflow(), clock.now()
+        config = PipelineConfig.from_airflow()
         try:
             counts = pull_mailbox(config)  # nothing without the connection imap_default
         except Exception as e:  # noqa: BLE001 (a mail server down must not hold back the folder inbox; tried again next run)
@@ -106,7 +113,8 @@ def ingest_submissions():
 
         config = PipelineConfig.from_airflow()
         queued = queue_submission_notices(config) + queue_mail_replies(config)
-        return {"queued": queued, **deliver_outbox(config, sender_from_airflow(config))}
+        # the mail connection is looked up only when a message is due
+        return {"queued": queued, **deliver_outbox(config, lambda: sender_from_airflow(config))}
 
     collected = collect_new_submissions()
     pull_mailbox() >> collected

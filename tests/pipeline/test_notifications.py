@@ -39,6 +39,26 @@ def _process(config, generator):
     return truth
 
 
+def test_a_delivery_sends_over_one_connection_and_nothing_due_looks_up_none(config, generator, smtp_server):
+    port, mailbox = smtp_server
+    truth = _process(config, generator)
+    queue_submission_notices(config)
+    made = []
+
+    def sender():  # as the DAG's notify_teams hands it: the connection is looked up when a message is due
+        made.append(SmtpSender())
+        return made[-1]
+
+    assert deliver_outbox(config, sender) == {"sent": len(truth.files), "failed": 0}
+    assert len(mailbox.received) == len(truth.files) and len(mailbox.sessions) == 1 and len(made) == 1
+    assert deliver_outbox(config, sender) == {"sent": 0, "failed": 0} and len(made) == 1  # nothing due: no sender
+    assert ledger_notifications(config) == {"sent"}
+
+
+def ledger_notifications(config) -> set:
+    return {r.notification for r in ledger(config.reporting_db_url)}
+
+
 def test_every_processed_submission_gets_one_correct_email(config, generator, smtp_server):
     port, mailbox = smtp_server
     truth = _process(config, generator)

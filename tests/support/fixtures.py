@@ -108,14 +108,18 @@ def airflow_db():
 
 
 class _Mailbox:
-    """What a real SMTP server on loopback received: (recipients, message) pairs."""
+    """What a real SMTP server on loopback received: (recipients, message) pairs, and the SMTP sessions
+    (connections) they came over."""
 
     def __init__(self):
         self.received = []
+        self.sessions = []
 
     async def handle_DATA(self, server, session, envelope):
         from email import message_from_bytes, policy
 
+        if not any(s is session for s in self.sessions):
+            self.sessions.append(session)
         self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
         return "250 OK"
 

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-import yaml
-
-from thb_reporting.core import reference
+from thb_reporting.core import reference, yaml_files
 
 PACKAGE_CONTRACTS = Path(__file__).parent / "contracts"
 COLUMN_TYPES = {"text", "integer", "date", "code", "codes", "country"}
@@ -221,7 +219,7 @@ def _versions(folder: Path, dataset: str) -> tuple[Contract, ...]:
     path = folder / f"{dataset}.yaml"
     if not path.exists():
         raise KeyError(f"no data contract for dataset {dataset!r} (known: {', '.join(datasets())})")
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = yaml_files.safe_load(path.read_text(encoding="utf-8"))
     changes = doc.get("versions") or ()
     columns = [Column(**c) for c in doc["columns"]]
     later_codes = [{k: tuple(v) for k, v in (ch.get("added_codes") or {}).items()} for ch in changes]

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-import yaml
 
+from thb_reporting.core import yaml_files
 from thb_reporting.core.contracts import Contract
 from thb_reporting.core.privacy import shown
 from thb_reporting.core.contracts import ROW_KEY
@@ -45,7 +45,7 @@ class Finding:
 
 @cache
 def rule_texts() -> dict:
-    return yaml.safe_load((Path(__file__).parent / "rules.yaml").read_text(encoding="utf-8"))
+    return yaml_files.safe_load((Path(__file__).parent / "rules.yaml").read_text(encoding="utf-8"))
 
 
 def is_note(rule: str) -> bool:

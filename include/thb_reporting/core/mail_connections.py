@@ -12,6 +12,21 @@ TLS_FLAGS = {"smtp": ("disable_ssl", "disable_tls"), "imap": ("use_ssl",)}
 _MISREAD = {"false", "0", "no", "off", ""}
 
 
+IMAP_CONNECTION = "imap_default"  # the reporting mailbox (intake.mailbox)
+SMTP_CONNECTION = "smtp_default"  # the mail server the outbox sends through (messaging.outbox)
+
+
+def mail_connection(conn_id: str):
+    """The Airflow connection conn_id, or None where none is set (one lookup; no provider imported)."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
 class MailConnectionRefused(ConnectionError):
     """A mail connection that could not be opened, or was refused; its words name the connection and the
     reason, and are made from the connection's settings and the TLS library alone (nothing of a message)."""

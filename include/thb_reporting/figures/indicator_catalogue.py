@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache, reduce
 from pathlib import Path
 
-import yaml
+from thb_reporting.core import yaml_files
 
 KEY_SEPARATOR = "/"  # between the codes of a composite category: 388/indictment/male
 TOTAL = "total"
@@ -15,7 +15,7 @@ TOTAL = "total"
 
 @cache
 def _document() -> dict:
-    return yaml.safe_load((Path(__file__).parent / "indicators.yaml").read_text(encoding="utf-8"))
+    return yaml_files.safe_load((Path(__file__).parent / "indicators.yaml").read_text(encoding="utf-8"))
 
 
 def catalogue() -> dict:

@@ -56,7 +56,7 @@ def collect_new_submissions(config: PipelineConfig) -> list[int]:
     """Archive and register every new file in the inbox; return the ids of all submissions waiting
     to be processed (new ones and any left `received` by an earlier, interrupted run)."""
     engine = reporting_engine(config.reporting_db_url)
-    ensure_schema(engine)
+    ensure_schema(engine, views=False)  # the ledger only
     with engine.connect() as conn:
         # A file whose path, size and time we have already recorded is not read again (seen).
         known, seen = ledger.known_files(conn)

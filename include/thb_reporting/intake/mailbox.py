@@ -34,7 +34,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 
-from thb_reporting.core.mail_connections import check_tls_flags, refusal
+from thb_reporting.core.mail_connections import IMAP_CONNECTION, check_tls_flags, mail_connection, refusal
 from thb_reporting.core.privacy import error_class
 from thb_reporting.core import clock
 from thb_reporting.intake.mail_explanations import record_reply_explanation
@@ -46,7 +46,7 @@ from thb_reporting.store.migrations import ensure_schema
 from thb_reporting.store.warehouse import reporting_engine
 
 log = logging.getLogger(__name__)
-CONNECTION = "imap_default"
+CONNECTION = IMAP_CONNECTION
 INBOX = "INBOX"
 PROCESSED_FOLDER = "THB/processed"
 QUARANTINE_FOLDER = "THB/quarantine"
@@ -251,7 +251,7 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailO
     """Handle one e-mail (its bytes; size: as the server counts it, when only the header was fetched):
     place its files in the team's inbox, queue the reply or the coordinator's notice, and record it once."""
     engine = reporting_engine(config.reporting_db_url)
-    ensure_schema(engine)
+    ensure_schema(engine, views=False)  # the ledger only
     message = message_from_bytes(raw, policy=policy.default)
     key = message_key(message, raw)
     with engine.connect() as conn:
@@ -298,19 +298,17 @@ def imap_client_from_airflow():
     A refusal (a certificate not trusted, plain text refused …) raises MailConnectionRefused naming it."""
     import imaplib
 
-    from airflow.providers.imap.hooks.imap import ImapHook
-    from airflow.sdk import Connection
-    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
-
     global _told_no_mailbox
-    try:
-        conn = Connection.get(CONNECTION)
-    except AirflowNotFoundException:
+    conn = mail_connection(CONNECTION)
+    if conn is None:
         if not _told_no_mailbox:
             log.info("no connection %s: no reporting mailbox is pulled (the folder inbox alone)", CONNECTION)
             _told_no_mailbox = True
         return None
     check_tls_flags(CONNECTION, "imap", conn.extra_dejson)
+    from airflow.providers.imap.hooks.imap import ImapHook  # only with a mailbox to pull
+    from airflow.sdk.exceptions import AirflowException
+
     try:
         return ImapHook(imap_conn_id=CONNECTION).get_conn().mail_client
     except (OSError, imaplib.IMAP4.error, RuntimeError, AirflowException) as e:

@@ -17,7 +17,7 @@ from thb_reporting.messaging import messages
 from thb_reporting.core.config import PipelineConfig
 from thb_reporting.store.ledger import Notification, Status
 from thb_reporting.store.reporting_calendar import ReportingStatus
-from thb_reporting.messaging.outbox import enqueue
+from thb_reporting.messaging.outbox import enqueue, enqueue_many
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.core.findings import ERROR
 from thb_reporting.store.migrations import ensure_schema
@@ -50,44 +50,56 @@ def _figures_of(subs) -> dict[int, list[dict]]:
             for sub in group]).to_pandas()
         computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
         computed = computed[(computed["level"] == "team") & indicator_catalogue.shown_rows(computed, "receipt")]
+        # in the catalogue's order, totals first; sorted once (stable): each submission's rows keep that order
+        computed = computed.sort_values(["indicator", "breakdown"], kind="stable",
+                                        key=lambda c: c.map(order) if c.name == "indicator" else c != "total")
+        figures: dict[tuple, list[dict]] = defaultdict(list)  # (area, quarter) → its figures
+        columns = ("area_code", "period", "indicator", "breakdown", "category", "value")
+        for area, period, indicator, breakdown, category, value in zip(*(computed[c].tolist() for c in columns)):
+            item = catalogue[indicator]
+            sr, en = indicator_catalogue.category_label(indicator, breakdown, category)
+            shown = f"{value:.0%}" if item["unit"] == "share" else f"{value:,.0f}".replace(",", " ")
+            figures[(area, period)].append({"label": {"sr": f"{item['sr']} – {sr}", "en": f"{item['en']} – {en}"},
+                                            "value": shown})
         for sub in group:
-            mine = computed[(computed["area_code"] == areas[sub.submission_id]) & (computed["period"] == sub.quarter)]
-            mine = mine.sort_values(["indicator", "breakdown"], key=lambda c: c.map(order) if c.name == "indicator" else c != "total",
-                                    kind="stable")
-            figures = []
-            for r in mine.itertuples():
-                item = catalogue[r.indicator]
-                sr, en = indicator_catalogue.category_label(r.indicator, r.breakdown, r.category)
-                value = f"{r.value:.0%}" if item["unit"] == "share" else f"{r.value:,.0f}".replace(",", " ")
-                figures.append({"label": {"sr": f"{item['sr']} – {sr}", "en": f"{item['en']} – {en}"}, "value": value})
-            out[sub.submission_id] = figures
+            out[sub.submission_id] = figures.get((areas[sub.submission_id], sub.quarter), [])
     return out
+
+
+NOTICE_BATCH = 100  # submissions whose e-mails are queued in one transaction (a commit waits for the disk)
 
 
 def queue_submission_notices(config: PipelineConfig) -> int:
     """Queue one e-mail for every processed submission that has none yet; returns how many."""
     engine = reporting_engine(config.reporting_db_url)
-    ensure_schema(engine)
+    ensure_schema(engine, views=False)  # the ledger only
     with engine.connect() as conn:
         waiting = ledger.awaiting_notice(conn)
+    if not waiting:
+        return 0
     queued = 0
     figures = _figures_of(waiting)
-    for sub in waiting:
+    for start in range(0, len(waiting), NOTICE_BATCH):
+        batch = waiting[start:start + NOTICE_BATCH]
         with engine.connect() as conn:
-            findings = ledger.findings_of(conn, sub.submission_id)
-        if sub.status == Status.FAILED:
-            message = messages.failed_message(sub, findings, config.teams)
-        elif sub.team_code not in config.teams:
-            message = messages.unregistered_folder_message(sub, findings)
-        else:
-            message = messages.submission_message(sub, config.teams, findings, figures.get(sub.submission_id, []))
-        with engine.begin() as conn:
-            if message is None:
-                state = Notification.NO_CONTACT
+            findings = ledger.findings_of_many(conn, [sub.submission_id for sub in batch])
+        notices, no_contact = [], []
+        for sub in batch:
+            found = findings.get(sub.submission_id, [])
+            if sub.status == Status.FAILED:
+                message = messages.failed_message(sub, found, config.teams)
+            elif sub.team_code not in config.teams:
+                message = messages.unregistered_folder_message(sub, found)
             else:
-                queued += enqueue(conn, f"submission:{sub.submission_id}", "submission", message, sub.submission_id)
-                state = Notification.QUEUED
-            ledger.set_notification(conn, sub.submission_id, state)
+                message = messages.submission_message(sub, config.teams, found, figures.get(sub.submission_id, []))
+            if message is None:
+                no_contact.append(sub.submission_id)
+            else:
+                notices.append((f"submission:{sub.submission_id}", "submission", message, sub.submission_id))
+        with engine.begin() as conn:
+            queued += len(enqueue_many(conn, notices))
+            ledger.set_notifications(conn, [sid for *_, sid in notices], Notification.QUEUED)
+            ledger.set_notifications(conn, no_contact, Notification.NO_CONTACT)
     return queued
 
 
@@ -98,7 +110,7 @@ def queue_mail_replies(config: PipelineConfig) -> int:
     sender, once each (ledger.mail_messages.replied_at); returns how many were queued now. Mail no person
     wrote is never answered (it is not in mail_ledger.ANSWERED_MAIL)."""
     engine = reporting_engine(config.reporting_db_url)
-    ensure_schema(engine)
+    ensure_schema(engine, views=False)  # the ledger only
     queued = 0
     with engine.begin() as conn:
         for mail in mail_ledger.mail_awaiting_reply(conn):
@@ -138,7 +150,7 @@ def queue_weekly_digest(config: PipelineConfig, today: dt.date | None = None) ->
     today = today or clock.now().date()
     quarter = Quarter.containing(today).previous()
     engine = reporting_engine(config.reporting_db_url)
-    ensure_schema(engine)
+    ensure_schema(engine, views=False)  # the ledger only
     year, week, _ = today.isocalendar()
     with engine.begin() as conn:
         statuses = reporting_statuses(conn, config.teams, [quarter], today)
@@ -167,7 +179,7 @@ def queue_calendar_notices(config: PipelineConfig, today: dt.date | None = None,
     if kind is None:
         return []
     engine = reporting_engine(config.reporting_db_url)
-    ensure_schema(engine)
+    ensure_schema(engine, views=False)  # the ledger only
     queued = []
     with engine.begin() as conn:
         statuses = reporting_statuses(conn, config.teams, [quarter], today)

@@ -283,7 +283,13 @@ def awaiting_notice(conn) -> list:
 
 
 def set_notification(conn, submission_id: int, state: Notification) -> None:
-    conn.execute(update(SUBMISSIONS).where(SUBMISSIONS.c.submission_id == submission_id)
+    set_notifications(conn, [submission_id], state)
+
+
+def set_notifications(conn, submission_ids, state: Notification) -> None:
+    if not (submission_ids := list(submission_ids)):
+        return
+    conn.execute(update(SUBMISSIONS).where(SUBMISSIONS.c.submission_id.in_(submission_ids))
                  .values(notification=Notification(state).value))
 
 
@@ -323,10 +329,19 @@ def findings_of(conn, submission_id: int, severity: str | None = None,
                 order: tuple[str, ...] = ("severity", "rule", "source_row")) -> list:
     """A submission's findings (findings.Finding), of one severity if given, in the order given (column
     names of ledger.findings), with their columns' letters in the team's file as it was read."""
-    query = select(FINDINGS).where(FINDINGS.c.submission_id == submission_id)
+    return findings_of_many(conn, [submission_id], severity, order).get(submission_id, [])
+
+
+def findings_of_many(conn, submission_ids, severity: str | None = None,
+                     order: tuple[str, ...] = ("severity", "rule", "source_row")) -> dict[int, list]:
+    """findings_of for several submissions in one query: submission id → its findings (none: absent)."""
+    query = select(FINDINGS).where(FINDINGS.c.submission_id.in_(list(submission_ids)))
     if severity is not None:
         query = query.where(FINDINGS.c.severity == severity)
-    return [_finding(r) for r in conn.execute(query.order_by(*(FINDINGS.c[c] for c in order)))]
+    found: dict[int, list] = {}
+    for r in conn.execute(query.order_by(FINDINGS.c.submission_id, *(FINDINGS.c[c] for c in order))):
+        found.setdefault(r.submission_id, []).append(_finding(r))
+    return found
 
 
 def error_rules(conn, ids) -> dict[int, list[str]]:

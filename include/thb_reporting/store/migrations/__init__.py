@@ -9,6 +9,7 @@ folder, named by THB_MIGRATIONS_DIR (or `--versions-dir`)."""
 from __future__ import annotations
 
 import os
+import weakref
 from functools import cache
 from pathlib import Path
 
@@ -193,25 +194,28 @@ def new_revision(conn, message: str, versions_dir: str | Path | None = None) -> 
     return [Path(s.path) for s in (found if isinstance(found, list) else [found]) if s is not None]
 
 
-def ensure_current(conn, upgrade_to_head: bool = False) -> None:
+def ensure_current(conn, upgrade_to_head: bool = False) -> bool:
     """Start of every stage: the database at the head revision, or a clear stop. An empty database is
     brought to head; one made by create_all before revisions existed is stamped (head when its tables
     already match the contracts, else the baseline) and then checked like any other. `thb db upgrade`
-    (upgrade_to_head) brings any database to head."""
+    (upgrade_to_head) brings any database to head. Returns whether it changed the schema (or its revision)."""
     from sqlalchemy import inspect
 
     needed = head()
     at = current(conn)
+    changed = False
     if at is None:
         present = [n for s in ((None,) if _is_sqlite(conn) else ("ledger", "national"))
                    for n in inspect(conn).get_table_names(schema=s)]
         if not present:
             upgrade(conn)
-            return
+            return True
         at = needed if not differences(conn) else BASELINE
         stamp(conn, at)
+        changed = True
     if at != needed and upgrade_to_head:
         upgrade(conn)
+        changed = True
     elif at != needed:
         known = {s.revision for s in script().walk_revisions()}
         state = (f"at revision {at}, which this code does not know (is the code older than the database, or "
@@ -219,6 +223,7 @@ def ensure_current(conn, upgrade_to_head: bool = False) -> None:
         raise DatabaseBehind(f"the reporting database is {state}; this code needs revision {needed}: "
                              f"run `{UPGRADE_COMMAND}` (with the pipeline's database configuration)")
     _check_fact_columns(conn)
+    return changed
 
 
 def _check_fact_columns(conn) -> None:
@@ -238,22 +243,36 @@ def _check_fact_columns(conn) -> None:
                                  f"them: run `thb db revision -m \"...\"`, review and commit it, then `{UPGRADE_COMMAND}`")
 
 
-def ensure_schema(engine, upgrade: bool = False) -> None:
+# engine → (the head revision, the contracts folder) it was found at in this process (ensure_schema)
+_CHECKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def ensure_schema(engine, upgrade: bool = False, views: bool = True) -> None:
     """The tables at the revision the code needs (an empty database is brought there; one behind raises
     DatabaseBehind, naming `thb db upgrade`, unless `upgrade`) and, on PostgreSQL, the public
-    views and grants (thb_reporting.store.access)."""
+    views and grants (thb_reporting.store.access).
+    views=False, for a stage that reads and writes the ledger only (intake, e-mails): the views and grants
+    are made only when the schema itself changed here, and otherwise left to publishing, which keeps them in
+    step with the tables; once an engine was found at head, such a check costs nothing more in this process
+    (a task's process: a new task checks again) while the revisions and contracts stay the same."""
     from sqlalchemy import text
 
+    from thb_reporting.core.contracts import contracts_dir
     from thb_reporting.store.warehouse import SCHEMAS, is_postgres, metadata
 
+    target = (head(), contracts_dir())  # a revision or contract added since: checked again
+    if not (upgrade or views) and _CHECKED.get(engine) == target:
+        return
     with engine.begin() as conn:
+        missing: set[str] = set()
         if is_postgres(conn):
             conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))  # one creator at a time
-            existing = set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
-            for schema in set(SCHEMAS) - existing:  # (creating needs rights the pipeline may not have)
+            missing = set(SCHEMAS) - set(conn.execute(text("SELECT nspname FROM pg_namespace")).scalars())
+            for schema in missing:  # (creating needs rights the pipeline may not have)
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        ensure_current(conn, upgrade_to_head=upgrade)
-        if is_postgres(conn):
+        changed = ensure_current(conn, upgrade_to_head=upgrade) or bool(missing)
+        if is_postgres(conn) and (views or changed):
             from thb_reporting.store.access import ensure_access
 
             ensure_access(conn, metadata())
+    _CHECKED[engine] = target
