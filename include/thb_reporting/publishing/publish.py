@@ -214,7 +214,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None, los
 def unpublished(config: PipelineConfig) -> list[tuple[str, str, str]]:
     """(dataset, team, quarter) whose current accepted submission is not the published one."""
     engine = reporting_engine(config.reporting_db_url)
-    ensure_schema(engine)
+    ensure_schema(engine, views=False)  # reads the ledger only: never waits on a publish replacing the views
     pubs = table("publications")
     with engine.connect() as conn:
         current = {k: r.submission_id for k, r in _current(conn).items()}
