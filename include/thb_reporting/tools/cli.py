@@ -199,11 +199,15 @@ def demo(args) -> int:
     if summaries:
         print(f"National summaries for the public (small counts suppressed), one per quarter: {summaries[-1]} and "
               f"{len(summaries) - 1} more beside the exports.")
-    sent = sorted(p for p in (data / "transmissions").glob("*/*") if not p.name.endswith((".metadata.json", ".validation.json")))
+    files = sorted((data / "transmissions").glob("*/*"))
+    sent = [p for p in files if not p.name.endswith((".metadata.json", ".validation.json", ".pending.json"))]
+    pending = [p.name.removesuffix(".pending.json") for p in files if p.name.endswith(".pending.json")]
     if sent:
         print(f"For Eurostat, UNODC and GRETA, exact figures for the receiver, confidential cells flagged (withheld where the "
               f"structure has no flag, SDG), each with a .metadata.json and, where checked against its structure, a "
               f".validation.json: {', '.join(p.name for p in sent)} in {sent[-1].parent}.")
+    if pending:
+        print(f"Not sent until the receiver confirms its codes (each .pending.json says which): {', '.join(pending)}.")
     research = sorted((data / "research").glob("*/victims_ctdc_*.csv"))
     if research:
         print(f"For researchers, k-anonymised records in CTDC's layout (with a .metadata.json): {research[-1]}.")
