@@ -4,6 +4,8 @@ validation report, the page is behind Airflow's login; and in a real headless Ch
 api-server on loopback, through the UI's own login form and navigation."""
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import json
 import os
@@ -238,10 +240,18 @@ def _browser_or_skip():
 def api_server(tmp_path, airflow_db):
     """`airflow api-server` on 127.0.0.1 with this project's plugins, the deployment's users and roles
     (engineer, coordinator, viewer: Airflow's simple auth manager, as `make airflow-ui` has them) and the
-    pipeline's variables; yields (base URL, passwords by user, config, expected)."""
+    pipeline's variables; yields (base URL, passwords by user, config, expected, environment of the server).
+    The server has a metadata database of its own, a copy of the session's: a second process writing the
+    session's SQLite file while this one runs DAGs in it left it malformed for the tests after."""
+    import sqlite3
+
     from thb_reporting.tools.airflow_runs import AIRFLOW_USERS
 
     config, expected = _scenario(tmp_path / "data")
+    metadata = tmp_path / "airflow-metadata.db"
+    with contextlib.closing(sqlite3.connect(airflow_db / "airflow.db")) as session_db, \
+            contextlib.closing(sqlite3.connect(metadata)) as own:
+        session_db.backup(own)
     passwords = {user.split(":")[0]: f"{user.split(':')[0]}-{os.urandom(6).hex()}" for user in AIRFLOW_USERS.split(",")}
     (tmp_path / "passwords.json").write_text(json.dumps(passwords))
     port = free_port()
@@ -249,6 +259,7 @@ def api_server(tmp_path, airflow_db):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": AIRFLOW_USERS,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(tmp_path / "passwords.json"),
         "AIRFLOW_VAR_THB_DATA_ROOT": config.data_root,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata}",
     }
     log = open(tmp_path / "api-server.log", "wb")
     server = subprocess.Popen([str(Path(sys.executable).with_name("airflow")), "api-server", "-H", "127.0.0.1",
@@ -264,7 +275,7 @@ def api_server(tmp_path, airflow_db):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("the api-server did not start:\n" + (tmp_path / "api-server.log").read_text()[-3000:])
                 time.sleep(0.5)
-        yield base, passwords, config, expected
+        yield base, passwords, config, expected, env
     finally:
         os.killpg(server.pid, 15)
         server.wait(30)
@@ -318,7 +329,7 @@ def test_reporting_status_page_in_a_real_browser(api_server):
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.ui import WebDriverWait
 
-    base, passwords, _, expected = api_server
+    base, passwords, _, expected, _ = api_server
     browser = headless_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:

@@ -36,7 +36,7 @@ def test_the_submissions_dag_named_by_the_plugin_is_the_projects():
 
 
 def test_each_role_reads_and_does_only_what_it_may(api_server):  # noqa: F811 (the fixture)
-    base, passwords, config, _ = api_server
+    base, passwords, config, _, server_env = api_server
     tokens = {user: json.loads(_get(f"{base}/auth/token", data={"username": user, "password": password}))["access_token"]
               for user, password in passwords.items()}
     assert set(tokens) == {"engineer", "coordinator", "viewer"}
@@ -64,7 +64,7 @@ def test_each_role_reads_and_does_only_what_it_may(api_server):  # noqa: F811 (t
 
     # triggering: the engineer and the coordinator may, the viewer may not (403, and no run made)
     subprocess.run([str(Path(sys.executable).with_name("airflow")), "dags", "reserialize"],
-                   check=True, capture_output=True, timeout=600)
+                   check=True, capture_output=True, timeout=600, env=server_env)  # into the server's database
     runs = f"/api/v2/dags/{SUBMISSIONS_DAG}/dagRuns"
     made = []
     for user, allowed in (("viewer", False), ("coordinator", True), ("engineer", True)):
@@ -79,5 +79,5 @@ def test_each_role_reads_and_does_only_what_it_may(api_server):  # noqa: F811 (t
     for path in ("/api/v2/connections", "/api/v2/variables"):
         assert {user: _answer(base, token, path)[0] for user, token in tokens.items()} == {
             "engineer": 200, "coordinator": 403, "viewer": 403}, path
-    for run_id in made:  # the session's metadata database is shared with other tests
+    for run_id in made:
         assert _answer(base, tokens["engineer"], f"{runs}/{run_id}", method="DELETE")[0] in (200, 204)
