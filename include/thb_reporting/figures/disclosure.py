@@ -26,10 +26,13 @@ bounds (a suppressed district of two suppressed quarters of 1 or more is at leas
 nation's sum may leave its neighbour exactly 1). A suppressed cell whose bounds meet is given away
 (pinned): the only one suppressed in a sum, two suppressed cells of 1 whose sum is known to be 2, and
 longer chains. While any is, the smallest non-zero part not yet suppressed of the sum that pins it (or
-the smallest other non-zero cell) is suppressed too. Everything is suppressed in one pass
-over the union of both tables' cells and relations (public_outputs), so that no combination of published
-values recomputes a suppressed cell; tests/unit/figures/test_disclosure.py plays the attacker over all the files
-written, with linear-programming bounds.
+the smallest other non-zero cell) is suppressed too. Interval propagation misses what several sums of a
+crossed table pin together (article × stage × sex with all its margins), so the pattern is then checked
+with linear programming (recoverable) and each cell still pinned takes its nearest non-zero neighbour with
+it, until none is (confidential). Everything is suppressed in one pass over the union of both tables'
+cells and relations (public_outputs), so that no combination of published values recomputes a suppressed
+cell; tests/unit/figures/test_disclosure.py plays the attacker over all the files written, with
+linear-programming bounds, on its own scenario and on the demo's.
 Not modelled: an attacker who knows how the secondary cells were chosen, or outside information.
 Pure: no database, no files."""
 from __future__ import annotations
@@ -146,68 +149,60 @@ def margin_relations(keys: list[tuple], values, totals: tuple) -> list[Relation]
     return groups
 
 
-def recoverable(values, suppressed: set[int], groups: list[Relation]) -> set[int]:
+def recoverable(values, suppressed: set[int], groups: list[Relation], movable=frozenset()) -> set[int]:
     """The suppressed cells an attacker pins to one whole number from the published cells, the sums and
-    the knowledge that each suppressed count is at least 1: the smallest and largest value of each over
-    every solution (linear programming). Exact where interval propagation (pinned) is not: several sums
-    of a crossed table combine (three-way tables with all their margins)."""
-    import numpy as np
-    from scipy.optimize import linprog
+    the knowledge that each suppressed count is at least 1: those that no solution of the sums moves by a
+    whole person either way (linear programming; a sum the true values do not meet, as where a person
+    counts once in a total and twice in its parts, only bounds). Exact where interval propagation (pinned) is not: several
+    sums of a crossed table combine (three-way tables with all their margins). A few programmes prove most
+    cells movable at once (protection's attacker, who moves a cell up by at most REACH × the level: it
+    finds no fewer pinned cells than an unbounded one); each of the others takes its own, over the
+    suppressed cells tied to it only. `movable`: cells proven movable under fewer suppressed cells, which
+    stay so (suppressing more only frees the attacker's solutions), not looked at again."""
+    from thb_reporting.figures import protection
 
-    hidden = sorted(suppressed)
-    column = {c: j for j, c in enumerate(hidden)}
-    rows, rhs = [], []
-    for parts, totals in groups:
-        row, constant = np.zeros(len(hidden)), 0
-        for sign, cells in ((1, parts), (-1, totals)):
-            for c in cells:
-                if c in column:
-                    row[column[c]] += sign
-                else:
-                    constant += sign * values[c]
-        if row.any():
-            rows.append(row)
-            rhs.append(-constant)
-    if not rows:
-        return set()
-    matrix, rhs = np.array(rows), np.array(rhs, dtype=float)
-    out = set()
-    for c, j in column.items():
-        bounds = []
-        for sense in (-1, 1):  # the largest first: where it is unbounded, the cell is safe
-            objective = np.zeros(len(hidden))
-            objective[j] = sense
-            result = linprog(objective, A_eq=matrix, b_eq=rhs, bounds=(1, None), method="highs")
-            if result.status != 0:
-                break
-            bounds.append(sense * result.fun)
-        if len(bounds) == 2 and math.floor(bounds[0] + 1e-6) == math.ceil(bounds[1] - 1e-6):
-            out.add(c)
-    return out
+    attacker = protection._Attacker(values, set(suppressed), groups, protection.REACH * protection.PROTECTION_LEVEL,
+                                    counted_once=True)
+    cells = [c for c in sorted(suppressed) if c not in movable]
+    wanted = [(c, sense, 1) for c in cells for sense in (1, -1) if sense == 1 or values[c] > 1]
+    proven = attacker.certify(wanted)
+    return {c for c in cells if (c, 1) not in proven and (c, -1) not in proven
+            and attacker.deviation(c, 1, 1, with_cut=False)[0] < 1 - 1e-6
+            and (values[c] <= 1 or attacker.deviation(c, -1, 1, with_cut=False)[0] < 1 - 1e-6)}
 
 
 def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESHOLD, also=()) -> set[int]:
     """Positions of the counts the rule keeps from the public: primary (1 to the threshold, and `also`:
     cells whose figure another output already hides) and secondary (suppress) over the sums `groups`,
-    and then, while an attacker still recovers a suppressed cell (recoverable), the nearest non-zero cell
-    tied to it too. A transmission sends them exact, flagged confidential."""
+    and then, while an attacker still recovers suppressed cells (recoverable), for each of them the nearest
+    non-zero cell tied to it too (one per sum that pins it: a cell chosen for an earlier one of the round
+    that shares a sum with it frees it as well). The public tables and the transmissions are suppressed
+    with it; a transmission sends the cells exact, flagged confidential."""
     hidden = suppress(values, sorted(set(primary_cells(values, threshold)) | set(also)), groups)
     relations_of = defaultdict(list)
     for g, (parts, totals) in enumerate(groups):
         for i in parts + totals:
             relations_of[i].append(g)
-    while fixed := recoverable(values, hidden, groups):
-        # the nearest non-zero cells not hidden yet: in the sums of the fixed cell, else in the sums of
-        # the cells of those sums, and so on
-        reached, frontier, choices = set(), {min(fixed)}, []
-        while frontier and not choices:
-            reached |= frontier
-            around = {i for cell in frontier for g in relations_of[cell] for i in groups[g][0] + groups[g][1]}
-            choices = [i for i in around if i not in hidden and values[i] > 0]
-            frontier = around - reached
-        if not choices:
-            break  # every cell tied to it is zero or hidden already: nothing more to hide
-        hidden = suppress(values, hidden | {min(choices, key=lambda i: (values[i], i))}, groups)
+    movable: set[int] = set()
+    while fixed := recoverable(values, hidden, groups, movable):
+        movable |= hidden - fixed
+        added: set[int] = set()
+        for cell in sorted(fixed):
+            if any(i in added for g in relations_of[cell] for i in groups[g][0] + groups[g][1]):
+                continue  # a cell chosen for another one of this round shares a sum with it
+            # the nearest non-zero cells not hidden yet: in the sums of the fixed cell, else in the sums of
+            # the cells of those sums, and so on
+            reached, frontier, choices = set(), {cell}, []
+            while frontier and not choices:
+                reached |= frontier
+                around = {i for c in frontier for g in relations_of[c] for i in groups[g][0] + groups[g][1]}
+                choices = [i for i in around if i not in hidden and i not in added and values[i] > 0]
+                frontier = around - reached
+            if choices:
+                added.add(min(choices, key=lambda i: (values[i], i)))
+        if not added:
+            break  # every cell tied to them is zero or hidden already: nothing more to hide
+        hidden = suppress(values, hidden | added, groups)
     return hidden
 
 
@@ -314,8 +309,8 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
                    threshold: int = DEFAULT_THRESHOLD, joint: bool = True):
     """The public indicators and the crim_thb cube as they may be published, suppressed together:
     counts of persons and cases from 1 to `threshold` suppressed (value missing, suppressed true) with
-    secondary suppression over the relations of both; shares computed from a suppressed count are
-    suppressed too. `crim` has the cube's dimensions, time and value; `margins` as for
+    secondary suppression over the relations of both (confidential: no cell left pinned, checked by linear
+    programming); shares computed from a suppressed count are suppressed too. `crim` has the cube's dimensions, time and value; `margins` as for
     crim_thb_relations. joint=False leaves out the relations between the two (for the attacker test)."""
     cells = indicator_rows.reset_index(drop=True)
     units = cells["indicator"].map(lambda name: catalogue[name]["unit"])
@@ -325,7 +320,7 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     groups = relations(counts, district_of)
     if joint:
         groups += crim_thb_relations(crim, counts, margins, offset=len(counts))
-    hidden = suppress(values, primary_cells(values, threshold), groups)
+    hidden = confidential(values, groups, threshold)
     suppressed = set(counts.loc[sorted(i for i in hidden if i < len(counts)), "index"])
     mask = cells.index.isin(suppressed)
     # a share is a count over a count (the catalogue's share parts): hide it when either is hidden

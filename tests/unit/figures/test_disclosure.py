@@ -313,10 +313,13 @@ print(hashlib.sha256((public.to_csv(index=False) + crim.to_csv(index=False)).enc
 
 
 @pytest.mark.parametrize("reporting_db_url", ["sqlite"], indirect=True)
-def test_the_same_figures_are_suppressed_the_same_way_in_every_process(config):
-    """Which secondary cells are suppressed must not depend on the process (Python's hash seed orders sets
-    of strings): a re-run publishes the same tables. Suppression computed from the published facts of all
-    13 teams in six processes with different hash seeds."""
+def test_the_demos_outputs_give_nothing_away_and_the_same_in_every_process(config):
+    """The demo's own figures (all teams, two quarters, the crossed prosecution tables by article, stage
+    and sex): the attacker pins none of the suppressed cells of any output (interval propagation alone,
+    suppress, left 22 cells of prosecution_persons pinned here, the nation's 4 women indicted under
+    article 388 among them). And which secondary cells are suppressed must not depend on the process
+    (Python's hash seed orders sets of strings): a re-run publishes the same tables. Suppression computed
+    from the published facts in four processes with different hash seeds."""
     import os
     import subprocess
     import sys
@@ -327,7 +330,13 @@ def test_the_same_figures_are_suppressed_the_same_way_in_every_process(config):
     demo = SubmissionGenerator(Path(config.inbox.removeprefix("file://")), seed=2026, shared_persons=1)
     demo.scenario(list(reference.teams()), DEMO_QUARTERS, DEMO_PLANTS, datasets=contracts.datasets())  # as `make demo`
     run_cycle(config)
+    published = _published_outputs(config)
+    assert sum(v is None for v in published.values()) > 1000  # the demo's outputs, suppressed
+    district_of = {code: t.district_code for code, t in reference.teams().items()}
+    assert _attack(published, district_of) == set()
+
     url = config.reporting_db_url
     digests = {subprocess.run([sys.executable, "-c", _SEEDED_RUN, url], capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(1, 7)}
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(1, 5)}
     assert len(digests) == 1, digests
+
