@@ -155,14 +155,13 @@ def recoverable(values, suppressed: set[int], groups: list[Relation], movable=fr
     whole person either way (linear programming; a sum the true values do not meet, as where a person
     counts once in a total and twice in its parts, only bounds). Exact where interval propagation (pinned) is not: several
     sums of a crossed table combine (three-way tables with all their margins). A few programmes prove most
-    cells movable at once (protection's attacker, who moves a cell up by at most REACH × the level: it
+    cells movable at once (figures/attacker.py, whose attacker moves a cell up by at most REACH × the level: it
     finds no fewer pinned cells than an unbounded one); each of the others takes its own, over the
     suppressed cells tied to it only. `movable`: cells proven movable under fewer suppressed cells, which
     stay so (suppressing more only frees the attacker's solutions), not looked at again."""
-    from thb_reporting.figures import protection
+    from thb_reporting.figures.attacker import REACH, Attacker
 
-    attacker = protection._Attacker(values, set(suppressed), groups, protection.REACH * protection.PROTECTION_LEVEL,
-                                    counted_once=True)
+    attacker = Attacker(values, set(suppressed), groups, REACH * DEFAULT_THRESHOLD, counted_once=True)
     cells = [c for c in sorted(suppressed) if c not in movable]
     wanted = [(c, sense, 1) for c in cells for sense in (1, -1) if sense == 1 or values[c] > 1]
     proven = attacker.certify(wanted)

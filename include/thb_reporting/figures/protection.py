@@ -1,8 +1,8 @@
 """The protection rule in numbers, and the secondary cells that meet it at the least loss of information.
 The optimisation is not yet used by publish (disclosure.public_outputs keeps its heuristic): staged over
 the nation, the districts and the teams it left cells recoverable across the stages, and in one piece it
-does not solve the demo's victims in time; measured in docs/disclosure.md. Its attacker is used: every
-publish checks its pattern with it (disclosure.recoverable).
+does not solve the demo's victims in time; measured in docs/disclosure.md. Its attacker
+(figures/attacker.py) is used: every publish checks its pattern with it (disclosure.recoverable).
 
 The rule. An attacker knows every published cell, every sum that ties the cells (disclosure's relations)
 and that each suppressed count is at least 1 (zeros are shown). For a suppressed cell c of value a its
@@ -34,11 +34,11 @@ import time
 from collections import defaultdict
 
 from thb_reporting.core.config import SUPPRESSION_THRESHOLD
+from thb_reporting.figures.attacker import REACH, Attacker
 
 PROTECTION_LEVEL = SUPPRESSION_THRESHOLD  # the interval of a hidden small count reaches past the threshold
 SECONDS_PER_COMPONENT = 1.0  # wall time of one component's programmes before it falls back to the heuristic
 ROUNDS = 60  # audits (and re-solves) of one component at most
-REACH = 2  # the cuts' attacker moves a cell up by at most REACH × level
 
 Relation = tuple[list[int], list[int]]
 
@@ -71,175 +71,12 @@ def components(values, groups: list[Relation], among=None) -> list[list[int]]:
     return sorted(members.values())
 
 
-class _Attacker:
-    """The attacker's deviations d (the value minus the true value) of the suppressed cells: A d = 0 over the
-    sums that hold a suppressed cell, -(a - 1) ≤ d ≤ M (the shown cells do not move).
-    counted_once: a sum that the true values do not meet (a person reported by two teams counts once in
-    their district, a programme once in the year: its parts add up to more than its total) tells the
-    attacker only its direction, s·(A d) ≥ -|slack|, s the sign of the true slack; without it every sum
-    binds as an equation (an attacker who knows more: the cuts of `optimal` need it so)."""
-
-    def __init__(self, values, hidden: set[int], groups: list[Relation], reach: float, counted_once: bool = False):
-        self.values, self.hidden, self.reach = values, hidden, reach
-        self.rows_of = defaultdict(list)
-        self.rows: list[dict[int, int]] = []
-        self.slack: list[float] = []  # the true values' sum(parts) - sum(totals) of each row (0 where it binds)
-        self._component_of: dict[int, tuple[list[int], list[int]]] = {}
-        for parts, totals in groups:
-            if any(i in hidden for i in parts + totals):
-                coefficients: dict[int, int] = defaultdict(int)
-                for i in parts:
-                    coefficients[i] += 1
-                for i in totals:
-                    coefficients[i] -= 1
-                row = {i: a for i, a in coefficients.items() if a}
-                for i in row:
-                    if i in hidden:
-                        self.rows_of[i].append(len(self.rows))
-                self.rows.append(row)
-                self.slack.append(sum(a * values[i] for i, a in row.items()) if counted_once else 0)
-
-    def _programme(self, rows: list[int], column: dict[int, int], width: int, extra: int = 0):
-        """The attacker's sums among `rows` over the columns `column` (plus `extra` columns of zeros) as
-        linprog's (A_eq, b_eq, A_ub, b_ub)."""
-        import numpy as np
-        from scipy.sparse import csr_matrix
-
-        def matrix(selected, sign):
-            r_index, c_index, data = [], [], []
-            for k, r in enumerate(selected):
-                for i, a in self.rows[r].items():
-                    if i in column:
-                        r_index.append(k)
-                        c_index.append(column[i])
-                        data.append(a * sign(r))
-            return csr_matrix((data, (r_index, c_index)), shape=(len(selected), width + extra))
-
-        binding = [r for r in rows if not self.slack[r]]
-        loose = [r for r in rows if self.slack[r]]
-        # s·(A d) ≥ -|slack|  ⇔  -s·(A d) ≤ |slack|
-        return (matrix(binding, lambda r: 1) if binding else None, np.zeros(len(binding)) if binding else None,
-                matrix(loose, lambda r: -1 if self.slack[r] > 0 else 1) if loose else None,
-                np.array([abs(self.slack[r]) for r in loose]) if loose else None)
-
-    def _reached(self, cell: int) -> tuple[list[int], list[int]]:
-        """The suppressed cells linked to `cell` through sums, and those sums (sorted): its component,
-        found once for all of its cells."""
-        if cell in self._component_of:
-            return self._component_of[cell]
-        cells, sums, frontier = {cell}, set(), [cell]
-        while frontier:
-            i = frontier.pop()
-            for r in self.rows_of[i]:
-                if r not in sums:
-                    sums.add(r)
-                    for j in self.rows[r]:
-                        if j in self.hidden and j not in cells:
-                            cells.add(j)
-                            frontier.append(j)
-        found = (sorted(cells), sorted(sums))
-        for i in cells:
-            self._component_of[i] = found
-        return found
-
-    def certify(self, wanted: list[tuple[int, int, float]], rounds: int = 12) -> set[tuple[int, int]]:
-        """(cell, sense) of `wanted` (cell, sense, needed) proven to move `needed` that way. Each round one
-        programme over every suppressed cell pushes the cells still unproven, each its own way with its own
-        weight (random, from a fixed seed: a generic corner of the attacker's solutions, where most cells
-        sit at a bound; the same in every run), and every wanted move that solution makes is proven. Rounds
-        end when one proves nothing new; the caller tries the rest one by one."""
-        import numpy as np
-        from scipy.optimize import linprog
-        from scipy.sparse import coo_matrix, vstack
-
-        cells = sorted(self.hidden)
-        column = {c: j for j, c in enumerate(cells)}
-        a_eq, b_eq, a_ub, b_ub = self._programme(list(range(len(self.rows))), column, len(cells))
-        bounds = [(-(self.values[c] - 1), self.reach) for c in cells]
-        random = np.random.default_rng(2026)  # a fixed seed: the same proof, and the same pattern, every run
-        proven: set[tuple[int, int]] = set()
-        # first the cells of value 1 going up, the only way they can go (zeros are shown): their deviations
-        # are never negative, so one programme can maximise their capped sum (t ≤ d, 0 ≤ t ≤ needed) and
-        # prove every one of them that any solution moves enough, all at once
-        upward = [w for w in wanted if w[1] == 1 and self.values[w[0]] == 1]
-        if upward and self.rows:
-            n = len(upward)
-            link = coo_matrix(([-1.0] * n + [1.0] * n, (list(range(n)) * 2, [column[c] for c, _, _ in upward]
-                                                          + [len(cells) + k for k in range(n)])),
-                              shape=(n, len(cells) + n)).tocsr()  # t - d ≤ 0
-            eq, _, ub, _ = self._programme(list(range(len(self.rows))), column, len(cells), extra=n)
-            result = linprog(np.concatenate([np.zeros(len(cells)), -np.ones(n)]),
-                             A_ub=link if ub is None else vstack([link, ub]).tocsr(),
-                             b_ub=np.zeros(n) if ub is None else np.concatenate([np.zeros(n), b_ub]),
-                             A_eq=eq, b_eq=b_eq, bounds=bounds + [(0, needed) for _, _, needed in upward],
-                             method="highs")
-            if result.status == 0:
-                proven |= {(c, 1) for (c, _, needed), t in zip(upward, result.x[len(cells):]) if t >= needed - 1e-6}
-        left = [w for w in wanted if (w[0], w[1]) not in proven]
-        for _ in range(rounds):
-            if not left or not self.rows:
-                break
-            senses: dict[int, list[int]] = defaultdict(list)
-            for c, sense, _ in left:
-                senses[c].append(sense)
-            objective = np.zeros(len(cells))
-            for c, options in sorted(senses.items()):
-                sense = options[int(random.integers(len(options)))] if len(options) > 1 else options[0]
-                objective[column[c]] = -sense * random.uniform(0.5, 1.5)  # linprog minimises
-            result = linprog(objective, A_eq=a_eq, b_eq=b_eq, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-            if result.status != 0:
-                break
-            moved = [w for w in left if w[1] * result.x[column[w[0]]] >= w[2] - 1e-6]
-            if not moved:
-                break
-            proven |= {(c, s) for c, s, _ in moved}
-            left = [w for w in left if (w[0], w[1]) not in proven]
-        return proven
-
-    def deviation(self, cell: int, sense: int, needed: float, with_cut: bool = True) -> tuple[float, dict[int, float]]:
-        """The largest deviation of `cell` up (sense 1) or down (-1), at most `needed`, and the cut's
-        coefficients {cell: coefficient} (sum over cells of coefficient·x ≥ needed holds in every pattern
-        that gives this deviation)."""
-        import numpy as np
-        from scipy.optimize import linprog
-
-        cells, sums = self._reached(cell)
-        if not sums:
-            return 0.0, {}
-        column = {c: j for j, c in enumerate(cells)}
-        a_eq, b_eq, a_ub, b_ub = self._programme(sums, column, len(cells))
-        if with_cut and a_ub is not None:
-            raise ValueError("the cuts are made for an attacker whose sums all bind (counted_once=False)")
-        objective = np.zeros(len(cells))
-        objective[column[cell]] = -sense
-        bounds = [(-(self.values[c] - 1), self.reach) for c in cells]
-        low, high = bounds[column[cell]]
-        bounds[column[cell]] = (low, needed) if sense == 1 else (max(low, -needed), high)  # enough is enough
-        result = linprog(objective, A_eq=a_eq, b_eq=b_eq, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-        best = -result.fun
-        if not with_cut:
-            return best, {}
-        multipliers = result.eqlin.marginals
-        cut: dict[int, float] = {}
-        for candidate in (multipliers, -multipliers):  # either sign is a valid bound: keep the tighter
-            reduced: dict[int, float] = defaultdict(float)
-            reduced[cell] += sense
-            for k, r in enumerate(sums):
-                for i, a in self.rows[r].items():
-                    reduced[i] -= a * candidate[k]
-            coefficients = {i: min(needed, max(v * self.reach, -v * (self.values[i] - 1)))
-                            for i, v in reduced.items() if abs(v) > 1e-9 and i != cell}
-            if not cut or sum(coefficients.get(i, 0) for i in self.hidden) < sum(cut.get(i, 0) for i in self.hidden):
-                cut = coefficients
-        return best, {i: v for i, v in cut.items() if v > 1e-9 and self.values[i] > 0}  # zeros stay shown
-
-
 def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[int], level: int, reachable=None):
     """The suppressed cells the rule leaves unprotected: (cell, needed, cut, applies) with the constraint
     sum(cut·x) ≥ needed·(x_cell if applies else 1). Most cells are proven protected together (certify);
     each of the others takes its own linear programme, whose dual gives its cut. `reachable`: (cell,
     sense) → the most that any pattern can give (reachable_needs), where less than the level."""
-    attacker = _Attacker(values, hidden, groups, REACH * level)
+    attacker = Attacker(values, hidden, groups, REACH * level)
     wanted = []  # (cell, sense, needed)
     for cell in sorted(hidden):
         if cell in primary:
