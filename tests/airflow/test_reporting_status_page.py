@@ -5,7 +5,6 @@ api-server on loopback, through the UI's own login form and navigation."""
 from __future__ import annotations
 
 import contextlib
-
 import datetime as dt
 import json
 import os

@@ -39,9 +39,8 @@ class Attacker:
                 self.rows.append(row)
                 self.slack.append(sum(a * values[i] for i, a in row.items()) if counted_once else 0)
 
-    def _programme(self, rows: list[int], column: dict[int, int], width: int, extra: int = 0):
-        """The attacker's sums among `rows` over the columns `column` (plus `extra` columns of zeros) as
-        linprog's (A_eq, b_eq, A_ub, b_ub)."""
+    def _programme(self, rows: list[int], column: dict[int, int], width: int):
+        """The attacker's sums among `rows` over the columns `column` as linprog's (A_eq, b_eq, A_ub, b_ub)."""
         import numpy as np
         from scipy.sparse import csr_matrix
 
@@ -53,7 +52,7 @@ class Attacker:
                         r_index.append(k)
                         c_index.append(column[i])
                         data.append(a * sign(r))
-            return csr_matrix((data, (r_index, c_index)), shape=(len(selected), width + extra))
+            return csr_matrix((data, (r_index, c_index)), shape=(len(selected), width))
 
         binding = [r for r in rows if not self.slack[r]]
         loose = [r for r in rows if self.slack[r]]
@@ -90,7 +89,7 @@ class Attacker:
         end when one proves nothing new; the caller tries the rest one by one."""
         import numpy as np
         from scipy.optimize import linprog
-        from scipy.sparse import coo_matrix, vstack
+        from scipy.sparse import coo_matrix, hstack, vstack
 
         cells = sorted(self.hidden)
         column = {c: j for j, c in enumerate(cells)}
@@ -107,11 +106,13 @@ class Attacker:
             link = coo_matrix(([-1.0] * n + [1.0] * n, (list(range(n)) * 2, [column[c] for c, _, _ in upward]
                                                           + [len(cells) + k for k in range(n)])),
                               shape=(n, len(cells) + n)).tocsr()  # t - d ≤ 0
-            eq, _, ub, _ = self._programme(list(range(len(self.rows))), column, len(cells), extra=n)
+            def widened(matrix):  # the sums, with a column of zeros for each t
+                return None if matrix is None else hstack([matrix, coo_matrix((matrix.shape[0], n))]).tocsr()
+
             result = linprog(np.concatenate([np.zeros(len(cells)), -np.ones(n)]),
-                             A_ub=link if ub is None else vstack([link, ub]).tocsr(),
-                             b_ub=np.zeros(n) if ub is None else np.concatenate([np.zeros(n), b_ub]),
-                             A_eq=eq, b_eq=b_eq, bounds=bounds + [(0, needed) for _, _, needed in upward],
+                             A_ub=link if a_ub is None else vstack([link, widened(a_ub)]).tocsr(),
+                             b_ub=np.zeros(n) if a_ub is None else np.concatenate([np.zeros(n), b_ub]),
+                             A_eq=widened(a_eq), b_eq=b_eq, bounds=bounds + [(0, needed) for _, _, needed in upward],
                              method="highs")
             if result.status == 0:
                 proven |= {(c, 1) for (c, _, needed), t in zip(upward, result.x[len(cells):]) if t >= needed - 1e-6}

@@ -153,12 +153,13 @@ def recoverable(values, suppressed: set[int], groups: list[Relation], movable=fr
     """The suppressed cells an attacker pins to one whole number from the published cells, the sums and
     the knowledge that each suppressed count is at least 1: those that no solution of the sums moves by a
     whole person either way (linear programming; a sum the true values do not meet, as where a person
-    counts once in a total and twice in its parts, only bounds). Exact where interval propagation (pinned) is not: several
-    sums of a crossed table combine (three-way tables with all their margins). A few programmes prove most
-    cells movable at once (figures/attacker.py, whose attacker moves a cell up by at most REACH × the level: it
-    finds no fewer pinned cells than an unbounded one); each of the others takes its own, over the
-    suppressed cells tied to it only. `movable`: cells proven movable under fewer suppressed cells, which
-    stay so (suppressing more only frees the attacker's solutions), not looked at again."""
+    counts once in a total and twice in its parts, only bounds). Exact where interval propagation (pinned)
+    is not: several sums of a crossed table combine (three-way tables with all their margins). A few
+    programmes prove most cells movable at once (figures/attacker.py, whose attacker moves a cell up by at
+    most REACH × the level: it finds no fewer pinned cells than an unbounded one); each of the others takes
+    its own, over the suppressed cells tied to it only. `movable`: cells proven movable under fewer
+    suppressed cells, which stay so (suppressing more only frees the attacker's solutions), not looked at
+    again."""
     from thb_reporting.figures.attacker import REACH, Attacker
 
     attacker = Attacker(values, set(suppressed), groups, REACH * DEFAULT_THRESHOLD, counted_once=True)
@@ -309,8 +310,8 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     """The public indicators and the crim_thb cube as they may be published, suppressed together:
     counts of persons and cases from 1 to `threshold` suppressed (value missing, suppressed true) with
     secondary suppression over the relations of both (confidential: no cell left pinned, checked by linear
-    programming); shares computed from a suppressed count are suppressed too. `crim` has the cube's dimensions, time and value; `margins` as for
-    crim_thb_relations. joint=False leaves out the relations between the two (for the attacker test)."""
+    programming); shares computed from a suppressed count are suppressed too. `crim` has the cube's
+    dimensions, time and value; `margins` as for crim_thb_relations. joint=False leaves out the relations between the two (for the attacker test)."""
     cells = indicator_rows.reset_index(drop=True)
     units = cells["indicator"].map(lambda name: catalogue[name]["unit"])
     counts = cells[units.isin(SUPPRESSED_UNITS)].reset_index()  # 'index' keeps the position in cells
