@@ -25,6 +25,7 @@ class Attacker:
         self.rows: list[dict[int, int]] = []
         self.slack: list[float] = []  # the true values' sum(parts) - sum(totals) of each row (0 where it binds)
         self._component_of: dict[int, tuple[list[int], list[int]]] = {}
+        self._programme_of: dict[int, tuple] = {}  # a component's first cell → its programme, built once
         for parts, totals in groups:
             if any(i in hidden for i in parts + totals):
                 coefficients: dict[int, int] = defaultdict(int)
@@ -137,29 +138,74 @@ class Attacker:
             left = [w for w in left if (w[0], w[1]) not in proven]
         return proven
 
-    def deviation(self, cell: int, sense: int, needed: float, with_cut: bool = True) -> tuple[float, dict[int, float]]:
-        """The largest deviation of `cell` up (sense 1) or down (-1), at most `needed`, and the cut's
-        coefficients {cell: coefficient} (sum over cells of coefficient·x ≥ needed holds in every pattern
-        that gives this deviation)."""
+    def _component_programme(self, cell: int):
+        """The programme of `cell`'s component (its cells, their columns, its sums and the matrices), built
+        once for all of its cells: only the objective and one bound differ from one cell to the next."""
+        cells, sums = self._reached(cell)
+        if cells[0] not in self._programme_of:
+            column = {c: j for j, c in enumerate(cells)}
+            self._programme_of[cells[0]] = (cells, sums, column, self._programme(sums, column, len(cells)))
+        return self._programme_of[cells[0]]
+
+    def _near(self, cell: int, depth: int):
+        """The sums within `depth` steps of `cell` (a sum is a step from each suppressed cell it holds), its
+        cells, their columns and the matrices: a part of the attacker's programme."""
+        cells, frontier = {cell}, {cell}
+        sums: set[int] = set()
+        for _ in range(depth):
+            reached = {r for i in frontier for r in self.rows_of[i]} - sums
+            sums |= reached
+            frontier = {j for r in reached for j in self.rows[r] if j in self.hidden} - cells
+            cells |= frontier
+        ordered, rows = sorted(cells), sorted(sums)
+        column = {c: j for j, c in enumerate(ordered)}
+        return ordered, rows, column, self._programme(rows, column, len(ordered))
+
+    def pinned_nearby(self, cell: int, sense: int, depth: int = 4) -> bool:
+        """Whether the sums near `cell` alone keep it from moving a whole person its way. Fewer sums give
+        the attacker more freedom, never less: a cell they pin is pinned by all of them too, and a small
+        programme shows it (most cells found pinned are pinned by their neighbours)."""
+        return -self._linprog(cell, sense, 1, self._near(cell, depth)).fun < 1 - 1e-6
+
+    def _solve(self, cell: int, sense: int, needed: float):
+        """linprog's result for moving `cell` as far as `needed` its way, over its component; None where no
+        sum holds it."""
+        programme = self._component_programme(cell)
+        return self._linprog(cell, sense, needed, programme) if programme[1] else None
+
+    def _linprog(self, cell: int, sense: int, needed: float, programme):
         import numpy as np
         from scipy.optimize import linprog
 
-        cells, sums = self._reached(cell)
-        if not sums:
-            return 0.0, {}
-        column = {c: j for j, c in enumerate(cells)}
-        a_eq, b_eq, a_ub, b_ub = self._programme(sums, column, len(cells))
-        if with_cut and a_ub is not None:
-            raise ValueError("the cuts are made for an attacker whose sums all bind (counted_once=False)")
+        cells, _, column, (a_eq, b_eq, a_ub, b_ub) = programme
         objective = np.zeros(len(cells))
         objective[column[cell]] = -sense
         bounds = [(-(self.values[c] - 1), self.reach) for c in cells]
         low, high = bounds[column[cell]]
         bounds[column[cell]] = (low, needed) if sense == 1 else (max(low, -needed), high)  # enough is enough
-        result = linprog(objective, A_eq=a_eq, b_eq=b_eq, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+        return linprog(objective, A_eq=a_eq, b_eq=b_eq, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+
+    def moves(self, cell: int, sense: int, needed: float) -> tuple[float, dict[int, float]]:
+        """The largest deviation of `cell` its way (at most `needed`), and the deviation of every cell of its
+        component in that solution: each is a move the attacker cannot rule out, so the one programme
+        proves other cells movable too."""
+        result = self._solve(cell, sense, needed)
+        if result is None:
+            return 0.0, {}
+        cells = self._reached(cell)[0]
+        return -result.fun, dict(zip(cells, result.x))
+
+    def deviation(self, cell: int, sense: int, needed: float) -> tuple[float, dict[int, float]]:
+        """The largest deviation of `cell` up (sense 1) or down (-1), at most `needed`, and the cut's
+        coefficients {cell: coefficient} (sum over cells of coefficient·x ≥ needed holds in every pattern
+        that gives this deviation)."""
+        cells, sums, column, (_, _, a_ub, _) = self._component_programme(cell)
+        if a_ub is not None:
+            raise ValueError("the cuts are made for an attacker whose sums all bind (counted_once=False)")
+        result = self._solve(cell, sense, needed)
+        if result is None:
+            return 0.0, {}
         best = -result.fun
-        if not with_cut:
-            return best, {}
         multipliers = result.eqlin.marginals
         cut: dict[int, float] = {}
         for candidate in (multipliers, -multipliers):  # either sign is a valid bound: keep the tighter
