@@ -7,6 +7,7 @@ Every value has a working local default except the pseudonymisation key, which m
   variable thb_pseudonymisation_key or connection thb_pseudonymisation (password)
   variable thb_max_file_bytes       largest file accepted                       (default 50 MB)
   variable thb_suppression_threshold public outputs hide counts from 1 to this   (default 4)
+  variable thb_protection_level     how far above and below a hidden small count an attacker's interval reaches (default 1)
   variable thb_research_k           the research export's k-anonymity: every class of its quasi-identifiers has k rows (default 11, as CTDC)
   variable thb_max_processing_attempts a file that fails unexpectedly this often becomes `failed` (default 3)
   connection reporting_db           the national reporting database            (default SQLite <data_root>/warehouse/reporting.sqlite)
@@ -25,6 +26,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # Defaults of the settings that the pure modules also need when called without a configuration:
 SUPPRESSION_THRESHOLD = 4  # public outputs hide counts from 1 to this (figures.disclosure)
+PROTECTION_LEVEL = 1  # how far an attacker's interval of a hidden small count must reach each way (figures.protection)
 RESEARCH_K = 11  # the research export's k-anonymity, as CTDC publishes (publishing.research_export)
 
 
@@ -42,6 +44,7 @@ class PipelineConfig:
     pseudonymisation_key: bytes
     max_file_bytes: int = 50 * 1024 * 1024
     suppression_threshold: int = SUPPRESSION_THRESHOLD
+    protection_level: int = PROTECTION_LEVEL
     research_k: int = RESEARCH_K
     teams_registry: str | None = None  # a CSV with the columns of reference/teams.csv; None: that file
     max_processing_attempts: int = 3  # runs in which a file may fail unexpectedly before it is `failed`
@@ -79,6 +82,7 @@ class PipelineConfig:
             pseudonymisation_key=_key_from_airflow(),
             max_file_bytes=int(Variable.get("thb_max_file_bytes", default=str(cls.max_file_bytes))),
             suppression_threshold=int(Variable.get("thb_suppression_threshold", default=str(cls.suppression_threshold))),
+            protection_level=int(Variable.get("thb_protection_level", default=str(cls.protection_level))),
             research_k=int(Variable.get("thb_research_k", default=str(cls.research_k))),
             teams_registry=Variable.get("thb_teams_registry", default="") or None,
             max_processing_attempts=int(Variable.get("thb_max_processing_attempts",

@@ -161,11 +161,15 @@ class Attacker:
         column = {c: j for j, c in enumerate(ordered)}
         return ordered, rows, column, self._programme(rows, column, len(ordered))
 
+    def most_nearby(self, cell: int, sense: int, needed: float, depth: int = 4) -> float:
+        """The largest deviation of `cell` its way (at most `needed`) under the sums near it alone. Fewer
+        sums give the attacker more freedom, never less: this bounds the deviation under all of them from
+        above, and a small programme finds it (most cells found pinned are pinned by their neighbours)."""
+        return -self._linprog(cell, sense, needed, self._near(cell, depth)).fun
+
     def pinned_nearby(self, cell: int, sense: int, depth: int = 4) -> bool:
-        """Whether the sums near `cell` alone keep it from moving a whole person its way. Fewer sums give
-        the attacker more freedom, never less: a cell they pin is pinned by all of them too, and a small
-        programme shows it (most cells found pinned are pinned by their neighbours)."""
-        return -self._linprog(cell, sense, 1, self._near(cell, depth)).fun < 1 - 1e-6
+        """Whether the sums near `cell` alone keep it from moving a whole person its way (then all do)."""
+        return self.most_nearby(cell, sense, 1, depth) < 1 - 1e-6
 
     def _solve(self, cell: int, sense: int, needed: float):
         """linprog's result for moving `cell` as far as `needed` its way, over its component; None where no
@@ -195,16 +199,19 @@ class Attacker:
         cells = self._reached(cell)[0]
         return -result.fun, dict(zip(cells, result.x))
 
-    def deviation(self, cell: int, sense: int, needed: float) -> tuple[float, dict[int, float]]:
+    def deviation(self, cell: int, sense: int, needed: float, depth: int | None = None) -> tuple[float, dict[int, float]]:
         """The largest deviation of `cell` up (sense 1) or down (-1), at most `needed`, and the cut's
         coefficients {cell: coefficient} (sum over cells of coefficient·x ≥ needed holds in every pattern
-        that gives this deviation)."""
-        cells, sums, column, (_, _, a_ub, _) = self._component_programme(cell)
+        that gives this deviation). `depth`: over the sums within that many steps of the cell only, which
+        bounds the deviation from above (fewer sums, more freedom), and whose cut holds too (its multipliers
+        are those of all the sums, zero for the others)."""
+        programme = self._near(cell, depth) if depth else self._component_programme(cell)
+        cells, sums, column, (_, _, a_ub, _) = programme
         if a_ub is not None:
             raise ValueError("the cuts are made for an attacker whose sums all bind (counted_once=False)")
-        result = self._solve(cell, sense, needed)
-        if result is None:
+        if not sums:
             return 0.0, {}
+        result = self._linprog(cell, sense, needed, programme)
         best = -result.fun
         multipliers = result.eqlin.marginals
         cut: dict[int, float] = {}
@@ -216,6 +223,11 @@ class Attacker:
                     reduced[i] -= a * candidate[k]
             coefficients = {i: min(needed, max(v * self.reach, -v * (self.values[i] - 1)))
                             for i, v in reduced.items() if abs(v) > 1e-9 and i != cell}
-            if not cut or sum(coefficients.get(i, 0) for i in self.hidden) < sum(cut.get(i, 0) for i in self.hidden):
+            if not cut or _covered(coefficients, self.hidden) < _covered(cut, self.hidden):
                 cut = coefficients
         return best, {i: v for i, v in cut.items() if v > 1e-9 and self.values[i] > 0}  # zeros stay shown
+
+
+def _covered(cut: dict[int, float], hidden: set[int]) -> float:
+    """How much of a cut the suppressed cells already give: the less, the tighter the cut."""
+    return sum(v for i, v in cut.items() if i in hidden)

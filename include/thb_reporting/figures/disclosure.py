@@ -21,40 +21,36 @@ Likewise a person reported by two teams or in two quarters counts once in the di
 and a programme once in the year: treated as sums here, they tell an attacker less.
 A relation is a pair (parts, totals) of cell positions with sum(parts) = sum(totals); a cell that is
 not published is zero and left out. Zeros are shown, so an attacker knows that every suppressed cell is
-at least 1; each sum then bounds its suppressed cells by the bounds of the others, and bounds narrow
-bounds (a suppressed district of two suppressed quarters of 1 or more is at least 2, which in the
-nation's sum may leave its neighbour exactly 1). A suppressed cell whose bounds meet is given away
-(pinned): the only one suppressed in a sum, two suppressed cells of 1 whose sum is known to be 2, and
-longer chains. While any is, the smallest non-zero part not yet suppressed of the sum that pins it (or
-the smallest other non-zero cell) is suppressed too. Interval propagation misses what several sums of a
-crossed table pin together (article × stage × sex with all its margins), so the pattern is then checked
-with linear programming (recoverable) and each cell still pinned takes its nearest non-zero neighbour with
-it, until none is (confidential). Everything is suppressed in one pass over the union of both tables'
-cells and relations (public_outputs), so that no combination of published values recomputes a suppressed
-cell; tests/unit/figures/test_disclosure.py plays the attacker over all the files written, with
-linear-programming bounds, on its own scenario and on the demo's.
+at least 1, and the sums then bound the suppressed cells (a suppressed district of two suppressed
+quarters of 1 or more is at least 2, which in the nation's sum may leave its neighbour exactly 1).
+The public tables (public_outputs → protected_cells): the secondary cells are chosen by
+figures/protection.py at the least loss, so that each small count's interval, as an attacker computes it
+by linear programming from everything published, reaches the protection level each way (the rule in
+numbers); then no suppressed cell may be left pinned to one whole number by the attacker who knows that a
+person counted in two teams or quarters counts once (recoverable; unpinned adds the cheapest neighbour of
+each). The transmissions' confidential cells (confidential): the heuristic of figures/suppression.py (the
+smallest other cell of each sum that pins one, found by interval propagation), then none left pinned.
+Everything is suppressed in one pass over the union of both tables' cells and relations, so that no
+combination of published values recomputes a suppressed cell; tests/unit/figures/test_disclosure.py
+plays the attacker over all the files written, with linear-programming bounds and intervals, on its own
+scenario and on the demo's.
 Not modelled: an attacker who knows how the secondary cells were chosen, or outside information.
 Pure: no database, no files."""
 from __future__ import annotations
 
-import math
-from collections import defaultdict, deque
+import logging
+from collections import Counter, defaultdict
 
-from thb_reporting.core.config import SUPPRESSION_THRESHOLD
-from thb_reporting.figures import indicator_catalogue
+from thb_reporting.core.config import PROTECTION_LEVEL, SUPPRESSION_THRESHOLD
+from thb_reporting.figures import indicator_catalogue, protection
+from thb_reporting.figures.attacker import Relation  # (parts, totals): sum of parts = sum of totals
 from thb_reporting.figures.indicators import NATION
+from thb_reporting.figures.suppression import partnered, pinned, suppress  # noqa: F401  (the heuristic, used here and by the tests)
 
 DEFAULT_THRESHOLD = SUPPRESSION_THRESHOLD  # (the setting thb_suppression_threshold; its default lives with the others)
 SUPPRESSED_UNITS = {"persons", "cases"}  # counts of people and cases; money and activities are not sensitive
 CRIM_THB_DIMENSIONS = ("leg_stat", "sex", "citizen", "expl")
-# Bounds narrow sum by sum; through a cycle of large counts they creep towards each other one step a visit
-# without meeting. Each sum is looked at this many times (on average): on the attacker test's scenario every
-# bound that meets had met after three (as many pins as after 100). Propagation only finds pins early and
-# cheaply: linear programming (recoverable) has the last word on every pattern. Five visits instead of
-# three cost 9 s more of publish at 145 teams, all of it in creeping bounds.
-PROPAGATION_VISITS = 3
-
-Relation = tuple[list[int], list[int]]  # (parts, totals): sum of parts = sum of totals
+log = logging.getLogger(__name__)
 
 
 def _index(cells) -> dict[tuple, int]:
@@ -183,13 +179,21 @@ def recoverable(values, suppressed: set[int], groups: list[Relation], movable=fr
 
 
 def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESHOLD, also=()) -> set[int]:
-    """Positions of the counts the rule keeps from the public: primary (1 to the threshold, and `also`:
-    cells whose figure another output already hides) and secondary (suppress) over the sums `groups`,
-    and then, while an attacker still recovers suppressed cells (recoverable), for each of them the nearest
-    non-zero cell tied to it too (one per sum that pins it: a cell chosen for an earlier one of the round
-    that shares a sum with it frees it as well). The public tables and the transmissions are suppressed
-    with it; a transmission sends the cells exact, flagged confidential."""
+    """Positions of the counts the rule keeps from the transmissions' public cells: primary (1 to the
+    threshold, and `also`: cells whose figure another output already hides) and secondary (suppress) over
+    the sums `groups`, and then none left pinned (unpinned). A transmission sends the cells exact, flagged
+    confidential."""
     hidden = suppress(values, sorted(set(primary_cells(values, threshold)) | set(also)), groups)
+    return unpinned(values, groups, hidden, widen=lambda cells: suppress(values, cells, groups))
+
+
+def unpinned(values, groups: list[Relation], hidden: set[int], cost=None, widen=None) -> set[int]:
+    """`hidden` and, while an attacker still recovers suppressed cells (recoverable), for each of them the
+    nearest non-zero cell tied to it, the cheapest by `cost` (default: the smallest), one per sum that pins
+    it (a cell chosen for an earlier one of the round that shares a sum with it frees it as well); `widen`
+    (default: partnered) completes each round's pattern."""
+    cost = cost or (lambda i: (values[i], i))
+    widen = widen or (lambda cells: partnered(values, cells, groups))
     relations_of = defaultdict(list)
     for g, (parts, totals) in enumerate(groups):
         for i in parts + totals:
@@ -210,117 +214,43 @@ def confidential(values, groups: list[Relation], threshold: int = DEFAULT_THRESH
                 choices = [i for i in around if i not in hidden and i not in added and values[i] > 0]
                 frontier = around - reached
             if choices:
-                added.add(min(choices, key=lambda i: (values[i], i)))
+                added.add(min(choices, key=cost))
         if not added:
             break  # every cell tied to them is zero or hidden already: nothing more to hide
-        hidden = suppress(values, hidden | added, groups)
+        hidden = widen(hidden | added)
     return hidden
 
 
-def _bounds_sum(cells, bound) -> tuple[float, int]:
-    """The finite part of the sum of the bounds, and how many are infinite."""
-    finite = [bound[i] for i in cells if bound[i] != math.inf]
-    return sum(finite), len(cells) - len(finite)
+STAGE_OF_LEVEL = {"nation": 0, "district": 1, "team": 2}  # the order in which protection chooses their cells
+WEIGHT_OF_LEVEL = {"nation": 3, "district": 1, "team": 1}  # the loss of hiding a person, by level
+HEADLINE_WEIGHT = 3  # … times this for a cell of a headline indicator (the catalogue's `headline`)
 
 
-def pinned(values, suppressed: set[int], groups: list[Relation]) -> dict[int, int]:
-    """The suppressed cells that the published cells and the sums leave one value, each with the relation
-    that pins it: the attacker's bounds, every suppressed cell at least 1 and at most what the sums allow
-    given the bounds of the others, tightened sum by sum until nothing changes (interval propagation; the
-    bounds only narrow and always hold the true values)."""
-    low = dict.fromkeys(suppressed, 1)  # zeros are shown
-    high = dict.fromkeys(suppressed, math.inf)
-    live = {}  # sum(hidden parts) - sum(hidden totals) = constant
-    relations_of = defaultdict(list)
-    for g, (parts, totals) in enumerate(groups):
-        hidden_parts = [i for i in parts if i in suppressed]
-        hidden_totals = [i for i in totals if i in suppressed]
-        if hidden_parts or hidden_totals:
-            constant = (sum(values[i] for i in totals if i not in suppressed)
-                        - sum(values[i] for i in parts if i not in suppressed))
-            live[g] = (hidden_parts, hidden_totals, constant)
-            for i in hidden_parts + hidden_totals:
-                relations_of[i].append(g)
-    by = {}
-    queue, queued = deque(live), set(live)
-    for _ in range(PROPAGATION_VISITS * len(live)):
-        if not queue:
-            break
-        g = queue.popleft()
-        queued.discard(g)
-        hidden_parts, hidden_totals, constant = live[g]
-        sums = {1: (sum(low[i] for i in hidden_parts), _bounds_sum(hidden_parts, high)),
-                -1: (sum(low[i] for i in hidden_totals), _bounds_sum(hidden_totals, high))}
-        for cell, sign in [(i, 1) for i in hidden_parts] + [(i, -1) for i in hidden_totals]:
-            # sign * cell = sign * constant - (the others on its side) + (the other side)
-            same_low, (same_high, same_infinite) = sums[sign]
-            other_low, (other_high, other_infinite) = sums[-sign]
-            if high[cell] == math.inf:
-                same_infinite -= 1
-            else:
-                same_high -= high[cell]
-            least = sign * constant - (math.inf if same_infinite else same_high) + other_low
-            most = sign * constant - (same_low - low[cell]) + (math.inf if other_infinite else other_high)
-            if least > low[cell] or most < high[cell]:
-                low[cell], high[cell] = max(low[cell], least), min(high[cell], most)
-                if low[cell] == high[cell]:
-                    by.setdefault(cell, g)
-                for h in relations_of[cell]:
-                    if h not in queued:
-                        queue.append(h)
-                        queued.add(h)
-    return by
-
-
-def _smallest_other(values, suppressed: set[int], relation: Relation, shown: frozenset[int] = frozenset()) -> int | None:
-    """The cell to suppress next in a relation: its smallest non-zero part not yet suppressed, else its
-    smallest other non-zero cell; never one of `shown`."""
-    parts, totals = relation
-    candidates = ([i for i in parts if i not in suppressed and i not in shown and values[i] > 0]
-                  or [i for i in parts + totals if i not in suppressed and i not in shown and values[i] > 0])
-    return min(candidates, key=lambda i: (values[i], i)) if candidates else None
-
-
-def suppress(values, primary, groups: list[Relation], shown: frozenset[int] = frozenset()) -> set[int]:
-    """Secondary suppression: returns the set of positions to suppress, primary ones included. First, fast,
-    while a relation has exactly one suppressed cell, its smallest other cell (_smallest_other) is
-    suppressed too; then, while suppressed cells are pinned, the smallest other cell of each relation that
-    pinned one first (or of another relation of that cell). `shown`: cells already published elsewhere
-    (a transmission's margins that are public cells), never chosen."""
-    suppressed = set(primary)
-    relations_of = defaultdict(list)
-    for g, (parts, totals) in enumerate(groups):
-        for i in parts + totals:
-            relations_of[i].append(g)
-    while True:
-        changed = True
-        while changed:
-            changed = False
-            for relation in groups:
-                if sum(i in suppressed for i in relation[0] + relation[1]) == 1:
-                    choice = _smallest_other(values, suppressed, relation, shown)
-                    if choice is not None:
-                        suppressed.add(choice)
-                        changed = True
-        added, fixed = set(), set()
-        for cell, g in pinned(values, suppressed, groups).items():
-            if g in fixed:
-                continue
-            choice = next((c for h in [g, *relations_of[cell]]
-                           if (c := _smallest_other(values, suppressed, groups[h], shown)) is not None), None)
-            if choice is not None:
-                added.add(choice)
-                fixed.add(g)
-        if not added:
-            return suppressed
-        suppressed |= added
+def protected_cells(values, groups: list[Relation], threshold: int, level: int, levels: list[str],
+                    names: list[str]) -> set[int]:
+    """The cells the public may not see: the primary ones (1 to the threshold) and the secondary ones that
+    protection.protect chooses at the least loss under the rule in numbers (`level`), weighted by the
+    cell's level (`levels`: nation, district or team) and whether its indicator (`names`) is a headline;
+    then, as a last check with the attacker who knows that a person counted in two teams or quarters
+    counts once, none left pinned (unpinned, cheapest first)."""
+    headline = set(indicator_catalogue.headlines())
+    weights = [WEIGHT_OF_LEVEL[lv] * (HEADLINE_WEIGHT if name in headline else 1) for lv, name in zip(levels, names)]
+    hidden, fallbacks = protection.protect(values, primary_cells(values, threshold), groups, weights,
+                                           [STAGE_OF_LEVEL[lv] for lv in levels], level)
+    if fallbacks:  # counts of cells only: no figure of a file
+        reasons = Counter(f["reason"] for f in fallbacks)
+        log.warning("disclosure control: %d groups of linked cells (%d cells, %d primary) fell back to the heuristic "
+                    "(%s); the pattern is then completed until it meets the rule", len(fallbacks),
+                    sum(f["cells"] for f in fallbacks), sum(f["primary"] for f in fallbacks),
+                    "; ".join(f"{n} × {reason}" for reason, n in sorted(reasons.items())))
+    return unpinned(values, groups, hidden, cost=lambda i: ((values[i] + 1) * weights[i], i))
 
 
 def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str, str], margins: dict,
-                   threshold: int = DEFAULT_THRESHOLD, joint: bool = True):
+                   threshold: int = DEFAULT_THRESHOLD, joint: bool = True, level: int = PROTECTION_LEVEL):
     """The public indicators and the crim_thb cube as they may be published, suppressed together:
     counts of persons and cases from 1 to `threshold` suppressed (value missing, suppressed true) with
-    secondary suppression over the relations of both (confidential: no cell left pinned, checked by linear
+    secondary suppression over the relations of both (protected_cells: the rule in numbers at `level`, no cell left pinned, checked by linear
     programming); shares computed from a suppressed count are suppressed too. `crim` has the cube's
     dimensions, time and value; `margins` as for crim_thb_relations. joint=False leaves out the relations between the two (for the attacker test)."""
     cells = indicator_rows.reset_index(drop=True)
@@ -331,7 +261,8 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     groups = relations(counts, district_of)
     if joint:
         groups += crim_thb_relations(crim, counts, margins, offset=len(counts))
-    hidden = confidential(values, groups, threshold)
+    hidden = protected_cells(values, groups, threshold, level, counts["level"].tolist() + ["nation"] * len(crim),
+                             counts["indicator"].tolist() + [""] * len(crim))
     suppressed = set(counts.loc[sorted(i for i in hidden if i < len(counts)), "index"])
     mask = cells.index.isin(suppressed)
     # a share is a count over a count (the catalogue's share parts): hide it when either is hidden

@@ -1,17 +1,15 @@
-"""The protection rule in numbers, and the secondary cells that meet it at the least loss of information.
-The optimisation is not yet used by publish (disclosure.public_outputs keeps its heuristic): staged over
-the nation, the districts and the teams it left cells recoverable across the stages, and in one piece it
-does not solve the demo's victims in time; measured in docs/disclosure.md. Its attacker
-(figures/attacker.py) is used: every publish checks its pattern with it (disclosure.recoverable).
+"""The protection rule in numbers, and the secondary cells that meet it at the least loss of information:
+every publish chooses the public tables' suppressed cells with `protect` (disclosure.protected_cells).
 
 The rule. An attacker knows every published cell, every sum that ties the cells (disclosure's relations)
 and that each suppressed count is at least 1 (zeros are shown). For a suppressed cell c of value a its
 feasible interval is the smallest and largest value c takes over every solution (linear programming). A
 primary cell is protected when its interval reaches at least `level` above its value and at least
-min(level, a - 1) below it (down to 1: "at least 1" stays known, as every suppressed count is). The level
-is by default the threshold (PROTECTION_LEVEL): then the interval of every
-primary cell reaches past the threshold, and the attacker cannot tell a hidden small count from a hidden
-ordinary one. A secondary cell must not be pinned to one value (its interval is not a point).
+min(level, a - 1) below it (down to 1: "at least 1" stays known, as every suppressed count is), or, where
+no pattern can give that much, as far as suppressing every non-zero cell would (`attainable`: a count of 3
+made of three teams' 1s can never be shown to go down, as the teams' zeros are shown). The level is the
+setting thb_protection_level (PROTECTION_LEVEL, 1 by default; docs/disclosure.md says why). A secondary
+cell must not be pinned to one value (its interval is not a point).
 
 The method (Fischetti and Salazar's, as τ-ARGUS's "optimal" method): a mixed-integer programme chooses the
 cells to suppress (x = 1) at the least cost, the sum of (value + 1) × weight over the suppressed cells
@@ -21,26 +19,31 @@ level: a part going down by at most its value - 1, a total going up), then each 
 with the attacker's linear programmes, and every cell found short adds the constraint its dual solution
 gives (a "cut": for any multipliers u of the sums, the attacker's largest deviation is at most
 sum over cells of max(r·M, -r·(a - 1))·x, r = e_c - Aᵀu), and the programme is solved again, until no
-cell is short. The attacker of the cuts may move a cell up by at most M = 2·level (knows more than the
-real one), so a pattern that passes protects against the real one too.
-Solved per connected component of the sums over the non-zero cells (components that do not share a cell
-do not constrain each other), in the order of their cells. Each component has SECONDS_PER_COMPONENT;
-where HiGHS cannot prove a pattern within it, or no pattern meets the rule, the component falls back to
-the heuristic (disclosure.suppress) and `fallbacks` says so (for the caller to log as a warning).
+cell is short. The attacker of the cuts may move a cell up by at most M = 2·level and takes every sum as
+exact (knows more than the real one), so a pattern that passes protects against the real one too.
+Solved in stages (τ-ARGUS's modular method): the nation's cells on the nation's sums, then the districts'
+with the nation's fixed, then the teams'; per connected component of the sums over the non-zero cells, in
+the order of their cells. Each solve of a component may explore NODES_PER_SOLVE nodes of HiGHS's search
+(a budget of work, not of time: the same pattern however busy the machine); where it finds no pattern
+within it, or no pattern meets the rule given the cells an earlier stage fixed, the component falls back
+to the heuristic (suppression.suppress) and `fallbacks` says so (the caller logs it as a warning). The
+stages do not see each other's sums, so `close` then audits the whole pattern and suppresses, for each
+cell still short, the cheapest cells of its cut, until none is.
 Pure: no database, no files."""
 from __future__ import annotations
 
-import time
+import math
 from collections import defaultdict
 
-from thb_reporting.core.config import SUPPRESSION_THRESHOLD
-from thb_reporting.figures.attacker import REACH, Attacker
+from thb_reporting.core.config import PROTECTION_LEVEL
+from thb_reporting.figures import suppression
+from thb_reporting.figures.attacker import REACH, Attacker, Relation
 
-PROTECTION_LEVEL = SUPPRESSION_THRESHOLD  # the interval of a hidden small count reaches past the threshold
-SECONDS_PER_COMPONENT = 1.0  # wall time of one component's programmes before it falls back to the heuristic
+NODES_PER_SOLVE = 500  # branch-and-bound nodes of one solve of a component (not seconds: the result must not
+# depend on the machine's load); the best pattern found within them is taken
 ROUNDS = 60  # audits (and re-solves) of one component at most
+NEAR = 4  # a cell is first audited over the sums within this many steps of it (figures/attacker.py)
 
-Relation = tuple[list[int], list[int]]
 
 
 def requirement(value: int, level: int) -> tuple[int, int]:
@@ -71,14 +74,17 @@ def components(values, groups: list[Relation], among=None) -> list[list[int]]:
     return sorted(members.values())
 
 
-def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[int], level: int, reachable=None):
+def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[int], level: int, reachable=None,
+               settled=frozenset()):
     """The suppressed cells the rule leaves unprotected: (cell, needed, cut, applies) with the constraint
     sum(cut·x) ≥ needed·(x_cell if applies else 1). Most cells are proven protected together (certify);
     each of the others takes its own linear programme, whose dual gives its cut. `reachable`: (cell,
-    sense) → the most that any pattern can give (reachable_needs), where less than the level."""
+    sense) → the most that any pattern can give (attainable), where less than the level. `settled`: cells
+    found protected under fewer suppressed cells, which stay so (suppressing more never narrows an
+    interval), not looked at again."""
     attacker = Attacker(values, hidden, groups, REACH * level)
     wanted = []  # (cell, sense, needed)
-    for cell in sorted(hidden):
+    for cell in sorted(hidden - set(settled)):
         if cell in primary:
             down, up = requirement(values[cell], level)
             wanted += [(cell, sense, need) for sense, needed in ((1, up), (-1, down))
@@ -92,17 +98,88 @@ def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[in
             continue
         if cell not in primary and sense == -1:
             continue  # a secondary cell that moves neither way: one cut, for the way up
-        best, cut = attacker.deviation(cell, sense, needed)
+        best, cut = attacker.deviation(cell, sense, needed, depth=NEAR)  # short here is short (and its cut holds)
+        if best >= needed - 1e-6:
+            best, cut = attacker.deviation(cell, sense, needed)
         if best < needed - 1e-6 and (cell in primary or attacker.deviation(cell, -1, 1)[0] < 1 - 1e-6):
             out.append((cell, needed, cut, cell not in primary))
     return out
+
+
+def attainable(values, groups: list[Relation], primary, level: int) -> dict[tuple[int, int], float]:
+    """(cell, sense) → the most any pattern gives that primary cell that way, where less than the rule
+    asks: its deviation with every non-zero cell suppressed (suppressing more never narrows an interval).
+    A count of 3 made of three teams' 1s can never be shown to go down: zeros are shown. Most needs are
+    proven attainable at once (certify); each of the others takes a programme, whose solution proves
+    every other need it meets."""
+    attacker = Attacker(values, {i for i, v in enumerate(values) if v > 0}, groups, REACH * level)
+    wanted: list[tuple[int, int, float]] = [(cell, sense, needed) for cell in sorted(primary) for sense, needed
+                                            in zip((-1, 1), requirement(values[cell], level)) if needed > 0]
+    need = {(cell, sense): needed for cell, sense, needed in wanted}
+    proven = attacker.certify(wanted)
+    out = {}
+    for cell, sense, needed in wanted:
+        if (cell, sense) in proven:
+            continue
+        # its neighbours alone hold it: no need of the rest (two steps: with every cell suppressed, four reach
+        # most of a table)
+        if attacker.most_nearby(cell, sense, needed, depth=2) < 1e-6:
+            out[(cell, sense)] = 0.0
+            continue
+        best, moved = attacker.moves(cell, sense, needed)
+        for i, d in moved.items():  # the solution meets other needs too
+            way = 1 if d > 0 else -1
+            if abs(d) >= need.get((i, way), math.inf) - 1e-6:
+                proven.add((i, way))
+        if best < needed - 1e-6:
+            out[(cell, sense)] = max(best, 0.0)
+    return out
+
+
+def close(values, hidden: set[int], groups: list[Relation], primary, level: int, weights,
+          needs: dict | None = None, rounds: int = 100) -> set[int]:
+    """`hidden` and the cells that make it meet the rule: while cells are short (shortfalls, with the
+    attainable `needs`), each short cell's cut is met by its cells of least cost per unit of cover
+    ((value + 1) × weight / coefficient), a sum left with one suppressed cell takes its smallest other
+    (disclosure.partnered). Where the stages of `optimal` did not see each other's sums, this mends it;
+    it never narrows an interval (it only suppresses more)."""
+    hidden = set(hidden)
+    primary = set(primary)
+    settled: set[int] = set()
+    for _ in range(rounds):
+        short = shortfalls(values, hidden, groups, primary, level, needs, settled)
+        settled |= hidden - {cell for cell, *_ in short}
+        added: set[int] = set()
+        for _cell, needed, cut, _applies in short:
+            covered = sum(v for i, v in cut.items() if i in hidden or i in added)
+            for i in sorted((i for i in cut if i not in hidden and i not in added),
+                            key=lambda i: ((values[i] + 1) * weights[i] / cut[i], i)):
+                if covered >= needed - 1e-6:
+                    break
+                added.add(i)
+                covered += cut[i]
+        if not added:
+            return hidden
+        hidden = suppression.partnered(values, hidden | added, groups)
+    return hidden
+
+
+def protect(values, primary, groups: list[Relation], weights, stages, level: int = PROTECTION_LEVEL,
+            nodes: int = NODES_PER_SOLVE) -> tuple[set[int], list[dict]]:
+    """The cells to suppress under the rule, chosen at the least loss: optimal secondary suppression in
+    stages (the nation's cells, then the districts', then the teams'), each primary cell's need capped
+    at what any pattern can give it (attainable), and then the gaps between the stages closed (close).
+    Returns the cells and the components that fell back to the heuristic."""
+    needs = attainable(values, groups, primary, level)
+    hidden, fallbacks = optimal(values, primary, groups, weights, level, nodes, stages, needs=needs)
+    return close(values, hidden, groups, primary, level, weights, needs), fallbacks
 
 
 def protected(values, hidden: set[int], groups: list[Relation], primary, level: int) -> bool:
     return not shortfalls(values, hidden, groups, set(primary), level)
 
 
-def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relation], level: int):
+def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relation], level: int, needs=None):
     """One constraint per primary cell, sum and direction: the other cells of the sum absorb its move; and
     what each primary cell can reach at most ((cell, sense) → persons, where less than its need): a sum
     whose other cells cannot absorb the need even all suppressed (its parts are 1s and zeros, or its
@@ -123,7 +200,8 @@ def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relatio
                     goes_down = (s == side) == (sense == 1)
                     if i != p and (v := min(needed, values[i] - 1) if goes_down else needed) > 0:
                         coefficients[i] = v
-                reachable[(p, sense)] = min(needed, reachable.get((p, sense), needed), sum(coefficients.values()))
+                reachable[(p, sense)] = min(needed, reachable.get((p, sense), (needs or {}).get((p, sense), needed)),
+                                              sum(coefficients.values()))
                 moves.append((p, sense, coefficients))
         for j, _ in members if len(members) > 1 else ():  # never the only suppressed cell of a sum
             others.append((j, 1, {i: 1 for i, _ in members if i != j}, True))
@@ -133,8 +211,8 @@ def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relatio
 
 
 def optimal(values, primary, groups: list[Relation], weights, level: int = PROTECTION_LEVEL,
-            seconds: float = SECONDS_PER_COMPONENT, stages=None, heuristic_from: int | None = None
-            ) -> tuple[set[int], list[dict]]:
+            nodes: int = NODES_PER_SOLVE, stages=None, heuristic_from: int | None = None,
+            needs: dict | None = None) -> tuple[set[int], list[dict]]:
     """The cells to suppress (primary ones included) at the least cost that meet the rule, and the
     components that fell back to the heuristic ({stage, cells, primary, reason}). `weights[i]`: the cost of
     suppressing cell i per person (and per cell). `stages[i]`: cells of stage 0 are decided first, on
@@ -144,8 +222,6 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
     From stage `heuristic_from` on, the heuristic (disclosure.suppress over every sum, no cell pinned)
     decides instead, from the pattern of the stages before and without suppressing a cell they show
     unless that leaves a cell pinned (suppressing more never narrows an interval)."""
-    from thb_reporting.figures import disclosure
-
     stages = stages or [0] * len(values)
     primary = {i for i in primary if values[i] > 0}
     hidden: set[int] = set()
@@ -167,9 +243,9 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
             guarded = (primary & cell_set) | (hidden.intersection(fixed))
             if not guarded:
                 continue
-            chosen, reason = _solve(values, cells, fixed, hidden, primary, local, weights, level, seconds)
+            chosen, reason = _solve(values, cells, fixed, hidden, primary, local, weights, level, nodes, needs)
             if chosen is None:
-                chosen = disclosure.suppress(values, sorted(guarded), local,
+                chosen = suppression.suppress(values, sorted(guarded), local,
                                              frozenset(i for i in fixed if i not in hidden))
                 fallbacks.append({"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
                                   "reason": reason})
@@ -177,23 +253,22 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
     if heuristic_from is not None:  # the later stages: the heuristic over every sum, from this pattern,
         # keeping the cells the optimisation showed where it can (where that leaves one pinned, it may not)
         decided = frozenset(i for i, s in enumerate(stages) if s < heuristic_from and i not in hidden)
-        chosen = disclosure.suppress(values, sorted(hidden | primary), groups, decided)
-        if disclosure.pinned(values, chosen, groups) or any(
+        chosen = suppression.suppress(values, sorted(hidden | primary), groups, decided)
+        if suppression.pinned(values, chosen, groups) or any(
                 sum(i in chosen for i in g[0] + g[1]) == 1 for g in groups):
-            chosen = disclosure.suppress(values, sorted(chosen), groups)
+            chosen = suppression.suppress(values, sorted(chosen), groups)
         return chosen, fallbacks
     return hidden | primary, fallbacks
 
 
 def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary: set[int], groups, weights, level,
-           seconds):
+           nodes, needs=None):
     """The cheapest pattern of the cells `free` (the cells `fixed` keep their state: suppressed if in
     `hidden`) that meets the rule over `groups`, or None and why not."""
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_matrix
 
-    started = time.perf_counter()
     cells = free + fixed
     column = {c: j for j, c in enumerate(cells)}
     cost = np.array([(values[c] + 1) * weights[c] for c in free] + [0.0] * len(fixed))
@@ -201,11 +276,8 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
     lower = np.array([1.0 if c in primary else 0.0 for c in free] + [1.0 if h else 0.0 for h in on])
     upper = np.array([1.0] * len(free) + [1.0 if h else 0.0 for h in on])
     guarded = primary & set(cells)
-    cuts, reachable = _first_cuts(values, set(cells), guarded, groups, level)
+    cuts, reachable = _first_cuts(values, set(cells), guarded, groups, level, needs)
     for _ in range(ROUNDS):
-        left = seconds - (time.perf_counter() - started)
-        if left <= 0:
-            return None, f"no protected pattern proven within {seconds:g} s"
         r_index, c_index, data, rhs = [], [], [], []
         for k, (cell, needed, coefficients, applies) in enumerate(cuts):
             for i, v in coefficients.items():
@@ -220,11 +292,11 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(cuts), len(cells))),
                                          np.array(rhs), np.inf)] if cuts else [])
         result = milp(cost, integrality=np.ones(len(cells)), bounds=Bounds(lower, upper),
-                      constraints=constraints, options={"time_limit": left, "presolve": True})
+                      constraints=constraints, options={"node_limit": nodes, "presolve": True})
         if result.status == 2:
             return None, "no pattern meets the rule"
-        if result.status != 0 or result.x is None:
-            return None, f"no protected pattern proven within {seconds:g} s"
+        if result.x is None:  # none found within the nodes (status 1); with one, the best found is taken
+            return None, f"no pattern found within {nodes} nodes"
         chosen = {c for c, x in zip(cells, result.x) if x > 0.5}
         found = shortfalls(values, chosen, groups, guarded, level, reachable)
         if not found:

@@ -19,7 +19,7 @@ from thb_reporting.figures.information_loss import information_loss, loss_lines
 from thb_reporting.store.reporting_calendar import owed_submissions
 from thb_reporting.publishing import exports, national_summary, research_export, transmissions
 from thb_reporting.store import ledger, snapshots
-from thb_reporting.core.config import PipelineConfig
+from thb_reporting.core.config import PROTECTION_LEVEL, PipelineConfig
 from thb_reporting.core.faults import fault_point
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.store.snapshots import concat_snapshots, snapshot_rows
@@ -84,7 +84,8 @@ def _current(conn, dataset: str | None = None, years: set[str] | None = None) ->
     return current
 
 
-def national_outputs(current: dict, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
+def national_outputs(current: dict, years: set[str], threshold: int, teams: reference.TeamRegistry,
+                     level: int = PROTECTION_LEVEL) -> dict:
     """Every indicator and export of the given years, computed from the accepted submissions `current`
     ((dataset, team, quarter) → its ledger row) of those years: the working figures (from the current
     submissions) and a release's (from its basis) are computed by this one function. Reads the snapshots;
@@ -103,7 +104,7 @@ def national_outputs(current: dict, years: set[str], threshold: int, teams: refe
                                {name: item["dataset"] for name, item in indicators.catalogue().items()})
     exact_crim = exports.crim_thb(facts["victims"], years, submitted_coverage)
     public, crim = disclosure.public_outputs(result, exact_crim, indicators.catalogue(), district_of,
-                                             exports.crim_thb_margins(), threshold)
+                                             exports.crim_thb_margins(), threshold, level=level)
     loss = information_loss(result, public, exact_crim, crim, indicators.catalogue(), threshold)
     sdg = exports.sdg_16_2_2(public, years, teams.population)
     coverage_rows = (coverage.table_rows(submitted_coverage, coverage.not_in_files(current, periods), threshold)
@@ -118,14 +119,15 @@ OUTPUT_OF_TABLE = {"indicators": "exact", "public_indicators": "indicators", "ex
                    "sdg_16_2_2": "sdg", "coverage": "coverage_rows"}
 
 
-def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry) -> dict:
+def _recompute_indicators(conn, years: set[str], threshold: int, teams: reference.TeamRegistry,
+                          level: int = PROTECTION_LEVEL) -> dict:
     """Recompute every indicator and export of the given years from the current snapshots of those years
     into the working tables; returns the outputs, for the export files."""
     import pyarrow as pa
 
     from thb_reporting.store.release_tables import RELEASED_TABLES
 
-    outputs = national_outputs(_current(conn), years, threshold, teams)
+    outputs = national_outputs(_current(conn), years, threshold, teams, level)
     periods = sorted(outputs["periods"])
     for name, column in RELEASED_TABLES.items():
         target, rows = table(name), outputs[OUTPUT_OF_TABLE[name]]
@@ -179,7 +181,8 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None, los
             _refresh_reporting_status(conn, config.teams)  # the calendar moves on even when nothing new arrives
             log.info("nothing new to publish")
             return summary
-        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold, config.teams)
+        computed = _recompute_indicators(conn, touched_years, config.suppression_threshold, config.teams,
+                                         config.protection_level)
         _refresh_reference(conn, {r.quarter for r in conn.execute(select(pubs.c.quarter).distinct())}, config.teams)
         _refresh_reporting_status(conn, config.teams)
         fault_point("publish_before_commit")  # everything written, nothing committed
@@ -194,7 +197,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None, los
         try:
             transmissions.write_year(config.data_root, year, transmissions.TransmissionInputs(
                 computed["facts"], computed["exact"], computed["coverage"], config.teams, config.suppression_threshold,
-                public=computed["indicators"]))
+                public=computed["indicators"], level=config.protection_level))
         except transmissions.TransmissionsFailed as failure:
             not_sent.append(str(failure))
     national_summary.write_summaries(config, touched_years)  # reads the committed public indicators

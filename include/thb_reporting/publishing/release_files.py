@@ -54,10 +54,10 @@ def _transmissions(config: PipelineConfig, conn, row, folder) -> list:
 
     def inputs_of(release_id: int, previous=None):
         outputs = national_outputs(_basis_rows(conn, release_id), {row.period}, config.suppression_threshold,
-                                   config.teams)
+                                   config.teams, config.protection_level)
         return outputs, transmissions.TransmissionInputs(
             outputs["facts"], outputs["exact"], outputs["coverage"], config.teams, config.suppression_threshold,
-            public=outputs["indicators"], release=transmissions.ReleaseMark(
+            public=outputs["indicators"], level=config.protection_level, release=transmissions.ReleaseMark(
                 release_id, row.status == ReleaseStatus.PROVISIONAL.value, previous,
                 tuple(q for q in Period.parse(row.period).quarters if latest_released(conn, q) is not None)))
 

@@ -226,7 +226,7 @@ def prepare(config: PipelineConfig, period: str, status: str = ReleaseStatus.PRO
         if not any(k[2] in p.quarters for k in basis):
             raise ReleaseRefused(f"{p.code} has nothing to release: no accepted submission"
                                  + (" in a released quarter (release its quarters first)" if p.is_year else ""))
-        outputs = national_outputs(basis, {p.year}, config.suppression_threshold, config.teams)
+        outputs = national_outputs(basis, {p.year}, config.suppression_threshold, config.teams, config.protection_level)
         rates, statuses = _completeness_rows(conn, p, config.teams)
         previous = latest_released(conn, p.code)
         now = clock.now()

@@ -16,6 +16,7 @@ from test_national_summary import _Figures
 from test_pipeline import run_cycle
 from oracle import Truth
 from thb_reporting.core import contracts, reference
+from thb_reporting.core.config import PROTECTION_LEVEL
 from thb_reporting.figures import coverage, disclosure, indicators
 from thb_reporting.publishing import exports
 from thb_reporting.figures.indicators import NATION
@@ -24,6 +25,7 @@ from thb_reporting.store.warehouse import reporting_engine, table
 
 TEAMS = ["kraljevo", "novi_pazar", "nis", "vranje", "subotica"]  # Kraljevo and Novi Pazar share a district
 QUARTERS = ["2026Q1", "2026Q2"]
+NATION_LEVEL = "nation"
 CRIM = "crim_thb"  # first element of the key of a crim_thb cell: (CRIM, time, leg_stat, sex, citizen, expl)
 UNITS = {name: item["unit"] for name, item in indicators.catalogue().items()}
 
@@ -180,10 +182,12 @@ def _relations(published: dict, district_of: dict) -> list[tuple[list, list, str
     return sums
 
 
-def _attack(published: dict, district_of: dict, targets=lambda key: True) -> set:
-    """The suppressed cells (of those `targets` accepts) the attacker pins to one whole number: each is at
-    least 1 (zeros are shown), every sum holds; the largest and smallest value of each cell over all
-    solutions (linear programming)."""
+def _bounds(published: dict, district_of: dict, targets=lambda key: True, truth: dict | None = None
+            ) -> dict[tuple, tuple[float, float]]:
+    """The attacker's interval of each suppressed cell (of those `targets` accepts): its smallest and largest
+    value over every solution (linear programming) of the sums, each suppressed cell at least 1 (zeros are
+    shown); math.inf where nothing bounds it above. `truth` (the exact values): an attacker who knows by
+    how much each sum that counts a person once falls short of its parts (every sum then exact)."""
     import numpy as np
     from scipy.optimize import linprog
     from scipy.sparse import coo_matrix
@@ -209,16 +213,20 @@ def _attack(published: dict, district_of: dict, targets=lambda key: True) -> set
         if coefficients:
             for c, a in coefficients.items():
                 rows.append(len(rhs)), cols.append(c), data.append(a)
-            rhs.append(-constant)
-            kinds.append(kind)
+            if truth is None:
+                rhs.append(-constant)
+                kinds.append(kind)
+            else:
+                rhs.append(sum(a * truth.get(unknown[c], 0.0) for c, a in coefficients.items()))
+                kinds.append("=")
     n = len(unknown)
     if not n:
-        return set()
+        return {}
     matrix = coo_matrix((data, (rows, cols)), shape=(len(rhs), n)).tocsr()
     rhs, kinds = np.array(rhs), np.array(kinds)
     linked = (matrix.T @ matrix).astype(bool)
     _, component = connected_components(linked, directed=False)
-    recovered = set()
+    out = {}
     for c in set(component):
         members = np.flatnonzero(component == c)
         sub = matrix[:, members]
@@ -229,19 +237,43 @@ def _attack(published: dict, district_of: dict, targets=lambda key: True) -> set
             if not targets(unknown[cell]):
                 continue
             bounds = []
-            for sense in (-1, 1):  # the largest first: where it is unbounded, the cell is safe
+            for sense in (1, -1):
                 objective = np.zeros(len(members))
                 objective[j] = sense
                 result = linprog(objective, A_eq=sub[eq] if eq.any() else None, b_eq=b[eq] if eq.any() else None,
                                  A_ub=-sub[ge] if ge.any() else None, b_ub=-b[ge] if ge.any() else None,
                                  bounds=(1, None), method="highs")
                 assert result.status in (0, 3), result.message  # solved, or unbounded
-                if result.status == 3:
-                    break
-                bounds.append(sense * result.fun)
-            if len(bounds) == 2 and math.floor(bounds[0] + 1e-6) == math.ceil(bounds[1] - 1e-6):
-                recovered.add(unknown[cell])
-    return recovered
+                bounds.append(math.inf if result.status == 3 else sense * result.fun)
+            out[unknown[cell]] = (bounds[0], bounds[1])
+    return out
+
+
+def _attack(published: dict, district_of: dict, targets=lambda key: True) -> set:
+    """The suppressed cells (of those `targets` accepts) the attacker pins to one whole number."""
+    return {k for k, (low, high) in _bounds(published, district_of, targets).items()
+            if math.isfinite(high) and math.floor(high + 1e-6) == math.ceil(low - 1e-6)}
+
+
+def _short_of_the_rule(published: dict, exact: dict, district_of: dict, level: int) -> dict:
+    """The suppressed small counts (1 to the threshold) whose interval does not reach `level` above and
+    min(level, value - 1) below the true value, each as far as the sums allow at best: the interval of the
+    same cell with every non-zero count suppressed, to an attacker who takes every sum as exact (no pattern
+    gives more; figures/protection.py `attainable`). {key: (value, interval)}"""
+    small = {k for k, v in published.items() if v is None and 1 <= exact.get(k, 0) <= THRESHOLD}
+    found = {}
+    for k, (low, high) in _bounds(published, district_of, lambda key: key in small).items():
+        value = exact[k]
+        if high < value + level - 1e-6 or low > value - min(level, value - 1) + 1e-6:
+            found[k] = (value, (low, high))
+    if not found:
+        return {}
+    everything = {k: None if (k[0] == CRIM or UNITS.get(k[0]) in ("persons", "cases")) and exact.get(k, 0) > 0 else v
+                  for k, v in published.items()}
+    best = _bounds(everything, district_of, lambda key: key in found, truth=exact)
+    return {k: (value, interval) for k, (value, interval) in found.items()
+            if interval[1] < min(value + level, best[k][1]) - 1e-6
+            or interval[0] > max(value - min(level, value - 1), best[k][0]) + 1e-6}
 
 
 def _exact(config, truth) -> dict[tuple, float]:
@@ -276,20 +308,32 @@ def test_an_attacker_recovers_no_suppressed_count_from_all_public_outputs(config
         difference = sum(exact.get(k, 0.0) for k in parts) - sum(exact.get(k, 0.0) for k in totals)
         assert difference == 0 or (kind == ">=" and difference > 0), ([(k, exact.get(k)) for k in parts + totals], kind)
     assert _attack(published, district_of) == set()
+    assert _short_of_the_rule(published, exact, district_of, PROTECTION_LEVEL) == {}
 
-    # The same figures with no secondary suppression over the joint sums (small cells hidden where they
-    # stand, as crim_thb was before): the same attacker recovers cells of the cube.
+    # The rule spoiled (protection level 0: only "not pinned"): the same interval test finds small counts
+    # whose interval is narrower than the rule asks.
     rows = {k: v for k, v in exact.items() if k[0] != CRIM}
     frame = pd.DataFrame([(*k, v) for k, v in rows.items()], columns=indicators.OUTPUT_COLUMNS)
     cube = pd.DataFrame([(*k[1:], v) for k, v in exact.items() if k[0] == CRIM],
                         columns=["time", "leg_stat", "sex", "citizen", "expl", "value"])
+    spoiled = _shown(*disclosure.public_outputs(frame, cube, indicators.catalogue(), district_of,
+                                                exports.crim_thb_margins(), THRESHOLD, level=0))
+    assert _attack(spoiled, district_of) == set()
+    assert _short_of_the_rule(spoiled, exact, district_of, PROTECTION_LEVEL)
+
+    # The same figures with no secondary suppression over the joint sums (small cells hidden where they
+    # stand, as crim_thb was before): the same attacker recovers cells of the cube.
     monkeypatch.setattr(disclosure, "crim_thb_relations", lambda *args, **kw: [])
     monkeypatch.setattr(disclosure, "relations", lambda *args, **kw: [])
-    public, crim = disclosure.public_outputs(frame, cube, indicators.catalogue(), district_of,
-                                             exports.crim_thb_margins(), THRESHOLD)
-    shown = {tuple(r[:6]): None if r[-1] else r[6] for r in public.itertuples(index=False)}
-    shown |= {(CRIM, *r[:5]): None if r[-1] else r[5] for r in crim.itertuples(index=False)}
+    shown = _shown(*disclosure.public_outputs(frame, cube, indicators.catalogue(), district_of,
+                                              exports.crim_thb_margins(), THRESHOLD))
     assert _attack(shown, district_of, targets=lambda key: key[0] == CRIM)
+
+
+def _shown(public, crim) -> dict:
+    """public_outputs' two tables as the attacker reads them: key → value, None where suppressed."""
+    shown = {tuple(r[:6]): None if r[-1] else r[6] for r in public.itertuples(index=False)}
+    return shown | {(CRIM, *r[:5]): None if r[-1] else r[5] for r in crim.itertuples(index=False)}
 
 
 
@@ -298,6 +342,7 @@ import hashlib, sys
 import pandas as pd
 from sqlalchemy import create_engine
 from thb_reporting.core import contracts, reference
+from thb_reporting.core.config import PROTECTION_LEVEL
 from thb_reporting.figures import coverage, disclosure, indicators
 from thb_reporting.publishing import exports
 engine = create_engine(sys.argv[1])
@@ -334,6 +379,11 @@ def test_the_demos_outputs_give_nothing_away_and_the_same_in_every_process(confi
     assert sum(v is None for v in published.values()) > 1000  # the demo's outputs, suppressed
     district_of = {code: t.district_code for code, t in reference.teams().items()}
     assert _attack(published, district_of) == set()
+    # the most asked-for national figure: the heuristic hid the nation's women in both quarters (protecting
+    # 3 and 5 victims of other or unknown sex); the least-loss pattern shows them, and the year's split
+    for period in [*DEMO_QUARTERS, "2026"]:
+        assert published[("victims", NATION_LEVEL, NATION, period, "sex", "female")] is not None, period
+    assert None not in [published[("victims", NATION_LEVEL, NATION, "2026", "sex", s)] for s in ("male", "other_unknown")]
 
     url = config.reporting_db_url
     digests = {subprocess.run([sys.executable, "-c", _SEEDED_RUN, url], capture_output=True, text=True, check=True,

@@ -99,14 +99,14 @@ def test_the_secondary_cells_cost_the_least_and_protect_each_small_count():
 def test_weights_steer_the_choice_and_the_order_of_the_sums_does_not():
     values, groups = _table([[3, 40, 25, 12], [2, 31, 1, 18], [9, 27, 14, 6]])
     primary = disclosure.primary_cells(values, 4)
-    plain, _ = protection.optimal(values, primary, groups, [1] * len(values))
+    plain, _ = protection.optimal(values, primary, groups, [1] * len(values), level=4)
     shuffled = groups[:]
     random.Random(3).shuffle(shuffled)
-    assert protection.optimal(values, primary, shuffled, [1] * len(values))[0] == plain
+    assert protection.optimal(values, primary, shuffled, [1] * len(values), level=4)[0] == plain
     dear = [1] * len(values)
     for i in plain - set(primary):
         dear[i] = 50  # make the chosen secondary cells dear: others are chosen instead
-    steered, _ = protection.optimal(values, primary, groups, dear)
+    steered, _ = protection.optimal(values, primary, groups, dear, level=4)
     assert steered - set(primary) != plain - set(primary)
     assert _unprotected(values, steered, groups, set(primary), 4) == set()
 

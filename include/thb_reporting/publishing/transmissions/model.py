@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from thb_reporting.core import reference
+from thb_reporting.core.config import PROTECTION_LEVEL
 from thb_reporting.figures.coverage import Coverage
 
 
@@ -31,6 +32,7 @@ class TransmissionInputs:
     produced_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     public: object = None        # the public indicator rows as published (suppressed flags); None: public_rows computes them
     release: ReleaseMark | None = None  # None: the working figures (no release)
+    level: int = PROTECTION_LEVEL  # the public tables' protection level (public_rows computes them with it)
 
 
 def partial_year(inputs: TransmissionInputs, dataset: str, year: str) -> str | None:
@@ -85,7 +87,7 @@ def public_rows(inputs: TransmissionInputs):
     district_of = {code: t.district_code for code, t in inputs.teams.items()}
     public, _ = disclosure.public_outputs(inputs.indicators, exports.crim_thb(inputs.facts.get("victims"), years, inputs.coverage),
                                           indicator_catalogue.catalogue(), district_of, exports.crim_thb_margins(),
-                                          inputs.threshold)
+                                          inputs.threshold, level=inputs.level)
     return public
 
 
