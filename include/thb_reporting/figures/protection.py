@@ -141,7 +141,7 @@ def close(values, hidden: set[int], groups: list[Relation], primary, level: int,
     """`hidden` and the cells that make it meet the rule: while cells are short (shortfalls, with the
     attainable `needs`), each short cell's cut is met by its cells of least cost per unit of cover
     ((value + 1) × weight / coefficient), a sum left with one suppressed cell takes its smallest other
-    (disclosure.partnered). Where the stages of `optimal` did not see each other's sums, this mends it;
+    (suppression.partnered). Where the stages of `optimal` did not see each other's sums, this mends it;
     it never narrows an interval (it only suppresses more)."""
     hidden = set(hidden)
     primary = set(primary)
