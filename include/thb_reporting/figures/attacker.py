@@ -62,6 +62,10 @@ class Attacker:
                 matrix(loose, lambda r: -1 if self.slack[r] > 0 else 1) if loose else None,
                 np.array([abs(self.slack[r]) for r in loose]) if loose else None)
 
+    def _bounds(self, cells: list[int]) -> list[tuple[float, float]]:
+        """Each cell's deviation: down to 1 (zeros are shown), up by the attacker's reach."""
+        return [(-(self.values[c] - 1), self.reach) for c in cells]
+
     def _reached(self, cell: int) -> tuple[list[int], list[int]]:
         """The suppressed cells linked to `cell` through sums, and those sums (sorted): its component,
         found once for all of its cells."""
@@ -95,7 +99,7 @@ class Attacker:
         cells = sorted(self.hidden)
         column = {c: j for j, c in enumerate(cells)}
         a_eq, b_eq, a_ub, b_ub = self._programme(list(range(len(self.rows))), column, len(cells))
-        bounds = [(-(self.values[c] - 1), self.reach) for c in cells]
+        bounds = self._bounds(cells)
         random = np.random.default_rng(2026)  # a fixed seed: the same proof, and the same pattern, every run
         proven: set[tuple[int, int]] = set()
         # first the cells of value 1 going up, the only way they can go (zeros are shown): their deviations
@@ -184,7 +188,7 @@ class Attacker:
         cells, _, column, (a_eq, b_eq, a_ub, b_ub) = programme
         objective = np.zeros(len(cells))
         objective[column[cell]] = -sense
-        bounds = [(-(self.values[c] - 1), self.reach) for c in cells]
+        bounds = self._bounds(cells)
         low, high = bounds[column[cell]]
         bounds[column[cell]] = (low, needed) if sense == 1 else (max(low, -needed), high)  # enough is enough
         return linprog(objective, A_eq=a_eq, b_eq=b_eq, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
@@ -226,6 +230,17 @@ class Attacker:
             if not cut or _covered(coefficients, self.hidden) < _covered(cut, self.hidden):
                 cut = coefficients
         return best, {i: v for i, v in cut.items() if v > 1e-9 and self.values[i] > 0}  # zeros stay shown
+
+
+def moved_enough(moved: dict[int, float], need) -> set[tuple[int, int]]:
+    """(cell, way) of every cell a solution of the attacker's (`moved`: cell → deviation) moves at least
+    need(cell, way) its way: a move the attacker cannot rule out, proven for that cell too."""
+    proven = set()
+    for i, d in moved.items():
+        way = 1 if d > 0 else -1
+        if abs(d) >= need(i, way) - 1e-6:
+            proven.add((i, way))
+    return proven
 
 
 def _covered(cut: dict[int, float], hidden: set[int]) -> float:

@@ -43,9 +43,9 @@ from collections import Counter, defaultdict
 
 from thb_reporting.core.config import PROTECTION_LEVEL, SUPPRESSION_THRESHOLD
 from thb_reporting.figures import indicator_catalogue, protection
-from thb_reporting.figures.attacker import Relation  # (parts, totals): sum of parts = sum of totals
+from thb_reporting.figures.attacker import REACH, Attacker, Relation, moved_enough  # Relation: (parts, totals)
 from thb_reporting.figures.indicators import NATION
-from thb_reporting.figures.suppression import partnered, pinned, suppress  # noqa: F401  (the heuristic, used here and by the tests)
+from thb_reporting.figures.suppression import partnered, pinned, sums_of_cells, suppress  # noqa: F401  (pinned: the tests')
 
 DEFAULT_THRESHOLD = SUPPRESSION_THRESHOLD  # (the setting thb_suppression_threshold; its default lives with the others)
 SUPPRESSED_UNITS = {"persons", "cases"}  # counts of people and cases; money and activities are not sensitive
@@ -158,8 +158,6 @@ def recoverable(values, suppressed: set[int], groups: list[Relation], movable=fr
     suppressed cells tied to it, whose solution proves every cell it moves. `movable`: cells proven movable under fewer
     suppressed cells, which stay so (suppressing more only frees the attacker's solutions), not looked at
     again."""
-    from thb_reporting.figures.attacker import REACH, Attacker
-
     attacker = Attacker(values, set(suppressed), groups, REACH * DEFAULT_THRESHOLD, counted_once=True)
     cells = [c for c in sorted(suppressed) if c not in movable]
     wanted = [(c, sense, 1) for c in cells for sense in (1, -1) if sense == 1 or values[c] > 1]
@@ -171,8 +169,7 @@ def recoverable(values, suppressed: set[int], groups: list[Relation], movable=fr
                 break
             if not attacker.pinned_nearby(c, sense):  # pinned by its neighbours: no need of the rest
                 _, moved = attacker.moves(c, sense, 1)
-                # the solution is one the attacker cannot rule out: every cell it moves a whole person is free
-                proven |= {(i, 1 if d > 0 else -1) for i, d in moved.items() if abs(d) >= 1 - 1e-6}
+                proven |= moved_enough(moved, lambda i, way: 1)  # every cell it moves a whole person is free
         if (c, 1) not in proven and (c, -1) not in proven:
             fixed.add(c)
     return fixed
@@ -194,10 +191,7 @@ def unpinned(values, groups: list[Relation], hidden: set[int], cost=None, widen=
     (default: partnered) completes each round's pattern."""
     cost = cost or (lambda i: (values[i], i))
     widen = widen or (lambda cells: partnered(values, cells, groups))
-    relations_of = defaultdict(list)
-    for g, (parts, totals) in enumerate(groups):
-        for i in parts + totals:
-            relations_of[i].append(g)
+    relations_of = sums_of_cells(groups)
     movable: set[int] = set()
     while fixed := recoverable(values, hidden, groups, movable):
         movable |= hidden - fixed
@@ -250,9 +244,10 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
                    threshold: int = DEFAULT_THRESHOLD, joint: bool = True, level: int = PROTECTION_LEVEL):
     """The public indicators and the crim_thb cube as they may be published, suppressed together:
     counts of persons and cases from 1 to `threshold` suppressed (value missing, suppressed true) with
-    secondary suppression over the relations of both (protected_cells: the rule in numbers at `level`, no cell left pinned, checked by linear
-    programming); shares computed from a suppressed count are suppressed too. `crim` has the cube's
-    dimensions, time and value; `margins` as for crim_thb_relations. joint=False leaves out the relations between the two (for the attacker test)."""
+    secondary suppression over the relations of both (protected_cells: the rule in numbers at `level`, no
+    cell left pinned, checked by linear programming); shares computed from a suppressed count are
+    suppressed too. `crim` has the cube's dimensions, time and value; `margins` as for crim_thb_relations.
+    joint=False leaves out the relations between the two (for the attacker test)."""
     cells = indicator_rows.reset_index(drop=True)
     units = cells["indicator"].map(lambda name: catalogue[name]["unit"])
     counts = cells[units.isin(SUPPRESSED_UNITS)].reset_index()  # 'index' keeps the position in cells

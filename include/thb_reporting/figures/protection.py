@@ -37,7 +37,7 @@ from collections import defaultdict
 
 from thb_reporting.core.config import PROTECTION_LEVEL
 from thb_reporting.figures import suppression
-from thb_reporting.figures.attacker import REACH, Attacker, Relation
+from thb_reporting.figures.attacker import REACH, Attacker, Relation, moved_enough
 
 NODES_PER_SOLVE = 500  # branch-and-bound nodes of one solve of a component (not seconds: the result must not
 # depend on the machine's load); the best pattern found within them is taken
@@ -127,10 +127,7 @@ def attainable(values, groups: list[Relation], primary, level: int) -> dict[tupl
             out[(cell, sense)] = 0.0
             continue
         best, moved = attacker.moves(cell, sense, needed)
-        for i, d in moved.items():  # the solution meets other needs too
-            way = 1 if d > 0 else -1
-            if abs(d) >= need.get((i, way), math.inf) - 1e-6:
-                proven.add((i, way))
+        proven |= moved_enough(moved, lambda i, way: need.get((i, way), math.inf))  # it meets other needs too
         if best < needed - 1e-6:
             out[(cell, sense)] = max(best, 0.0)
     return out
@@ -211,24 +208,19 @@ def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relatio
 
 
 def optimal(values, primary, groups: list[Relation], weights, level: int = PROTECTION_LEVEL,
-            nodes: int = NODES_PER_SOLVE, stages=None, heuristic_from: int | None = None,
-            needs: dict | None = None) -> tuple[set[int], list[dict]]:
+            nodes: int = NODES_PER_SOLVE, stages=None, needs: dict | None = None) -> tuple[set[int], list[dict]]:
     """The cells to suppress (primary ones included) at the least cost that meet the rule, and the
     components that fell back to the heuristic ({stage, cells, primary, reason}). `weights[i]`: the cost of
     suppressing cell i per person (and per cell). `stages[i]`: cells of stage 0 are decided first, on
     the sums among them alone, then those of stage 1 with the sums that reach no later stage, the cells
     decided before fixed (shown or suppressed: a suppressed one is protected again in the sums of the
     stage), and so on (τ-ARGUS's modular method: the nation's table, then each district's, then each team's).
-    From stage `heuristic_from` on, the heuristic (disclosure.suppress over every sum, no cell pinned)
-    decides instead, from the pattern of the stages before and without suppressing a cell they show
-    unless that leaves a cell pinned (suppressing more never narrows an interval)."""
+    `needs`: what any pattern can give a primary cell at most (attainable)."""
     stages = stages or [0] * len(values)
     primary = {i for i in primary if values[i] > 0}
     hidden: set[int] = set()
     fallbacks = []
     for stage in sorted(set(stages)):
-        if heuristic_from is not None and stage >= heuristic_from:
-            break
         usable = [g for g in groups if all(stages[i] <= stage for i in g[0] + g[1])]
         free = {i for g in usable for i in g[0] + g[1] if stages[i] == stage and values[i] > 0}
         sums_of = defaultdict(list)
@@ -250,14 +242,6 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
                 fallbacks.append({"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
                                   "reason": reason})
             hidden |= chosen & cell_set
-    if heuristic_from is not None:  # the later stages: the heuristic over every sum, from this pattern,
-        # keeping the cells the optimisation showed where it can (where that leaves one pinned, it may not)
-        decided = frozenset(i for i, s in enumerate(stages) if s < heuristic_from and i not in hidden)
-        chosen = suppression.suppress(values, sorted(hidden | primary), groups, decided)
-        if suppression.pinned(values, chosen, groups) or any(
-                sum(i in chosen for i in g[0] + g[1]) == 1 for g in groups):
-            chosen = suppression.suppress(values, sorted(chosen), groups)
-        return chosen, fallbacks
     return hidden | primary, fallbacks
 
 

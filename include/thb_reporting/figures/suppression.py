@@ -19,6 +19,15 @@ from thb_reporting.figures.attacker import Relation
 PROPAGATION_VISITS = 3
 
 
+def sums_of_cells(groups: list[Relation]) -> dict[int, list[int]]:
+    """Cell → the positions in `groups` of the sums that hold it."""
+    relations_of = defaultdict(list)
+    for g, (parts, totals) in enumerate(groups):
+        for i in parts + totals:
+            relations_of[i].append(g)
+    return relations_of
+
+
 def _bounds_sum(cells, bound) -> tuple[float, int]:
     """The finite part of the sum of the bounds, and how many are infinite."""
     finite = [bound[i] for i in cells if bound[i] != math.inf]
@@ -106,10 +115,7 @@ def suppress(values, primary, groups: list[Relation], shown: frozenset[int] = fr
     pinned one first (or of another relation of that cell). `shown`: cells already published elsewhere
     (a transmission's margins that are public cells), never chosen."""
     suppressed = set(primary)
-    relations_of = defaultdict(list)
-    for g, (parts, totals) in enumerate(groups):
-        for i in parts + totals:
-            relations_of[i].append(g)
+    relations_of = sums_of_cells(groups)
     while True:
         suppressed = partnered(values, suppressed, groups, shown)
         added, fixed = set(), set()
