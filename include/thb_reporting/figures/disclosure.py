@@ -215,22 +215,28 @@ def unpinned(values, groups: list[Relation], hidden: set[int], cost=None, widen=
     return hidden
 
 
-STAGE_OF_LEVEL = {"nation": 0, "district": 1, "team": 2}  # the order in which protection chooses their cells
+# The order in which protection chooses cells (a quarter's, a year's), per level: the nation's quarters first,
+# as the quarter is the reporting period and the nation's quarterly split (victims by sex) the most asked-for
+# figure; its year then protects what they leave, at a cost of its own cells rather than theirs
+STAGE_OF_LEVEL = {"nation": (0, 1), "district": (2, 2), "team": (3, 3)}
 WEIGHT_OF_LEVEL = {"nation": 3, "district": 1, "team": 1}  # the loss of hiding a person, by level
 HEADLINE_WEIGHT = 3  # … times this for a cell of a headline indicator (the catalogue's `headline`)
 
 
 def protected_cells(values, groups: list[Relation], threshold: int, level: int, levels: list[str],
-                    names: list[str]) -> set[int]:
+                    names: list[str], periods: list[str]) -> set[int]:
     """The cells the public may not see: the primary ones (1 to the threshold) and the secondary ones that
     protection.protect chooses at the least loss under the rule in numbers (`level`), weighted by the
-    cell's level (`levels`: nation, district or team) and whether its indicator (`names`) is a headline;
-    then, as a last check with the attacker who knows that a person counted in two teams or quarters
-    counts once, none left pinned (unpinned, cheapest first)."""
+    cell's level (`levels`: nation, district or team) and whether its indicator (`names`) is a headline,
+    chosen in the order of STAGE_OF_LEVEL (by level, and whether `periods` is a quarter or a year); then,
+    as a last check with the attacker who knows that a person counted in two teams or quarters counts
+    once, none left pinned (unpinned, cheapest first)."""
     headline = set(indicator_catalogue.headlines())
     weights = [WEIGHT_OF_LEVEL[lv] * (HEADLINE_WEIGHT if name in headline else 1) for lv, name in zip(levels, names)]
     hidden, fallbacks = protection.protect(values, primary_cells(values, threshold), groups, weights,
-                                           [STAGE_OF_LEVEL[lv] for lv in levels], level)
+                                           [STAGE_OF_LEVEL[lv][len(str(p)) == 4]  # a year (2026), not a quarter
+                                            for lv, p in zip(levels, periods)],
+                                           level)
     if fallbacks:  # counts of cells only: no figure of a file
         reasons = Counter(f["reason"] for f in fallbacks)
         log.warning("disclosure control: %d groups of linked cells (%d cells, %d primary) fell back to the heuristic "
@@ -257,7 +263,8 @@ def public_outputs(indicator_rows, crim, catalogue: dict, district_of: dict[str,
     if joint:
         groups += crim_thb_relations(crim, counts, margins, offset=len(counts))
     hidden = protected_cells(values, groups, threshold, level, counts["level"].tolist() + ["nation"] * len(crim),
-                             counts["indicator"].tolist() + [""] * len(crim))
+                             counts["indicator"].tolist() + [""] * len(crim),
+                             counts["period"].tolist() + crim["time"].tolist())
     suppressed = set(counts.loc[sorted(i for i in hidden if i < len(counts)), "index"])
     mask = cells.index.isin(suppressed)
     # a share is a count over a count (the catalogue's share parts): hide it when either is hidden
