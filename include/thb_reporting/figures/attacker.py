@@ -26,6 +26,7 @@ class Attacker:
         self.slack: list[float] = []  # the true values' sum(parts) - sum(totals) of each row (0 where it binds)
         self._component_of: dict[int, tuple[list[int], list[int]]] = {}
         self._programme_of: dict[int, tuple] = {}  # a component's first cell → its programme, built once
+        self._terms_of: dict[int, tuple] = {}  # … and the terms of its sums over every cell (_terms), once
         for parts, totals in groups:
             if any(i in hidden for i in parts + totals):
                 coefficients: dict[int, int] = defaultdict(int)
@@ -203,33 +204,61 @@ class Attacker:
         cells = self._reached(cell)[0]
         return -result.fun, dict(zip(cells, result.x))
 
-    def deviation(self, cell: int, sense: int, needed: float, depth: int | None = None) -> tuple[float, dict[int, float]]:
-        """The largest deviation of `cell` up (sense 1) or down (-1), at most `needed`, and the cut's
+    def deviation(self, cell: int, sense: int, needed: float, depth: int | None = None
+                  ) -> tuple[float, dict[int, float], dict[int, float]]:
+        """The largest deviation of `cell` up (sense 1) or down (-1), at most `needed`; the cut's
         coefficients {cell: coefficient} (sum over cells of coefficient·x ≥ needed holds in every pattern
-        that gives this deviation). `depth`: over the sums within that many steps of the cell only, which
-        bounds the deviation from above (fewer sums, more freedom), and whose cut holds too (its multipliers
-        are those of all the sums, zero for the others)."""
+        that gives this deviation); and the deviation of every cell of its component in that solution (as
+        `moves`: moves the attacker cannot rule out). `depth`: over the sums within that many steps of the
+        cell only, which bounds the deviation from above (fewer sums, more freedom), and whose cut holds too
+        (its multipliers are those of all the sums, zero for the others); its solution proves nothing of
+        the others (no moves)."""
         programme = self._near(cell, depth) if depth else self._component_programme(cell)
         cells, sums, column, (_, _, a_ub, _) = programme
         if a_ub is not None:
             raise ValueError("the cuts are made for an attacker whose sums all bind (counted_once=False)")
         if not sums:
-            return 0.0, {}
+            return 0.0, {}, {}
+        import numpy as np
+
         result = self._linprog(cell, sense, needed, programme)
         best = -result.fun
-        multipliers = result.eqlin.marginals
+        moved = {} if depth else dict(zip(cells, result.x))
+        if depth:
+            terms = self._terms(sums)
+        else:
+            if cells[0] not in self._terms_of:
+                self._terms_of[cells[0]] = self._terms(sums)
+            terms = self._terms_of[cells[0]]
+        members, inverse, row, coefficient, values, hidden = terms
         cut: dict[int, float] = {}
-        for candidate in (multipliers, -multipliers):  # either sign is a valid bound: keep the tighter
-            reduced: dict[int, float] = defaultdict(float)
-            reduced[cell] += sense
-            for k, r in enumerate(sums):
-                for i, a in self.rows[r].items():
-                    reduced[i] -= a * candidate[k]
-            coefficients = {i: min(needed, max(v * self.reach, -v * (self.values[i] - 1)))
-                            for i, v in reduced.items() if abs(v) > 1e-9 and i != cell}
-            if not cut or _covered(coefficients, self.hidden) < _covered(cut, self.hidden):
-                cut = coefficients
-        return best, {i: v for i, v in cut.items() if v > 1e-9 and self.values[i] > 0}  # zeros stay shown
+        best_covered = 0.0
+        for candidate in (result.eqlin.marginals, -result.eqlin.marginals):  # either sign is a valid bound
+            # r = e_c - Aᵀu over every cell of the sums (the cell's own term is left out below)
+            reduced = -np.bincount(inverse, weights=coefficient * candidate[row], minlength=len(members))
+            bound = np.minimum(needed, np.maximum(reduced * self.reach, -reduced * (values - 1)))
+            keep = (np.abs(reduced) > 1e-9) & (members != cell)
+            covered = float(bound[keep & hidden].sum())  # what the suppressed cells give already: less is tighter
+            if not cut or covered < best_covered:
+                cut, best_covered = dict(zip(members[keep].tolist(), bound[keep].tolist())), covered
+        return best, {i: v for i, v in cut.items() if v > 1e-9 and self.values[i] > 0}, moved  # zeros stay shown
+
+    def _terms(self, sums: list[int]):
+        """The sums' terms over every cell they hold, suppressed or shown (a cut may ask for either): the
+        cells, each term's cell (as an index into them), sum and coefficient, the cells' values and whether
+        each is suppressed; numpy arrays."""
+        import numpy as np
+
+        row, cell, coefficient = [], [], []
+        for k, r in enumerate(sums):
+            for i, a in self.rows[r].items():
+                row.append(k)
+                cell.append(i)
+                coefficient.append(a)
+        members, inverse = np.unique(np.array(cell, dtype=np.int64), return_inverse=True)
+        return (members, inverse, np.array(row, dtype=np.int64), np.array(coefficient, dtype=float),
+                np.array([self.values[i] for i in members.tolist()], dtype=float),
+                np.array([i in self.hidden for i in members.tolist()], dtype=bool))
 
 
 def moved_enough(moved: dict[int, float], need) -> set[tuple[int, int]]:
@@ -241,8 +270,3 @@ def moved_enough(moved: dict[int, float], need) -> set[tuple[int, int]]:
         if abs(d) >= need(i, way) - 1e-6:
             proven.add((i, way))
     return proven
-
-
-def _covered(cut: dict[int, float], hidden: set[int]) -> float:
-    """How much of a cut the suppressed cells already give: the less, the tighter the cut."""
-    return sum(v for i, v in cut.items() if i in hidden)

@@ -21,14 +21,15 @@ gives (a "cut": for any multipliers u of the sums, the attacker's largest deviat
 sum over cells of max(r·M, -r·(a - 1))·x, r = e_c - Aᵀu), and the programme is solved again, until no
 cell is short. The attacker of the cuts may move a cell up by at most M = 2·level and takes every sum as
 exact (knows more than the real one), so a pattern that passes protects against the real one too.
-Solved in stages (τ-ARGUS's modular method): the nation's cells on the nation's sums, then the districts'
-with the nation's fixed, then the teams'; per connected component of the sums over the non-zero cells, in
-the order of their cells. Each solve of a component may explore NODES_PER_SOLVE nodes of HiGHS's search
-(a budget of work, not of time: the same pattern however busy the machine); where it finds no pattern
-within it, or no pattern meets the rule given the cells an earlier stage fixed, the component falls back
-to the heuristic (suppression.suppress) and `fallbacks` says so (the caller logs it as a warning). The
-stages do not see each other's sums, so `close` then audits the whole pattern and suppresses, for each
-cell still short, the cheapest cells of its cut, until none is.
+Solved in stages (τ-ARGUS's modular method), in the order the caller gives (disclosure.STAGE_OF_LEVEL: the
+nation's quarters, its year, the districts', the teams'), each with the cells before it fixed; per
+connected component of the sums over the non-zero cells, in the order of their cells. Each solve of a
+component may explore NODES_PER_SOLVE nodes of HiGHS's search (a budget of work, not of time: the same
+pattern however busy the machine); where it finds no pattern within it, or no pattern meets the rule given
+the cells an earlier stage fixed, the component falls back to the heuristic (suppression.suppress) and
+`fallbacks` says so (the caller logs it as a warning). The stages do not see each other's sums, so `close`
+then audits the whole pattern and suppresses, for each cell still short, the cheapest cells of its cut,
+until none is.
 Pure: no database, no files."""
 from __future__ import annotations
 
@@ -92,15 +93,17 @@ def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[in
         else:  # a secondary cell: not pinned (it may move up, or else down)
             wanted += [(cell, 1, 1), (cell, -1, 1)]
     proven = attacker.certify(wanted)
+    need = {(cell, sense): needed for cell, sense, needed in wanted}
     out = []
     for cell, sense, needed in wanted:
         if (cell, sense) in proven or (cell not in primary and (cell, -sense) in proven):
             continue
         if cell not in primary and sense == -1:
             continue  # a secondary cell that moves neither way: one cut, for the way up
-        best, cut = attacker.deviation(cell, sense, needed, depth=NEAR)  # short here is short (and its cut holds)
+        best, cut, _ = attacker.deviation(cell, sense, needed, depth=NEAR)  # short here is short (its cut holds)
         if best >= needed - 1e-6:
-            best, cut = attacker.deviation(cell, sense, needed)
+            best, cut, moved = attacker.deviation(cell, sense, needed)
+            proven |= moved_enough(moved, lambda i, way: need.get((i, way), math.inf))  # the others it moves
         if best < needed - 1e-6 and (cell in primary or attacker.deviation(cell, -1, 1)[0] < 1 - 1e-6):
             out.append((cell, needed, cut, cell not in primary))
     return out
@@ -164,8 +167,8 @@ def close(values, hidden: set[int], groups: list[Relation], primary, level: int,
 def protect(values, primary, groups: list[Relation], weights, stages, level: int = PROTECTION_LEVEL,
             nodes: int = NODES_PER_SOLVE) -> tuple[set[int], list[dict]]:
     """The cells to suppress under the rule, chosen at the least loss: optimal secondary suppression in
-    stages (the nation's cells, then the districts', then the teams'), each primary cell's need capped
-    at what any pattern can give it (attainable), and then the gaps between the stages closed (close).
+    stages (`stages`: disclosure.STAGE_OF_LEVEL), each primary cell's need capped at what any pattern can
+    give it (attainable), and then the gaps between the stages closed (close).
     Returns the cells and the components that fell back to the heuristic."""
     needs = attainable(values, groups, primary, level)
     hidden, fallbacks = optimal(values, primary, groups, weights, level, nodes, stages, needs=needs)
