@@ -30,6 +30,8 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     """The figures of each accepted submission, as national.indicators will publish them for its team and
     quarter; computed in one pass per dataset, each submission standing as its own area (so that a batch
     costs one computation, not one per file)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
     from thb_reporting.figures import indicator_catalogue, indicators
@@ -44,10 +46,11 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     out = {}
     for dataset, group in by_dataset.items():
         areas = {sub.submission_id: f"#{sub.submission_id}" for sub in group}
-        rows = concat_snapshots([snapshot_rows(SimpleNamespace(
-            snapshot_path=sub.snapshot_path, submission_id=sub.submission_id, team_code=areas[sub.submission_id],
-            quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at))
-            for sub in group]).to_pandas()
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as readers:  # Parquet reads release the GIL
+            rows = concat_snapshots(list(readers.map(lambda sub: snapshot_rows(SimpleNamespace(
+                snapshot_path=sub.snapshot_path, submission_id=sub.submission_id, team_code=areas[sub.submission_id],
+                quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at)),
+                group))).to_pandas()
         computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
         computed = computed[(computed["level"] == "team") & indicator_catalogue.shown_rows(computed, "receipt")]
         # in the catalogue's order, totals first; sorted once (stable): each submission's rows keep that order

@@ -123,7 +123,8 @@ class FolderSender:
         parsing the whole message and writing it out again."""
         from email.parser import HeaderParser
 
-        write_atomically(storage_path(self.folder) / self._name(HeaderParser(policy=policy.default).parsestr(text)),
+        head = text.partition("\n\n")[0] + "\n\n"  # the header block ends at the first empty line (as_string's \n)
+        write_atomically(storage_path(self.folder) / self._name(HeaderParser(policy=policy.default).parsestr(head)),
                          text.encode())
 
     @staticmethod
