@@ -126,3 +126,40 @@ def test_the_loss_counts_cells_persons_and_headline_cells_per_output_and_level()
     assert loss_lines([loss[("indicators", "nation")]]) == [
         "indicators nation: 2 cells suppressed (1 primary, 1 secondary) holding 44 persons and 0 cases; "
         "2 headline cells hidden"]
+
+
+def test_the_attackers_solver_agrees_with_scipy_and_writes_nothing():
+    """attacker.linear_programme (HiGHS through highspy) against scipy's linprog on the same programmes: the
+    same optimum, a feasible solution, and on a programme with one optimum the same duals of its equations
+    (the cuts are made of them). HiGHS writes a banner to the process's standard output when made: a
+    process that solves one writes nothing but its own output."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix
+
+    from thb_reporting.figures.attacker import linear_programme
+
+    rng = np.random.default_rng(26)
+    for _ in range(20):
+        n, m_eq, m_ub = 12, 4, 3
+        a_eq, a_ub = (csr_matrix(rng.integers(-1, 2, size=(m, n)).astype(float)) for m in (m_eq, m_ub))
+        b_ub = rng.uniform(0, 2, size=m_ub)
+        bounds = [(-float(rng.integers(0, 3)), float(rng.integers(1, 4))) for _ in range(n)]
+        cost = rng.normal(size=n)
+        ours = linear_programme(cost, a_eq, np.zeros(m_eq), a_ub, b_ub, bounds)
+        theirs = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=np.zeros(m_eq), bounds=bounds, method="highs")
+        assert ours.optimal and theirs.status == 0
+        assert math.isclose(ours.fun, theirs.fun, abs_tol=1e-7)
+        assert np.allclose(a_eq @ ours.x, 0, atol=1e-7) and (a_ub @ ours.x <= b_ub + 1e-7).all()
+    # max x0 + 2 x1 with x0 + x1 = 1, 0 ≤ x ≤ 1: the one optimum x = (0, 1), the equation's dual -2 as scipy's
+    one = linear_programme(np.array([-1.0, -2.0]), csr_matrix([[1.0, 1.0]]), np.array([1.0]), None, None, [(0, 1)] * 2)
+    scipy_one = linprog([-1.0, -2.0], A_eq=[[1.0, 1.0]], b_eq=[1.0], bounds=[(0, 1)] * 2, method="highs")
+    assert np.allclose(one.x, [0, 1]) and np.allclose(one.eq_duals, scipy_one.eqlin.marginals)
+    script = ("import numpy as np; from scipy.sparse import csr_matrix; from thb_reporting.figures.attacker import "
+              "linear_programme as lp; s = lp(np.array([1.0]), csr_matrix([[1.0]]), np.array([0.0]), None, None, "
+              "[(-1, 1)]); print('solved', s.optimal)")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout == "solved True\n", run.stdout
