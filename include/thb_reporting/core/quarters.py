@@ -14,6 +14,11 @@ _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 DEFAULT_DEADLINE_DAYS = 15  # after the quarter's end, for a quarter reporting_calendar.csv does not list
 
 
+def is_year(period: str) -> bool:
+    """Whether a period of the national outputs is a year ('2026') rather than a quarter ('2026Q3')."""
+    return len(str(period)) == 4
+
+
 @dataclass(frozen=True, order=True)
 class Quarter:
     year: int

@@ -99,7 +99,7 @@ class Attacker:
         self.slack: list[float] = []  # the true values' sum(parts) - sum(totals) of each row (0 where it binds)
         self._component_of: dict[int, tuple[list[int], list[int]]] = {}
         self._programme_of: dict[int, tuple] = {}  # a component's first cell → its programme, built once
-        self._terms_of: dict[int, tuple] = {}  # … and the terms of its sums over every cell (_terms), once
+        self._terms_of: dict[int, tuple] = {}  # … and the terms of its sums (_component_terms)
         for parts, totals in groups:
             if any(i in hidden for i in parts + totals):
                 coefficients: dict[int, int] = defaultdict(int)
@@ -298,13 +298,8 @@ class Attacker:
         result = self._linprog(cell, sense, needed, programme)
         best = -result.fun
         moved = {} if depth else dict(zip(cells, result.x))
-        if depth:
-            terms = self._terms(sums)
-        else:
-            if cells[0] not in self._terms_of:
-                self._terms_of[cells[0]] = self._terms(sums)
-            terms = self._terms_of[cells[0]]
-        members, inverse, row, coefficient, values, hidden = terms
+        members, inverse, row, coefficient, values, hidden = (self._terms(sums) if depth
+                                                               else self._component_terms(cells[0], sums))
         cut: dict[int, float] = {}
         best_covered = 0.0
         for candidate in (result.eq_duals, -result.eq_duals):  # either sign is a valid bound
@@ -316,6 +311,12 @@ class Attacker:
             if not cut or covered < best_covered:
                 cut, best_covered = dict(zip(members[keep].tolist(), bound[keep].tolist())), covered
         return best, {i: v for i, v in cut.items() if v > 1e-9 and self.values[i] > 0}, moved  # zeros stay shown
+
+    def _component_terms(self, first: int, sums: list[int]):
+        """_terms of the sums of the component whose first cell is `first`, built once for all its cells."""
+        if first not in self._terms_of:
+            self._terms_of[first] = self._terms(sums)
+        return self._terms_of[first]
 
     def _terms(self, sums: list[int]):
         """The sums' terms over every cell they hold, suppressed or shown (a cut may ask for either): the
@@ -335,12 +336,12 @@ class Attacker:
                 np.array([i in self.hidden for i in members.tolist()], dtype=bool))
 
 
-def moved_enough(moved: dict[int, float], need) -> set[tuple[int, int]]:
-    """(cell, way) of every cell a solution of the attacker's (`moved`: cell → deviation) moves at least
-    need(cell, way) its way: a move the attacker cannot rule out, proven for that cell too."""
+def moved_enough(moved: dict[int, float], need: dict[tuple[int, int], float]) -> set[tuple[int, int]]:
+    """(cell, way) of every wanted move (`need`: (cell, way) → how far) that a solution of the attacker's
+    (`moved`: cell → deviation) makes: a move the attacker cannot rule out, proven for that cell too."""
     proven = set()
     for i, d in moved.items():
         way = 1 if d > 0 else -1
-        if abs(d) >= need(i, way) - 1e-6:
+        if abs(d) >= need.get((i, way), math.inf) - 1e-6:
             proven.add((i, way))
     return proven

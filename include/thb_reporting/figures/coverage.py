@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from thb_reporting.core import reference
+from thb_reporting.core.quarters import is_year
 
 NATION_LABEL = "nation"
 UNITS_LABEL = "units"
@@ -78,7 +79,7 @@ def reports_nationally(team: reference.Team, dataset: str) -> bool:
 
 def quarters_of(period: str) -> tuple[str, ...]:
     """Every quarter a period has: a year's four, or the quarter itself."""
-    return tuple(f"{period}Q{n}" for n in range(1, 5)) if len(period) == 4 else (period,)
+    return tuple(f"{period}Q{n}" for n in range(1, 5)) if is_year(period) else (period,)
 
 
 def of_submissions(submitted: Iterable[tuple[str, str, str]], teams: reference.TeamRegistry,

@@ -42,6 +42,7 @@ import logging
 from collections import Counter, defaultdict
 
 from thb_reporting.core.config import PROTECTION_LEVEL, SUPPRESSION_THRESHOLD
+from thb_reporting.core.quarters import is_year
 from thb_reporting.figures import indicator_catalogue, protection
 from thb_reporting.figures.attacker import REACH, Attacker, Relation, moved_enough  # Relation: (parts, totals)
 from thb_reporting.figures.indicators import NATION
@@ -161,6 +162,7 @@ def recoverable(values, suppressed: set[int], groups: list[Relation], movable=fr
     attacker = Attacker(values, set(suppressed), groups, REACH * DEFAULT_THRESHOLD, counted_once=True)
     cells = [c for c in sorted(suppressed) if c not in movable]
     wanted = [(c, sense, 1) for c in cells for sense in (1, -1) if sense == 1 or values[c] > 1]
+    need = {(c, sense): needed for c, sense, needed in wanted}
     proven = attacker.certify(wanted)
     fixed = set()
     for c in cells:
@@ -169,7 +171,7 @@ def recoverable(values, suppressed: set[int], groups: list[Relation], movable=fr
                 break
             if not attacker.pinned_nearby(c, sense):  # pinned by its neighbours: no need of the rest
                 _, moved = attacker.moves(c, sense, 1)
-                proven |= moved_enough(moved, lambda i, way: 1)  # every cell it moves a whole person is free
+                proven |= moved_enough(moved, need)  # every cell it moves a whole person is free
         if (c, 1) not in proven and (c, -1) not in proven:
             fixed.add(c)
     return fixed
@@ -234,8 +236,7 @@ def protected_cells(values, groups: list[Relation], threshold: int, level: int, 
     headline = set(indicator_catalogue.headlines())
     weights = [WEIGHT_OF_LEVEL[lv] * (HEADLINE_WEIGHT if name in headline else 1) for lv, name in zip(levels, names)]
     hidden, fallbacks = protection.protect(values, primary_cells(values, threshold), groups, weights,
-                                           [STAGE_OF_LEVEL[lv][len(str(p)) == 4]  # a year (2026), not a quarter
-                                            for lv, p in zip(levels, periods)],
+                                           [STAGE_OF_LEVEL[lv][is_year(p)] for lv, p in zip(levels, periods)],
                                            level)
     if fallbacks:  # counts of cells only: no figure of a file
         reasons = Counter(f["reason"] for f in fallbacks)

@@ -33,7 +33,6 @@ until none is.
 Pure: no database, no files."""
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 
 from thb_reporting.core.config import PROTECTION_LEVEL
@@ -103,7 +102,7 @@ def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[in
         best, cut, _ = attacker.deviation(cell, sense, needed, depth=NEAR)  # short here is short (its cut holds)
         if best >= needed - 1e-6:
             best, cut, moved = attacker.deviation(cell, sense, needed)
-            proven |= moved_enough(moved, lambda i, way: need.get((i, way), math.inf))  # the others it moves
+            proven |= moved_enough(moved, need)  # the others it moves
         if best < needed - 1e-6 and (cell in primary or attacker.deviation(cell, -1, 1)[0] < 1 - 1e-6):
             out.append((cell, needed, cut, cell not in primary))
     return out
@@ -130,7 +129,7 @@ def attainable(values, groups: list[Relation], primary, level: int) -> dict[tupl
             out[(cell, sense)] = 0.0
             continue
         best, moved = attacker.moves(cell, sense, needed)
-        proven |= moved_enough(moved, lambda i, way: need.get((i, way), math.inf))  # it meets other needs too
+        proven |= moved_enough(moved, need)  # it meets other needs too
         if best < needed - 1e-6:
             out[(cell, sense)] = max(best, 0.0)
     return out

@@ -96,9 +96,9 @@ def national_outputs(current: dict, years: set[str], threshold: int, teams: refe
         parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
         facts[dataset] = concat_snapshots(parts).to_pandas() if parts else None
     district_of = {code: t.district_code for code, t in teams.items()}
-    periods = set(years) | {f"{y}Q{n}" for y in years for n in range(1, 5)}
-    submitted_coverage = coverage.of_submissions(current, teams, periods,
-                                                 owed_submissions(teams, [p for p in periods if "Q" in p]))
+    quarters = [q for y in sorted(years) for q in coverage.quarters_of(y)]
+    periods = set(years) | set(quarters)
+    submitted_coverage = coverage.of_submissions(current, teams, periods, owed_submissions(teams, quarters))
     result = indicators.national_indicators(facts, district_of)
     result = coverage.annotate(result, submitted_coverage, teams,
                                {name: item["dataset"] for name, item in indicators.catalogue().items()})

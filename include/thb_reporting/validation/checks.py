@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from thb_reporting.core.contracts import CODES_SEPARATOR, Contract
 from thb_reporting.core.contracts import versions as contracts_versions
 from thb_reporting.core.findings import ERROR, WARNING, Finding, column_letters, located
-from thb_reporting.core.privacy import identifier_kind, suspect_cells
+from thb_reporting.core.privacy import identifier_kind, suspect_cells_of
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.reading.submission_files import DECLARED_TEMPLATE, READING_FINDINGS, column_position, shown_header
 from thb_reporting.validation.suite_runner import SuiteRunner, findings_from_gx
@@ -96,7 +96,7 @@ def find_personal_identifiers(frame, distinct: dict | None = None) -> list[Findi
         else:
             values = values.dropna()
             columns.append((shown, values, None, values))
-    for (shown, values, codes, _), hit in zip(columns, _screened([texts for *_, texts in columns])):
+    for (shown, values, codes, _), hit in zip(columns, suspect_cells_of([texts for *_, texts in columns])):
         suspects = values[np.append(hit, False)[codes]] if codes is not None else values[hit]  # code -1: empty
         kinds = {text: identifier_kind(text) for text in suspects.unique()}  # a repeated value examined once
         for idx, text in suspects.items():
@@ -105,25 +105,6 @@ def find_personal_identifiers(frame, distinct: dict | None = None) -> list[Findi
                 findings.append(Finding("personal_identifier", column=shown, row=int(frame.at[idx, ROW_KEY]),
                                         detail=kind))
     return findings
-
-
-SCREENED_TOGETHER = 10_000  # columns of up to this many texts are screened in one match (see _screened)
-
-
-def _screened(texts: list) -> list:
-    """suspect_cells of each Series of `texts`. The small ones go through one match together: each match
-    compiles SUSPECT anew, which costs more than screening a small column (about 1 ms a column: 10 s of the
-    726 files of a quarter at 145 teams); a large column goes alone, so that no copy of it is made."""
-    import pandas as pd
-
-    small = [k for k, t in enumerate(texts) if len(t) <= SCREENED_TOGETHER]
-    out = [None if len(t) <= SCREENED_TOGETHER else suspect_cells(t) for t in texts]
-    if small:
-        together = suspect_cells(pd.concat([texts[k].astype(object) for k in small], ignore_index=True))
-        start = 0
-        for k in small:
-            out[k], start = together[start:start + len(texts[k])], start + len(texts[k])
-    return out
 
 
 # --- types ----------------------------------------------------------------------------------
