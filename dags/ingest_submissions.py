@@ -29,6 +29,10 @@ S3 or SFTP), and hourly as a safety net: picks up the files local anti-trafficki
    connection `smtp_default` (without it: `.eml` files under `<thb_data_root>/outbox`). A failed send stays in
    the outbox and is retried with backoff.
 
+Two runs may be active at once: a file that arrives while a run validates others gets a run of its own
+at once. Each run validates only the submissions it claims (no other run validates them meanwhile); the
+mailbox pull and the collection go one run at a time.
+
 Configuration: variables `thb_data_root`, `thb_inbox`, `thb_pseudonymisation_key` (required),
 `thb_max_file_bytes`, `thb_max_processing_attempts`; connections `reporting_db`, `imap_default`. See README.
 """
@@ -36,12 +40,12 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from thb_reporting.tools.dag_settings import ACCEPTED_SNAPSHOTS, DAG_DEFAULTS, INGEST_SCHEDULE
+from thb_reporting.tools.dag_settings import ACCEPTED_SNAPSHOTS, INGEST_DAG, INGEST_SCHEDULE, ONE_RUN_AT_A_TIME
 
 
-@dag(schedule=INGEST_SCHEDULE, tags=["thb", "ingest"], doc_md=__doc__, **DAG_DEFAULTS)
+@dag(schedule=INGEST_SCHEDULE, tags=["thb", "ingest"], doc_md=__doc__, **INGEST_DAG)
 def ingest_submissions():
-    @task
+    @task(**ONE_RUN_AT_A_TIME)
     def pull_mailbox() -> dict:
         import logging
 
@@ -68,7 +72,7 @@ def ingest_submissions():
             leave_explained_note(config, started)  # the run's note names the submissions explained
         return counts
 
-    @task
+    @task(**ONE_RUN_AT_A_TIME)
     def collect_new_submissions() -> list[int]:
         from thb_reporting.core.config import PipelineConfig
         from thb_reporting.intake.ingest import collect_new_submissions

@@ -31,7 +31,8 @@ def test_dags_are_documented_tagged_owned_and_retried(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert dag.doc_md and len(dag.doc_md) > 200, f"{dag_id}: doc_md"
         assert "thb" in dag.tags, f"{dag_id}: tags"
-        assert dag.max_active_runs == 1, f"{dag_id}: one active run"
+        # ingest's runs overlap (a file arriving while a run is busy gets its own); the others never do
+        assert dag.max_active_runs == (2 if dag_id == "ingest_submissions" else 1), f"{dag_id}: active runs"
         for task in dag.tasks:
             assert task.owner == "thb-data-engineering", f"{dag_id}.{task.task_id}: owner"
             assert task.retries >= 1, f"{dag_id}.{task.task_id}: retries"

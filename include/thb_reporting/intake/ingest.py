@@ -346,12 +346,23 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
     rejected, failed (given up after config.max_processing_attempts unexpected errors) and retrying (an
     unexpected error this time: it stays `received` for the next run)."""
     processor = _IngestRun(config)
-    with processor.engine.connect() as conn:
-        waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__})
-                   for r in ledger.waiting(conn, submission_ids)]
     # plain strings: the outcome is a task's XCom
     outcome: dict[str, list[int]] = {s.value: [] for s in (Status.ACCEPTED, Status.REJECTED, Status.FAILED)}
     outcome[RETRY_NEXT_RUN] = []
+    with processor.engine.connect() as conn:
+        candidates = [r.submission_id for r in ledger.waiting(conn, submission_ids)]
+    with ledger.processing_claims(processor.engine, candidates) as claimed:
+        if len(claimed) < len(candidates):
+            log.info("%d waiting submissions are being validated by another run: left to it",
+                     len(candidates) - len(claimed))
+        with processor.engine.connect() as conn:  # read again once claimed: another run may have just finished one
+            waiting = [_Submission(**{k: getattr(r, k) for k in _Submission.__dataclass_fields__})
+                       for r in ledger.waiting(conn, claimed)]
+        _process_claimed(processor, waiting, outcome)
+    return outcome
+
+
+def _process_claimed(processor: _IngestRun, waiting: list[_Submission], outcome: dict[str, list[int]]) -> None:
     if waiting:
         import_gx_in_background()  # while the first files are read and typed
     # Each file is read from the archive and parsed once per run: here for the small ones, which are then
@@ -379,7 +390,6 @@ def process_submissions(config: PipelineConfig, submission_ids: list[int] | None
             outcome[RETRY_NEXT_RUN].append(sub.submission_id)
         elif error is not None:
             outcome[processor.record_failure(sub, error)].append(sub.submission_id)
-    return outcome
 
 
 class ArchiveUnreadable(OSError):

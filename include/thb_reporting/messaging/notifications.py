@@ -101,8 +101,9 @@ def queue_submission_notices(config: PipelineConfig) -> int:
                 notices.append((f"submission:{sub.submission_id}", "submission", message, sub.submission_id))
         with engine.begin() as conn:
             queued += len(enqueue_many(conn, notices))
-            ledger.set_notifications(conn, [sid for *_, sid in notices], Notification.QUEUED)
-            ledger.set_notifications(conn, no_contact, Notification.NO_CONTACT)
+            # not over the state another run gave one meanwhile (ingest runs overlap): it may be sent already
+            ledger.set_notifications(conn, [sid for *_, sid in notices], Notification.QUEUED, only_unset=True)
+            ledger.set_notifications(conn, no_contact, Notification.NO_CONTACT, only_unset=True)
     return queued
 
 

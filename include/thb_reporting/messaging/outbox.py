@@ -156,9 +156,15 @@ def enqueue_many(conn, items) -> set[str]:
             rows[key] = dict(dedupe_key=key, kind=kind, submission_id=submission_id, recipients=message["To"],
                              subject=message["Subject"], message=message.as_string(), status=OutboxStatus.PENDING.value,
                              attempts=0, created_at=now, next_attempt_at=now, last_error=None, sent_at=None)
-    if rows:
-        conn.execute(OUTBOX.insert(), list(rows.values()))
-    return set(rows)
+    if not rows:
+        return set()
+    # Another run may queue the same key at this moment (ingest runs overlap): its row stands, ours is dropped.
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(OUTBOX).on_conflict_do_nothing(index_elements=[OUTBOX.c.dedupe_key])
+                 .returning(OUTBOX.c.dedupe_key))
+    return set(conn.execute(statement, list(rows.values())).scalars())
 
 
 DELIVERY_BATCH = 50  # messages claimed, and then recorded, in one transaction each (a commit waits for the disk)
@@ -202,7 +208,11 @@ def _claim(engine, rows, now: dt.datetime) -> list:
     with engine.begin() as conn:
         for status in {row.status for row in rows}:
             ids = [row.message_id for row in rows if row.status == status]
-            claimed |= set(conn.execute(update(OUTBOX).where(OUTBOX.c.message_id.in_(ids), OUTBOX.c.status == status)
+            # still due: a stale `sending` row that a parallel run has just claimed is `sending` again, but
+            # with a fresh time
+            due_by = now - STALE_SENDING if status == OutboxStatus.SENDING.value else now
+            claimed |= set(conn.execute(update(OUTBOX).where(OUTBOX.c.message_id.in_(ids), OUTBOX.c.status == status,
+                                                             OUTBOX.c.next_attempt_at <= due_by)
                                         .values(status=OutboxStatus.SENDING.value, next_attempt_at=now)
                                         .returning(OUTBOX.c.message_id)).scalars())
     return [row for row in rows if row.message_id in claimed]

@@ -14,6 +14,9 @@ its findings and the supersession in one). Light on purpose (SQLAlchemy only): t
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -191,6 +194,11 @@ def record_outcome(conn, submission_id: int, status: Status, findings: list = ()
 def refresh_supersession(conn, team: str, dataset: str, quarter: str) -> None:
     """The latest accepted submission (by time received) for a team, dataset and quarter is current;
     every earlier accepted one points at it. A rejected re-submission replaces nothing."""
+    if conn.dialect.name == "postgresql":
+        # Two runs accepting files of the same team, dataset and quarter at once would each see only its
+        # own and both make theirs current: the second waits here until the first has committed. (SQLite's
+        # writers already go one at a time: BEGIN IMMEDIATE.)
+        conn.execute(select(func.pg_advisory_xact_lock(SUPERSESSION_LOCKS, func.hashtext(f"{team}/{dataset}/{quarter}"))))
     ids = list(conn.execute(
         select(SUBMISSIONS.c.submission_id).where(
             SUBMISSIONS.c.team_code == team, SUBMISSIONS.c.dataset == dataset, SUBMISSIONS.c.quarter == quarter,
@@ -218,6 +226,48 @@ def set_snapshot_path(conn, submission_id: int, path: str, unless_like: str | No
     if unless_like is not None:
         query = query.where(SUBMISSIONS.c.snapshot_path.notlike(unless_like))
     conn.execute(query.values(snapshot_path=path))
+
+
+# --- one run at a time per submission -----------------------------------------------------------------
+# Classes of PostgreSQL advisory locks (the first of their two keys): 'thb' and a number.
+PROCESSING_CLAIMS, SUPERSESSION_LOCKS = 0x746862_01, 0x746862_02
+
+
+@contextmanager
+def processing_claims(engine, submission_ids) -> Iterator[list[int]]:
+    """The submissions of `submission_ids` that this process may validate, in the order given: those that
+    no other process is validating now. Ingest runs may overlap (a file that arrives while a run is busy
+    gets its own run), so each run validates only what it claims. The claims last until the block ends and
+    die with the process (PostgreSQL: session advisory locks; SQLite: byte-range locks on a file beside the
+    database), so a run that crashed keeps nothing from the next. Claims exclude other processes only:
+    every Airflow task is a process of its own."""
+    ids = list(submission_ids)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            try:
+                yield [i for i in ids if conn.execute(select(func.pg_try_advisory_lock(PROCESSING_CLAIMS, i))).scalar()]
+            finally:
+                conn.execute(select(func.pg_advisory_unlock_all()))
+                conn.rollback()
+        return
+    database = engine.url.database
+    if not ids or not database or database == ":memory:":  # no other process can reach the database
+        yield ids
+        return
+    import fcntl
+
+    fd = os.open(f"{database}.claims", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        claimed = []
+        for i in ids:
+            try:  # the byte at offset i stands for submission i
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, i)
+            except OSError:  # another process holds it
+                continue
+            claimed.append(i)
+        yield claimed
+    finally:
+        os.close(fd)  # releases every lock this process holds on the file
 
 
 # --- reading submissions ------------------------------------------------------------------------------
@@ -286,11 +336,14 @@ def set_notification(conn, submission_id: int, state: Notification) -> None:
     set_notifications(conn, [submission_id], state)
 
 
-def set_notifications(conn, submission_ids, state: Notification) -> None:
+def set_notifications(conn, submission_ids, state: Notification, only_unset: bool = False) -> None:
+    """The e-mail state of the submissions given (only_unset: of those that have none yet)."""
     if not (submission_ids := list(submission_ids)):
         return
-    conn.execute(update(SUBMISSIONS).where(SUBMISSIONS.c.submission_id.in_(submission_ids))
-                 .values(notification=Notification(state).value))
+    query = update(SUBMISSIONS).where(SUBMISSIONS.c.submission_id.in_(submission_ids))
+    if only_unset:
+        query = query.where(SUBMISSIONS.c.notification.is_(None))
+    conn.execute(query.values(notification=Notification(state).value))
 
 
 def status_counts(conn) -> list:

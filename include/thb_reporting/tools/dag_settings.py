@@ -28,3 +28,8 @@ DAG_DEFAULTS = dict(
     max_active_runs=1,  # runs of one DAG never overlap: each run sees the previous one's ledger
     default_args={"owner": "thb-data-engineering", "retries": 2, "retry_delay": dt.timedelta(minutes=2)},
 )
+# ingest_submissions' runs may overlap: a file that arrives while a run validates others gets a run of its
+# own at once instead of waiting for that run to end. Each run validates only the submissions it claims
+# (ledger.processing_claims); the mailbox pull and the inbox collection go one run at a time (ONE_RUN_AT_A_TIME).
+INGEST_DAG = {**DAG_DEFAULTS, "max_active_runs": 2}
+ONE_RUN_AT_A_TIME = {"max_active_tis_per_dag": 1}
