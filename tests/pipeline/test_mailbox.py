@@ -411,6 +411,37 @@ def test_the_triggerer_s_watch_fires_once_per_new_e_mail(tmp_path, imap, imap_de
     asyncio.run(scenario())
 
 
+def test_the_watch_keeps_one_session_and_logs_in_again_when_it_is_dropped(imap, imap_default, monkeypatch):
+    """The watch looks every couple of seconds on one session kept open (a login for each look would be
+    too much for a mail server): a message delivered meanwhile is seen on that session, and a session the
+    server dropped is replaced at the next look."""
+    import socket
+
+    from thb_reporting.intake import inbox_watch, mailbox
+
+    logins = []
+    real_login = mailbox.imap_client_from_airflow
+
+    def counted():
+        logins.append(1)
+        return real_login()
+
+    monkeypatch.setattr(mailbox, "imap_client_from_airflow", counted)
+    _, deliver = imap
+    session = inbox_watch.MailboxSession()
+    try:
+        assert session.signatures() == {} and session.signatures() == {}
+        deliver(e_mail("tim@example.org"))
+        assert len(session.signatures()) == 1 and len(logins) == 1  # seen on the same session
+        session.client.sock.shutdown(socket.SHUT_RDWR)  # as a server that drops it
+        with pytest.raises((OSError, imaplib.IMAP4.error)):
+            session.signatures()
+        deliver(e_mail("tim@example.org"))
+        assert len(session.signatures()) == 2 and len(logins) == 2  # a new session
+    finally:
+        session.close()
+
+
 def test_without_imap_default_the_mailbox_watch_fires_nothing(tmp_path, monkeypatch):
     import asyncio
 

@@ -145,27 +145,71 @@ class InboxArrivalTrigger(BaseEventTrigger):
 
 
 # --- the reporting mailbox (mailbox.py): the same kind of watch over IMAP ---------------------------------
-MAILBOX_POLL_SECONDS = 15.0  # a login and a SEARCH: light for the mail server
+# One session is kept open between looks: a look is then a NOOP (IMAP's poll for new messages) and a UID
+# SEARCH on it, light enough for every couple of seconds. A login for each look was affordable only every
+# 15 s, and an e-mailed file waited 6-14 s to be seen. The session is opened again after
+# MAILBOX_SESSION_SECONDS, and after any error.
+MAILBOX_POLL_SECONDS = 2.0
+MAILBOX_SESSION_SECONDS = 600.0  # within the 30 minutes after which servers may log an inactive session out
+MAILBOX_RETRY_SECONDS = 15.0  # a server that is away is asked again no more often than this (one warning each)
 NO_MAILBOX_RECHECK_SECONDS = 300.0  # without imap_default, whether one was configured since
 MAILBOX_STATE_FILE = "state/mailbox_watch.json"
 
 
-def mailbox_signatures() -> dict[str, str] | None:
-    """The messages waiting in the reporting mailbox's INBOX (UIDVALIDITY:UID → 'waiting'), through the
-    connection imap_default; None when there is none. Only identifiers of the server: nothing of a message."""
-    from thb_reporting.intake.mailbox import INBOX, imap_client_from_airflow
+class MailboxSession:
+    """The watch's session with the reporting mailbox, through the connection imap_default: its INBOX
+    examined (read only), and looked at again on each call of `signatures`."""
 
-    client = imap_client_from_airflow()
-    if client is None:
-        return None
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.validity = "0"
+        self.opened = 0.0
+
+    def signatures(self) -> dict[str, str] | None:
+        """The messages waiting in the INBOX (UIDVALIDITY:UID → 'waiting'); None without imap_default.
+        Only identifiers of the server: nothing of a message."""
+        import time
+
+        if self.client is not None and time.monotonic() - self.opened > MAILBOX_SESSION_SECONDS:
+            self.close()
+        if self.client is None:
+            from thb_reporting.intake.mailbox import INBOX, imap_client_from_airflow
+
+            client = imap_client_from_airflow()
+            if client is None:
+                return None
+            self.client, self.opened = client, time.monotonic()
+            try:
+                client.select(INBOX, readonly=True)
+            except BaseException:
+                self.close()
+                raise
+            validity = (client.response("UIDVALIDITY")[1] or [b"0"])[0]
+            self.validity = validity.decode() if isinstance(validity, bytes) else str(validity)
+        try:
+            self.client.noop()  # the poll for new messages that IMAP provides: the server takes note of arrivals
+            uids = self.client.uid("SEARCH", None, "ALL")[1][0].split()
+        except BaseException:
+            self.close()  # the server went away or dropped the session: the next look logs in again
+            raise
+        return {f"{self.validity}:{uid.decode()}": "waiting" for uid in uids}
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            import contextlib
+
+            with contextlib.suppress(Exception):  # it may be gone already
+                client.logout()
+
+
+def mailbox_signatures() -> dict[str, str] | None:
+    """One look at the reporting mailbox's INBOX in a session of its own (MailboxSession.signatures)."""
+    session = MailboxSession()
     try:
-        client.select(INBOX, readonly=True)
-        validity = (client.response("UIDVALIDITY")[1] or [b"0"])[0]
-        validity = validity.decode() if isinstance(validity, bytes) else str(validity)
-        uids = client.uid("SEARCH", None, "ALL")[1][0].split()
-        return {f"{validity}:{uid.decode()}": "waiting" for uid in uids}
+        return session.signatures()
     finally:
-        client.logout()
+        session.close()
 
 
 class MailboxArrivalTrigger(BaseEventTrigger):
@@ -193,21 +237,32 @@ class MailboxArrivalTrigger(BaseEventTrigger):
         return f"{data_root}/{MAILBOX_STATE_FILE}"
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        import imaplib
-
         state = await asyncio.to_thread(self._resolve)
         interval = self.poll_seconds or MAILBOX_POLL_SECONDS
         seen = await asyncio.to_thread(load_seen, state)
+        session = MailboxSession()
+        try:
+            async for event in self._watch(session, state, seen, interval):
+                yield event
+        finally:  # the trigger is cancelled or the triggerer stops: log out without holding up its loop
+            import threading
+
+            threading.Thread(target=session.close, daemon=True).start()
+
+    async def _watch(self, session: MailboxSession, state: str, seen, interval: float) -> AsyncIterator[TriggerEvent]:
+        import imaplib
+
         while True:
             error = None
             try:
-                now = await asyncio.to_thread(mailbox_signatures)
+                now = await asyncio.to_thread(session.signatures)
             except (OSError, imaplib.IMAP4.error) as e:  # the mail server is away: the next look may succeed
                 error, now = e, None
             if error is not None:
+                retry = max(interval, MAILBOX_RETRY_SECONDS)
                 log.warning("the reporting mailbox could not be read (%s); trying again in %.0f s",
-                            error_class(error), interval)
-                await asyncio.sleep(interval)
+                            error_class(error), retry)
+                await asyncio.sleep(retry)
                 continue
             if now is None:
                 await asyncio.sleep(max(interval, NO_MAILBOX_RECHECK_SECONDS))
