@@ -15,9 +15,11 @@ municipalities. Then:
 
 For each file: the time from its arrival (the rename into the inbox, or the e-mail's delivery into the
 mailbox) to the first e-mail the SMTP server
-receives for the team's contacts after it. p50, p95, max per phase. Then the triggerer's CPU time (its
-process group, from /proc) over an idle minute, as seconds of CPU per hour idle. Goal on 2 cores: p95 ≤ 60 s,
-p50 ≤ 30 s; the burst all answered within 5 minutes. Writes bench/results/feedback.json.
+receives for the team's contacts after it. p50, p95, max per phase, and where the seconds went (`phases`).
+The peak resident memory of each Airflow process and of each task's processes after each phase
+(`ProcessMemory`). Then the triggerer's CPU time (its process group, from /proc) over an idle minute, as
+seconds of CPU per hour idle. Goal on 2 cores (issue #24): p95 ≤ 15 s and p50 ≤ 8 s for files and for
+e-mails; the burst all answered within 20 s. Writes bench/results/feedback.json.
 
     .venv/bin/python bench/feedback.py                       # or: make bench-feedback
     .venv/bin/python bench/feedback.py --burst 30 --spread 120
@@ -110,6 +112,66 @@ def answered(mailbox: Mailbox, contacts: dict[str, set[str]], arrivals: dict[str
 
 
 WALL = time.time() - time.monotonic()  # monotonic + WALL: the epoch seconds Airflow's timestamps are compared with
+class ProcessMemory(threading.Thread):
+    """Each Airflow process's peak resident memory (VmHWM, from /proc: the kernel's own peak of the process),
+    looked at every half second: the cluster's long-lived processes by name (their children by kind), and
+    each task process by its task instance (LocalExecutor forks one per task, titled with the instance's id).
+    `phase()` returns the peaks so far: a long-lived process's peak is a high-water mark, so a phase that
+    does not raise it did not make it grow; a task process's is its own."""
+
+    def __init__(self, cluster):
+        super().__init__(daemon=True)
+        self.cluster, self.stopped = cluster, threading.Event()
+        self.long_lived: dict[str, int] = {}  # name → kB
+        self.tasks: dict[str, int] = {}  # task instance id → kB, since the last phase()
+
+    @staticmethod
+    def _read(pid: str) -> tuple[int, int, str, int] | None:
+        """(parent, process group, title, VmHWM kB) of a process, or None if it is gone."""
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return None
+        hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        return int(stat[1]), int(stat[2]), title, hwm
+
+    def sample(self) -> None:
+        groups = {p.pid: name for name, p in self.cluster.procs.items()}
+        procs = {pid: info for pid in os.listdir("/proc") if pid.isdigit() and (info := self._read(pid))}
+        in_groups = {int(pid): info for pid, info in procs.items() if info[1] in groups}
+        for pid, (parent, group, title, hwm) in procs.items():
+            if group in groups:
+                kind = ("" if int(pid) == group else ": executor worker" if "LocalExecutor" in title
+                        else ": serve-logs" if "serve-logs" in title else ": child")
+                key = groups[group] + kind
+                self.long_lived[key] = max(self.long_lived.get(key, 0), hwm)
+            elif parent in in_groups and title.startswith("airflow worker -- "):  # a task process (own session)
+                ti = title.removeprefix("airflow worker -- ").strip()
+                self.tasks[ti] = max(self.tasks.get(ti, 0), hwm)
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            with contextlib.suppress(Exception):  # a process that ends while it is read
+                self.sample()
+
+    def phase(self, metadata) -> dict:
+        """Peak MB per long-lived process (kind), and per task (the largest of its instances) since the last call."""
+        from sqlalchemy import text
+
+        self.sample()
+        tasks, self.tasks = self.tasks, {}
+        with metadata.connect() as conn:
+            names = {str(r[0]): r[1] for r in conn.execute(text("SELECT id, task_id FROM task_instance"))}
+        per_task: dict[str, float] = {}
+        for ti, kb in tasks.items():
+            name = names.get(ti, "(unknown)")
+            per_task[name] = max(per_task.get(name, 0.0), round(kb / 1024, 1))
+        return {"processes_mb": {k: round(v / 1024, 1) for k, v in sorted(self.long_lived.items())},
+                "tasks_mb": dict(sorted(per_task.items()))}
+
+
 PHASES = ("watch", "run_created", "run_started", "first_task", "tasks_before_notify", "startup_gaps", "notify_to_mail")
 
 
@@ -118,7 +180,7 @@ def phases(metadata, waits: dict[str, float], arrivals: dict[str, float], asset:
     Asset event the triggerer made), run_created (to the queued_at of the run that took it in), run_started
     (queued to running: the scheduler, or an active run it waited for: max_active_runs), first_task (to the
     start of the run's first task), tasks_before_notify (the durations of the tasks that ran before
-    notify_teams started, pull_mailbox to announce), startup_gaps (the rest until notify_teams started: the
+    notify_teams started, collect_new_submissions to announce), startup_gaps (the rest until notify_teams started: the
     scheduler queueing each task and the executor starting it), notify_to_mail (from notify_teams' start to
     the e-mail). The run that took a file in: the first whose `first_task` started after it arrived.
     p50 and p95 of each phase in seconds."""
@@ -256,6 +318,9 @@ def main() -> None:
         state = data / "state" / "inbox_watch.json"
         wait_for("the triggerer's first watch of the inbox", state.exists, procs, 300)
         results["startup_s"] = round(time.monotonic() - started, 1)
+        memory = ProcessMemory(procs)
+        memory.start()
+        results["memory_startup"] = memory.phase(metadata)
         print(f"up after {results['startup_s']} s; dropping {len(random_files)} files over {args.spread:.0f} s", flush=True)
 
         # ---- random moments
@@ -270,6 +335,7 @@ def main() -> None:
         results["random"] = summary(answered(mailbox, contacts, arrivals), len(arrivals), time.monotonic() - phase_start)
         results["random"]["phases"] = phases(metadata, answered(mailbox, contacts, arrivals), arrivals,
                                              "thb_inbox_arrivals", "collect_new_submissions")
+        results["memory_random"] = memory.phase(metadata)
         print("random:", results["random"], flush=True)
 
         # ---- the burst
@@ -284,6 +350,7 @@ def main() -> None:
                                        time.monotonic() - phase_start)
             results["burst"]["phases"] = phases(metadata, answered(mailbox, contacts, arrivals), arrivals,
                                                 "thb_inbox_arrivals", "collect_new_submissions")
+            results["memory_burst"] = memory.phase(metadata)
             print("burst:", results["burst"], flush=True)
 
         # ---- e-mails at random moments
@@ -303,7 +370,8 @@ def main() -> None:
                      procs, args.timeout, 2)
             results["mail"] = summary(answered(mailbox, contacts, arrivals), len(arrivals), time.monotonic() - phase_start)
             results["mail"]["phases"] = phases(metadata, answered(mailbox, contacts, arrivals), arrivals,
-                                               "thb_mail_arrivals", "pull_mailbox")
+                                               "thb_mail_arrivals", "collect_new_submissions")
+            results["memory_mail"] = memory.phase(metadata)
             print("mail:", results["mail"], flush=True)
 
         # ---- the cost of waiting: the triggerer's CPU over an idle period, once the runs are over
@@ -322,7 +390,11 @@ def main() -> None:
             results["ingest_runs"] = conn.execute(text(
                 "SELECT run_type, count(*) FROM dag_run WHERE dag_id = 'ingest_submissions' GROUP BY run_type")).all()
         results["ingest_runs"] = {str(k): v for k, v in results["ingest_runs"]}
+        memory.stopped.set()
         metadata.dispose()
+        for name in ("memory_startup", "memory_random", "memory_burst", "memory_mail"):
+            if name in results:
+                print(f"{name}: {results[name]}", flush=True)
     finally:
         procs.stop()
         smtp.stop()

@@ -5,13 +5,15 @@ As soon as a file arrives (the triggerer watches the inbox: a few seconds on a l
 S3 or SFTP), and hourly as a safety net: picks up the files local anti-trafficking teams dropped in their inbox folder
 (`<inbox>/<team>/<dataset>_<year>Q<n>.csv|xlsx`), and for each file not seen before:
 
-0. **pull_mailbox**: with the connection `imap_default`, takes the reporting mailbox's e-mails: an attachment
-   from a team's registered contact is placed in that team's inbox folder (then as any file below); the others
-   get a reply (the coordinator is told of unknown senders) and are kept in `THB/quarantine` (README);
-1. **collect_new_submissions**: archives it byte for byte and records it in the ledger
-   (`ledger.submissions`) as *received*. Only regular files inside the inbox are read: a symbolic link, FIFO,
-   device or socket (or, on object storage, a key with a `..`, `.` or empty segment) is recorded as *rejected*
-   (rule `not_a_regular_file`) without being opened;
+1. **collect_new_submissions**: first, with the connection `imap_default`, takes the reporting mailbox's
+   e-mails: an attachment from a team's registered contact is placed in that team's inbox folder (then as
+   any file there); the others get a reply (the coordinator is told of unknown senders) and are kept in
+   `THB/quarantine` (README). A mail server that cannot be reached holds back no file of the folder (a
+   warning; the next run tries again). Then archives each new file byte for byte and records it in the
+   ledger (`ledger.submissions`) as *received*. Only regular files inside the inbox are read: a symbolic
+   link, FIFO, device or socket (or, on object storage, a key with a `..`, `.` or empty segment) is
+   recorded as *rejected* (rule `not_a_regular_file`) without being opened. (One task, not two: a task's
+   start and its scheduling cost a team about a second and a half of its wait.)
 2. **validate_and_snapshot**: reads it (CSV in UTF-8/Windows-1250 with `,` or `;`, or XLSX), validates it
    against its data contract and Great Expectations suite (`expectations/`), then either pseudonymises the
    case and CPTV references and writes an immutable Parquet snapshot (*accepted*), or quarantines the file
@@ -31,7 +33,7 @@ S3 or SFTP), and hourly as a safety net: picks up the files local anti-trafficki
 
 Two runs may be active at once: a file that arrives while a run validates others gets a run of its own
 at once. Each run validates only the submissions it claims (no other run validates them meanwhile); the
-mailbox pull and the collection go one run at a time.
+collection (the mailbox's and the inbox's) goes one run at a time.
 
 Configuration: variables `thb_data_root`, `thb_inbox`, `thb_pseudonymisation_key` (required),
 `thb_max_file_bytes`, `thb_max_processing_attempts`; connections `reporting_db`, `imap_default`. See README.
@@ -46,38 +48,17 @@ from thb_reporting.tools.dag_settings import ACCEPTED_SNAPSHOTS, INGEST_DAG, ING
 @dag(schedule=INGEST_SCHEDULE, tags=["thb", "ingest"], doc_md=__doc__, **INGEST_DAG)
 def ingest_submissions():
     @task(**ONE_RUN_AT_A_TIME)
-    def pull_mailbox() -> dict:
-        import logging
-
-        from thb_reporting.core import clock
-        from thb_reporting.core.mail_connections import IMAP_CONNECTION, mail_connection
-
-        started = clock.now()
-        if mail_connection(IMAP_CONNECTION) is None:  # no mailbox: nothing to pull, nothing else read
-            logging.getLogger(__name__).info("no connection %s: no reporting mailbox is pulled (the folder inbox "
-                                             "alone)", IMAP_CONNECTION)
-            return {}
-        from thb_reporting.core.config import PipelineConfig
-        from thb_reporting.core.privacy import error_class
-        from thb_reporting.intake.mailbox import pull_mailbox
-        from thb_reporting.ui.run_notes import leave_explained_note
-
-        config = PipelineConfig.from_airflow()
-        try:
-            counts = pull_mailbox(config)  # nothing without the connection imap_default
-        except Exception as e:  # noqa: BLE001 (a mail server down must not hold back the folder inbox; tried again next run)
-            logging.getLogger(__name__).warning("the reporting mailbox could not be read (%s)", error_class(e))
-            return {}
-        if counts.get("explanation"):
-            leave_explained_note(config, started)  # the run's note names the submissions explained
-        return counts
-
-    @task(**ONE_RUN_AT_A_TIME)
     def collect_new_submissions() -> list[int]:
+        from thb_reporting.core import clock
         from thb_reporting.core.config import PipelineConfig
         from thb_reporting.intake.ingest import collect_new_submissions
+        from thb_reporting.intake.mailbox import pull_reporting_mailbox
+        from thb_reporting.ui.run_notes import leave_explained_note
 
-        return collect_new_submissions(PipelineConfig.from_airflow())
+        started, config = clock.now(), PipelineConfig.from_airflow()
+        if pull_reporting_mailbox(config).get("explanation"):  # e-mailed files first, into the inbox folders
+            leave_explained_note(config, started)  # the run's note names the submissions explained
+        return collect_new_submissions(config)
 
     @task
     def validate_and_snapshot(submission_ids: list[int]) -> dict:
@@ -121,7 +102,6 @@ def ingest_submissions():
         return {"queued": queued, **deliver_outbox(config, lambda: sender_from_airflow(config))}
 
     collected = collect_new_submissions()
-    pull_mailbox() >> collected
     processed = validate_and_snapshot(collected)
     announce_new_snapshots(processed)
     processed >> notify_teams()

@@ -66,7 +66,7 @@ def test_submissions_to_national_tables_through_airflow(pipeline_env):
     assert len(truth.files) == 28  # 13 teams and the Centre (victims) × 2 quarters
 
     states = cycle()
-    assert states == {"pull_mailbox": "success", "collect_new_submissions": "success",
+    assert states == {"collect_new_submissions": "success",
                       "validate_and_snapshot": "success",
                       "announce_new_snapshots": "success", "notify_teams": "success", "publish_datasets": "success"}
     # the published figures equal the generator's truth exactly

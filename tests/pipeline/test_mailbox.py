@@ -442,6 +442,24 @@ def test_the_watch_keeps_one_session_and_logs_in_again_when_it_is_dropped(imap, 
         session.close()
 
 
+def test_a_mail_server_that_cannot_be_reached_holds_back_no_file_of_the_inbox(mail_config, monkeypatch, caplog):
+    """The ingest run's collection pulls the mailbox first: with the server away it warns (the error's class
+    and the connection, never a message), and the folder inbox is collected all the same."""
+    from fixtures import free_port
+    from thb_reporting.intake import ingest, mailbox
+    from thb_reporting.tools.generator import SubmissionGenerator
+
+    monkeypatch.setenv("AIRFLOW_CONN_IMAP_DEFAULT", json.dumps({
+        "conn_type": "imap", "host": "127.0.0.1", "port": free_port(), "login": "x", "password": "y",
+        "extra": {"use_ssl": False}}))  # nothing listens there
+    SubmissionGenerator(Path(mail_config.inbox.removeprefix("file://")), seed=3).victims_file("subotica", "2026Q2")
+    assert mailbox.pull_reporting_mailbox(mail_config) == {}
+    assert "the reporting mailbox could not be read (MailConnectionRefused: imap_default" in caplog.text
+    assert len(ingest.collect_new_submissions(mail_config)) == 1
+    monkeypatch.delenv("AIRFLOW_CONN_IMAP_DEFAULT")
+    assert mailbox.pull_reporting_mailbox(mail_config) == {}  # no mailbox: nothing, and nothing said
+
+
 def test_without_imap_default_the_mailbox_watch_fires_nothing(tmp_path, monkeypatch):
     import asyncio
 

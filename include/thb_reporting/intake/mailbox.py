@@ -377,3 +377,18 @@ def pull_mailbox(config: PipelineConfig, client=None) -> dict[str, int]:
         if own:
             client.logout()
     return counts
+
+
+def pull_reporting_mailbox(config: PipelineConfig) -> dict[str, int]:
+    """The ingest run's first step (collect_new_submissions): pull_mailbox through imap_default, before the
+    inbox is collected so that e-mailed files are collected in the same run. Nothing without the
+    connection; a mail server that cannot be reached holds back no file of the folder inbox (a warning:
+    the next run tries again)."""
+    if mail_connection(CONNECTION) is None:
+        return {}
+    try:
+        return pull_mailbox(config)
+    except Exception as e:  # noqa: BLE001 (tried again next run)
+        error = e  # logged outside the except block (see ingest.process_submissions)
+    log.warning("the reporting mailbox could not be read (%s)", error_class(error))
+    return {}

@@ -30,6 +30,7 @@ DAG_DEFAULTS = dict(
 )
 # ingest_submissions' runs may overlap: a file that arrives while a run validates others gets a run of its
 # own at once instead of waiting for that run to end. Each run validates only the submissions it claims
-# (ledger.processing_claims); the mailbox pull and the inbox collection go one run at a time (ONE_RUN_AT_A_TIME).
+# (ledger.processing_claims); the collection (the mailbox's and the inbox's) goes one run at a time
+# (ONE_RUN_AT_A_TIME).
 INGEST_DAG = {**DAG_DEFAULTS, "max_active_runs": 2}
 ONE_RUN_AT_A_TIME = {"max_active_tis_per_dag": 1}
