@@ -59,7 +59,31 @@ def ledger_notifications(config) -> set:
     return {r.notification for r in ledger(config.reporting_db_url)}
 
 
-def test_every_processed_submission_gets_one_correct_email(config, generator, smtp_server):
+def test_figures_computed_in_groups_of_any_size_are_the_same(config, generator):
+    """The receipts' figures are computed for groups of files of at most FIGURES_BATCH_ROWS accepted rows,
+    so that notify's memory does not grow with the files waiting: any grouping gives the same figures."""
+    from thb_reporting.messaging import notifications
+    from thb_reporting.store import ledger as ledger_store
+
+    _process(config, generator)
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        waiting = ledger_store.awaiting_notice(conn)
+    whole = notifications._figures_of(waiting)
+    assert sum(bool(f) for f in whole.values()) > 5
+    for limit in (1, 40, 10**9):
+        groups = list(notifications._by_rows(waiting, limit))
+        assert [s for g in groups for s in g] == waiting
+        in_groups = {}
+        for group in groups:
+            in_groups |= notifications._figures_of(group)
+        assert in_groups == whole, limit
+    assert len(list(notifications._by_rows(waiting, 1))) == len(waiting)
+
+
+def test_every_processed_submission_gets_one_correct_email(config, generator, smtp_server, monkeypatch):
+    from thb_reporting.messaging import notifications
+
+    monkeypatch.setattr(notifications, "FIGURES_BATCH_ROWS", 40)  # the figures of a few files at a time
     port, mailbox = smtp_server
     truth = _process(config, generator)
     assert queue_submission_notices(config) == len(truth.files)

@@ -70,6 +70,24 @@ def _figures_of(subs) -> dict[int, list[dict]]:
 
 
 NOTICE_BATCH = 100  # submissions whose e-mails are queued in one transaction (a commit waits for the disk)
+# The accepted rows whose figures are computed together: one computation for many files, and memory that
+# does not grow with the number of files waiting (a burst, a whole quarter), only with this.
+FIGURES_BATCH_ROWS = 500_000
+
+
+def _by_rows(subs: list, limit: int):
+    """The submissions in consecutive groups of at most `limit` accepted rows (a larger one alone)."""
+    group: list = []
+    rows = 0
+    for sub in subs:
+        size = sub.rows_accepted or 0
+        if group and rows + size > limit:
+            yield group
+            group, rows = [], 0
+        group.append(sub)
+        rows += size
+    if group:
+        yield group
 
 
 def queue_submission_notices(config: PipelineConfig) -> int:
@@ -81,7 +99,13 @@ def queue_submission_notices(config: PipelineConfig) -> int:
     if not waiting:
         return 0
     queued = 0
-    figures = _figures_of(waiting)
+    for group in _by_rows(waiting, FIGURES_BATCH_ROWS):
+        queued += _queue_notices(config, engine, group, _figures_of(group))
+    return queued
+
+
+def _queue_notices(config: PipelineConfig, engine, waiting: list, figures: dict[int, list[dict]]) -> int:
+    queued = 0
     for start in range(0, len(waiting), NOTICE_BATCH):
         batch = waiting[start:start + NOTICE_BATCH]
         with engine.connect() as conn:
