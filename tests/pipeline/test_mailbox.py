@@ -460,6 +460,37 @@ def test_a_mail_server_that_cannot_be_reached_holds_back_no_file_of_the_inbox(ma
     assert mailbox.pull_reporting_mailbox(mail_config) == {}  # no mailbox: nothing, and nothing said
 
 
+def test_a_file_the_mailbox_placed_starts_no_second_run(tmp_path, mail_config):
+    """The run that pulls the mailbox collects what it placed in the inbox in the same task: the inbox watch
+    starts no run for those files, but does for a file a team drops, and for a placed one changed since."""
+    import asyncio
+
+    from test_inbox_watch import Watch, next_event
+    from thb_reporting.intake import mailbox
+    from thb_reporting.intake.inbox_watch import InboxArrivalTrigger
+
+    inbox = Path(mail_config.inbox.removeprefix("file://"))
+    (inbox / "subotica").mkdir(parents=True, exist_ok=True)
+    name, data = victims_file(tmp_path)
+    contact = mail_config.teams["subotica"].contact_emails[0]
+    state = f"{mail_config.data_root}/state/inbox_watch.json"
+
+    async def scenario():
+        watch = Watch(InboxArrivalTrigger(inbox=mail_config.inbox, state=state, poll_seconds=0.1))
+        assert await next_event(watch, 1.0) is None  # the first look takes note
+        assert await asyncio.to_thread(mailbox.handle, mail_config, bytes(e_mail(contact, files=[(name, data)]))) \
+            == mailbox.MailOutcome.DELIVERED
+        assert (inbox / "subotica" / name).read_bytes() == data
+        assert await next_event(watch, 1.5) is None  # placed by the pull: no run for it
+        (inbox / "subotica" / name).write_bytes(data + b"\n")  # the team replaces it in the folder
+        assert (await next_event(watch, 5.0)).payload == {"files": 1}
+        (inbox / "subotica" / "victims_2026Q3.csv").write_bytes(data)  # and drops another
+        assert (await next_event(watch, 5.0)).payload == {"files": 1}
+        await watch.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_without_imap_default_the_mailbox_watch_fires_nothing(tmp_path, monkeypatch):
     import asyncio
 

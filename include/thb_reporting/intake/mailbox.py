@@ -267,9 +267,15 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailO
             fresh = [file for sha, file in by_hash.items() if not mail_ledger.mail_seen(conn, "", verdict.team, sha)]
             if _would_overwrite(config, conn, verdict.team, fresh):
                 raise InboxNotCollected()
+        targets = []
         for name, data in fresh:  # written before the ledger says so: a crash in between writes the same again
-            write_atomically(storage_path(config.inbox) / verdict.team / safe_name(name), data)
+            targets.append(storage_path(config.inbox) / verdict.team / safe_name(name))
+            write_atomically(targets[-1], data)
             placed.append(hashlib.sha256(data).hexdigest())
+        if targets:
+            from thb_reporting.intake.inbox_watch import note_placed
+
+            note_placed(config.data_root, config.inbox, targets)  # collected by this run: the watch starts none
         if not placed:
             verdict.outcome = MailOutcome.DUPLICATE
     if verdict.outcome == MailOutcome.EXPLANATION:
