@@ -22,83 +22,12 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from thb_reporting.core.privacy import error_class
+from thb_reporting.intake.inbox_signatures import STATE_FILE, inbox_signatures, not_placed_by_mailbox
 
 log = logging.getLogger(__name__)
 
 LOCAL_POLL_SECONDS = 2.0
 REMOTE_POLL_SECONDS = 60.0
-STATE_FILE = "state/inbox_watch.json"
-
-
-def inbox_signatures(inbox_url: str) -> dict[str, str]:
-    """Each inbox entry's path under the inbox and its signature: size and modification time. A refused
-    entry (a link, a FIFO …) is signed by its kind, without being followed."""
-    from thb_reporting.store.storage import inbox_files, storage_path
-
-    prefix = storage_path(inbox_url).path.rstrip("/") + "/"
-    signatures = {}
-    for entry in inbox_files(inbox_url):
-        if entry.not_submission:  # a .DS_Store that the system rewrites is no news for the pipeline
-            continue
-        try:
-            signatures[_key(prefix, entry.path)] = entry.refused or signature(entry.path)
-        except FileNotFoundError:  # removed since it was listed
-            continue
-    return signatures
-
-
-def _key(prefix: str, path) -> str:
-    return path.path[len(prefix):] if path.path.startswith(prefix) else path.path
-
-
-def signature(path) -> str:
-    """A file's signature as the watch compares it: its size and modification time."""
-    import os
-
-    if path.protocol in ("file", "local"):
-        st = os.lstat(path.path)
-        return f"{st.st_size}:{st.st_mtime_ns}"
-    info = path.stat()
-    changed = info.get("LastModified") or info.get("mtime") or info.get("ETag") or ""
-    return f"{info.get('size')}:{changed}"
-
-
-# The files the mailbox pull placed in the inbox, beside the watch's state: the run that pulled them
-# collects them in the same task, so the watch starts no second run for them (one that would find nothing
-# to do, but would share the cores with the e-mail's own run).
-PLACED_FILE = "placed_by_mailbox.json"
-PLACED_KEPT_SECONDS = 86_400.0  # long after the watch has looked
-
-
-def note_placed(data_root: str, inbox_url: str, paths) -> None:
-    """The mailbox pull's note of the files it has just placed in the inbox (their signatures)."""
-    import time
-
-    from thb_reporting.store.storage import storage_path, write_atomically
-
-    note = storage_path(f"{data_root.rstrip('/')}/{STATE_FILE}").parent / PLACED_FILE
-    prefix = storage_path(inbox_url).path.rstrip("/") + "/"
-    now = time.time()
-    placed = {key: entry for key, entry in _placed(note).items() if now - entry[1] < PLACED_KEPT_SECONDS}
-    for path in paths:
-        placed[_key(prefix, path)] = [signature(path), now]
-    write_atomically(note, json.dumps(placed, sort_keys=True).encode("utf-8"))
-
-
-def _placed(note) -> dict[str, list]:
-    try:
-        placed = json.loads(note.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):  # none yet, or cut short: the watch then fires as for any file
-        return {}
-    return placed if isinstance(placed, dict) else {}
-
-
-def not_placed_by_mailbox(state_url: str, now: dict[str, str], new: list[str]) -> list[str]:
-    """The arrivals of `new` that the mailbox pull did not place (as they were when it placed them)."""
-    from thb_reporting.store.storage import storage_path
-
-    placed = _placed(storage_path(state_url).parent / PLACED_FILE)
-    return [key for key in new if (placed.get(key) or [None])[0] != now.get(key)]
 
 
 def load_seen(state_url: str) -> dict[str, str] | None:

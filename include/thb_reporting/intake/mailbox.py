@@ -273,7 +273,7 @@ def handle(config: PipelineConfig, raw: bytes, size: int | None = None) -> MailO
             write_atomically(targets[-1], data)
             placed.append(hashlib.sha256(data).hexdigest())
         if targets:
-            from thb_reporting.intake.inbox_watch import note_placed
+            from thb_reporting.intake.inbox_signatures import note_placed
 
             note_placed(config.data_root, config.inbox, targets)  # collected by this run: the watch starts none
         if not placed:
