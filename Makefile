@@ -50,8 +50,9 @@ bench-history: venv
 	$(PY) bench/history.py --teams $${TEAMS:-13} --new $${NEW:-2026Q3}
 
 ## The validation e-mail's delay on a real Airflow (scheduler, dag-processor, triggerer, LocalExecutor, SMTP
-## server on loopback): TEAMS files at random moments over SPREAD seconds, then a BURST at once; p50, p95,
-## max, and the triggerer's CPU per hour idle. PostgreSQL needed. Not part of `make bench` (it takes ~15 min).
+## server on loopback): TEAMS files at random moments over SPREAD seconds, then a BURST at once, then MAIL
+## e-mailed files; p50, p95, max, where the seconds go per phase, each Airflow process's peak memory, and the
+## triggerer's CPU per hour idle. PostgreSQL and Dovecot needed. Not part of `make bench` (it takes ~15 min).
 bench-feedback: venv
 	$(PY) bench/feedback.py --teams $${TEAMS:-13} --spread $${SPREAD:-300} --burst $${BURST:-145} --mail $${MAIL:-13}
 
