@@ -228,7 +228,7 @@ def test_imap_verified_tls_takes_a_file_in_and_a_wrong_ca_leaves_the_mail(
     # the words the DAG's log line and the mailbox watch's say (core.privacy.error_class), not the class alone
     assert error_class(refused.value) == f"MailConnectionRefused: {refused.value}"
     with pytest.raises(OSError, match="^imap_default: the server's certificate"):  # the watch waits and looks again
-        inbox_watch.mailbox_signatures()
+        inbox_watch.MailboxSession().signatures()
     assert _inbox_of(server, ca) == [sent["Message-ID"].encode()]  # the e-mail waits on the server
 
     monkeypatch.setenv("SSL_CERT_FILE", str(ca.cert))

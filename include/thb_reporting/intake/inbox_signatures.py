@@ -54,13 +54,20 @@ def note_placed(data_root: str, inbox_url: str, paths) -> None:
 
     from thb_reporting.store.storage import storage_path, write_atomically
 
-    note = storage_path(f"{data_root.rstrip('/')}/{STATE_FILE}").parent / PLACED_FILE
+    note = _placed_note(f"{data_root.rstrip('/')}/{STATE_FILE}")
     prefix = storage_path(inbox_url).path.rstrip("/") + "/"
     now = time.time()
     placed = {key: entry for key, entry in _placed(note).items() if now - entry[1] < PLACED_KEPT_SECONDS}
     for path in paths:
         placed[_key(prefix, path)] = [signature(path), now]
     write_atomically(note, json.dumps(placed, sort_keys=True).encode("utf-8"))
+
+
+def _placed_note(state_url: str):
+    """The note's place: beside the inbox watch's state."""
+    from thb_reporting.store.storage import storage_path
+
+    return storage_path(state_url).parent / PLACED_FILE
 
 
 def _placed(note) -> dict[str, list]:
@@ -73,7 +80,5 @@ def _placed(note) -> dict[str, list]:
 
 def not_placed_by_mailbox(state_url: str, now: dict[str, str], new: list[str]) -> list[str]:
     """The arrivals of `new` that the mailbox pull did not place (as they were when it placed them)."""
-    from thb_reporting.store.storage import storage_path
-
-    placed = _placed(storage_path(state_url).parent / PLACED_FILE)
+    placed = _placed(_placed_note(state_url))
     return [key for key in new if (placed.get(key) or [None])[0] != now.get(key)]

@@ -176,15 +176,6 @@ class MailboxSession:
                 client.logout()
 
 
-def mailbox_signatures() -> dict[str, str] | None:
-    """One look at the reporting mailbox's INBOX in a session of its own (MailboxSession.signatures)."""
-    session = MailboxSession()
-    try:
-        return session.signatures()
-    finally:
-        session.close()
-
-
 class MailboxArrivalTrigger(BaseEventTrigger):
     """Fires one event for each look at the reporting mailbox that finds messages it has not seen, so that
     an e-mailed file starts ingest_submissions within seconds, like a file dropped in the inbox. Messages

@@ -390,8 +390,6 @@ def pull_reporting_mailbox(config: PipelineConfig) -> dict[str, int]:
     inbox is collected so that e-mailed files are collected in the same run. Nothing without the
     connection; a mail server that cannot be reached holds back no file of the folder inbox (a warning:
     the next run tries again)."""
-    if mail_connection(CONNECTION) is None:
-        return {}
     try:
         return pull_mailbox(config)
     except Exception as e:  # noqa: BLE001 (tried again next run)

@@ -148,17 +148,15 @@ def enqueue(conn, key: str, kind: str, message: EmailMessage, submission_id: int
 def enqueue_many(conn, items) -> set[str]:
     """Queue each (key, kind, message, submission id) once per key, in one statement; returns the keys
     queued now (the others were queued before)."""
-    keys = [key for key, *_ in items]
-    before = set(conn.execute(select(OUTBOX.c.dedupe_key).where(OUTBOX.c.dedupe_key.in_(keys))).scalars()) if keys else set()
     now, rows = clock.now(), {}
     for key, kind, message, submission_id in items:
-        if key not in before and key not in rows:
+        if key not in rows:
             rows[key] = dict(dedupe_key=key, kind=kind, submission_id=submission_id, recipients=message["To"],
                              subject=message["Subject"], message=message.as_string(), status=OutboxStatus.PENDING.value,
                              attempts=0, created_at=now, next_attempt_at=now, last_error=None, sent_at=None)
     if not rows:
         return set()
-    # Another run may queue the same key at this moment (ingest runs overlap): its row stands, ours is dropped.
+    # A key queued before, or by another run at this moment (ingest runs overlap): its row stands, ours is dropped.
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
