@@ -46,20 +46,21 @@ def _without_output():
         os.close(saved)
 
 
-def linear_programme(cost, a_eq, b_eq, a_ub, b_ub, bounds) -> Solution:
-    """min cost·x subject to a_eq x = b_eq, a_ub x ≤ b_ub (sparse matrices, or None) and bounds [(low, high)]:
-    HiGHS through highspy, one solver per thread kept between programmes. scipy's linprog, which also runs
-    HiGHS, spent more time checking and converting its inputs than HiGHS took to solve the audits' small
-    programmes (the demo's publish takes a quarter to a third less time through highspy)."""
+def _new_highs():
+    from highspy import Highs
+
+    with _without_output():  # HiGHS writes its banner to the process's standard output as it is made
+        highs = Highs()
+    highs.silent()
+    return highs
+
+
+def _model(cost, a_eq, b_eq, a_ub, b_ub, bounds):
+    """The programme as HiGHS takes it (a HighsLp), and the number of its rows that are inequalities."""
     import numpy as np
-    from highspy import Highs, HighsLp, HighsModelStatus, MatrixFormat
+    from highspy import HighsLp, MatrixFormat
     from scipy.sparse import csc_matrix, vstack
 
-    if getattr(_solver, "highs", None) is None:
-        with _without_output():  # HiGHS writes its banner to the process's standard output as it is made
-            _solver.highs = Highs()
-        _solver.highs.silent()
-    highs = _solver.highs
     n = len(cost)
     parts = [m for m in (a_ub, a_eq) if m is not None]
     matrix = (vstack(parts) if len(parts) > 1 else parts[0]).tocsc() if parts else csc_matrix((0, n))
@@ -75,13 +76,65 @@ def linear_programme(cost, a_eq, b_eq, a_ub, b_ub, bounds) -> Solution:
     lp.a_matrix_.format_ = MatrixFormat.kColwise
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, matrix.shape[0]
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = matrix.indptr, matrix.indices, matrix.data
-    highs.passModel(lp)
+    return lp, n_ub
+
+
+def _run(highs, n_ub: int) -> Solution:
+    import numpy as np
+    from highspy import HighsModelStatus
+
     highs.run()
     if highs.getModelStatus() != HighsModelStatus.kOptimal:
         return Solution(False, math.nan, None, None)
     solution = highs.getSolution()
     return Solution(True, highs.getInfo().objective_function_value, np.array(solution.col_value),
                     np.array(solution.row_dual)[n_ub:])
+
+
+def linear_programme(cost, a_eq, b_eq, a_ub, b_ub, bounds) -> Solution:
+    """min cost·x subject to a_eq x = b_eq, a_ub x ≤ b_ub (sparse matrices, or None) and bounds [(low, high)]:
+    HiGHS through highspy, one solver per thread kept between programmes. scipy's linprog, which also runs
+    HiGHS, spent more time checking and converting its inputs than HiGHS took to solve the audits' small
+    programmes (the demo's publish takes a quarter to a third less time through highspy)."""
+    if getattr(_solver, "highs", None) is None:
+        _solver.highs = _new_highs()
+    lp, n_ub = _model(cost, a_eq, b_eq, a_ub, b_ub, bounds)
+    _solver.highs.passModel(lp)
+    return _run(_solver.highs, n_ub)
+
+
+class WarmProgramme:
+    """One programme kept in a solver of its own between solves that change only the objective and a few
+    bounds: each solve starts from the basis the last one ended in (a warm start), which takes a few
+    pivots where a programme over a whole component solved afresh takes tens of milliseconds. Any optimal
+    solution serves (the attacker's best deviation is the same; its moves and cut are as valid), and the
+    solves come in the same order in every run, so the result is the same in every run."""
+
+    def __init__(self, a_eq, b_eq, a_ub, b_ub, bounds):
+        import numpy as np
+
+        self.width = len(bounds)
+        self.bounds = np.asarray(bounds, dtype=float).reshape(self.width, 2)
+        lp, self.n_ub = _model(np.zeros(self.width), a_eq, b_eq, a_ub, b_ub, bounds)
+        self.highs = _new_highs()
+        self.highs.passModel(lp)
+
+    def solve(self, columns, costs, bounded: dict[int, tuple[float, float]] | None = None) -> Solution:
+        """min Σ costs·x over `columns` (the others cost nothing), with the columns of `bounded` between
+        their bounds instead of the programme's for this solve only."""
+        import numpy as np
+
+        columns = np.asarray(columns, dtype=np.int32)
+        highs = self.highs
+        highs.changeColsCost(len(columns), columns, np.asarray(costs, dtype=float))
+        for j, (low, high) in (bounded or {}).items():
+            highs.changeColBounds(j, low, high)
+        try:
+            return _run(highs, self.n_ub)
+        finally:  # back to the programme as it was made, keeping the basis
+            highs.changeColsCost(len(columns), columns, np.zeros(len(columns)))
+            for j in bounded or {}:
+                highs.changeColBounds(j, *self.bounds[j])
 
 
 class Attacker:
@@ -99,6 +152,7 @@ class Attacker:
         self.slack: list[float] = []  # the true values' sum(parts) - sum(totals) of each row (0 where it binds)
         self._component_of: dict[int, tuple[list[int], list[int]]] = {}
         self._programme_of: dict[int, tuple] = {}  # a component's first cell → its programme, built once
+        self._warm_of: dict[int, WarmProgramme] = {}  # … and kept in a solver of its own
         self._terms_of: dict[int, tuple] = {}  # … and the terms of its sums (_component_terms)
         for parts, totals in groups:
             if any(i in hidden for i in parts + totals):
@@ -113,27 +167,47 @@ class Attacker:
                         self.rows_of[i].append(len(self.rows))
                 self.rows.append(row)
                 self.slack.append(sum(a * values[i] for i, a in row.items()) if counted_once else 0)
+        import numpy as np
+
+        # the same terms as arrays, row after row (the matrices of programmes are sliced from them)
+        self._start = np.concatenate([[0], np.cumsum([len(r) for r in self.rows], dtype=np.int64)]).astype(np.int64)
+        self._cell = np.fromiter((i for r in self.rows for i in r), dtype=np.int64, count=int(self._start[-1]))
+        self._coefficient = np.fromiter((a for r in self.rows for a in r.values()), dtype=float,
+                                        count=int(self._start[-1]))
+
+    def _row_terms(self, rows):
+        """The terms of the sums `rows`: each term's position among them, its cell and its coefficient."""
+        import numpy as np
+
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self._start[rows]
+        lengths = self._start[rows + 1] - starts
+        position = np.repeat(np.arange(len(rows)), lengths)
+        index = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+        return position, self._cell[index], self._coefficient[index]
 
     def _programme(self, rows: list[int], column: dict[int, int], width: int):
         """The attacker's sums among `rows` over the columns `column` as (A_eq, b_eq, A_ub, b_ub)."""
         import numpy as np
         from scipy.sparse import csr_matrix
 
-        def matrix(selected, sign):
-            r_index, c_index, data = [], [], []
-            for k, r in enumerate(selected):
-                for i, a in self.rows[r].items():
-                    if i in column:
-                        r_index.append(k)
-                        c_index.append(column[i])
-                        data.append(a * sign(r))
-            return csr_matrix((data, (r_index, c_index)), shape=(len(selected), width))
+        column_of = np.full(len(self.values), -1, dtype=np.int64)
+        column_of[np.fromiter(column.keys(), dtype=np.int64, count=len(column))] = np.fromiter(
+            column.values(), dtype=np.int64, count=len(column))
+
+        def matrix(selected, signs):
+            position, cell, coefficient = self._row_terms(selected)
+            columns = column_of[cell]
+            kept = columns >= 0
+            return csr_matrix((coefficient[kept] * signs[position[kept]], (position[kept], columns[kept])),
+                              shape=(len(selected), width))
 
         binding = [r for r in rows if not self.slack[r]]
         loose = [r for r in rows if self.slack[r]]
         # s·(A d) ≥ -|slack|  ⇔  -s·(A d) ≤ |slack|
-        return (matrix(binding, lambda r: 1) if binding else None, np.zeros(len(binding)) if binding else None,
-                matrix(loose, lambda r: -1 if self.slack[r] > 0 else 1) if loose else None,
+        return (matrix(binding, np.ones(len(binding))) if binding else None,
+                np.zeros(len(binding)) if binding else None,
+                matrix(loose, np.array([-1.0 if self.slack[r] > 0 else 1.0 for r in loose])) if loose else None,
                 np.array([abs(self.slack[r]) for r in loose]) if loose else None)
 
     def _bounds(self, cells: list[int]) -> list[tuple[float, float]]:
@@ -195,17 +269,19 @@ class Attacker:
             if result.optimal:
                 proven |= {(c, 1) for (c, _, needed), t in zip(upward, result.x[len(cells):]) if t >= needed - 1e-6}
         left = [w for w in wanted if (w[0], w[1]) not in proven]
+        warm = WarmProgramme(a_eq, b_eq, a_ub, b_ub, bounds) if left and self.rows else None
         for _ in range(rounds):
-            if not left or not self.rows:
+            if not left or warm is None:
                 break
             senses: dict[int, list[int]] = defaultdict(list)
             for c, sense, _ in left:
                 senses[c].append(sense)
-            objective = np.zeros(len(cells))
+            columns, objective = [], []
             for c, options in sorted(senses.items()):
                 sense = options[int(random.integers(len(options)))] if len(options) > 1 else options[0]
-                objective[column[c]] = -sense * random.uniform(0.5, 1.5)  # the programme minimises
-            result = linear_programme(objective, a_eq, b_eq, a_ub, b_ub, bounds)
+                columns.append(column[c])
+                objective.append(-sense * random.uniform(0.5, 1.5))  # the programme minimises
+            result = warm.solve(columns, objective)
             if not result.optimal:
                 break
             moved = [w for w in left if w[1] * result.x[column[w[0]]] >= w[2] - 1e-6]
@@ -248,22 +324,36 @@ class Attacker:
         """Whether the sums near `cell` alone keep it from moving a whole person its way (then all do)."""
         return self.most_nearby(cell, sense, 1, depth) < 1 - 1e-6
 
+    def _warm(self, programme) -> WarmProgramme:
+        """The solver of a component's programme (_component_programme), made once for all of its cells."""
+        cells, _, _, (a_eq, b_eq, a_ub, b_ub) = programme
+        if cells[0] not in self._warm_of:
+            self._warm_of[cells[0]] = WarmProgramme(a_eq, b_eq, a_ub, b_ub, self._bounds(cells))
+        return self._warm_of[cells[0]]
+
     def _solve(self, cell: int, sense: int, needed: float):
         """The solution for moving `cell` as far as `needed` its way, over its component; None where no
         sum holds it."""
         programme = self._component_programme(cell)
-        return self._linprog(cell, sense, needed, programme) if programme[1] else None
+        return self._linprog(cell, sense, needed, programme, self._warm(programme)) if programme[1] else None
 
-    def _linprog(self, cell: int, sense: int, needed: float, programme) -> Solution:
+    def _linprog(self, cell: int, sense: int, needed: float, programme, warm: WarmProgramme | None = None
+                 ) -> Solution:
+        """Moving `cell` as far as `needed` its way over `programme`: in `warm`, its solver, where the
+        programme is a component's (solved for many cells), else afresh (the sums near one cell)."""
         import numpy as np
 
         cells, _, column, (a_eq, b_eq, a_ub, b_ub) = programme
-        objective = np.zeros(len(cells))
-        objective[column[cell]] = -sense
-        bounds = self._bounds(cells)
-        low, high = bounds[column[cell]]
-        bounds[column[cell]] = (low, needed) if sense == 1 else (max(low, -needed), high)  # enough is enough
-        result = linear_programme(objective, a_eq, b_eq, a_ub, b_ub, bounds)
+        low, high = -(self.values[cell] - 1), self.reach
+        bound = (low, needed) if sense == 1 else (max(low, -needed), high)  # enough is enough
+        if warm is not None:
+            result = warm.solve([column[cell]], [-sense], {column[cell]: bound})
+        else:
+            objective = np.zeros(len(cells))
+            objective[column[cell]] = -sense
+            bounds = self._bounds(cells)
+            bounds[column[cell]] = bound
+            result = linear_programme(objective, a_eq, b_eq, a_ub, b_ub, bounds)
         if not result.optimal:  # the true values are a solution and every cell is bounded: never, but never silently
             raise ArithmeticError(f"the attacker's programme for cell {cell} was not solved to optimality")
         return result
@@ -295,7 +385,7 @@ class Attacker:
             return 0.0, {}, {}
         import numpy as np
 
-        result = self._linprog(cell, sense, needed, programme)
+        result = self._linprog(cell, sense, needed, programme, None if depth else self._warm(programme))
         best = -result.fun
         moved = {} if depth else dict(zip(cells, result.x))
         members, inverse, row, coefficient, values, hidden = (self._terms(sums) if depth
@@ -324,14 +414,9 @@ class Attacker:
         each is suppressed; numpy arrays."""
         import numpy as np
 
-        row, cell, coefficient = [], [], []
-        for k, r in enumerate(sums):
-            for i, a in self.rows[r].items():
-                row.append(k)
-                cell.append(i)
-                coefficient.append(a)
-        members, inverse = np.unique(np.array(cell, dtype=np.int64), return_inverse=True)
-        return (members, inverse, np.array(row, dtype=np.int64), np.array(coefficient, dtype=float),
+        row, cell, coefficient = self._row_terms(sums)
+        members, inverse = np.unique(cell, return_inverse=True)
+        return (members, inverse, row, coefficient,
                 np.array([self.values[i] for i in members.tolist()], dtype=float),
                 np.array([i in self.hidden for i in members.tolist()], dtype=bool))
 

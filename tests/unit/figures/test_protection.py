@@ -163,3 +163,33 @@ def test_the_attackers_solver_agrees_with_scipy_and_writes_nothing():
               "[(-1, 1)]); print('solved', s.optimal)")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert run.stdout == "solved True\n", run.stdout
+
+
+def test_a_programme_solved_warm_gives_each_solve_what_a_fresh_solve_gives():
+    """attacker.WarmProgramme keeps one programme in its solver and changes the objective and a few bounds
+    from one solve to the next: each solve has the optimum a fresh solve of that programme has, and its
+    changes do not stay behind for the next one (a bound left changed would shrink later optima)."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    from thb_reporting.figures.attacker import WarmProgramme, linear_programme
+
+    rng = np.random.default_rng(24)
+    n, m = 40, 15
+    a_eq = csr_matrix(rng.integers(-1, 2, size=(m, n)).astype(float))
+    bounds = [(-float(rng.integers(0, 3)), 2.0) for _ in range(n)]
+    warm = WarmProgramme(a_eq, np.zeros(m), None, None, bounds)
+    for _ in range(60):
+        columns = sorted(rng.choice(n, size=int(rng.integers(1, 6)), replace=False).tolist())
+        costs = rng.normal(size=len(columns))
+        bounded = {int(j): (bounds[j][0], float(rng.integers(0, 3))) for j in rng.choice(n, size=2, replace=False)}
+        cost = np.zeros(n)
+        cost[columns] = costs
+        fresh = linear_programme(cost, a_eq, np.zeros(m), None, None,
+                                 [bounded.get(j, b) for j, b in enumerate(bounds)])
+        solved = warm.solve(columns, costs, bounded)
+        assert solved.optimal and fresh.optimal
+        assert math.isclose(solved.fun, fresh.fun, abs_tol=1e-7)
+        assert np.allclose(a_eq @ solved.x, 0, atol=1e-7)
+        assert all(bounded.get(j, b)[0] - 1e-7 <= x <= bounded.get(j, b)[1] + 1e-7
+                   for j, (b, x) in enumerate(zip(bounds, solved.x)))
