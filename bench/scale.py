@@ -13,7 +13,9 @@ XLSX from the template, as teams send them), kept in bench/results/scale/ betwee
 - **nothing new**: the same four ingest tasks again with the inbox unchanged (publish is not triggered).
   Baseline: listing the inbox with the size and time of every file. Goal: ≤ 10 s of task time.
   Then the same cycle as a real run of the DAG ingest_submissions (dag.test(), a fresh Airflow metadata
-  database), whose task instances' durations are summed: what the scheduler would see.
+  database), whose task instances' durations are summed: what the scheduler would see. Run twice in one
+  process: the first run's first task also waits for dag.test()'s in-process API to start, which a
+  scheduler's tasks do not; the second run shows the tasks' own time.
 
 Each side runs in its own process (peak memory is its own). Writes bench/results/scale.json.
 
@@ -111,13 +113,17 @@ def run_airflow(registry: Path, inbox: Path) -> dict:
     migrate_metadata_db()
     from thb_reporting.tools.airflow_runs import run_dag
 
-    started = time.perf_counter()
-    run = run_dag("ingest_submissions")
-    wall = time.perf_counter() - started
-    durations = {ti.task_id: (ti.end_date - ti.start_date).total_seconds() for ti in run.get_task_instances()
-                 if ti.start_date and ti.end_date}
+    runs = []
+    for _ in range(2):  # the first run in a process also starts dag.test()'s in-process API (in its first task's
+        # start request, about 3 s), which a scheduler's tasks do not: the second shows the tasks' own time
+        started = time.perf_counter()
+        run = run_dag("ingest_submissions")
+        wall = time.perf_counter() - started
+        runs.append({"state": str(run.state), "wall_s": wall, "task_s": {
+            ti.task_id: (ti.end_date - ti.start_date).total_seconds() for ti in run.get_task_instances()
+            if ti.start_date and ti.end_date}})
     shutil.rmtree(home, ignore_errors=True)
-    return {"state": str(run.state), "wall_s": wall, "task_s": durations}
+    return {**runs[0], "again": runs[1]}
 
 
 def run_baseline(registry: Path, inbox: Path) -> dict:
@@ -208,9 +214,10 @@ def main() -> int:
                                      {**proj[cycle], "peak_rss_mb": proj["peak_rss_mb"]}, title)
     dag_run = run_side(__file__, "airflow", "--teams", str(args.teams))
     summary["nothing_new_dag_run"] = dag_run
-    print(f"\nthe same cycle with nothing new as a real run of ingest_submissions (dag.test()): {dag_run['state']}, "
-          f"{sum(dag_run['task_s'].values()):.2f} s of task time ("
-          + ", ".join(f"{k} {v:.2f}" for k, v in dag_run["task_s"].items()) + f"), {dag_run['wall_s']:.1f} s wall")
+    for title, run in (("", dag_run), (" again, in the same process", dag_run["again"])):
+        print(f"\nthe same cycle with nothing new as a real run of ingest_submissions (dag.test()){title}: {run['state']}, "
+              f"{sum(run['task_s'].values()):.2f} s of task time ("
+              + ", ".join(f"{k} {v:.2f}" for k, v in run["task_s"].items()) + f"), {run['wall_s']:.1f} s wall")
     print(f"\nproject outcome: {proj['quarter']['outcome']}, published {proj['quarter']['published']} team-quarters")
     print("(peak RSS is each process's maximum over both cycles)")
     print(f"results: {write_results('scale', {'teams': args.teams, 'files': files, 'summary': summary, 'baseline': base, 'project': proj})}")
