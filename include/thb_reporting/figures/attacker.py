@@ -344,7 +344,7 @@ class Attacker:
         import numpy as np
 
         cells, _, column, (a_eq, b_eq, a_ub, b_ub) = programme
-        low, high = -(self.values[cell] - 1), self.reach
+        (low, high), = self._bounds([cell])
         bound = (low, needed) if sense == 1 else (max(low, -needed), high)  # enough is enough
         if warm is not None:
             result = warm.solve([column[cell]], [-sense], {column[cell]: bound})

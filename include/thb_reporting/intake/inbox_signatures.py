@@ -11,9 +11,9 @@ STATE_FILE = "state/inbox_watch.json"
 def inbox_signatures(inbox_url: str) -> dict[str, str]:
     """Each inbox entry's path under the inbox and its signature: size and modification time. A refused
     entry (a link, a FIFO …) is signed by its kind, without being followed."""
-    from thb_reporting.store.storage import inbox_files, storage_path
+    from thb_reporting.store.storage import inbox_files
 
-    prefix = storage_path(inbox_url).path.rstrip("/") + "/"
+    prefix = _prefix(inbox_url)
     signatures = {}
     for entry in inbox_files(inbox_url):
         if entry.not_submission:  # a .DS_Store that the system rewrites is no news for the pipeline
@@ -23,6 +23,13 @@ def inbox_signatures(inbox_url: str) -> dict[str, str]:
         except FileNotFoundError:  # removed since it was listed
             continue
     return signatures
+
+
+def _prefix(inbox_url: str) -> str:
+    """The inbox's own path, which each entry's key leaves out."""
+    from thb_reporting.store.storage import storage_path
+
+    return storage_path(inbox_url).path.rstrip("/") + "/"
 
 
 def _key(prefix: str, path) -> str:
@@ -52,10 +59,10 @@ def note_placed(data_root: str, inbox_url: str, paths) -> None:
     """The mailbox pull's note of the files it has just placed in the inbox (their signatures)."""
     import time
 
-    from thb_reporting.store.storage import storage_path, write_atomically
+    from thb_reporting.store.storage import write_atomically
 
     note = _placed_note(f"{data_root.rstrip('/')}/{STATE_FILE}")
-    prefix = storage_path(inbox_url).path.rstrip("/") + "/"
+    prefix = _prefix(inbox_url)
     now = time.time()
     placed = {key: entry for key, entry in _placed(note).items() if now - entry[1] < PLACED_KEPT_SECONDS}
     for path in paths:
