@@ -221,6 +221,7 @@ class _IngestRun:
         read is left out, and one whose rows cannot be prepared keeps the error; the file's own processing
         meets either and reports it."""
         files: dict[int, _FileRead] = {}
+        read: list[tuple[_FileRead, object, Contract]] = []  # (file, its rows as read, contract)
         rows = 0
         for sub in waiting:
             if sub.size_bytes > BATCH_FILE_BYTES or sub.team_code not in self.config.teams or rows > BATCH_ROWS:
@@ -232,11 +233,18 @@ class _IngestRun:
             except Exception:  # noqa: BLE001 (the file's own processing meets it again and records it)
                 continue
             try:
-                file.prepared = checks.prepare(read_submission(file.data, name), contract)
+                frame = read_submission(file.data, name)
             except Exception as e:  # noqa: BLE001 (raised again when the file is processed: check)
                 file.error = e
                 continue
-            rows += 0 if file.prepared.typed is None else len(file.prepared.typed)
+            read.append((file, frame, contract))
+            rows += len(frame)
+        # typed together where they can be (checks.prepare_many): each file's outcome is its own
+        for (file, *_), prepared in zip(read, checks.prepare_many([(frame, contract) for _, frame, contract in read])):
+            if isinstance(prepared, Exception):
+                file.error = prepared
+            else:
+                file.prepared = prepared
         return files
 
     def preclear(self, files: list[_FileRead]) -> None:

@@ -209,16 +209,23 @@ def parse_types(frame, contract: Contract, distinct: dict | None = None):
     Columns of codes, numbers and dates repeat a few values: each distinct value is parsed once (the
     factorisation find_personal_identifiers made, in `distinct`, is reused); a column of codes that are
     already as the contract has them is the file's column itself, not a copy."""
+    typed, located_findings = _typed(frame, contract, *_file_convention(frame, contract), distinct)
+    return typed, [f for _, f in located_findings]
+
+
+def _typed(frame, contract: Contract, conventions: dict, both_orders: dict, distinct: dict | None = None):
+    """parse_types with the file's conventions given: (typed rows, [(index label of the row, finding)]).
+    Every cell's outcome depends on that cell and the conventions alone, so the rows of several files with
+    the same conventions can be typed together (prepare_many)."""
     import numpy as np
     import pandas as pd
 
     typed = pd.DataFrame({ROW_KEY: frame[ROW_KEY].astype("int64")}, index=frame.index)
     findings = []
-    conventions, both_orders = _file_convention(frame, contract)
     for col in contract.columns:
         if col.type == "text":
             values, problems, raw = _typed_column(frame[col.name], col)
-            findings += [Finding("formula_injection", column=col.name, row=int(frame.at[idx, ROW_KEY]))
+            findings += [(idx, Finding("formula_injection", column=col.name, row=int(frame.at[idx, ROW_KEY])))
                          for idx in raw.index[raw.str.match(r"^[=+\-@]").fillna(False).astype(bool)]]
         else:
             cells = frame[col.name]
@@ -237,8 +244,8 @@ def parse_types(frame, contract: Contract, distinct: dict | None = None):
                 values = values.take(codes).set_axis(frame.index)
             if problems is not None:  # the cells of the wrong type, with what the finding may show
                 wrong = problems.notna().to_numpy(dtype=bool)[codes]
-                findings += [Finding(p.rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=p.value,
-                                     detail=f"{p.detail}|{both_orders[col.name]}" if p.rule == "date_order_mixed" else p.detail)
+                findings += [(idx, Finding(p.rule, column=col.name, row=int(frame.at[idx, ROW_KEY]), value=p.value,
+                                           detail=f"{p.detail}|{both_orders[col.name]}" if p.rule == "date_order_mixed" else p.detail))
                              for idx, p in zip(frame.index[wrong], problems.to_numpy()[codes[wrong]])]
         typed[col.name] = values
     return typed, findings
@@ -309,6 +316,27 @@ def prepare(frame, contract: Contract) -> Prepared:
     column the template lacks is rejected whole, and its types and row rules are still checked so that the
     team can fix everything at once; the cells holding an identifier are left out of every other finding
     (their value is never quoted)."""
+    screened = _screen(frame, contract)
+    if isinstance(screened, Prepared):
+        return screened
+    return _after_types(screened, *parse_types(screened.frame, contract, screened.distinct))
+
+
+@dataclass
+class _Screened:
+    """A file's rows past the checks of structure and identifiers, waiting for their types."""
+    frame: object
+    contract: Contract
+    findings: list[Finding]  # structure, then identifiers
+    secret: frozenset  # (row, column) of the cells never quoted nor carried on
+    letters: dict
+    followed: int | None
+    not_in_file: tuple[str, ...]
+    distinct: dict
+
+
+def _screen(frame, contract: Contract) -> Prepared | _Screened:
+    """The checks before the types; a Prepared where the rows cannot be typed."""
     letters = column_letters(frame)
     followed = contract.template_followed(frame.columns, frame.attrs.get(DECLARED_TEMPLATE))
     if frame.shape[0] == 0:
@@ -325,15 +353,73 @@ def prepare(frame, contract: Contract) -> Prepared:
     # cells holding an identifier or a control character: never quoted, nor carried on to any other rule
     secret = frozenset((f.row, f.column) for f in identifiers + structure
                        if f.rule in ("personal_identifier", "control_character") and f.row)
-    typed, type_findings = parse_types(frame, contract, distinct)
+    return _Screened(frame, contract, structure + identifiers, secret, letters, followed, not_in_file, distinct)
+
+
+def _after_types(screened: _Screened, typed, type_findings: list[Finding]) -> Prepared:
+    """The checks after the types: the row rules, on the rows with the secret cells emptied."""
+    secret, contract = screened.secret, screened.contract
     type_findings = [f for f in type_findings if (f.row, f.column) not in secret]
     if secret:  # emptied, so that no rule (a row rule's sum, the suite and its Data Docs) carries them on
         index_of = dict(zip(typed[ROW_KEY], typed.index))
         for column in {c for _, c in secret} & set(contract.column_names):
             typed.loc[[index_of[r] for r, c in secret if c == column], column] = None
-    return Prepared(typed, structure + identifiers + type_findings + check_row_rules(typed, contract),
-                    frozenset((f.row, f.column) for f in type_findings) | secret, letters=letters,
-                    template_version=followed, not_in_file=not_in_file)
+    return Prepared(typed, screened.findings + type_findings + check_row_rules(typed, contract),
+                    frozenset((f.row, f.column) for f in type_findings) | secret, letters=screened.letters,
+                    template_version=screened.followed, not_in_file=screened.not_in_file)
+
+
+def prepare_many(files: list[tuple[object, Contract]]) -> list[Prepared | Exception]:
+    """prepare for each (frame, contract), each file's outcome or the exception preparing it raised. The
+    small files of one contract whose cells are written in the same conventions are typed together, in one
+    frame: a file's types cost a few milliseconds of pandas' fixed cost per column however few its rows,
+    and a quarter brings hundreds of small files. Each file gets what prepare gives it alone (tested)."""
+    outcomes: list = [None] * len(files)
+    groups: dict[tuple, list[tuple[int, _Screened, tuple]]] = {}
+    for i, (frame, contract) in enumerate(files):
+        try:
+            screened = _screen(frame, contract)
+            if isinstance(screened, Prepared) or screened.distinct:  # a large file's factorisation: typed alone
+                outcomes[i] = screened if isinstance(screened, Prepared) else _after_types(
+                    screened, *parse_types(screened.frame, contract, screened.distinct))
+                continue
+            conventions, both_orders = _file_convention(screened.frame, contract)
+            columns = [ROW_KEY, *contract.column_names]
+            key = (id(contract), tuple(sorted(conventions.items())), tuple(sorted(both_orders.items())),
+                   tuple(screened.frame[c].dtype for c in columns))
+            groups.setdefault(key, []).append((i, screened, (conventions, both_orders)))
+        except Exception as e:  # noqa: BLE001 (this file's own outcome; the others go on)
+            outcomes[i] = e
+    for group in groups.values():
+        try:
+            typed_group = _typed_together([s for _, s, _ in group], *group[0][2])
+        except Exception:  # noqa: BLE001 (each file is then typed alone, meeting its own error)
+            typed_group = None
+        for n, (i, screened, _) in enumerate(group):
+            try:
+                typed, type_findings = (typed_group[n] if typed_group is not None
+                                        else parse_types(screened.frame, screened.contract))
+                outcomes[i] = _after_types(screened, typed, type_findings)
+            except Exception as e:  # noqa: BLE001
+                outcomes[i] = e
+    return outcomes
+
+
+def _typed_together(group: list[_Screened], conventions: dict, both_orders: dict) -> list[tuple[object, list[Finding]]]:
+    """(typed rows, type findings) of each file of `group` (one contract, the same conventions), as
+    parse_types gives them, from one _typed over all their rows."""
+    import numpy as np
+    import pandas as pd
+
+    contract = group[0].contract
+    columns = [ROW_KEY, *contract.column_names]
+    frames = [s.frame[columns] for s in group]
+    typed, located_findings = _typed(pd.concat(frames, ignore_index=True), contract, conventions, both_orders)
+    starts = np.cumsum([0] + [len(f) for f in frames])
+    findings: list[list[Finding]] = [[] for _ in group]
+    for position, finding in located_findings:  # in column order, then row order, as for each file alone
+        findings[int(np.searchsorted(starts, position, side="right")) - 1].append(finding)
+    return [(typed.iloc[starts[n]:starts[n + 1]].set_axis(frame.index), findings[n]) for n, frame in enumerate(frames)]
 
 
 def finish(prepared: Prepared, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Validation:
@@ -376,16 +462,47 @@ def clear_in_batches(runner: SuiteRunner, suite_name: str, quarter: Quarter, pre
         failed = runner.failing(suite_name, pd.concat([p.typed for p in group], ignore_index=True), quarter)
         if all(expectations[i]["type"] in ACROSS_ROWS for i, _ in failed):
             # Values unique within each file may repeat across files (every criminal_justice file has
-            # article 388 at each stage): those expectations alone are run on each file by itself.
+            # article 388 at each stage): those expectations are run on the files' rows kept apart.
             only = sorted(i for i, _ in failed)
-            for p in group:
-                p.cleared = not only or not runner.failing(suite_name, p.typed, quarter, only=only)
+            if only:
+                apart(group, only, sorted({c for i in only for c in _columns_read(expectations[i])}))
+            else:
+                for p in group:
+                    p.cleared = True
             return
         middle = len(group) // 2
         visit(group[:middle])
         visit(group[middle:])
 
+    def apart(group: list[Prepared], only: list[int], columns: list[str]) -> None:
+        """Clear the files of `group` whose rows pass the expectations at `only` (values unique within the
+        file) by themselves: run once over all the files' rows with each file's values of `columns` made
+        its own (_own_values), so that rows of two files never match; a group that fails is halved."""
+        if len(group) == 1:
+            group[0].cleared = not runner.failing(suite_name, group[0].typed, quarter, only=only)
+            return
+        frames = [p.typed.assign(**{c: _own_values(p.typed[c], n) for c in columns}) for n, p in enumerate(group)]
+        if not runner.failing(suite_name, pd.concat(frames, ignore_index=True), quarter, only=only):
+            for p in group:
+                p.cleared = True
+            return
+        middle = len(group) // 2
+        apart(group[:middle], only, columns)
+        apart(group[middle:], only, columns)
+
     visit([p for p in prepared if p.typed is not None and not any(f.severity == ERROR for f in p.findings)])
+
+
+def _columns_read(expectation: dict) -> list[str]:
+    """The columns whose values an expectation across rows compares."""
+    kwargs = expectation["kwargs"]
+    return list(kwargs.get("column_list") or [kwargs["column"]])
+
+
+def _own_values(values, file_number: int):
+    """Each value, empty ones left empty, as text made the file's own: two cells are equal here exactly when
+    they are in the same file and equal there (the file's number and a separator no number holds)."""
+    return values.map(lambda v: f"{file_number}\x1f{v}", na_action="ignore").astype(object)
 
 
 def validate(frame, contract: Contract, quarter: Quarter, runner: SuiteRunner) -> Validation:
