@@ -75,36 +75,45 @@ def find_personal_identifiers(frame, distinct: dict | None = None) -> list[Findi
     number (privacy.identifier_kind). The value is never kept in the finding; a heading that holds one is
     named by its column letter. `distinct`, where given, receives the factorisation (codes, distinct values;
     code -1: empty) of each column (named once in the file) screened value by value, for parse_types."""
+    return identifiers_of_many([frame], [distinct])[0]
+
+
+def identifiers_of_many(frames: list, distincts: list[dict | None] | None = None) -> list[list[Finding]]:
+    """find_personal_identifiers of each frame (with its `distincts` entry), the cells of all of them
+    screened in one pass: the screen's fixed cost is paid once for a quarter's small files, not per file."""
     import numpy as np
     import pandas as pd
 
-    names = [c for c in frame.columns if c != ROW_KEY]
-    findings = [Finding("personal_identifier_in_header", column=column_position(i), row=1, detail=kind)
-                for i, name in enumerate(names, start=1) if (kind := identifier_kind(str(name)))]
-    columns = []  # (shown header, its cells, their factorisation or None, the texts to screen)
-    for position, col in enumerate(frame.columns):
-        if col == ROW_KEY:
-            continue
-        shown = shown_header(col, names.index(col) + 1)
-        values = frame.iloc[:, position]
-        if len(values) > 10_000 and values.iloc[:1_000].nunique() <= 100:
-            # a column that repeats a few values (codes, dates, numbers): each distinct value is screened once
-            codes, uniques = pd.factorize(values)
-            if distinct is not None and names.count(col) == 1:
-                distinct[col] = (codes, uniques)
-            columns.append((shown, values, codes, pd.Series(uniques, dtype=values.dtype)))
-        else:
-            values = values.dropna()
-            columns.append((shown, values, None, values))
-    for (shown, values, codes, _), hit in zip(columns, suspect_cells_of([texts for *_, texts in columns])):
+    distincts = distincts or [None] * len(frames)
+    found: list[list[Finding]] = []
+    columns = []  # (file, shown header, its cells, their factorisation or None, the texts to screen)
+    for n, (frame, distinct) in enumerate(zip(frames, distincts)):
+        names = [c for c in frame.columns if c != ROW_KEY]
+        found.append([Finding("personal_identifier_in_header", column=column_position(i), row=1, detail=kind)
+                      for i, name in enumerate(names, start=1) if (kind := identifier_kind(str(name)))])
+        for position, col in enumerate(frame.columns):
+            if col == ROW_KEY:
+                continue
+            shown = shown_header(col, names.index(col) + 1)
+            values = frame.iloc[:, position]
+            if len(values) > 10_000 and values.iloc[:1_000].nunique() <= 100:
+                # a column that repeats a few values (codes, dates, numbers): each distinct value is screened once
+                codes, uniques = pd.factorize(values)
+                if distinct is not None and names.count(col) == 1:
+                    distinct[col] = (codes, uniques)
+                columns.append((n, shown, values, codes, pd.Series(uniques, dtype=values.dtype)))
+            else:
+                values = values.dropna()
+                columns.append((n, shown, values, None, values))
+    for (n, shown, values, codes, _), hit in zip(columns, suspect_cells_of([texts for *_, texts in columns])):
         suspects = values[np.append(hit, False)[codes]] if codes is not None else values[hit]  # code -1: empty
         kinds = {text: identifier_kind(text) for text in suspects.unique()}  # a repeated value examined once
         for idx, text in suspects.items():
             kind = kinds[text]
             if kind:
-                findings.append(Finding("personal_identifier", column=shown, row=int(frame.at[idx, ROW_KEY]),
+                found[n].append(Finding("personal_identifier", column=shown, row=int(frames[n].at[idx, ROW_KEY]),
                                         detail=kind))
-    return findings
+    return found
 
 
 # --- types ----------------------------------------------------------------------------------
@@ -335,14 +344,16 @@ class _Screened:
     distinct: dict
 
 
-def _screen(frame, contract: Contract) -> Prepared | _Screened:
-    """The checks before the types; a Prepared where the rows cannot be typed."""
+def _screen(frame, contract: Contract, identifiers: list[Finding] | None = None) -> Prepared | _Screened:
+    """The checks before the types; a Prepared where the rows cannot be typed. `identifiers`: the file's
+    find_personal_identifiers, where found already (with no factorisation kept)."""
     letters = column_letters(frame)
     followed = contract.template_followed(frame.columns, frame.attrs.get(DECLARED_TEMPLATE))
     if frame.shape[0] == 0:
         return Prepared(None, [Finding("empty_file", detail="header only")], letters=letters, template_version=followed)
     distinct: dict = {}  # factorised columns, shared by the identifier screen and the types
-    identifiers = find_personal_identifiers(frame, distinct)  # every column of the file, those dropped next included
+    if identifiers is None:  # every column of the file, those dropped next included
+        identifiers = find_personal_identifiers(frame, distinct)
     frame, ahead = _columns_of_later_quarters(frame, contract)
     structure = check_columns(frame, contract, followed) + ahead
     if any(f.rule in UNTYPABLE for f in structure):
@@ -376,9 +387,14 @@ def prepare_many(files: list[tuple[object, Contract]]) -> list[Prepared | Except
     and a quarter brings hundreds of small files. Each file gets what prepare gives it alone (tested)."""
     outcomes: list = [None] * len(files)
     groups: dict[tuple, list[tuple[int, _Screened, tuple]]] = {}
+    small = [len(frame) <= IDENTIFIERS_TOGETHER for frame, _ in files]  # a larger one keeps its factorisation
+    try:
+        found = iter(identifiers_of_many([frame for (frame, _), s in zip(files, small) if s]))
+    except Exception:  # noqa: BLE001 (each file is then screened alone, meeting its own error)
+        small = [False] * len(files)
     for i, (frame, contract) in enumerate(files):
         try:
-            screened = _screen(frame, contract)
+            screened = _screen(frame, contract, next(found) if small[i] else None)
             if isinstance(screened, Prepared) or screened.distinct:  # a large file's factorisation: typed alone
                 outcomes[i] = screened if isinstance(screened, Prepared) else _after_types(
                     screened, *parse_types(screened.frame, contract, screened.distinct))
@@ -403,6 +419,9 @@ def prepare_many(files: list[tuple[object, Contract]]) -> list[Prepared | Except
             except Exception as e:  # noqa: BLE001
                 outcomes[i] = e
     return outcomes
+
+
+IDENTIFIERS_TOGETHER = 10_000  # files of up to this many rows are screened together (prepare_many)
 
 
 def _typed_together(group: list[_Screened], conventions: dict, both_orders: dict) -> list[tuple[object, list[Finding]]]:
