@@ -44,8 +44,8 @@ from thb_reporting.figures.attacker import REACH, Attacker, Relation, moved_enou
 NODES_PER_SOLVE = 500  # branch-and-bound nodes of one solve of a component (not seconds: the result must not
 # depend on the machine's load); the best pattern found within them is taken
 ROUNDS = 60  # audits (and re-solves) of one component at most
-NEAR = 3  # a cell is first audited over the sums within this many steps of it (figures/attacker.py); 3 and 4
-# took the same time at 145 teams with the forced cells, 2 and 6 twice as long (docs/performance.md)
+NEAR = 3  # a cell is first audited over the sums within this many steps of it (figures/attacker.py): with the
+# forced cells, 3 took 37-50 s at 145 teams and 4 took 57 s; 2 and 6 about twice as long (docs/performance.md)
 
 
 
