@@ -23,9 +23,7 @@ cell is short. The attacker of the cuts may move a cell up by at most M = 2·lev
 exact (knows more than the real one), so a pattern that passes protects against the real one too.
 Solved in stages (τ-ARGUS's modular method), in the order the caller gives (disclosure.STAGE_OF_LEVEL: the
 nation's quarters, its year, the districts', the teams'), each with the cells before it fixed; per
-connected component of the sums over the non-zero cells, in the order of their cells. A cell of an
-earlier stage that a primary cell's sum cannot do without is suppressed by its own stage from the start
-(`_forced`), as τ-ARGUS's modular method does when it backtracks to the table above. Each solve of a
+connected component of the sums over the non-zero cells, in the order of their cells. Each solve of a
 component may explore NODES_PER_SOLVE nodes of HiGHS's search (a budget of work, not of time: the same
 pattern however busy the machine); where it finds no pattern within it, or no pattern meets the rule given
 the cells an earlier stage fixed, the component falls back to the heuristic (suppression.suppress) and
@@ -44,8 +42,7 @@ from thb_reporting.figures.attacker import REACH, Attacker, Relation, moved_enou
 NODES_PER_SOLVE = 500  # branch-and-bound nodes of one solve of a component (not seconds: the result must not
 # depend on the machine's load); the best pattern found within them is taken
 ROUNDS = 60  # audits (and re-solves) of one component at most
-NEAR = 3  # a cell is first audited over the sums within this many steps of it (figures/attacker.py): with the
-# forced cells, 3 took 37-50 s at 145 teams and 4 took 57 s; 2 and 6 about twice as long (docs/performance.md)
+NEAR = 4  # a cell is first audited over the sums within this many steps of it (figures/attacker.py)
 
 
 
@@ -223,7 +220,6 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
     `needs`: what any pattern can give a primary cell at most (attainable)."""
     stages = stages or [0] * len(values)
     primary = {i for i in primary if values[i] > 0}
-    forced = _forced(values, groups, primary, stages, level, needs)
     hidden: set[int] = set()
     fallbacks = []
     for stage in sorted(set(stages)):
@@ -238,51 +234,23 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
             cell_set = set(cells)
             local = [usable[k] for k in sorted({k for i in cells for k in sums_of[i]})]
             fixed = sorted({i for g in local for i in g[0] + g[1] if i not in cell_set and values[i] > 0})
-            guarded = ((primary | forced) & cell_set) | (hidden.intersection(fixed))
+            guarded = (primary & cell_set) | (hidden.intersection(fixed))
             if not guarded:
                 continue
-            chosen, reason = _solve(values, cells, fixed, hidden, primary, local, weights, level, nodes, needs,
-                                    forced & cell_set)
+            chosen, reason = _solve(values, cells, fixed, hidden, primary, local, weights, level, nodes, needs)
             if chosen is None:
                 chosen = suppression.suppress(values, sorted(guarded), local,
                                              frozenset(i for i in fixed if i not in hidden))
                 fallbacks.append({"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
                                   "reason": reason})
             hidden |= chosen & cell_set
-        # a forced cell in no sum of its stage: suppressed all the same; the later stages partner it
-        hidden |= {i for i in forced if stages[i] == stage and i not in free}
     return hidden | primary, fallbacks
 
 
-def _forced(values, groups: list[Relation], primary: set[int], stages, level: int, needs=None) -> set[int]:
-    """The cells of an earlier stage than a primary cell's that its protection needs whatever the later
-    stages choose: in a sum of the primary cell, the cells of its stage and later ones cannot absorb its
-    move without that cell (a team's 4 beside another team's 1 cannot go up unless their district's total,
-    5, is suppressed). Their own stage suppresses them from the start and protects them there, as τ-ARGUS's
-    modular method does when it backtracks to the table above; else the later stage finds no pattern."""
-    forced: set[int] = set()
-    for parts, totals in groups:
-        members = [(i, 1) for i in parts if values[i] > 0] + [(i, -1) for i in totals if values[i] > 0]
-        for p, side in members:
-            if p not in primary:
-                continue
-            for sense, needed in zip((-1, 1), requirement(values[p], level)):
-                need = min(needed, (needs or {}).get((p, sense), needed))
-                if need <= 0:
-                    continue
-                # as in _first_cuts: a cell on p's side moves the other way (down: by a - 1 at most)
-                absorbs = {i: (min(need, values[i] - 1) if (s == side) == (sense == 1) else need)
-                           for i, s in members if i != p}
-                capacity = sum(absorbs.values())
-                forced |= {i for i, v in absorbs.items() if stages[i] < stages[p] and 0 < v and capacity - v < need}
-    return forced
-
-
 def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary: set[int], groups, weights, level,
-           nodes, needs=None, forced=frozenset()):
+           nodes, needs=None):
     """The cheapest pattern of the cells `free` (the cells `fixed` keep their state: suppressed if in
-    `hidden`; the cells `forced` are suppressed as the primary ones) that meets the rule over `groups`, or
-    None and why not."""
+    `hidden`) that meets the rule over `groups`, or None and why not."""
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_matrix
@@ -291,7 +259,7 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
     column = {c: j for j, c in enumerate(cells)}
     cost = np.array([(values[c] + 1) * weights[c] for c in free] + [0.0] * len(fixed))
     on = [c in primary or c in hidden for c in cells[len(free):]]
-    lower = np.array([1.0 if c in primary or c in forced else 0.0 for c in free] + [1.0 if h else 0.0 for h in on])
+    lower = np.array([1.0 if c in primary else 0.0 for c in free] + [1.0 if h else 0.0 for h in on])
     upper = np.array([1.0] * len(free) + [1.0 if h else 0.0 for h in on])
     guarded = primary & set(cells)
     cuts, reachable = _first_cuts(values, set(cells), guarded, groups, level, needs)

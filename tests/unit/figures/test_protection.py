@@ -75,19 +75,6 @@ def test_the_rule_in_numbers_asks_more_than_not_pinned():
     assert _unprotected(values, hidden, groups, {0, 1}, 4) == set()
 
 
-def test_a_total_an_earlier_stage_would_show_is_suppressed_when_its_parts_cannot_be_protected_without_it(
-        monkeypatch):
-    # a district's 5 = a team's 4 + another team's 1 (the district decided first, as in STAGE_OF_LEVEL): the 4
-    # cannot go up unless the 5 is hidden (the 1 cannot go down: zeros are shown). The district's stage,
-    # seeing no sum of its own, would show the 5 and leave the teams' stage with no pattern (the heuristic)
-    values, groups, stages = [5, 4, 1], [([1, 2], [0])], [0, 1, 1]
-    assert protection._forced(values, groups, {1, 2}, stages, 1) == {0}
-    assert protection.optimal(values, [1, 2], groups, [1] * 3, level=1, stages=stages) == ({0, 1, 2}, [])
-    assert _unprotected(values, {0, 1, 2}, groups, {1, 2}, 1) == set()
-    monkeypatch.setattr(protection, "_forced", lambda *args: set())  # without them: the heuristic, said so
-    assert protection.optimal(values, [1, 2], groups, [1] * 3, level=1, stages=stages)[1] != []
-
-
 def test_the_secondary_cells_cost_the_least_and_protect_each_small_count():
     values, groups = _table([[3, 40, 25, 12], [2, 31, 1, 18], [9, 27, 14, 6]])
     primary = set(disclosure.primary_cells(values, 4))
