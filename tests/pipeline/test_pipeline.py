@@ -134,6 +134,9 @@ def test_each_file_is_read_and_parsed_once_per_run(config, generator, monkeypatc
     files = generator.scenario(TEAMS, ["2026Q1", "2026Q2"], PLANTS)
     largest = max(files, key=lambda f: f.path.stat().st_size)
     monkeypatch.setattr(ingest, "BATCH_FILE_BYTES", largest.path.stat().st_size - 1)  # validated alone
+    # with any file of the same size: an XLSX file's size moves with the time written in it (a fresh clone's CI
+    # once had two files tie)
+    alone = [f for f in files if f.path.stat().st_size >= largest.path.stat().st_size]
     inbox_reads, archive_reads, parsed, batched = Counter(), Counter(), Counter(), []
 
     def spy(counter, key, real):
@@ -175,7 +178,7 @@ def test_each_file_is_read_and_parsed_once_per_run(config, generator, monkeypatc
     rows = ledger(config.reporting_db_url)
     assert len(rows) == len(files)
     # all but the largest were handed to the batch (when it fails, its first group was, and then it stopped)
-    assert 0 < len(batched) < len(files) if batch_fails else len(batched) == len(files) - 1
+    assert 0 < len(batched) < len(files) if batch_fails else len(batched) == len(files) - len(alone) > 0
     assert inbox_reads == Counter(r.inbox_path for r in rows)
     assert archive_reads == Counter(r.archive_path for r in rows)
     assert parsed == Counter(r.content_sha256 for r in rows)
