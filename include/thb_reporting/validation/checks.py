@@ -15,7 +15,7 @@ from thb_reporting.core.findings import ERROR, WARNING, Finding, column_letters,
 from thb_reporting.core.privacy import identifier_kind, suspect_cells_of
 from thb_reporting.core.quarters import Quarter
 from thb_reporting.reading.submission_files import DECLARED_TEMPLATE, READING_FINDINGS, column_position, shown_header
-from thb_reporting.validation.suite_runner import SuiteRunner, findings_from_gx
+from thb_reporting.validation.suite_runner import SuiteRunner, compared_columns, findings_from_gx
 from thb_reporting.core.contracts import ROW_KEY
 from thb_reporting.validation.suites import load_suite
 from thb_reporting.core.written_forms import (BOTH_ORDERS, DAY_FIRST, MONTH_FIRST, Problem, date_orders, read_date,
@@ -78,6 +78,9 @@ def find_personal_identifiers(frame, distinct: dict | None = None) -> list[Findi
     return identifiers_of_many([frame], [distinct])[0]
 
 
+FACTORISED_FROM_ROWS = 10_000  # a longer column that repeats a few values is screened and typed value by value
+
+
 def identifiers_of_many(frames: list, distincts: list[dict | None] | None = None) -> list[list[Finding]]:
     """find_personal_identifiers of each frame (with its `distincts` entry), the cells of all of them
     screened in one pass: the screen's fixed cost is paid once for a quarter's small files, not per file."""
@@ -96,7 +99,7 @@ def identifiers_of_many(frames: list, distincts: list[dict | None] | None = None
                 continue
             shown = shown_header(col, names.index(col) + 1)
             values = frame.iloc[:, position]
-            if len(values) > 10_000 and values.iloc[:1_000].nunique() <= 100:
+            if len(values) > FACTORISED_FROM_ROWS and values.iloc[:1_000].nunique() <= 100:
                 # a column that repeats a few values (codes, dates, numbers): each distinct value is screened once
                 codes, uniques = pd.factorize(values)
                 if distinct is not None and names.count(col) == 1:
@@ -326,9 +329,7 @@ def prepare(frame, contract: Contract) -> Prepared:
     team can fix everything at once; the cells holding an identifier are left out of every other finding
     (their value is never quoted)."""
     screened = _screen(frame, contract)
-    if isinstance(screened, Prepared):
-        return screened
-    return _after_types(screened, *parse_types(screened.frame, contract, screened.distinct))
+    return screened if isinstance(screened, Prepared) else _typed_alone(screened)
 
 
 @dataclass
@@ -367,6 +368,10 @@ def _screen(frame, contract: Contract, identifiers: list[Finding] | None = None)
     return _Screened(frame, contract, structure + identifiers, secret, letters, followed, not_in_file, distinct)
 
 
+def _typed_alone(screened: _Screened) -> Prepared:
+    return _after_types(screened, *parse_types(screened.frame, screened.contract, screened.distinct))
+
+
 def _after_types(screened: _Screened, typed, type_findings: list[Finding]) -> Prepared:
     """The checks after the types: the row rules, on the rows with the secret cells emptied."""
     secret, contract = screened.secret, screened.contract
@@ -387,7 +392,7 @@ def prepare_many(files: list[tuple[object, Contract]]) -> list[Prepared | Except
     and a quarter brings hundreds of small files. Each file gets what prepare gives it alone (tested)."""
     outcomes: list = [None] * len(files)
     groups: dict[tuple, list[tuple[int, _Screened, tuple]]] = {}
-    small = [len(frame) <= IDENTIFIERS_TOGETHER for frame, _ in files]  # a larger one keeps its factorisation
+    small = [len(frame) <= FACTORISED_FROM_ROWS for frame, _ in files]  # a larger one keeps its factorisation
     try:
         found = iter(identifiers_of_many([frame for (frame, _), s in zip(files, small) if s]))
     except Exception:  # noqa: BLE001 (each file is then screened alone, meeting its own error)
@@ -396,8 +401,7 @@ def prepare_many(files: list[tuple[object, Contract]]) -> list[Prepared | Except
         try:
             screened = _screen(frame, contract, next(found) if small[i] else None)
             if isinstance(screened, Prepared) or screened.distinct:  # a large file's factorisation: typed alone
-                outcomes[i] = screened if isinstance(screened, Prepared) else _after_types(
-                    screened, *parse_types(screened.frame, contract, screened.distinct))
+                outcomes[i] = screened if isinstance(screened, Prepared) else _typed_alone(screened)
                 continue
             conventions, both_orders = _file_convention(screened.frame, contract)
             columns = [ROW_KEY, *contract.column_names]
@@ -413,15 +417,11 @@ def prepare_many(files: list[tuple[object, Contract]]) -> list[Prepared | Except
             typed_group = None
         for n, (i, screened, _) in enumerate(group):
             try:
-                typed, type_findings = (typed_group[n] if typed_group is not None
-                                        else parse_types(screened.frame, screened.contract))
-                outcomes[i] = _after_types(screened, typed, type_findings)
+                outcomes[i] = (_after_types(screened, *typed_group[n]) if typed_group is not None
+                               else _typed_alone(screened))
             except Exception as e:  # noqa: BLE001
                 outcomes[i] = e
     return outcomes
-
-
-IDENTIFIERS_TOGETHER = 10_000  # files of up to this many rows are screened together (prepare_many)
 
 
 def _typed_together(group: list[_Screened], conventions: dict, both_orders: dict) -> list[tuple[object, list[Finding]]]:
@@ -484,7 +484,7 @@ def clear_in_batches(runner: SuiteRunner, suite_name: str, quarter: Quarter, pre
             # article 388 at each stage): those expectations are run on the files' rows kept apart.
             only = sorted(i for i, _ in failed)
             if only:
-                apart(group, only, sorted({c for i in only for c in _columns_read(expectations[i])}))
+                apart(group, only, sorted({c for i in only for c in compared_columns(expectations[i]["kwargs"])}))
             else:
                 for p in group:
                     p.cleared = True
@@ -510,12 +510,6 @@ def clear_in_batches(runner: SuiteRunner, suite_name: str, quarter: Quarter, pre
         apart(group[middle:], only, columns)
 
     visit([p for p in prepared if p.typed is not None and not any(f.severity == ERROR for f in p.findings)])
-
-
-def _columns_read(expectation: dict) -> list[str]:
-    """The columns whose values an expectation across rows compares."""
-    kwargs = expectation["kwargs"]
-    return list(kwargs.get("column_list") or [kwargs["column"]])
 
 
 def _own_values(values, file_number: int):

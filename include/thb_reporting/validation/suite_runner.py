@@ -167,6 +167,12 @@ NARROW_FROM_ROWS = 50_000
 SCHEMA_ONLY = {"expect_table_columns_to_match_set"}
 
 
+def compared_columns(kwargs: dict) -> list[str]:
+    """The columns an expectation's values come from (its column or columns), not those its row condition
+    names: an expectation across rows compares these."""
+    return [kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs] + list(kwargs.get("column_list") or [])
+
+
 @cache
 def _columns_read(dataset: str) -> tuple[frozenset | None, ...]:
     """For each expectation of the suite, the columns it reads (its column or columns, and every column
@@ -177,8 +183,7 @@ def _columns_read(dataset: str) -> tuple[frozenset | None, ...]:
     reads = []
     for exp in load_suite(dataset)["expectations"]:
         kwargs = exp["kwargs"]
-        cols = {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
-        cols.update(kwargs.get("column_list") or [])
+        cols = set(compared_columns(kwargs))
         condition = kwargs.get("row_condition")
         if condition:  # every column named anywhere in it (naming one too many costs nothing)
             cols.update(n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", str(condition)))
