@@ -41,6 +41,20 @@ def test_generated_files_pass_in_every_format(tmp_path, runner, file_format):
     assert len(outcome.typed) == 40
 
 
+def test_gx_leaves_the_rows_unhashed(tmp_path, runner, monkeypatch):
+    """GX's fingerprint of a batch (a hash of every cell) is bookkeeping no finding needs: the runner turns it
+    off. Fails if GX renames the setting, which would make the runner's assignment do nothing."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    hashed = []
+    real = pandas_execution_engine.hash_pandas_dataframe
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", lambda df: hashed.append(len(df)) or real(df))
+    generated = SubmissionGenerator(tmp_path, seed=12).victims_file("sabac", "2026Q2", plant="unknown_code")
+    outcome = _validate(generated, runner)
+    assert outcome.errors  # GX ran, the cheap pass and the row-level one
+    assert hashed == []
+
+
 @pytest.mark.parametrize("plant", VICTIMS_PLANTS)
 @pytest.mark.parametrize("file_format", ["csv_cp1250", "xlsx"])
 def test_planted_error_is_named_by_row_column_and_rule(tmp_path, runner, plant, file_format):
