@@ -13,6 +13,7 @@ from collections import defaultdict
 from typing import Any, NamedTuple
 
 REACH = 2  # the attacker moves a cell up by at most REACH × level (knows more than the real one)
+SOLVERS = min(4, os.cpu_count() or 1)  # programmes solved at once: threads, as HiGHS lets go of the interpreter lock
 
 Relation = tuple[list[int], list[int]]
 
@@ -25,6 +26,7 @@ class Solution(NamedTuple):
 
 
 _solver = threading.local()
+_output = threading.Lock()  # file descriptor 1 is the process's: one thread at a time turns it away and back
 
 
 @contextlib.contextmanager
@@ -49,7 +51,7 @@ def _without_output():
 def _new_highs():
     from highspy import Highs
 
-    with _without_output():  # HiGHS writes its banner to the process's standard output as it is made
+    with _output, _without_output():  # HiGHS writes its banner to the process's standard output as it is made
         highs = Highs()
     highs.silent()
     return highs
@@ -290,6 +292,25 @@ class Attacker:
             proven |= {(c, s) for c, s, _ in moved}
             left = [w for w in left if (w[0], w[1]) not in proven]
         return proven
+
+    def side_by_side(self, items: list[tuple], work) -> list:
+        """work(the items of one component) for each component that `items` (each a tuple, its cell first)
+        touch, components side by side (SOLVERS threads); each item's result, in the order of `items`.
+        `work` gets a component's items in their order and returns one result for each: a component's
+        programmes (and their solvers) are used by one thread only, and the result is the same as one
+        component after another."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        positions: dict[int, list[int]] = defaultdict(list)
+        for k, item in enumerate(items):
+            positions[self._reached(item[0])[0][0]].append(k)
+        out: list = [None] * len(items)
+        with ThreadPoolExecutor(max_workers=SOLVERS) as solvers:
+            for ks, results in zip(positions.values(),
+                                   solvers.map(lambda ks: work([items[k] for k in ks]), positions.values())):
+                for k, result in zip(ks, results, strict=True):
+                    out[k] = result
+        return out
 
     def _component_programme(self, cell: int):
         """The programme of `cell`'s component (its cells, their columns, its sums and the matrices), built

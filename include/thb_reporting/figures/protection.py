@@ -37,7 +37,7 @@ from collections import defaultdict
 
 from thb_reporting.core.config import PROTECTION_LEVEL
 from thb_reporting.figures import suppression
-from thb_reporting.figures.attacker import REACH, Attacker, Relation, moved_enough
+from thb_reporting.figures.attacker import REACH, SOLVERS, Attacker, Relation, moved_enough
 
 NODES_PER_SOLVE = 500  # branch-and-bound nodes of one solve of a component (not seconds: the result must not
 # depend on the machine's load); the best pattern found within them is taken
@@ -93,19 +93,26 @@ def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[in
             wanted += [(cell, 1, 1), (cell, -1, 1)]
     proven = attacker.certify(wanted)
     need = {(cell, sense): needed for cell, sense, needed in wanted}
-    out = []
-    for cell, sense, needed in wanted:
-        if (cell, sense) in proven or (cell not in primary and (cell, -sense) in proven):
-            continue
-        if cell not in primary and sense == -1:
-            continue  # a secondary cell that moves neither way: one cut, for the way up
-        best, cut, _ = attacker.deviation(cell, sense, needed, depth=NEAR)  # short here is short (its cut holds)
-        if best >= needed - 1e-6:
-            best, cut, moved = attacker.deviation(cell, sense, needed)
-            proven |= moved_enough(moved, need)  # the others it moves
-        if best < needed - 1e-6 and (cell in primary or attacker.deviation(cell, -1, 1)[0] < 1 - 1e-6):
-            out.append((cell, needed, cut, cell not in primary))
-    return out
+
+    def audit(items):  # the wanted moves of one component, in order: a solution proves others of its component
+        found, mine = [], set()
+        for cell, sense, needed in items:
+            ways = ((cell, sense),) if cell in primary else ((cell, sense), (cell, -sense))
+            if any(way in proven or way in mine for way in ways):
+                found.append(None)
+                continue
+            if cell not in primary and sense == -1:
+                found.append(None)
+                continue  # a secondary cell that moves neither way: one cut, for the way up
+            best, cut, _ = attacker.deviation(cell, sense, needed, depth=NEAR)  # short here is short (its cut holds)
+            if best >= needed - 1e-6:
+                best, cut, moved = attacker.deviation(cell, sense, needed)
+                mine |= moved_enough(moved, need)  # the others it moves
+            short = best < needed - 1e-6 and (cell in primary or attacker.deviation(cell, -1, 1)[0] < 1 - 1e-6)
+            found.append((cell, needed, cut, cell not in primary) if short else None)
+        return found
+
+    return [f for f in attacker.side_by_side(wanted, audit) if f is not None]
 
 
 def attainable(values, groups: list[Relation], primary, level: int) -> dict[tuple[int, int], float]:
@@ -218,6 +225,8 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
     decided before fixed (shown or suppressed: a suppressed one is protected again in the sums of the
     stage), and so on (τ-ARGUS's modular method: the nation's table, then each district's, then each team's).
     `needs`: what any pattern can give a primary cell at most (attainable)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     stages = stages or [0] * len(values)
     primary = {i for i in primary if values[i] > 0}
     hidden: set[int] = set()
@@ -230,20 +239,30 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
             for i in g[0] + g[1]:
                 if i in free:
                     sums_of[i].append(k)
-        for cells in components(values, usable, among=free):
+        earlier = frozenset(hidden)  # the components of a stage share no cell: each sees the earlier stages only
+
+        def component(cells):
             cell_set = set(cells)
             local = [usable[k] for k in sorted({k for i in cells for k in sums_of[i]})]
             fixed = sorted({i for g in local for i in g[0] + g[1] if i not in cell_set and values[i] > 0})
-            guarded = (primary & cell_set) | (hidden.intersection(fixed))
+            guarded = (primary & cell_set) | (earlier.intersection(fixed))
             if not guarded:
-                continue
-            chosen, reason = _solve(values, cells, fixed, hidden, primary, local, weights, level, nodes, needs)
+                return set(), None
+            chosen, reason = _solve(values, cells, fixed, earlier, primary, local, weights, level, nodes, needs)
             if chosen is None:
                 chosen = suppression.suppress(values, sorted(guarded), local,
-                                             frozenset(i for i in fixed if i not in hidden))
-                fallbacks.append({"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
-                                  "reason": reason})
-            hidden |= chosen & cell_set
+                                             frozenset(i for i in fixed if i not in earlier))
+                return chosen & cell_set, {"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
+                                           "reason": reason}
+            return chosen & cell_set, None
+
+        # HiGHS lets go of the interpreter while it solves: the components of a stage are solved side by
+        # side, and taken in their order (the same pattern as one after another)
+        with ThreadPoolExecutor(max_workers=SOLVERS) as solvers:
+            for chosen, fallback in solvers.map(component, components(values, usable, among=free)):
+                hidden |= chosen
+                if fallback:
+                    fallbacks.append(fallback)
     return hidden | primary, fallbacks
 
 

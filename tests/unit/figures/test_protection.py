@@ -193,3 +193,35 @@ def test_a_programme_solved_warm_gives_each_solve_what_a_fresh_solve_gives():
         assert np.allclose(a_eq @ solved.x, 0, atol=1e-7)
         assert all(bounded.get(j, b)[0] - 1e-7 <= x <= bounded.get(j, b)[1] + 1e-7
                    for j, (b, x) in enumerate(zip(bounds, solved.x)))
+
+
+def test_components_audited_side_by_side_give_what_one_after_another_gives(monkeypatch):
+    """Shortfalls audits the components of a pattern in threads (attacker.side_by_side): each thread gets
+    the items of one component, in their order, and the cuts come back in the order of the cells, the same
+    as with one thread."""
+    from thb_reporting.figures import attacker
+
+    tables = [_table([[1, 2, 7, 3], [4, 1, 9, 2], [6, 5, 1, 8]]) for _ in range(3)]
+    values, groups = [], []
+    for table_values, table_groups in tables:  # three tables side by side: three components
+        offset = len(values)
+        values += table_values
+        groups += [([i + offset for i in parts], [i + offset for i in totals]) for parts, totals in table_groups]
+    primary = set(disclosure.primary_cells(values, 2))
+    hidden = set(primary)
+    runs = {}
+    for solvers in (1, 4):
+        monkeypatch.setattr(attacker, "SOLVERS", solvers)
+        runs[solvers] = protection.shortfalls(values, hidden, groups, primary, 2)
+    assert runs[4] == runs[1]
+    assert len({cell // len(tables[0][0]) for cell, *_ in runs[4]}) == 3  # short cells in every table
+
+    seen = []
+    spy = attacker.Attacker(values, hidden, groups, 4)
+    items = [(cell, k) for k, cell in enumerate(sorted(hidden))]
+    out = spy.side_by_side(items, lambda mine: seen.append(mine) or [k for _, k in mine])
+    assert out == list(range(len(items)))
+    component = {cell: spy._reached(cell)[0][0] for cell in hidden}  # its first cell
+    assert len(seen) == len(set(component.values())) > 3  # a lone 1 in a table is a component of its own
+    assert all(len({component[cell] for cell, _ in mine}) == 1 for mine in seen)
+    assert all(mine == sorted(mine) for mine in seen)
