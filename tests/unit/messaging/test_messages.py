@@ -115,3 +115,26 @@ def test_a_failed_file_is_told_where_the_new_one_goes_by_the_way_it_came():
             assert ("u folder svog tima" in body and "in your team's folder" in body) is not by_mail
     nobody = messages.failed_message(_sub(team_code="nowhere"), failure, TEAMS).get_body(("plain",)).get_content()
     assert "Novi fajl" not in nobody and "new file" not in nobody
+
+
+def test_a_stored_message_is_written_as_the_message_itself(tmp_path):
+    """The outbox keeps a message as text (as_string); the folder sender writes that text under the name the
+    message's Message-ID gives (as `send` names the message), read from the text without parsing it."""
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    from thb_reporting.messaging.outbox import FolderSender
+
+    direct, stored = tmp_path / "direct", tmp_path / "stored"
+    for k in range(20):
+        message = EmailMessage()
+        message["To"] = "tim@example.org"
+        message["Subject"] = "Izveštaj o podnesku " * (k + 1)  # long enough to be folded, over several lines
+        message["Message-ID"] = make_msgid(domain="thb.example.org")
+        message.set_content("Poštovani,\n\nvaš fajl je primljen.\n" * (k + 1))
+        FolderSender(direct.as_uri()).send(message)
+        FolderSender(stored.as_uri()).send_stored(message.as_string())
+        name = message["Message-ID"].strip("<>").split("@")[0] + ".eml"
+        assert (stored / name).read_bytes() == message.as_string().encode()
+    written = sorted(p.name for p in direct.iterdir())
+    assert len(written) == 20 and written == sorted(p.name for p in stored.iterdir())
