@@ -35,7 +35,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     from types import SimpleNamespace
 
     from thb_reporting.figures import indicator_catalogue, indicators
-    from thb_reporting.store.snapshots import concat_snapshots, snapshot_rows
+    from thb_reporting.store.snapshots import rows_of_snapshots
 
     by_dataset: dict[str, list] = defaultdict(list)
     for sub in subs:
@@ -47,10 +47,10 @@ def _figures_of(subs) -> dict[int, list[dict]]:
     for dataset, group in by_dataset.items():
         areas = {sub.submission_id: f"#{sub.submission_id}" for sub in group}
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as readers:  # Parquet reads release the GIL
-            rows = concat_snapshots(list(readers.map(lambda sub: snapshot_rows(SimpleNamespace(
+            rows = rows_of_snapshots([SimpleNamespace(
                 snapshot_path=sub.snapshot_path, submission_id=sub.submission_id, team_code=areas[sub.submission_id],
-                quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at)),
-                group))).to_pandas()
+                quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at)
+                for sub in group], read=readers.map).to_pandas()
         computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
         computed = computed[(computed["level"] == "team") & indicator_catalogue.shown_rows(computed, "receipt")]
         # in the catalogue's order, totals first; sorted once (stable): each submission's rows keep that order

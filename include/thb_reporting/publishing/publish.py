@@ -22,7 +22,7 @@ from thb_reporting.store import ledger, snapshots
 from thb_reporting.core.config import PROTECTION_LEVEL, PipelineConfig
 from thb_reporting.core.faults import fault_point
 from thb_reporting.core.quarters import Quarter
-from thb_reporting.store.snapshots import concat_snapshots, snapshot_rows
+from thb_reporting.store.snapshots import rows_of_snapshots
 from thb_reporting.store.migrations import ensure_schema
 from thb_reporting.store.warehouse import fact_table_name, hold_national_tables, insert_rows, reporting_engine, table
 
@@ -93,8 +93,8 @@ def national_outputs(current: dict, years: set[str], threshold: int, teams: refe
     current = {k: r for k, r in current.items() if k[2][:4] in years}
     facts = {}
     for dataset in contracts.datasets():
-        parts = [snapshot_rows(r) for (d, _, _), r in sorted(current.items()) if d == dataset]
-        facts[dataset] = concat_snapshots(parts).to_pandas() if parts else None
+        rows = rows_of_snapshots(r for (d, _, _), r in sorted(current.items()) if d == dataset)
+        facts[dataset] = rows.to_pandas() if rows is not None else None
     district_of = {code: t.district_code for code, t in teams.items()}
     quarters = [q for y in sorted(years) for q in coverage.quarters_of(y)]
     periods = set(years) | set(quarters)
@@ -165,7 +165,7 @@ def publish(config: PipelineConfig, datasets: tuple[str, ...] | None = None, los
                     by_team = table("victims_by_team_quarter")
                     conn.execute(delete(by_team).where(and_(by_team.c.team_code == team, by_team.c.quarter == quarter)))
                 conn.execute(delete(pubs).where(pubs.c.dataset == dataset, pubs.c.team_code == team, pubs.c.quarter == quarter))
-            rows = concat_snapshots([snapshot_rows(current[k]) for k in changed]) if changed else None
+            rows = rows_of_snapshots(current[k] for k in changed)
             if rows is not None:
                 insert_rows(conn, facts, rows)
                 if dataset == "victims":

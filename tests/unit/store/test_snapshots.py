@@ -143,3 +143,34 @@ def test_snapshots_of_the_earlier_layout_are_migrated_and_publish_the_same_table
     assert sum(len(s["changed"]) for s in summary.values()) == len(paths)
     assert {r.submission_id: r.snapshot_path for r in ledger(config.reporting_db_url) if r.snapshot_path} == paths
     assert {name: dump(config.reporting_db_url, name) for name in PUBLISHED} == before
+
+
+def test_snapshots_read_together_give_what_each_gives_read_alone(config, generator):
+    """rows_of_snapshots (publish and the e-mails' figures read a quarter's snapshots with it) joins the
+    codes and adds the lineage once for many files: the same table as snapshot_rows of each, one after
+    another, whether the files share one schema or not, and whichever way they are read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow.parquet as pq
+
+    _ingest(config, generator)
+    subs = sorted((r for r in ledger(config.reporting_db_url) if r.status == "accepted"), key=lambda r: r.submission_id)
+    assert len(subs) == len(TEAMS) * len(QUARTERS)
+
+    def alone():
+        return snapshots.concat_snapshots([snapshots.snapshot_rows(s) for s in subs])
+
+    together = snapshots.rows_of_snapshots(subs)
+    assert together.equals(alone()) and together.num_rows == sum(snapshots.snapshot_rows(s).num_rows for s in subs)
+    assert {(s, t) for s, t in zip(together["submission_id"].to_pylist(), together["team_code"].to_pylist())} == {
+        (s.submission_id, s.team_code) for s in subs}
+    # one snapshot of another schema (as of a quarter under another contract version): read file by file
+    path = storage_path(subs[1].snapshot_path)
+    rows = pq.read_table(io.BytesIO(path.read_bytes()))
+    buf = io.BytesIO()
+    pq.write_table(rows.drop_columns(["services"]), buf)
+    path.write_bytes(buf.getvalue())
+    with ThreadPoolExecutor(max_workers=2) as readers:
+        mixed = snapshots.rows_of_snapshots(subs, read=readers.map)
+    assert mixed.equals(alone()) and mixed["services"].null_count >= rows.num_rows
+    assert snapshots.rows_of_snapshots([]) is None
