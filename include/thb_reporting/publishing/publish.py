@@ -56,13 +56,13 @@ def _refresh_reference(conn, quarters: set[str], teams: reference.TeamRegistry) 
 def _refresh_reporting_status(conn, teams: reference.TeamRegistry) -> None:
     """national.reporting_status and the completeness indicators, for every owed quarter (small: teams ×
     datasets × quarters), so that they follow the ledger and the calendar."""
+    import pyarrow as pa
+
     from thb_reporting.store.reporting_calendar import completeness_indicators, reporting_statuses
 
     statuses = reporting_statuses(conn, teams)
     _replace(conn, "reporting_status", [{k: v for k, v in s.items() if k != "last_rejected"} for s in statuses])
     rows = completeness_indicators(statuses, {c: t.district_code for c, t in teams.items()})
-    import pyarrow as pa
-
     for name, extra in (("indicators", {}), ("public_indicators", {"suppressed": False})):  # rates: not sensitive
         target = table(name)
         conn.execute(delete(target).where(target.c.indicator.in_(["reporting_rate", "on_time_rate"])))

@@ -82,67 +82,23 @@ def write_snapshot(target, rows) -> None:
 
 
 def _read_snapshot(path: str):
+    """A snapshot's rows as written (several codes as lists)."""
     import pyarrow.parquet as pq
-
-    from thb_reporting.store.snapshots import joined_codes
 
     with storage_path(path).open("rb") as f:
         # ParquetFile reads one file: read_table goes through the dataset layer, which costs a small
         # snapshot more than its rows (a quarter of 145 teams is 726 of them, read by notify and publish)
-        return joined_codes(pq.ParquetFile(f).read())  # several codes as the warehouse keeps them
+        return pq.ParquetFile(f).read()
 
 
-def _with_lineage(rows, sub):
+def _with_lineage(rows, subs: list, lengths: list[int]):
+    """`rows` (the rows of `subs` one after another, lengths[k] of subs[k]) with the lineage columns."""
+    import numpy as np
     import pyarrow as pa
 
     from thb_reporting.store.warehouse import LINEAGE  # the fact tables' lineage columns, in their order
 
-    n = rows.num_rows
-    lineage = {
-        "submission_id": pa.repeat(pa.scalar(sub.submission_id, pa.int32()), n),
-        "team_code": pa.repeat(pa.scalar(sub.team_code, pa.string()), n),
-        "quarter": pa.repeat(pa.scalar(sub.quarter, pa.string()), n),
-        "file_sha256": pa.repeat(pa.scalar(sub.content_sha256, pa.string()), n),
-        "received_at": pa.repeat(pa.scalar(sub.received_at, pa.timestamp("us", tz="UTC")), n),
-    }
-    out = rows
-    for name, *_ in reversed(LINEAGE):
-        if name in lineage:
-            out = out.add_column(0, name, lineage[name])
-    return out
-
-
-def snapshot_rows(sub):
-    """A submission's accepted rows (its Parquet snapshot) with the lineage columns, as the fact tables hold
-    them. `sub` has snapshot_path, submission_id, team_code, quarter, content_sha256 and received_at (a
-    ledger row, or anything shaped like one)."""
-    return _with_lineage(_read_snapshot(sub.snapshot_path), sub)
-
-
-def rows_of_snapshots(subs, read=map):
-    """snapshot_rows of each of `subs`, one after another in one table (concat_snapshots), or None for none.
-    Files of one schema (one contract version: a quarter of a dataset) have their codes joined and their
-    lineage added once for all of them, not file by file, which cost a small snapshot more than reading
-    it. `read`: how the files are read (map, or a thread pool's)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from thb_reporting.store.warehouse import LINEAGE
-
-    subs = list(subs)
-    if not subs:
-        return None
-
-    def read_one(path):
-        with storage_path(path).open("rb") as f:
-            return pq.ParquetFile(f).read()
-
-    tables = list(read(read_one, [sub.snapshot_path for sub in subs]))
-    if any(not t.schema.equals(tables[0].schema) for t in tables[1:]):  # several contract versions
-        return concat_snapshots([_with_lineage(joined_codes(t), sub) for t, sub in zip(tables, subs)])
-    rows = joined_codes(pa.concat_tables(tables))
-    of_row = pa.array(np.repeat(np.arange(len(subs)), [t.num_rows for t in tables]))  # each row's submission
+    of_row = pa.array(np.repeat(np.arange(len(subs)), lengths))  # each row's submission
     lineage = {
         "submission_id": pa.array([sub.submission_id for sub in subs], pa.int32()),
         "team_code": pa.array([sub.team_code for sub in subs], pa.string()),
@@ -154,6 +110,29 @@ def rows_of_snapshots(subs, read=map):
         if name in lineage:
             rows = rows.add_column(0, name, lineage[name].take(of_row))
     return rows
+
+
+def snapshot_rows(sub):
+    """A submission's accepted rows (its Parquet snapshot) with the lineage columns, as the fact tables hold
+    them. `sub` has snapshot_path, submission_id, team_code, quarter, content_sha256 and received_at (a
+    ledger row, or anything shaped like one)."""
+    return rows_of_snapshots([sub])
+
+
+def rows_of_snapshots(subs, read=map):
+    """snapshot_rows of each of `subs`, one after another in one table (concat_snapshots), or None for none.
+    Files of one schema (one contract version: a quarter of a dataset) have their codes joined (the
+    warehouse's ';'-joined text) and their lineage added once for all of them, not file by file, which
+    cost a small snapshot more than reading it. `read`: how the files are read (map, or a thread pool's)."""
+    import pyarrow as pa
+
+    subs = list(subs)
+    if not subs:
+        return None
+    tables = list(read(_read_snapshot, [sub.snapshot_path for sub in subs]))
+    if any(not t.schema.equals(tables[0].schema) for t in tables[1:]):  # several contract versions
+        return concat_snapshots([_with_lineage(joined_codes(t), [sub], [t.num_rows]) for t, sub in zip(tables, subs)])
+    return _with_lineage(joined_codes(pa.concat_tables(tables)), subs, [t.num_rows for t in tables])
 
 
 def concat_snapshots(parts):

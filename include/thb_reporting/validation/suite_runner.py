@@ -55,7 +55,6 @@ class SuiteRunner:
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
         from great_expectations.core.expectation_suite import ExpectationSuite
-
         from great_expectations.execution_engine import pandas_execution_engine
 
         # GX fingerprints every pandas batch under this many bytes (a hash of every cell, for its batch
