@@ -55,6 +55,11 @@ def require_strong_key(key: bytes, setting: str = KEY_SETTING) -> None:
             f"e.g. `openssl rand -hex 32`, and keep it (tokens depend on it)")
 
 
+TOKENS_AT_ONCE = 65_536  # texts made Python objects at a time (pseudonymiser's tokens)
+# A text that token() would leave as it is: printable ASCII but lower-case letters, one space between words.
+_NORMAL_FORM = r"^[!-`{-~]+(?: [!-`{-~]+)*$"
+
+
 def pseudonymiser(key: bytes):
     require_strong_key(key)
     if len(key) > 64:  # BLAKE2b's key limit; a longer secret is first condensed
@@ -69,21 +74,35 @@ def pseudonymiser(key: bytes):
         # The column name is part of the input so that a case_ref never collides with a cptv_ref.
         return hashlib.blake2b(f"{column}\x1f{normalised}".encode(), key=key, digest_size=TOKEN_BYTES).hexdigest()
 
-    def tokens(column: str, values) -> list:
-        """[token(column, v) for v in values], faster: the keyed state after the column's prefix is made once
-        and copied for each value (BLAKE2b over the same bytes, so the same tokens)."""
+    def tokens(column: str, values):
+        """token(column, v) of each text of `values` (a pyarrow string array, chunked or not), as a pyarrow
+        string array, faster: the keyed state after the column's prefix is made once and copied for each
+        value (BLAKE2b over the same bytes, so the same tokens); a text already in its normal form (ASCII
+        without lower-case letters, single spaces between words: most references) is not normalised again;
+        a slice of rows at a time, so that no Python object outlives its slice."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         prefix = hashlib.blake2b(key=key, digest_size=TOKEN_BYTES)
         prefix.update(f"{column}\x1f".encode())
-        out = []
-        for value in values:
-            normalised = None if value is None else " ".join(str(value).split()).upper()
-            if not normalised:
-                out.append(None)
-                continue
-            h = prefix.copy()
-            h.update(normalised.encode())
-            out.append(h.hexdigest())
-        return out
+        pieces = []
+        for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+            for start in range(0, len(chunk), TOKENS_AT_ONCE):
+                piece = chunk.slice(start, TOKENS_AT_ONCE)
+                texts = piece.to_pylist()
+                normal = pc.match_substring_regex(piece, _NORMAL_FORM).fill_null(True).to_numpy(zero_copy_only=False)
+                for k in (~normal).nonzero()[0].tolist():
+                    texts[k] = " ".join(texts[k].split()).upper()
+                out = []
+                for text in texts:
+                    if not text:  # missing, or nothing but spaces
+                        out.append(None)
+                        continue
+                    h = prefix.copy()
+                    h.update(text.encode())
+                    out.append(h.hexdigest())
+                pieces.append(pa.array(out, pa.string()))
+        return pa.concat_arrays(pieces) if pieces else pa.array([], pa.string())
 
     token.many = tokens
     return token

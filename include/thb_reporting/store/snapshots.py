@@ -35,7 +35,6 @@ def snapshot_path(data_root: str, dataset: str, team: str, quarter: str, submiss
 def stored_rows(typed, contract: Contract, token):
     """The accepted rows as kept from now on: references as tokens, ages as bands, several codes as a list;
     nothing else."""
-    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -46,12 +45,11 @@ def stored_rows(typed, contract: Contract, token):
     for col in contract.columns:
         values = typed[col.name]
         if col.privacy == "pseudonymise":
-            present = values.notna().to_numpy()
-            tokens = np.full(len(values), None, dtype=object)
-            many = getattr(token, "many", None) or (lambda name, vs: [token(name, v) for v in vs])
-            tokens[present] = many(col.name, values[present].tolist())
-            values = pd.Series(tokens, index=values.index, dtype=object)
-        elif col.privacy == "band":
+            texts = pa.array(values, pa.string(), from_pandas=True)
+            arrays.append(token.many(col.name, texts))
+            fields.append(pa.field(col.stored_name, pa.string()))
+            continue
+        if col.privacy == "band":
             band = pd.Series("unknown", index=values.index, dtype="str")
             for code, low, high in band_bounds(col.band_list):
                 band[(values >= low) & ((values <= high) if high is not None else True) & values.notna()] = code

@@ -64,6 +64,25 @@ def test_same_reference_and_key_give_the_same_token():
     assert "CZŽTL" not in token("cptv_ref", "CZŽTL-2026/00017") and len(token("case_ref", "x")) == 32
 
 
+def test_a_column_of_references_gives_each_reference_its_own_token(monkeypatch):
+    """The column-wise tokens (what ingest stores) are token() of each text, whether or not the text is
+    already in its normal form, across the slices it is made in."""
+    import pyarrow as pa
+
+    from thb_reporting.core import privacy
+
+    monkeypatch.setattr(privacy, "TOKENS_AT_ONCE", 3)  # several slices, and a chunk boundary inside one
+    token = pseudonymiser(secrets.token_hex(32).encode())
+    texts = ["SU-2026-000123", "su-2026-000123", " SU-2026-000123", "SU-2026-000123 ", "SU  2026", "SU 2026",
+             "SU\t2026", "SU\u00a02026", "SU\u20092026", "SU\x1c2026", "CZŽTL-2026/00017", "czžtl-2026/00017",
+             "straße-1", "STRASSE-1", "ЈМБГ-12", "јмбг-12", None, "", "   ", "\u00a0", "A", "a", "~`!{", "1 2 3",
+             "Ǆ-1", "ǆ-1", "ﬁ-1", "İ-1"]
+    column = pa.chunked_array([pa.array(texts[:10], pa.string()), pa.array(texts[10:], pa.string())])
+    made = token.many("case_ref", column)
+    assert made.type == pa.string() and made.to_pylist() == [token("case_ref", t) for t in texts]
+    assert token.many("case_ref", pa.array([], pa.string())).to_pylist() == []
+
+
 def test_no_key_no_pseudonymisation():
     with pytest.raises(PseudonymisationKeyMissing, match="thb_pseudonymisation_key"):
         pseudonymiser(b"")
