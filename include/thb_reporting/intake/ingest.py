@@ -14,6 +14,7 @@ Two steps, each safe to re-run:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import traceback
@@ -335,18 +336,21 @@ BATCH_ROWS = 500_000  # at most about this many rows are held for one batch
 
 def _team_named(remark: str, team: str, teams: reference.TeamRegistry) -> str | None:
     """Another team of the registry named in the free part of a file name (its code or Latin name), if any."""
+    words = f" {_plain_words(remark)} "
+    for code, other in teams.items():
+        if code != team and any(f" {_plain_words(n)} " in words for n in (code, other.name_lat)):
+            return other.name_lat
+    return None
+
+
+@functools.lru_cache(maxsize=4096)  # the registry's names, made plain once per process, not once per file
+def _plain_words(text: str) -> str:
+    """Lower case, no diacritics, words separated by single spaces."""
     import re
     import unicodedata
 
-    def plain(text: str) -> str:  # lower case, no diacritics, words separated by single spaces
-        text = unicodedata.normalize("NFKD", text.lower().replace("đ", "dj"))
-        return " ".join(re.split(r"[^a-z0-9]+", "".join(ch for ch in text if not unicodedata.combining(ch)))).strip()
-
-    words = f" {plain(remark)} "
-    for code, other in teams.items():
-        if code != team and any(f" {plain(n)} " in words for n in (code, other.name_lat)):
-            return other.name_lat
-    return None
+    text = unicodedata.normalize("NFKD", text.lower().replace("đ", "dj"))
+    return " ".join(re.split(r"[^a-z0-9]+", "".join(ch for ch in text if not unicodedata.combining(ch)))).strip()
 
 
 def process_submissions(config: PipelineConfig, submission_ids: list[int] | None = None) -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from thb_reporting.core.contracts import ROW_KEY
 from thb_reporting.core.contracts import load as load_contract
-from thb_reporting.core.privacy import error_class, identifier_kind
+from thb_reporting.core.privacy import error_class, identifier_kind, suspect_cells
 from thb_reporting.reading.header import _find_header, _header_score, may_show_header
 from thb_reporting.reading.names import DECLARED_TEMPLATE, HEADER_SEARCH_ROWS, SubmissionError
 
@@ -115,13 +115,18 @@ def _last_filled(cells: list) -> int:
 def identifiers_in_other_cells(cells: list[OtherCell]) -> list:
     """A personal_identifier finding for every cell outside the rows read that holds one (a JMBG on a
     hidden sheet rejects the file as one in the data would), naming the sheet and cell, never the value."""
+    import pandas as pd
+
     from thb_reporting.core.findings import Finding
 
     findings, positions = [], {}
     for cell in cells:
         positions.setdefault(cell.sheet, len(positions) + 1)
-        kind = identifier_kind(cell.text)
-        if kind:
+    # the sheets of our template repeat hundreds of texts (instructions, code lists) in every workbook: one
+    # screen of them all, and only the cells it flags examined one by one (suspect_cells: a superset)
+    flagged = suspect_cells(pd.Series([cell.text for cell in cells], dtype="str")) if cells else []
+    for cell, suspect in zip(cells, flagged):
+        if suspect and (kind := identifier_kind(cell.text)):
             sheet = cell.sheet if may_show_header(cell.sheet) else f"#{positions[cell.sheet]}"
             findings.append(Finding("personal_identifier", detail=f"{kind}: {sheet}!{cell.ref}"))
     return findings

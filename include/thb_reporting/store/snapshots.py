@@ -35,7 +35,7 @@ def snapshot_path(data_root: str, dataset: str, team: str, quarter: str, submiss
 def stored_rows(typed, contract: Contract, token):
     """The accepted rows as kept from now on: references as tokens, ages as bands, several codes as a list;
     nothing else."""
-    import pandas as pd
+    import numpy as np
     import pyarrow as pa
 
     from thb_reporting.store.snapshots import split_codes
@@ -49,10 +49,11 @@ def stored_rows(typed, contract: Contract, token):
             arrays.append(token.many(col.name, texts))
             fields.append(pa.field(col.stored_name, pa.string()))
             continue
-        if col.privacy == "band":
-            band = pd.Series("unknown", index=values.index, dtype="str")
+        if col.privacy == "band":  # in numpy: a file's pandas operations cost more than its few rows
+            number = values.to_numpy(dtype="float64", na_value=np.nan)
+            band = np.full(len(values), "unknown", dtype=object)
             for code, low, high in band_bounds(col.band_list):
-                band[(values >= low) & ((values <= high) if high is not None else True) & values.notna()] = code
+                band[(number >= low) & ((number <= high) if high is not None else True)] = code  # NaN: neither
             values = band
         kind = col.stored_type
         if kind == "date":  # the day of each timestamp (all at midnight), missing ones empty
