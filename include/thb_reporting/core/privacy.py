@@ -140,24 +140,62 @@ _DATE_SHAPE = re.compile(r"\d{1,2}([-/.])\d{1,2}\1(?:\d{2}|\d{4})")
 _CLEAN_START_RE2 = r"(?:^|[^A-Za-z0-9_./\x{2013}-]|(?:^|[^A-Za-z0-9_])[./\x{2013}-])"
 _JMBG_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}./][{_SPACES_RE2}]*)?"
 _PHONE_GAP_RE2 = rf"[{_SPACES_RE2}]*(?:[-\x{{2013}}/()][{_SPACES_RE2}]*){{0,3}}"  # no '.': dates are not examined
+# a word that announces a number, then the number's first digit (`{}`: more characters that may not stand between)
+_CUE_RE2 = r"(?i:tel|mob|fax|faks|phone|тел|моб|факс)[^\p{{Nd}}/\x{{2013}}{}-]*\p{{Nd}}"
 SUSPECT = "|".join([
     r"[@\x{ff20}\x{fe6b}]",  # e-mail
     r"\p{Nd}{12}",  # a JMBG in one piece, or as a number that lost its leading zero
     rf"{_CLEAN_START_RE2}\p{{Nd}}(?:{_JMBG_GAP_RE2}\p{{Nd}}){{12}}",  # a JMBG in groups
     rf"{_CLEAN_START_RE2}[(+{_SPACES_RE2}]*(?:0|[^\x{{00}}-\x{{7f}}])\p{{Nd}}(?:{_PHONE_GAP_RE2}\p{{Nd}}){{6}}",  # 0…
     rf"\+[(+{_SPACES_RE2}]*\p{{Nd}}(?:{_PHONE_GAP_RE2}\p{{Nd}}){{6}}",  # +381…
-    r"(?i:tel|mob|fax|faks|phone|тел|моб|факс)[^\p{Nd}/\x{2013}-]*\p{Nd}",  # tel. 011 …
+    _CUE_RE2.format(""),  # tel. 011 …
     FORMAT_CLASS,  # a format character anywhere (rare): identifier_kind reads the cell without them
 ])
 
 
+# SUSPECT over a column's texts joined into one, each ended by NUL: no match there, no match in any text. A
+# NUL ends a cue's run of characters (the only part of SUSPECT that could run from one text into the next);
+# before a text it stands where the text's start would, as any character that is no letter, digit or . - /.
+SUSPECT_JOINED = SUSPECT.replace(_CUE_RE2.format(""), _CUE_RE2.format(r"\x{00}"))
+JOINED_FROM = 10_000  # texts: from this many a column is first screened as one text (most columns hold nothing)
+
+
 def suspect_cells(values):
-    """A boolean numpy array: the cells of `values` (a pandas Series of text) that SUSPECT matches."""
+    """A boolean numpy array: the cells of `values` (a pandas Series of text) that SUSPECT matches. A long
+    column is first screened joined into one text (SUSPECT_JOINED), a few times faster than text by text:
+    matched one by one only where that finds something."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.match_substring_regex(pa.array(values, type=pa.string(), from_pandas=True), SUSPECT)
+    texts = pa.array(values, type=pa.string(), from_pandas=True)
+    if len(texts) >= JOINED_FROM and not _any_suspect(texts):
+        return np.zeros(len(texts), dtype=bool)
+    found = pc.match_substring_regex(texts, SUSPECT)
     return found.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _any_suspect(texts) -> bool:
+    """Whether SUSPECT_JOINED matches the texts joined, each ended by NUL; True (look text by text) where a
+    text holds a NUL itself. One match over the whole column: each match compiles the pattern anew."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    joined = pc.binary_join_element_wise(texts, "", "\x00")  # each text and a NUL; a missing one: nothing
+    if isinstance(joined, pa.ChunkedArray):  # (large: a column of over 2 GB is joined too)
+        joined = pc.cast(joined, pa.large_string()).combine_chunks()
+    if joined.null_count == len(joined):
+        return False
+    width = np.int64 if pa.types.is_large_string(joined.type) else np.int32
+    ends = np.frombuffer(joined.buffers()[1], dtype=width)[joined.offset:joined.offset + len(joined) + 1]
+    start, end = int(ends[0]), int(ends[-1])
+    data = joined.buffers()[2]
+    if np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start) == 0) \
+            != len(joined) - joined.null_count:
+        return True
+    whole = pa.LargeStringArray.from_buffers(1, pa.array([start, end], pa.int64()).buffers()[1], data)
+    return bool(pc.match_substring_regex(whole, SUSPECT_JOINED)[0].as_py())
 
 
 SCREENED_TOGETHER = 10_000  # columns of up to this many texts are screened in one match (suspect_cells_of)

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from thb_reporting.core import contracts
@@ -294,6 +294,31 @@ def test_the_column_screen_is_a_superset_of_identifier_kind(texts):
     found = [bool(identifier_kind(t)) for t in texts]
     suspect = suspect_cells(pd.Series(texts, dtype="str")).tolist()
     assert [t for t, f, s in zip(texts, found, suspect) if f and not s] == []
+
+
+@fuzz
+@example(["tel\x00 5"])
+@example(["x", "тел.\x000641234567", None])
+@example(["tel", "5"])
+@example(["", "a@b"])
+@given(st.lists(st.one_of(st.none(), SCREEN_TEXT, st.tuples(SCREEN_TEXT, IDENTIFIERS).map("".join),
+                          st.tuples(SCREEN_TEXT, st.just("\x00"), SCREEN_TEXT).map("".join)), min_size=1, max_size=40))
+def test_a_column_screened_as_one_text_gives_what_each_text_screened_alone_gives(texts):
+    """The joined screen of a long column (SUSPECT_JOINED) never misses a text that SUSPECT matches alone:
+    a cue in one text and a digit in the next, a NUL in a text, a missing text change nothing."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from thb_reporting.core import privacy
+
+    column = pd.Series(texts, dtype="str")
+    alone = pc.match_substring_regex(pa.array(texts, pa.string()), privacy.SUSPECT).fill_null(False).to_pylist()
+    saved, privacy.JOINED_FROM = privacy.JOINED_FROM, 1  # every column joined first
+    try:
+        assert privacy.suspect_cells(column).tolist() == alone
+    finally:
+        privacy.JOINED_FROM = saved
 
 
 def test_a_heading_with_an_identifier_is_a_finding_by_column_letter():
