@@ -22,7 +22,8 @@ from thb_reporting.reading.names import (  # noqa: F401 (what the other stages n
     DECLARED_TEMPLATE, READING_FINDINGS, SubmissionError, SubmissionName, parse_file_name,
 )
 from thb_reporting.reading.text import (
-    _BLANK_LINE_RE2, _CONTROL_RE2, _ESCAPED_CONTROL_RE2, _control_findings, _decode, _holds, _invisible_findings, _without_delimiter_hint,
+    _BLANK_LINE_RE2, _CONTROL_RE2, _ESCAPED_CONTROL_RE2, _control_findings, _decode, _holds, _invisible_findings, _without_delimiter_hint, head_of,
+    is_blank,
 )
 from thb_reporting.reading.workbook import identifiers_in_other_cells, read_workbook
 
@@ -42,15 +43,17 @@ def read_submission(data: bytes, name: SubmissionName):
         controls, pattern = True, f"{_CONTROL_RE2}|{_ESCAPED_CONTROL_RE2}"
         invisible = True
     else:
-        text, utf8 = _decode(data)
-        if not text or text.isspace():  # (as `not text.strip()`, without copying the text)
+        text, utf8 = _decode(data, whole=False)  # text None: UTF-8, read from its bytes
+        head = head_of(text, utf8)
+        if is_blank(head, text, utf8):
             raise SubmissionError("empty_file", "the file is empty")
-        text, utf8, hinted = _without_delimiter_hint(text, utf8)
+        text, utf8, hinted, head = _without_delimiter_hint(text, utf8, head)
         # One pass over the text for blank lines, control and invisible characters together (most files hold
         # none of them); each is looked for alone only in a file that holds one. Cells are searched only for
         # a kind of character the text holds.
         odd = _holds(text, utf8, f"{_BLANK_LINE_RE2}|{_CONTROL_RE2}|{invisible_characters.INVISIBLE_CLASS}")
-        frame = read_csv(text, utf8, _csv_header(text, name.dataset, hinted), blank_lines=None if odd else False)
+        frame = read_csv(text, utf8, _csv_header(head, name.dataset, hinted), blank_lines=None if odd else False,
+                         head=head)
         header, header_row = list(frame.columns[1:]), 1
         controls, pattern = odd and _holds(text, utf8, _CONTROL_RE2), _CONTROL_RE2
         invisible = odd and _holds(text, utf8, invisible_characters.INVISIBLE_CLASS)

@@ -11,7 +11,7 @@ from thb_reporting.core.contracts import ROW_KEY
 from thb_reporting.core.contracts import load as load_contract
 from thb_reporting.core.invisible_characters import CONTROL, CONTROL_RE2
 from thb_reporting.reading.header import _column_name, column_position, shown_header
-from thb_reporting.reading.names import ROWS_NAMED, SubmissionError
+from thb_reporting.reading.names import HEADER_SEARCH_ROWS, ROWS_NAMED, SubmissionError
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,10 @@ def decode_text(data: bytes) -> str:
     return _decode(data)[0]
 
 
-def _decode(data: bytes) -> tuple[str, bytes | None]:
-    """The text, and its UTF-8 bytes where the file already holds them (else None)."""
+def _decode(data: bytes, whole: bool = True) -> tuple[str | None, bytes | None]:
+    """The text, and its UTF-8 bytes where the file already holds them (else None). whole=False: a file in
+    UTF-8 is not decoded (text None; head_of gives its first lines), its bytes are read as they are: the
+    text of a large file would hold twice its size (Serbian letters take two bytes each in a str)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _decode_utf16(data, "utf-16"), None
     utf16 = _utf16_without_bom(data)
@@ -52,10 +54,14 @@ def _decode(data: bytes) -> tuple[str, bytes | None]:
         return _decode_utf16(data, utf16), None
     data = data.rstrip(b"\x00")  # NUL padding after the last line (a damaged copy) is no cell: dropped
     body = memoryview(data)[3:] if data.startswith(b"\xef\xbb\xbf") else data
-    try:
-        return str(body, "utf-8"), body
-    except UnicodeDecodeError:
-        pass
+    if not whole:
+        if _is_utf8(body):
+            return None, body
+    else:
+        try:
+            return str(body, "utf-8"), body
+        except UnicodeDecodeError:
+            pass
     codec = _windows_code_page(body)
     try:
         text = str(body, codec)
@@ -66,6 +72,52 @@ def _decode(data: bytes) -> tuple[str, bytes | None]:
     if text is None or not str(body, "utf-8", "ignore").isascii():
         _check_line_encodings(bytes(body), codec)  # (it always raises where text is None)
     return text, None
+
+
+def _is_utf8(body) -> bool:
+    """Whether the bytes are valid UTF-8 (as Python's strict decoder judges: no surrogates, no overlong
+    forms), checked by pyarrow without making the text."""
+    import pyarrow as pa
+
+    data = pa.py_buffer(body)
+    text = pa.LargeStringArray.from_buffers(1, pa.array([0, data.size], pa.int64()).buffers()[1], data)
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+HEAD_LINES = 2 * HEADER_SEARCH_ROWS + 2  # lines of head_of: the header search's, and a delimiter hint line before them
+
+
+def head_of(text: str | None, utf8) -> str:
+    """The first HEAD_LINES lines of a CSV text (all of it where shorter): where the header is looked for
+    and the delimiter chosen. From the UTF-8 bytes where the text was not made (_decode(whole=False))."""
+    if text is not None:
+        return text
+    data = utf8 if isinstance(utf8, bytes) else memoryview(utf8)
+    size = 1 << 16
+    while True:
+        prefix = bytes(data[:size])
+        end = -1
+        for _ in range(HEAD_LINES):
+            end = prefix.find(b"\n", end + 1)
+            if end < 0:
+                break
+        if end >= 0:
+            return str(prefix[:end + 1], "utf-8")  # (a line ends at a whole character)
+        if size >= len(data):
+            return str(prefix, "utf-8")
+        size *= 4
+
+
+def is_blank(head: str, text: str | None, utf8) -> bool:
+    """Whether a CSV text holds nothing but white space (as `not text.strip()`, without copying the text)."""
+    if head and not head.isspace():
+        return False
+    whole = text if text is not None else str(utf8, "utf-8")  # (only a file whose first lines are blank)
+    return not whole or whole.isspace()
 
 
 _ASCII = bytes(range(0x80))
@@ -193,17 +245,17 @@ def _invisible_findings(frame, header: list[str], header_row: int, dataset: str)
     return findings
 
 
-def _without_delimiter_hint(text: str, utf8):
-    """(text, its UTF-8 bytes or None, the delimiter) of a CSV whose first line is Excel's delimiter hint
-    ('sep=;', which Excel reads and hides, so the header is the first row the team sees), with that line
-    removed; (text, utf8, None) when it has none."""
-    m = _DELIMITER_HINT.match(text[:200])
+def _without_delimiter_hint(text: str | None, utf8, head: str):
+    """(text, its UTF-8 bytes or None, the delimiter, head) of a CSV whose first line is Excel's delimiter
+    hint ('sep=;', which Excel reads and hides, so the header is the first row the team sees), with that line
+    removed; (text, utf8, None, head) when it has none. text None: read from utf8 (_decode(whole=False))."""
+    m = _DELIMITER_HINT.match(head[:200])
     if not m:
-        return text, utf8, None
+        return text, utf8, None, head
     end = m.end()
     if utf8 is not None:
-        utf8 = memoryview(utf8)[len(text[:end].encode("utf-8")):]
-    return text[end:], utf8, {"\\t": "\t"}.get(m.group(1), m.group(1))
+        utf8 = memoryview(utf8)[len(head[:end].encode("utf-8")):]
+    return (None if text is None else text[end:]), utf8, {"\\t": "\t"}.get(m.group(1), m.group(1)), head[end:]
 
 
 # Excel's first line 'sep=;' (also quoted, with a tab or '\t', trailing delimiters from a sheet cell).

@@ -346,3 +346,46 @@ def test_a_decimal_number_cell_is_never_read_as_thousands():
     amounts = dict(zip(prepared.typed[ROW_KEY], prepared.typed["amount_rsd"]))
     assert amounts[2] == 1_250_000 and str(amounts[3]) == "<NA>"  # not typed at all, let alone as 1234
     assert ("whole_number", 3) in {(f.rule, f.row) for f in prepared.findings if f.column == "amount_rsd"}
+
+
+def _utf8_variants() -> dict[str, bytes]:
+    """CSV files in UTF-8 in the shapes teams send: each is read from its bytes without making its text."""
+    good = _good_csv(n=30)
+    lines = good.split("\r\n") if "\r\n" in good else good.split("\n")
+    title = ["Izveštaj lokalnog tima Niš", "", "Tromesečje: 2026Q2", ";;;", "", "", "Napomena: sve je tačno", "", ""]
+    return {
+        "plain": good.encode(),
+        "bom": b"\xef\xbb\xbf" + good.encode(),
+        "hint line": b"sep=,\r\n" + good.encode(),
+        "hint line and bom": b"\xef\xbb\xbf\"sep=,\"\n" + good.encode(),
+        "title rows above the header": "\n".join(title + lines).encode(),
+        "blank lines among the rows": "\n".join(lines[:5] + ["", "  "] + lines[5:]).encode(),
+        "a row longer than the header": "\n".join(lines[:4] + [lines[4] + ",extra,cells"] + lines[5:]).encode(),
+        "no line end at all": lines[0].encode(),
+        "only white space": "  \n\u00a0\n\t\n".encode(),
+        "white space, then a header far below": ("\n" * 40 + good).encode(),
+        "NUL padding": good.encode() + b"\x00" * 9,
+    }
+
+
+@pytest.mark.parametrize("shape", list(_utf8_variants()))
+def test_a_utf8_file_read_from_its_bytes_gives_what_its_whole_text_gives(shape, monkeypatch):
+    """The text of a large UTF-8 file is not made (it would take twice the file's size): read from its bytes
+    and its first lines (head_of), every shape of file gives the frame and findings, or the refusal, that
+    reading its whole text gave."""
+    import thb_reporting.reading.submission_files as reading
+    from thb_reporting.reading.text import _decode
+
+    data = _utf8_variants()[shape]
+    assert _decode(data, whole=False)[0] is None  # the text is not made
+
+    def outcome():
+        try:
+            frame = read_submission(data, CSV_NAME)
+        except SubmissionError as e:
+            return ("refused", e.rule, str(e))
+        return (frame.to_dict("split"), repr(_reading_findings(frame)))
+
+    from_bytes = outcome()
+    monkeypatch.setattr(reading, "_decode", lambda data, whole=True: _decode(data, whole=True))
+    assert from_bytes == outcome()
