@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from thb_reporting.core.arrow_text import one_text
 from thb_reporting.core.invisible_characters import CONTROL, FORMAT, FORMAT_CLASS, ODD_SPACES, WRITTEN_OUT, made_visible
 
 TOKEN_BYTES = 16
@@ -194,8 +195,7 @@ def _any_suspect(texts) -> bool:
     if np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start) == 0) \
             != len(joined) - joined.null_count:
         return True
-    whole = pa.LargeStringArray.from_buffers(1, pa.array([start, end], pa.int64()).buffers()[1], data)
-    return bool(pc.match_substring_regex(whole, SUSPECT_JOINED)[0].as_py())
+    return bool(pc.match_substring_regex(one_text(data, start, end), SUSPECT_JOINED)[0].as_py())
 
 
 SCREENED_TOGETHER = 10_000  # columns of up to this many texts are screened in one match (suspect_cells_of)

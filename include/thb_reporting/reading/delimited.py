@@ -10,7 +10,7 @@ import re
 from thb_reporting.core.contracts import ROW_KEY
 from thb_reporting.reading.header import _find_header, _header_score
 from thb_reporting.reading.names import HEADER_SEARCH_ROWS, SubmissionError
-from thb_reporting.reading.text import _BLANK_LINE_RE2, _holds, head_of
+from thb_reporting.reading.text import _BLANK_LINE_RE2, _holds
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ def _read_csv_arrow(utf8: bytes | None, text: str | None, head: str, sep: str, b
     import pyarrow.csv as pacsv
 
     if blank_lines is None:
-        blank_lines = (_holds(text, utf8, _BLANK_LINE_RE2) if text is None
-                       else "\n\n" in text or "\n\r\n" in text or "\r\r" in text)
+        blank_lines = _holds(text, utf8, _BLANK_LINE_RE2)
     if blank_lines or head[:1] in "\r\n":
         return None
     header = head[: head.find("\n")] if "\n" in head else head
@@ -89,14 +88,14 @@ def _csv_header(text: str, dataset: str, hinted: str | None = None) -> str:
     return sep
 
 
-def read_csv(text: str | None, utf8: bytes | None, sep: str, blank_lines: bool | None = None, head: str | None = None):
+def read_csv(text: str | None, utf8: bytes | None, head: str, sep: str, blank_lines: bool | None = None):
     """Rows of a CSV text with the first row as the header; `source_row` counts every line (blank ones
     too), as a spreadsheet numbers them. blank_lines: whether the text has any (None: not known yet).
     text None: the text is read from its UTF-8 bytes, and made only where pyarrow's reader cannot read it;
     head: its first lines (head_of)."""
     import pandas as pd
 
-    frame = _read_csv_arrow(utf8, text, head_of(text, utf8) if head is None else head, sep, blank_lines)
+    frame = _read_csv_arrow(utf8, text, head, sep, blank_lines)
     if frame is None:
         text = str(utf8, "utf-8") if text is None else text
         try:

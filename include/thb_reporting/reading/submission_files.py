@@ -52,8 +52,7 @@ def read_submission(data: bytes, name: SubmissionName):
         # none of them); each is looked for alone only in a file that holds one. Cells are searched only for
         # a kind of character the text holds.
         odd = _holds(text, utf8, f"{_BLANK_LINE_RE2}|{_CONTROL_RE2}|{invisible_characters.INVISIBLE_CLASS}")
-        frame = read_csv(text, utf8, _csv_header(head, name.dataset, hinted), blank_lines=None if odd else False,
-                         head=head)
+        frame = read_csv(text, utf8, head, _csv_header(head, name.dataset, hinted), blank_lines=None if odd else False)
         header, header_row = list(frame.columns[1:]), 1
         controls, pattern = odd and _holds(text, utf8, _CONTROL_RE2), _CONTROL_RE2
         invisible = odd and _holds(text, utf8, invisible_characters.INVISIBLE_CLASS)

@@ -7,6 +7,7 @@ import logging
 import re
 
 from thb_reporting.core import invisible_characters
+from thb_reporting.core.arrow_text import one_text
 from thb_reporting.core.contracts import ROW_KEY
 from thb_reporting.core.contracts import load as load_contract
 from thb_reporting.core.invisible_characters import CONTROL, CONTROL_RE2
@@ -25,15 +26,12 @@ _BLANK_LINE_RE2 = r"\n\n|\n\r\n|\r\r"
 _ESCAPED_CONTROL_RE2 = r"_x(?:000[0-8BbCcEeFf]|001[0-9A-Fa-f]|007[Ff]|008[0-9A-Fa-f]|009[0-9A-Fa-f])_"
 
 
-def _holds(text: str, utf8: bytes | None, pattern: str) -> bool:
+def _holds(text: str | None, utf8: bytes | None, pattern: str) -> bool:
     """Whether the RE2 `pattern` matches anywhere in the text (its UTF-8 bytes, where known, are not copied):
     pyarrow's RE2 scans a large file many times faster than Python's re."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    data = pa.py_buffer(text.encode("utf-8") if utf8 is None else utf8)
-    whole = pa.LargeStringArray.from_buffers(1, pa.array([0, data.size], pa.int64()).buffers()[1], data)
-    return pc.match_substring_regex(whole, pattern)[0].as_py()
+    return pc.match_substring_regex(one_text(text.encode("utf-8") if utf8 is None else utf8), pattern)[0].as_py()
 
 
 def decode_text(data: bytes) -> str:
@@ -79,10 +77,8 @@ def _is_utf8(body) -> bool:
     forms), checked by pyarrow without making the text."""
     import pyarrow as pa
 
-    data = pa.py_buffer(body)
-    text = pa.LargeStringArray.from_buffers(1, pa.array([0, data.size], pa.int64()).buffers()[1], data)
     try:
-        text.validate(full=True)
+        one_text(body).validate(full=True)
     except pa.ArrowInvalid:
         return False
     return True
