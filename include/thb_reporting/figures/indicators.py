@@ -16,6 +16,7 @@ from thb_reporting.figures.indicator_catalogue import catalogue, category_key  #
 
 NOT_STATED = "not_stated"
 LEVELS = ("team", "district", "nation")
+PERIODS = ("quarter", "year")
 NATION = "RS"
 VICTIM_STATUSES = ("possible_victim", "identified_victim")
 MULTIPLE_FORMS = "multiple_forms"
@@ -201,9 +202,12 @@ BY_DATASET = {"victims": _victim_indicators, "criminal_justice": _criminal_justi
               "cross_border": _cross_border_indicators}
 
 
-def national_indicators(facts: dict, district_of: dict[str, str], levels: tuple[str, ...] = LEVELS):
-    """Every indicator for every level (of `levels`) and period found in `facts` (dataset → pandas
-    DataFrame of published rows with team_code and quarter). Returns a DataFrame of OUTPUT_COLUMNS."""
+def national_indicators(facts: dict, district_of: dict[str, str], levels: tuple[str, ...] = LEVELS,
+                        periods: tuple[str, ...] = PERIODS):
+    """Every indicator for every level (of `levels`) and period (quarters, years: of `periods`) found in
+    `facts` (dataset → pandas DataFrame of published rows with team_code and quarter). Each period is
+    computed on its own: the quarters' rows are the same with or without the years'. Returns a DataFrame
+    of OUTPUT_COLUMNS."""
     import pandas as pd
 
     parts = []
@@ -218,8 +222,9 @@ def national_indicators(facts: dict, district_of: dict[str, str], levels: tuple[
                 rows, area = rows[area.notna()], area[area.notna()]
                 if rows.empty:
                     continue
-            for period in (rows["quarter"], rows["quarter"].str.slice(0, 4)):
-                BY_DATASET[dataset](out, rows.assign(area_code=area, period=period))
+            for period in periods:
+                BY_DATASET[dataset](out, rows.assign(
+                    area_code=area, period=rows["quarter"] if period == "quarter" else rows["quarter"].str.slice(0, 4)))
         parts.extend(out.parts)
     if not parts:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)

@@ -28,8 +28,8 @@ from thb_reporting.store.warehouse import reporting_engine
 # --- submission e-mails ---------------------------------------------------------------------------
 def _figures_of(subs) -> dict[int, list[dict]]:
     """The figures of each accepted submission, as national.indicators will publish them for its team and
-    quarter; computed in one pass per dataset, each submission standing as its own area (so that a batch
-    costs one computation, not one per file)."""
+    quarter (quarters only: no year is computed); in one pass per dataset, each submission standing as its
+    own area (so that a batch costs one computation, not one per file)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
@@ -51,7 +51,7 @@ def _figures_of(subs) -> dict[int, list[dict]]:
                 snapshot_path=sub.snapshot_path, submission_id=sub.submission_id, team_code=areas[sub.submission_id],
                 quarter=sub.quarter, content_sha256=sub.content_sha256, received_at=sub.received_at)
                 for sub in group], read=readers.map).to_pandas()
-        computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",))
+        computed = indicators.national_indicators({dataset: rows}, {}, levels=("team",), periods=("quarter",))
         computed = computed[(computed["level"] == "team") & indicator_catalogue.shown_rows(computed, "receipt")]
         # in the catalogue's order, totals first; sorted once (stable): each submission's rows keep that order
         computed = computed.sort_values(["indicator", "breakdown"], kind="stable",

@@ -125,3 +125,27 @@ def published_public(db_url: str) -> dict[tuple, tuple]:
         rows = conn.execute(select(t.c.indicator, t.c.level, t.c.area_code, t.c.period, t.c.breakdown,
                                    t.c.category, t.c.value, t.c.suppressed).where(t.c.indicator.not_in(CALENDAR))).all()
     return {tuple(r[:6]): (r[6], r[7]) for r in rows}
+
+
+def test_the_quarters_computed_alone_are_the_quarters_of_the_whole(config, tmp_path):
+    """A receipt's figures are its team's quarter (notifications._figures_of computes periods=("quarter",)):
+    the quarters computed without the years are the rows the whole computation gives for the quarters."""
+    import pandas as pd
+
+    from thb_reporting.figures.indicators import national_indicators
+    from thb_reporting.store import ledger
+    from thb_reporting.store.snapshots import rows_of_snapshots
+    from thb_reporting.tools.generator import SubmissionGenerator
+
+    SubmissionGenerator(tmp_path / "data" / "inbox", seed=32, shared_persons=2).scenario(
+        TEAMS[:3], ["2026Q1", "2026Q2"], datasets=contracts.datasets())
+    run_cycle(config)
+    with reporting_engine(config.reporting_db_url).connect() as conn:
+        current = ledger.current_submissions(conn)
+    facts = {dataset: rows_of_snapshots(r for (d, _, _), r in sorted(current.items()) if d == dataset).to_pandas()
+             for dataset in contracts.datasets()}
+    district_of = {code: t.district_code for code, t in reference.teams().items()}
+    whole = national_indicators(facts, district_of)
+    alone = national_indicators(facts, district_of, periods=("quarter",))
+    assert set(alone["period"]) == {"2026Q1", "2026Q2"} and set(alone["level"]) == {"team", "district", "nation"}
+    pd.testing.assert_frame_equal(alone, whole[whole["period"].str.contains("Q")].reset_index(drop=True))
