@@ -3,6 +3,7 @@ table per dataset; several codes kept as lists; snapshots of the earlier layout 
 from __future__ import annotations
 
 import io
+import secrets
 import shutil
 from pathlib import Path
 
@@ -174,3 +175,40 @@ def test_snapshots_read_together_give_what_each_gives_read_alone(config, generat
         mixed = snapshots.rows_of_snapshots(subs, read=readers.map)
     assert mixed.equals(alone()) and mixed["services"].null_count >= rows.num_rows
     assert snapshots.rows_of_snapshots([]) is None
+
+
+def test_a_typed_frame_in_many_chunks_is_stored_as_the_same_rows(tmp_path):
+    """stored_rows keeps the typed frame's chunks (a large file is read in many: combining them copied every
+    text column): stored from chunks of three rows, the snapshot holds what it holds stored from one chunk."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from thb_reporting.core.privacy import pseudonymiser
+    from thb_reporting.reading.submission_files import parse_file_name, read_submission
+    from thb_reporting.tools.generator import SubmissionGenerator
+    from thb_reporting.validation.checks import validate
+    from thb_reporting.validation.suite_runner import SuiteRunner
+
+    generated = SubmissionGenerator(tmp_path, seed=12).victims_file("sabac", "2026Q3", people=40)
+    name = parse_file_name(generated.file_name)
+    contract = contracts.for_quarter("victims", name.quarter)
+    typed = validate(read_submission(generated.path.read_bytes(), name), contract, name.quarter,
+                     SuiteRunner(("victims",))).typed
+    texts = [c for c in typed if isinstance(typed[c].dtype, pd.StringDtype)]
+    assert {"case_ref", "status", "exploitation", "services"} <= set(texts)
+
+    def in_chunks(column, size):
+        whole = pa.chunked_array(typed[column].array._pa_array).combine_chunks()
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(
+            [whole.slice(i, size) for i in range(0, len(whole), size)], whole.type)), index=typed.index)
+
+    one = typed.assign(**{c: in_chunks(c, len(typed)) for c in texts})
+    many = typed.assign(**{c: in_chunks(c, 3) for c in texts})
+    assert many["status"].array._pa_array.num_chunks == 14 and one["status"].array._pa_array.num_chunks == 1
+    key = pseudonymiser(secrets.token_hex(32).encode())
+    stored_one, stored_many = snapshots.stored_rows(one, contract, key), snapshots.stored_rows(many, contract, key)
+    assert stored_many.schema.equals(stored_one.schema) and stored_many.equals(stored_one)
+    for rows, target in ((stored_one, tmp_path / "one.parquet"), (stored_many, tmp_path / "many.parquet")):
+        snapshots.write_snapshot(storage_path(target.as_uri()), rows)
+    assert snapshots._read_snapshot(str((tmp_path / "many.parquet").as_uri())).equals(
+        snapshots._read_snapshot(str((tmp_path / "one.parquet").as_uri())))
