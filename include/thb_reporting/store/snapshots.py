@@ -84,9 +84,15 @@ def _read_snapshot(path: str):
     """A snapshot's rows as written (several codes as lists)."""
     import pyarrow.parquet as pq
 
-    with storage_path(path).open("rb") as f:
-        # ParquetFile reads one file: read_table goes through the dataset layer, which costs a small
-        # snapshot more than its rows (a quarter of 145 teams is 726 of them, read by notify and publish)
+    from thb_reporting.store.storage import local_path
+
+    where = storage_path(path)
+    # ParquetFile reads one file: read_table goes through the dataset layer, which costs a small snapshot
+    # more than its rows (a quarter of 145 teams is 726 of them, read by notify and publish); a local one is
+    # read by pyarrow's own file, not through a Python file object
+    if (local := local_path(where)) is not None:
+        return pq.ParquetFile(local).read()
+    with where.open("rb") as f:
         return pq.ParquetFile(f).read()
 
 
