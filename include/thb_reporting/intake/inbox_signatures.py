@@ -40,8 +40,10 @@ def signature(path) -> str:
     """A file's signature as the watch compares it: its size and modification time."""
     import os
 
-    if path.protocol in ("file", "local"):
-        st = os.lstat(path.path)
+    from thb_reporting.store.storage import local_path
+
+    if (local := local_path(path)) is not None:
+        st = os.lstat(local)
         return f"{st.st_size}:{st.st_mtime_ns}"
     info = path.stat()
     changed = info.get("LastModified") or info.get("mtime") or info.get("ETag") or ""

@@ -42,8 +42,8 @@ def local_path(path) -> str | None:
 def write_atomically(target, data: bytes) -> None:
     """Write beside the target, then rename: a reader never sees a half-written file (nor a .part left by a
     failed write, in a local folder). A local folder is written by the operating system's calls: through
-    fsspec each file cost 0.8–3 ms (a quarter's archive, snapshots and receipts are thousands), directly
-    0.25 ms."""
+    fsspec each file cost 0.43 ms, directly 0.17 ms (a quarter's archive, snapshots and receipts are
+    thousands of files)."""
     local = local_path(target)
     if local is not None:
         folder, name = os.path.split(local)
@@ -120,8 +120,8 @@ def inbox_files(inbox_url: str) -> Iterator[InboxEntry]:
     with lstat and refused without being followed or opened (a FIFO would block a read forever); on object
     storage a key with an empty, '.' or '..' segment is refused, so nothing outside the inbox is named."""
     root = storage_path(inbox_url)
-    if root.protocol in ("file", "local"):
-        for team, relative, refused in _local_entries(root.path):
+    if (local := local_path(root)) is not None:
+        for team, relative, refused in _local_entries(local):
             yield InboxEntry(team, root.joinpath(*relative.split("/")), refused, not_a_submission(relative), relative)
         return
     if not root.exists():
@@ -189,10 +189,10 @@ def read_inbox_file(path) -> bytes:
     """The bytes of an inbox file. A local one is opened without following a symbolic link and without
     waiting on a FIFO, and read only if it is a regular file then (it may have been replaced since it was
     listed); NotARegularFile otherwise."""
-    if path.protocol not in ("file", "local"):
+    if (local := local_path(path)) is None:
         return path.read_bytes()
     try:
-        fd = os.open(path.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(local, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as e:
         if e.errno == errno.ELOOP:  # the last part of the path is a symbolic link
             raise NotARegularFile("symbolic_link") from None
