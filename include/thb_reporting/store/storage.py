@@ -35,8 +35,9 @@ def safe_name(name: str) -> str:
 def local_path(path) -> str | None:
     """The operating system's path of a file in a local folder (an ObjectStoragePath of protocol file or
     local, or a pathlib path), else None (object storage)."""
-    protocol = getattr(path, "protocol", "file")
-    return (path.path if hasattr(path, "protocol") else os.fspath(path)) if protocol in ("file", "local") else None
+    if not hasattr(path, "protocol"):
+        return os.fspath(path)
+    return path.path if path.protocol in ("file", "local") else None
 
 
 def write_atomically(target, data: bytes) -> None:
@@ -44,24 +45,25 @@ def write_atomically(target, data: bytes) -> None:
     failed write, in a local folder). A local folder is written by the operating system's calls: through
     fsspec each file cost 0.43 ms, directly 0.17 ms (a quarter's archive, snapshots and receipts are
     thousands of files)."""
+    part_name = f".{target.name}.{uuid.uuid4().hex}.part"
     local = local_path(target)
-    if local is not None:
-        folder, name = os.path.split(local)
-        os.makedirs(folder, exist_ok=True)
-        part = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.part")
-        try:
-            with open(part, "wb") as f:
-                f.write(data)
-            os.replace(part, local)
-        except BaseException:
-            with suppress(OSError):
-                os.remove(part)
-            raise
+    if local is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.parent / part_name
+        part.write_bytes(data)
+        part.rename(target)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.parent / f".{target.name}.{uuid.uuid4().hex}.part"
-    part.write_bytes(data)
-    part.rename(target)
+    folder = os.path.dirname(local)
+    os.makedirs(folder, exist_ok=True)
+    local_part = os.path.join(folder, part_name)
+    try:
+        with open(local_part, "wb") as f:
+            f.write(data)
+        os.replace(local_part, local)
+    except BaseException:
+        with suppress(OSError):
+            os.remove(local_part)
+        raise
 
 
 # Files no team made: what an operating system, a sync client, an editor or a mail program puts beside the
