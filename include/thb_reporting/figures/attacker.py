@@ -145,10 +145,14 @@ class Attacker:
     counted_once: a sum that the true values do not meet (a person reported by two teams counts once in
     their district, a programme once in the year: its parts add up to more than its total) tells the
     attacker only its direction, s·(A d) ≥ -|slack|, s the sign of the true slack; without it every sum
-    binds as an equation (an attacker who knows more: the cuts of `optimal` need it so)."""
+    binds as an equation (an attacker who knows more: the cuts of `optimal` need it so).
+    share: a fractional pattern (cell → x between 0 and 1, the linear relaxation of protection's programme)
+    whose cells move that share of their range (Fischetti and Salazar's separation: a cut found so holds for
+    every pattern, and the fractional pattern breaks it)."""
 
-    def __init__(self, values, hidden: set[int], groups: list[Relation], reach: float, counted_once: bool = False):
-        self.values, self.hidden, self.reach = values, hidden, reach
+    def __init__(self, values, hidden: set[int], groups: list[Relation], reach: float, counted_once: bool = False,
+                 share: dict[int, float] | None = None):
+        self.values, self.hidden, self.reach, self.share = values, hidden, reach, share or {}
         self.rows_of = defaultdict(list)
         self.rows: list[dict[int, int]] = []
         self.slack: list[float] = []  # the true values' sum(parts) - sum(totals) of each row (0 where it binds)
@@ -213,8 +217,9 @@ class Attacker:
                 np.array([abs(self.slack[r]) for r in loose]) if loose else None)
 
     def _bounds(self, cells: list[int]) -> list[tuple[float, float]]:
-        """Each cell's deviation: down to 1 (zeros are shown), up by the attacker's reach."""
-        return [(-(self.values[c] - 1), self.reach) for c in cells]
+        """Each cell's deviation: down to 1 (zeros are shown), up by the attacker's reach (times its share)."""
+        share = self.share
+        return [(-(self.values[c] - 1) * share.get(c, 1.0), self.reach * share.get(c, 1.0)) for c in cells]
 
     def _reached(self, cell: int) -> tuple[list[int], list[int]]:
         """The suppressed cells linked to `cell` through sums, and those sums (sorted): its component,

@@ -240,8 +240,8 @@ def protected_cells(values, groups: list[Relation], threshold: int, level: int, 
                                            level)
     if fallbacks:  # counts of cells only: no figure of a file
         reasons = Counter(f["reason"] for f in fallbacks)
-        log.warning("disclosure control: %d groups of linked cells (%d cells, %d primary) fell back to the heuristic "
-                    "(%s); the pattern is then completed until it meets the rule", len(fallbacks),
+        log.warning("disclosure control: %d groups of linked cells (%d cells, %d primary) were not solved to the "
+                    "end (%s); the pattern is then completed until it meets the rule", len(fallbacks),
                     sum(f["cells"] for f in fallbacks), sum(f["primary"] for f in fallbacks),
                     "; ".join(f"{n} × {reason}" for reason, n in sorted(reasons.items())))
     return unpinned(values, groups, hidden, cost=lambda i: ((values[i] + 1) * weights[i], i))

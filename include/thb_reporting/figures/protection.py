@@ -25,11 +25,14 @@ Solved in stages (τ-ARGUS's modular method), in the order the caller gives (dis
 nation's quarters, its year, the districts', the teams'), each with the cells before it fixed; per
 connected component of the sums over the non-zero cells, in the order of their cells. Each solve of a
 component may explore NODES_PER_SOLVE nodes of HiGHS's search (a budget of work, not of time: the same
-pattern however busy the machine); where it finds no pattern within it, or no pattern meets the rule given
-the cells an earlier stage fixed, the component falls back to the heuristic (suppression.suppress) and
-`fallbacks` says so (the caller logs it as a warning). The stages do not see each other's sums, so `close`
-then audits the whole pattern and suppresses, for each cell still short, the cheapest cells of its cut,
-until none is.
+pattern however busy the machine). Where an earlier stage showed a cell that the component cannot meet the
+rule without (a total that the cells under it cannot protect), the component backtracks: the earlier
+stages' shown cells of its sums become free at REOPEN times their cost, its cuts are first found on the
+linear relaxation (cheap linear solves instead of integer ones), and its integer rounds are limited to
+BACKTRACKED_ROUNDS, after which its pattern is taken as it is. Where a component finds no pattern within
+its budgets, it falls back to the heuristic (suppression.suppress). `fallbacks` lists both kinds (the caller
+logs them as a warning). The stages do not see each other's sums, so `close` then audits the whole pattern
+and suppresses, for each cell still short, the cheapest cells of its cut, until none is.
 Pure: no database, no files."""
 from __future__ import annotations
 
@@ -42,6 +45,10 @@ from thb_reporting.figures.attacker import REACH, SOLVERS, Attacker, Relation, m
 NODES_PER_SOLVE = 500  # branch-and-bound nodes of one solve of a component (not seconds: the result must not
 # depend on the machine's load); the best pattern found within them is taken
 ROUNDS = 60  # audits (and re-solves) of one component at most
+REOPEN = 10  # an earlier stage's shown cell costs this many times its own cost, suppressed after all
+RELAXED_ROUNDS = 100  # audits of a backtracked component's linear relaxation at most
+BACKTRACKED_ROUNDS = 3  # integer rounds of a backtracked component at most; its pattern then goes to close, which
+# completes it (measured: docs/performance.md; a few rounds more cost seconds each and gain next to nothing)
 NEAR = 4  # a cell is first audited over the sums within this many steps of it (figures/attacker.py)
 
 
@@ -75,21 +82,22 @@ def components(values, groups: list[Relation], among=None) -> list[list[int]]:
 
 
 def shortfalls(values, hidden: set[int], groups: list[Relation], primary: set[int], level: int, reachable=None,
-               settled=frozenset()):
+               settled=frozenset(), share=None):
     """The suppressed cells the rule leaves unprotected: (cell, needed, cut, applies) with the constraint
     sum(cut·x) ≥ needed·(x_cell if applies else 1). Most cells are proven protected together (certify);
     each of the others takes its own linear programme, whose dual gives its cut. `reachable`: (cell,
     sense) → the most that any pattern can give (attainable), where less than the level. `settled`: cells
     found protected under fewer suppressed cells, which stay so (suppressing more never narrows an
-    interval), not looked at again."""
-    attacker = Attacker(values, hidden, groups, REACH * level)
+    interval), not looked at again. `share`: a fractional pattern (Attacker), whose primary cells alone are
+    audited (a secondary cell's "not pinned" is a matter of whole cells)."""
+    attacker = Attacker(values, hidden, groups, REACH * level, share=share)
     wanted = []  # (cell, sense, needed)
     for cell in sorted(hidden - set(settled)):
         if cell in primary:
             down, up = requirement(values[cell], level)
             wanted += [(cell, sense, need) for sense, needed in ((1, up), (-1, down))
                        if (need := min(needed, (reachable or {}).get((cell, sense), needed))) > 0]
-        else:  # a secondary cell: not pinned (it may move up, or else down)
+        elif share is None:  # a secondary cell: not pinned (it may move up, or else down)
             wanted += [(cell, 1, 1), (cell, -1, 1)]
     proven = attacker.certify(wanted)
     need = {(cell, sense): needed for cell, sense, needed in wanted}
@@ -175,7 +183,7 @@ def protect(values, primary, groups: list[Relation], weights, stages, level: int
     """The cells to suppress under the rule, chosen at the least loss: optimal secondary suppression in
     stages (`stages`: disclosure.STAGE_OF_LEVEL), each primary cell's need capped at what any pattern can
     give it (attainable), and then the gaps between the stages closed (close).
-    Returns the cells and the components that fell back to the heuristic."""
+    Returns the cells and the components not solved to the end (optimal)."""
     needs = attainable(values, groups, primary, level)
     hidden, fallbacks = optimal(values, primary, groups, weights, level, nodes, stages, needs=needs)
     return close(values, hidden, groups, primary, level, weights, needs), fallbacks
@@ -219,7 +227,7 @@ def _first_cuts(values, cells: set[int], primary: set[int], groups: list[Relatio
 def optimal(values, primary, groups: list[Relation], weights, level: int = PROTECTION_LEVEL,
             nodes: int = NODES_PER_SOLVE, stages=None, needs: dict | None = None) -> tuple[set[int], list[dict]]:
     """The cells to suppress (primary ones included) at the least cost that meet the rule, and the
-    components that fell back to the heuristic ({stage, cells, primary, reason}). `weights[i]`: the cost of
+    components not solved to the end ({stage, cells, primary, reason}: `_solve`). `weights[i]`: the cost of
     suppressing cell i per person (and per cell). `stages[i]`: cells of stage 0 are decided first, on
     the sums among them alone, then those of stage 1 with the sums that reach no later stage, the cells
     decided before fixed (shown or suppressed: a suppressed one is protected again in the sums of the
@@ -249,12 +257,11 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
             if not guarded:
                 return set(), None
             chosen, reason = _solve(values, cells, fixed, earlier, primary, local, weights, level, nodes, needs)
-            if chosen is None:
-                chosen = suppression.suppress(values, sorted(guarded), local,
-                                             frozenset(i for i in fixed if i not in earlier))
-                return chosen & cell_set, {"stage": stage, "cells": len(cells), "primary": len(primary & cell_set),
-                                           "reason": reason}
-            return chosen & cell_set, None
+            note = {"stage": stage, "cells": len(cells), "primary": len(primary & cell_set), "reason": reason}
+            if chosen is not None:  # with the earlier stages' shown cells it suppressed after all
+                return chosen - (set(fixed) & earlier), note if reason else None
+            chosen = suppression.suppress(values, sorted(guarded), local, frozenset(i for i in fixed if i not in earlier))
+            return chosen & cell_set, note
 
         # HiGHS lets go of the interpreter while it solves: the components of a stage are solved side by
         # side, and taken in their order (the same pattern as one after another)
@@ -268,8 +275,15 @@ def optimal(values, primary, groups: list[Relation], weights, level: int = PROTE
 
 def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary: set[int], groups, weights, level,
            nodes, needs=None):
-    """The cheapest pattern of the cells `free` (the cells `fixed` keep their state: suppressed if in
-    `hidden`) that meets the rule over `groups`, or None and why not."""
+    """The cheapest pattern of the cells `free` that meets the rule over `groups`, with the cells `fixed`
+    as an earlier stage left them (suppressed if in `hidden`); and why not, if not (a reason with a pattern:
+    the pattern after BACKTRACKED_ROUNDS, which `close` completes; with None: none at all).
+    Where the earlier stages showed a cell that the rule cannot do without (a total that the component's
+    cells cannot protect under), their shown cells become free at REOPEN times their cost (τ-ARGUS's
+    modular method backtracks so), and the pattern may suppress them. Then, the constraints are first found
+    on the linear relaxation (Fischetti and Salazar: an audit of its fractional pattern gives the same cuts,
+    and a linear solve costs a hundredth of an integer one), up to RELAXED_ROUNDS times, before the integer
+    programme is solved again."""
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_matrix
@@ -282,7 +296,12 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
     upper = np.array([1.0] * len(free) + [1.0 if h else 0.0 for h in on])
     guarded = primary & set(cells)
     cuts, reachable = _first_cuts(values, set(cells), guarded, groups, level, needs)
-    for _ in range(ROUNDS):
+
+    def meetable(new) -> bool:  # by the cells allowed, all suppressed (every coefficient is positive)
+        return all(sum(v for i, v in coefficients.items() if upper[column[i]] > 0) >= needed - 1e-6
+                   for _, needed, coefficients, _ in new)
+
+    def solved(integral: bool):
         r_index, c_index, data, rhs = [], [], [], []
         for k, (cell, needed, coefficients, applies) in enumerate(cuts):
             for i, v in coefficients.items():
@@ -296,8 +315,37 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
             rhs.append(0.0 if applies else needed)
         constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(cuts), len(cells))),
                                          np.array(rhs), np.inf)] if cuts else [])
-        result = milp(cost, integrality=np.ones(len(cells)), bounds=Bounds(lower, upper),
-                      constraints=constraints, options={"node_limit": nodes, "presolve": True})
+        return milp(cost, integrality=np.full(len(cells), 1 if integral else 0), bounds=Bounds(lower, upper),
+                    constraints=constraints, options={"node_limit": nodes, "presolve": True})
+
+    def backtracked() -> bool:
+        """The earlier stages' shown cells free at their cost times REOPEN, and the cuts of the linear
+        relaxation found; False where no pattern meets the rule even so."""
+        for j, c in enumerate(cells):
+            if upper[j] == 0:
+                upper[j], cost[j] = 1.0, (values[c] + 1) * weights[c] * REOPEN
+        settled: set[int] = set()  # cells found protected in an earlier relaxation: enough to find cuts
+        for _ in range(RELAXED_ROUNDS):
+            if not meetable(cuts):
+                return False
+            result = solved(integral=False)
+            if result.x is None:
+                return False
+            share = {c: float(x) for c, x in zip(cells, result.x) if x > 1e-6}
+            found = shortfalls(values, set(share), groups, guarded, level, reachable, settled, share=share)
+            if not found:
+                break
+            settled |= set(share) - {cell for cell, *_ in found}
+            cuts.extend(found)
+        return meetable(cuts)
+
+    rounds_since = None  # integer rounds since backtracking
+    if not meetable(cuts):
+        rounds_since = 0
+        if not backtracked():
+            return None, "no pattern meets the rule"
+    for _ in range(ROUNDS):
+        result = solved(integral=True)
         if result.status == 2:
             return None, "no pattern meets the rule"
         if result.x is None:  # none found within the nodes (status 1); with one, the best found is taken
@@ -307,4 +355,14 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         if not found:
             return chosen, ""
         cuts += found
+        if rounds_since is None and not meetable(found):
+            rounds_since = 0
+            if not backtracked():
+                return None, "no pattern meets the rule"
+        elif rounds_since is not None:
+            rounds_since += 1
+            if not meetable(found):
+                return None, "no pattern meets the rule"
+            if rounds_since >= BACKTRACKED_ROUNDS:
+                return chosen, f"completed after {BACKTRACKED_ROUNDS} rounds"  # close completes it
     return None, f"not protected after {ROUNDS} rounds"

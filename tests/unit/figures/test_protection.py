@@ -75,6 +75,32 @@ def test_the_rule_in_numbers_asks_more_than_not_pinned():
     assert _unprotected(values, hidden, groups, {0, 1}, 4) == set()
 
 
+def test_a_fractional_pattern_is_audited_with_each_cell_moving_its_share_of_its_range():
+    # 1 + 2 + 30 = 33 with the 33 shown: the 1 goes up by 4 only if the 30 goes down by 3 (the 2 gives 1 at
+    # most); a pattern that suppresses a tenth of the 30 lets it go down by 2.9, the whole of it by 29
+    values, groups = [1, 2, 30, 33], [([0, 1, 2], [3])]
+    assert protection.shortfalls(values, {0, 1, 2}, groups, {0, 1}, 4, share={0: 1.0, 1: 1.0, 2: 1.0}) == []
+    share = {0: 1.0, 1: 1.0, 2: 0.1}
+    short = {cell: (needed, cut) for cell, needed, cut, _ in
+             protection.shortfalls(values, {0, 1, 2}, groups, {0, 1}, 4, share=share)}
+    assert 0 in short
+    needed, cut = short[0]
+    assert sum(cut.get(i, 0.0) * x for i, x in share.items()) < needed  # the fractional pattern breaks its cut
+    assert sum(cut.get(i, 0.0) for i in (1, 2)) >= needed  # the whole pattern meets it
+
+
+def test_a_total_an_earlier_stage_showed_is_suppressed_when_its_parts_cannot_protect_under_it():
+    # the nation's 5 is decided first (stage 0) and shown, as nothing there is small; its parts are a
+    # district's 3 and two 1s (stage 1): the 3 goes up only if the 5 does, as the 1s cannot go down (zeros
+    # are shown), so the later stage backtracks and suppresses the 5 rather than leave the 3 to a heuristic
+    values, groups = [5, 3, 1, 1], [([1, 2, 3], [0])]
+    hidden, fallbacks = protection.optimal(values, [1], groups, [1] * 4, level=1, stages=[0, 1, 1, 1])
+    assert fallbacks == []
+    assert 0 in hidden
+    assert _unprotected(values, hidden, groups, {1}, 1) == set()
+    assert protection.protected(values, hidden, groups, {1}, 1)
+
+
 def test_the_secondary_cells_cost_the_least_and_protect_each_small_count():
     values, groups = _table([[3, 40, 25, 12], [2, 31, 1, 18], [9, 27, 14, 6]])
     primary = set(disclosure.primary_cells(values, 4))
