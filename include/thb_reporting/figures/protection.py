@@ -301,20 +301,25 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         return all(sum(v for i, v in coefficients.items() if upper[column[i]] > 0) >= needed - 1e-6
                    for _, needed, coefficients, _ in new)
 
-    def solved(integral: bool):
-        r_index, c_index, data, rhs = [], [], [], []
-        for k, (cell, needed, coefficients, applies) in enumerate(cuts):
-            for i, v in coefficients.items():
-                r_index.append(k)
-                c_index.append(column[i])
-                data.append(v)
+    rows: tuple[list, list, list, list] = ([], [], [], [])  # the cuts as a sparse matrix: row, column, value; bound
+
+    def add(new) -> None:
+        r_index, c_index, data, rhs = rows
+        for cell, needed, coefficients, applies in new:
+            k = len(rhs)
+            r_index += [k] * len(coefficients)
+            c_index += [column[i] for i in coefficients]
+            data += coefficients.values()
             if applies:  # only when the cell itself is suppressed: sum - needed·x_cell ≥ 0
                 r_index.append(k)
                 c_index.append(column[cell])
                 data.append(-needed)
             rhs.append(0.0 if applies else needed)
-        constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(cuts), len(cells))),
-                                         np.array(rhs), np.inf)] if cuts else [])
+
+    def solved(integral: bool):
+        r_index, c_index, data, rhs = rows
+        constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(rhs), len(cells))),
+                                         np.array(rhs), np.inf)] if rhs else [])
         return milp(cost, integrality=np.full(len(cells), 1 if integral else 0), bounds=Bounds(lower, upper),
                     constraints=constraints, options={"node_limit": nodes, "presolve": True})
 
@@ -324,10 +329,10 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         for j, c in enumerate(cells):
             if upper[j] == 0:
                 upper[j], cost[j] = 1.0, (values[c] + 1) * weights[c] * REOPEN
+        if not meetable(cuts):
+            return False
         settled: set[int] = set()  # cells found protected in an earlier relaxation: enough to find cuts
         for _ in range(RELAXED_ROUNDS):
-            if not meetable(cuts):
-                return False
             result = solved(integral=False)
             if result.x is None:
                 return False
@@ -337,8 +342,12 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
                 break
             settled |= set(share) - {cell for cell, *_ in found}
             cuts.extend(found)
-        return meetable(cuts)
+            add(found)
+            if not meetable(found):
+                return False
+        return True
 
+    add(cuts)
     rounds_since = None  # integer rounds since backtracking
     if not meetable(cuts):
         rounds_since = 0
@@ -355,6 +364,7 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         if not found:
             return chosen, ""
         cuts += found
+        add(found)
         if rounds_since is None and not meetable(found):
             rounds_since = 0
             if not backtracked():
