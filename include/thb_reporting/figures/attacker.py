@@ -139,6 +139,36 @@ class WarmProgramme:
                 highs.changeColBounds(j, *self.bounds[j])
 
 
+class GrowingProgramme:
+    """min cost·x within bounds, subject to rows (each sum ≥ its bound) added between solves, kept in a
+    solver of its own: each solve starts from the basis the last one ended in, which the new rows leave
+    dual feasible (a few dual simplex pivots, where a programme solved afresh starts from nothing). Its
+    solves come in the same order in every run: the same solutions."""
+
+    def __init__(self, cost, bounds):
+        lp, _ = _model(cost, None, None, None, None, bounds)
+        self.highs = _new_highs()
+        self.highs.passModel(lp)
+
+    def add(self, lower, starts, columns, values) -> None:
+        """Rows sum(values·x[columns]) ≥ lower, each row's terms from its start on (compressed rows)."""
+        import numpy as np
+
+        self.highs.addRows(len(lower), np.asarray(lower, dtype=float), np.full(len(lower), np.inf), len(values),
+                           np.asarray(starts, dtype=np.int32), np.asarray(columns, dtype=np.int32),
+                           np.asarray(values, dtype=float))
+
+    def solve(self):
+        """The solution (numpy array), or None where there is none."""
+        import numpy as np
+        from highspy import HighsModelStatus
+
+        self.highs.run()
+        if self.highs.getModelStatus() != HighsModelStatus.kOptimal:
+            return None
+        return np.array(self.highs.getSolution().col_value)
+
+
 class Attacker:
     """The attacker's deviations d (the value minus the true value) of the suppressed cells: A d = 0 over the
     sums that hold a suppressed cell, -(a - 1) ≤ d ≤ M (the shown cells do not move).

@@ -40,7 +40,7 @@ from collections import defaultdict
 
 from thb_reporting.core.config import PROTECTION_LEVEL
 from thb_reporting.figures import suppression
-from thb_reporting.figures.attacker import REACH, SOLVERS, Attacker, Relation, moved_enough
+from thb_reporting.figures.attacker import REACH, SOLVERS, Attacker, GrowingProgramme, Relation, moved_enough
 
 NODES_PER_SOLVE = 500  # branch-and-bound nodes of one solve of a component (not seconds: the result must not
 # depend on the machine's load); the best pattern found within them is taken
@@ -282,8 +282,8 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
     cells cannot protect under), their shown cells become free at REOPEN times their cost (τ-ARGUS's
     modular method backtracks so), and the pattern may suppress them. Then, the constraints are first found
     on the linear relaxation (Fischetti and Salazar: an audit of its fractional pattern gives the same cuts,
-    and a linear solve costs a hundredth of an integer one), up to RELAXED_ROUNDS times, before the integer
-    programme is solved again."""
+    and a linear solve costs a hundredth of an integer one; each starts from the last one's basis), up to
+    RELAXED_ROUNDS times, before the integer programme is solved again."""
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csr_matrix
@@ -302,11 +302,13 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
                    for _, needed, coefficients, _ in new)
 
     rows: tuple[list, list, list, list] = ([], [], [], [])  # the cuts as a sparse matrix: row, column, value; bound
+    starts: list[int] = []  # where each cut's terms start in it
 
     def add(new) -> None:
         r_index, c_index, data, rhs = rows
         for cell, needed, coefficients, applies in new:
             k = len(rhs)
+            starts.append(len(data))
             r_index += [k] * len(coefficients)
             c_index += [column[i] for i in coefficients]
             data += coefficients.values()
@@ -316,12 +318,12 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
                 data.append(-needed)
             rhs.append(0.0 if applies else needed)
 
-    def solved(integral: bool):
+    def solved():
         r_index, c_index, data, rhs = rows
         constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(rhs), len(cells))),
                                          np.array(rhs), np.inf)] if rhs else [])
-        return milp(cost, integrality=np.full(len(cells), 1 if integral else 0), bounds=Bounds(lower, upper),
-                    constraints=constraints, options={"node_limit": nodes, "presolve": True})
+        return milp(cost, integrality=np.ones(len(cells)), bounds=Bounds(lower, upper), constraints=constraints,
+                    options={"node_limit": nodes, "presolve": True})
 
     def backtracked() -> bool:
         """The earlier stages' shown cells free at their cost times REOPEN, and the cuts of the linear
@@ -332,11 +334,18 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         if not meetable(cuts):
             return False
         settled: set[int] = set()  # cells found protected in an earlier relaxation: enough to find cuts
+        relaxation = GrowingProgramme(cost, np.column_stack([lower, upper]))  # each round warm from the last
+        given = 0  # cuts in it
         for _ in range(RELAXED_ROUNDS):
-            result = solved(integral=False)
-            if result.x is None:
+            _, c_index, data, rhs = rows
+            if len(rhs) > given:
+                first = starts[given]
+                relaxation.add(rhs[given:], [t - first for t in starts[given:]], c_index[first:], data[first:])
+                given = len(rhs)
+            x = relaxation.solve()
+            if x is None:
                 return False
-            share = {c: float(x) for c, x in zip(cells, result.x) if x > 1e-6}
+            share = {c: float(v) for c, v in zip(cells, x) if v > 1e-6}
             found = shortfalls(values, set(share), groups, guarded, level, reachable, settled, share=share)
             if not found:
                 break
@@ -354,7 +363,7 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         if not backtracked():
             return None, "no pattern meets the rule"
     for _ in range(ROUNDS):
-        result = solved(integral=True)
+        result = solved()
         if result.status == 2:
             return None, "no pattern meets the rule"
         if result.x is None:  # none found within the nodes (status 1); with one, the best found is taken

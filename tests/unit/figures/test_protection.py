@@ -221,6 +221,41 @@ def test_a_programme_solved_warm_gives_each_solve_what_a_fresh_solve_gives():
                    for j, (b, x) in enumerate(zip(bounds, solved.x)))
 
 
+def test_a_programme_that_grows_gives_each_solve_what_a_fresh_solve_gives():
+    """attacker.GrowingProgramme (the relaxation of a backtracked component) keeps its rows and its basis
+    between solves and takes new rows (covering cuts, sum ≥ bound): each solve has the optimum of a fresh
+    solve with all the rows so far, and meets every one of them."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix
+
+    from thb_reporting.figures.attacker import GrowingProgramme
+
+    rng = np.random.default_rng(26)
+    n = 30
+    cost = rng.integers(1, 20, size=n).astype(float)
+    lower, upper = np.zeros(n), np.ones(n)
+    lower[:3] = 1.0  # primary cells: always suppressed
+    growing = GrowingProgramme(cost, np.column_stack([lower, upper]))
+    matrix = np.zeros((0, n))
+    bound: list[float] = []
+    for _ in range(12):
+        new = np.where(rng.random((4, n)) < 0.2, rng.integers(1, 4, size=(4, n)), 0).astype(float)
+        new[new.sum(axis=1) == 0, 5] = 1.0
+        needed = np.minimum(new.sum(axis=1), rng.integers(1, 4, size=4)).astype(float)
+        rows = [np.nonzero(r)[0] for r in new]
+        starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
+        growing.add(needed, starts, np.concatenate(rows), np.concatenate([new[k, r] for k, r in enumerate(rows)]))
+        matrix, bound = np.vstack([matrix, new]), bound + needed.tolist()
+        x = growing.solve()
+        fresh = milp(cost, integrality=np.zeros(n), bounds=Bounds(lower, upper),
+                     constraints=[LinearConstraint(csr_matrix(matrix), np.array(bound), np.inf)])
+        assert x is not None and fresh.status == 0
+        assert math.isclose(float(cost @ x), fresh.fun, rel_tol=1e-9, abs_tol=1e-7)
+        assert np.all(matrix @ x >= np.array(bound) - 1e-7)
+        assert np.all((x >= lower - 1e-9) & (x <= upper + 1e-9))
+
+
 def test_components_audited_side_by_side_give_what_one_after_another_gives(monkeypatch):
     """Shortfalls audits the components of a pattern in threads (attacker.side_by_side): each thread gets
     the items of one component, in their order, and the cuts come back in the order of the cells, the same
