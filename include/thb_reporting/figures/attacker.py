@@ -158,15 +158,8 @@ class GrowingProgramme:
                            np.asarray(starts, dtype=np.int32), np.asarray(columns, dtype=np.int32),
                            np.asarray(values, dtype=float))
 
-    def solve(self):
-        """The solution (numpy array), or None where there is none."""
-        import numpy as np
-        from highspy import HighsModelStatus
-
-        self.highs.run()
-        if self.highs.getModelStatus() != HighsModelStatus.kOptimal:
-            return None
-        return np.array(self.highs.getSolution().col_value)
+    def solve(self) -> Solution:
+        return _run(self.highs, 0)
 
 
 class Attacker:

@@ -295,33 +295,32 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
     lower = np.array([1.0 if c in primary else 0.0 for c in free] + [1.0 if h else 0.0 for h in on])
     upper = np.array([1.0] * len(free) + [1.0 if h else 0.0 for h in on])
     guarded = primary & set(cells)
-    cuts, reachable = _first_cuts(values, set(cells), guarded, groups, level, needs)
+    first, reachable = _first_cuts(values, set(cells), guarded, groups, level, needs)
 
     def meetable(new) -> bool:  # by the cells allowed, all suppressed (every coefficient is positive)
         return all(sum(v for i, v in coefficients.items() if upper[column[i]] > 0) >= needed - 1e-6
                    for _, needed, coefficients, _ in new)
 
-    rows: tuple[list, list, list, list] = ([], [], [], [])  # the cuts as a sparse matrix: row, column, value; bound
-    starts: list[int] = []  # where each cut's terms start in it
+    cuts: list = []  # every constraint so far, and the same as compressed rows:
+    starts: list[int] = []  # where each one's terms start,
+    columns: list[int] = []  # their columns,
+    data: list[float] = []  # their coefficients,
+    rhs: list[float] = []  # and its bound (sum ≥ it)
 
     def add(new) -> None:
-        r_index, c_index, data, rhs = rows
+        cuts.extend(new)
         for cell, needed, coefficients, applies in new:
-            k = len(rhs)
             starts.append(len(data))
-            r_index += [k] * len(coefficients)
-            c_index += [column[i] for i in coefficients]
-            data += coefficients.values()
+            columns.extend(column[i] for i in coefficients)
+            data.extend(coefficients.values())
             if applies:  # only when the cell itself is suppressed: sum - needed·x_cell ≥ 0
-                r_index.append(k)
-                c_index.append(column[cell])
+                columns.append(column[cell])
                 data.append(-needed)
             rhs.append(0.0 if applies else needed)
 
     def solved():
-        r_index, c_index, data, rhs = rows
-        constraints = ([LinearConstraint(csr_matrix((data, (r_index, c_index)), shape=(len(rhs), len(cells))),
-                                         np.array(rhs), np.inf)] if rhs else [])
+        matrix = csr_matrix((data, columns, starts + [len(data)]), shape=(len(rhs), len(cells)))
+        constraints = [LinearConstraint(matrix, np.array(rhs), np.inf)] if rhs else []
         return milp(cost, integrality=np.ones(len(cells)), bounds=Bounds(lower, upper), constraints=constraints,
                     options={"node_limit": nodes, "presolve": True})
 
@@ -337,26 +336,24 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         relaxation = GrowingProgramme(cost, np.column_stack([lower, upper]))  # each round warm from the last
         given = 0  # cuts in it
         for _ in range(RELAXED_ROUNDS):
-            _, c_index, data, rhs = rows
             if len(rhs) > given:
-                first = starts[given]
-                relaxation.add(rhs[given:], [t - first for t in starts[given:]], c_index[first:], data[first:])
+                start = starts[given]
+                relaxation.add(rhs[given:], [t - start for t in starts[given:]], columns[start:], data[start:])
                 given = len(rhs)
-            x = relaxation.solve()
-            if x is None:
+            result = relaxation.solve()
+            if not result.optimal:
                 return False
-            share = {c: float(v) for c, v in zip(cells, x) if v > 1e-6}
+            share = {c: float(v) for c, v in zip(cells, result.x) if v > 1e-6}
             found = shortfalls(values, set(share), groups, guarded, level, reachable, settled, share=share)
             if not found:
                 break
             settled |= set(share) - {cell for cell, *_ in found}
-            cuts.extend(found)
             add(found)
             if not meetable(found):
                 return False
         return True
 
-    add(cuts)
+    add(first)
     rounds_since = None  # integer rounds since backtracking
     if not meetable(cuts):
         rounds_since = 0
@@ -372,7 +369,6 @@ def _solve(values, free: list[int], fixed: list[int], hidden: set[int], primary:
         found = shortfalls(values, chosen, groups, guarded, level, reachable)
         if not found:
             return chosen, ""
-        cuts += found
         add(found)
         if rounds_since is None and not meetable(found):
             rounds_since = 0

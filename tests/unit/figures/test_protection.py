@@ -247,10 +247,11 @@ def test_a_programme_that_grows_gives_each_solve_what_a_fresh_solve_gives():
         starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
         growing.add(needed, starts, np.concatenate(rows), np.concatenate([new[k, r] for k, r in enumerate(rows)]))
         matrix, bound = np.vstack([matrix, new]), bound + needed.tolist()
-        x = growing.solve()
+        solved = growing.solve()
+        x = solved.x
         fresh = milp(cost, integrality=np.zeros(n), bounds=Bounds(lower, upper),
                      constraints=[LinearConstraint(csr_matrix(matrix), np.array(bound), np.inf)])
-        assert x is not None and fresh.status == 0
+        assert solved.optimal and fresh.status == 0
         assert math.isclose(float(cost @ x), fresh.fun, rel_tol=1e-9, abs_tol=1e-7)
         assert np.all(matrix @ x >= np.array(bound) - 1e-7)
         assert np.all((x >= lower - 1e-9) & (x <= upper + 1e-9))
